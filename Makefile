@@ -1,0 +1,173 @@
+# collector-agent — GNU Make build.
+#
+#   make            build the library and programs into build/
+#   make check      install missing Debian packages, build, run every test
+#                   (unit, CLI, concurrency; again under ASan+UBSan; short fuzz runs)
+#   make run        install missing packages, build, run the agent (development config)
+#   make bench      print speed figures next to a reference run in the same call
+#   make fuzz       longer fuzz runs (FUZZ_SECONDS=N per target)
+#   make install    PREFIX, DESTDIR, BINDIR, LIBDIR, INCLUDEDIR, MANDIR honoured
+
+VERSION     := 0.1.0
+SOVERSION   := 0
+
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+LIBDIR      ?= $(PREFIX)/lib
+INCLUDEDIR  ?= $(PREFIX)/include
+MANDIR      ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DESTDIR     ?=
+
+CC          ?= cc
+PKG_CONFIG  ?= pkg-config
+B           ?= build
+
+WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+        -Wmissing-prototypes -Wpointer-arith -Wcast-qual -Wvla -Wswitch-enum \
+        -Wundef -Wwrite-strings
+OPT         ?= -O2 -g
+SAN         ?=
+CFLAGS_ALL   = $(WARN) $(OPT) $(SAN) -fPIC -fvisibility=hidden -pthread \
+               -DSPOOL_VERSION='"$(VERSION)"' -Ispool $(CFLAGS)
+
+# Libraries come from pkg-config; a missing .pc file is a missing -dev package
+# ('make deps' installs it).
+SQLITE_CFLAGS = $(shell $(PKG_CONFIG) --cflags sqlite3 2>/dev/null)
+SQLITE_LIBS   = $(shell $(PKG_CONFIG) --libs sqlite3 2>/dev/null)
+CMOCKA_LIBS   = $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
+
+LIB_SRC  := spool/expo.c spool/hmap.c spool/spool.c spool/fold.c
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
+LIB_A    := $(B)/libcollector-spool.a
+LIB_SO   := $(B)/libcollector-spool.so.$(VERSION)
+PROGS    := $(B)/collector-spool
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
+HELPERS    := $(patsubst tests/helpers/%.c,$(B)/tests/%,$(wildcard tests/helpers/*.c))
+
+.PHONY: all deps check test test-build asan fuzz fuzz-build bench run install \
+        uninstall clean checksrc
+.DEFAULT_GOAL := all
+
+all: $(LIB_A) $(LIB_SO) $(PROGS) $(B)/collector-spool.pc
+
+$(B)/%.o: %.c $(wildcard spool/*.h) | $(B)/.dirs
+	$(CC) $(CFLAGS_ALL) $(SQLITE_CFLAGS) -c $< -o $@
+
+$(B)/.dirs:
+	@mkdir -p $(B)/spool $(B)/tests $(B)/agent
+	@touch $@
+
+$(LIB_A): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJ)
+	$(CC) $(CFLAGS_ALL) -shared -Wl,-soname,libcollector-spool.so.$(SOVERSION) \
+	    -o $@ $^ $(SQLITE_LIBS) -lm $(LDFLAGS)
+	ln -sf libcollector-spool.so.$(VERSION) $(B)/libcollector-spool.so.$(SOVERSION)
+	ln -sf libcollector-spool.so.$(SOVERSION) $(B)/libcollector-spool.so
+
+# The programs link the library statically: nothing to set up at run time.
+$(B)/collector-spool: $(B)/spool/cli.o $(LIB_A)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(SQLITE_LIBS) -lm $(LDFLAGS)
+
+$(B)/collector-spool.pc: spool/collector-spool.pc.in Makefile | $(B)/.dirs
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+# --- tests -----------------------------------------------------------------
+
+$(B)/tests/test_%: tests/unit/test_%.c tests/unit/testutil.h $(LIB_A) | $(B)/.dirs
+	$(CC) $(CFLAGS_ALL) $(SQLITE_CFLAGS) -Itests/unit -o $@ $< $(LIB_A) \
+	    $(CMOCKA_LIBS) $(SQLITE_LIBS) -lm $(LDFLAGS)
+
+$(B)/tests/%: tests/helpers/%.c $(LIB_A) | $(B)/.dirs
+	$(CC) $(CFLAGS_ALL) $(SQLITE_CFLAGS) -o $@ $< $(LIB_A) $(SQLITE_LIBS) -lm $(LDFLAGS)
+
+test-build: all $(UNIT_TESTS) $(HELPERS)
+
+# Runs every suite under prove; B selects the build (plain or sanitized).
+test: test-build
+	tests/run-tests $(B)
+
+ASAN := B=build/asan OPT='-O1 -g -fno-omit-frame-pointer' \
+        SAN='-fsanitize=address,undefined -fno-sanitize-recover=all'
+
+asan:
+	$(MAKE) $(ASAN) test
+
+# --- fuzzing (clang libFuzzer) ----------------------------------------------
+
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_CFLAGS  := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=all -pthread -Ispool
+
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard spool/*.h)
+	@mkdir -p build/fuzz
+	clang $(FUZZ_CFLAGS) $(SQLITE_CFLAGS) -o $@ $< $(LIB_SRC) $(SQLITE_LIBS) -lm
+
+fuzz-build: $(FUZZ_TARGETS)
+
+fuzz: fuzz-build
+	tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# --- the two commands ---------------------------------------------------------
+
+BUILD_PKGS := gcc make pkg-config libsqlite3-dev libcurl4-openssl-dev \
+              libconfig-dev libmicrohttpd-dev
+TEST_PKGS  := libcmocka-dev clang libclang-rt-14-dev prometheus-pushgateway \
+              prometheus valgrind perl python3 sqlite3 python3-prometheus-client
+
+deps:
+	@contrib/deps.sh $(BUILD_PKGS) $(TEST_PKGS)
+
+CHECK_FUZZ_SECONDS ?= 20
+
+check: deps
+	$(MAKE) checksrc
+	$(MAKE) all
+	$(MAKE) test
+	$(MAKE) asan
+	$(MAKE) fuzz-build
+	tests/fuzz/run $(CHECK_FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+run: deps all
+	@echo "collector-agent is not built yet (issue #3); built: $(PROGS)"
+
+bench: deps
+	$(MAKE) all
+	$(MAKE) $(B)/tests/bench_spool
+	tests/bench/run $(B)
+
+# Refuses the unsafe string functions in our own sources.
+checksrc:
+	@bad=$$(grep -nE '(^|[^a-z_])(sprintf|strcpy|strcat|atoi|strtok|gets)\(' \
+	    spool/*.c spool/*.h agent/*.c agent/*.h tests/*/*.c 2>/dev/null | \
+	    grep -v 'snprintf\|vsnprintf'); \
+	if [ -n "$$bad" ]; then echo "checksrc: unsafe calls:"; echo "$$bad"; exit 1; fi; \
+	echo "checksrc: ok"
+
+# --- install -------------------------------------------------------------------
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
+	    $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 0755 $(PROGS) $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libcollector-spool.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libcollector-spool.so.$(SOVERSION)
+	ln -sf libcollector-spool.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libcollector-spool.so
+	install -m 0644 spool/collector-spool.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 0644 $(B)/collector-spool.pc $(DESTDIR)$(PKGCONFIGDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/collector-spool \
+	    $(DESTDIR)$(LIBDIR)/libcollector-spool.* \
+	    $(DESTDIR)$(INCLUDEDIR)/collector-spool.h \
+	    $(DESTDIR)$(PKGCONFIGDIR)/collector-spool.pc
+
+clean:
+	rm -rf build

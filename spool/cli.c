@@ -1,0 +1,558 @@
+/*
+ * collector-spool — the producers' and operators' tool: put, stats,
+ * rejected, delete. The contract is SPEC §4; exit statuses are sysexits.h.
+ */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "collector-spool.h"
+#include "expo.h"
+
+static const char *progname = "collector-spool";
+
+static void
+usage_main(FILE *f)
+{
+	fprintf(f,
+	    "usage: collector-spool [--spool PATH] COMMAND [ARGS]\n"
+	    "\n"
+	    "Commands:\n"
+	    "  put [--job JOB] [--grouping 'k=\"v\",...'] [--op set|add|observe] [LINE...]\n"
+	    "                 write metric lines (from LINE arguments, else standard input)\n"
+	    "  stats [--json] pending rows, groups, series, rejected rows, spool size\n"
+	    "  rejected [--json]\n"
+	    "                 rows the agent could not use, with the reason\n"
+	    "  delete --job JOB [--grouping 'k=\"v\",...']\n"
+	    "                 ask the agent to delete a group from the gateway\n"
+	    "\n"
+	    "Options:\n"
+	    "  --spool PATH   the spool file (default: $COLLECTOR_SPOOL, else %s)\n"
+	    "  -h, --help     this help; 'collector-spool COMMAND --help' for a command\n"
+	    "  -V, --version  print the version\n"
+	    "\n"
+	    "Environment: COLLECTOR_SPOOL, COLLECTOR_SPOOL_BUSY_TIMEOUT_MS (default %d),\n"
+	    "COLLECTOR_SPOOL_SYNCHRONOUS (normal or full).\n"
+	    "Exit status: 0 ok, 64 usage, 65 invalid data, 73 cannot create the spool,\n"
+	    "74 I/O error or damaged spool, 75 spool locked (retry later).\n",
+	    SPOOL_DEFAULT_PATH, SPOOL_DEFAULT_BUSY_TIMEOUT_MS);
+}
+
+static int usage_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static int
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'collector-spool --help'.\n");
+	return EX_USAGE;
+}
+
+static int
+exit_for(spool_err e)
+{
+	switch (e) {
+	case SPOOL_OK:
+		return EX_OK;
+	case SPOOL_EINVAL:
+		return EX_USAGE;
+	case SPOOL_EPARSE:
+	case SPOOL_ETOOBIG:
+		return EX_DATAERR;
+	case SPOOL_ECREATE:
+		return EX_CANTCREAT;
+	case SPOOL_EBUSY:
+		return EX_TEMPFAIL;
+	case SPOOL_ENOMEM:
+	case SPOOL_ENOTSPOOL:
+	case SPOOL_ECORRUPT:
+	case SPOOL_ENEWER:
+	case SPOOL_EFULL:
+	case SPOOL_EIO:
+		return EX_IOERR;
+	}
+	return EX_IOERR;
+}
+
+static int
+fail(spool_err e, const char *msg)
+{
+	fprintf(stderr, "%s: %s\n", progname, msg && *msg ? msg :
+	    spool_strerror(e));
+	return exit_for(e);
+}
+
+static int
+open_spool(const char *path, spool_t **s)
+{
+	spool_options o = { 0, 0 };
+	const char *v;
+	char err[1024];
+	spool_err e;
+
+	if ((v = getenv("COLLECTOR_SPOOL_BUSY_TIMEOUT_MS")) && *v) {
+		char *end;
+		long ms = strtol(v, &end, 10);
+		if (*end != '\0' || ms < 1 || ms > 3600000)
+			return usage_error("COLLECTOR_SPOOL_BUSY_TIMEOUT_MS must "
+			    "be milliseconds from 1 to 3600000, not '%s'", v);
+		o.busy_timeout_ms = (int)ms;
+	}
+	if ((v = getenv("COLLECTOR_SPOOL_SYNCHRONOUS")) && *v) {
+		if (strcmp(v, "full") == 0)
+			o.synchronous_full = 1;
+		else if (strcmp(v, "normal") != 0)
+			return usage_error("COLLECTOR_SPOOL_SYNCHRONOUS must be "
+			    "normal or full, not '%s'", v);
+	}
+	e = spool_open(path, &o, s, err, sizeof(err));
+	if (e)
+		return fail(e, err);
+	return EX_OK;
+}
+
+/* Reads all of standard input, up to the body limit plus one byte so that
+ * an oversized body is seen as such. Caller frees *out. */
+static int
+read_stdin(char **out, size_t *len)
+{
+	size_t cap = 65536, n = 0, limit = (size_t)EXPO_MAX_BODY + 1;
+	char *buf = malloc(cap);
+
+	if (buf == NULL)
+		return -1;
+	for (;;) {
+		size_t r;
+		if (n == cap) {
+			char *nb;
+			if (cap >= limit)
+				break;
+			cap = cap * 2 > limit ? limit : cap * 2;
+			if ((nb = realloc(buf, cap)) == NULL) {
+				free(buf);
+				return -1;
+			}
+			buf = nb;
+		}
+		r = fread(buf + n, 1, cap - n, stdin);
+		n += r;
+		if (r == 0) {
+			if (ferror(stdin)) {
+				free(buf);
+				return -1;
+			}
+			break;
+		}
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+static int
+cmd_put(const char *path, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "job", required_argument, NULL, 'j' },
+		{ "grouping", required_argument, NULL, 'g' },
+		{ "op", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *job = NULL, *grouping = NULL;
+	spool_op op = SPOOL_OP_SET;
+	char *body = NULL, err[1024];
+	size_t len = 0;
+	spool_t *s = NULL;
+	spool_err e;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			job = optarg;
+			break;
+		case 'g':
+			grouping = optarg;
+			break;
+		case 'o':
+			if (spool_op_parse(optarg, &op) != SPOOL_OK ||
+			    op == SPOOL_OP_DELETE)
+				return usage_error("put: --op must be set, add or "
+				    "observe, not '%s'", optarg);
+			break;
+		case 'h':
+			printf("usage: collector-spool [--spool PATH] put [--job JOB] "
+			    "[--grouping 'k=\"v\",...'] [--op set|add|observe] "
+			    "[LINE...]\n\nWrites metric lines in the Prometheus text "
+			    "format, one per LINE argument or, with none, from "
+			    "standard input.\nEverything is checked first and "
+			    "written in one transaction, or nothing is.\n"
+			    "Without --job or --grouping the agent's configured job "
+			    "and default grouping apply;\n--grouping '' means the "
+			    "job alone.\n");
+			return EX_OK;
+		default:
+			return usage_error("put: %s", "unknown option");
+		}
+	}
+	if (optind < argc) {
+		size_t total = 0, o = 0;
+		for (int i = optind; i < argc; i++)
+			total += strlen(argv[i]) + 1;
+		if ((body = malloc(total + 1)) == NULL)
+			return fail(SPOOL_ENOMEM, NULL);
+		for (int i = optind; i < argc; i++) {
+			size_t l = strlen(argv[i]);
+			memcpy(body + o, argv[i], l);
+			o += l;
+			body[o++] = '\n';
+		}
+		len = o;
+	} else if (read_stdin(&body, &len) != 0) {
+		perror("collector-spool: reading standard input");
+		return EX_IOERR;
+	}
+	/* Check before opening, so bad input never creates a spool file. */
+	if ((e = spool_validate_group(job, grouping, err, sizeof(err))) ||
+	    (e = spool_validate_body(op, body, len, err, sizeof(err)))) {
+		free(body);
+		return fail(e, err);
+	}
+	if ((rc = open_spool(path, &s)) != EX_OK) {
+		free(body);
+		return rc;
+	}
+	e = spool_put(s, job, grouping, op, body, len);
+	rc = e ? fail(e, spool_errmsg(s)) : EX_OK;
+	spool_close(s);
+	free(body);
+	return rc;
+}
+
+static int
+cmd_delete(const char *path, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "job", required_argument, NULL, 'j' },
+		{ "grouping", required_argument, NULL, 'g' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *job = NULL, *grouping = "";
+	spool_t *s = NULL;
+	char err[1024];
+	spool_err e;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			job = optarg;
+			break;
+		case 'g':
+			grouping = optarg;
+			break;
+		case 'h':
+			printf("usage: collector-spool [--spool PATH] delete --job "
+			    "JOB [--grouping 'k=\"v\",...']\n\nAsks the agent to "
+			    "DELETE the group from the gateway and drop its state.\n"
+			    "Rows put for the group before this request are "
+			    "dropped with it; rows put after it start the group "
+			    "anew.\nWithout --grouping the group is the job alone.\n");
+			return EX_OK;
+		default:
+			return usage_error("delete: %s", "unknown option");
+		}
+	}
+	if (job == NULL)
+		return usage_error("delete: %s", "--job is required");
+	if (optind < argc)
+		return usage_error("delete: unexpected argument '%s'",
+		    argv[optind]);
+	if ((e = spool_validate_group(job, grouping, err, sizeof(err))))
+		return fail(e, err);
+	if ((rc = open_spool(path, &s)) != EX_OK)
+		return rc;
+	e = spool_request_delete(s, job, grouping);
+	rc = e ? fail(e, spool_errmsg(s)) : EX_OK;
+	spool_close(s);
+	return rc;
+}
+
+/* Writes s as a JSON string; invalid UTF-8 becomes U+FFFD byte by byte. */
+static void
+json_str(FILE *f, const char *s)
+{
+	int valid;
+
+	if (s == NULL) {
+		fputs("null", f);
+		return;
+	}
+	valid = expo_valid_utf8(s, strlen(s));
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"':
+			fputs("\\\"", f);
+			break;
+		case '\\':
+			fputs("\\\\", f);
+			break;
+		case '\n':
+			fputs("\\n", f);
+			break;
+		case '\t':
+			fputs("\\t", f);
+			break;
+		case '\r':
+			fputs("\\r", f);
+			break;
+		default:
+			if (*p < 0x20 || *p == 0x7f)
+				fprintf(f, "\\u%04x", *p);
+			else if (*p >= 0x80 && !valid)
+				fputs("\\ufffd", f);
+			else
+				fputc(*p, f);
+		}
+	}
+	fputc('"', f);
+}
+
+static void
+iso_time(int64_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (ms <= 0 || gmtime_r(&t, &tm) == NULL) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int
+json_flag(int argc, char **argv, const char *cmd, int *json)
+{
+	*json = 0;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			*json = 1;
+		else if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			printf("usage: collector-spool [--spool PATH] %s [--json]\n",
+			    cmd);
+			return -1;
+		} else {
+			usage_error("unexpected argument '%s'", argv[i]);
+			return -2;
+		}
+	}
+	return 0;
+}
+
+static int
+cmd_stats(const char *path, int argc, char **argv)
+{
+	spool_stats st;
+	spool_t *s = NULL;
+	spool_err e;
+	int json, rc;
+
+	if ((rc = json_flag(argc, argv, "stats", &json)) != 0)
+		return rc == -1 ? EX_OK : EX_USAGE;
+	if ((rc = open_spool(path, &s)) != EX_OK)
+		return rc;
+	e = spool_get_stats(s, &st);
+	if (e) {
+		rc = fail(e, spool_errmsg(s));
+		spool_close(s);
+		return rc;
+	}
+	spool_close(s);
+	if (json) {
+		printf("{\"path\":");
+		json_str(stdout, path);
+		printf(",\"pending_rows\":%lld,\"oldest_pending_age_seconds\":",
+		    (long long)st.pending_rows);
+		if (st.oldest_pending_age < 0)
+			printf("null");
+		else
+			printf("%.3f", st.oldest_pending_age);
+		printf(",\"groups\":%lld,\"series\":%lld,\"dirty_groups\":%lld,"
+		    "\"parked_groups\":%lld,\"delete_pending_groups\":%lld,"
+		    "\"rejected_rows\":%lld,\"rejected_total\":%lld,"
+		    "\"spool_bytes\":%lld,\"schema_version\":%d}\n",
+		    (long long)st.groups, (long long)st.series,
+		    (long long)st.dirty_groups, (long long)st.parked_groups,
+		    (long long)st.delete_pending, (long long)st.rejected_rows,
+		    (long long)st.rejected_total, (long long)st.bytes,
+		    st.schema_version);
+	} else {
+		printf("spool                  %s\n", path);
+		printf("pending_rows           %lld\n", (long long)st.pending_rows);
+		if (st.oldest_pending_age < 0)
+			printf("oldest_pending_age     -\n");
+		else
+			printf("oldest_pending_age     %.3fs\n",
+			    st.oldest_pending_age);
+		printf("groups                 %lld\n", (long long)st.groups);
+		printf("series                 %lld\n", (long long)st.series);
+		printf("dirty_groups           %lld\n", (long long)st.dirty_groups);
+		printf("parked_groups          %lld\n", (long long)st.parked_groups);
+		printf("delete_pending_groups  %lld\n", (long long)st.delete_pending);
+		printf("rejected_rows          %lld\n", (long long)st.rejected_rows);
+		printf("rejected_total         %lld\n", (long long)st.rejected_total);
+		printf("spool_bytes            %lld\n", (long long)st.bytes);
+	}
+	if (fflush(stdout) != 0) {
+		perror("collector-spool: writing standard output");
+		return EX_IOERR;
+	}
+	return EX_OK;
+}
+
+struct rej_ctx {
+	int json;
+	size_t n;
+};
+
+static int
+print_rejected(const spool_rejected *r, void *arg)
+{
+	struct rej_ctx *c = arg;
+	char rec[32], rej[32];
+
+	iso_time(r->received_ms, rec, sizeof(rec));
+	iso_time(r->rejected_ms, rej, sizeof(rej));
+	if (c->json) {
+		printf("%s{\"id\":%lld,\"received\":\"%s\",\"rejected\":\"%s\","
+		    "\"job\":", c->n ? "," : "", (long long)r->id, rec, rej);
+		json_str(stdout, r->job);
+		printf(",\"grouping\":");
+		json_str(stdout, r->grouping);
+		printf(",\"op\":");
+		json_str(stdout, r->op);
+		printf(",\"reason\":");
+		json_str(stdout, r->reason);
+		printf(",\"body\":");
+		json_str(stdout, r->body);
+		printf("}");
+	} else {
+		printf("row %lld received %s rejected %s job=%s grouping=%s "
+		    "op=%s\n  reason: %s\n", (long long)r->id, rec, rej,
+		    r->job ? r->job : "(default)",
+		    r->grouping ? r->grouping : "(default)",
+		    r->op ? r->op : "(set)", r->reason);
+		if (r->body) {
+			const char *p = r->body, *nl;
+			printf("  body:\n");
+			while (*p) {
+				nl = strchr(p, '\n');
+				int n = nl ? (int)(nl - p) : (int)strlen(p);
+				printf("    | %.*s\n", n, p);
+				p += n + (nl ? 1 : 0);
+			}
+		}
+	}
+	c->n++;
+	return 0;
+}
+
+static int
+cmd_rejected(const char *path, int argc, char **argv)
+{
+	struct rej_ctx c = { 0, 0 };
+	spool_t *s = NULL;
+	spool_err e;
+	int rc;
+
+	if ((rc = json_flag(argc, argv, "rejected", &c.json)) != 0)
+		return rc == -1 ? EX_OK : EX_USAGE;
+	if ((rc = open_spool(path, &s)) != EX_OK)
+		return rc;
+	if (c.json)
+		printf("[");
+	e = spool_rejected_each(s, print_rejected, &c);
+	if (c.json)
+		printf("]\n");
+	rc = e ? fail(e, spool_errmsg(s)) : EX_OK;
+	spool_close(s);
+	if (rc == EX_OK && fflush(stdout) != 0) {
+		perror("collector-spool: writing standard output");
+		return EX_IOERR;
+	}
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "spool", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL, *cmd;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			path = optarg;
+			break;
+		case 'h':
+			usage_main(stdout);
+			return EX_OK;
+		case 'V':
+			printf("collector-spool %s (spool schema %d, SQLite %s)\n",
+			    spool_version(), SPOOL_SCHEMA_VERSION,
+			    sqlite3_libversion());
+			return EX_OK;
+		default:
+			fprintf(stderr, "Try 'collector-spool --help'.\n");
+			return EX_USAGE;
+		}
+	}
+	if (path == NULL)
+		path = getenv("COLLECTOR_SPOOL");
+	if (path == NULL || *path == '\0')
+		path = SPOOL_DEFAULT_PATH;
+	if (optind >= argc)
+		return usage_error("%s", "a command is required (put, stats, "
+		    "rejected, delete)");
+	cmd = argv[optind];
+	argc -= optind;
+	argv += optind;
+	if (strcmp(cmd, "put") == 0)
+		return cmd_put(path, argc, argv);
+	if (strcmp(cmd, "stats") == 0)
+		return cmd_stats(path, argc, argv);
+	if (strcmp(cmd, "rejected") == 0)
+		return cmd_rejected(path, argc, argv);
+	if (strcmp(cmd, "delete") == 0)
+		return cmd_delete(path, argc, argv);
+	return usage_error("unknown command '%s' (put, stats, rejected, delete)",
+	    cmd);
+}

@@ -1,0 +1,205 @@
+/*
+ * libcollector-spool — write and read the collector-agent spool.
+ *
+ * The spool is a SQLite file (WAL mode) that producers write metric rows into
+ * and the agent folds into per-group state. Producers need only spool_open(),
+ * spool_put() and spool_close(); the batch calls make many puts one
+ * transaction. The fold and the state are the agent's.
+ *
+ * Every call returns a spool_err; results go through out-parameters. After a
+ * failure, spool_errmsg() says what went wrong in words for the user (the
+ * path, the offending line, the fix). A handle is for one thread at a time and
+ * must not be used across fork().
+ */
+#ifndef COLLECTOR_SPOOL_H
+#define COLLECTOR_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define SPOOL_API __attribute__((visibility("default")))
+#define SPOOL_WUR __attribute__((warn_unused_result))
+#else
+#define SPOOL_API
+#define SPOOL_WUR
+#endif
+
+#define SPOOL_SCHEMA_VERSION 1
+#define SPOOL_DEFAULT_PATH "/var/lib/collector-agent/spool.db"
+#define SPOOL_DEFAULT_BUSY_TIMEOUT_MS 5000
+
+/* Errors; add-only, values are stable. */
+typedef enum spool_err {
+	SPOOL_OK = 0,
+	SPOOL_EINVAL,    /* a bad argument */
+	SPOOL_ENOMEM,    /* out of memory */
+	SPOOL_EPARSE,    /* a body, job, grouping or op that does not parse */
+	SPOOL_ETOOBIG,   /* over a documented limit */
+	SPOOL_ECREATE,   /* the spool cannot be created or opened for writing */
+	SPOOL_ENOTSPOOL, /* not a SQLite database, or not a collector spool */
+	SPOOL_ECORRUPT,  /* SQLite reports the file damaged */
+	SPOOL_ENEWER,    /* written by a newer program (schema version) */
+	SPOOL_EBUSY,     /* locked by another process past the busy timeout */
+	SPOOL_EFULL,     /* the disk or file system is full */
+	SPOOL_EIO        /* any other I/O or SQLite failure */
+} spool_err;
+
+/* A short fixed description of e; never NULL. */
+SPOOL_API const char *spool_strerror(spool_err e);
+
+typedef enum spool_op {
+	SPOOL_OP_SET = 0,  /* each sample sets its series */
+	SPOOL_OP_ADD,      /* each sample is added to its series */
+	SPOOL_OP_OBSERVE,  /* each sample is one histogram observation */
+	SPOOL_OP_DELETE    /* drop the group (body empty); the agent DELETEs it */
+} spool_op;
+
+/* "set", "add", "observe", "delete". */
+SPOOL_API const char *spool_op_name(spool_op op);
+/* Parses an op name; returns SPOOL_OK or SPOOL_EPARSE. */
+SPOOL_API spool_err spool_op_parse(const char *name, spool_op *out) SPOOL_WUR;
+
+typedef struct spool spool_t;
+
+typedef struct spool_options {
+	int synchronous_full; /* 1: fsync every commit (survives power loss) */
+	int busy_timeout_ms;  /* wait this long for a lock; 0: the default */
+} spool_options;
+
+/*
+ * Opens the spool at path, creating the file (mode 0660 less the umask) and
+ * its tables if needed, migrating an older schema in place. opts may be NULL.
+ * On success *out is a handle the caller frees with spool_close(). On failure
+ * *out is NULL and, if errbuf is not NULL, errbuf holds the reason.
+ */
+SPOOL_API spool_err spool_open(const char *path, const spool_options *opts,
+    spool_t **out, char *errbuf, size_t errlen) SPOOL_WUR;
+
+/* Closes the handle, rolling back an open batch. NULL is a no-op. */
+SPOOL_API void spool_close(spool_t *s);
+
+/* The message for the last failure on s; borrowed until the next call on s. */
+SPOOL_API const char *spool_errmsg(const spool_t *s);
+
+/* The path the handle was opened with; borrowed until spool_close(). */
+SPOOL_API const char *spool_path(const spool_t *s);
+
+/*
+ * Validates body (len bytes of exposition text) and inserts it as one row.
+ * job NULL: the agent's configured job. grouping NULL: the agent's default
+ * grouping; "" the job alone; else `k="v",...`. On SPOOL_EPARSE nothing is
+ * written and spool_errmsg() reads "line N: reason" (or "job: ...",
+ * "grouping: ..."). Inside a batch the row commits with the batch.
+ */
+SPOOL_API spool_err spool_put(spool_t *s, const char *job,
+    const char *grouping, spool_op op, const char *body, size_t len) SPOOL_WUR;
+
+/* Asks the agent to delete a group from the gateway and drop its state. */
+SPOOL_API spool_err spool_request_delete(spool_t *s, const char *job,
+    const char *grouping) SPOOL_WUR;
+
+/* A batch: puts between begin and commit are one transaction. rollback
+ * discards them. A failed put leaves the batch open for the caller to
+ * roll back or go on. */
+SPOOL_API spool_err spool_batch_begin(spool_t *s) SPOOL_WUR;
+SPOOL_API spool_err spool_batch_commit(spool_t *s) SPOOL_WUR;
+SPOOL_API void spool_batch_rollback(spool_t *s);
+
+/*
+ * Checks a body without writing it. On SPOOL_EPARSE or SPOOL_ETOOBIG, if
+ * errbuf is not NULL, it holds "line N: reason".
+ */
+SPOOL_API spool_err spool_validate_body(spool_op op, const char *body,
+    size_t len, char *errbuf, size_t errlen) SPOOL_WUR;
+
+/* Checks a job name and a grouping string as spool_put() does. */
+SPOOL_API spool_err spool_validate_group(const char *job,
+    const char *grouping, char *errbuf, size_t errlen) SPOOL_WUR;
+
+typedef struct spool_stats {
+	int64_t pending_rows;     /* rows in the inbox, not yet folded */
+	int64_t groups;
+	int64_t series;
+	int64_t dirty_groups;     /* changed since their last successful push */
+	int64_t parked_groups;    /* refused by the gateway, waiting */
+	int64_t delete_pending;   /* waiting for the gateway's DELETE */
+	int64_t rejected_rows;    /* rows in the rejected list now */
+	int64_t rejected_total;   /* rows ever rejected */
+	double oldest_pending_age; /* seconds; -1 when the inbox is empty */
+	int64_t bytes;            /* the database file plus its WAL */
+	int schema_version;
+} spool_stats;
+
+SPOOL_API spool_err spool_get_stats(spool_t *s, spool_stats *out) SPOOL_WUR;
+
+typedef struct spool_rejected {
+	int64_t id;
+	int64_t received_ms;  /* when the writer inserted it, ms since epoch */
+	int64_t rejected_ms;  /* when the fold refused it */
+	const char *job;      /* NULL when the row had none */
+	const char *grouping; /* NULL when the row had none */
+	const char *op;       /* as written; NULL when the row had none */
+	const char *body;     /* as written; NULL when the row had none */
+	const char *reason;
+} spool_rejected;
+
+/* Calls fn for each rejected row, oldest first; the strings are borrowed
+ * until fn returns. fn returns 0 to go on, non-zero to stop. */
+SPOOL_API spool_err spool_rejected_each(spool_t *s,
+    int (*fn)(const spool_rejected *r, void *arg), void *arg) SPOOL_WUR;
+
+/* Histogram buckets for `observe` on one metric family. */
+typedef struct spool_buckets {
+	const char *name;      /* family name */
+	const double *bounds;  /* strictly increasing, finite; +Inf implied */
+	size_t n;
+} spool_buckets;
+
+typedef struct spool_fold_options {
+	const char *default_job;      /* rows with NULL job; NULL: "collector_agent" */
+	const char *default_grouping; /* rows with NULL grouping; NULL: "" */
+	const spool_buckets *buckets; /* may be NULL; others get the defaults */
+	size_t nbuckets;
+	size_t max_rows;              /* rows per transaction; 0: 1000 */
+	/* For tests only: fail after applying this many rows of the batch,
+	 * before committing. 0 disables. */
+	size_t test_fail_after_rows;
+} spool_fold_options;
+
+typedef struct spool_fold_result {
+	size_t rows;      /* rows taken from the inbox */
+	size_t lines;     /* sample lines applied */
+	size_t rejected;  /* rows moved to the rejected list */
+	size_t groups;    /* groups changed */
+	size_t deletes;   /* delete requests taken */
+} spool_fold_result;
+
+/*
+ * Folds one batch of inbox rows into the group state in one transaction
+ * that also removes them from the inbox, so that each row counts exactly
+ * once whatever happens. res->rows == 0 means the inbox was empty.
+ * A row that does not parse goes to the rejected list with its reason and
+ * does not stop the others.
+ */
+SPOOL_API spool_err spool_fold(spool_t *s, const spool_fold_options *opts,
+    spool_fold_result *res) SPOOL_WUR;
+
+/* The value of one series of a group, for tests and tools. grouping is the
+ * canonical form (sorted `k="v"` pairs); labels likewise. Sets *found to 0
+ * when there is no such series. NaN when the series holds NaN. */
+SPOOL_API spool_err spool_series_value(spool_t *s, const char *job,
+    const char *grouping, const char *name, const char *labels,
+    double *value, int *found) SPOOL_WUR;
+
+/* The library's version, "MAJOR.MINOR.PATCH". */
+SPOOL_API const char *spool_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,1080 @@
+/*
+ * fold — moves inbox rows into the per-group state. See spool_fold() in
+ * collector-spool.h.
+ *
+ * One batch is one transaction: it reads rows in id order, applies them to
+ * in-memory caches of the touched families and series (loaded from the state
+ * tables on first touch), writes the changed entries back, deletes the rows
+ * it took from the inbox, and commits. A crash before the commit leaves the
+ * rows in the inbox and the state as it was; after it, both have moved. So
+ * every row counts exactly once.
+ *
+ * Each row is checked whole before any of it is applied (pass 1), then
+ * applied (pass 2): a row that fails anywhere goes to `rejected` untouched.
+ */
+#define _GNU_SOURCE
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "expo.h"
+#include "hmap.h"
+#include "spool_int.h"
+
+#define DEFAULT_MAX_ROWS 1000
+#define MAX_LINES_PER_BATCH 500000
+#define MAX_BUCKETS 256
+
+typedef struct hist {
+	size_t n;          /* finite bounds; counts has n + 1 entries */
+	double *bounds;
+	uint64_t *counts;  /* per bucket, not cumulative; last is +Inf */
+	double sum;
+} hist;
+
+typedef struct fam {
+	expo_type type;
+	int typed;   /* a TYPE line set it (not merely seen untyped) */
+	char *help;  /* escaped; NULL for none */
+	int dirty;
+} fam;
+
+typedef struct ser {
+	double value;
+	hist *h;
+	int dirty;
+} ser;
+
+typedef struct grp {
+	int64_t id;
+	int64_t last_row_ms;
+	int touched;
+} grp;
+
+/* What one row declares, gathered in pass 1. */
+typedef struct rowfam {
+	int has_type;
+	expo_type type;
+} rowfam;
+
+typedef struct fold {
+	spool_t *s;
+	const spool_fold_options *o;
+	const char *default_job;
+	const char *default_grouping; /* canonical */
+	hmap *groups;  /* "job\0grouping" -> grp */
+	hmap *fams;    /* gid(8) name -> fam */
+	hmap *series;  /* gid(8) name \0 labels -> ser */
+	hmap *rowmeta; /* name -> rowfam, for the row being checked */
+	expo_line *line;
+	char *key;     /* scratch for building keys */
+	size_t keycap;
+	char *canon;   /* scratch for canonical groupings */
+	char reason[512];
+	sqlite3_stmt *st_gsel, *st_gins, *st_gupd, *st_fsel, *st_fput,
+	    *st_ssel, *st_sput, *st_rej;
+	spool_fold_result *res;
+} fold;
+
+static void
+hist_free(hist *h)
+{
+	if (h == NULL)
+		return;
+	free(h->bounds);
+	free(h->counts);
+	free(h);
+}
+
+static void
+fam_free(void *p)
+{
+	fam *f = p;
+
+	if (f == NULL)
+		return;
+	free(f->help);
+	free(f);
+}
+
+static void
+ser_free(void *p)
+{
+	ser *x = p;
+
+	if (x == NULL)
+		return;
+	hist_free(x->h);
+	free(x);
+}
+
+static hist *
+hist_new(const double *bounds, size_t n)
+{
+	hist *h = calloc(1, sizeof(*h));
+
+	if (h == NULL)
+		return NULL;
+	h->n = n;
+	h->bounds = malloc((n ? n : 1) * sizeof(double));
+	h->counts = calloc(n + 1, sizeof(uint64_t));
+	if (h->bounds == NULL || h->counts == NULL) {
+		hist_free(h);
+		return NULL;
+	}
+	memcpy(h->bounds, bounds, n * sizeof(double));
+	return h;
+}
+
+static void
+hist_observe(hist *h, double v)
+{
+	size_t lo = 0, hi = h->n;
+
+	/* First bound >= v: Prometheus buckets are upper-inclusive. */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (h->bounds[mid] >= v)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	h->counts[lo]++;
+	h->sum += v;
+}
+
+/*
+ * The stored form: "b=<bounds>;c=<counts>;s=<sum>", bounds and counts
+ * comma-separated, counts per bucket (the last one is +Inf's own), numbers as
+ * the exposition format writes them. Readable with the sqlite3 shell.
+ */
+static char *
+hist_encode(const hist *h)
+{
+	size_t cap = 16 + (h->n + 1) * (EXPO_VALUE_BUF + 24), o = 0;
+	char *out = malloc(cap), num[EXPO_VALUE_BUF];
+
+	if (out == NULL)
+		return NULL;
+	o += (size_t)snprintf(out + o, cap - o, "b=");
+	for (size_t i = 0; i < h->n; i++) {
+		size_t n = expo_format_value(h->bounds[i], num);
+		if (i)
+			out[o++] = ',';
+		memcpy(out + o, num, n);
+		o += n;
+	}
+	o += (size_t)snprintf(out + o, cap - o, ";c=");
+	for (size_t i = 0; i <= h->n; i++)
+		o += (size_t)snprintf(out + o, cap - o, "%s%llu", i ? "," : "",
+		    (unsigned long long)h->counts[i]);
+	expo_format_value(h->sum, num);
+	snprintf(out + o, cap - o, ";s=%s", num);
+	return out;
+}
+
+static int
+parse_list(const char **p, char stop, double *vals, size_t max, size_t *n)
+{
+	*n = 0;
+	while (**p && **p != stop) {
+		const char *start = *p;
+		while (**p && **p != ',' && **p != stop)
+			(*p)++;
+		if (*n == max || expo_parse_value(start, (size_t)(*p - start),
+		    &vals[*n]) != 0)
+			return -1;
+		(*n)++;
+		if (**p == ',')
+			(*p)++;
+	}
+	return 0;
+}
+
+static hist *
+hist_decode(const char *t)
+{
+	double b[MAX_BUCKETS], c[MAX_BUCKETS + 1];
+	size_t nb, nc;
+	hist *h;
+	double sum;
+
+	if (strncmp(t, "b=", 2) != 0)
+		return NULL;
+	t += 2;
+	if (parse_list(&t, ';', b, MAX_BUCKETS, &nb) != 0 ||
+	    strncmp(t, ";c=", 3) != 0)
+		return NULL;
+	t += 3;
+	if (parse_list(&t, ';', c, MAX_BUCKETS + 1, &nc) != 0 ||
+	    nc != nb + 1 || strncmp(t, ";s=", 3) != 0)
+		return NULL;
+	t += 3;
+	if (expo_parse_value(t, strlen(t), &sum) != 0)
+		return NULL;
+	if ((h = hist_new(b, nb)) == NULL)
+		return NULL;
+	for (size_t i = 0; i < nc; i++)
+		h->counts[i] = c[i] < 0 ? 0 : (uint64_t)c[i];
+	h->sum = sum;
+	return h;
+}
+
+static spool_err
+prep(fold *f, sqlite3_stmt **st, const char *sql)
+{
+	int rc;
+
+	if (*st)
+		return SPOOL_OK;
+	rc = sqlite3_prepare_v3(f->s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+	    st, NULL);
+	return rc == SQLITE_OK ? SPOOL_OK :
+	    spool_sqlerr(f->s, rc, "preparing the fold");
+}
+
+static spool_err
+prepare_all(fold *f)
+{
+	spool_err e;
+
+	if ((e = prep(f, &f->st_gsel, "SELECT id FROM groups WHERE job = ? "
+	    "AND grouping = ?")) ||
+	    (e = prep(f, &f->st_gins, "INSERT INTO groups(job, grouping) "
+	    "VALUES (?, ?)")) ||
+	    (e = prep(f, &f->st_gupd, "UPDATE groups SET version = version + 1,"
+	    " last_row_ms = max(last_row_ms, ?) WHERE id = ?")) ||
+	    (e = prep(f, &f->st_fsel, "SELECT type, typed, help FROM families "
+	    "WHERE group_id = ? AND name = ?")) ||
+	    (e = prep(f, &f->st_fput, "INSERT INTO families(group_id, name, "
+	    "type, typed, help) VALUES (?, ?, ?, ?, ?) ON CONFLICT(group_id, "
+	    "name) DO UPDATE SET type = excluded.type, typed = excluded.typed,"
+	    " help = excluded.help")) ||
+	    (e = prep(f, &f->st_ssel, "SELECT value, hist FROM series WHERE "
+	    "group_id = ? AND name = ? AND labels = ?")) ||
+	    (e = prep(f, &f->st_sput, "INSERT INTO series(group_id, name, "
+	    "labels, value, hist) VALUES (?, ?, ?, ?, ?) ON CONFLICT(group_id,"
+	    " name, labels) DO UPDATE SET value = excluded.value, hist = "
+	    "excluded.hist")) ||
+	    (e = prep(f, &f->st_rej, "INSERT INTO rejected(received_ms, "
+	    "rejected_ms, job, grouping, op, body, reason) VALUES (?, "
+	    "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), "
+	    "?, ?, ?, ?, ?)")))
+		return e;
+	return SPOOL_OK;
+}
+
+static void
+finalize_all(fold *f)
+{
+	sqlite3_stmt **all[] = { &f->st_gsel, &f->st_gins, &f->st_gupd,
+	    &f->st_fsel, &f->st_fput, &f->st_ssel, &f->st_sput, &f->st_rej };
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		sqlite3_finalize(*all[i]);
+		*all[i] = NULL;
+	}
+}
+
+/* Step a statement that returns no rows, then reset it. */
+static spool_err
+run(fold *f, sqlite3_stmt *st, const char *doing)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? SPOOL_OK : spool_sqlerr(f->s, rc, doing);
+}
+
+static spool_err
+key_reserve(fold *f, size_t need)
+{
+	char *k;
+	size_t cap;
+
+	if (need <= f->keycap)
+		return SPOOL_OK;
+	cap = f->keycap ? f->keycap : 256;
+	while (cap < need)
+		cap *= 2;
+	if ((k = realloc(f->key, cap)) == NULL)
+		return spool_seterr(f->s, SPOOL_ENOMEM, "out of memory folding");
+	f->key = k;
+	f->keycap = cap;
+	return SPOOL_OK;
+}
+
+/* Looks a group up (loading it from the table); with create, inserts it.
+ * *g is NULL when absent and not created. */
+static spool_err
+group_get(fold *f, const char *job, const char *grouping, int create,
+    grp **g)
+{
+	size_t jl = strlen(job), gl = strlen(grouping), kl = jl + 1 + gl;
+	void **slot;
+	int created, rc;
+	spool_err e;
+
+	*g = NULL;
+	if ((e = key_reserve(f, kl)))
+		return e;
+	memcpy(f->key, job, jl + 1);
+	memcpy(f->key + jl + 1, grouping, gl);
+	if ((slot = hmap_get(f->groups, f->key, kl)) != NULL) {
+		*g = *slot;
+		return SPOOL_OK;
+	}
+	sqlite3_bind_text(f->st_gsel, 1, job, (int)jl, SQLITE_STATIC);
+	sqlite3_bind_text(f->st_gsel, 2, grouping, (int)gl, SQLITE_STATIC);
+	rc = sqlite3_step(f->st_gsel);
+	int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(f->st_gsel, 0) : 0;
+	sqlite3_reset(f->st_gsel);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return spool_sqlerr(f->s, rc, "looking up a group");
+	if (id == 0) {
+		if (!create)
+			return SPOOL_OK;
+		sqlite3_bind_text(f->st_gins, 1, job, (int)jl, SQLITE_STATIC);
+		sqlite3_bind_text(f->st_gins, 2, grouping, (int)gl,
+		    SQLITE_STATIC);
+		if ((e = run(f, f->st_gins, "creating a group")))
+			return e;
+		id = sqlite3_last_insert_rowid(f->s->db);
+	}
+	if ((slot = hmap_put(f->groups, f->key, kl, &created)) == NULL ||
+	    (*slot = calloc(1, sizeof(grp))) == NULL)
+		return spool_seterr(f->s, SPOOL_ENOMEM, "out of memory folding");
+	*g = *slot;
+	(*g)->id = id;
+	return SPOOL_OK;
+}
+
+static size_t
+fam_key(fold *f, int64_t gid, const char *name, size_t nlen)
+{
+	memcpy(f->key, &gid, sizeof(gid));
+	memcpy(f->key + sizeof(gid), name, nlen);
+	return sizeof(gid) + nlen;
+}
+
+/* The cached family, loaded from the table on first use. With create, an
+ * absent family is made (untyped, dirty). *out NULL when absent. */
+static spool_err
+fam_get(fold *f, int64_t gid, const char *name, size_t nlen, int create,
+    fam **out)
+{
+	void **slot;
+	size_t kl;
+	int created, rc;
+	spool_err e;
+	fam *x = NULL;
+
+	*out = NULL;
+	if (gid == 0)
+		return SPOOL_OK; /* a group not yet created has no families */
+	if ((e = key_reserve(f, sizeof(gid) + nlen)))
+		return e;
+	kl = fam_key(f, gid, name, nlen);
+	if ((slot = hmap_get(f->fams, f->key, kl)) != NULL && *slot != NULL) {
+		*out = *slot;
+		return SPOOL_OK;
+	}
+	if (slot != NULL && !create)
+		return SPOOL_OK; /* known absent */
+	if ((slot = hmap_put(f->fams, f->key, kl, &created)) == NULL)
+		return spool_seterr(f->s, SPOOL_ENOMEM, "out of memory folding");
+	if (created) {
+		sqlite3_bind_int64(f->st_fsel, 1, gid);
+		sqlite3_bind_text(f->st_fsel, 2, name, (int)nlen, SQLITE_STATIC);
+		rc = sqlite3_step(f->st_fsel);
+		if (rc == SQLITE_ROW) {
+			const char *t = (const char *)sqlite3_column_text(
+			    f->st_fsel, 0);
+			const char *h = (const char *)sqlite3_column_text(
+			    f->st_fsel, 2);
+			int type = t ? expo_type_parse(t, strlen(t)) : 0;
+			if ((x = calloc(1, sizeof(*x))) == NULL ||
+			    (h && (x->help = strdup(h)) == NULL)) {
+				free(x);
+				sqlite3_reset(f->st_fsel);
+				return spool_seterr(f->s, SPOOL_ENOMEM,
+				    "out of memory folding");
+			}
+			x->type = type < 0 ? EXPO_UNTYPED : (expo_type)type;
+			x->typed = sqlite3_column_int(f->st_fsel, 1);
+			*slot = x;
+			rc = SQLITE_DONE;
+		}
+		sqlite3_reset(f->st_fsel);
+		sqlite3_clear_bindings(f->st_fsel);
+		if (rc != SQLITE_DONE)
+			return spool_sqlerr(f->s, rc, "reading a family");
+	}
+	if (*slot == NULL && create) {
+		if ((x = calloc(1, sizeof(*x))) == NULL)
+			return spool_seterr(f->s, SPOOL_ENOMEM,
+			    "out of memory folding");
+		x->dirty = 1;
+		*slot = x;
+	}
+	*out = *slot;
+	return SPOOL_OK;
+}
+
+/* The cached series for gid + name + labels (canonicalised), loaded or
+ * created. */
+static spool_err
+ser_get(fold *f, int64_t gid, expo_line *l, ser **out)
+{
+	size_t kl, nl;
+	void **slot;
+	int created, rc;
+	spool_err e;
+
+	if ((e = key_reserve(f, sizeof(gid) + l->name.len + 1 +
+	    expo_labels_len(l->labels, l->nlabels))))
+		return e;
+	kl = fam_key(f, gid, l->name.p, l->name.len);
+	f->key[kl++] = '\0';
+	expo_sort_labels(l->labels, l->nlabels);
+	nl = expo_join_labels(f->key + kl, l->labels, l->nlabels);
+	if ((slot = hmap_put(f->series, f->key, kl + nl, &created)) == NULL)
+		return spool_seterr(f->s, SPOOL_ENOMEM, "out of memory folding");
+	if (!created) {
+		*out = *slot;
+		return SPOOL_OK;
+	}
+	ser *x = calloc(1, sizeof(*x));
+	if (x == NULL)
+		return spool_seterr(f->s, SPOOL_ENOMEM, "out of memory folding");
+	*slot = x;
+	*out = x;
+	sqlite3_bind_int64(f->st_ssel, 1, gid);
+	sqlite3_bind_text(f->st_ssel, 2, l->name.p, (int)l->name.len,
+	    SQLITE_STATIC);
+	sqlite3_bind_text(f->st_ssel, 3, f->key + kl, (int)nl, SQLITE_STATIC);
+	rc = sqlite3_step(f->st_ssel);
+	if (rc == SQLITE_ROW) {
+		const char *h = (const char *)sqlite3_column_text(f->st_ssel, 1);
+		x->value = sqlite3_column_type(f->st_ssel, 0) == SQLITE_NULL ?
+		    (double)NAN : sqlite3_column_double(f->st_ssel, 0);
+		if (h != NULL && (x->h = hist_decode(h)) == NULL) {
+			sqlite3_reset(f->st_ssel);
+			return spool_seterr(f->s, SPOOL_ECORRUPT, "spool %s: "
+			    "unreadable histogram state for %.*s: the series "
+			    "table was edited by hand; delete that row",
+			    f->s->path, (int)l->name.len, l->name.p);
+		}
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(f->st_ssel);
+	sqlite3_clear_bindings(f->st_ssel);
+	if (rc != SQLITE_DONE)
+		return spool_sqlerr(f->s, rc, "reading a series");
+	return SPOOL_OK;
+}
+
+/* Type of a family as this row will leave it: its own TYPE line first,
+ * then the group's state. *known is 0 when neither knows the family. */
+static spool_err
+eff_type(fold *f, int64_t gid, const char *name, size_t nlen,
+    expo_type *type, int *known)
+{
+	void **slot = hmap_get(f->rowmeta, name, nlen);
+	fam *x = NULL;
+	spool_err e;
+
+	if (slot != NULL && ((rowfam *)*slot)->has_type) {
+		*type = ((rowfam *)*slot)->type;
+		*known = 1;
+		return SPOOL_OK;
+	}
+	if ((e = fam_get(f, gid, name, nlen, 0, &x)))
+		return e;
+	*known = x != NULL;
+	*type = x ? x->type : EXPO_UNTYPED;
+	return SPOOL_OK;
+}
+
+static int
+has_suffix(expo_str n, const char *suf, size_t *base)
+{
+	size_t sl = strlen(suf);
+
+	if (n.len <= sl || memcmp(n.p + n.len - sl, suf, sl) != 0)
+		return 0;
+	*base = n.len - sl;
+	return 1;
+}
+
+/*
+ * The family a sample belongs to: its own name if that is a known family;
+ * else NAME_bucket of histogram NAME, NAME_sum/NAME_count of a histogram or
+ * summary NAME; else a new family of its own name. observe always feeds the
+ * family of its own name.
+ */
+static spool_err
+resolve(fold *f, int64_t gid, expo_str name, spool_op op, size_t *famlen,
+    expo_type *type)
+{
+	static const char *const sufs[] = { "_bucket", "_sum", "_count" };
+	int known;
+	size_t base;
+	spool_err e;
+
+	*famlen = name.len;
+	if ((e = eff_type(f, gid, name.p, name.len, type, &known)))
+		return e;
+	if (known || op == SPOOL_OP_OBSERVE)
+		return SPOOL_OK;
+	for (size_t i = 0; i < 3; i++) {
+		expo_type t;
+		if (!has_suffix(name, sufs[i], &base))
+			continue;
+		if ((e = eff_type(f, gid, name.p, base, &t, &known)))
+			return e;
+		if (known && (t == EXPO_HISTOGRAM ||
+		    (t == EXPO_SUMMARY && i > 0))) {
+			*famlen = base;
+			*type = t;
+			return SPOOL_OK;
+		}
+	}
+	*type = EXPO_UNTYPED;
+	return SPOOL_OK;
+}
+
+static const char *
+why_fmt(fold *f, size_t lineno, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static const char *
+why_fmt(fold *f, size_t lineno, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(f->reason, sizeof(f->reason), "line %zu: ", lineno);
+
+	va_start(ap, fmt);
+	vsnprintf(f->reason + n, sizeof(f->reason) - (size_t)n, fmt, ap);
+	va_end(ap);
+	return f->reason;
+}
+
+/* Pass 1: checks a row against itself and the group's state. Returns
+ * SPOOL_OK with *why NULL when the row may be applied, or with *why set to
+ * the reason for refusing it. Other errors are the database's. */
+static spool_err
+check_row(fold *f, int64_t gid, spool_op op, const char *body, size_t len,
+    const char **why)
+{
+	expo_line *l = f->line;
+	const char *line;
+	size_t pos = 0, llen, lineno = 0;
+	spool_err e;
+
+	*why = NULL;
+	hmap_clear(f->rowmeta, free);
+	if (spool_validate_body(op, body, len, f->reason, sizeof(f->reason))) {
+		*why = f->reason;
+		return SPOOL_OK;
+	}
+	if (op == SPOOL_OP_DELETE)
+		return SPOOL_OK;
+	/* TYPE lines first: they hold for the whole row. */
+	while (expo_next_line(body, len, &pos, &line, &llen)) {
+		void **slot;
+		int created, known;
+		expo_type st;
+
+		lineno++;
+		if (expo_parse_line(line, llen, l, why) != 0 ||
+		    l->kind != EXPO_TYPE)
+			continue;
+		if ((slot = hmap_put(f->rowmeta, l->name.p, l->name.len,
+		    &created)) == NULL || (*slot = calloc(1,
+		    sizeof(rowfam))) == NULL)
+			return spool_seterr(f->s, SPOOL_ENOMEM,
+			    "out of memory folding");
+		((rowfam *)*slot)->has_type = 1;
+		((rowfam *)*slot)->type = l->type;
+		fam *x;
+		if ((e = fam_get(f, gid, l->name.p, l->name.len, 0, &x)))
+			return e;
+		known = x != NULL && x->typed;
+		st = x ? x->type : EXPO_UNTYPED;
+		if (known && st != l->type) {
+			*why = why_fmt(f, lineno, "TYPE conflict: %.*s is a %s "
+			    "in this group, this row says %s (delete the "
+			    "group first to change a type)", (int)l->name.len,
+			    l->name.p, expo_type_name(st),
+			    expo_type_name(l->type));
+			return SPOOL_OK;
+		}
+	}
+	pos = 0;
+	lineno = 0;
+	*why = NULL;
+	while (expo_next_line(body, len, &pos, &line, &llen)) {
+		size_t famlen;
+		expo_type t;
+
+		lineno++;
+		if (expo_parse_line(line, llen, l, why) != 0)
+			return SPOOL_OK; /* cannot happen: validated above */
+		if (l->kind != EXPO_SAMPLE)
+			continue;
+		if ((e = resolve(f, gid, l->name, op, &famlen, &t)))
+			return e;
+		if (op == SPOOL_OP_OBSERVE && t != EXPO_HISTOGRAM &&
+		    t != EXPO_UNTYPED) {
+			*why = why_fmt(f, lineno, "op observe needs a histogram: "
+			    "%.*s is a %s in this group", (int)l->name.len,
+			    l->name.p, expo_type_name(t));
+			return SPOOL_OK;
+		}
+		if (op != SPOOL_OP_OBSERVE && t == EXPO_HISTOGRAM &&
+		    famlen == l->name.len) {
+			*why = why_fmt(f, lineno, "histogram %.*s has no sample "
+			    "of its bare name: write %.*s_bucket, _sum and "
+			    "_count, or use op observe", (int)famlen, l->name.p,
+			    (int)famlen, l->name.p);
+			return SPOOL_OK;
+		}
+		if (op == SPOOL_OP_ADD && t == EXPO_COUNTER && l->value < 0) {
+			*why = why_fmt(f, lineno, "counter %.*s cannot decrease "
+			    "(op add with a negative value)", (int)famlen,
+			    l->name.p);
+			return SPOOL_OK;
+		}
+	}
+	return SPOOL_OK;
+}
+
+static const spool_buckets *
+buckets_for(const spool_fold_options *o, expo_str name)
+{
+	for (size_t i = 0; o && i < o->nbuckets; i++)
+		if (expo_str_eq(name, o->buckets[i].name))
+			return &o->buckets[i];
+	return NULL;
+}
+
+/* Pass 2: applies a checked row. */
+static spool_err
+apply_row(fold *f, grp *g, spool_op op, const char *body, size_t len)
+{
+	expo_line *l = f->line;
+	const char *line, *why;
+	size_t pos = 0, llen;
+	spool_err e;
+	fam *x = NULL;
+	ser *sr = NULL;
+
+	/* Meta lines first, so samples resolve as check_row() did. */
+	while (expo_next_line(body, len, &pos, &line, &llen)) {
+		if (expo_parse_line(line, llen, l, &why) != 0)
+			continue;
+		if (l->kind != EXPO_TYPE && l->kind != EXPO_HELP)
+			continue;
+		if ((e = fam_get(f, g->id, l->name.p, l->name.len, 1, &x)))
+			return e;
+		if (l->kind == EXPO_TYPE) {
+			if (x->type != l->type || !x->typed)
+				x->dirty = 1;
+			x->type = l->type;
+			x->typed = 1;
+		} else {
+			char *h = strndup(l->help.p, l->help.len);
+			if (h == NULL)
+				return spool_seterr(f->s, SPOOL_ENOMEM,
+				    "out of memory folding");
+			if (x->help == NULL || strcmp(x->help, h) != 0)
+				x->dirty = 1;
+			free(x->help);
+			x->help = h;
+		}
+	}
+	pos = 0;
+	while (expo_next_line(body, len, &pos, &line, &llen)) {
+		size_t famlen;
+		expo_type t;
+
+		if (expo_parse_line(line, llen, l, &why) != 0 ||
+		    l->kind != EXPO_SAMPLE)
+			continue;
+		if ((e = resolve(f, g->id, l->name, op, &famlen, &t)))
+			return e;
+		if ((e = fam_get(f, g->id, l->name.p, famlen, 1, &x)))
+			return e;
+		if (op == SPOOL_OP_OBSERVE && (x->type != EXPO_HISTOGRAM ||
+		    !x->typed)) {
+			x->type = EXPO_HISTOGRAM;
+			x->typed = 1;
+			x->dirty = 1;
+		}
+		if ((e = ser_get(f, g->id, l, &sr)))
+			return e;
+		switch (op) {
+		case SPOOL_OP_SET:
+			sr->value = l->value;
+			break;
+		case SPOOL_OP_ADD:
+			sr->value += l->value;
+			break;
+		case SPOOL_OP_OBSERVE:
+			if (sr->h == NULL) {
+				const spool_buckets *b = buckets_for(f->o,
+				    l->name);
+				sr->h = b ? hist_new(b->bounds, b->n) :
+				    hist_new(spool_default_bounds,
+				    spool_default_nbounds);
+				if (sr->h == NULL)
+					return spool_seterr(f->s, SPOOL_ENOMEM,
+					    "out of memory folding");
+			}
+			hist_observe(sr->h, l->value);
+			sr->value = NAN;
+			break;
+		case SPOOL_OP_DELETE:
+			break;
+		}
+		sr->dirty = 1;
+		f->res->lines++;
+	}
+	return SPOOL_OK;
+}
+
+static int
+flush_fam(const void *key, size_t klen, void *val, void *arg)
+{
+	fold *f = arg;
+	fam *x = val;
+	int64_t gid;
+
+	if (x == NULL || !x->dirty)
+		return 0;
+	memcpy(&gid, key, sizeof(gid));
+	sqlite3_bind_int64(f->st_fput, 1, gid);
+	sqlite3_bind_text(f->st_fput, 2, (const char *)key + sizeof(gid),
+	    (int)(klen - sizeof(gid)), SQLITE_STATIC);
+	sqlite3_bind_text(f->st_fput, 3, expo_type_name(x->type), -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_int(f->st_fput, 4, x->typed);
+	sqlite3_bind_text(f->st_fput, 5, x->help, -1, SQLITE_STATIC);
+	if (run(f, f->st_fput, "writing a family"))
+		return 1;
+	x->dirty = 0;
+	return 0;
+}
+
+static int
+flush_ser(const void *key, size_t klen, void *val, void *arg)
+{
+	fold *f = arg;
+	ser *x = val;
+	const char *k = key, *name, *labels;
+	size_t nlen;
+	char *h = NULL;
+	int64_t gid;
+	int r = 0;
+
+	if (x == NULL || !x->dirty)
+		return 0;
+	memcpy(&gid, key, sizeof(gid));
+	name = k + sizeof(gid);
+	nlen = strnlen(name, klen - sizeof(gid));
+	labels = name + nlen + 1;
+	if (x->h != NULL && (h = hist_encode(x->h)) == NULL) {
+		spool_seterr(f->s, SPOOL_ENOMEM, "out of memory folding");
+		return 1;
+	}
+	sqlite3_bind_int64(f->st_sput, 1, gid);
+	sqlite3_bind_text(f->st_sput, 2, name, (int)nlen, SQLITE_STATIC);
+	sqlite3_bind_text(f->st_sput, 3, labels,
+	    (int)(klen - sizeof(gid) - nlen - 1), SQLITE_STATIC);
+	if (isnan(x->value))
+		sqlite3_bind_null(f->st_sput, 4);
+	else
+		sqlite3_bind_double(f->st_sput, 4, x->value);
+	sqlite3_bind_text(f->st_sput, 5, h, -1, SQLITE_STATIC);
+	if (run(f, f->st_sput, "writing a series"))
+		r = 1;
+	else
+		x->dirty = 0;
+	free(h);
+	return r;
+}
+
+static int
+flush_grp(const void *key, size_t klen, void *val, void *arg)
+{
+	fold *f = arg;
+	grp *g = val;
+
+	(void)key;
+	(void)klen;
+	if (!g->touched)
+		return 0;
+	sqlite3_bind_int64(f->st_gupd, 1, g->last_row_ms);
+	sqlite3_bind_int64(f->st_gupd, 2, g->id);
+	if (run(f, f->st_gupd, "updating a group"))
+		return 1;
+	g->touched = 0;
+	f->res->groups++;
+	return 0;
+}
+
+/* Writes the dirty cache entries to the state tables. */
+static spool_err
+flush(fold *f)
+{
+	if (hmap_each(f->fams, flush_fam, f) ||
+	    hmap_each(f->series, flush_ser, f))
+		return spool_sqlerr(f->s, sqlite3_errcode(f->s->db),
+		    "writing the group state");
+	return SPOOL_OK;
+}
+
+/* A delete request: the group's state goes now, in order with the rows
+ * around it; the gateway's copy goes when the agent's DELETE succeeds. */
+static spool_err
+apply_delete(fold *f, grp *g)
+{
+	char sql[160];
+	spool_err e;
+
+	if ((e = flush(f)))
+		return e;
+	hmap_clear(f->fams, fam_free);
+	hmap_clear(f->series, ser_free);
+	snprintf(sql, sizeof(sql), "DELETE FROM series WHERE group_id = %lld;"
+	    " DELETE FROM families WHERE group_id = %lld; UPDATE groups SET "
+	    "delete_pending = 1, park_reason = NULL WHERE id = %lld",
+	    (long long)g->id, (long long)g->id, (long long)g->id);
+	if ((e = spool_exec(f->s, sql, "deleting a group's state")))
+		return e;
+	f->res->deletes++;
+	return SPOOL_OK;
+}
+
+static spool_err
+reject(fold *f, sqlite3_stmt *row, const char *why)
+{
+	for (int i = 0; i < 4; i++) {
+		int col = i + 1;
+		if (sqlite3_column_type(row, col) == SQLITE_NULL)
+			sqlite3_bind_null(f->st_rej, i + 2);
+		else
+			sqlite3_bind_text(f->st_rej, i + 2,
+			    (const char *)sqlite3_column_text(row, col),
+			    sqlite3_column_bytes(row, col), SQLITE_STATIC);
+	}
+	sqlite3_bind_int64(f->st_rej, 1, sqlite3_column_int64(row, 5));
+	sqlite3_bind_text(f->st_rej, 6, why, -1, SQLITE_STATIC);
+	f->res->rejected++;
+	return run(f, f->st_rej, "recording a rejected row");
+}
+
+/* One inbox row: resolve its group, check it, apply it or reject it. */
+static spool_err
+fold_row(fold *f, sqlite3_stmt *row)
+{
+	const char *job = (const char *)sqlite3_column_text(row, 1);
+	const char *grouping = (const char *)sqlite3_column_text(row, 2);
+	const char *opname = (const char *)sqlite3_column_text(row, 3);
+	const char *body = (const char *)sqlite3_column_text(row, 4);
+	size_t blen = (size_t)sqlite3_column_bytes(row, 4);
+	int64_t received = sqlite3_column_int64(row, 5);
+	const char *why = NULL;
+	spool_op op = SPOOL_OP_SET;
+	grp *g = NULL;
+	spool_err e;
+
+	if (job == NULL)
+		job = f->default_job;
+	if (opname != NULL && spool_op_parse(opname, &op) != SPOOL_OK) {
+		snprintf(f->reason, sizeof(f->reason), "unknown op '%.40s' "
+		    "(set, add, observe or delete)", opname);
+		return reject(f, row, f->reason);
+	}
+	if (body == NULL) {
+		body = "";
+		blen = 0;
+	}
+	if ((why = spool_check_job(job, strlen(job)))) {
+		snprintf(f->reason, sizeof(f->reason), "job: %s", why);
+		return reject(f, row, f->reason);
+	}
+	if (grouping == NULL)
+		grouping = f->default_grouping;
+	else {
+		size_t gl = strlen(grouping);
+		if ((why = spool_canon_grouping(grouping, gl, f->canon,
+		    8192 + 1))) {
+			snprintf(f->reason, sizeof(f->reason), "grouping: %s",
+			    why);
+			return reject(f, row, f->reason);
+		}
+		grouping = f->canon;
+	}
+	if ((e = group_get(f, job, grouping, 0, &g)))
+		return e;
+	if ((e = check_row(f, g ? g->id : 0, op, body, blen, &why)))
+		return e;
+	if (why != NULL)
+		return reject(f, row, why);
+	if (g == NULL && (e = group_get(f, job, grouping, 1, &g)))
+		return e;
+	if (op == SPOOL_OP_DELETE)
+		e = apply_delete(f, g);
+	else
+		e = apply_row(f, g, op, body, blen);
+	if (e)
+		return e;
+	g->touched = 1;
+	if (received > g->last_row_ms)
+		g->last_row_ms = received;
+	return SPOOL_OK;
+}
+
+static void
+fold_free(fold *f)
+{
+	finalize_all(f);
+	hmap_free(f->groups, free);
+	hmap_free(f->fams, fam_free);
+	hmap_free(f->series, ser_free);
+	hmap_free(f->rowmeta, free);
+	free(f->line);
+	free(f->key);
+	free(f->canon);
+}
+
+spool_err
+spool_fold(spool_t *s, const spool_fold_options *o, spool_fold_result *res)
+{
+	fold f;
+	sqlite3_stmt *rows = NULL;
+	size_t max_rows = o && o->max_rows ? o->max_rows : DEFAULT_MAX_ROWS;
+	int64_t last_id = 0;
+	char dgroup[8192 + 1];
+	const char *why;
+	spool_err e = SPOOL_OK;
+	int rc, began = 0;
+
+	memset(res, 0, sizeof(*res));
+	memset(&f, 0, sizeof(f));
+	s->errmsg[0] = '\0';
+	if (s->in_batch)
+		return spool_seterr(s, SPOOL_EINVAL, "cannot fold inside a batch");
+	f.s = s;
+	f.o = o;
+	f.res = res;
+	f.default_job = o && o->default_job ? o->default_job : "collector_agent";
+	if ((why = spool_check_job(f.default_job, strlen(f.default_job))))
+		return spool_seterr(s, SPOOL_EINVAL, "default job: %s", why);
+	if ((why = spool_canon_grouping(o && o->default_grouping ?
+	    o->default_grouping : "", o && o->default_grouping ?
+	    strlen(o->default_grouping) : 0, dgroup, sizeof(dgroup))))
+		return spool_seterr(s, SPOOL_EINVAL, "default grouping: %s", why);
+	f.default_grouping = dgroup;
+	for (size_t i = 0; o && i < o->nbuckets; i++) {
+		const spool_buckets *b = &o->buckets[i];
+		if (b->n > MAX_BUCKETS)
+			return spool_seterr(s, SPOOL_EINVAL, "histogram %s: "
+			    "too many buckets (limit %d)", b->name, MAX_BUCKETS);
+		for (size_t k = 0; k < b->n; k++)
+			if (!isfinite(b->bounds[k]) ||
+			    (k > 0 && b->bounds[k] <= b->bounds[k - 1]))
+				return spool_seterr(s, SPOOL_EINVAL, "histogram "
+				    "%s: bucket bounds must be finite and "
+				    "strictly increasing", b->name);
+	}
+
+	f.groups = hmap_new();
+	f.fams = hmap_new();
+	f.series = hmap_new();
+	f.rowmeta = hmap_new();
+	f.line = malloc(sizeof(*f.line));
+	f.canon = malloc(8192 + 1);
+	if (!f.groups || !f.fams || !f.series || !f.rowmeta || !f.line ||
+	    !f.canon) {
+		e = spool_seterr(s, SPOOL_ENOMEM, "out of memory folding");
+		goto out;
+	}
+	if ((e = spool_exec(s, "BEGIN IMMEDIATE", "starting a fold")))
+		goto out;
+	began = 1;
+	if ((e = prepare_all(&f)))
+		goto out;
+	rc = sqlite3_prepare_v2(s->db, "SELECT id, job, grouping, op, body, "
+	    "received_ms FROM inbox ORDER BY id LIMIT ?", -1, &rows, NULL);
+	if (rc != SQLITE_OK) {
+		e = spool_sqlerr(s, rc, "reading the inbox");
+		goto out;
+	}
+	sqlite3_bind_int64(rows, 1, (sqlite3_int64)max_rows);
+	while ((rc = sqlite3_step(rows)) == SQLITE_ROW) {
+		last_id = sqlite3_column_int64(rows, 0);
+		res->rows++;
+		if ((e = fold_row(&f, rows)))
+			goto out;
+		if (o && o->test_fail_after_rows &&
+		    res->rows >= o->test_fail_after_rows) {
+			/* Write what was applied so far, then fail: the
+			 * rollback must undo it all. */
+			if ((e = flush(&f)) == SPOOL_OK)
+				e = spool_seterr(s, SPOOL_EIO, "fold stopped "
+				    "by test_fail_after_rows");
+			goto out;
+		}
+		if (res->lines >= MAX_LINES_PER_BATCH)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		e = spool_sqlerr(s, rc, "reading the inbox");
+		goto out;
+	}
+	sqlite3_finalize(rows);
+	rows = NULL;
+	if (res->rows == 0)
+		goto out;
+	if ((e = flush(&f)))
+		goto out;
+	if (hmap_each(f.groups, flush_grp, &f)) {
+		e = spool_sqlerr(s, sqlite3_errcode(s->db), "updating groups");
+		goto out;
+	}
+	{
+		char sql[512];
+		snprintf(sql, sizeof(sql), "DELETE FROM inbox WHERE id <= %lld",
+		    (long long)last_id);
+		if ((e = spool_exec(s, sql, "removing folded rows")))
+			goto out;
+		if (res->rejected > 0) {
+			snprintf(sql, sizeof(sql), "INSERT INTO meta(key, value)"
+			    " VALUES ('rejected_total', %zu) ON CONFLICT(key) DO"
+			    " UPDATE SET value = value + excluded.value; DELETE "
+			    "FROM rejected WHERE id <= (SELECT max(id) FROM "
+			    "rejected) - %d", res->rejected,
+			    SPOOL_REJECTED_KEEP);
+			if ((e = spool_exec(s, sql, "counting rejected rows")))
+				goto out;
+		}
+	}
+	e = spool_exec(s, "COMMIT", "committing a fold");
+	if (e == SPOOL_OK)
+		began = 0;
+out:
+	sqlite3_finalize(rows);
+	if (began)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	/* Nothing of a failed batch is kept; the caller may retry. */
+	if (e != SPOOL_OK)
+		memset(res, 0, sizeof(*res));
+	fold_free(&f);
+	return e;
+}

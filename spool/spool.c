@@ -1,0 +1,877 @@
+/* spool — opening, schema, puts, stats and the rejected list. See
+ * collector-spool.h; the fold is in fold.c. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "expo.h"
+#include "hmap.h"
+#include "spool_int.h"
+
+#ifndef SPOOL_VERSION
+#define SPOOL_VERSION "0.1.0"
+#endif
+#define MAX_GROUPING 8192
+
+const double spool_default_bounds[] = { .005, .01, .025, .05, .1, .25, .5,
+	1, 2.5, 5, 10 };
+const size_t spool_default_nbounds =
+    sizeof(spool_default_bounds) / sizeof(spool_default_bounds[0]);
+
+/*
+ * Schema version 1. `inbox` is the writers' stable interface (SPEC §3): its
+ * four named columns take any value, so an INSERT never fails on content; the
+ * fold judges rows and moves bad ones to `rejected`. received_ms uses only
+ * functions every SQLite has, because a writer's own SQLite evaluates it.
+ * Series values are REAL; SQLite stores NaN as NULL, so NULL means NaN.
+ */
+static const char *const schema_v1[] = {
+	"CREATE TABLE IF NOT EXISTS inbox("
+	" id INTEGER PRIMARY KEY,"
+	" job TEXT, grouping TEXT, op TEXT DEFAULT 'set', body TEXT,"
+	" received_ms INTEGER NOT NULL DEFAULT"
+	" (CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)))",
+	"CREATE TABLE IF NOT EXISTS groups("
+	" id INTEGER PRIMARY KEY,"
+	" job TEXT NOT NULL, grouping TEXT NOT NULL,"
+	" version INTEGER NOT NULL DEFAULT 0,"
+	" pushed_version INTEGER NOT NULL DEFAULT 0,"
+	" last_row_ms INTEGER NOT NULL DEFAULT 0,"
+	" delete_pending INTEGER NOT NULL DEFAULT 0,"
+	" park_reason TEXT,"
+	" UNIQUE(job, grouping))",
+	"CREATE TABLE IF NOT EXISTS families("
+	" group_id INTEGER NOT NULL, name TEXT NOT NULL,"
+	" type TEXT NOT NULL DEFAULT 'untyped', typed INTEGER NOT NULL DEFAULT 0,"
+	" help TEXT,"
+	" PRIMARY KEY(group_id, name)) WITHOUT ROWID",
+	"CREATE TABLE IF NOT EXISTS series("
+	" group_id INTEGER NOT NULL, name TEXT NOT NULL, labels TEXT NOT NULL,"
+	" value REAL, hist TEXT,"
+	" PRIMARY KEY(group_id, name, labels)) WITHOUT ROWID",
+	"CREATE TABLE IF NOT EXISTS rejected("
+	" id INTEGER PRIMARY KEY,"
+	" received_ms INTEGER, rejected_ms INTEGER NOT NULL,"
+	" job TEXT, grouping TEXT, op TEXT, body TEXT, reason TEXT NOT NULL)",
+	"CREATE TABLE IF NOT EXISTS meta("
+	" key TEXT PRIMARY KEY, value) WITHOUT ROWID",
+	NULL
+};
+
+const char *
+spool_strerror(spool_err e)
+{
+	switch (e) {
+	case SPOOL_OK:
+		return "no error";
+	case SPOOL_EINVAL:
+		return "invalid argument";
+	case SPOOL_ENOMEM:
+		return "out of memory";
+	case SPOOL_EPARSE:
+		return "invalid metric data";
+	case SPOOL_ETOOBIG:
+		return "over a size limit";
+	case SPOOL_ECREATE:
+		return "cannot create or write the spool";
+	case SPOOL_ENOTSPOOL:
+		return "not a spool file";
+	case SPOOL_ECORRUPT:
+		return "spool file damaged";
+	case SPOOL_ENEWER:
+		return "spool written by a newer version";
+	case SPOOL_EBUSY:
+		return "spool locked by another process";
+	case SPOOL_EFULL:
+		return "file system full";
+	case SPOOL_EIO:
+		return "I/O or database error";
+	}
+	return "unknown error";
+}
+
+const char *
+spool_version(void)
+{
+	return SPOOL_VERSION;
+}
+
+const char *
+spool_op_name(spool_op op)
+{
+	switch (op) {
+	case SPOOL_OP_SET:
+		return "set";
+	case SPOOL_OP_ADD:
+		return "add";
+	case SPOOL_OP_OBSERVE:
+		return "observe";
+	case SPOOL_OP_DELETE:
+		return "delete";
+	}
+	return "set";
+}
+
+spool_err
+spool_op_parse(const char *name, spool_op *out)
+{
+	static const spool_op all[] = { SPOOL_OP_SET, SPOOL_OP_ADD,
+	    SPOOL_OP_OBSERVE, SPOOL_OP_DELETE };
+
+	if (name == NULL)
+		return SPOOL_EPARSE;
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (strcmp(name, spool_op_name(all[i])) == 0) {
+			*out = all[i];
+			return SPOOL_OK;
+		}
+	}
+	return SPOOL_EPARSE;
+}
+
+spool_err
+spool_seterr(spool_t *s, spool_err e, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->errmsg, sizeof(s->errmsg), fmt, ap);
+	va_end(ap);
+	return e;
+}
+
+const char *
+spool_errmsg(const spool_t *s)
+{
+	return s->errmsg[0] ? s->errmsg : "no error";
+}
+
+const char *
+spool_path(const spool_t *s)
+{
+	return s->path;
+}
+
+spool_err
+spool_sqlerr(spool_t *s, int rc, const char *doing)
+{
+	const char *msg = sqlite3_errmsg(s->db);
+
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return spool_seterr(s, SPOOL_EBUSY, "spool %s is locked by "
+		    "another process (waited %d ms while %s): retry later, or "
+		    "raise COLLECTOR_SPOOL_BUSY_TIMEOUT_MS", s->path, s->busy_ms,
+		    doing);
+	case SQLITE_FULL:
+		return spool_seterr(s, SPOOL_EFULL, "spool %s: the file system "
+		    "is full while %s; nothing was written: free space there",
+		    s->path, doing);
+	case SQLITE_NOTADB:
+		return spool_seterr(s, SPOOL_ENOTSPOOL, "%s is not a SQLite "
+		    "database (%s); it was left untouched: move it away or "
+		    "point --spool/COLLECTOR_SPOOL at another path", s->path,
+		    msg);
+	case SQLITE_CORRUPT:
+		return spool_seterr(s, SPOOL_ECORRUPT, "spool %s is damaged "
+		    "(%s, while %s): stop the agent, keep a copy, and recover "
+		    "it with 'sqlite3 %s .recover' or move it away", s->path,
+		    msg, doing, s->path);
+	case SQLITE_CANTOPEN:
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return spool_seterr(s, SPOOL_ECREATE, "spool %s cannot be "
+		    "written (%s, while %s): check the permissions of the file, "
+		    "its -wal and -shm files and its directory", s->path, msg,
+		    doing);
+	case SQLITE_NOMEM:
+		return spool_seterr(s, SPOOL_ENOMEM, "out of memory while %s",
+		    doing);
+	case SQLITE_TOOBIG:
+		return spool_seterr(s, SPOOL_ETOOBIG, "spool %s: row too big "
+		    "while %s", s->path, doing);
+	default:
+		return spool_seterr(s, SPOOL_EIO, "spool %s: %s (while %s)",
+		    s->path, msg, doing);
+	}
+}
+
+spool_err
+spool_exec(spool_t *s, const char *sql, const char *doing)
+{
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? SPOOL_OK : spool_sqlerr(s, rc, doing);
+}
+
+static spool_err
+query_int(spool_t *s, const char *sql, int64_t *out, const char *doing)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+
+	if (rc != SQLITE_OK)
+		return spool_sqlerr(s, rc, doing);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int64(st, 0);
+		rc = SQLITE_DONE;
+	}
+	if (rc != SQLITE_DONE) {
+		spool_err e = spool_sqlerr(s, rc, doing);
+		sqlite3_finalize(st);
+		return e;
+	}
+	sqlite3_finalize(st);
+	return SPOOL_OK;
+}
+
+/*
+ * A version-0 file is one that has no tables, or only an `inbox` made by a
+ * writer before any agent ran (the four SPEC columns, perhaps fewer). It
+ * becomes version 1 by adding what is missing; its rows are kept.
+ */
+static spool_err
+migrate_v0(spool_t *s)
+{
+	int64_t has_inbox = 0, has_received = 0;
+	spool_err e;
+
+	/* setup() has refused files with tables of their own. */
+	e = query_int(s, "SELECT count(*) FROM sqlite_master WHERE "
+	    "type='table' AND name='inbox'", &has_inbox, "reading the schema");
+	if (e)
+		return e;
+	if (has_inbox) {
+		static const char *const cols[] = { "job", "grouping", "op",
+		    "body" };
+		for (size_t i = 0; i < 4; i++) {
+			char sql[160];
+			int64_t n = 0;
+			snprintf(sql, sizeof(sql), "SELECT count(*) FROM "
+			    "pragma_table_info('inbox') WHERE name='%s'",
+			    cols[i]);
+			if ((e = query_int(s, sql, &n, "reading the schema")))
+				return e;
+			if (n == 0)
+				return spool_seterr(s, SPOOL_ENOTSPOOL, "%s has "
+				    "an inbox table without a '%s' column; it "
+				    "was left untouched: it is not a collector "
+				    "spool", s->path, cols[i]);
+		}
+		e = query_int(s, "SELECT count(*) FROM pragma_table_info('inbox')"
+		    " WHERE name='received_ms'", &has_received,
+		    "reading the schema");
+		if (e)
+			return e;
+		/* ALTER TABLE cannot add a column with a non-constant
+		 * default, so old rows get 0 and the fold treats 0 as "when
+		 * folded". New rows need the default, so rebuild the table. */
+		if (!has_received) {
+			e = spool_exec(s, "ALTER TABLE inbox RENAME TO inbox_v0",
+			    "migrating the spool");
+			if (e)
+				return e;
+		}
+	}
+	for (size_t i = 0; schema_v1[i] != NULL; i++)
+		if ((e = spool_exec(s, schema_v1[i], "creating the spool tables")))
+			return e;
+	if (has_inbox && !has_received) {
+		e = spool_exec(s, "INSERT INTO inbox(id, job, grouping, op, body,"
+		    " received_ms) SELECT rowid, job, grouping, op, body, 0 FROM"
+		    " inbox_v0 ORDER BY rowid; DROP TABLE inbox_v0",
+		    "migrating the spool");
+		if (e)
+			return e;
+	}
+	return SPOOL_OK;
+}
+
+/* Creates the file ourselves so that its mode is 0660 (less the umask);
+ * SQLite would make it 0644, and the -wal and -shm files copy the mode of
+ * the database. */
+static spool_err
+create_file(spool_t *s)
+{
+	struct stat st;
+	int fd;
+
+	if (stat(s->path, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return spool_seterr(s, SPOOL_ECREATE, "spool %s is a "
+			    "directory: give the path of a file", s->path);
+		if (access(s->path, R_OK | W_OK) != 0)
+			return spool_seterr(s, SPOOL_ECREATE, "spool %s is not "
+			    "writable (%s): fix its owner or mode, or run as a "
+			    "user in its group", s->path, strerror(errno));
+		return SPOOL_OK;
+	}
+	fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
+	if (fd < 0 && errno != EEXIST)
+		return spool_seterr(s, SPOOL_ECREATE, "cannot create spool %s "
+		    "(%s): create its directory with write access for this "
+		    "user, or point --spool/COLLECTOR_SPOOL elsewhere",
+		    s->path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return SPOOL_OK;
+}
+
+/* Reads the schema version and refuses files that are not spools, before
+ * the WAL switch writes to the file. */
+static spool_err
+read_header(spool_t *s, int64_t *version)
+{
+	int64_t foreign = 0;
+	spool_err e;
+
+	if ((e = query_int(s, "PRAGMA user_version", version,
+	    "reading the spool header")))
+		return e;
+	if (*version > SPOOL_SCHEMA_VERSION)
+		return spool_seterr(s, SPOOL_ENEWER, "spool %s has schema "
+		    "version %lld, newer than this program knows (%d); it was "
+		    "left untouched: upgrade collector-agent and "
+		    "collector-spool together", s->path, (long long)*version,
+		    SPOOL_SCHEMA_VERSION);
+	if (*version == SPOOL_SCHEMA_VERSION)
+		return SPOOL_OK;
+	if ((e = query_int(s, "SELECT count(*) FROM sqlite_master WHERE"
+	    " type='table' AND name NOT IN ('inbox') AND name NOT LIKE "
+	    "'sqlite_%'", &foreign, "reading the schema")))
+		return e;
+	if (foreign > 0)
+		return spool_seterr(s, SPOOL_ENOTSPOOL, "%s is a SQLite "
+		    "database but not a collector spool (it has other "
+		    "tables); it was left untouched: point "
+		    "--spool/COLLECTOR_SPOOL at another path", s->path);
+	return SPOOL_OK;
+}
+
+static spool_err
+setup(spool_t *s, const spool_options *o)
+{
+	int64_t version = 0;
+	spool_err e;
+	int rc;
+
+	if ((e = create_file(s)))
+		return e;
+	rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		if (s->db == NULL)
+			return spool_seterr(s, SPOOL_ENOMEM, "out of memory "
+			    "opening %s", s->path);
+		return spool_sqlerr(s, rc, "opening the spool");
+	}
+	sqlite3_extended_result_codes(s->db, 0);
+	sqlite3_busy_timeout(s->db, s->busy_ms);
+
+	/* Reads the header only: a file that is not SQLite fails here,
+	 * before anything is written to it. The version and the table list
+	 * are read in one read transaction, so that a process creating the
+	 * tables meanwhile is seen either not at all or complete. */
+	if ((e = spool_exec(s, "BEGIN", "reading the spool header")))
+		return e;
+	e = read_header(s, &version);
+	sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	if (e)
+		return e;
+	if ((e = spool_exec(s, "PRAGMA journal_mode=WAL",
+	    "switching the spool to WAL mode")))
+		return e;
+	if ((e = spool_exec(s, o && o->synchronous_full ?
+	    "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+	    "setting synchronous")))
+		return e;
+	/* Bound the WAL file after checkpoints. */
+	if ((e = spool_exec(s, "PRAGMA journal_size_limit=67108864",
+	    "setting journal_size_limit")))
+		return e;
+	if (version == SPOOL_SCHEMA_VERSION)
+		return SPOOL_OK;
+
+	if ((e = spool_exec(s, "BEGIN IMMEDIATE", "locking the spool to "
+	    "create its tables")))
+		return e;
+	/* Another process may have created the tables meanwhile. */
+	if ((e = query_int(s, "PRAGMA user_version", &version,
+	    "reading the spool header")))
+		goto fail;
+	if (version == 0 && (e = migrate_v0(s)))
+		goto fail;
+	if ((e = spool_exec(s, "PRAGMA user_version=1", "setting the schema "
+	    "version")))
+		goto fail;
+	if ((e = spool_exec(s, "COMMIT", "creating the spool tables")))
+		goto fail;
+	return SPOOL_OK;
+fail:
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return e;
+}
+
+spool_err
+spool_open(const char *path, const spool_options *o, spool_t **out,
+    char *errbuf, size_t errlen)
+{
+	spool_t *s;
+	spool_err e;
+
+	*out = NULL;
+	if (errbuf && errlen)
+		errbuf[0] = '\0';
+	if (path == NULL || path[0] == '\0') {
+		if (errbuf)
+			snprintf(errbuf, errlen, "no spool path given");
+		return SPOOL_EINVAL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL || (s->path = strdup(path)) == NULL) {
+		free(s);
+		if (errbuf)
+			snprintf(errbuf, errlen, "out of memory");
+		return SPOOL_ENOMEM;
+	}
+	s->busy_ms = o && o->busy_timeout_ms > 0 ? o->busy_timeout_ms :
+	    SPOOL_DEFAULT_BUSY_TIMEOUT_MS;
+	e = setup(s, o);
+	if (e) {
+		if (errbuf)
+			snprintf(errbuf, errlen, "%s", s->errmsg);
+		spool_close(s);
+		return e;
+	}
+	*out = s;
+	return SPOOL_OK;
+}
+
+void
+spool_close(spool_t *s)
+{
+	if (s == NULL)
+		return;
+	if (s->in_batch)
+		spool_batch_rollback(s);
+	sqlite3_finalize(s->st_put);
+	sqlite3_close(s->db);
+	free(s->path);
+	free(s);
+}
+
+const char *
+spool_check_job(const char *job, size_t len)
+{
+	if (len == 0)
+		return "job must not be empty";
+	if (len > SPOOL_MAX_JOB)
+		return "job too long (limit 1024 bytes)";
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)job[i] < 0x20 || job[i] == 0x7f)
+			return "job must not contain control characters";
+	if (!expo_valid_utf8(job, len))
+		return "job is not valid UTF-8";
+	return NULL;
+}
+
+const char *
+spool_canon_grouping(const char *g, size_t len, char *out, size_t cap)
+{
+	expo_label labels[EXPO_MAX_LABELS];
+	size_t n;
+	const char *why;
+
+	if (len > MAX_GROUPING)
+		return "grouping too long (limit 8192 bytes)";
+	if (expo_parse_labels(g, len, labels, EXPO_MAX_LABELS, &n, &why) != 0)
+		return why;
+	for (size_t i = 0; i < n; i++)
+		if (expo_str_eq(labels[i].name, "job"))
+			return "grouping must not contain a job label (the job "
+			    "has its own column and flag)";
+	if (expo_labels_len(labels, n) >= cap)
+		return "grouping too long";
+	expo_sort_labels(labels, n);
+	out[expo_join_labels(out, labels, n)] = '\0';
+	return NULL;
+}
+
+spool_err
+spool_validate_group(const char *job, const char *grouping, char *errbuf,
+    size_t errlen)
+{
+	const char *why;
+
+	if (job != NULL && (why = spool_check_job(job, strlen(job)))) {
+		if (errbuf)
+			snprintf(errbuf, errlen, "job: %s", why);
+		return SPOOL_EPARSE;
+	}
+	if (grouping != NULL) {
+		size_t len = strlen(grouping);
+		char *canon = malloc(len + 1);
+		if (canon == NULL)
+			return SPOOL_ENOMEM;
+		why = spool_canon_grouping(grouping, len, canon, len + 1);
+		free(canon);
+		if (why) {
+			if (errbuf)
+				snprintf(errbuf, errlen, "grouping: %s", why);
+			return SPOOL_EPARSE;
+		}
+	}
+	return SPOOL_OK;
+}
+
+/* Remembers which names had a TYPE or HELP line in one body. */
+static int
+seen_before(hmap *seen, char kind, expo_str name, int *dup)
+{
+	char key[EXPO_MAX_NAME + 1];
+	int created;
+	void **slot;
+
+	key[0] = kind;
+	memcpy(key + 1, name.p, name.len);
+	slot = hmap_put(seen, key, name.len + 1, &created);
+	if (slot == NULL)
+		return -1;
+	*dup = !created;
+	return 0;
+}
+
+spool_err
+spool_validate_body(spool_op op, const char *body, size_t len, char *errbuf,
+    size_t errlen)
+{
+	expo_line *l = NULL;
+	hmap *seen = NULL;
+	const char *line, *why = NULL;
+	size_t pos = 0, llen, lineno = 0, useful = 0;
+	spool_err e = SPOOL_OK;
+
+	if (errbuf && errlen)
+		errbuf[0] = '\0';
+	if (len > EXPO_MAX_BODY) {
+		if (errbuf)
+			snprintf(errbuf, errlen, "body too large: %zu bytes "
+			    "(limit %u); split it into several puts", len,
+			    EXPO_MAX_BODY);
+		return SPOOL_ETOOBIG;
+	}
+	if (op == SPOOL_OP_DELETE) {
+		for (size_t i = 0; i < len; i++) {
+			if (body[i] != ' ' && body[i] != '\t' && body[i] != '\n') {
+				if (errbuf)
+					snprintf(errbuf, errlen, "a delete "
+					    "request takes no body");
+				return SPOOL_EPARSE;
+			}
+		}
+		return SPOOL_OK;
+	}
+	l = malloc(sizeof(*l));
+	seen = hmap_new();
+	if (l == NULL || seen == NULL) {
+		e = SPOOL_ENOMEM;
+		goto out;
+	}
+	while (expo_next_line(body, len, &pos, &line, &llen)) {
+		int dup = 0;
+		lineno++;
+		if (expo_parse_line(line, llen, l, &why) != 0)
+			goto bad;
+		switch (l->kind) {
+		case EXPO_BLANK:
+		case EXPO_COMMENT:
+			continue;
+		case EXPO_HELP:
+		case EXPO_TYPE:
+			if (seen_before(seen, l->kind == EXPO_HELP ? 'H' : 'T',
+			    l->name, &dup) != 0) {
+				e = SPOOL_ENOMEM;
+				goto out;
+			}
+			if (dup) {
+				why = l->kind == EXPO_HELP ?
+				    "second HELP line for this metric" :
+				    "second TYPE line for this metric";
+				goto bad;
+			}
+			if (op == SPOOL_OP_OBSERVE && l->kind == EXPO_TYPE &&
+			    l->type != EXPO_HISTOGRAM && l->type != EXPO_UNTYPED) {
+				why = "op observe feeds histograms; this TYPE "
+				    "line names another type";
+				goto bad;
+			}
+			useful++;
+			continue;
+		case EXPO_SAMPLE:
+			break;
+		}
+		useful++;
+		if (op == SPOOL_OP_ADD && l->value != l->value) {
+			why = "op add needs a number, not NaN";
+			goto bad;
+		}
+		if (op == SPOOL_OP_OBSERVE) {
+			if (l->value != l->value) {
+				why = "op observe needs a number, not NaN";
+				goto bad;
+			}
+			for (size_t i = 0; i < l->nlabels; i++) {
+				if (expo_str_eq(l->labels[i].name, "le")) {
+					why = "op observe: the le label is the "
+					    "agent's (it buckets the value)";
+					goto bad;
+				}
+			}
+		}
+	}
+	if (useful == 0) {
+		if (errbuf)
+			snprintf(errbuf, errlen, "no metric lines (the body is "
+			    "empty or only comments)");
+		e = SPOOL_EPARSE;
+	}
+	goto out;
+bad:
+	if (errbuf)
+		snprintf(errbuf, errlen, "line %zu: %s", lineno, why);
+	e = SPOOL_EPARSE;
+out:
+	free(l);
+	hmap_free(seen, NULL);
+	return e;
+}
+
+spool_err
+spool_put(spool_t *s, const char *job, const char *grouping, spool_op op,
+    const char *body, size_t len)
+{
+	spool_err e;
+	int rc;
+
+	s->errmsg[0] = '\0';
+	if (body == NULL) {
+		body = "";
+		len = 0;
+	}
+	if ((e = spool_validate_group(job, grouping, s->errmsg,
+	    sizeof(s->errmsg))))
+		return e;
+	if ((e = spool_validate_body(op, body, len, s->errmsg,
+	    sizeof(s->errmsg))))
+		return e;
+	if (s->st_put == NULL) {
+		rc = sqlite3_prepare_v3(s->db, "INSERT INTO inbox(job, grouping,"
+		    " op, body) VALUES (?, ?, ?, ?)", -1,
+		    SQLITE_PREPARE_PERSISTENT, &s->st_put, NULL);
+		if (rc != SQLITE_OK)
+			return spool_sqlerr(s, rc, "preparing the insert");
+	}
+	sqlite3_bind_text(s->st_put, 1, job, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s->st_put, 2, grouping, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s->st_put, 3, spool_op_name(op), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s->st_put, 4, body, (int)len, SQLITE_STATIC);
+	/* Outside a batch the INSERT is its own transaction: it takes the
+	 * write lock directly, so the busy timeout applies in full. */
+	rc = sqlite3_step(s->st_put);
+	sqlite3_reset(s->st_put);
+	sqlite3_clear_bindings(s->st_put);
+	if (rc != SQLITE_DONE)
+		return spool_sqlerr(s, rc, "inserting a row");
+	return SPOOL_OK;
+}
+
+spool_err
+spool_request_delete(spool_t *s, const char *job, const char *grouping)
+{
+	return spool_put(s, job, grouping, SPOOL_OP_DELETE, "", 0);
+}
+
+spool_err
+spool_batch_begin(spool_t *s)
+{
+	spool_err e;
+
+	if (s->in_batch)
+		return spool_seterr(s, SPOOL_EINVAL, "a batch is already open");
+	if ((e = spool_exec(s, "BEGIN IMMEDIATE", "starting a batch")))
+		return e;
+	s->in_batch = 1;
+	return SPOOL_OK;
+}
+
+spool_err
+spool_batch_commit(spool_t *s)
+{
+	spool_err e;
+
+	if (!s->in_batch)
+		return spool_seterr(s, SPOOL_EINVAL, "no batch is open");
+	e = spool_exec(s, "COMMIT", "committing a batch");
+	if (e == SPOOL_OK || sqlite3_get_autocommit(s->db))
+		s->in_batch = 0;
+	return e;
+}
+
+void
+spool_batch_rollback(spool_t *s)
+{
+	if (!s->in_batch)
+		return;
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	s->in_batch = 0;
+}
+
+spool_err
+spool_get_stats(spool_t *s, spool_stats *st)
+{
+	sqlite3_stmt *q = NULL;
+	struct stat sb;
+	char wal[4096];
+	int64_t pages = 0, psize = 0, oldest = -1, now_ms;
+	spool_err e;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	s->errmsg[0] = '\0';
+	if ((e = spool_exec(s, "BEGIN", "reading stats")))
+		return e;
+	rc = sqlite3_prepare_v2(s->db,
+	    "SELECT (SELECT count(*) FROM inbox),"
+	    " (SELECT min(received_ms) FROM inbox),"
+	    " (SELECT count(*) FROM groups),"
+	    " (SELECT count(*) FROM groups WHERE version > pushed_version),"
+	    " (SELECT count(*) FROM groups WHERE park_reason IS NOT NULL),"
+	    " (SELECT count(*) FROM groups WHERE delete_pending),"
+	    " (SELECT count(*) FROM series),"
+	    " (SELECT count(*) FROM rejected),"
+	    " (SELECT coalesce((SELECT value FROM meta WHERE"
+	    "   key='rejected_total'), 0)),"
+	    " CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
+	    -1, &q, NULL);
+	if (rc != SQLITE_OK) {
+		e = spool_sqlerr(s, rc, "reading stats");
+		goto out;
+	}
+	rc = sqlite3_step(q);
+	if (rc != SQLITE_ROW) {
+		e = spool_sqlerr(s, rc, "reading stats");
+		goto out;
+	}
+	st->pending_rows = sqlite3_column_int64(q, 0);
+	if (sqlite3_column_type(q, 1) != SQLITE_NULL)
+		oldest = sqlite3_column_int64(q, 1);
+	st->groups = sqlite3_column_int64(q, 2);
+	st->dirty_groups = sqlite3_column_int64(q, 3);
+	st->parked_groups = sqlite3_column_int64(q, 4);
+	st->delete_pending = sqlite3_column_int64(q, 5);
+	st->series = sqlite3_column_int64(q, 6);
+	st->rejected_rows = sqlite3_column_int64(q, 7);
+	st->rejected_total = sqlite3_column_int64(q, 8);
+	now_ms = sqlite3_column_int64(q, 9);
+	st->oldest_pending_age = -1;
+	if (oldest > 0)
+		st->oldest_pending_age = (double)(now_ms - oldest) / 1000.0;
+	else if (oldest == 0) /* rows migrated from v0 carry no time */
+		st->oldest_pending_age = 0;
+	if (st->oldest_pending_age < -1)
+		st->oldest_pending_age = 0;
+	if ((e = query_int(s, "PRAGMA page_count", &pages, "reading stats")) ||
+	    (e = query_int(s, "PRAGMA page_size", &psize, "reading stats")))
+		goto out;
+	st->bytes = pages * psize;
+	if ((size_t)snprintf(wal, sizeof(wal), "%s-wal", s->path) < sizeof(wal) &&
+	    stat(wal, &sb) == 0)
+		st->bytes += sb.st_size;
+	st->schema_version = SPOOL_SCHEMA_VERSION;
+out:
+	sqlite3_finalize(q);
+	sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	return e;
+}
+
+static const char *
+col_text(sqlite3_stmt *q, int i)
+{
+	return (const char *)sqlite3_column_text(q, i);
+}
+
+spool_err
+spool_rejected_each(spool_t *s, int (*fn)(const spool_rejected *, void *),
+    void *arg)
+{
+	sqlite3_stmt *q;
+	spool_rejected r;
+	int rc;
+
+	s->errmsg[0] = '\0';
+	rc = sqlite3_prepare_v2(s->db, "SELECT id, received_ms, rejected_ms,"
+	    " job, grouping, op, body, reason FROM rejected ORDER BY id", -1,
+	    &q, NULL);
+	if (rc != SQLITE_OK)
+		return spool_sqlerr(s, rc, "reading rejected rows");
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		r.id = sqlite3_column_int64(q, 0);
+		r.received_ms = sqlite3_column_int64(q, 1);
+		r.rejected_ms = sqlite3_column_int64(q, 2);
+		r.job = col_text(q, 3);
+		r.grouping = col_text(q, 4);
+		r.op = col_text(q, 5);
+		r.body = col_text(q, 6);
+		r.reason = col_text(q, 7);
+		if (r.reason == NULL)
+			r.reason = "";
+		if (fn(&r, arg) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return spool_sqlerr(s, rc, "reading rejected rows");
+	return SPOOL_OK;
+}
+
+spool_err
+spool_series_value(spool_t *s, const char *job, const char *grouping,
+    const char *name, const char *labels, double *value, int *found)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	*found = 0;
+	rc = sqlite3_prepare_v2(s->db, "SELECT s.value FROM series s JOIN "
+	    "groups g ON g.id = s.group_id WHERE g.job = ? AND g.grouping = ?"
+	    " AND s.name = ? AND s.labels = ?", -1, &q, NULL);
+	if (rc != SQLITE_OK)
+		return spool_sqlerr(s, rc, "reading a series");
+	sqlite3_bind_text(q, 1, job, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, grouping ? grouping : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, labels ? labels : "", -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		*found = 1;
+		*value = sqlite3_column_type(q, 0) == SQLITE_NULL ?
+		    (double)NAN : sqlite3_column_double(q, 0);
+		rc = SQLITE_DONE;
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return spool_sqlerr(s, rc, "reading a series");
+	return SPOOL_OK;
+}

@@ -1,0 +1,53 @@
+/*
+ * Internals shared by the spool library's modules (spool.c, fold.c).
+ * Not installed.
+ */
+#ifndef SPOOL_INT_H
+#define SPOOL_INT_H
+
+#include <sqlite3.h>
+
+#include "collector-spool.h"
+
+#define SPOOL_ERRMSG 1024
+#define SPOOL_MAX_JOB 1024
+#define SPOOL_REJECTED_KEEP 10000 /* newest rejected rows kept */
+
+struct spool {
+	sqlite3 *db;
+	char *path;
+	int busy_ms;
+	int in_batch;
+	sqlite3_stmt *st_put;
+	char errmsg[SPOOL_ERRMSG];
+};
+
+/* Sets s->errmsg from a format; returns e, so callers can
+ * `return spool_seterr(s, SPOOL_EPARSE, "...")`. */
+spool_err spool_seterr(spool_t *s, spool_err e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Maps a SQLite result code to a spool_err and writes a message naming the
+ * spool path, SQLite's own words, what was being done, and the fix. */
+spool_err spool_sqlerr(spool_t *s, int rc, const char *doing);
+
+/* Runs SQL that returns no rows. */
+spool_err spool_exec(spool_t *s, const char *sql, const char *doing);
+
+/* Validates a job name (non-empty, UTF-8, no control characters, bounded).
+ * Returns NULL or a static reason. */
+const char *spool_check_job(const char *job, size_t len);
+
+/*
+ * Parses a grouping string and writes its canonical form (labels sorted by
+ * name, `k="v"` joined by commas) into out (cap bytes). Returns NULL or a
+ * static reason.
+ */
+const char *spool_canon_grouping(const char *g, size_t len, char *out,
+    size_t cap);
+
+/* Default histogram bounds (Prometheus' DefBuckets). */
+extern const double spool_default_bounds[];
+extern const size_t spool_default_nbounds;
+
+#endif

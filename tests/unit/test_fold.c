@@ -1,0 +1,531 @@
+/* The fold: set, add, observe, rejects, deletes, and that an aborted batch
+ * leaves nothing half-counted. */
+#include "testutil.h"
+
+#include <math.h>
+#include <sqlite3.h>
+
+#include "collector-spool.h"
+
+struct fx {
+	char *dir;
+	char *path;
+	spool_t *s;
+};
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char err[512];
+
+	assert_non_null(f);
+	f->dir = tu_mkdtemp();
+	assert_non_null(f->dir);
+	f->path = tu_path(f->dir, "spool.db");
+	assert_int_equal(spool_open(f->path, NULL, &f->s, err, sizeof(err)),
+	    SPOOL_OK);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	spool_close(f->s);
+	free(f->path);
+	tu_rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static void
+put(spool_t *s, const char *job, const char *grouping, spool_op op,
+    const char *body)
+{
+	spool_err e = spool_put(s, job, grouping, op, body, strlen(body));
+	if (e != SPOOL_OK)
+		fail_msg("put: %s", spool_errmsg(s));
+}
+
+/* Inserts a row with plain SQL, as a writer in another language would. */
+static void
+sql_insert(spool_t *s, const char *job, const char *grouping, const char *op,
+    const char *body)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	assert_int_equal(sqlite3_open(spool_path(s), &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO inbox(job, "
+	    "grouping, op, body) VALUES (?, ?, ?, ?)", -1, &st, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_text(st, 1, job, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, grouping, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, op, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, body, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+static spool_fold_result
+fold_all(spool_t *s, const spool_fold_options *o)
+{
+	spool_fold_result r, total;
+
+	memset(&total, 0, sizeof(total));
+	for (int i = 0; i < 10000; i++) {
+		spool_err e = spool_fold(s, o, &r);
+		if (e != SPOOL_OK)
+			fail_msg("fold: %s", spool_errmsg(s));
+		if (r.rows == 0)
+			break;
+		total.rows += r.rows;
+		total.lines += r.lines;
+		total.rejected += r.rejected;
+		total.groups += r.groups;
+		total.deletes += r.deletes;
+	}
+	return total;
+}
+
+static double
+value(spool_t *s, const char *job, const char *grouping, const char *name,
+    const char *labels)
+{
+	double v = -12345;
+	int found = 0;
+
+	assert_int_equal(spool_series_value(s, job, grouping, name, labels, &v,
+	    &found), SPOOL_OK);
+	if (!found)
+		fail_msg("no series %s{%s} in %s/%s", name, labels, job, grouping);
+	return v;
+}
+
+static int
+exists(spool_t *s, const char *job, const char *grouping, const char *name,
+    const char *labels)
+{
+	double v;
+	int found = 0;
+
+	assert_int_equal(spool_series_value(s, job, grouping, name, labels, &v,
+	    &found), SPOOL_OK);
+	return found;
+}
+
+/* One text value from a query on a separate connection; caller frees. */
+static char *
+query_text(spool_t *s, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	char *out = NULL;
+
+	assert_int_equal(sqlite3_open(spool_path(s), &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		out = strdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return out;
+}
+
+static long long
+query_int(spool_t *s, const char *sql)
+{
+	char *t = query_text(s, sql);
+	long long v = t ? strtoll(t, NULL, 10) : -1;
+
+	free(t);
+	return v;
+}
+
+static void
+test_set_and_add(void **state)
+{
+	struct fx *f = *state;
+	spool_fold_result r;
+
+	put(f->s, "j", "", SPOOL_OP_SET, "g{a=\"1\"} 5\ng{a=\"2\"} 7\n");
+	put(f->s, "j", "", SPOOL_OP_SET, "g{a=\"1\"} 6");
+	put(f->s, "j", "", SPOOL_OP_ADD, "c_total 2\nc_total 3\n");
+	r = fold_all(f->s, NULL);
+	assert_int_equal(r.rows, 3);
+	assert_int_equal(r.lines, 5);
+	assert_int_equal(r.rejected, 0);
+	assert_true(value(f->s, "j", "", "g", "a=\"1\"") == 6);
+	assert_true(value(f->s, "j", "", "g", "a=\"2\"") == 7);
+	assert_true(value(f->s, "j", "", "c_total", "") == 5);
+
+	/* Across batches and folds the add keeps counting. */
+	put(f->s, "j", "", SPOOL_OP_ADD, "c_total 0.5");
+	r = fold_all(f->s, NULL);
+	assert_int_equal(r.rows, 1);
+	assert_true(value(f->s, "j", "", "c_total", "") == 5.5);
+	/* set after add replaces. */
+	put(f->s, "j", "", SPOOL_OP_SET, "c_total 1");
+	fold_all(f->s, NULL);
+	assert_true(value(f->s, "j", "", "c_total", "") == 1);
+}
+
+static void
+test_labels_canonical(void **state)
+{
+	struct fx *f = *state;
+
+	/* The same series written with labels in another order and spacing. */
+	put(f->s, "j", "b=\"2\", a=\"1\",", SPOOL_OP_ADD,
+	    "m{y=\"b\",x=\"a\"} 1");
+	put(f->s, "j", "a=\"1\",b=\"2\"", SPOOL_OP_ADD,
+	    "m{ x = \"a\" , y=\"b\" , } 2");
+	fold_all(f->s, NULL);
+	assert_true(value(f->s, "j", "a=\"1\",b=\"2\"", "m",
+	    "x=\"a\",y=\"b\"") == 3);
+	assert_int_equal(query_int(f->s, "SELECT count(*) FROM groups"), 1);
+}
+
+static void
+test_special_values(void **state)
+{
+	struct fx *f = *state;
+	double v;
+
+	put(f->s, "j", "", SPOOL_OP_SET, "n NaN\np +Inf\nm -Inf\nz -0\n"
+	    "e 1.5e-300\n");
+	fold_all(f->s, NULL);
+	v = value(f->s, "j", "", "n", "");
+	assert_true(isnan(v));
+	assert_true(value(f->s, "j", "", "p", "") == INFINITY);
+	assert_true(value(f->s, "j", "", "m", "") == -INFINITY);
+	assert_true(value(f->s, "j", "", "e", "") == 1.5e-300);
+	/* Adding to a NaN stays NaN; to +Inf stays +Inf. */
+	put(f->s, "j", "", SPOOL_OP_ADD, "p 1");
+	fold_all(f->s, NULL);
+	assert_true(value(f->s, "j", "", "p", "") == INFINITY);
+}
+
+static void
+test_defaults(void **state)
+{
+	struct fx *f = *state;
+	spool_fold_options o;
+
+	memset(&o, 0, sizeof(o));
+	o.default_job = "collector_api";
+	o.default_grouping = "instance=\"0.0.0.0:5000\"";
+	put(f->s, NULL, NULL, SPOOL_OP_SET, "up 1");
+	sql_insert(f->s, NULL, NULL, NULL, "up2 1");
+	sql_insert(f->s, "other", "", NULL, "up3 1");
+	fold_all(f->s, &o);
+	assert_true(value(f->s, "collector_api", "instance=\"0.0.0.0:5000\"",
+	    "up", "") == 1);
+	/* A NULL op is set. */
+	assert_true(value(f->s, "collector_api", "instance=\"0.0.0.0:5000\"",
+	    "up2", "") == 1);
+	assert_true(value(f->s, "other", "", "up3", "") == 1);
+}
+
+static void
+test_observe_default_buckets(void **state)
+{
+	struct fx *f = *state;
+	char *h;
+
+	put(f->s, "j", "", SPOOL_OP_OBSERVE,
+	    "lat{path=\"/a\"} 0.3\nlat{path=\"/a\"} 0.005\nlat{path=\"/a\"} 7\n"
+	    "lat{path=\"/a\"} 100\n");
+	put(f->s, "j", "", SPOOL_OP_OBSERVE, "lat{path=\"/a\"} 1");
+	fold_all(f->s, NULL);
+	h = query_text(f->s, "SELECT hist FROM series WHERE name='lat' AND "
+	    "labels='path=\"/a\"'");
+	/* Buckets are upper-inclusive: 0.005 falls in le=0.005, 1 in le=1. */
+	assert_string_equal(h, "b=0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,"
+	    "10;c=1,0,0,0,0,0,1,1,0,0,1,1;s=108.305");
+	free(h);
+	h = query_text(f->s, "SELECT type FROM families WHERE name='lat'");
+	assert_string_equal(h, "histogram");
+	free(h);
+}
+
+static void
+test_observe_configured_buckets(void **state)
+{
+	struct fx *f = *state;
+	static const double b[] = { 0.1, 1, 10 };
+	spool_buckets hb = { "api_request_duration_seconds", b, 3 };
+	spool_fold_options o;
+	char *h;
+
+	memset(&o, 0, sizeof(o));
+	o.buckets = &hb;
+	o.nbuckets = 1;
+	put(f->s, "j", "", SPOOL_OP_OBSERVE,
+	    "api_request_duration_seconds 0.05\n"
+	    "api_request_duration_seconds 0.5\n"
+	    "api_request_duration_seconds 50\n");
+	fold_all(f->s, &o);
+	h = query_text(f->s, "SELECT hist FROM series WHERE "
+	    "name='api_request_duration_seconds'");
+	assert_string_equal(h, "b=0.1,1,10;c=1,1,0,1;s=50.55");
+	free(h);
+	/* A series keeps the buckets it started with when the configuration
+	 * changes, so its counts stay cumulative and consistent. */
+	fold_all(f->s, NULL);
+	put(f->s, "j", "", SPOOL_OP_OBSERVE, "api_request_duration_seconds 2");
+	fold_all(f->s, NULL);
+	h = query_text(f->s, "SELECT hist FROM series WHERE "
+	    "name='api_request_duration_seconds'");
+	assert_string_equal(h, "b=0.1,1,10;c=1,1,1,1;s=52.55");
+	free(h);
+}
+
+static void
+test_rejects(void **state)
+{
+	struct fx *f = *state;
+	spool_fold_result r;
+	char *why;
+
+	sql_insert(f->s, "j", "", "set", "ok 1");
+	sql_insert(f->s, "j", "", "set", "bad 1 1700000000");
+	sql_insert(f->s, "j", "", "sett", "x 1");
+	sql_insert(f->s, "j", "job=\"x\"", "set", "x 1");
+	sql_insert(f->s, "", "", "set", "x 1");
+	sql_insert(f->s, "j", "", "set", "# TYPE ok counter\nok 2");
+	sql_insert(f->s, "j", "", "set", "# TYPE ok gauge\nok 3");
+	sql_insert(f->s, "j", "", "add", "# TYPE cnt counter\ncnt -1");
+	sql_insert(f->s, "j", "", "set", "");
+	sql_insert(f->s, "j", "", "add", "ok 10\nbroken{ 1");
+	sql_insert(f->s, "j", "", "observe", "# TYPE g gauge\ng 1");
+	sql_insert(f->s, "j", "", "set", "after 1");
+	r = fold_all(f->s, NULL);
+	assert_int_equal(r.rows, 12);
+	assert_int_equal(r.rejected, 9);
+	/* Rows around the bad ones were folded; the half-bad add row
+	 * added nothing. */
+	assert_true(value(f->s, "j", "", "ok", "") == 2);
+	assert_true(value(f->s, "j", "", "after", "") == 1);
+	assert_false(exists(f->s, "j", "", "cnt", ""));
+
+	why = query_text(f->s, "SELECT group_concat(reason, '|') FROM "
+	    "(SELECT reason FROM rejected ORDER BY id)");
+	assert_string_equal(why,
+	    "line 1: timestamps are not allowed (the Pushgateway rejects them)|"
+	    "unknown op 'sett' (set, add, observe or delete)|"
+	    "grouping: grouping must not contain a job label (the job has its "
+	    "own column and flag)|"
+	    "job: job must not be empty|"
+	    "line 1: TYPE conflict: ok is a counter in this group, this row "
+	    "says gauge (delete the group first to change a type)|"
+	    "line 2: counter cnt cannot decrease (op add with a negative "
+	    "value)|"
+	    "no metric lines (the body is empty or only comments)|"
+	    "line 2: invalid label name (must match [a-zA-Z_][a-zA-Z0-9_]*)|"
+	    "line 1: op observe feeds histograms; this TYPE line names another "
+	    "type");
+	free(why);
+	assert_int_equal(query_int(f->s, "SELECT count(*) FROM rejected"), 9);
+	assert_int_equal(query_int(f->s, "SELECT value FROM meta WHERE "
+	    "key='rejected_total'"), 9);
+	assert_int_equal(query_int(f->s, "SELECT count(*) FROM inbox"), 0);
+}
+
+static void
+test_observe_needs_histogram(void **state)
+{
+	struct fx *f = *state;
+	spool_fold_result r;
+	char *why;
+
+	put(f->s, "j", "", SPOOL_OP_SET, "# TYPE temp gauge\ntemp 20");
+	put(f->s, "j", "", SPOOL_OP_OBSERVE, "temp 21");
+	put(f->s, "j", "", SPOOL_OP_OBSERVE, "lat 1");
+	put(f->s, "j", "", SPOOL_OP_SET, "lat 5");
+	r = fold_all(f->s, NULL);
+	assert_int_equal(r.rejected, 2);
+	why = query_text(f->s, "SELECT group_concat(reason, '|') FROM "
+	    "(SELECT reason FROM rejected ORDER BY id)");
+	assert_string_equal(why, "line 1: op observe needs a histogram: temp "
+	    "is a gauge in this group|line 1: histogram lat has no sample of "
+	    "its bare name: write lat_bucket, _sum and _count, or use op "
+	    "observe");
+	free(why);
+}
+
+static void
+test_family_resolution(void **state)
+{
+	struct fx *f = *state;
+	char *fams;
+
+	put(f->s, "j", "", SPOOL_OP_SET, "# TYPE h histogram\n"
+	    "# HELP h Latency.\\nSecond line.\n"
+	    "h_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 3\nh_count 2\n"
+	    "# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_sum 2\ns_count 3\n"
+	    "other_sum 4\n");
+	/* A later row without TYPE lines still resolves to the families. */
+	put(f->s, "j", "", SPOOL_OP_ADD, "h_count 1\ns_bucket 1\n");
+	fold_all(f->s, NULL);
+	fams = query_text(f->s, "SELECT group_concat(name || ':' || type || ':'"
+	    " || typed || ':' || coalesce(help, '-'), ' ') FROM (SELECT * FROM "
+	    "families ORDER BY name)");
+	assert_string_equal(fams, "h:histogram:1:Latency.\\nSecond line. "
+	    "other_sum:untyped:0:- s:summary:1:- s_bucket:untyped:0:-");
+	free(fams);
+	assert_true(value(f->s, "j", "", "h_count", "") == 3);
+	assert_true(value(f->s, "j", "", "h_bucket", "le=\"+Inf\"") == 2);
+}
+
+static void
+test_versions_and_last_row(void **state)
+{
+	struct fx *f = *state;
+
+	put(f->s, "a", "", SPOOL_OP_SET, "x 1");
+	put(f->s, "a", "", SPOOL_OP_SET, "x 2");
+	put(f->s, "b", "", SPOOL_OP_SET, "x 1");
+	fold_all(f->s, NULL);
+	/* One batch bumps a group's version once. */
+	assert_int_equal(query_int(f->s, "SELECT version FROM groups WHERE "
+	    "job='a'"), 1);
+	put(f->s, "a", "", SPOOL_OP_SET, "x 3");
+	fold_all(f->s, NULL);
+	assert_int_equal(query_int(f->s, "SELECT version FROM groups WHERE "
+	    "job='a'"), 2);
+	assert_int_equal(query_int(f->s, "SELECT version FROM groups WHERE "
+	    "job='b'"), 1);
+	assert_int_equal(query_int(f->s, "SELECT last_row_ms > 1700000000000 "
+	    "FROM groups WHERE job='a'"), 1);
+}
+
+static void
+test_delete(void **state)
+{
+	struct fx *f = *state;
+	spool_fold_result r;
+
+	put(f->s, "j", "i=\"1\"", SPOOL_OP_SET, "# TYPE x gauge\nx 1\ny 2");
+	put(f->s, "j", "i=\"2\"", SPOOL_OP_SET, "x 1");
+	assert_int_equal(spool_request_delete(f->s, "j", "i=\"1\""), SPOOL_OK);
+	put(f->s, "j", "i=\"1\"", SPOOL_OP_ADD, "z 5");
+	r = fold_all(f->s, NULL);
+	assert_int_equal(r.deletes, 1);
+	/* Before the delete: gone. After it: a new group state. */
+	assert_false(exists(f->s, "j", "i=\"1\"", "x", ""));
+	assert_false(exists(f->s, "j", "i=\"1\"", "y", ""));
+	assert_true(value(f->s, "j", "i=\"1\"", "z", "") == 5);
+	assert_true(value(f->s, "j", "i=\"2\"", "x", "") == 1);
+	assert_int_equal(query_int(f->s, "SELECT delete_pending FROM groups "
+	    "WHERE grouping='i=\"1\"'"), 1);
+	assert_int_equal(query_int(f->s, "SELECT count(*) FROM families WHERE "
+	    "name='x' AND group_id=(SELECT id FROM groups WHERE "
+	    "grouping='i=\"1\"')"), 0);
+	/* A delete of a group the spool never saw still reaches the
+	 * gateway: it may hold the group from before. */
+	assert_int_equal(spool_request_delete(f->s, "old", ""), SPOOL_OK);
+	fold_all(f->s, NULL);
+	assert_int_equal(query_int(f->s, "SELECT delete_pending FROM groups "
+	    "WHERE job='old'"), 1);
+}
+
+static void
+test_abort_leaves_nothing(void **state)
+{
+	struct fx *f = *state;
+	spool_fold_options o;
+	spool_fold_result r;
+
+	put(f->s, "j", "", SPOOL_OP_ADD, "c 1");
+	fold_all(f->s, NULL);
+	for (int i = 0; i < 10; i++)
+		put(f->s, "j", "", SPOOL_OP_ADD, "c 1\nd 1");
+	sql_insert(f->s, "j", "", "set", "bad 1 2");
+	memset(&o, 0, sizeof(o));
+	o.test_fail_after_rows = 7;
+	assert_int_equal(spool_fold(f->s, &o, &r), SPOOL_EIO);
+	assert_int_equal(r.rows, 0);
+	/* Nothing of the failed batch: state, inbox and rejects as before. */
+	assert_true(value(f->s, "j", "", "c", "") == 1);
+	assert_false(exists(f->s, "j", "", "d", ""));
+	assert_int_equal(query_int(f->s, "SELECT count(*) FROM inbox"), 11);
+	assert_int_equal(query_int(f->s, "SELECT version FROM groups"), 1);
+	r = fold_all(f->s, NULL);
+	assert_int_equal(r.rows, 11);
+	assert_int_equal(r.rejected, 1);
+	assert_true(value(f->s, "j", "", "c", "") == 11);
+	assert_true(value(f->s, "j", "", "d", "") == 10);
+}
+
+static void
+test_batches(void **state)
+{
+	struct fx *f = *state;
+	spool_fold_options o;
+	spool_fold_result r;
+	int batches = 0;
+
+	assert_int_equal(spool_batch_begin(f->s), SPOOL_OK);
+	for (int i = 0; i < 2500; i++)
+		put(f->s, "j", "", SPOOL_OP_ADD, "c 1");
+	assert_int_equal(spool_batch_commit(f->s), SPOOL_OK);
+	memset(&o, 0, sizeof(o));
+	o.max_rows = 1000;
+	for (;;) {
+		assert_int_equal(spool_fold(f->s, &o, &r), SPOOL_OK);
+		if (r.rows == 0)
+			break;
+		batches++;
+		assert_true(r.rows <= 1000);
+	}
+	assert_int_equal(batches, 3);
+	assert_true(value(f->s, "j", "", "c", "") == 2500);
+}
+
+static void
+test_bad_options(void **state)
+{
+	struct fx *f = *state;
+	static const double b[] = { 1, 0.5 };
+	spool_buckets hb = { "h", b, 2 };
+	spool_fold_options o;
+	spool_fold_result r;
+
+	memset(&o, 0, sizeof(o));
+	o.buckets = &hb;
+	o.nbuckets = 1;
+	assert_int_equal(spool_fold(f->s, &o, &r), SPOOL_EINVAL);
+	assert_string_equal(spool_errmsg(f->s), "histogram h: bucket bounds "
+	    "must be finite and strictly increasing");
+	memset(&o, 0, sizeof(o));
+	o.default_grouping = "bad";
+	assert_int_equal(spool_fold(f->s, &o, &r), SPOOL_EINVAL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_set_and_add, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_labels_canonical, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_special_values, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_observe_default_buckets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_observe_configured_buckets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rejects, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_observe_needs_histogram, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_family_resolution, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_versions_and_last_row, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_abort_leaves_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("fold", tests, NULL, NULL);
+}

@@ -1,0 +1,62 @@
+/* Shared by the unit tests: cmocka's includes in the order it needs, and a
+ * private temporary directory per test program. */
+#ifndef TESTUTIL_H
+#define TESTUTIL_H
+
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+/* A fresh directory under $TMPDIR (or /tmp), removed by tu_rmdir(). */
+static inline char *
+tu_mkdtemp(void)
+{
+	const char *base = getenv("TMPDIR");
+	char *p = NULL;
+
+	if (base == NULL || *base == '\0')
+		base = "/tmp";
+	if (asprintf(&p, "%s/cs-test-XXXXXX", base) < 0)
+		return NULL;
+	if (mkdtemp(p) == NULL) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* "dir/name" in a new string the caller frees. */
+static inline char *
+tu_path(const char *dir, const char *name)
+{
+	char *p = NULL;
+
+	if (asprintf(&p, "%s/%s", dir, name) < 0)
+		return NULL;
+	return p;
+}
+
+static inline void
+tu_rmdir(char *dir)
+{
+	char *cmd = NULL;
+
+	if (dir == NULL)
+		return;
+	if (asprintf(&cmd, "rm -rf '%s'", dir) >= 0) {
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", dir);
+	}
+	free(cmd);
+	free(dir);
+}
+
+#endif
