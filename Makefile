@@ -29,19 +29,27 @@ WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
 OPT         ?= -O2 -g
 SAN         ?=
 CFLAGS_ALL   = $(WARN) $(OPT) $(SAN) -fPIC -fvisibility=hidden -pthread \
-               -DSPOOL_VERSION='"$(VERSION)"' -Ispool $(CFLAGS)
+               -DSPOOL_VERSION='"$(VERSION)"' -Ispool -Iagent $(CFLAGS)
 
 # Libraries come from pkg-config; a missing .pc file is a missing -dev package
 # ('make deps' installs it).
 SQLITE_CFLAGS = $(shell $(PKG_CONFIG) --cflags sqlite3 2>/dev/null)
 SQLITE_LIBS   = $(shell $(PKG_CONFIG) --libs sqlite3 2>/dev/null)
 CMOCKA_LIBS   = $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
+AGENT_PKGS    = libcurl libconfig
+AGENT_CFLAGS  = $(shell $(PKG_CONFIG) --cflags $(AGENT_PKGS) 2>/dev/null)
+AGENT_LIBS    = $(shell $(PKG_CONFIG) --libs $(AGENT_PKGS) 2>/dev/null)
 
-LIB_SRC  := spool/expo.c spool/hmap.c spool/spool.c spool/fold.c
+LIB_SRC  := spool/expo.c spool/hmap.c spool/spool.c spool/fold.c spool/state.c
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 LIB_A    := $(B)/libcollector-spool.a
 LIB_SO   := $(B)/libcollector-spool.so.$(VERSION)
-PROGS    := $(B)/collector-spool
+# The agent's modules (everything in agent/ but its main) go into one
+# archive that the program, the unit tests and the fuzzers link.
+AGENT_SRC := $(sort $(filter-out agent/main.c,$(wildcard agent/*.c)))
+AGENT_OBJ := $(AGENT_SRC:%.c=$(B)/%.o)
+AGENT_A   := $(if $(AGENT_SRC),$(B)/libcollector-agent.a)
+PROGS    := $(B)/collector-spool $(if $(wildcard agent/main.c),$(B)/collector-agent)
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 HELPERS    := $(patsubst tests/helpers/%.c,$(B)/tests/%,$(wildcard tests/helpers/*.c))
@@ -50,10 +58,10 @@ HELPERS    := $(patsubst tests/helpers/%.c,$(B)/tests/%,$(wildcard tests/helpers
         uninstall clean checksrc
 .DEFAULT_GOAL := all
 
-all: $(LIB_A) $(LIB_SO) $(PROGS) $(B)/collector-spool.pc
+all: $(LIB_A) $(LIB_SO) $(AGENT_A) $(PROGS) $(B)/collector-spool.pc
 
-$(B)/%.o: %.c $(wildcard spool/*.h) | $(B)/.dirs
-	$(CC) $(CFLAGS_ALL) $(SQLITE_CFLAGS) -c $< -o $@
+$(B)/%.o: %.c $(wildcard spool/*.h agent/*.h) | $(B)/.dirs
+	$(CC) $(CFLAGS_ALL) $(SQLITE_CFLAGS) $(AGENT_CFLAGS) -c $< -o $@
 
 $(B)/.dirs:
 	@mkdir -p $(B)/spool $(B)/tests $(B)/agent
@@ -69,9 +77,16 @@ $(LIB_SO): $(LIB_OBJ)
 	ln -sf libcollector-spool.so.$(VERSION) $(B)/libcollector-spool.so.$(SOVERSION)
 	ln -sf libcollector-spool.so.$(SOVERSION) $(B)/libcollector-spool.so
 
+$(AGENT_A): $(AGENT_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
 # The programs link the library statically: nothing to set up at run time.
 $(B)/collector-spool: $(B)/spool/cli.o $(LIB_A)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(SQLITE_LIBS) -lm $(LDFLAGS)
+
+$(B)/collector-agent: $(B)/agent/main.o $(AGENT_A) $(LIB_A)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(AGENT_LIBS) $(SQLITE_LIBS) -lm $(LDFLAGS)
 
 $(B)/collector-spool.pc: spool/collector-spool.pc.in Makefile | $(B)/.dirs
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
@@ -79,12 +94,13 @@ $(B)/collector-spool.pc: spool/collector-spool.pc.in Makefile | $(B)/.dirs
 
 # --- tests -----------------------------------------------------------------
 
-$(B)/tests/test_%: tests/unit/test_%.c tests/unit/testutil.h $(LIB_A) | $(B)/.dirs
-	$(CC) $(CFLAGS_ALL) $(SQLITE_CFLAGS) -Itests/unit -o $@ $< $(LIB_A) \
-	    $(CMOCKA_LIBS) $(SQLITE_LIBS) -lm $(LDFLAGS)
+$(B)/tests/test_%: tests/unit/test_%.c tests/unit/testutil.h $(AGENT_A) $(LIB_A) | $(B)/.dirs
+	$(CC) $(CFLAGS_ALL) $(SQLITE_CFLAGS) $(AGENT_CFLAGS) -Itests/unit -o $@ $< \
+	    $(AGENT_A) $(LIB_A) $(CMOCKA_LIBS) $(AGENT_LIBS) $(SQLITE_LIBS) -lm $(LDFLAGS)
 
-$(B)/tests/%: tests/helpers/%.c $(LIB_A) | $(B)/.dirs
-	$(CC) $(CFLAGS_ALL) $(SQLITE_CFLAGS) -o $@ $< $(LIB_A) $(SQLITE_LIBS) -lm $(LDFLAGS)
+$(B)/tests/%: tests/helpers/%.c $(AGENT_A) $(LIB_A) | $(B)/.dirs
+	$(CC) $(CFLAGS_ALL) $(SQLITE_CFLAGS) $(AGENT_CFLAGS) -o $@ $< $(AGENT_A) $(LIB_A) \
+	    $(AGENT_LIBS) $(SQLITE_LIBS) -lm $(LDFLAGS)
 
 test-build: all $(UNIT_TESTS) $(HELPERS)
 
@@ -103,11 +119,12 @@ asan:
 FUZZ_SECONDS ?= 300
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_CFLAGS  := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
-                -fno-sanitize-recover=all -pthread -Ispool
+                -fno-sanitize-recover=all -pthread -Ispool -Iagent
 
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard spool/*.h)
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(AGENT_SRC) $(wildcard spool/*.h agent/*.h)
 	@mkdir -p build/fuzz
-	clang $(FUZZ_CFLAGS) $(SQLITE_CFLAGS) -o $@ $< $(LIB_SRC) $(SQLITE_LIBS) -lm
+	clang $(FUZZ_CFLAGS) $(SQLITE_CFLAGS) $(AGENT_CFLAGS) -o $@ $< $(LIB_SRC) \
+	    $(AGENT_SRC) $(AGENT_LIBS) $(SQLITE_LIBS) -lm
 
 fuzz-build: $(FUZZ_TARGETS)
 

@@ -196,6 +196,93 @@ SPOOL_API spool_err spool_series_value(spool_t *s, const char *job,
     const char *grouping, const char *name, const char *labels,
     double *value, int *found) SPOOL_WUR;
 
+/*
+ * Reading the group state (the agent's side). A group is pushed while
+ * version > pushed_version; the agent records what it delivered with the
+ * calls below, so a fold that lands during a push is never lost.
+ */
+typedef struct spool_group {
+	int64_t id;
+	const char *job;
+	const char *grouping;      /* canonical: sorted `k="v"` pairs */
+	int64_t version;           /* grows with each fold that touches it */
+	int64_t pushed_version;    /* the version the gateway has */
+	int64_t last_row_ms;       /* newest row folded into it; 0 unknown */
+	int delete_pending;        /* a delete request awaits the gateway */
+	const char *park_reason;   /* the gateway's refusal, NULL if none */
+	int64_t series;            /* series in the state now */
+} spool_group;
+
+/* Calls fn for every group, ordered by id; strings borrowed until fn
+ * returns. fn returns 0 to go on, non-zero to stop. */
+SPOOL_API spool_err spool_groups_each(spool_t *s,
+    int (*fn)(const spool_group *g, void *arg), void *arg) SPOOL_WUR;
+
+/* An observed histogram: counts per bucket (not cumulative), the last one
+ * for +Inf. */
+typedef struct spool_hist {
+	size_t n;                 /* finite bounds; counts has n + 1 */
+	const double *bounds;
+	const uint64_t *counts;
+	double sum;
+} spool_hist;
+
+typedef struct spool_family {
+	const char *name;
+	const char *type;   /* "counter", "gauge", "histogram", "summary", "untyped" */
+	int typed;          /* a TYPE line named it */
+	const char *help;   /* escaped HELP text, NULL for none */
+} spool_family;
+
+typedef struct spool_sample {
+	const char *name;        /* as written: NAME, NAME_bucket, NAME_sum... */
+	const char *labels;      /* canonical, escaped; "" for none */
+	double value;            /* NaN when hist is set */
+	const spool_hist *hist;  /* observed histogram, else NULL */
+} spool_sample;
+
+typedef struct spool_reader {
+	/* Called once per family, before its samples; families in name
+	 * order, each family's samples contiguous, ordered by name then
+	 * labels. Return 0 to go on. All pointers borrowed until return. */
+	int (*family)(const spool_family *f, void *arg);
+	int (*sample)(const spool_family *f, const spool_sample *x, void *arg);
+} spool_reader;
+
+/*
+ * Reads one group's whole state in one read transaction (a consistent
+ * snapshot) and sets *version to the version that snapshot holds, which is
+ * what spool_group_pushed() takes after a successful push. A callback that
+ * returns non-zero stops the read; the call then returns SPOOL_OK with
+ * *stopped set to 1. A group that does not exist reads as empty with
+ * *version 0.
+ */
+SPOOL_API spool_err spool_group_read(spool_t *s, int64_t group_id,
+    const spool_reader *r, void *arg, int64_t *version, int *stopped)
+    SPOOL_WUR;
+
+/* Records that the gateway holds the group at version: pushed_version
+ * rises to it (never falls) and the park reason is cleared. */
+SPOOL_API spool_err spool_group_pushed(spool_t *s, int64_t group_id,
+    int64_t version) SPOOL_WUR;
+
+/* Records the gateway's refusal (reason NULL clears it). */
+SPOOL_API spool_err spool_group_park(spool_t *s, int64_t group_id,
+    const char *reason) SPOOL_WUR;
+
+/*
+ * After the gateway confirmed a DELETE of the group, decided when the group
+ * was at version seen: if no row came since (version == seen), the group and
+ * its state are dropped; otherwise the state stays, its delete request is
+ * cleared and it counts as never pushed, so the next push sends it whole.
+ * *dropped says which.
+ */
+SPOOL_API spool_err spool_group_deleted(spool_t *s, int64_t group_id,
+    int64_t seen, int *dropped) SPOOL_WUR;
+
+/* Moves the WAL into the database file and truncates it; for idle times. */
+SPOOL_API spool_err spool_checkpoint(spool_t *s) SPOOL_WUR;
+
 /* The library's version, "MAJOR.MINOR.PATCH". */
 SPOOL_API const char *spool_version(void);
 

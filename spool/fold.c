@@ -25,7 +25,7 @@
 
 #define DEFAULT_MAX_ROWS 1000
 #define MAX_LINES_PER_BATCH 500000
-#define MAX_BUCKETS 256
+#define MAX_BUCKETS SPOOL_MAX_BUCKETS
 
 typedef struct hist {
 	size_t n;          /* finite bounds; counts has n + 1 entries */
@@ -193,32 +193,42 @@ parse_list(const char **p, char stop, double *vals, size_t max, size_t *n)
 	return 0;
 }
 
+int
+spool_hist_parse(const char *t, spool_hist_buf *out)
+{
+	double c[SPOOL_MAX_BUCKETS + 1];
+	size_t nb, nc;
+
+	if (strncmp(t, "b=", 2) != 0)
+		return -1;
+	t += 2;
+	if (parse_list(&t, ';', out->bounds, SPOOL_MAX_BUCKETS, &nb) != 0 ||
+	    strncmp(t, ";c=", 3) != 0)
+		return -1;
+	t += 3;
+	if (parse_list(&t, ';', c, SPOOL_MAX_BUCKETS + 1, &nc) != 0 ||
+	    nc != nb + 1 || strncmp(t, ";s=", 3) != 0)
+		return -1;
+	t += 3;
+	if (expo_parse_value(t, strlen(t), &out->sum) != 0)
+		return -1;
+	for (size_t i = 0; i < nc; i++)
+		out->counts[i] = c[i] < 0 || c[i] != c[i] ? 0 : (uint64_t)c[i];
+	out->n = nb;
+	return 0;
+}
+
 static hist *
 hist_decode(const char *t)
 {
-	double b[MAX_BUCKETS], c[MAX_BUCKETS + 1];
-	size_t nb, nc;
+	spool_hist_buf b;
 	hist *h;
-	double sum;
 
-	if (strncmp(t, "b=", 2) != 0)
+	if (spool_hist_parse(t, &b) != 0 || (h = hist_new(b.bounds, b.n)) ==
+	    NULL)
 		return NULL;
-	t += 2;
-	if (parse_list(&t, ';', b, MAX_BUCKETS, &nb) != 0 ||
-	    strncmp(t, ";c=", 3) != 0)
-		return NULL;
-	t += 3;
-	if (parse_list(&t, ';', c, MAX_BUCKETS + 1, &nc) != 0 ||
-	    nc != nb + 1 || strncmp(t, ";s=", 3) != 0)
-		return NULL;
-	t += 3;
-	if (expo_parse_value(t, strlen(t), &sum) != 0)
-		return NULL;
-	if ((h = hist_new(b, nb)) == NULL)
-		return NULL;
-	for (size_t i = 0; i < nc; i++)
-		h->counts[i] = c[i] < 0 ? 0 : (uint64_t)c[i];
-	h->sum = sum;
+	memcpy(h->counts, b.counts, (b.n + 1) * sizeof(uint64_t));
+	h->sum = b.sum;
 	return h;
 }
 

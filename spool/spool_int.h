@@ -46,6 +46,20 @@ const char *spool_check_job(const char *job, size_t len);
 const char *spool_canon_grouping(const char *g, size_t len, char *out,
     size_t cap);
 
+#define SPOOL_MAX_BUCKETS 256
+
+/* A decoded histogram state, on the stack: no allocation. */
+typedef struct spool_hist_buf {
+	size_t n;
+	double bounds[SPOOL_MAX_BUCKETS];
+	uint64_t counts[SPOOL_MAX_BUCKETS + 1];
+	double sum;
+} spool_hist_buf;
+
+/* Parses the stored form "b=<bounds>;c=<counts>;s=<sum>" (see fold.c).
+ * Returns 0, or -1 when the text is not that. */
+int spool_hist_parse(const char *t, spool_hist_buf *out);
+
 /* Default histogram bounds (Prometheus' DefBuckets). */
 extern const double spool_default_bounds[];
 extern const size_t spool_default_nbounds;

@@ -1,0 +1,353 @@
+/*
+ * state — reading the group state and recording what the gateway holds.
+ * The agent's side of the spool; see collector-spool.h.
+ *
+ * A family's samples are the series of its own name plus, for histograms
+ * NAME_bucket, NAME_sum and NAME_count (summaries: _sum and _count), unless
+ * such a name is a family of its own: the same rule the fold used to file
+ * them (resolve() in fold.c). So each family is read with one indexed query
+ * and comes out contiguous.
+ */
+#define _GNU_SOURCE
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "expo.h"
+#include "spool_int.h"
+
+spool_err
+spool_groups_each(spool_t *s, int (*fn)(const spool_group *, void *),
+    void *arg)
+{
+	sqlite3_stmt *q;
+	spool_group g;
+	int rc;
+
+	s->errmsg[0] = '\0';
+	rc = sqlite3_prepare_v2(s->db, "SELECT g.id, g.job, g.grouping,"
+	    " g.version, g.pushed_version, g.last_row_ms, g.delete_pending,"
+	    " g.park_reason, (SELECT count(*) FROM series s WHERE"
+	    " s.group_id = g.id) FROM groups g ORDER BY g.id", -1, &q, NULL);
+	if (rc != SQLITE_OK)
+		return spool_sqlerr(s, rc, "listing groups");
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		g.id = sqlite3_column_int64(q, 0);
+		g.job = (const char *)sqlite3_column_text(q, 1);
+		g.grouping = (const char *)sqlite3_column_text(q, 2);
+		g.version = sqlite3_column_int64(q, 3);
+		g.pushed_version = sqlite3_column_int64(q, 4);
+		g.last_row_ms = sqlite3_column_int64(q, 5);
+		g.delete_pending = sqlite3_column_int(q, 6) != 0;
+		g.park_reason = (const char *)sqlite3_column_text(q, 7);
+		g.series = sqlite3_column_int64(q, 8);
+		if (g.job == NULL)
+			g.job = "";
+		if (g.grouping == NULL)
+			g.grouping = "";
+		if (fn(&g, arg) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return spool_sqlerr(s, rc, "listing groups");
+	return SPOOL_OK;
+}
+
+typedef struct reader {
+	spool_t *s;
+	int64_t gid;
+	sqlite3_stmt *fams, *isfam, *ser;
+	char *names[4];      /* the family's member names */
+	size_t nnames;
+	spool_hist_buf hb;
+} reader;
+
+/* Is name a family of its own in this group? */
+static spool_err
+is_family(reader *r, const char *name, int *yes)
+{
+	int rc;
+
+	sqlite3_bind_int64(r->isfam, 1, r->gid);
+	sqlite3_bind_text(r->isfam, 2, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(r->isfam);
+	*yes = rc == SQLITE_ROW;
+	sqlite3_reset(r->isfam);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return spool_sqlerr(r->s, rc, "reading the families");
+	return SPOOL_OK;
+}
+
+static void
+free_names(reader *r)
+{
+	for (size_t i = 0; i < r->nnames; i++)
+		free(r->names[i]);
+	r->nnames = 0;
+}
+
+/* Fills r->names with the sample names that belong to family name. */
+static spool_err
+member_names(reader *r, const char *name, const char *type)
+{
+	static const char *const hsuf[] = { "_bucket", "_count", "_sum" };
+	size_t nsuf = 0, first = 0;
+	spool_err e;
+
+	if (strcmp(type, "histogram") == 0)
+		nsuf = 3;
+	else if (strcmp(type, "summary") == 0) {
+		nsuf = 3;
+		first = 1;
+	}
+	if ((r->names[r->nnames++] = strdup(name)) == NULL)
+		return spool_seterr(r->s, SPOOL_ENOMEM, "out of memory");
+	for (size_t i = first; i < nsuf; i++) {
+		char *n;
+		int own;
+		if (asprintf(&n, "%s%s", name, hsuf[i]) < 0)
+			return spool_seterr(r->s, SPOOL_ENOMEM, "out of memory");
+		if ((e = is_family(r, n, &own))) {
+			free(n);
+			return e;
+		}
+		if (own)
+			free(n);
+		else
+			r->names[r->nnames++] = n;
+	}
+	return SPOOL_OK;
+}
+
+/* Streams one family's samples; calls r's family callback before the
+ * first, so a family without samples writes nothing. */
+static spool_err
+read_family(reader *r, const spool_family *f, const spool_reader *cb,
+    void *arg, int *stopped)
+{
+	spool_sample x;
+	int rc, announced = 0;
+
+	sqlite3_bind_int64(r->ser, 1, r->gid);
+	for (int i = 0; i < 4; i++)
+		sqlite3_bind_text(r->ser, i + 2, (size_t)i < r->nnames ?
+		    r->names[i] : r->names[0], -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(r->ser)) == SQLITE_ROW) {
+		const char *h = (const char *)sqlite3_column_text(r->ser, 3);
+		spool_hist hv;
+
+		x.name = (const char *)sqlite3_column_text(r->ser, 0);
+		x.labels = (const char *)sqlite3_column_text(r->ser, 1);
+		if (x.labels == NULL)
+			x.labels = "";
+		x.value = sqlite3_column_type(r->ser, 2) == SQLITE_NULL ?
+		    (double)NAN : sqlite3_column_double(r->ser, 2);
+		x.hist = NULL;
+		if (h != NULL) {
+			if (spool_hist_parse(h, &r->hb) != 0) {
+				sqlite3_reset(r->ser);
+				return spool_seterr(r->s, SPOOL_ECORRUPT, "spool "
+				    "%s: unreadable histogram state for %s: the "
+				    "series table was edited by hand; delete "
+				    "that row", r->s->path, x.name);
+			}
+			hv.n = r->hb.n;
+			hv.bounds = r->hb.bounds;
+			hv.counts = r->hb.counts;
+			hv.sum = r->hb.sum;
+			x.hist = &hv;
+		}
+		if ((!announced && cb->family && cb->family(f, arg) != 0) ||
+		    (cb->sample && cb->sample(f, &x, arg) != 0)) {
+			*stopped = 1;
+			break;
+		}
+		announced = 1;
+	}
+	sqlite3_reset(r->ser);
+	if (*stopped)
+		return SPOOL_OK;
+	if (rc != SQLITE_DONE)
+		return spool_sqlerr(r->s, rc, "reading the series");
+	return SPOOL_OK;
+}
+
+spool_err
+spool_group_read(spool_t *s, int64_t gid, const spool_reader *cb, void *arg,
+    int64_t *version, int *stopped)
+{
+	reader r;
+	spool_err e = SPOOL_OK;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.s = s;
+	r.gid = gid;
+	*version = 0;
+	*stopped = 0;
+	s->errmsg[0] = '\0';
+	if ((e = spool_exec(s, "BEGIN", "reading a group")))
+		return e;
+	{
+		sqlite3_stmt *v;
+		rc = sqlite3_prepare_v2(s->db, "SELECT version FROM groups "
+		    "WHERE id = ?", -1, &v, NULL);
+		if (rc != SQLITE_OK) {
+			e = spool_sqlerr(s, rc, "reading a group");
+			goto out;
+		}
+		sqlite3_bind_int64(v, 1, gid);
+		rc = sqlite3_step(v);
+		if (rc == SQLITE_ROW)
+			*version = sqlite3_column_int64(v, 0);
+		sqlite3_finalize(v);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			e = spool_sqlerr(s, rc, "reading a group");
+			goto out;
+		}
+	}
+	if ((rc = sqlite3_prepare_v2(s->db, "SELECT name, type, typed, help "
+	    "FROM families WHERE group_id = ? ORDER BY name", -1, &r.fams,
+	    NULL)) != SQLITE_OK ||
+	    (rc = sqlite3_prepare_v2(s->db, "SELECT 1 FROM families WHERE "
+	    "group_id = ? AND name = ?", -1, &r.isfam, NULL)) != SQLITE_OK ||
+	    (rc = sqlite3_prepare_v2(s->db, "SELECT name, labels, value, hist"
+	    " FROM series WHERE group_id = ?1 AND name IN (?2, ?3, ?4, ?5)"
+	    " ORDER BY name, labels", -1, &r.ser, NULL)) != SQLITE_OK) {
+		e = spool_sqlerr(s, rc, "reading a group");
+		goto out;
+	}
+	sqlite3_bind_int64(r.fams, 1, gid);
+	while ((rc = sqlite3_step(r.fams)) == SQLITE_ROW) {
+		spool_family f;
+
+		f.name = (const char *)sqlite3_column_text(r.fams, 0);
+		f.type = (const char *)sqlite3_column_text(r.fams, 1);
+		f.typed = sqlite3_column_int(r.fams, 2);
+		f.help = (const char *)sqlite3_column_text(r.fams, 3);
+		if (f.name == NULL)
+			continue;
+		if (f.type == NULL || expo_type_parse(f.type,
+		    strlen(f.type)) < 0)
+			f.type = "untyped";
+		free_names(&r);
+		if ((e = member_names(&r, f.name, f.type)) ||
+		    (e = read_family(&r, &f, cb, arg, stopped)))
+			goto out;
+		if (*stopped)
+			break;
+	}
+	if (!*stopped && rc != SQLITE_DONE)
+		e = spool_sqlerr(s, rc, "reading the families");
+out:
+	free_names(&r);
+	sqlite3_finalize(r.fams);
+	sqlite3_finalize(r.isfam);
+	sqlite3_finalize(r.ser);
+	sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	return e;
+}
+
+/* Runs one statement that returns no rows, binding a and b to ?1 and ?2
+ * and t to ?3 where the statement has them (binding a parameter it lacks
+ * is a harmless SQLITE_RANGE). */
+static spool_err
+update(spool_t *s, const char *sql, int64_t a, int64_t b, const char *t,
+    const char *doing)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	s->errmsg[0] = '\0';
+	rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
+	if (rc != SQLITE_OK)
+		return spool_sqlerr(s, rc, doing);
+	sqlite3_bind_int64(q, 1, a);
+	sqlite3_bind_int64(q, 2, b);
+	sqlite3_bind_text(q, 3, t, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? SPOOL_OK : spool_sqlerr(s, rc, doing);
+}
+
+spool_err
+spool_group_pushed(spool_t *s, int64_t gid, int64_t version)
+{
+	return update(s, "UPDATE groups SET pushed_version = max("
+	    "pushed_version, ?2), park_reason = NULL WHERE id = ?1", gid,
+	    version, NULL, "recording a push");
+}
+
+spool_err
+spool_group_park(spool_t *s, int64_t gid, const char *reason)
+{
+	return update(s, "UPDATE groups SET park_reason = ?3 WHERE id = ?1",
+	    gid, 0, reason, "parking a group");
+}
+
+spool_err
+spool_group_deleted(spool_t *s, int64_t gid, int64_t seen, int *dropped)
+{
+	int64_t version = -1;
+	sqlite3_stmt *q = NULL;
+	spool_err e;
+	int rc;
+
+	*dropped = 0;
+	s->errmsg[0] = '\0';
+	if ((e = spool_exec(s, "BEGIN IMMEDIATE", "recording a delete")))
+		return e;
+	rc = sqlite3_prepare_v2(s->db, "SELECT version FROM groups WHERE "
+	    "id = ?", -1, &q, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(q, 1, gid);
+		rc = sqlite3_step(q);
+		if (rc == SQLITE_ROW) {
+			version = sqlite3_column_int64(q, 0);
+			rc = SQLITE_DONE;
+		}
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE) {
+		e = spool_sqlerr(s, rc, "recording a delete");
+		goto fail;
+	}
+	if (version == seen) {
+		e = update(s, "DELETE FROM series WHERE group_id = ?1", gid, 0,
+		    NULL, "dropping a group");
+		if (!e)
+			e = update(s, "DELETE FROM families WHERE group_id = ?1",
+			    gid, 0, NULL, "dropping a group");
+		if (!e)
+			e = update(s, "DELETE FROM groups WHERE id = ?1", gid, 0,
+			    NULL, "dropping a group");
+		*dropped = 1;
+	} else if (version >= 0) {
+		/* Rows came after the decision: the gateway no longer has
+		 * the group, so all of it must be pushed again. */
+		e = update(s, "UPDATE groups SET delete_pending = 0, "
+		    "pushed_version = 0, park_reason = NULL WHERE id = ?1", gid,
+		    0, NULL, "recording a delete");
+	}
+	if (e)
+		goto fail;
+	if ((e = spool_exec(s, "COMMIT", "recording a delete")))
+		goto fail;
+	return SPOOL_OK;
+fail:
+	*dropped = 0;
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return e;
+}
+
+spool_err
+spool_checkpoint(spool_t *s)
+{
+	s->errmsg[0] = '\0';
+	return spool_exec(s, "PRAGMA wal_checkpoint(TRUNCATE)",
+	    "checkpointing the WAL");
+}

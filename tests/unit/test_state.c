@@ -1,0 +1,324 @@
+/* Reading the group state and recording pushes, parks and deletes
+ * (spool/state.c): family order and contiguity, snapshot versions, and the
+ * races the agent relies on (a fold during a push, rows after a delete). */
+#include "testutil.h"
+
+#include <math.h>
+
+#include "collector-spool.h"
+
+struct fx {
+	char *dir;
+	char *path;
+	spool_t *s;
+};
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char err[512];
+
+	assert_non_null(f);
+	f->dir = tu_mkdtemp();
+	assert_non_null(f->dir);
+	f->path = tu_path(f->dir, "spool.db");
+	assert_int_equal(spool_open(f->path, NULL, &f->s, err, sizeof(err)),
+	    SPOOL_OK);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	spool_close(f->s);
+	free(f->path);
+	tu_rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static void
+put(spool_t *s, const char *job, const char *grouping, spool_op op,
+    const char *body)
+{
+	if (spool_put(s, job, grouping, op, body, strlen(body)) != SPOOL_OK)
+		fail_msg("put: %s", spool_errmsg(s));
+}
+
+static void
+fold(spool_t *s)
+{
+	spool_fold_result r;
+
+	if (spool_fold(s, NULL, &r) != SPOOL_OK)
+		fail_msg("fold: %s", spool_errmsg(s));
+}
+
+/* Groups, as "id job grouping version pushed delete series park". */
+typedef struct glist {
+	spool_group g[8];
+	char text[8][256];
+	int n;
+} glist;
+
+static int
+collect(const spool_group *g, void *arg)
+{
+	glist *l = arg;
+
+	if (l->n == 8)
+		return 1;
+	l->g[l->n] = *g;
+	snprintf(l->text[l->n], sizeof(l->text[0]), "%s|%s v%lld p%lld d%d "
+	    "s%lld %s", g->job, g->grouping, (long long)g->version,
+	    (long long)g->pushed_version, g->delete_pending,
+	    (long long)g->series, g->park_reason ? g->park_reason : "-");
+	l->n++;
+	return 0;
+}
+
+static glist
+groups(spool_t *s)
+{
+	glist l;
+
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(spool_groups_each(s, collect, &l), SPOOL_OK);
+	return l;
+}
+
+/* What a read produced, one line per callback. */
+typedef struct trace {
+	char buf[4096];
+	size_t len;
+	int stop_after;
+	int calls;
+} trace;
+
+static void
+tr_add(trace *t, const char *s)
+{
+	size_t n = strlen(s);
+
+	assert_true(t->len + n + 1 < sizeof(t->buf));
+	memcpy(t->buf + t->len, s, n);
+	t->len += n;
+	t->buf[t->len++] = '\n';
+	t->buf[t->len] = '\0';
+}
+
+static int
+on_fam(const spool_family *f, void *arg)
+{
+	trace *t = arg;
+	char line[256];
+
+	snprintf(line, sizeof(line), "F %s %s%s%s", f->name, f->type,
+	    f->help ? " help=" : "", f->help ? f->help : "");
+	tr_add(t, line);
+	return t->stop_after && ++t->calls >= t->stop_after;
+}
+
+static int
+on_sample(const spool_family *f, const spool_sample *x, void *arg)
+{
+	trace *t = arg;
+	char line[512];
+
+	if (x->hist) {
+		int n = snprintf(line, sizeof(line), "H %s/%s {%s} n=%zu",
+		    f->name, x->name, x->labels, x->hist->n);
+		for (size_t i = 0; i <= x->hist->n; i++)
+			n += snprintf(line + n, sizeof(line) - (size_t)n, " %llu",
+			    (unsigned long long)x->hist->counts[i]);
+		snprintf(line + n, sizeof(line) - (size_t)n, " sum=%g",
+		    x->hist->sum);
+	} else
+		snprintf(line, sizeof(line), "S %s/%s {%s} %g", f->name,
+		    x->name, x->labels, x->value);
+	tr_add(t, line);
+	return t->stop_after && ++t->calls >= t->stop_after;
+}
+
+static const spool_reader reader = { on_fam, on_sample };
+
+static void
+test_families_contiguous(void **state)
+{
+	struct fx *f = *state;
+	trace t = { .len = 0 };
+	glist l;
+	int64_t v;
+	int stopped;
+
+	/* x is a histogram; x_c is a gauge that sorts between x_bucket and
+	 * x_count: it must not split family x. */
+	put(f->s, "j", "", SPOOL_OP_SET, "# TYPE x histogram\n"
+	    "# HELP x Latency.\n"
+	    "x_bucket{le=\"1\"} 2\nx_bucket{le=\"+Inf\"} 3\nx_sum 4.5\n"
+	    "x_count 3\n# TYPE x_c gauge\nx_c 7\n");
+	put(f->s, "j", "", SPOOL_OP_SET, "b{k=\"2\"} 2\nb{k=\"1\"} 1\na 0.5\n");
+	fold(f->s);
+	l = groups(f->s);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(spool_group_read(f->s, l.g[0].id, &reader, &t, &v,
+	    &stopped), SPOOL_OK);
+	assert_int_equal(stopped, 0);
+	assert_int_equal(v, l.g[0].version);
+	assert_string_equal(t.buf,
+	    "F a untyped\n"
+	    "S a/a {} 0.5\n"
+	    "F b untyped\n"
+	    "S b/b {k=\"1\"} 1\n"
+	    "S b/b {k=\"2\"} 2\n"
+	    "F x histogram help=Latency.\n"
+	    "S x/x_bucket {le=\"+Inf\"} 3\n"
+	    "S x/x_bucket {le=\"1\"} 2\n"
+	    "S x/x_count {} 3\n"
+	    "S x/x_sum {} 4.5\n"
+	    "F x_c gauge\n"
+	    "S x_c/x_c {} 7\n");
+}
+
+static void
+test_observed_histogram(void **state)
+{
+	struct fx *f = *state;
+	trace t = { .len = 0 };
+	glist l;
+	int64_t v;
+	int stopped;
+
+	put(f->s, "j", "a=\"1\"", SPOOL_OP_OBSERVE, "lat 0.3\nlat 7\nlat 20\n");
+	fold(f->s);
+	l = groups(f->s);
+	assert_int_equal(spool_group_read(f->s, l.g[0].id, &reader, &t, &v,
+	    &stopped), SPOOL_OK);
+	assert_string_equal(t.buf, "F lat histogram\n"
+	    "H lat/lat {} n=11 0 0 0 0 0 0 1 0 0 0 1 1 sum=27.3\n");
+}
+
+static void
+test_stop_and_missing(void **state)
+{
+	struct fx *f = *state;
+	trace t = { .len = 0, .stop_after = 2 };
+	glist l;
+	int64_t v;
+	int stopped;
+
+	put(f->s, "j", "", SPOOL_OP_SET, "a 1\nb 2\nc 3\n");
+	fold(f->s);
+	l = groups(f->s);
+	assert_int_equal(spool_group_read(f->s, l.g[0].id, &reader, &t, &v,
+	    &stopped), SPOOL_OK);
+	assert_int_equal(stopped, 1);
+	assert_string_equal(t.buf, "F a untyped\nS a/a {} 1\n");
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(spool_group_read(f->s, 999, &reader, &t, &v,
+	    &stopped), SPOOL_OK);
+	assert_int_equal(v, 0);
+	assert_int_equal(t.len, 0);
+}
+
+/* The push protocol: a fold during a push leaves the group dirty. */
+static void
+test_pushed_and_park(void **state)
+{
+	struct fx *f = *state;
+	trace t = { .len = 0 };
+	glist l;
+	int64_t v;
+	int stopped;
+
+	put(f->s, "j", "i=\"1\"", SPOOL_OP_ADD, "c_total 1\n");
+	fold(f->s);
+	l = groups(f->s);
+	assert_string_equal(l.text[0], "j|i=\"1\" v1 p0 d0 s1 -");
+	assert_int_equal(spool_group_read(f->s, l.g[0].id, &reader, &t, &v,
+	    &stopped), SPOOL_OK);
+	/* Another fold lands while the push is on the wire. */
+	put(f->s, "j", "i=\"1\"", SPOOL_OP_ADD, "c_total 1\n");
+	fold(f->s);
+	assert_int_equal(spool_group_pushed(f->s, l.g[0].id, v), SPOOL_OK);
+	l = groups(f->s);
+	assert_string_equal(l.text[0], "j|i=\"1\" v2 p1 d0 s1 -");
+	assert_int_equal(spool_group_park(f->s, l.g[0].id, "HTTP 400: bad"),
+	    SPOOL_OK);
+	l = groups(f->s);
+	assert_string_equal(l.text[0], "j|i=\"1\" v2 p1 d0 s1 HTTP 400: bad");
+	{
+		spool_stats st;
+		assert_int_equal(spool_get_stats(f->s, &st), SPOOL_OK);
+		assert_int_equal(st.parked_groups, 1);
+		assert_int_equal(st.dirty_groups, 1);
+	}
+	/* pushed_version never falls, and a push clears the park. */
+	assert_int_equal(spool_group_pushed(f->s, l.g[0].id, 2), SPOOL_OK);
+	assert_int_equal(spool_group_pushed(f->s, l.g[0].id, 1), SPOOL_OK);
+	l = groups(f->s);
+	assert_string_equal(l.text[0], "j|i=\"1\" v2 p2 d0 s1 -");
+}
+
+static void
+test_deleted(void **state)
+{
+	struct fx *f = *state;
+	glist l;
+	int dropped;
+
+	/* Expiry with no row since the decision: the group goes. */
+	put(f->s, "old", "", SPOOL_OP_SET, "g 1\n");
+	put(f->s, "busy", "", SPOOL_OP_SET, "g 1\n");
+	fold(f->s);
+	l = groups(f->s);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(spool_group_deleted(f->s, l.g[0].id, l.g[0].version,
+	    &dropped), SPOOL_OK);
+	assert_int_equal(dropped, 1);
+	/* A row came after the decision: the state stays, to be pushed
+	 * whole again. */
+	put(f->s, "busy", "", SPOOL_OP_SET, "h 2\n");
+	fold(f->s);
+	assert_int_equal(spool_group_deleted(f->s, l.g[1].id, l.g[1].version,
+	    &dropped), SPOOL_OK);
+	assert_int_equal(dropped, 0);
+	l = groups(f->s);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.text[0], "busy| v2 p0 d0 s2 -");
+
+	/* A delete request: the fold drops the state at once and marks
+	 * the group; the agent's confirmed DELETE removes the row. */
+	assert_int_equal(spool_request_delete(f->s, "busy", ""), SPOOL_OK);
+	fold(f->s);
+	l = groups(f->s);
+	assert_string_equal(l.text[0], "busy| v3 p0 d1 s0 -");
+	assert_int_equal(spool_group_deleted(f->s, l.g[0].id, l.g[0].version,
+	    &dropped), SPOOL_OK);
+	assert_int_equal(dropped, 1);
+	l = groups(f->s);
+	assert_int_equal(l.n, 0);
+	assert_int_equal(spool_checkpoint(f->s), SPOOL_OK);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_families_contiguous,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_observed_histogram, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_stop_and_missing, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_pushed_and_park, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_deleted, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("state", tests, NULL, NULL);
+}
