@@ -1,0 +1,136 @@
+/*
+ * cfg — the agent's settings: defaults, the libconfig file, the --env-file,
+ * the environment and the command line, applied in that order so that the
+ * later wins (SPEC §5: command line > environment > env file > config file >
+ * defaults). One table describes every file setting (key, type, range,
+ * default); one function applies the precedence.
+ *
+ * Every problem is collected, not just the first: cfg_load() returns
+ * CFG_EINVAL with all messages, one per line, each naming where it came from
+ * ("/etc/collector-agent/collector-agent.conf:12: pushgateway.interval: must
+ * be between 1 and 86400", "env PROMETHEUS_PUSHGATEWAY_INTERVAL: not a
+ * number: 'abc'", "--interval: ..."). Unknown keys in the file are errors.
+ * Secrets (password, bearer token) are read from their *_file settings at
+ * load time and never printed: cfg_print() shows them as "<redacted>".
+ */
+#ifndef CFG_H
+#define CFG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define CFG_DEFAULT_FILE "/etc/collector-agent/collector-agent.conf"
+
+typedef enum cfg_err {
+	CFG_OK = 0,
+	CFG_EINVAL,  /* invalid settings; the messages say which */
+	CFG_ENOENT,  /* a file named by -c or --env-file is missing (exit 66) */
+	CFG_ENOMEM
+} cfg_err;
+
+/* A short fixed description; never NULL. */
+const char *cfg_strerror(cfg_err e);
+
+typedef struct cfg_histogram {
+	char *name;       /* metric family name (valid metric name) */
+	double *bounds;   /* finite, strictly increasing; at most 256 */
+	size_t n;
+} cfg_histogram;
+
+/* Settings of one HTTP destination (the Pushgateway; remote write later). */
+typedef struct cfg_http {
+	char *url;                 /* http:// or https://, may carry a path */
+	double timeout;            /* seconds, total per request */
+	char *username;            /* basic auth, NULL for none */
+	char *password;            /* read from password_file; secret */
+	char *password_file;
+	char *bearer_token;        /* read from bearer_token_file; secret */
+	char *bearer_token_file;
+	char *ca_file, *cert_file, *key_file; /* NULL for none */
+	int insecure_skip_verify;
+	char **headers;            /* "Name: value" each; n_headers of them */
+	size_t n_headers;
+} cfg_http;
+
+typedef struct cfg {
+	/* spool */
+	char *spool_path;          /* default SPOOL_DEFAULT_PATH */
+	int spool_sync_full;       /* spool.synchronous = "full" */
+
+	/* pushgateway */
+	cfg_http gw;               /* default url http://127.0.0.1:9091, timeout 10 */
+	int enabled;               /* default 1 */
+	double interval;           /* seconds, default 60, 1..86400 */
+	char *job;                 /* default "collector_agent" */
+	char *instance;            /* default API_HOST:API_PORT, else host name */
+	double retry_min;          /* default 1 */
+	double retry_max;          /* default 60 (>= retry_min) */
+	double group_ttl;          /* seconds, 0 disables; default 0 */
+	double once_timeout;       /* default 30 */
+
+	/* remote write (issue 6): parsed and kept; url NULL or "" disables */
+	cfg_http rw;
+	long rw_max_samples_per_send; /* default 2000 */
+
+	char *listen;              /* "ADDR:PORT" or NULL/"" for none */
+	cfg_histogram *histograms;
+	size_t n_histograms;
+	int log_level;             /* log.h levels; default info */
+
+	char *config_file;         /* the file read, NULL when none was */
+	char *env_file;            /* the env file read, NULL when none */
+} cfg;
+
+/* What the command line gave; NULL for a flag not given. */
+typedef struct cfg_args {
+	const char *config_file;   /* -c FILE */
+	const char *env_file;      /* --env-file FILE */
+	const char *spool;
+	const char *gateway;
+	const char *job;
+	const char *instance;
+	const char *interval;      /* text, checked like the file's */
+	const char *listen;
+	const char *log_level;
+	const char *remote_write;
+} cfg_args;
+
+/*
+ * Builds the settings from defaults, the config file (args->config_file, or
+ * CFG_DEFAULT_FILE when that exists), args->env_file, the environment envp
+ * (NULL-terminated "KEY=VALUE" strings, as environ) and args.
+ * On CFG_OK, *out is the caller's, freed with cfg_free(). Otherwise *out is
+ * NULL and *errors (caller frees) holds every message, one per line.
+ * default_file overrides CFG_DEFAULT_FILE (tests); NULL for the default.
+ */
+cfg_err cfg_load(const cfg_args *args, char *const *envp,
+    const char *default_file, cfg **out, char **errors)
+    __attribute__((warn_unused_result));
+
+/*
+ * Parses libconfig text as the config file would be (for tests and the
+ * fuzzer), on top of the defaults; name is used in messages. Same ownership
+ * as cfg_load().
+ */
+cfg_err cfg_load_string(const char *text, const char *name, cfg **out,
+    char **errors) __attribute__((warn_unused_result));
+
+/*
+ * Parses env-file text: KEY=VALUE lines, '#' comments and blank lines,
+ * an optional "export " prefix, values optionally in single or double
+ * quotes (double quotes take \" \\ \n escapes). Calls fn for each pair
+ * (strings borrowed until fn returns); fn returns 0 to go on. Bad lines are
+ * appended to *errors as "name:LINE: reason" (caller frees; may be NULL on
+ * entry). Returns CFG_OK, CFG_EINVAL when any line was bad, or CFG_ENOMEM.
+ */
+cfg_err cfg_parse_env(const char *text, size_t len, const char *name,
+    int (*fn)(const char *key, const char *value, void *arg), void *arg,
+    char **errors) __attribute__((warn_unused_result));
+
+/* Prints the effective settings as a libconfig file, secrets redacted. */
+void cfg_print(const cfg *c, FILE *f);
+
+/* NULL is a no-op. */
+void cfg_free(cfg *c);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * log — one logfmt line per event on standard error:
+ *
+ *   ts=2026-11-25T05:00:00.123Z level=info msg="pushed group" job=api code=200
+ *
+ * The daemon is single-threaded; these functions are not thread-safe.
+ * The level is checked before anything is formatted. Callers pass the
+ * key=value part as a printf format; values that may hold blanks, quotes or
+ * anything a user wrote go through log_q(), which quotes and escapes them.
+ * Never pass a secret.
+ */
+#ifndef LOG_H
+#define LOG_H
+
+#include <stdarg.h>
+
+enum log_level { LOG_LDEBUG = 0, LOG_LINFO, LOG_LWARN, LOG_LERROR };
+
+/* Sets the lowest level printed (LOG_LINFO at start). */
+void log_init(int level);
+void log_setlevel(int level);
+int log_getlevel(void);
+
+/* "debug", "info", "warn", "error" → the level; -1 for anything else. */
+int log_level_parse(const char *name);
+/* The name of a level; never NULL. */
+const char *log_level_name(int level);
+
+/*
+ * Returns s quoted for logfmt when it needs it (blanks, quotes, '=', control
+ * characters, empty), else s itself. The result is borrowed from a ring of
+ * 8 static buffers: valid until the 8th call after this one; long values are
+ * cut to 512 bytes with "...". NULL gives "".
+ */
+const char *log_q(const char *s);
+
+/* Each prints ts, level and msg, then the formatted key=value pairs (kvfmt
+ * may be NULL). log_warn and log_error append err="<strerror(errno)>". */
+void log_debug(const char *msg, const char *kvfmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void log_info(const char *msg, const char *kvfmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void log_warn(const char *msg, const char *kvfmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void log_warnx(const char *msg, const char *kvfmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void log_errorx(const char *msg, const char *kvfmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Logs at level error and exits with status. */
+void fatalx(int status, const char *msg, const char *kvfmt, ...)
+    __attribute__((format(printf, 3, 4), noreturn));
+
+#endif

@@ -1,0 +1,76 @@
+/*
+ * push — the Pushgateway sink, over libcurl. It knows nothing about SQL:
+ * it takes a group's job, canonical grouping and rendered body.
+ *
+ * One push_t holds one reused curl easy handle (keep-alive) for one gateway.
+ * curl_global_init() is the caller's (once, at start). Requests carry
+ * connect and total timeouts, CURLOPT_NOSIGNAL, low-speed limits, basic auth
+ * or a bearer token, TLS settings and extra headers from cfg_http. Secrets
+ * never reach a log or an error message.
+ */
+#ifndef PUSH_H
+#define PUSH_H
+
+#include <stddef.h>
+
+#include "cfg.h"
+
+typedef enum push_err {
+	PUSH_OK = 0,
+	PUSH_EINVAL,   /* a bad URL, job or grouping */
+	PUSH_ENOMEM,
+	PUSH_ECURL     /* libcurl could not be set up */
+} push_err;
+
+const char *push_strerror(push_err e);
+
+/* What became of one request. */
+typedef enum push_outcome {
+	PUSH_DELIVERED = 0, /* 2xx */
+	PUSH_RETRY,         /* connection error, timeout, 5xx, 429: try again later */
+	PUSH_REFUSED        /* any other answer (4xx, 3xx): the data or request is at fault */
+} push_outcome;
+
+typedef struct push_status {
+	push_outcome outcome;
+	long http_code;        /* 0 when no answer came */
+	double retry_after;    /* seconds from Retry-After; -1 when absent */
+	double seconds;        /* how long the request took */
+	char message[512];     /* the gateway's answer (first line, trimmed) or
+	                          curl's error; "" on success */
+} push_status;
+
+typedef struct push push_t;
+
+/*
+ * Makes a sink for the gateway described by http (url, timeout, auth, TLS,
+ * headers); http is copied where needed, so it may be freed afterwards.
+ * On failure *out is NULL and errbuf says why.
+ */
+push_err push_new(const cfg_http *http, push_t **out, char *errbuf,
+    size_t errlen) __attribute__((warn_unused_result));
+
+/* NULL is a no-op. */
+void push_free(push_t *p);
+
+/*
+ * Writes the group's path, "/metrics/job/<job>[/<label>/<value>]...", into
+ * a new string (caller frees). A job or value that is empty, contains '/',
+ * holds any byte outside [A-Za-z0-9._~-], or is "." or ".." (dot segments,
+ * which curl and the gateway would resolve) is written as NAME@base64/
+ * <URL-safe base64 without padding>, an empty one as "=". grouping is
+ * canonical (`k="v",...`, escaped); its values are unescaped first.
+ */
+push_err push_group_path(const char *job, const char *grouping, char **out)
+    __attribute__((warn_unused_result));
+
+/* PUT body (len bytes, text format 0.0.4) as the whole group. */
+push_err push_put(push_t *p, const char *job, const char *grouping,
+    const char *body, size_t len, push_status *st)
+    __attribute__((warn_unused_result));
+
+/* DELETE the group from the gateway (202 counts as delivered). */
+push_err push_delete(push_t *p, const char *job, const char *grouping,
+    push_status *st) __attribute__((warn_unused_result));
+
+#endif
