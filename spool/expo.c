@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define VALUE_MAX 128 /* longest value token we convert */
+/* Longest value token: "%f" of DBL_MAX is 316 bytes; exact decimals of
+ * doubles run to about 770 significant digits. */
+#define VALUE_MAX 4096
 
 static int
 is_blank(char c)

@@ -1,0 +1,438 @@
+/*
+ * Benchmark of the spool's write and fold paths, for `make bench`
+ * (tests/bench/run prints these next to a reference run).
+ *
+ *   bench_spool api DIR [FIGURE]
+ *       the C API figures (or only FIGURE, e.g. for perf), each on a
+ *       fresh spool file in DIR:
+ *       single-row puts (synchronous NORMAL, then FULL), batched puts (many
+ *       lines per body; many one-line bodies per batch) and the fold of a
+ *       pre-filled inbox of `add` rows (many lines per row; one line per
+ *       row).
+ *   bench_spool proc NAME N CMD [ARG...]
+ *       runs CMD N times, one after another, and reports the wall time per
+ *       process: the per-process cost of a writer such as `collector-spool
+ *       put` or `python3 -c '...'`.
+ *   bench_spool hold SPOOL SECONDS
+ *       keeps SPOOL open, as a running agent does, for the per-process
+ *       figures "while the agent runs".
+ *
+ * Each figure is one line, `bench NAME key=value ...`. Every loop stops at
+ * a count or a time budget, whichever comes first, so a slow machine gives
+ * smaller samples rather than a longer run. Nothing here asserts a speed.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collector-spool.h"
+
+extern char **environ;
+
+/* Series shape shared with tests/bench/reference.py: 10 groups, 100
+ * series each, so that the fold touches a realistic, bounded state. */
+#define GROUPS 10
+#define SERIES 100
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+die(const char *what, spool_t *s)
+{
+	fprintf(stderr, "bench_spool: %s: %s\n", what,
+	    s ? spool_errmsg(s) : "failed");
+	exit(74);
+}
+
+/* A fresh spool file DIR/NAME.db (any old one removed first). */
+static spool_t *
+fresh(const char *dir, const char *name, int full)
+{
+	char path[4096], err[1024], side[4200];
+	spool_options o = { full, 0 };
+	spool_t *s;
+	static const char *const sfx[] = { "", "-wal", "-shm" };
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s.db", dir, name) >=
+	    sizeof(path)) {
+		fprintf(stderr, "bench_spool: directory name too long\n");
+		exit(64);
+	}
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(side, sizeof(side), "%s%s", path, sfx[i]);
+		if (unlink(side) != 0 && errno != ENOENT) {
+			perror(side);
+			exit(74);
+		}
+	}
+	if (spool_open(path, &o, &s, err, sizeof(err)) != SPOOL_OK) {
+		fprintf(stderr, "bench_spool: %s\n", err);
+		exit(74);
+	}
+	return s;
+}
+
+/* Closes s and removes its files: the figures together write some
+ * hundred megabytes, which need not all sit in $TMPDIR at once. */
+static void
+discard(spool_t *s)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm" };
+	char path[4200];
+	char *base = strdup(spool_path(s));
+
+	spool_close(s);
+	if (base == NULL)
+		return;
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s%s", base, sfx[i]);
+		if (unlink(path) != 0 && errno != ENOENT)
+			perror(path);
+	}
+	free(base);
+}
+
+/* The grouping of group g, made once: formatting it per put would put
+ * the bench's own snprintf into the figures. */
+static const char *
+grouping(int g)
+{
+	static char buf[GROUPS][32];
+	static int made;
+
+	if (!made) {
+		for (int i = 0; i < GROUPS; i++)
+			snprintf(buf[i], sizeof(buf[i]),
+			    "instance=\"host%d:9100\"", i);
+		made = 1;
+	}
+	return buf[g];
+}
+
+/* A body of n sample lines, series i, i+1, ... (mod SERIES); caller
+ * frees. The line is the shape of a typical request counter. */
+static char *
+body(int first, int n, size_t *len)
+{
+	size_t cap = (size_t)n * 80 + 1, k = 0;
+	char *b = malloc(cap);
+
+	if (b == NULL) {
+		perror("bench_spool");
+		exit(71);
+	}
+	for (int i = 0; i < n; i++) {
+		int x = (first + i) % SERIES;
+		int w = snprintf(b + k, cap - k, "bench_requests_total{code=\"%d\","
+		    "path=\"/api/v1/items/%d\"} 1\n", x % 5 == 0 ? 500 : 200, x);
+		if (w < 0 || (size_t)w >= cap - k) {
+			fprintf(stderr, "bench_spool: body buffer\n");
+			exit(70);
+		}
+		k += (size_t)w;
+	}
+	*len = k;
+	return b;
+}
+
+/* `bench NAME UNIT_per_s=X UNIT=N [rows=N] seconds=S`; rows only when
+ * the unit is lines. */
+static void
+report(const char *name, const char *unit, size_t count, size_t rows,
+    double secs)
+{
+	printf("bench %s %s_per_s=%.0f %s=%zu", name, unit,
+	    secs > 0 ? (double)count / secs : 0.0, unit, count);
+	if (strcmp(unit, "rows") != 0)
+		printf(" rows=%zu", rows);
+	printf(" seconds=%.2f\n", secs);
+	fflush(stdout);
+}
+
+/* One row per put, one line per row, each its own transaction. */
+static void
+bench_single(const char *dir, int full, size_t max_rows, double budget)
+{
+	spool_t *s = fresh(dir, full ? "single_full" : "single", full);
+	size_t rows = 0, len;
+	char *b[SERIES];
+	double t0, t;
+
+	for (int i = 0; i < SERIES; i++)
+		b[i] = body(i, 1, &len);
+	t0 = now();
+	do {
+		/* Check the clock every 64 rows, not every row. */
+		for (int k = 0; k < 64 && rows < max_rows; k++, rows++) {
+			const char *x = b[rows % SERIES];
+			if (spool_put(s, "bench", grouping((int)(rows % GROUPS)),
+			    SPOOL_OP_ADD, x, strlen(x)) != SPOOL_OK)
+				die("put", s);
+		}
+		t = now() - t0;
+	} while (rows < max_rows && t < budget);
+	report(full ? "api_single_put_full" : "api_single_put", "rows", rows,
+	    rows, t);
+	for (int i = 0; i < SERIES; i++)
+		free(b[i]);
+	discard(s);
+}
+
+/*
+ * Batches of `per_batch` puts of `lines`-line bodies. Returns the spool
+ * open, so that the fold can use what it wrote.
+ */
+static spool_t *
+bench_batch(const char *dir, const char *name, int lines, size_t per_batch,
+    size_t max_lines, double budget, int print)
+{
+	spool_t *s = fresh(dir, name, 0);
+	size_t rows = 0, total = 0, len[SERIES];
+	char *b[SERIES];
+	double t0, t;
+
+	for (int i = 0; i < SERIES; i++)
+		b[i] = body(i, lines, &len[i]);
+	t0 = now();
+	do {
+		if (spool_batch_begin(s) != SPOOL_OK)
+			die("batch begin", s);
+		for (size_t k = 0; k < per_batch && total < max_lines; k++) {
+			if (spool_put(s, "bench", grouping((int)(rows % GROUPS)),
+			    SPOOL_OP_ADD, b[rows % SERIES], len[rows % SERIES]) !=
+			    SPOOL_OK)
+				die("put", s);
+			rows++;
+			total += (size_t)lines;
+		}
+		if (spool_batch_commit(s) != SPOOL_OK)
+			die("batch commit", s);
+		t = now() - t0;
+	} while (total < max_lines && t < budget);
+	if (print)
+		report(name, "lines", total, rows, t);
+	for (int i = 0; i < SERIES; i++)
+		free(b[i]);
+	return s;
+}
+
+/* Folds the whole inbox of s in batches of max_rows rows. */
+static void
+bench_fold(spool_t *s, const char *name, size_t max_rows, double budget)
+{
+	spool_fold_options o;
+	spool_fold_result r;
+	size_t rows = 0, lines = 0;
+	double t0, t;
+
+	memset(&o, 0, sizeof(o));
+	o.default_job = "bench";
+	o.max_rows = max_rows;
+	/* Start from a checkpointed file, as an agent that has been idle. */
+	if (spool_checkpoint(s) != SPOOL_OK)
+		die("checkpoint", s);
+	t0 = now();
+	for (int i = 0; i < 100000; i++) {
+		if (spool_fold(s, &o, &r) != SPOOL_OK)
+			die("fold", s);
+		rows += r.rows;
+		lines += r.lines;
+		if (r.rejected)
+			die("fold rejected rows", NULL);
+		if (r.rows == 0 || now() - t0 > budget)
+			break;
+	}
+	t = now() - t0;
+	report(name, "lines", lines, rows, t);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Runs argv n times and prints the wall time per process. The children's
+ * standard output goes to /dev/null (the sqlite3 shell may print), their
+ * standard error stays, so that a failing command says why. */
+static int
+bench_proc(const char *name, long n, char **argv)
+{
+	double *ms = calloc((size_t)n, sizeof(double)), sum = 0, t0, t1;
+	posix_spawn_file_actions_t fa;
+	long done = 0;
+	int rc = 0;
+
+	if (ms == NULL)
+		return 71;
+	if (posix_spawn_file_actions_init(&fa) != 0 ||
+	    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null",
+	    O_WRONLY, 0) != 0) {
+		free(ms);
+		return 71;
+	}
+	t0 = now();
+	/* A slow or hanging-prone command must not hold the bench for
+	 * minutes: stop starting new runs after 30 s. */
+	for (; done < n && now() - t0 < 30; done++) {
+		double a = now();
+		pid_t pid;
+		int st, e;
+
+		e = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+		if (e != 0) {
+			fprintf(stderr, "bench_spool: %s: %s\n", argv[0],
+			    strerror(e));
+			rc = 69;
+			break;
+		}
+		while (waitpid(pid, &st, 0) < 0) {
+			if (errno != EINTR) {
+				perror("bench_spool: waitpid");
+				posix_spawn_file_actions_destroy(&fa);
+				free(ms);
+				return 71;
+			}
+		}
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			fprintf(stderr, "bench_spool: %s: run %ld failed "
+			    "(status %d)\n", name, done + 1, st);
+			rc = 70;
+			break;
+		}
+		ms[done] = (now() - a) * 1e3;
+		sum += ms[done];
+	}
+	t1 = now();
+	posix_spawn_file_actions_destroy(&fa);
+	if (done > 0) {
+		qsort(ms, (size_t)done, sizeof(double), cmp_double);
+		printf("bench %s mean_ms=%.2f median_ms=%.2f p90_ms=%.2f "
+		    "runs=%ld seconds=%.2f\n", name, sum / (double)done,
+		    ms[done / 2], ms[(size_t)((double)done * 0.9)], done,
+		    t1 - t0);
+	}
+	free(ms);
+	return rc;
+}
+
+/*
+ * Keeps the spool open, as a running agent does, for at most secs seconds
+ * or until the parent goes away. While another connection is open, a
+ * writer's close does not checkpoint and delete the WAL, which is the
+ * common case in production and much cheaper than the last close.
+ */
+static int
+hold(const char *path, long secs)
+{
+	spool_stats st;
+	spool_t *s;
+	char err[1024];
+	pid_t parent = getppid();
+	double t0 = now();
+
+	if (spool_open(path, NULL, &s, err, sizeof(err)) != SPOOL_OK) {
+		fprintf(stderr, "bench_spool: %s\n", err);
+		return 74;
+	}
+	/* A read maps the WAL index, which is what marks us as a user. */
+	if (spool_get_stats(s, &st) != SPOOL_OK)
+		die("stats", s);
+	while (now() - t0 < (double)secs && getppid() == parent) {
+		struct timespec ts = { 0, 50000000 };
+		nanosleep(&ts, NULL);
+	}
+	spool_close(s);
+	return 0;
+}
+
+static int
+usage(void)
+{
+	fprintf(stderr, "usage: bench_spool api DIR [FIGURE]\n"
+	    "       bench_spool proc NAME N CMD [ARG...]\n"
+	    "       bench_spool hold SPOOL SECONDS\n");
+	return 64;
+}
+
+/* Whether figure name was asked for: all when only is NULL. */
+static int
+want(const char *only, const char *name)
+{
+	return only == NULL || strcmp(only, name) == 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "api") == 0) {
+		const char *dir = argv[2], *only = argc == 4 ? argv[3] : NULL;
+		spool_t *s;
+
+		if (want(only, "api_single_put"))
+			bench_single(dir, 0, 200000, 3.0);
+		if (want(only, "api_single_put_full"))
+			bench_single(dir, 1, 20000, 1.5);
+		/* 100 lines a body, 100 bodies a batch. */
+		if (want(only, "api_batch_multiline")) {
+			s = bench_batch(dir, "api_batch_multiline", 100, 100,
+			    1000000, 3.0, 1);
+			discard(s);
+		}
+		/* One line a body, 10,000 bodies a batch. */
+		if (want(only, "api_batch_bodies")) {
+			s = bench_batch(dir, "api_batch_bodies", 1, 10000,
+			    1000000, 3.0, 1);
+			discard(s);
+		}
+		/* The fold of 1,000,000 lines in 10,000 rows of 100 lines,
+		 * then of 200,000 one-line rows; the inbox is filled first,
+		 * outside the timing. */
+		if (want(only, "fold_multiline")) {
+			s = bench_batch(dir, "fold_multiline", 100, 1000,
+			    1000000, 30.0, 0);
+			bench_fold(s, "fold_multiline", 10000, 15.0);
+			discard(s);
+		}
+		if (want(only, "fold_single")) {
+			s = bench_batch(dir, "fold_single", 1, 10000, 200000,
+			    30.0, 0);
+			bench_fold(s, "fold_single", 100000, 15.0);
+			discard(s);
+		}
+		return 0;
+	}
+	if (argc == 4 && strcmp(argv[1], "hold") == 0) {
+		char *end;
+		long secs = strtol(argv[3], &end, 10);
+
+		if (*end != '\0' || secs < 1 || secs > 600)
+			return usage();
+		return hold(argv[2], secs);
+	}
+	if (argc >= 5 && strcmp(argv[1], "proc") == 0) {
+		char *end;
+		long n = strtol(argv[3], &end, 10);
+
+		if (*end != '\0' || n < 1 || n > 100000)
+			return usage();
+		return bench_proc(argv[2], n, argv + 4);
+	}
+	return usage();
+}
