@@ -371,6 +371,30 @@ json_flag(int argc, char **argv, const char *cmd, int *json)
 	return 0;
 }
 
+/* Lists a group the gateway refused, with the gateway's words. */
+static int
+print_parked(const spool_group *g, void *arg)
+{
+	int *json = arg;
+	static int first = 1;
+
+	if (g->park_reason == NULL)
+		return 0;
+	if (*json) {
+		printf("%s{\"job\":", first ? "" : ",");
+		json_str(stdout, g->job);
+		printf(",\"grouping\":");
+		json_str(stdout, g->grouping);
+		printf(",\"reason\":");
+		json_str(stdout, g->park_reason);
+		printf("}");
+	} else
+		printf("parked                 job=%s grouping=%s: %s\n", g->job,
+		    g->grouping[0] ? g->grouping : "(none)", g->park_reason);
+	first = 0;
+	return 0;
+}
+
 static int
 cmd_stats(const char *path, int argc, char **argv)
 {
@@ -389,7 +413,6 @@ cmd_stats(const char *path, int argc, char **argv)
 		spool_close(s);
 		return rc;
 	}
-	spool_close(s);
 	if (json) {
 		printf("{\"path\":");
 		json_str(stdout, path);
@@ -402,12 +425,14 @@ cmd_stats(const char *path, int argc, char **argv)
 		printf(",\"groups\":%lld,\"series\":%lld,\"dirty_groups\":%lld,"
 		    "\"parked_groups\":%lld,\"delete_pending_groups\":%lld,"
 		    "\"rejected_rows\":%lld,\"rejected_total\":%lld,"
-		    "\"spool_bytes\":%lld,\"schema_version\":%d}\n",
+		    "\"spool_bytes\":%lld,\"schema_version\":%d,\"parked\":[",
 		    (long long)st.groups, (long long)st.series,
 		    (long long)st.dirty_groups, (long long)st.parked_groups,
 		    (long long)st.delete_pending, (long long)st.rejected_rows,
 		    (long long)st.rejected_total, (long long)st.bytes,
 		    st.schema_version);
+		e = spool_groups_each(s, print_parked, &json);
+		printf("]}\n");
 	} else {
 		printf("spool                  %s\n", path);
 		printf("pending_rows           %lld\n", (long long)st.pending_rows);
@@ -424,7 +449,14 @@ cmd_stats(const char *path, int argc, char **argv)
 		printf("rejected_rows          %lld\n", (long long)st.rejected_rows);
 		printf("rejected_total         %lld\n", (long long)st.rejected_total);
 		printf("spool_bytes            %lld\n", (long long)st.bytes);
+		e = spool_groups_each(s, print_parked, &json);
 	}
+	if (e) {
+		rc = fail(e, spool_errmsg(s));
+		spool_close(s);
+		return rc;
+	}
+	spool_close(s);
 	if (fflush(stdout) != 0) {
 		perror("collector-spool: writing standard output");
 		return EX_IOERR;

@@ -80,6 +80,11 @@ typedef struct spool_options {
 SPOOL_API spool_err spool_open(const char *path, const spool_options *opts,
     spool_t **out, char *errbuf, size_t errlen) SPOOL_WUR;
 
+/* Sets the handle's page cache to kib KiB (SQLite's default is 2 MiB).
+ * A reader of big groups keeps its memory flat with a small one. (A
+ * function, not an option field, so that spool_options keeps its size.) */
+SPOOL_API spool_err spool_set_cache(spool_t *s, int kib) SPOOL_WUR;
+
 /* Closes the handle, rolling back an open batch. NULL is a no-op. */
 SPOOL_API void spool_close(spool_t *s);
 
@@ -210,7 +215,7 @@ typedef struct spool_group {
 	int64_t last_row_ms;       /* newest row folded into it; 0 unknown */
 	int delete_pending;        /* a delete request awaits the gateway */
 	const char *park_reason;   /* the gateway's refusal, NULL if none */
-	int64_t series;            /* series in the state now */
+	int has_series;            /* the state holds at least one series */
 } spool_group;
 
 /* Calls fn for every group, ordered by id; strings borrowed until fn

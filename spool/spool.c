@@ -457,6 +457,17 @@ spool_open(const char *path, const spool_options *o, spool_t **out,
 	return SPOOL_OK;
 }
 
+spool_err
+spool_set_cache(spool_t *s, int kib)
+{
+	char sql[64];
+
+	if (kib <= 0)
+		return spool_seterr(s, SPOOL_EINVAL, "cache size must be > 0");
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%d", kib);
+	return spool_exec(s, sql, "setting the cache size");
+}
+
 void
 spool_close(spool_t *s)
 {
@@ -555,7 +566,9 @@ spool_err
 spool_validate_body(spool_op op, const char *body, size_t len, char *errbuf,
     size_t errlen)
 {
-	expo_line *l = NULL;
+	/* On the stack and made lazily: puts of one-line bodies are the hot
+	 * path, and most bodies have no HELP or TYPE line to remember. */
+	expo_line line_buf, *l = &line_buf;
 	hmap *seen = NULL;
 	const char *line, *why = NULL;
 	size_t pos = 0, llen, lineno = 0, useful = 0;
@@ -581,12 +594,6 @@ spool_validate_body(spool_op op, const char *body, size_t len, char *errbuf,
 		}
 		return SPOOL_OK;
 	}
-	l = malloc(sizeof(*l));
-	seen = hmap_new();
-	if (l == NULL || seen == NULL) {
-		e = SPOOL_ENOMEM;
-		goto out;
-	}
 	while (expo_next_line(body, len, &pos, &line, &llen)) {
 		int dup = 0;
 		lineno++;
@@ -598,6 +605,10 @@ spool_validate_body(spool_op op, const char *body, size_t len, char *errbuf,
 			continue;
 		case EXPO_HELP:
 		case EXPO_TYPE:
+			if (seen == NULL && (seen = hmap_new()) == NULL) {
+				e = SPOOL_ENOMEM;
+				goto out;
+			}
 			if (seen_before(seen, l->kind == EXPO_HELP ? 'H' : 'T',
 			    l->name, &dup) != 0) {
 				e = SPOOL_ENOMEM;
@@ -651,7 +662,6 @@ bad:
 		snprintf(errbuf, errlen, "line %zu: %s", lineno, why);
 	e = SPOOL_EPARSE;
 out:
-	free(l);
 	hmap_free(seen, NULL);
 	return e;
 }
