@@ -136,7 +136,7 @@ fuzz: fuzz-build
 BUILD_PKGS := gcc make pkg-config libsqlite3-dev libcurl4-openssl-dev \
               libconfig-dev libmicrohttpd-dev
 TEST_PKGS  := libcmocka-dev clang libclang-rt-14-dev prometheus-pushgateway \
-              prometheus valgrind perl python3 sqlite3 python3-prometheus-client
+              prometheus valgrind perl python3 sqlite3 python3-prometheus-client curl
 
 deps:
 	@contrib/deps.sh $(BUILD_PKGS) $(TEST_PKGS)
@@ -152,12 +152,13 @@ check: deps
 	tests/fuzz/run $(CHECK_FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 run: deps all
-	@echo "collector-agent is not built yet (issue #3); built: $(PROGS)"
+	contrib/run-dev.sh $(B)
 
 bench: deps
 	$(MAKE) all
-	$(MAKE) $(B)/tests/bench_spool
+	$(MAKE) $(B)/tests/bench_spool $(B)/tests/bench_render
 	tests/bench/run $(B)
+	tests/bench/agent $(B)
 
 # Refuses the unsafe string functions in our own sources.
 checksrc:

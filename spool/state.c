@@ -28,7 +28,7 @@ spool_groups_each(spool_t *s, int (*fn)(const spool_group *, void *),
 	s->errmsg[0] = '\0';
 	rc = sqlite3_prepare_v2(s->db, "SELECT g.id, g.job, g.grouping,"
 	    " g.version, g.pushed_version, g.last_row_ms, g.delete_pending,"
-	    " g.park_reason, (SELECT count(*) FROM series s WHERE"
+	    " g.park_reason, EXISTS (SELECT 1 FROM series s WHERE"
 	    " s.group_id = g.id) FROM groups g ORDER BY g.id", -1, &q, NULL);
 	if (rc != SQLITE_OK)
 		return spool_sqlerr(s, rc, "listing groups");
@@ -41,7 +41,7 @@ spool_groups_each(spool_t *s, int (*fn)(const spool_group *, void *),
 		g.last_row_ms = sqlite3_column_int64(q, 5);
 		g.delete_pending = sqlite3_column_int(q, 6) != 0;
 		g.park_reason = (const char *)sqlite3_column_text(q, 7);
-		g.series = sqlite3_column_int64(q, 8);
+		g.has_series = sqlite3_column_int(q, 8);
 		if (g.job == NULL)
 			g.job = "";
 		if (g.grouping == NULL)

@@ -74,9 +74,9 @@ collect(const spool_group *g, void *arg)
 		return 1;
 	l->g[l->n] = *g;
 	snprintf(l->text[l->n], sizeof(l->text[0]), "%s|%s v%lld p%lld d%d "
-	    "s%lld %s", g->job, g->grouping, (long long)g->version,
-	    (long long)g->pushed_version, g->delete_pending,
-	    (long long)g->series, g->park_reason ? g->park_reason : "-");
+	    "s%d %s", g->job, g->grouping, (long long)g->version,
+	    (long long)g->pushed_version, g->delete_pending, g->has_series,
+	    g->park_reason ? g->park_reason : "-");
 	l->n++;
 	return 0;
 }
@@ -289,7 +289,7 @@ test_deleted(void **state)
 	assert_int_equal(dropped, 0);
 	l = groups(f->s);
 	assert_int_equal(l.n, 1);
-	assert_string_equal(l.text[0], "busy| v2 p0 d0 s2 -");
+	assert_string_equal(l.text[0], "busy| v2 p0 d0 s1 -");
 
 	/* A delete request: the fold drops the state at once and marks
 	 * the group; the agent's confirmed DELETE removes the row. */

@@ -1,0 +1,1105 @@
+/*
+ * agent — fold, push, delete, expire, retry. See agent.h.
+ *
+ * Which groups to push comes from the spool: a group is pushed while its
+ * version is above the version the gateway confirmed (pushed_version), and
+ * the version recorded after a push is the one the rendered snapshot held,
+ * so a fold that lands during a push leaves the group dirty and it goes
+ * again. What only matters while the agent runs (backoff, which version a
+ * group was refused at) lives in memory.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+#include <poll.h>
+
+#include "agent.h"
+#include "backoff.h"
+#include "collector-spool.h"
+#include "expo.h"
+#include "log.h"
+#include "push.h"
+#include "render.h"
+
+/* A rendered group larger than this is refused locally (and parked). */
+#define MAX_BODY (256u * 1024u * 1024u)
+/* Fold batches per step, so a flood of rows cannot starve the pushes. */
+#define MAX_FOLDS_PER_STEP 200
+/* The deadline for the last push after SIGTERM. */
+#define LAST_PUSH_SECONDS 5.0
+#define SELF_PREFIX "collector_agent_"
+
+static const double dur_bounds[] = { .005, .01, .025, .05, .1, .25, .5, 1,
+	2.5, 5, 10, 30 };
+#define N_DUR (sizeof(dur_bounds) / sizeof(dur_bounds[0]))
+
+/* One group as listed at the start of a step (strings owned). */
+typedef struct group {
+	int64_t id;
+	char *job;
+	char *grouping;
+	int64_t version;
+	int64_t pushed_version;
+	int64_t last_row_ms;
+	int delete_pending;
+	int parked;        /* the spool holds a park reason */
+	int has_series;
+} group;
+
+/* What the agent remembers of a refused group while it runs. */
+typedef struct park {
+	int64_t id;
+	int64_t version;   /* the version the gateway refused */
+	double retry_at;   /* monotonic; retried then even if unchanged */
+} park;
+
+/* The agent's own metrics. */
+typedef struct selfm {
+	double pushes_ok, pushes_retry, pushes_refused;
+	double deletes;
+	double last_success;      /* unix seconds; 0 never */
+	uint64_t dur_counts[N_DUR + 1];
+	double dur_sum;
+	spool_stats st;
+	int64_t groups_parked;
+} selfm;
+
+struct agent {
+	cfg *c;
+	spool_t *s;
+	push_t *p;                /* NULL when pushing is disabled */
+	char *default_grouping;   /* instance="..." (canonical) */
+	spool_buckets *buckets;
+	backoff gw;               /* transport failures */
+	double gw_retry_at;       /* monotonic; 0: now */
+	int resync;               /* push every group at the next chance */
+	park *parks;
+	size_t nparks, capparks;
+	group *groups;
+	size_t ngroups, capgroups;
+	int list_oom;             /* listing the groups ran out of memory */
+	rbuf body;
+	selfm m;
+};
+
+/* Outcome of one step's network work. */
+typedef struct step {
+	int transport_failed;     /* the gateway could not be reached */
+	int refused;              /* some group was refused this step */
+	int pending;              /* something is left to deliver */
+	int spool_failed;
+} step;
+
+static volatile sig_atomic_t sig_stop, sig_hup;
+
+static double
+mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double
+wall(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* `instance="<value>"` with the exposition escapes. */
+static char *
+make_default_grouping(const char *instance)
+{
+	size_t n = strlen(instance), o = 0;
+	char *g = malloc(n * 2 + 16);
+
+	if (g == NULL)
+		return NULL;
+	memcpy(g, "instance=\"", 10);
+	o = 10;
+	for (size_t i = 0; i < n; i++) {
+		if (instance[i] == '\\' || instance[i] == '"') {
+			g[o++] = '\\';
+			g[o++] = instance[i];
+		} else if (instance[i] == '\n') {
+			g[o++] = '\\';
+			g[o++] = 'n';
+		} else
+			g[o++] = instance[i];
+	}
+	g[o++] = '"';
+	g[o] = '\0';
+	return g;
+}
+
+static int
+exit_for_spool(spool_err e)
+{
+	switch (e) {
+	case SPOOL_OK:
+		return EX_OK;
+	case SPOOL_EINVAL:
+	case SPOOL_EPARSE:
+		return EX_CONFIG;
+	case SPOOL_ECREATE:
+		return EX_CANTCREAT;
+	case SPOOL_EBUSY:
+		return EX_TEMPFAIL;
+	case SPOOL_ENOMEM:
+	case SPOOL_ETOOBIG:
+	case SPOOL_ENOTSPOOL:
+	case SPOOL_ECORRUPT:
+	case SPOOL_ENEWER:
+	case SPOOL_EFULL:
+	case SPOOL_EIO:
+		return EX_IOERR;
+	}
+	return EX_IOERR;
+}
+
+static void
+free_groups(agent_t *a)
+{
+	for (size_t i = 0; i < a->ngroups; i++) {
+		free(a->groups[i].job);
+		free(a->groups[i].grouping);
+	}
+	a->ngroups = 0;
+}
+
+/* Sets up what depends on the settings: the sink, the default grouping,
+ * the histogram buckets. On failure nothing of a is changed. */
+static int
+apply_cfg(agent_t *a, cfg *c)
+{
+	push_t *p = NULL;
+	char *dg = NULL, err[512];
+	spool_buckets *b = NULL;
+
+	if ((dg = make_default_grouping(c->instance)) == NULL)
+		goto nomem;
+	if (c->n_histograms > 0) {
+		b = calloc(c->n_histograms, sizeof(*b));
+		if (b == NULL)
+			goto nomem;
+		for (size_t i = 0; i < c->n_histograms; i++) {
+			b[i].name = c->histograms[i].name;
+			b[i].bounds = c->histograms[i].bounds;
+			b[i].n = c->histograms[i].n;
+		}
+	}
+	if (c->enabled && push_new(&c->gw, &p, err, sizeof(err)) != PUSH_OK) {
+		log_errorx("cannot set up the gateway client", "url=%s reason=%s",
+		    log_q(c->gw.url), log_q(err));
+		free(dg);
+		free(b);
+		return EX_CONFIG;
+	}
+	push_free(a->p);
+	free(a->default_grouping);
+	free(a->buckets);
+	if (a->c != NULL && a->c != c)
+		cfg_free(a->c);
+	a->c = c;
+	a->p = p;
+	a->default_grouping = dg;
+	a->buckets = b;
+	backoff_init(&a->gw, c->retry_min, c->retry_max,
+	    (uint64_t)getpid() ^ (uint64_t)(wall() * 1e6));
+	a->gw_retry_at = 0;
+	log_setlevel(c->log_level);
+	return 0;
+nomem:
+	free(dg);
+	free(b);
+	log_errorx("out of memory", NULL);
+	return EX_OSERR;
+}
+
+int
+agent_new(cfg *c, agent_t **out)
+{
+	spool_options so = { 0, 0 };
+	char err[1024];
+	agent_t *a;
+	spool_err e;
+	int rc;
+
+	*out = NULL;
+	if ((a = calloc(1, sizeof(*a))) == NULL) {
+		cfg_free(c);
+		log_errorx("out of memory", NULL);
+		return EX_OSERR;
+	}
+	so.synchronous_full = c->spool_sync_full;
+	e = spool_open(c->spool_path, &so, &a->s, err, sizeof(err));
+	/* The agent reads big groups once per push, in order: a small cache
+	 * keeps its memory flat without costing reads. */
+	if (e == SPOOL_OK && (e = spool_set_cache(a->s, 512)) != SPOOL_OK)
+		snprintf(err, sizeof(err), "%s", spool_errmsg(a->s));
+	if (e != SPOOL_OK) {
+		log_errorx("cannot open the spool", "path=%s reason=%s",
+		    log_q(c->spool_path), log_q(err));
+		spool_close(a->s);
+		cfg_free(c);
+		free(a);
+		return exit_for_spool(e);
+	}
+	if ((rc = apply_cfg(a, c)) != 0) {
+		cfg_free(c);
+		a->c = NULL;
+		agent_free(a);
+		return rc;
+	}
+	rbuf_init(&a->body, MAX_BODY);
+	a->m.last_success = 0;
+	*out = a;
+	return 0;
+}
+
+void
+agent_free(agent_t *a)
+{
+	if (a == NULL)
+		return;
+	free_groups(a);
+	free(a->groups);
+	free(a->parks);
+	push_free(a->p);
+	spool_close(a->s);
+	free(a->default_grouping);
+	free(a->buckets);
+	rbuf_free(&a->body);
+	cfg_free(a->c);
+	free(a);
+}
+
+/* --- fold ------------------------------------------------------------ */
+
+/* Folds until the inbox is empty or the step's share is used up. */
+static spool_err
+fold_all(agent_t *a, int *more)
+{
+	spool_fold_options o = { 0 };
+	spool_fold_result r;
+	spool_err e;
+
+	o.default_job = a->c->job;
+	o.default_grouping = a->default_grouping;
+	o.buckets = a->buckets;
+	o.nbuckets = a->c->n_histograms;
+	o.max_rows = 1000;
+	*more = 0;
+	for (int i = 0; i < MAX_FOLDS_PER_STEP; i++) {
+		if ((e = spool_fold(a->s, &o, &r)) != SPOOL_OK) {
+			log_errorx("cannot fold the inbox", "reason=%s",
+			    log_q(spool_errmsg(a->s)));
+			return e;
+		}
+		if (r.rejected > 0)
+			log_warnx("rows rejected", "rows=%zu hint=%s",
+			    r.rejected, log_q("collector-spool rejected"));
+		if (r.rows > 0)
+			log_debug("folded", "rows=%zu lines=%zu groups=%zu",
+			    r.rows, r.lines, r.groups);
+		if (r.rows == 0)
+			return SPOOL_OK;
+	}
+	*more = 1;
+	return SPOOL_OK;
+}
+
+/* --- groups ------------------------------------------------------------ */
+
+static int
+collect_group(const spool_group *g, void *arg)
+{
+	agent_t *a = arg;
+	group *x;
+
+	if (a->ngroups == a->capgroups) {
+		size_t cap = a->capgroups ? a->capgroups * 2 : 16;
+		group *n = realloc(a->groups, cap * sizeof(*n));
+		if (n == NULL) {
+			a->list_oom = 1;
+			return 1;
+		}
+		a->groups = n;
+		a->capgroups = cap;
+	}
+	x = &a->groups[a->ngroups];
+	x->job = strdup(g->job);
+	x->grouping = strdup(g->grouping);
+	if (x->job == NULL || x->grouping == NULL) {
+		free(x->job);
+		free(x->grouping);
+		a->list_oom = 1;
+		return 1;
+	}
+	x->id = g->id;
+	x->version = g->version;
+	x->pushed_version = g->pushed_version;
+	x->last_row_ms = g->last_row_ms;
+	x->delete_pending = g->delete_pending;
+	x->parked = g->park_reason != NULL;
+	x->has_series = g->has_series;
+	a->ngroups++;
+	return 0;
+}
+
+static spool_err
+list_groups(agent_t *a)
+{
+	spool_err e;
+
+	free_groups(a);
+	a->list_oom = 0;
+	e = spool_groups_each(a->s, collect_group, a);
+	if (e == SPOOL_OK && a->list_oom)
+		e = SPOOL_ENOMEM;
+	if (e != SPOOL_OK) {
+		log_errorx("cannot read the groups", "reason=%s",
+		    e == SPOOL_ENOMEM ? "out of memory" :
+		    log_q(spool_errmsg(a->s)));
+		return e;
+	}
+	return SPOOL_OK;
+}
+
+static park *
+park_find(agent_t *a, int64_t id)
+{
+	for (size_t i = 0; i < a->nparks; i++)
+		if (a->parks[i].id == id)
+			return &a->parks[i];
+	return NULL;
+}
+
+static void
+park_drop(agent_t *a, int64_t id)
+{
+	park *p = park_find(a, id);
+
+	if (p != NULL)
+		*p = a->parks[--a->nparks];
+}
+
+static void
+park_set(agent_t *a, int64_t id, int64_t version, double retry_at)
+{
+	park *p = park_find(a, id);
+
+	if (p == NULL) {
+		if (a->nparks == a->capparks) {
+			size_t cap = a->capparks ? a->capparks * 2 : 8;
+			park *n = realloc(a->parks, cap * sizeof(*n));
+			if (n == NULL)
+				return; /* retried at once next step: harmless */
+			a->parks = n;
+			a->capparks = cap;
+		}
+		p = &a->parks[a->nparks++];
+	}
+	p->id = id;
+	p->version = version;
+	p->retry_at = retry_at;
+}
+
+/* Forgets parks of groups that are gone. */
+static void
+park_prune(agent_t *a)
+{
+	for (size_t i = 0; i < a->nparks;) {
+		int found = 0;
+		for (size_t k = 0; k < a->ngroups && !found; k++)
+			found = a->groups[k].id == a->parks[i].id;
+		if (found)
+			i++;
+		else
+			a->parks[i] = a->parks[--a->nparks];
+	}
+}
+
+static int
+is_default(const agent_t *a, const group *g)
+{
+	return strcmp(g->job, a->c->job) == 0 &&
+	    strcmp(g->grouping, a->default_grouping) == 0;
+}
+
+/* --- rendering ---------------------------------------------------------- */
+
+typedef struct self_family {
+	const char *name;
+	const char *type;
+	const char *help;
+} self_family;
+
+/* Sorted by name, so they merge into the user's sorted families. */
+static const self_family self_fams[] = {
+	{ SELF_PREFIX "deletes_total", "counter",
+	    "Groups deleted from the gateway (expired or requested)." },
+	{ SELF_PREFIX "dirty_groups", "gauge",
+	    "Groups changed since their last successful push." },
+	{ SELF_PREFIX "groups", "gauge", "Groups in the spool." },
+	{ SELF_PREFIX "last_push_success_timestamp_seconds", "gauge",
+	    "When a push last succeeded, in seconds since the epoch." },
+	{ SELF_PREFIX "parked_groups", "gauge",
+	    "Groups the gateway refused, kept and retried later." },
+	{ SELF_PREFIX "push_duration_seconds", "histogram",
+	    "Duration of requests to the gateway." },
+	{ SELF_PREFIX "pushes_total", "counter",
+	    "Requests to the gateway by result." },
+	{ SELF_PREFIX "rejected_rows_total", "counter",
+	    "Spool rows that did not parse (see collector-spool rejected)." },
+	{ SELF_PREFIX "series", "gauge", "Series in the spool." },
+	{ SELF_PREFIX "spool_bytes", "gauge",
+	    "Size of the spool file and its WAL." },
+	{ SELF_PREFIX "spool_pending_rows", "gauge",
+	    "Rows written to the spool and not yet folded." },
+	{ SELF_PREFIX "up", "gauge", "1 while the agent runs." },
+};
+#define N_SELF (sizeof(self_fams) / sizeof(self_fams[0]))
+
+static render_err
+render_self_one(agent_t *a, size_t i)
+{
+	const self_family *sf = &self_fams[i];
+	spool_family f = { sf->name, sf->type, 1, sf->help };
+	spool_sample x = { sf->name, "", 0, NULL };
+	spool_hist h;
+	render_err e;
+	char name[128];
+
+	if ((e = render_family(&a->body, &f)) != RENDER_OK)
+		return e;
+	switch (i) {
+	case 0:
+		x.value = a->m.deletes;
+		break;
+	case 1:
+		x.value = (double)a->m.st.dirty_groups;
+		break;
+	case 2:
+		x.value = (double)a->m.st.groups;
+		break;
+	case 3:
+		x.value = a->m.last_success;
+		break;
+	case 4:
+		x.value = (double)a->m.st.parked_groups;
+		break;
+	case 5:
+		h.n = N_DUR;
+		h.bounds = dur_bounds;
+		h.counts = a->m.dur_counts;
+		h.sum = a->m.dur_sum;
+		x.hist = &h;
+		x.value = NAN;
+		break;
+	case 6: {
+		static const char *const res[] = { "refused", "retry",
+		    "success" };
+		double v[] = { a->m.pushes_refused, a->m.pushes_retry,
+		    a->m.pushes_ok };
+		for (size_t k = 0; k < 3; k++) {
+			snprintf(name, sizeof(name), "result=\"%s\"", res[k]);
+			x.labels = name;
+			x.value = v[k];
+			if ((e = render_sample(&a->body, &x, NULL)))
+				return e;
+		}
+		return RENDER_OK;
+	}
+	case 7:
+		x.value = (double)a->m.st.rejected_total;
+		break;
+	case 8:
+		x.value = (double)a->m.st.series;
+		break;
+	case 9:
+		x.value = (double)a->m.st.bytes;
+		break;
+	case 10:
+		x.value = (double)a->m.st.pending_rows;
+		break;
+	default:
+		x.value = 1;
+		break;
+	}
+	return render_sample(&a->body, &x, NULL);
+}
+
+typedef struct rctx {
+	agent_t *a;
+	int with_self;
+	size_t next_self;   /* self families already written */
+	int skip;           /* the current user family is skipped */
+} rctx;
+
+/* Writes the self families that sort before name (all when NULL). */
+static int
+self_before(rctx *r, const char *name)
+{
+	while (r->with_self && r->next_self < N_SELF && (name == NULL ||
+	    strcmp(self_fams[r->next_self].name, name) < 0)) {
+		if (render_self_one(r->a, r->next_self++) != RENDER_OK)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+on_family(const spool_family *f, void *arg)
+{
+	rctx *r = arg;
+
+	/* The agent's own names are its own in the group they ride in. */
+	r->skip = r->with_self && strncmp(f->name, SELF_PREFIX,
+	    strlen(SELF_PREFIX)) == 0;
+	if (r->skip)
+		return 0;
+	if (self_before(r, f->name))
+		return 1;
+	return render_family(&r->a->body, f) != RENDER_OK;
+}
+
+static int
+on_sample(const spool_family *f, const spool_sample *x, void *arg)
+{
+	rctx *r = arg;
+
+	(void)f;
+	if (r->skip)
+		return 0;
+	return render_sample(&r->a->body, x, NULL) != RENDER_OK;
+}
+
+/* Renders group g (id 0: a group with no state yet) into a->body; sets
+ * *version to the snapshot's version. Returns 0, or -1 with why set. */
+static int
+render_group(agent_t *a, int64_t id, int with_self, int64_t *version,
+    const char **why, spool_err *se)
+{
+	spool_reader cb = { on_family, on_sample };
+	rctx r = { a, with_self, 0, 0 };
+	int stopped = 0;
+
+	*se = SPOOL_OK;
+	*version = 0;
+	rbuf_reset(&a->body);
+	if (id != 0) {
+		*se = spool_group_read(a->s, id, &cb, &r, version, &stopped);
+		if (*se != SPOOL_OK) {
+			*why = spool_errmsg(a->s);
+			return -1;
+		}
+	}
+	if (!stopped)
+		stopped = self_before(&r, NULL);
+	if (stopped || a->body.err != RENDER_OK) {
+		*why = a->body.err == RENDER_ETOOBIG ? "the rendered group is "
+		    "over 256 MiB: split it into several groups" :
+		    render_strerror(a->body.err);
+		return -1;
+	}
+	return 0;
+}
+
+/* --- the network side ------------------------------------------------ */
+
+static void
+count_request(agent_t *a, const push_status *st)
+{
+	size_t i = 0;
+
+	while (i < N_DUR && st->seconds > dur_bounds[i])
+		i++;
+	a->m.dur_counts[i]++;
+	a->m.dur_sum += st->seconds;
+	switch (st->outcome) {
+	case PUSH_DELIVERED:
+		a->m.pushes_ok++;
+		a->m.last_success = wall();
+		break;
+	case PUSH_RETRY:
+		a->m.pushes_retry++;
+		break;
+	case PUSH_REFUSED:
+		a->m.pushes_refused++;
+		break;
+	}
+}
+
+/* A transport failure: wait before the next request, and push every group
+ * when the gateway is back (it may have restarted without its data). */
+static void
+transport_failed(agent_t *a, const group *g, const push_status *st,
+    const char *what)
+{
+	double d = backoff_honour(backoff_next(&a->gw), st->retry_after,
+	    a->c->retry_max > 3600 ? a->c->retry_max : 3600);
+
+	a->gw_retry_at = mono() + d;
+	a->resync = 1;
+	log_warnx("gateway unreachable; will retry", "op=%s job=%s "
+	    "grouping=%s code=%ld reason=%s retry_in=%.3f", what, log_q(g->job),
+	    log_q(g->grouping), st->http_code, log_q(st->message), d);
+}
+
+/* DELETE one group; on success drop its state (unless rows came since).
+ * Returns 0 to go on, 1 when the gateway is unreachable. */
+static int
+do_delete(agent_t *a, group *g, const char *why, step *out)
+{
+	push_status st;
+	push_err pe;
+	spool_err e;
+	int dropped;
+
+	pe = push_delete(a->p, g->job, g->grouping, &st);
+	if (pe != PUSH_OK) {
+		log_errorx("cannot delete group", "job=%s grouping=%s reason=%s",
+		    log_q(g->job), log_q(g->grouping), push_strerror(pe));
+		out->refused = 1;
+		return 0;
+	}
+	count_request(a, &st);
+	switch (st.outcome) {
+	case PUSH_DELIVERED:
+		backoff_reset(&a->gw);
+		e = spool_group_deleted(a->s, g->id, g->version, &dropped);
+		if (e != SPOOL_OK) {
+			log_errorx("cannot record a delete", "reason=%s",
+			    log_q(spool_errmsg(a->s)));
+			out->spool_failed = 1;
+			return 0;
+		}
+		a->m.deletes++;
+		park_drop(a, g->id);
+		log_info("deleted group", "job=%s grouping=%s why=%s "
+		    "code=%ld", log_q(g->job), log_q(g->grouping), why,
+		    st.http_code);
+		if (!dropped) {
+			/* Rows came since: push the whole group anew. */
+			g->delete_pending = 0;
+			g->pushed_version = 0;
+		} else
+			g->id = 0;
+		return 0;
+	case PUSH_RETRY:
+		transport_failed(a, g, &st, "delete");
+		out->transport_failed = 1;
+		out->pending = 1;
+		return 1;
+	case PUSH_REFUSED:
+		log_warnx("gateway refused a delete; will retry", "job=%s "
+		    "grouping=%s code=%ld reason=%s", log_q(g->job),
+		    log_q(g->grouping), st.http_code, log_q(st.message));
+		out->refused = 1;
+		return 0;
+	}
+	return 0;
+}
+
+/* PUT one group. Returns 0 to go on, 1 when the gateway is unreachable. */
+static int
+do_push(agent_t *a, group *g, int with_self, step *out)
+{
+	push_status st;
+	const char *why = NULL;
+	int64_t version;
+	push_err pe;
+	spool_err se;
+	char reason[600];
+
+	if (render_group(a, g->id, with_self, &version, &why, &se) != 0) {
+		if (se != SPOOL_OK) {
+			log_errorx("cannot read a group", "job=%s grouping=%s "
+			    "reason=%s", log_q(g->job), log_q(g->grouping),
+			    log_q(why));
+			out->spool_failed = 1;
+			return 0;
+		}
+		snprintf(reason, sizeof(reason), "%s", why);
+		goto refused_locally;
+	}
+	if (a->body.len == 0) {
+		/* Nothing left to say (all families skipped): done. */
+		if (g->id != 0 && spool_group_pushed(a->s, g->id, version))
+			out->spool_failed = 1;
+		return 0;
+	}
+	pe = push_put(a->p, g->job, g->grouping, a->body.p, a->body.len, &st);
+	if (pe != PUSH_OK) {
+		snprintf(reason, sizeof(reason), "%s", push_strerror(pe));
+		goto refused_locally;
+	}
+	count_request(a, &st);
+	switch (st.outcome) {
+	case PUSH_DELIVERED:
+		backoff_reset(&a->gw);
+		park_drop(a, g->id);
+		if (g->id != 0 && spool_group_pushed(a->s, g->id, version) !=
+		    SPOOL_OK) {
+			log_errorx("cannot record a push", "reason=%s",
+			    log_q(spool_errmsg(a->s)));
+			out->spool_failed = 1;
+		}
+		log_debug("pushed group", "job=%s grouping=%s bytes=%zu "
+		    "code=%ld seconds=%.3f", log_q(g->job), log_q(g->grouping),
+		    a->body.len, st.http_code, st.seconds);
+		if (g->parked)
+			log_info("gateway accepted a parked group", "job=%s "
+			    "grouping=%s", log_q(g->job), log_q(g->grouping));
+		return 0;
+	case PUSH_RETRY:
+		transport_failed(a, g, &st, "push");
+		out->transport_failed = 1;
+		out->pending = 1;
+		return 1;
+	case PUSH_REFUSED:
+		snprintf(reason, sizeof(reason), "HTTP %ld: %s", st.http_code,
+		    st.message);
+		break;
+	}
+refused_locally:
+	out->refused = 1;
+	park_set(a, g->id, g->id ? (version ? version : g->version) : 0,
+	    mono() + a->c->retry_max);
+	log_warnx("gateway refused group; parked, data kept", "job=%s "
+	    "grouping=%s reason=%s retry_in=%.0f", log_q(g->job),
+	    log_q(g->grouping), log_q(reason), a->c->retry_max);
+	if (g->id != 0 && spool_group_park(a->s, g->id, reason) != SPOOL_OK)
+		out->spool_failed = 1;
+	return 0;
+}
+
+/* Should g be pushed now? */
+static int
+want_push(agent_t *a, const group *g, double now, int force)
+{
+	park *p;
+
+	if (g->id == 0 || g->delete_pending)
+		return 0;
+	if (g->version <= g->pushed_version && !force)
+		return 0;
+	if (!g->has_series && g->version <= g->pushed_version)
+		return 0;
+	p = park_find(a, g->id);
+	if (p != NULL && p->version >= g->version && now < p->retry_at)
+		return 0;
+	return 1;
+}
+
+static int
+expired(const agent_t *a, const group *g, double now_wall)
+{
+	return a->c->group_ttl > 0 && g->last_row_ms > 0 && !is_default(a, g) &&
+	    now_wall * 1000.0 - (double)g->last_row_ms > a->c->group_ttl * 1000.0;
+}
+
+/*
+ * One round of network work: deletes first (so a group deleted and written
+ * again reaches the gateway in that order), then expiries, then pushes of
+ * changed groups, then the default group with the agent's own metrics.
+ * Stops at the first transport failure. deadline (monotonic, 0 none)
+ * stops it between requests.
+ */
+static void
+network_round(agent_t *a, double deadline, step *out)
+{
+	double now = mono(), nw = wall();
+	int force = a->resync;
+	group dflt = { 0 };
+	group *dg = NULL;
+
+	if (a->p == NULL)
+		return;
+	for (size_t i = 0; i < a->ngroups; i++) {
+		group *g = &a->groups[i];
+		if (deadline > 0 && mono() > deadline) {
+			out->pending = 1;
+			return;
+		}
+		if (g->delete_pending && do_delete(a, g, "requested", out))
+			return;
+	}
+	for (size_t i = 0; i < a->ngroups; i++) {
+		group *g = &a->groups[i];
+		if (g->id == 0 || g->delete_pending || !expired(a, g, nw))
+			continue;
+		if (deadline > 0 && mono() > deadline) {
+			out->pending = 1;
+			return;
+		}
+		if (do_delete(a, g, "expired", out))
+			return;
+	}
+	for (size_t i = 0; i < a->ngroups; i++) {
+		group *g = &a->groups[i];
+		if (is_default(a, g)) {
+			dg = g;
+			continue;
+		}
+		if (!want_push(a, g, now, force))
+			continue;
+		if (deadline > 0 && mono() > deadline) {
+			out->pending = 1;
+			return;
+		}
+		if (do_push(a, g, 0, out))
+			return;
+	}
+	/* The default group goes every round: it is the heartbeat, and it
+	 * carries the agent's metrics as of now. */
+	if (spool_get_stats(a->s, &a->m.st) != SPOOL_OK)
+		log_warnx("cannot read spool stats", "reason=%s",
+		    log_q(spool_errmsg(a->s)));
+	if (dg == NULL) {
+		dflt.job = a->c->job;
+		dflt.grouping = a->default_grouping;
+		dg = &dflt;
+	}
+	if (do_push(a, dg, 1, out))
+		return;
+	a->resync = 0;
+}
+
+/* Is anything left that a round would deliver? */
+static int
+anything_due(agent_t *a)
+{
+	double now = mono(), nw = wall();
+
+	for (size_t i = 0; i < a->ngroups; i++) {
+		const group *g = &a->groups[i];
+		if (g->id == 0)
+			continue;
+		if (g->delete_pending || expired(a, g, nw) ||
+		    want_push(a, g, now, 0))
+			return 1;
+	}
+	return 0;
+}
+
+/* --- --once ------------------------------------------------------------- */
+
+static void
+sleep_until(double t)
+{
+	double d = t - mono();
+	struct timespec ts;
+
+	if (d <= 0)
+		return;
+	ts.tv_sec = (time_t)d;
+	ts.tv_nsec = (long)((d - (double)ts.tv_sec) * 1e9);
+	nanosleep(&ts, NULL);
+}
+
+int
+agent_once(agent_t *a)
+{
+	double deadline = mono() + a->c->once_timeout;
+	int refused = 0, more = 1;
+
+	/* Drain the inbox first: a batch job's rows all go in this run. */
+	for (int i = 0; i < 1000 && more; i++)
+		if (fold_all(a, &more) != SPOOL_OK)
+			return EX_IOERR;
+	if (a->p == NULL) {
+		log_info("pushing is disabled; folded only", NULL);
+		return EX_OK;
+	}
+	for (int round = 0; round < 100000; round++) {
+		step out = { 0 };
+
+		if (list_groups(a) != SPOOL_OK)
+			return EX_IOERR;
+		park_prune(a);
+		network_round(a, deadline, &out);
+		refused |= out.refused;
+		if (out.spool_failed)
+			return EX_IOERR;
+		if (!out.transport_failed) {
+			/* Refused groups stay parked; anything else left
+			 * (a fold during the round) goes in another round. */
+			if (list_groups(a) != SPOOL_OK)
+				return EX_IOERR;
+			if (!anything_due(a))
+				break;
+			if (mono() > deadline)
+				goto timeout;
+			continue;
+		}
+		if (a->gw_retry_at >= deadline || mono() >= deadline)
+			goto timeout;
+		sleep_until(a->gw_retry_at);
+	}
+	if (refused) {
+		log_warnx("done; the gateway refused some data (kept, parked)",
+		    "hint=%s", log_q("collector-spool stats"));
+		return EX_DATAERR;
+	}
+	log_info("done; all delivered", NULL);
+	return EX_OK;
+timeout:
+	log_errorx("gateway not reachable in time; everything is kept for "
+	    "the next run", "url=%s once_timeout=%g", log_q(a->c->gw.url),
+	    a->c->once_timeout);
+	return refused ? EX_DATAERR : EX_TEMPFAIL;
+}
+
+/* --- the daemon --------------------------------------------------------- */
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		sig_hup = 1;
+	else
+		sig_stop = 1;
+}
+
+/* Waits until t (monotonic) or a signal, whichever comes first. Signals are
+ * blocked outside this wait, so none is lost between check and sleep. */
+static void
+wait_until(double t, const sigset_t *open)
+{
+	double d = t - mono();
+	struct timespec ts;
+
+	if (d <= 0 || sig_stop || sig_hup)
+		return;
+	ts.tv_sec = (time_t)d;
+	ts.tv_nsec = (long)((d - (double)ts.tv_sec) * 1e9);
+	ppoll(NULL, 0, &ts, open);
+}
+
+static void
+last_push(agent_t *a)
+{
+	double deadline = mono() + LAST_PUSH_SECONDS;
+	step out = { 0 };
+	int more;
+
+	if (fold_all(a, &more) != SPOOL_OK || a->p == NULL)
+		return;
+	if (list_groups(a) != SPOOL_OK)
+		return;
+	a->gw_retry_at = 0;
+	network_round(a, deadline, &out);
+	if (out.transport_failed || out.pending)
+		log_warnx("stopping with data not yet delivered; it is kept in "
+		    "the spool", NULL);
+}
+
+int
+agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
+{
+	struct sigaction sa;
+	sigset_t block, open;
+	double next_push, next_fold, now;
+	int status = EX_OK;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, &open);
+	sigdelset(&open, SIGTERM);
+	sigdelset(&open, SIGINT);
+	sigdelset(&open, SIGHUP);
+
+	log_info("started", "spool=%s gateway=%s push=%s interval=%g job=%s "
+	    "instance=%s", log_q(a->c->spool_path), log_q(a->c->gw.url),
+	    a->p ? "on" : "off", a->c->interval, log_q(a->c->job),
+	    log_q(a->c->instance));
+	now = mono();
+	next_push = now;
+	next_fold = now;
+	while (!sig_stop) {
+		int more = 0;
+
+		if (sig_hup) {
+			cfg *n;
+			sig_hup = 0;
+			if (reload != NULL && (n = reload(arg)) != NULL) {
+				if (apply_cfg(a, n) == 0)
+					log_info("configuration reloaded", NULL);
+				else {
+					cfg_free(n);
+					log_warnx("reload failed; the old "
+					    "configuration stays", NULL);
+				}
+			} else if (reload != NULL)
+				log_warnx("new configuration is invalid; the "
+				    "old one stays", NULL);
+		}
+		now = mono();
+		if (now >= next_fold) {
+			spool_err e = fold_all(a, &more);
+			if (e == SPOOL_ECORRUPT || e == SPOOL_ENOTSPOOL ||
+			    e == SPOOL_ENEWER) {
+				status = EX_IOERR;
+				break;
+			}
+			/* Fold at least once a second so the inbox stays
+			 * small, without waking more often when idle. */
+			next_fold = now + (a->c->interval < 1 ?
+			    a->c->interval : 1);
+		}
+		now = mono();
+		if (now >= next_push && now >= a->gw_retry_at) {
+			step out = { 0 };
+			if (list_groups(a) == SPOOL_OK) {
+				park_prune(a);
+				network_round(a, 0, &out);
+			}
+			if (!out.transport_failed)
+				next_push = now + a->c->interval;
+			if (a->nparks == 0 && !out.transport_failed &&
+			    spool_checkpoint(a->s) != SPOOL_OK)
+				log_debug("checkpoint skipped", "reason=%s",
+				    log_q(spool_errmsg(a->s)));
+		}
+		if (more)
+			continue;
+		{
+			double t = next_fold;
+			double np = next_push > a->gw_retry_at ? next_push :
+			    a->gw_retry_at;
+			if (np < t)
+				t = np;
+			wait_until(t, &open);
+		}
+	}
+	if (status == EX_OK) {
+		log_info("stopping; last push", NULL);
+		last_push(a);
+	}
+	sigprocmask(SIG_SETMASK, &open, NULL);
+	log_info("stopped", NULL);
+	return status;
+}

@@ -1,0 +1,200 @@
+/*
+ * collector-agent — carries metrics from the spool to a Pushgateway.
+ * The contract is SPEC §5; exit statuses are sysexits.h.
+ */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "agent.h"
+#include "cfg.h"
+#include "collector-spool.h"
+#include "log.h"
+
+extern char **environ;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: collector-agent [-c FILE] [--env-file FILE] [--spool PATH] [--gateway URL]\n"
+	    "                       [--job NAME] [--instance VALUE] [--interval SECONDS]\n"
+	    "                       [--listen ADDR:PORT] [--remote-write URL] [--log-level LEVEL]\n"
+	    "                       [--once] [-t|--check-config] [-V|--version] [-h|--help]\n"
+	    "\n"
+	    "Folds the metric rows that applications write into the spool and pushes\n"
+	    "each changed group to a Prometheus Pushgateway, retrying while it is down.\n"
+	    "\n"
+	    "  -c, --config FILE    configuration file (default %s;\n"
+	    "                       a missing default file is fine)\n"
+	    "      --env-file FILE  KEY=VALUE lines; the real environment wins over them\n"
+	    "      --spool PATH     the spool file (default %s)\n"
+	    "      --gateway URL    the Pushgateway's base URL (default http://127.0.0.1:9091)\n"
+	    "      --job NAME       job for rows that name none (default collector_agent)\n"
+	    "      --instance VALUE instance label of the default grouping\n"
+	    "      --interval SECS  seconds between pushes (default 60)\n"
+	    "      --listen ADDR:PORT  serve /metrics (pull mode)\n"
+	    "      --remote-write URL  also send to a remote-write receiver\n"
+	    "      --log-level LEVEL   debug, info, warn or error\n"
+	    "      --once           fold, push, expire, then exit (for batch jobs)\n"
+	    "  -t, --check-config   check the configuration, print it (secrets redacted)\n"
+	    "  -V, --version        print the version\n"
+	    "  -h, --help           this help\n"
+	    "\n"
+	    "Environment: PROMETHEUS_PUSHGATEWAY_URL, PROMETHEUS_PUSHGATEWAY_ENABLED,\n"
+	    "PROMETHEUS_PUSHGATEWAY_INTERVAL, PROMETHEUS_JOB_NAME, API_HOST, API_PORT,\n"
+	    "COLLECTOR_SPOOL. Precedence: flags > environment > env file > config file.\n"
+	    "\n"
+	    "Exit status: 0 ok; 64 usage; 65 the gateway refused data (kept);\n"
+	    "66 a named file is missing; 73/74 spool cannot be created/read;\n"
+	    "75 gateway unreachable within once_timeout (data kept); 78 bad configuration.\n",
+	    CFG_DEFAULT_FILE, SPOOL_DEFAULT_PATH);
+}
+
+/* Prints each collected configuration message on its own line. */
+static void
+print_errors(const char *errors)
+{
+	const char *p = errors;
+
+	while (p != NULL && *p) {
+		const char *nl = strchr(p, '\n');
+		int n = nl ? (int)(nl - p) : (int)strlen(p);
+		if (n > 0)
+			fprintf(stderr, "collector-agent: %.*s\n", n, p);
+		p = nl ? nl + 1 : NULL;
+	}
+}
+
+static cfg *
+load(const cfg_args *args, int *status)
+{
+	char *errors = NULL;
+	cfg *c = NULL;
+	cfg_err e = cfg_load(args, environ, NULL, &c, &errors);
+
+	switch (e) {
+	case CFG_OK:
+		*status = EX_OK;
+		break;
+	case CFG_EINVAL:
+		*status = EX_CONFIG;
+		break;
+	case CFG_ENOENT:
+		*status = EX_NOINPUT;
+		break;
+	case CFG_ENOMEM:
+		*status = EX_OSERR;
+		break;
+	}
+	if (e != CFG_OK) {
+		print_errors(errors ? errors : cfg_strerror(e));
+		c = NULL;
+	}
+	free(errors);
+	return c;
+}
+
+static cfg *
+reload(void *arg)
+{
+	int status;
+
+	return load(arg, &status);
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { O_ENV = 256, O_SPOOL, O_GW, O_JOB, O_INST, O_INTERVAL,
+	    O_LISTEN, O_LEVEL, O_ONCE, O_RW };
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "env-file", required_argument, NULL, O_ENV },
+		{ "spool", required_argument, NULL, O_SPOOL },
+		{ "gateway", required_argument, NULL, O_GW },
+		{ "job", required_argument, NULL, O_JOB },
+		{ "instance", required_argument, NULL, O_INST },
+		{ "interval", required_argument, NULL, O_INTERVAL },
+		{ "listen", required_argument, NULL, O_LISTEN },
+		{ "remote-write", required_argument, NULL, O_RW },
+		{ "log-level", required_argument, NULL, O_LEVEL },
+		{ "once", no_argument, NULL, O_ONCE },
+		{ "check-config", no_argument, NULL, 't' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	cfg_args args = { 0 };
+	int once = 0, check = 0, ch, status;
+	agent_t *a;
+	cfg *c;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":c:tVh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': args.config_file = optarg; break;
+		case O_ENV: args.env_file = optarg; break;
+		case O_SPOOL: args.spool = optarg; break;
+		case O_GW: args.gateway = optarg; break;
+		case O_JOB: args.job = optarg; break;
+		case O_INST: args.instance = optarg; break;
+		case O_INTERVAL: args.interval = optarg; break;
+		case O_LISTEN: args.listen = optarg; break;
+		case O_RW: args.remote_write = optarg; break;
+		case O_LEVEL: args.log_level = optarg; break;
+		case O_ONCE: once = 1; break;
+		case 't': check = 1; break;
+		case 'V':
+			printf("collector-agent %s (libcollector-spool %s, %s)\n",
+			    SPOOL_VERSION, spool_version(), curl_version());
+			return EX_OK;
+		case 'h':
+			usage(stdout);
+			return EX_OK;
+		case ':':
+			fprintf(stderr, "collector-agent: option %s needs a "
+			    "value\nTry 'collector-agent --help'.\n",
+			    argv[optind - 1]);
+			return EX_USAGE;
+		default:
+			fprintf(stderr, "collector-agent: unknown option %s\n"
+			    "Try 'collector-agent --help'.\n",
+			    argv[optind - 1]);
+			return EX_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "collector-agent: unexpected argument '%s'\n"
+		    "Try 'collector-agent --help'.\n", argv[optind]);
+		return EX_USAGE;
+	}
+	if ((c = load(&args, &status)) == NULL)
+		return status;
+	if (check) {
+		cfg_print(c, stdout);
+		fprintf(stderr, "collector-agent: configuration OK\n");
+		cfg_free(c);
+		return EX_OK;
+	}
+	log_init(c->log_level);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		cfg_free(c);
+		log_errorx("cannot initialise libcurl", NULL);
+		return EX_SOFTWARE;
+	}
+	if ((status = agent_new(c, &a)) != 0) {
+		curl_global_cleanup();
+		return status;
+	}
+	status = once ? agent_once(a) : agent_run(a, reload, &args);
+	agent_free(a);
+	curl_global_cleanup();
+	return status;
+}
