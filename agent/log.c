@@ -117,6 +117,9 @@ log_q(const char *s)
 	return b;
 }
 
+static void vlog(int, const char *, const char *, const char *, va_list)
+    __attribute__((format(printf, 4, 0)));
+
 static void
 vlog(int level, const char *msg, const char *err, const char *kvfmt,
     va_list ap)

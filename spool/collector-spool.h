@@ -277,9 +277,11 @@ SPOOL_API spool_err spool_group_park(spool_t *s, int64_t group_id,
 
 /*
  * After the gateway confirmed a DELETE of the group, decided when the group
- * was at version seen: if no row came since (version == seen), the group and
- * its state are dropped; otherwise the state stays, its delete request is
- * cleared and it counts as never pushed, so the next push sends it whole.
+ * was at version seen. For a delete request (delete_pending), the fold
+ * already dropped the state, so the group goes if no series came after the
+ * request; for an expiry, it goes with its state if no row came since
+ * (version == seen). Otherwise the state stays, the request is cleared and
+ * the group counts as never pushed, so the next push sends it whole.
  * *dropped says which.
  */
 SPOOL_API spool_err spool_group_deleted(spool_t *s, int64_t group_id,

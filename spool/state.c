@@ -293,6 +293,7 @@ spool_err
 spool_group_deleted(spool_t *s, int64_t gid, int64_t seen, int *dropped)
 {
 	int64_t version = -1;
+	int pending = 0, has_series = 0, drop;
 	sqlite3_stmt *q = NULL;
 	spool_err e;
 	int rc;
@@ -301,13 +302,16 @@ spool_group_deleted(spool_t *s, int64_t gid, int64_t seen, int *dropped)
 	s->errmsg[0] = '\0';
 	if ((e = spool_exec(s, "BEGIN IMMEDIATE", "recording a delete")))
 		return e;
-	rc = sqlite3_prepare_v2(s->db, "SELECT version FROM groups WHERE "
-	    "id = ?", -1, &q, NULL);
+	rc = sqlite3_prepare_v2(s->db, "SELECT version, delete_pending, EXISTS"
+	    " (SELECT 1 FROM series WHERE group_id = ?1) FROM groups WHERE"
+	    " id = ?1", -1, &q, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_int64(q, 1, gid);
 		rc = sqlite3_step(q);
 		if (rc == SQLITE_ROW) {
 			version = sqlite3_column_int64(q, 0);
+			pending = sqlite3_column_int(q, 1);
+			has_series = sqlite3_column_int(q, 2);
 			rc = SQLITE_DONE;
 		}
 	}
@@ -316,7 +320,13 @@ spool_group_deleted(spool_t *s, int64_t gid, int64_t seen, int *dropped)
 		e = spool_sqlerr(s, rc, "recording a delete");
 		goto fail;
 	}
-	if (version == seen) {
+	if (version < 0)
+		goto commit; /* already gone */
+	/* A requested delete dropped the state when it was folded, so any
+	 * series now came after it. An expiry drops what it saw, unless a
+	 * row came since. */
+	drop = pending ? !has_series : version == seen;
+	if (drop) {
 		e = update(s, "DELETE FROM series WHERE group_id = ?1", gid, 0,
 		    NULL, "dropping a group");
 		if (!e)
@@ -325,16 +335,17 @@ spool_group_deleted(spool_t *s, int64_t gid, int64_t seen, int *dropped)
 		if (!e)
 			e = update(s, "DELETE FROM groups WHERE id = ?1", gid, 0,
 			    NULL, "dropping a group");
-		*dropped = 1;
-	} else if (version >= 0) {
-		/* Rows came after the decision: the gateway no longer has
-		 * the group, so all of it must be pushed again. */
+	} else {
+		/* The gateway no longer has the group: all of it must be
+		 * pushed again. */
 		e = update(s, "UPDATE groups SET delete_pending = 0, "
 		    "pushed_version = 0, park_reason = NULL WHERE id = ?1", gid,
 		    0, NULL, "recording a delete");
 	}
 	if (e)
 		goto fail;
+	*dropped = drop;
+commit:
 	if ((e = spool_exec(s, "COMMIT", "recording a delete")))
 		goto fail;
 	return SPOOL_OK;

@@ -93,7 +93,7 @@ is "$RC" 0 "stats exits 0"
 like "$OUT" "pending_rows           2" "stats shows pending rows"
 run stats --json
 is "$RC" 0 "stats --json exits 0"
-is "$(printf '%s' "$OUT" | json 'sorted(d.keys())')" "['delete_pending_groups', 'dirty_groups', 'groups', 'oldest_pending_age_seconds', 'parked_groups', 'path', 'pending_rows', 'rejected_rows', 'rejected_total', 'schema_version', 'series', 'spool_bytes']" "stats --json keys"
+is "$(printf '%s' "$OUT" | json 'sorted(d.keys())')" "['delete_pending_groups', 'dirty_groups', 'groups', 'oldest_pending_age_seconds', 'parked', 'parked_groups', 'path', 'pending_rows', 'rejected_rows', 'rejected_total', 'schema_version', 'series', 'spool_bytes']" "stats --json keys"
 run stats --bogus
 is "$RC" 64 "stats with a bad flag: 64"
 

@@ -302,6 +302,21 @@ test_deleted(void **state)
 	assert_int_equal(dropped, 1);
 	l = groups(f->s);
 	assert_int_equal(l.n, 0);
+
+	/* A delete request and new rows folded before the agent listed the
+	 * group: the DELETE clears the old data, the new rows stay. */
+	put(f->s, "re", "", SPOOL_OP_ADD, "n_total 5\n");
+	fold(f->s);
+	assert_int_equal(spool_request_delete(f->s, "re", ""), SPOOL_OK);
+	put(f->s, "re", "", SPOOL_OP_ADD, "n_total 1\n");
+	fold(f->s);
+	l = groups(f->s);
+	assert_string_equal(l.text[0], "re| v2 p0 d1 s1 -");
+	assert_int_equal(spool_group_deleted(f->s, l.g[0].id, l.g[0].version,
+	    &dropped), SPOOL_OK);
+	assert_int_equal(dropped, 0);
+	l = groups(f->s);
+	assert_string_equal(l.text[0], "re| v2 p0 d0 s1 -");
 	assert_int_equal(spool_checkpoint(f->s), SPOOL_OK);
 }
 
