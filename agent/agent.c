@@ -206,6 +206,16 @@ apply_cfg(agent_t *a, cfg *c)
 		free(b);
 		return EX_CONFIG;
 	}
+	if (a->c != NULL && strcmp(a->c->spool_path, c->spool_path) != 0) {
+		char *keep = strdup(a->c->spool_path);
+		log_warnx("the spool path changes only with a restart; the "
+		    "agent keeps the open one", "spool=%s ignored=%s",
+		    log_q(a->c->spool_path), log_q(c->spool_path));
+		if (keep != NULL) {
+			free(c->spool_path);
+			c->spool_path = keep;
+		}
+	}
 	push_free(a->p);
 	free(a->default_grouping);
 	free(a->buckets);

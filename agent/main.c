@@ -57,20 +57,28 @@ usage(FILE *f)
 	    CFG_DEFAULT_FILE, SPOOL_DEFAULT_PATH);
 }
 
-/* Prints each collected configuration message on its own line. */
+/* Prints each collected configuration message on its own line: plain
+ * at start (before anything runs), as log lines on a reload. */
 static void
-print_errors(const char *errors)
+print_errors(const char *errors, int as_log)
 {
 	const char *p = errors;
 
 	while (p != NULL && *p) {
 		const char *nl = strchr(p, '\n');
 		int n = nl ? (int)(nl - p) : (int)strlen(p);
-		if (n > 0)
+		if (n > 0 && as_log) {
+			char *line = strndup(p, (size_t)n);
+			log_errorx("invalid configuration", "error=%s",
+			    log_q(line ? line : "out of memory"));
+			free(line);
+		} else if (n > 0)
 			fprintf(stderr, "collector-agent: %.*s\n", n, p);
 		p = nl ? nl + 1 : NULL;
 	}
 }
+
+static int reloading;
 
 static cfg *
 load(const cfg_args *args, int *status)
@@ -94,7 +102,7 @@ load(const cfg_args *args, int *status)
 		break;
 	}
 	if (e != CFG_OK) {
-		print_errors(errors ? errors : cfg_strerror(e));
+		print_errors(errors ? errors : cfg_strerror(e), reloading);
 		c = NULL;
 	}
 	free(errors);
@@ -106,6 +114,7 @@ reload(void *arg)
 {
 	int status;
 
+	reloading = 1;
 	return load(arg, &status);
 }
 
