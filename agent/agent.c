@@ -1046,6 +1046,10 @@ agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 	    "instance=%s", log_q(a->c->spool_path), log_q(a->c->gw.url),
 	    a->p ? "on" : "off", a->c->interval, log_q(a->c->job),
 	    log_q(a->c->instance));
+	if (a->c->listen != NULL && a->c->listen[0] != '\0')
+		log_warnx("pull mode is not available in this version; the "
+		    "listen setting is ignored", "listen=%s",
+		    log_q(a->c->listen));
 	now = mono();
 	next_push = now;
 	next_fold = now;
