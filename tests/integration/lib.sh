@@ -1,0 +1,359 @@
+# Helpers for the integration tests (sourced): a private temporary
+# directory, a real Pushgateway on a free port, a scripted fake gateway,
+# reading the gateway's state back, promtool, bounded waits, and an EXIT
+# trap that stops every process the test started (by PID) and removes the
+# directory. The tests run with the repository root as the working
+# directory; BUILD is the build directory (tests/run-tests exports it).
+#
+# Every wait here is bounded; nothing sleeps or waits forever.
+#
+# Run one:   BUILD=build tests/integration/test_agent_push.sh
+# Run all:   BUILD=build prove -e '' tests/integration/test_*.sh
+# KEEP_TMP=1 keeps the temporary directory (logs, configs, saved bodies).
+# Each file starts its own gateways and agents on free ports, so files may
+# run in parallel (prove -j).
+set -u
+
+INT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$INT_DIR/../cli/tap.sh"
+
+BUILD=${BUILD:-build}
+AGENT="$BUILD/collector-agent"
+CS="$BUILD/collector-spool"
+PY=/usr/bin/python3
+GATEWAY_BIN=${GATEWAY_BIN:-/usr/bin/prometheus-pushgateway}
+PROMTOOL=${PROMTOOL:-/usr/bin/promtool}
+export LC_ALL=C PYTHONDONTWRITEBYTECODE=1
+
+# The caller's environment must not leak into the agent under test.
+unset PROMETHEUS_PUSHGATEWAY_URL PROMETHEUS_PUSHGATEWAY_ENABLED \
+	PROMETHEUS_PUSHGATEWAY_INTERVAL PROMETHEUS_JOB_NAME API_HOST API_PORT \
+	COLLECTOR_SPOOL COLLECTOR_SPOOL_BUSY_TIMEOUT_MS COLLECTOR_SPOOL_SYNCHRONOUS
+
+# need [agent] [gateway] [promtool]: skips the whole file (a valid TAP plan,
+# exit 0) unless everything it needs is here; curl, python3 and
+# collector-spool always.
+need() {
+	local what
+	[ -x "$CS" ] || { echo "1..0 # SKIP collector-spool not built"; exit 0; }
+	command -v curl >/dev/null || { echo "1..0 # SKIP curl not installed"; exit 0; }
+	[ -x "$PY" ] || { echo "1..0 # SKIP $PY not installed"; exit 0; }
+	for what in "$@"; do
+		case $what in
+		agent) [ -x "$AGENT" ] ||
+			{ echo "1..0 # SKIP collector-agent not built"; exit 0; } ;;
+		gateway) [ -x "$GATEWAY_BIN" ] ||
+			{ echo "1..0 # SKIP $GATEWAY_BIN not installed"; exit 0; } ;;
+		promtool) [ -x "$PROMTOOL" ] ||
+			{ echo "1..0 # SKIP $PROMTOOL not installed"; exit 0; } ;;
+		esac
+	done
+}
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/ca-int-XXXXXX") || exit 1
+TRACKED=()
+
+# ---------------------------------------------------------------- processes
+
+track() { TRACKED+=("$1"); }
+untrack() {
+	local p keep=()
+	for p in "${TRACKED[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+	TRACKED=("${keep[@]}")
+}
+
+# stop_pid PID [SECONDS [SIGNAL]]: sends SIGNAL (TERM), waits up to SECONDS
+# (10) for the process to end, then KILLs it. Sets STOP_RC to its exit
+# status (128+n when a signal ended it) and STOP_KILLED=1 when KILL was
+# needed. Only for children of this shell.
+stop_pid() {
+	local pid=$1 secs=${2:-10} sig=${3:-TERM} deadline
+	STOP_KILLED=0
+	kill "-$sig" "$pid" 2>/dev/null
+	deadline=$(( $(now_us) + secs * 1000000 ))
+	while kill -0 "$pid" 2>/dev/null && [ "$(now_us)" -lt "$deadline" ]; do
+		sleep 0.05
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		STOP_KILLED=1
+		kill -KILL "$pid" 2>/dev/null
+	fi
+	wait "$pid" 2>/dev/null
+	STOP_RC=$?
+	untrack "$pid"
+}
+
+# wait_exit PID [SECONDS]: waits up to SECONDS (20) for the child to end by
+# itself; sets STOP_RC and returns 0, or returns 1 (process left running).
+wait_exit() {
+	local pid=$1 secs=${2:-20} deadline
+	deadline=$(( $(now_us) + secs * 1000000 ))
+	while kill -0 "$pid" 2>/dev/null && [ "$(now_us)" -lt "$deadline" ]; do
+		sleep 0.05
+	done
+	kill -0 "$pid" 2>/dev/null && return 1
+	wait "$pid" 2>/dev/null
+	STOP_RC=$?
+	untrack "$pid"
+	return 0
+}
+
+cleanup() {
+	local p jobs_now
+	jobs_now=" $(jobs -p | tr '\n' ' ') "
+	for p in "${TRACKED[@]}"; do
+		# Only processes this shell still knows as its jobs (no PID reuse).
+		case $jobs_now in *" $p "*) ;; *) continue ;; esac
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${TRACKED[@]}"; do
+		case $jobs_now in *" $p "*) ;; *) continue ;; esac
+		local i=0
+		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	if [ -n "${KEEP_TMP:-}" ]; then
+		echo "# kept $T" >&2
+	else
+		rm -rf "$T"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ------------------------------------------------------------------- timing
+
+now_us() { local t=${EPOCHREALTIME//[.,]/}; echo "$t"; }
+# secs_since START_US: seconds as "S.mmm"
+secs_since() {
+	local ms=$(( ($(now_us) - $1) / 1000 ))
+	printf '%d.%03d' $((ms / 1000)) $((ms % 1000))
+}
+# less_than A B: A < B for decimals
+less_than() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
+
+# wait_until [-t SECONDS] CMD [ARG...]: runs CMD every 0.1 s until it
+# succeeds (0) or SECONDS (15) have passed (1).
+wait_until() {
+	local secs=15 deadline
+	if [ "$1" = "-t" ]; then secs=$2; shift 2; fi
+	deadline=$(( $(now_us) + secs * 1000000 ))
+	while :; do
+		"$@" && return 0
+		[ "$(now_us)" -lt "$deadline" ] || return 1
+		sleep 0.1
+	done
+}
+
+# ----------------------------------------------------------------- network
+
+free_port() {
+	"$PY" -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# gw_start [PORT]: starts a real Pushgateway (memory only) on 127.0.0.1:PORT
+# (a free port when not given) and waits until it is ready. Sets GW_PORT,
+# GW_URL, GW_PID. Returns 1 when it does not come up within 10 s.
+gw_start() {
+	local port=${1:-$(free_port)} i=0
+	GW_PORT=$port
+	GW_URL="http://127.0.0.1:$port"
+	GW_LOG="$T/gateway-$port.log"
+	"$GATEWAY_BIN" --web.listen-address="127.0.0.1:$port" --persistence.file= \
+		>>"$GW_LOG" 2>&1 &
+	GW_PID=$!
+	track "$GW_PID"
+	while [ $i -lt 100 ]; do
+		curl -sf --max-time 1 "$GW_URL/-/ready" >/dev/null 2>&1 && return 0
+		kill -0 "$GW_PID" 2>/dev/null || break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "# the gateway did not start on port $port"
+	diag_file "$GW_LOG"
+	return 1
+}
+
+# gw_stop: stops the gateway gw_start started (TERM, then KILL after 5 s).
+gw_stop() {
+	[ -n "${GW_PID:-}" ] || return 0
+	stop_pid "$GW_PID" 5
+	GW_PID=
+}
+
+# gw_value JOB GROUPING METRIC [LABELS]: the value string the gateway shows,
+# or "absent". GROUPING and LABELS are 'k="v",...' ('' for none); METRIC may
+# be NAME_bucket (with le="..." in LABELS), NAME_sum or NAME_count.
+gw_value() { "$PY" "$INT_DIR/gwquery.py" "${GW_URL:?}" value "$@"; }
+# gw_groups: one line per group, e.g. {instance="a",job="j"}
+gw_groups() { "$PY" "$INT_DIR/gwquery.py" "${GW_URL:?}" groups; }
+# gw_families JOB GROUPING: the group's family names, or "absent"
+gw_families() { "$PY" "$INT_DIR/gwquery.py" "${GW_URL:?}" families "$@"; }
+# gw_status JOB GROUPING: ok | failed (last push refused) | absent
+gw_status() { "$PY" "$INT_DIR/gwquery.py" "${GW_URL:?}" status "$@"; }
+# gw_is WANT JOB GROUPING METRIC [LABELS]: for wait_until
+gw_is() { local want=$1; shift; [ "$(gw_value "$@")" = "$want" ]; }
+# gw_absent JOB GROUPING / gw_present JOB GROUPING: for wait_until
+gw_absent() { [ "$(gw_families "$@")" = absent ]; }
+gw_present() { local f; f=$(gw_families "$@") && [ "$f" != absent ]; }
+
+# gw_push JOB-PATH BODY: PUT BODY to $GW_URL/metrics/job/JOB-PATH with curl;
+# prints the HTTP status (for checking the harness and for setting up).
+gw_push() {
+	printf '%s' "$2" | curl -s -o "$T/curl.out" -w '%{http_code}' -X PUT \
+		--data-binary @- "$GW_URL/metrics/job/$1"
+}
+
+# fake_start [fake_gateway.py options]: starts the fake gateway on a free
+# port; sets FAKE_PID, FAKE_URL, FAKE_LOG (its request log).
+FAKE_N=0
+fake_start() {
+	local i=0
+	FAKE_N=$((FAKE_N + 1))
+	FAKE_LOG="$T/fake-$FAKE_N.log"
+	: >"$FAKE_LOG"
+	rm -f "$T/fake-$FAKE_N.port"
+	"$PY" "$INT_DIR/fake_gateway.py" --port-file "$T/fake-$FAKE_N.port" \
+		--log "$FAKE_LOG" --max-seconds 120 "$@" 2>"$T/fake-$FAKE_N.err" &
+	FAKE_PID=$!
+	track "$FAKE_PID"
+	while [ $i -lt 100 ]; do
+		if [ -s "$T/fake-$FAKE_N.port" ]; then
+			FAKE_URL="http://127.0.0.1:$(cat "$T/fake-$FAKE_N.port")"
+			curl -sf --max-time 1 "$FAKE_URL/-/ready" >/dev/null 2>&1 && return 0
+		fi
+		kill -0 "$FAKE_PID" 2>/dev/null || break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "# the fake gateway did not start"
+	diag_file "$T/fake-$FAKE_N.err"
+	return 1
+}
+fake_stop() {
+	[ -n "${FAKE_PID:-}" ] || return 0
+	stop_pid "$FAKE_PID" 5
+	FAKE_PID=
+}
+# fake_count METHOD PATH: requests with that method and exact path so far
+fake_count() { awk -v m="$1" -v p="$2" '$2 == m && $3 == p { n++ } END { print n + 0 }' "$FAKE_LOG"; }
+# fake_gaps METHOD PATH: seconds between consecutive such requests, one line
+fake_gaps() {
+	awk -v m="$1" -v p="$2" '$2 == m && $3 == p {
+		if (n++) printf "%s%.3f", (n > 2 ? " " : ""), $1 - last; last = $1 }
+		END { print "" }' "$FAKE_LOG"
+}
+# fake_statuses METHOD PATH: the statuses answered, in order
+fake_statuses() { awk -v m="$1" -v p="$2" '$2 == m && $3 == p { printf "%s%s", (n++ ? "," : ""), $4 } END { print "" }' "$FAKE_LOG"; }
+
+# ------------------------------------------------------------------- tools
+
+# promtool_check FILE: `promtool check metrics` < FILE; exit 0 (clean) and
+# 3 (lint only: names, HELP) pass; anything else fails with the output
+# printed as TAP comments.
+promtool_check() {
+	local rc
+	[ -f "$1" ] || { echo "# promtool_check: $1: no such file"; return 1; }
+	"$PROMTOOL" check metrics <"$1" >"$T/promtool.out" 2>&1
+	rc=$?
+	case $rc in
+	0 | 3) return 0 ;;
+	*) echo "# promtool check metrics: exit $rc on $1"; diag_file "$T/promtool.out"; return 1 ;;
+	esac
+}
+
+# body_check FILE...: the checks promtool does not make (check_body.py)
+body_check() { "$PY" "$INT_DIR/check_body.py" "$@" 2>&1 | sed 's/^/# /'; return "${PIPESTATUS[0]}"; }
+
+# spool_stat KEY: one field of `collector-spool stats --json` (the spool is
+# COLLECTOR_SPOOL)
+spool_stat() {
+	"$CS" stats --json | "$PY" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+}
+
+# diag_file FILE [LINES]: the file's last lines as TAP comments
+diag_file() {
+	[ -f "$1" ] || { echo "# ($1: no such file)"; return 0; }
+	tail -n "${2:-30}" "$1" | sed 's/^/# /'
+}
+
+# not CMD [ARG...]: succeeds when CMD fails (for check and wait_until)
+not() { ! "$@"; }
+
+# check NAME CMD [ARG...]: ok when CMD succeeds
+check() {
+	local name=$1; shift
+	if "$@"; then tap_ok "$name"; else tap_fail "$name" "failed: $*"; fi
+}
+
+# ------------------------------------------------------------------ agent
+
+# agent_conf FILE URL JOB INSTANCE [SETTING=VALUE...]: writes a config file.
+# Settings go into the pushgateway section verbatim (libconfig values:
+# numbers as they are, strings quoted by the caller); they replace these
+# defaults, which keep the tests fast:
+#   interval = 1; timeout = 2; retry_min = 0.2; retry_max = 1.0;
+#   once_timeout = 3; group_ttl = 0;
+# The pull-mode listener is off and the log level is debug. The spool comes
+# from COLLECTOR_SPOOL, which the tests export.
+agent_conf() {
+	local file=$1 url=$2 job=$3 instance=$4 kv k v
+	shift 4
+	local -A conf=([interval]=1 [timeout]=2 [retry_min]=0.2 [retry_max]=1.0
+		[once_timeout]=3 [group_ttl]=0)
+	local order=(interval timeout retry_min retry_max once_timeout group_ttl)
+	for kv in "$@"; do
+		k=${kv%%=*}; v=${kv#*=}
+		[ -n "${conf[$k]+x}" ] || order+=("$k")
+		conf[$k]=$v
+	done
+	{
+		echo "pushgateway: {"
+		echo "  url = \"$url\";"
+		echo "  job = \"$job\";"
+		echo "  instance = \"$instance\";"
+		for k in "${order[@]}"; do echo "  $k = ${conf[$k]};"; done
+		echo "};"
+		echo 'listen = "";'
+		echo 'log: { level = "debug"; };'
+	} >"$file"
+}
+
+# run_agent ARG...: runs the agent in the foreground with a 60 s hang guard.
+# Sets RC, OUT, ERR (stderr is also kept in $T/agent-N.err) and SECS (wall
+# time, "S.mmm").
+AGENT_N=0
+run_agent() {
+	local t0
+	AGENT_N=$((AGENT_N + 1))
+	t0=$(now_us)
+	timeout -k 5 60 "$AGENT" "$@" >"$T/agent-$AGENT_N.out" 2>"$T/agent-$AGENT_N.err"
+	RC=$?
+	SECS=$(secs_since "$t0")
+	OUT=$(cat "$T/agent-$AGENT_N.out")
+	ERR=$(cat "$T/agent-$AGENT_N.err")
+	AGENT_ERR_FILE="$T/agent-$AGENT_N.err"
+}
+
+# agent_start NAME ARG...: starts the agent in the background; sets
+# AGENT_PID; its stderr goes to $T/NAME.err.
+agent_start() {
+	local name=$1; shift
+	"$AGENT" "$@" >"$T/$name.out" 2>"$T/$name.err" &
+	AGENT_PID=$!
+	track "$AGENT_PID"
+}
+
+# is_rc WANT NAME: checks RC from run_agent; on failure shows the agent's
+# stderr.
+is_rc() {
+	if [ "$RC" = "$1" ]; then
+		tap_ok "$2"
+	else
+		tap_fail "$2" "got exit status $RC, want $1 (after ${SECS:-?} s)"
+		diag_file "$AGENT_ERR_FILE" 40
+	fi
+}
