@@ -828,6 +828,23 @@ expired(const agent_t *a, const group *g, double now_wall)
  * Stops at the first transport failure. deadline (monotonic, 0 none)
  * stops it between requests.
  */
+/* Before a request: is there time left? Caps the request at the deadline. */
+static int
+time_left(agent_t *a, double deadline, step *out)
+{
+	double left;
+
+	if (deadline <= 0)
+		return 1;
+	left = deadline - mono();
+	if (left <= 0) {
+		out->pending = 1;
+		return 0;
+	}
+	push_limit(a->p, left);
+	return 1;
+}
+
 static void
 network_round(agent_t *a, double deadline, step *out)
 {
@@ -838,23 +855,22 @@ network_round(agent_t *a, double deadline, step *out)
 
 	if (a->p == NULL)
 		return;
+	push_limit(a->p, 0);
 	for (size_t i = 0; i < a->ngroups; i++) {
 		group *g = &a->groups[i];
-		if (deadline > 0 && mono() > deadline) {
-			out->pending = 1;
+		if (!g->delete_pending)
+			continue;
+		if (!time_left(a, deadline, out))
 			return;
-		}
-		if (g->delete_pending && do_delete(a, g, "requested", out))
+		if (do_delete(a, g, "requested", out))
 			return;
 	}
 	for (size_t i = 0; i < a->ngroups; i++) {
 		group *g = &a->groups[i];
 		if (g->id == 0 || g->delete_pending || !expired(a, g, nw))
 			continue;
-		if (deadline > 0 && mono() > deadline) {
-			out->pending = 1;
+		if (!time_left(a, deadline, out))
 			return;
-		}
 		if (do_delete(a, g, "expired", out))
 			return;
 	}
@@ -866,10 +882,8 @@ network_round(agent_t *a, double deadline, step *out)
 		}
 		if (!want_push(a, g, now, force))
 			continue;
-		if (deadline > 0 && mono() > deadline) {
-			out->pending = 1;
+		if (!time_left(a, deadline, out))
 			return;
-		}
 		if (do_push(a, g, 0, out))
 			return;
 	}
@@ -883,6 +897,8 @@ network_round(agent_t *a, double deadline, step *out)
 		dflt.grouping = a->default_grouping;
 		dg = &dflt;
 	}
+	if (!time_left(a, deadline, out))
+		return;
 	if (do_push(a, dg, 1, out))
 		return;
 	a->resync = 0;

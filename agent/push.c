@@ -47,6 +47,8 @@ struct push {
 	char resp[RESP_CAP];         /* the start of the response body */
 	size_t resp_len;
 	char retry_after[RETRY_AFTER_CAP];
+	double timeout;              /* configured total, seconds */
+	double conn;                 /* configured connect, seconds */
 };
 
 const char *
@@ -502,6 +504,8 @@ push_new(const cfg_http *http, push_t **out, char *errbuf, size_t errlen)
 	low = (long)ceil(http->timeout < LOW_SPEED_TIME_MAX ? http->timeout :
 	    LOW_SPEED_TIME_MAX);
 
+	p->timeout = http->timeout;
+	p->conn = conn;
 	/* Signals would disturb the daemon's own handlers and timers. */
 	bad += SETOPT(p, CURLOPT_NOSIGNAL, 1L);
 	bad += SETOPT(p, CURLOPT_ERRORBUFFER, p->errbuf);
@@ -810,6 +814,22 @@ set_url(push_t *p, const char *job, const char *grouping, push_status *st)
 		return rc == CURLE_OUT_OF_MEMORY ? PUSH_ENOMEM : PUSH_EINVAL;
 	}
 	return PUSH_OK;
+}
+
+void
+push_limit(push_t *p, double seconds)
+{
+	double t = p->timeout, c = p->conn;
+
+	/* Never below 1 ms: curl takes 0 as "no timeout". */
+	if (seconds > 0 && seconds < t)
+		t = seconds < 0.001 ? 0.001 : seconds;
+	if (c > t)
+		c = t;
+	(void)curl_easy_setopt(p->curl, CURLOPT_TIMEOUT_MS,
+	    (long)ceil(t * 1000));
+	(void)curl_easy_setopt(p->curl, CURLOPT_CONNECTTIMEOUT_MS,
+	    (long)ceil(c * 1000));
 }
 
 push_err

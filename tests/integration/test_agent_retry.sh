@@ -26,6 +26,22 @@ echo "# --once with the gateway down took $SECS s (once_timeout 3)"
 check "gateway down: --once gives up in bounded time (< 15 s)" less_than "$SECS" 15
 check "gateway down: the data is kept" spool_kept
 "$CS" stats --json | sed 's/^/# stats: /'
+
+# A gateway that accepts the connection and never answers: once_timeout
+# bounds --once even though one request may take `timeout` (30 s here).
+hport=$(free_port)
+"$PY" -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64); time.sleep(60)' "$hport" &
+hang_pid=$!
+track "$hang_pid"
+agent_conf "$T/hang.conf" "http://127.0.0.1:$hport" hjob h once_timeout=2 timeout=30
+run_agent -c "$T/hang.conf" --once
+is_rc 75 "silent gateway: --once exits 75"
+echo "# --once against a silent gateway took $SECS s (once_timeout 2, timeout 30)"
+check "silent gateway: once_timeout caps the request (< 15 s, not 30)" less_than "$SECS" 15
+check "silent gateway: the data is kept" spool_kept
+stop_pid "$hang_pid" 5
 "$CS" put --job down --grouping 'instance="r"' --op add 'd_total 2'
 run_agent -c "$T/down.conf" --once
 is_rc 75 "gateway still down: 75 again"
