@@ -60,7 +60,7 @@ spool_groups_each(spool_t *s, int (*fn)(const spool_group *, void *),
 typedef struct reader {
 	spool_t *s;
 	int64_t gid;
-	sqlite3_stmt *fams, *isfam, *ser;
+	sqlite3_stmt *fams, *isfam, *ser, *hser;
 	char *names[4];      /* the family's member names */
 	size_t nnames;
 	spool_hist_buf hb;
@@ -129,27 +129,28 @@ static spool_err
 read_family(reader *r, const spool_family *f, const spool_reader *cb,
     void *arg, int *stopped)
 {
+	sqlite3_stmt *q = strcmp(f->type, "histogram") == 0 ? r->hser : r->ser;
 	spool_sample x;
 	int rc, announced = 0;
 
-	sqlite3_bind_int64(r->ser, 1, r->gid);
+	sqlite3_bind_int64(q, 1, r->gid);
 	for (int i = 0; i < 4; i++)
-		sqlite3_bind_text(r->ser, i + 2, (size_t)i < r->nnames ?
+		sqlite3_bind_text(q, i + 2, (size_t)i < r->nnames ?
 		    r->names[i] : r->names[0], -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(r->ser)) == SQLITE_ROW) {
-		const char *h = (const char *)sqlite3_column_text(r->ser, 3);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *h = (const char *)sqlite3_column_text(q, 3);
 		spool_hist hv;
 
-		x.name = (const char *)sqlite3_column_text(r->ser, 0);
-		x.labels = (const char *)sqlite3_column_text(r->ser, 1);
+		x.name = (const char *)sqlite3_column_text(q, 0);
+		x.labels = (const char *)sqlite3_column_text(q, 1);
 		if (x.labels == NULL)
 			x.labels = "";
-		x.value = sqlite3_column_type(r->ser, 2) == SQLITE_NULL ?
-		    (double)NAN : sqlite3_column_double(r->ser, 2);
+		x.value = sqlite3_column_type(q, 2) == SQLITE_NULL ?
+		    (double)NAN : sqlite3_column_double(q, 2);
 		x.hist = NULL;
 		if (h != NULL) {
 			if (spool_hist_parse(h, &r->hb) != 0) {
-				sqlite3_reset(r->ser);
+				sqlite3_reset(q);
 				return spool_seterr(r->s, SPOOL_ECORRUPT, "spool "
 				    "%s: unreadable histogram state for %s: the "
 				    "series table was edited by hand; delete "
@@ -168,12 +169,89 @@ read_family(reader *r, const spool_family *f, const spool_reader *cb,
 		}
 		announced = 1;
 	}
-	sqlite3_reset(r->ser);
+	sqlite3_reset(q);
 	if (*stopped)
 		return SPOOL_OK;
 	if (rc != SQLITE_DONE)
 		return spool_sqlerr(r->s, rc, "reading the series");
 	return SPOOL_OK;
+}
+
+/*
+ * Buckets that writers set themselves (NAME_bucket{...,le="..."}) are
+ * stored under their canonical label text, where le="+Inf" sorts before
+ * le="1". Histogram families are read ordered by the labels without le,
+ * then by le as a number, so each series' buckets come out ascending.
+ */
+static void
+le_split(sqlite3_context *ctx, int argc, sqlite3_value **argv, int want_num)
+{
+	const char *t = (const char *)sqlite3_value_text(argv[0]);
+	expo_label labels[EXPO_MAX_LABELS];
+	const char *why;
+	size_t n, k;
+
+	(void)argc;
+	if (t == NULL || expo_parse_labels(t, strlen(t), labels,
+	    EXPO_MAX_LABELS, &n, &why) != 0) {
+		sqlite3_result_value(ctx, argv[0]);
+		return;
+	}
+	for (k = 0; k < n && !expo_str_eq(labels[k].name, "le"); k++)
+		;
+	if (want_num) {
+		double v;
+		if (k < n && expo_parse_value(labels[k].value.p,
+		    labels[k].value.len, &v) == 0 && v == v)
+			sqlite3_result_double(ctx, v);
+		else
+			sqlite3_result_null(ctx);
+		return;
+	}
+	if (k == n) {
+		sqlite3_result_value(ctx, argv[0]);
+		return;
+	}
+	{
+		char buf[8192 + 1];
+		size_t len;
+		/* The other labels, still canonical. */
+		memmove(&labels[k], &labels[k + 1], (n - k - 1) *
+		    sizeof(labels[0]));
+		if (expo_labels_len(labels, n - 1) >= sizeof(buf)) {
+			sqlite3_result_value(ctx, argv[0]);
+			return;
+		}
+		len = expo_join_labels(buf, labels, n - 1);
+		sqlite3_result_text(ctx, buf, (int)len, SQLITE_TRANSIENT);
+	}
+}
+
+static void
+fn_le_rest(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	le_split(ctx, argc, argv, 0);
+}
+
+static void
+fn_le_num(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	le_split(ctx, argc, argv, 1);
+}
+
+static spool_err
+register_le(spool_t *s)
+{
+	int rc = sqlite3_create_function_v2(s->db, "spool_le_rest", 1,
+	    SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, fn_le_rest, NULL, NULL,
+	    NULL);
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_function_v2(s->db, "spool_le_num", 1,
+		    SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, fn_le_num, NULL,
+		    NULL, NULL);
+	return rc == SQLITE_OK ? SPOOL_OK :
+	    spool_sqlerr(s, rc, "registering SQL functions");
 }
 
 spool_err
@@ -190,7 +268,8 @@ spool_group_read(spool_t *s, int64_t gid, const spool_reader *cb, void *arg,
 	*version = 0;
 	*stopped = 0;
 	s->errmsg[0] = '\0';
-	if ((e = spool_exec(s, "BEGIN", "reading a group")))
+	if ((e = register_le(s)) != SPOOL_OK ||
+	    (e = spool_exec(s, "BEGIN", "reading a group")))
 		return e;
 	{
 		sqlite3_stmt *v;
@@ -217,7 +296,11 @@ spool_group_read(spool_t *s, int64_t gid, const spool_reader *cb, void *arg,
 	    "group_id = ? AND name = ?", -1, &r.isfam, NULL)) != SQLITE_OK ||
 	    (rc = sqlite3_prepare_v2(s->db, "SELECT name, labels, value, hist"
 	    " FROM series WHERE group_id = ?1 AND name IN (?2, ?3, ?4, ?5)"
-	    " ORDER BY name, labels", -1, &r.ser, NULL)) != SQLITE_OK) {
+	    " ORDER BY name, labels", -1, &r.ser, NULL)) != SQLITE_OK ||
+	    (rc = sqlite3_prepare_v2(s->db, "SELECT name, labels, value, hist"
+	    " FROM series WHERE group_id = ?1 AND name IN (?2, ?3, ?4, ?5)"
+	    " ORDER BY name, spool_le_rest(labels), spool_le_num(labels),"
+	    " labels", -1, &r.hser, NULL)) != SQLITE_OK) {
 		e = spool_sqlerr(s, rc, "reading a group");
 		goto out;
 	}
@@ -248,6 +331,7 @@ out:
 	sqlite3_finalize(r.fams);
 	sqlite3_finalize(r.isfam);
 	sqlite3_finalize(r.ser);
+	sqlite3_finalize(r.hser);
 	sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 	return e;
 }

@@ -176,12 +176,43 @@ test_families_contiguous(void **state)
 	    "S b/b {k=\"1\"} 1\n"
 	    "S b/b {k=\"2\"} 2\n"
 	    "F x histogram help=Latency.\n"
-	    "S x/x_bucket {le=\"+Inf\"} 3\n"
 	    "S x/x_bucket {le=\"1\"} 2\n"
+	    "S x/x_bucket {le=\"+Inf\"} 3\n"
 	    "S x/x_count {} 3\n"
 	    "S x/x_sum {} 4.5\n"
 	    "F x_c gauge\n"
 	    "S x_c/x_c {} 7\n");
+}
+
+/* Buckets written by hand come out per series, le ascending as numbers
+ * (their label text sorts le="+Inf" before le="1" and "10" before "2"). */
+static void
+test_bucket_order(void **state)
+{
+	struct fx *f = *state;
+	trace t = { .len = 0 };
+	glist l;
+	int64_t v;
+	int stopped;
+
+	put(f->s, "j", "", SPOOL_OP_SET, "# TYPE h histogram\n"
+	    "h_bucket{a=\"2\",le=\"+Inf\"} 1\n"
+	    "h_bucket{a=\"1\",le=\"+Inf\"} 9\n"
+	    "h_bucket{a=\"1\",le=\"10\"} 8\n"
+	    "h_bucket{a=\"1\",le=\"2\"} 7\n"
+	    "h_bucket{a=\"1\",le=\"0.5\",z=\"q\"} 1\n"
+	    "h_count{a=\"1\"} 9\n");
+	fold(f->s);
+	l = groups(f->s);
+	assert_int_equal(spool_group_read(f->s, l.g[0].id, &reader, &t, &v,
+	    &stopped), SPOOL_OK);
+	assert_string_equal(t.buf, "F h histogram\n"
+	    "S h/h_bucket {a=\"1\",le=\"2\"} 7\n"
+	    "S h/h_bucket {a=\"1\",le=\"10\"} 8\n"
+	    "S h/h_bucket {a=\"1\",le=\"+Inf\"} 9\n"
+	    "S h/h_bucket {a=\"1\",le=\"0.5\",z=\"q\"} 1\n"
+	    "S h/h_bucket {a=\"2\",le=\"+Inf\"} 1\n"
+	    "S h/h_count {a=\"1\"} 9\n");
 }
 
 static void
@@ -326,6 +357,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_families_contiguous,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bucket_order, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_observed_histogram, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_stop_and_missing, setup,
