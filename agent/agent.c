@@ -714,9 +714,13 @@ do_delete(agent_t *a, group *g, const char *why, step *out)
 		out->pending = 1;
 		return 1;
 	case PUSH_REFUSED:
+		/* Parked like a refused push: tried again when the group
+		 * changes or after retry_max, not hammered. */
+		park_set(a, g->id, g->version, mono() + a->c->retry_max);
 		log_warnx("gateway refused a delete; will retry", "job=%s "
-		    "grouping=%s code=%ld reason=%s", log_q(g->job),
-		    log_q(g->grouping), st.http_code, log_q(st.message));
+		    "grouping=%s code=%ld reason=%s retry_in=%.0f",
+		    log_q(g->job), log_q(g->grouping), st.http_code,
+		    log_q(st.message), a->c->retry_max);
 		out->refused = 1;
 		return 0;
 	}
@@ -796,29 +800,41 @@ refused_locally:
 	return 0;
 }
 
+/* Was g refused, and has it neither changed nor waited long enough? */
+static int
+parked_now(agent_t *a, const group *g, double now)
+{
+	park *p = park_find(a, g->id);
+
+	return p != NULL && p->version >= g->version && now < p->retry_at;
+}
+
 /* Should g be pushed now? */
 static int
 want_push(agent_t *a, const group *g, double now, int force)
 {
-	park *p;
-
 	if (g->id == 0 || g->delete_pending)
 		return 0;
 	if (g->version <= g->pushed_version && !force)
 		return 0;
 	if (!g->has_series && g->version <= g->pushed_version)
 		return 0;
-	p = park_find(a, g->id);
-	if (p != NULL && p->version >= g->version && now < p->retry_at)
-		return 0;
-	return 1;
+	return !parked_now(a, g, now);
 }
 
 static int
-expired(const agent_t *a, const group *g, double now_wall)
+expired(agent_t *a, const group *g, double now_wall, double now)
 {
 	return a->c->group_ttl > 0 && g->last_row_ms > 0 && !is_default(a, g) &&
-	    now_wall * 1000.0 - (double)g->last_row_ms > a->c->group_ttl * 1000.0;
+	    now_wall * 1000.0 - (double)g->last_row_ms >
+	    a->c->group_ttl * 1000.0 && !parked_now(a, g, now);
+}
+
+/* Should g's delete request go now? */
+static int
+want_delete(agent_t *a, const group *g, double now)
+{
+	return g->id != 0 && g->delete_pending && !parked_now(a, g, now);
 }
 
 /*
@@ -858,7 +874,7 @@ network_round(agent_t *a, double deadline, step *out)
 	push_limit(a->p, 0);
 	for (size_t i = 0; i < a->ngroups; i++) {
 		group *g = &a->groups[i];
-		if (!g->delete_pending)
+		if (!want_delete(a, g, now))
 			continue;
 		if (!time_left(a, deadline, out))
 			return;
@@ -867,7 +883,7 @@ network_round(agent_t *a, double deadline, step *out)
 	}
 	for (size_t i = 0; i < a->ngroups; i++) {
 		group *g = &a->groups[i];
-		if (g->id == 0 || g->delete_pending || !expired(a, g, nw))
+		if (g->id == 0 || g->delete_pending || !expired(a, g, nw, now))
 			continue;
 		if (!time_left(a, deadline, out))
 			return;
@@ -914,7 +930,7 @@ anything_due(agent_t *a)
 		const group *g = &a->groups[i];
 		if (g->id == 0)
 			continue;
-		if (g->delete_pending || expired(a, g, nw) ||
+		if (want_delete(a, g, now) || expired(a, g, nw, now) ||
 		    want_push(a, g, now, 0))
 			return 1;
 	}

@@ -147,6 +147,17 @@ fi
 is "$(spool_stat parked_groups)" 0 "nothing parked after the accepted push"
 fake_stop
 
+# ------------------------------------------- a DELETE the gateway refuses
+fake_start --delete-answers 400 --match /job/fdel/ --body "no such thing"
+agent_conf "$T/fdel.conf" "$FAKE_URL" fjob f once_timeout=3 retry_max=30
+export COLLECTOR_SPOOL="$T/fdel.db"
+"$CS" delete --job fdel --grouping 'instance="x"'
+run_agent -c "$T/fdel.conf" --once
+is_rc 65 "refused DELETE: --once exits 65"
+is "$(fake_count DELETE /metrics/job/fdel/instance/x)" 1 "refused DELETE: sent once, not hammered"
+is "$(spool_stat delete_pending_groups)" 1 "refused DELETE: the request is kept"
+fake_stop
+
 # ------------------------- daemon through a 5 s outage, writer adding all along
 gw_start || tap_fail "the gateway starts"
 port=$GW_PORT
