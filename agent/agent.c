@@ -1125,8 +1125,9 @@ agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 			}
 			if (!out.transport_failed)
 				next_push = now + a->c->interval;
-			if (a->nparks == 0 && !out.transport_failed &&
-			    spool_checkpoint(a->s) != SPOOL_OK)
+			/* Once an interval, so the WAL does not grow while
+			 * writers keep a reader busy (FACTS: starvation). */
+			if (spool_checkpoint(a->s) != SPOOL_OK)
 				log_debug("checkpoint skipped", "reason=%s",
 				    log_q(spool_errmsg(a->s)));
 		}
