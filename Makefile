@@ -182,7 +182,7 @@ install: all
 	install -m 0644 $(B)/collector-spool.pc $(DESTDIR)$(PKGCONFIGDIR)/
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/collector-spool \
+	rm -f $(DESTDIR)$(BINDIR)/collector-spool $(DESTDIR)$(BINDIR)/collector-agent \
 	    $(DESTDIR)$(LIBDIR)/libcollector-spool.* \
 	    $(DESTDIR)$(INCLUDEDIR)/collector-spool.h \
 	    $(DESTDIR)$(PKGCONFIGDIR)/collector-spool.pc
