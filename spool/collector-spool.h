@@ -266,6 +266,23 @@ SPOOL_API spool_err spool_group_read(spool_t *s, int64_t group_id,
     const spool_reader *r, void *arg, int64_t *version, int *stopped)
     SPOOL_WUR;
 
+/*
+ * The same read, pulled one sample at a time (for a sink that streams).
+ * spool_cursor_open() starts a read transaction on the group and sets
+ * *version; until spool_cursor_close() no other call may use s.
+ * spool_cursor_next() sets *x to the next sample and *f to its family
+ * (both borrowed until the next call), *new_family to 1 on a family's first
+ * sample; at the end it returns SPOOL_OK with *x NULL. close(NULL) is a
+ * no-op.
+ */
+typedef struct spool_cursor spool_cursor;
+SPOOL_API spool_err spool_cursor_open(spool_t *s, int64_t group_id,
+    spool_cursor **out, int64_t *version) SPOOL_WUR;
+SPOOL_API spool_err spool_cursor_next(spool_cursor *c,
+    const spool_family **f, const spool_sample **x, int *new_family)
+    SPOOL_WUR;
+SPOOL_API void spool_cursor_close(spool_cursor *c);
+
 /* Records that the gateway holds the group at version: pushed_version
  * rises to it (never falls) and the park reason is cleared. */
 SPOOL_API spool_err spool_group_pushed(spool_t *s, int64_t group_id,

@@ -57,14 +57,28 @@ spool_groups_each(spool_t *s, int (*fn)(const spool_group *, void *),
 	return SPOOL_OK;
 }
 
-typedef struct reader {
+/*
+ * A cursor walks one group's state inside a read transaction: the families
+ * statement steps once per family; for each, the series statement (r->q,
+ * the histogram variant for histograms) steps over the family's samples.
+ * Family strings come from the families statement and stay valid while it
+ * is not stepped, that is, while its samples are read.
+ */
+struct spool_cursor {
 	spool_t *s;
 	int64_t gid;
 	sqlite3_stmt *fams, *isfam, *ser, *hser;
+	sqlite3_stmt *q;     /* the series statement of the current family */
+	spool_family fam;    /* the current family */
+	int fresh;           /* no sample of fam returned yet */
+	int done;
 	char *names[4];      /* the family's member names */
 	size_t nnames;
 	spool_hist_buf hb;
-} reader;
+	spool_hist hv;
+	spool_sample x;
+};
+typedef struct spool_cursor reader;
 
 /* Is name a family of its own in this group? */
 static spool_err
@@ -123,57 +137,51 @@ member_names(reader *r, const char *name, const char *type)
 	return SPOOL_OK;
 }
 
-/* Streams one family's samples; calls r's family callback before the
- * first, so a family without samples writes nothing. */
-static spool_err
-read_family(reader *r, const spool_family *f, const spool_reader *cb,
-    void *arg, int *stopped)
+/* Binds the current family's member names to its series statement. */
+static void
+bind_family(reader *r)
 {
-	sqlite3_stmt *q = strcmp(f->type, "histogram") == 0 ? r->hser : r->ser;
-	spool_sample x;
-	int rc, announced = 0;
-
-	sqlite3_bind_int64(q, 1, r->gid);
+	r->q = strcmp(r->fam.type, "histogram") == 0 ? r->hser : r->ser;
+	sqlite3_bind_int64(r->q, 1, r->gid);
 	for (int i = 0; i < 4; i++)
-		sqlite3_bind_text(q, i + 2, (size_t)i < r->nnames ?
+		sqlite3_bind_text(r->q, i + 2, (size_t)i < r->nnames ?
 		    r->names[i] : r->names[0], -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		const char *h = (const char *)sqlite3_column_text(q, 3);
-		spool_hist hv;
+}
 
-		x.name = (const char *)sqlite3_column_text(q, 0);
-		x.labels = (const char *)sqlite3_column_text(q, 1);
-		if (x.labels == NULL)
-			x.labels = "";
-		x.value = sqlite3_column_type(q, 2) == SQLITE_NULL ?
-		    (double)NAN : sqlite3_column_double(q, 2);
-		x.hist = NULL;
-		if (h != NULL) {
-			if (spool_hist_parse(h, &r->hb) != 0) {
-				sqlite3_reset(q);
-				return spool_seterr(r->s, SPOOL_ECORRUPT, "spool "
-				    "%s: unreadable histogram state for %s: the "
-				    "series table was edited by hand; delete "
-				    "that row", r->s->path, x.name);
-			}
-			hv.n = r->hb.n;
-			hv.bounds = r->hb.bounds;
-			hv.counts = r->hb.counts;
-			hv.sum = r->hb.sum;
-			x.hist = &hv;
-		}
-		if ((!announced && cb->family && cb->family(f, arg) != 0) ||
-		    (cb->sample && cb->sample(f, &x, arg) != 0)) {
-			*stopped = 1;
-			break;
-		}
-		announced = 1;
+/* Moves to the next family; sets r->done at the end. */
+static spool_err
+next_family(reader *r)
+{
+	spool_err e;
+	int rc;
+
+	if (r->q != NULL) {
+		sqlite3_reset(r->q);
+		r->q = NULL;
 	}
-	sqlite3_reset(q);
-	if (*stopped)
-		return SPOOL_OK;
-	if (rc != SQLITE_DONE)
-		return spool_sqlerr(r->s, rc, "reading the series");
+	for (;;) {
+		rc = sqlite3_step(r->fams);
+		if (rc == SQLITE_DONE) {
+			r->done = 1;
+			return SPOOL_OK;
+		}
+		if (rc != SQLITE_ROW)
+			return spool_sqlerr(r->s, rc, "reading the families");
+		r->fam.name = (const char *)sqlite3_column_text(r->fams, 0);
+		r->fam.type = (const char *)sqlite3_column_text(r->fams, 1);
+		r->fam.typed = sqlite3_column_int(r->fams, 2);
+		r->fam.help = (const char *)sqlite3_column_text(r->fams, 3);
+		if (r->fam.name != NULL)
+			break;
+	}
+	if (r->fam.type == NULL || expo_type_parse(r->fam.type,
+	    strlen(r->fam.type)) < 0)
+		r->fam.type = "untyped";
+	free_names(r);
+	if ((e = member_names(r, r->fam.name, r->fam.type)))
+		return e;
+	bind_family(r);
+	r->fresh = 1;
 	return SPOOL_OK;
 }
 
@@ -255,84 +263,151 @@ register_le(spool_t *s)
 }
 
 spool_err
+spool_cursor_open(spool_t *s, int64_t gid, spool_cursor **out,
+    int64_t *version)
+{
+	reader *r;
+	sqlite3_stmt *v = NULL;
+	spool_err e;
+	int rc;
+
+	*out = NULL;
+	*version = 0;
+	s->errmsg[0] = '\0';
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return spool_seterr(s, SPOOL_ENOMEM, "out of memory");
+	r->s = s;
+	r->gid = gid;
+	if ((e = register_le(s)) != SPOOL_OK ||
+	    (e = spool_exec(s, "BEGIN", "reading a group")) != SPOOL_OK) {
+		free(r);
+		return e;
+	}
+	rc = sqlite3_prepare_v2(s->db, "SELECT version FROM groups WHERE id = ?",
+	    -1, &v, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(v, 1, gid);
+		rc = sqlite3_step(v);
+		if (rc == SQLITE_ROW) {
+			*version = sqlite3_column_int64(v, 0);
+			rc = SQLITE_DONE;
+		}
+	}
+	sqlite3_finalize(v);
+	if (rc == SQLITE_DONE &&
+	    (rc = sqlite3_prepare_v2(s->db, "SELECT name, type, typed, help "
+	    "FROM families WHERE group_id = ? ORDER BY name", -1, &r->fams,
+	    NULL)) == SQLITE_OK &&
+	    (rc = sqlite3_prepare_v2(s->db, "SELECT 1 FROM families WHERE "
+	    "group_id = ? AND name = ?", -1, &r->isfam, NULL)) == SQLITE_OK &&
+	    (rc = sqlite3_prepare_v2(s->db, "SELECT name, labels, value, hist"
+	    " FROM series WHERE group_id = ?1 AND name IN (?2, ?3, ?4, ?5)"
+	    " ORDER BY name, labels", -1, &r->ser, NULL)) == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->db, "SELECT name, labels, value, hist"
+		    " FROM series WHERE group_id = ?1 AND name IN (?2, ?3, ?4,"
+		    " ?5) ORDER BY name, spool_le_rest(labels),"
+		    " spool_le_num(labels), labels", -1, &r->hser, NULL);
+	if (rc != SQLITE_OK && rc != SQLITE_DONE) {
+		e = spool_sqlerr(s, rc, "reading a group");
+		spool_cursor_close(r);
+		return e;
+	}
+	sqlite3_bind_int64(r->fams, 1, gid);
+	*out = r;
+	return SPOOL_OK;
+}
+
+spool_err
+spool_cursor_next(spool_cursor *r, const spool_family **f,
+    const spool_sample **x, int *new_family)
+{
+	spool_err e;
+	int rc;
+
+	*f = NULL;
+	*x = NULL;
+	*new_family = 0;
+	while (!r->done) {
+		const char *h;
+
+		if (r->q == NULL) {
+			if ((e = next_family(r)) != SPOOL_OK)
+				return e;
+			continue;
+		}
+		rc = sqlite3_step(r->q);
+		if (rc == SQLITE_DONE) {
+			if ((e = next_family(r)) != SPOOL_OK)
+				return e;
+			continue;
+		}
+		if (rc != SQLITE_ROW)
+			return spool_sqlerr(r->s, rc, "reading the series");
+		r->x.name = (const char *)sqlite3_column_text(r->q, 0);
+		r->x.labels = (const char *)sqlite3_column_text(r->q, 1);
+		if (r->x.labels == NULL)
+			r->x.labels = "";
+		r->x.value = sqlite3_column_type(r->q, 2) == SQLITE_NULL ?
+		    (double)NAN : sqlite3_column_double(r->q, 2);
+		r->x.hist = NULL;
+		h = (const char *)sqlite3_column_text(r->q, 3);
+		if (h != NULL) {
+			if (spool_hist_parse(h, &r->hb) != 0)
+				return spool_seterr(r->s, SPOOL_ECORRUPT, "spool "
+				    "%s: unreadable histogram state for %s: the "
+				    "series table was edited by hand; delete "
+				    "that row", r->s->path, r->x.name);
+			r->hv.n = r->hb.n;
+			r->hv.bounds = r->hb.bounds;
+			r->hv.counts = r->hb.counts;
+			r->hv.sum = r->hb.sum;
+			r->x.hist = &r->hv;
+		}
+		*f = &r->fam;
+		*x = &r->x;
+		*new_family = r->fresh;
+		r->fresh = 0;
+		return SPOOL_OK;
+	}
+	return SPOOL_OK;
+}
+
+void
+spool_cursor_close(spool_cursor *r)
+{
+	if (r == NULL)
+		return;
+	free_names(r);
+	sqlite3_finalize(r->fams);
+	sqlite3_finalize(r->isfam);
+	sqlite3_finalize(r->ser);
+	sqlite3_finalize(r->hser);
+	sqlite3_exec(r->s->db, "COMMIT", NULL, NULL, NULL);
+	free(r);
+}
+
+spool_err
 spool_group_read(spool_t *s, int64_t gid, const spool_reader *cb, void *arg,
     int64_t *version, int *stopped)
 {
-	reader r;
-	spool_err e = SPOOL_OK;
-	int rc;
+	const spool_family *f;
+	const spool_sample *x;
+	spool_cursor *c;
+	spool_err e;
+	int fresh;
 
-	memset(&r, 0, sizeof(r));
-	r.s = s;
-	r.gid = gid;
-	*version = 0;
 	*stopped = 0;
-	s->errmsg[0] = '\0';
-	if ((e = register_le(s)) != SPOOL_OK ||
-	    (e = spool_exec(s, "BEGIN", "reading a group")))
+	if ((e = spool_cursor_open(s, gid, &c, version)) != SPOOL_OK)
 		return e;
-	{
-		sqlite3_stmt *v;
-		rc = sqlite3_prepare_v2(s->db, "SELECT version FROM groups "
-		    "WHERE id = ?", -1, &v, NULL);
-		if (rc != SQLITE_OK) {
-			e = spool_sqlerr(s, rc, "reading a group");
-			goto out;
-		}
-		sqlite3_bind_int64(v, 1, gid);
-		rc = sqlite3_step(v);
-		if (rc == SQLITE_ROW)
-			*version = sqlite3_column_int64(v, 0);
-		sqlite3_finalize(v);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-			e = spool_sqlerr(s, rc, "reading a group");
-			goto out;
-		}
-	}
-	if ((rc = sqlite3_prepare_v2(s->db, "SELECT name, type, typed, help "
-	    "FROM families WHERE group_id = ? ORDER BY name", -1, &r.fams,
-	    NULL)) != SQLITE_OK ||
-	    (rc = sqlite3_prepare_v2(s->db, "SELECT 1 FROM families WHERE "
-	    "group_id = ? AND name = ?", -1, &r.isfam, NULL)) != SQLITE_OK ||
-	    (rc = sqlite3_prepare_v2(s->db, "SELECT name, labels, value, hist"
-	    " FROM series WHERE group_id = ?1 AND name IN (?2, ?3, ?4, ?5)"
-	    " ORDER BY name, labels", -1, &r.ser, NULL)) != SQLITE_OK ||
-	    (rc = sqlite3_prepare_v2(s->db, "SELECT name, labels, value, hist"
-	    " FROM series WHERE group_id = ?1 AND name IN (?2, ?3, ?4, ?5)"
-	    " ORDER BY name, spool_le_rest(labels), spool_le_num(labels),"
-	    " labels", -1, &r.hser, NULL)) != SQLITE_OK) {
-		e = spool_sqlerr(s, rc, "reading a group");
-		goto out;
-	}
-	sqlite3_bind_int64(r.fams, 1, gid);
-	while ((rc = sqlite3_step(r.fams)) == SQLITE_ROW) {
-		spool_family f;
-
-		f.name = (const char *)sqlite3_column_text(r.fams, 0);
-		f.type = (const char *)sqlite3_column_text(r.fams, 1);
-		f.typed = sqlite3_column_int(r.fams, 2);
-		f.help = (const char *)sqlite3_column_text(r.fams, 3);
-		if (f.name == NULL)
-			continue;
-		if (f.type == NULL || expo_type_parse(f.type,
-		    strlen(f.type)) < 0)
-			f.type = "untyped";
-		free_names(&r);
-		if ((e = member_names(&r, f.name, f.type)) ||
-		    (e = read_family(&r, &f, cb, arg, stopped)))
-			goto out;
-		if (*stopped)
+	while ((e = spool_cursor_next(c, &f, &x, &fresh)) == SPOOL_OK &&
+	    x != NULL) {
+		if ((fresh && cb->family && cb->family(f, arg) != 0) ||
+		    (cb->sample && cb->sample(f, x, arg) != 0)) {
+			*stopped = 1;
 			break;
+		}
 	}
-	if (!*stopped && rc != SQLITE_DONE)
-		e = spool_sqlerr(s, rc, "reading the families");
-out:
-	free_names(&r);
-	sqlite3_finalize(r.fams);
-	sqlite3_finalize(r.isfam);
-	sqlite3_finalize(r.ser);
-	sqlite3_finalize(r.hser);
-	sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	spool_cursor_close(c);
 	return e;
 }
 

@@ -215,6 +215,45 @@ test_bucket_order(void **state)
 	    "S h/h_count {a=\"1\"} 9\n");
 }
 
+/* The cursor yields what spool_group_read() does, one sample at a time,
+ * marking each family's first sample; NULL at the end, and again after. */
+static void
+test_cursor(void **state)
+{
+	struct fx *f = *state;
+	const spool_family *fam;
+	const spool_sample *x;
+	spool_cursor *c;
+	char got[512] = "";
+	size_t o = 0;
+	int64_t v;
+	int fresh;
+	glist l;
+
+	put(f->s, "j", "", SPOOL_OP_SET, "b 2\na{k=\"1\"} 1\na{k=\"2\"} 3\n");
+	fold(f->s);
+	l = groups(f->s);
+	assert_int_equal(spool_cursor_open(f->s, l.g[0].id, &c, &v), SPOOL_OK);
+	assert_int_equal(v, 1);
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(spool_cursor_next(c, &fam, &x, &fresh),
+		    SPOOL_OK);
+		if (x == NULL)
+			break;
+		o += (size_t)snprintf(got + o, sizeof(got) - o, "%s%s{%s}=%g;",
+		    fresh ? "+" : "", x->name, x->labels, x->value);
+		assert_string_equal(fam->name, x->name);
+	}
+	assert_string_equal(got, "+a{k=\"1\"}=1;a{k=\"2\"}=3;+b{}=2;");
+	assert_int_equal(spool_cursor_next(c, &fam, &x, &fresh), SPOOL_OK);
+	assert_null(x);
+	spool_cursor_close(c);
+	spool_cursor_close(NULL);
+	/* The read transaction is over: writes go on. */
+	put(f->s, "j", "", SPOOL_OP_SET, "b 5\n");
+	fold(f->s);
+}
+
 static void
 test_observed_histogram(void **state)
 {
@@ -359,6 +398,7 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bucket_order, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_cursor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_observed_histogram, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_stop_and_missing, setup,
