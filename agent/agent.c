@@ -28,8 +28,10 @@
 #include "push.h"
 #include "render.h"
 
-/* A rendered group larger than this is refused locally (and parked). */
-#define MAX_BODY (256u * 1024u * 1024u)
+/* Bodies are rendered a chunk at a time; the cap only bounds one sample
+ * that would not fit (lines are at most 64 KiB, histograms 256 buckets). */
+#define CHUNK (64u * 1024u)
+#define MAX_CHUNK (16u * 1024u * 1024u)
 /* Fold batches per step, so a flood of rows cannot starve the pushes. */
 #define MAX_FOLDS_PER_STEP 200
 /* The deadline for the last push after SIGTERM. */
@@ -272,7 +274,7 @@ agent_new(cfg *c, agent_t **out)
 		agent_free(a);
 		return rc;
 	}
-	rbuf_init(&a->body, MAX_BODY);
+	rbuf_init(&a->body, MAX_CHUNK);
 	a->m.last_success = 0;
 	*out = a;
 	return 0;
@@ -551,11 +553,23 @@ render_self_one(agent_t *a, size_t i)
 	return render_sample(&a->body, &x, NULL);
 }
 
+/*
+ * A group's body is rendered while it is sent: curl pulls bytes from
+ * body_source(), which renders the next samples from the spool cursor into
+ * a->body, a chunk at a time. So a group of any size needs one chunk of
+ * memory, and the body is the snapshot the cursor's read transaction holds.
+ */
 typedef struct rctx {
 	agent_t *a;
+	spool_cursor *cur;  /* NULL: the group has no state yet */
 	int with_self;
 	size_t next_self;   /* self families already written */
 	int skip;           /* the current user family is skipped */
+	int ended;          /* everything is rendered */
+	size_t off;         /* bytes of a->body already handed to curl */
+	size_t sent;        /* bytes handed to curl in all */
+	const char *why;    /* why the source stopped early */
+	int spool_failed;
 } rctx;
 
 /* Writes the self families that sort before name (all when NULL). */
@@ -570,61 +584,73 @@ self_before(rctx *r, const char *name)
 	return 0;
 }
 
+/* Renders into a->body until it holds a chunk or the group ends. */
 static int
-on_family(const spool_family *f, void *arg)
+fill(rctx *r)
 {
-	rctx *r = arg;
+	agent_t *a = r->a;
+	const spool_family *f;
+	const spool_sample *x;
+	int fresh;
 
-	/* The agent's own names are its own in the group they ride in. */
-	r->skip = r->with_self && strncmp(f->name, SELF_PREFIX,
-	    strlen(SELF_PREFIX)) == 0;
-	if (r->skip)
-		return 0;
-	if (self_before(r, f->name))
-		return 1;
-	return render_family(&r->a->body, f) != RENDER_OK;
-}
-
-static int
-on_sample(const spool_family *f, const spool_sample *x, void *arg)
-{
-	rctx *r = arg;
-
-	(void)f;
-	if (r->skip)
-		return 0;
-	return render_sample(&r->a->body, x, NULL) != RENDER_OK;
-}
-
-/* Renders group g (id 0: a group with no state yet) into a->body; sets
- * *version to the snapshot's version. Returns 0, or -1 with why set. */
-static int
-render_group(agent_t *a, int64_t id, int with_self, int64_t *version,
-    const char **why, spool_err *se)
-{
-	spool_reader cb = { on_family, on_sample };
-	rctx r = { a, with_self, 0, 0 };
-	int stopped = 0;
-
-	*se = SPOOL_OK;
-	*version = 0;
 	rbuf_reset(&a->body);
-	if (id != 0) {
-		*se = spool_group_read(a->s, id, &cb, &r, version, &stopped);
-		if (*se != SPOOL_OK) {
-			*why = spool_errmsg(a->s);
-			return -1;
+	r->off = 0;
+	while (a->body.len < CHUNK && !r->ended && a->body.err == RENDER_OK) {
+		if (r->cur != NULL) {
+			if (spool_cursor_next(r->cur, &f, &x, &fresh) !=
+			    SPOOL_OK) {
+				r->why = spool_errmsg(a->s);
+				r->spool_failed = 1;
+				return -1;
+			}
+			if (x != NULL) {
+				if (fresh) {
+					/* The agent's own names are its own
+					 * in the group they ride in. */
+					r->skip = r->with_self && strncmp(
+					    f->name, SELF_PREFIX,
+					    strlen(SELF_PREFIX)) == 0;
+					if (!r->skip && (self_before(r,
+					    f->name) || render_family(
+					    &a->body, f) != RENDER_OK))
+						break;
+				}
+				if (!r->skip)
+					render_sample(&a->body, x, NULL);
+				continue;
+			}
 		}
+		if (self_before(r, NULL))
+			break;
+		r->ended = 1;
 	}
-	if (!stopped)
-		stopped = self_before(&r, NULL);
-	if (stopped || a->body.err != RENDER_OK) {
-		*why = a->body.err == RENDER_ETOOBIG ? "the rendered group is "
-		    "over 256 MiB: split it into several groups" :
-		    render_strerror(a->body.err);
+	if (a->body.err != RENDER_OK) {
+		r->why = render_strerror(a->body.err);
 		return -1;
 	}
 	return 0;
+}
+
+static size_t
+body_source(char *buf, size_t cap, void *arg)
+{
+	rctx *r = arg;
+	agent_t *a = r->a;
+	size_t n;
+
+	if (r->off == a->body.len) {
+		if (r->ended)
+			return 0;
+		if (fill(r) != 0)
+			return (size_t)-1;
+	}
+	n = a->body.len - r->off;
+	if (n > cap)
+		n = cap;
+	memcpy(buf, a->body.p + r->off, n);
+	r->off += n;
+	r->sent += n;
+	return n;
 }
 
 /* --- the network side ------------------------------------------------ */
@@ -731,33 +757,37 @@ do_delete(agent_t *a, group *g, const char *why, step *out)
 static int
 do_push(agent_t *a, group *g, int with_self, step *out)
 {
+	rctx r = { 0 };
 	push_status st;
-	const char *why = NULL;
-	int64_t version;
+	int64_t version = 0;
 	push_err pe;
 	spool_err se;
 	char reason[600];
 
-	if (render_group(a, g->id, with_self, &version, &why, &se) != 0) {
-		if (se != SPOOL_OK) {
-			log_errorx("cannot read a group", "job=%s grouping=%s "
-			    "reason=%s", log_q(g->job), log_q(g->grouping),
-			    log_q(why));
-			out->spool_failed = 1;
-			return 0;
-		}
-		snprintf(reason, sizeof(reason), "%s", why);
-		goto refused_locally;
-	}
-	if (a->body.len == 0) {
-		/* Nothing left to say (all families skipped): done. */
-		if (g->id != 0 && spool_group_pushed(a->s, g->id, version))
-			out->spool_failed = 1;
+	r.a = a;
+	r.with_self = with_self;
+	rbuf_reset(&a->body);
+	if (g->id != 0 &&
+	    (se = spool_cursor_open(a->s, g->id, &r.cur, &version)) !=
+	    SPOOL_OK) {
+		log_errorx("cannot read a group", "job=%s grouping=%s "
+		    "reason=%s", log_q(g->job), log_q(g->grouping),
+		    log_q(spool_errmsg(a->s)));
+		out->spool_failed = 1;
 		return 0;
 	}
-	pe = push_put(a->p, g->job, g->grouping, a->body.p, a->body.len, &st);
-	if (pe != PUSH_OK) {
-		snprintf(reason, sizeof(reason), "%s", push_strerror(pe));
+	pe = push_put_stream(a->p, g->job, g->grouping, body_source, &r, &st);
+	spool_cursor_close(r.cur);
+	if (r.spool_failed) {
+		log_errorx("cannot read a group", "job=%s grouping=%s "
+		    "reason=%s", log_q(g->job), log_q(g->grouping),
+		    log_q(r.why));
+		out->spool_failed = 1;
+		return 0;
+	}
+	if (r.why != NULL || pe != PUSH_OK) {
+		snprintf(reason, sizeof(reason), "%s", r.why != NULL ? r.why :
+		    push_strerror(pe));
 		goto refused_locally;
 	}
 	count_request(a, &st);
@@ -773,7 +803,7 @@ do_push(agent_t *a, group *g, int with_self, step *out)
 		}
 		log_debug("pushed group", "job=%s grouping=%s bytes=%zu "
 		    "code=%ld seconds=%.3f", log_q(g->job), log_q(g->grouping),
-		    a->body.len, st.http_code, st.seconds);
+		    r.sent, st.http_code, st.seconds);
 		if (g->parked)
 			log_info("gateway accepted a parked group", "job=%s "
 			    "grouping=%s", log_q(g->job), log_q(g->grouping));

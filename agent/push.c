@@ -711,6 +711,9 @@ reset_request(push_t *p)
 	(void)curl_easy_setopt(p->curl, CURLOPT_POSTFIELDSIZE_LARGE,
 	    (curl_off_t)-1);
 	(void)curl_easy_setopt(p->curl, CURLOPT_HTTPGET, 1L);
+	(void)curl_easy_setopt(p->curl, CURLOPT_READFUNCTION,
+	    (curl_read_callback)NULL);
+	(void)curl_easy_setopt(p->curl, CURLOPT_READDATA, (void *)NULL);
 	(void)curl_easy_setopt(p->curl, CURLOPT_CUSTOMREQUEST, (char *)NULL);
 	(void)curl_easy_setopt(p->curl, CURLOPT_HTTPHEADER,
 	    (struct curl_slist *)NULL);
@@ -854,6 +857,53 @@ push_put(push_t *p, const char *job, const char *grouping, const char *body,
 	 */
 	bad += SETOPT(p, CURLOPT_POSTFIELDS, body != NULL ? body : "");
 	bad += SETOPT(p, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	bad += SETOPT(p, CURLOPT_CUSTOMREQUEST, "PUT");
+	bad += SETOPT(p, CURLOPT_HTTPHEADER, p->hdr_put);
+	if (bad != 0) {
+		snprintf(st->message, sizeof(st->message), "%s",
+		    "libcurl refused the request options");
+		reset_request(p);
+		return PUSH_ECURL;
+	}
+	return perform(p, st);
+}
+
+typedef struct stream {
+	push_source src;
+	void *arg;
+} stream;
+
+static size_t
+on_read(char *buf, size_t size, size_t nitems, void *userp)
+{
+	stream *sr = userp;
+	size_t n = sr->src(buf, size * nitems, sr->arg);
+
+	return n == (size_t)-1 ? CURL_READFUNC_ABORT : n;
+}
+
+push_err
+push_put_stream(push_t *p, const char *job, const char *grouping,
+    push_source src, void *arg, push_status *st)
+{
+	stream sr = { src, arg };
+	push_err r;
+	int bad = 0;
+
+	if (st == NULL)
+		return PUSH_EINVAL;
+	status_init(st);
+	if (p == NULL || src == NULL) {
+		snprintf(st->message, sizeof(st->message), "invalid argument");
+		return PUSH_EINVAL;
+	}
+	if ((r = set_url(p, job, grouping, st)) != PUSH_OK)
+		return r;
+	/* A POST of unknown size is sent chunked; the method is PUT. */
+	bad += SETOPT(p, CURLOPT_POST, 1L);
+	bad += SETOPT(p, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+	bad += SETOPT(p, CURLOPT_READFUNCTION, on_read);
+	bad += SETOPT(p, CURLOPT_READDATA, &sr);
 	bad += SETOPT(p, CURLOPT_CUSTOMREQUEST, "PUT");
 	bad += SETOPT(p, CURLOPT_HTTPHEADER, p->hdr_put);
 	if (bad != 0) {

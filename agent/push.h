@@ -76,6 +76,21 @@ push_err push_put(push_t *p, const char *job, const char *grouping,
     const char *body, size_t len, push_status *st)
     __attribute__((warn_unused_result));
 
+/*
+ * The body's source for push_put_stream(): writes up to cap bytes into buf
+ * and returns how many, 0 at the end, or (size_t)-1 to abort the request
+ * (it then ends as PUSH_RETRY; the source knows why).
+ */
+typedef size_t (*push_source)(char *buf, size_t cap, void *arg);
+
+/*
+ * PUT the whole group with a body pulled from src as the request goes
+ * (chunked), so that a large group never sits whole in memory.
+ */
+push_err push_put_stream(push_t *p, const char *job, const char *grouping,
+    push_source src, void *arg, push_status *st)
+    __attribute__((warn_unused_result));
+
 /* DELETE the group from the gateway (202 counts as delivered). */
 push_err push_delete(push_t *p, const char *job, const char *grouping,
     push_status *st) __attribute__((warn_unused_result));
