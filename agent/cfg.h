@@ -119,8 +119,9 @@ cfg_err cfg_load_string(const char *text, const char *name, cfg **out,
  * Parses env-file text: KEY=VALUE lines, '#' comments and blank lines,
  * an optional "export " prefix, values optionally in single or double
  * quotes (double quotes take \" \\ \n escapes). Calls fn for each pair
- * (strings borrowed until fn returns); fn returns 0 to go on (any other value stops the parse: CFG_ENOMEM is
- * passed back as it is, anything else as CFG_EINVAL). Bad lines are
+ * (strings borrowed until fn returns); fn returns 0 to go on, anything
+ * else stops the parse (CFG_ENOMEM is passed back as it is, any other
+ * value as CFG_EINVAL). Bad lines are
  * appended to *errors as "name:LINE: reason" (caller frees; may be NULL on
  * entry). Returns CFG_OK, CFG_EINVAL when any line was bad, or CFG_ENOMEM.
  */
