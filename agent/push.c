@@ -819,6 +819,20 @@ set_url(push_t *p, const char *job, const char *grouping, push_status *st)
 	return PUSH_OK;
 }
 
+/* Runs the request whose options were just set, unless setting any of
+ * them failed (bad > 0). */
+static push_err
+start(push_t *p, int bad, push_status *st)
+{
+	if (bad != 0) {
+		snprintf(st->message, sizeof(st->message), "%s",
+		    "libcurl refused the request options");
+		reset_request(p);
+		return PUSH_ECURL;
+	}
+	return perform(p, st);
+}
+
 void
 push_limit(push_t *p, double seconds)
 {
@@ -859,13 +873,7 @@ push_put(push_t *p, const char *job, const char *grouping, const char *body,
 	bad += SETOPT(p, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	bad += SETOPT(p, CURLOPT_CUSTOMREQUEST, "PUT");
 	bad += SETOPT(p, CURLOPT_HTTPHEADER, p->hdr_put);
-	if (bad != 0) {
-		snprintf(st->message, sizeof(st->message), "%s",
-		    "libcurl refused the request options");
-		reset_request(p);
-		return PUSH_ECURL;
-	}
-	return perform(p, st);
+	return start(p, bad, st);
 }
 
 typedef struct stream {
@@ -906,13 +914,7 @@ push_put_stream(push_t *p, const char *job, const char *grouping,
 	bad += SETOPT(p, CURLOPT_READDATA, &sr);
 	bad += SETOPT(p, CURLOPT_CUSTOMREQUEST, "PUT");
 	bad += SETOPT(p, CURLOPT_HTTPHEADER, p->hdr_put);
-	if (bad != 0) {
-		snprintf(st->message, sizeof(st->message), "%s",
-		    "libcurl refused the request options");
-		reset_request(p);
-		return PUSH_ECURL;
-	}
-	return perform(p, st);
+	return start(p, bad, st);
 }
 
 push_err
@@ -934,11 +936,5 @@ push_delete(push_t *p, const char *job, const char *grouping,
 	bad += SETOPT(p, CURLOPT_HTTPGET, 1L);
 	bad += SETOPT(p, CURLOPT_CUSTOMREQUEST, "DELETE");
 	bad += SETOPT(p, CURLOPT_HTTPHEADER, p->hdr_del);
-	if (bad != 0) {
-		snprintf(st->message, sizeof(st->message), "%s",
-		    "libcurl refused the request options");
-		reset_request(p);
-		return PUSH_ECURL;
-	}
-	return perform(p, st);
+	return start(p, bad, st);
 }
