@@ -145,31 +145,6 @@ make_default_grouping(const char *instance)
 	return g;
 }
 
-static int
-exit_for_spool(spool_err e)
-{
-	switch (e) {
-	case SPOOL_OK:
-		return EX_OK;
-	case SPOOL_EINVAL:
-	case SPOOL_EPARSE:
-		return EX_CONFIG;
-	case SPOOL_ECREATE:
-		return EX_CANTCREAT;
-	case SPOOL_EBUSY:
-		return EX_TEMPFAIL;
-	case SPOOL_ENOMEM:
-	case SPOOL_ETOOBIG:
-	case SPOOL_ENOTSPOOL:
-	case SPOOL_ECORRUPT:
-	case SPOOL_ENEWER:
-	case SPOOL_EFULL:
-	case SPOOL_EIO:
-		return EX_IOERR;
-	}
-	return EX_IOERR;
-}
-
 static void
 free_groups(agent_t *a)
 {
@@ -266,7 +241,8 @@ agent_new(cfg *c, agent_t **out)
 		spool_close(a->s);
 		cfg_free(c);
 		free(a);
-		return exit_for_spool(e);
+		/* A bad spool path is a configuration error here. */
+		return e == SPOOL_EINVAL ? EX_CONFIG : spool_exit_status(e);
 	}
 	if ((rc = apply_cfg(a, c)) != 0) {
 		cfg_free(c);

@@ -64,37 +64,11 @@ usage_error(const char *fmt, ...)
 }
 
 static int
-exit_for(spool_err e)
-{
-	switch (e) {
-	case SPOOL_OK:
-		return EX_OK;
-	case SPOOL_EINVAL:
-		return EX_USAGE;
-	case SPOOL_EPARSE:
-	case SPOOL_ETOOBIG:
-		return EX_DATAERR;
-	case SPOOL_ECREATE:
-		return EX_CANTCREAT;
-	case SPOOL_EBUSY:
-		return EX_TEMPFAIL;
-	case SPOOL_ENOMEM:
-	case SPOOL_ENOTSPOOL:
-	case SPOOL_ECORRUPT:
-	case SPOOL_ENEWER:
-	case SPOOL_EFULL:
-	case SPOOL_EIO:
-		return EX_IOERR;
-	}
-	return EX_IOERR;
-}
-
-static int
 fail(spool_err e, const char *msg)
 {
 	fprintf(stderr, "%s: %s\n", progname, msg && *msg ? msg :
 	    spool_strerror(e));
-	return exit_for(e);
+	return spool_exit_status(e);
 }
 
 static int

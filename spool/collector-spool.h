@@ -52,6 +52,11 @@ typedef enum spool_err {
 /* A short fixed description of e; never NULL. */
 SPOOL_API const char *spool_strerror(spool_err e);
 
+/* The exit status (sysexits.h) that the project's programs give for e, as
+ * SPEC §7 documents them: 0, 64 (EINVAL), 65 (bad data), 73 (cannot create),
+ * 75 (locked: retry later), 74 (anything else). */
+SPOOL_API int spool_exit_status(spool_err e);
+
 typedef enum spool_op {
 	SPOOL_OP_SET = 0,  /* each sample sets its series */
 	SPOOL_OP_ADD,      /* each sample is added to its series */

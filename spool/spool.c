@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "expo.h"
@@ -95,6 +96,32 @@ spool_strerror(spool_err e)
 		return "I/O or database error";
 	}
 	return "unknown error";
+}
+
+int
+spool_exit_status(spool_err e)
+{
+	switch (e) {
+	case SPOOL_OK:
+		return EX_OK;
+	case SPOOL_EINVAL:
+		return EX_USAGE;
+	case SPOOL_EPARSE:
+	case SPOOL_ETOOBIG:
+		return EX_DATAERR;
+	case SPOOL_ECREATE:
+		return EX_CANTCREAT;
+	case SPOOL_EBUSY:
+		return EX_TEMPFAIL;
+	case SPOOL_ENOMEM:
+	case SPOOL_ENOTSPOOL:
+	case SPOOL_ECORRUPT:
+	case SPOOL_ENEWER:
+	case SPOOL_EFULL:
+	case SPOOL_EIO:
+		return EX_IOERR;
+	}
+	return EX_IOERR;
 }
 
 const char *

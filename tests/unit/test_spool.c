@@ -478,6 +478,15 @@ test_strerror_and_ops(void **state)
 	assert_int_equal(spool_op_parse("SET", &op), SPOOL_EPARSE);
 	assert_string_equal(spool_op_name(SPOOL_OP_DELETE), "delete");
 	assert_string_equal(spool_version(), "0.1.0");
+	/* SPEC §7's statuses, shared by collector-spool and the agent. */
+	assert_int_equal(spool_exit_status(SPOOL_OK), 0);
+	assert_int_equal(spool_exit_status(SPOOL_EINVAL), 64);
+	assert_int_equal(spool_exit_status(SPOOL_EPARSE), 65);
+	assert_int_equal(spool_exit_status(SPOOL_ETOOBIG), 65);
+	assert_int_equal(spool_exit_status(SPOOL_ECREATE), 73);
+	assert_int_equal(spool_exit_status(SPOOL_ECORRUPT), 74);
+	assert_int_equal(spool_exit_status(SPOOL_EFULL), 74);
+	assert_int_equal(spool_exit_status(SPOOL_EBUSY), 75);
 	spool_close(NULL);
 }
 
