@@ -428,104 +428,114 @@ is_default(const agent_t *a, const group *g)
 
 /* --- rendering ---------------------------------------------------------- */
 
+/* What each of the agent's own families reports. */
+typedef enum self_kind {
+	SELF_DELETES, SELF_DIRTY, SELF_GROUPS, SELF_LAST_SUCCESS, SELF_PARKED,
+	SELF_DURATION, SELF_PUSHES, SELF_REJECTED, SELF_SERIES, SELF_BYTES,
+	SELF_PENDING, SELF_UP
+} self_kind;
+
 typedef struct self_family {
 	const char *name;
 	const char *type;
 	const char *help;
+	self_kind kind;
 } self_family;
 
 /* Sorted by name, so they merge into the user's sorted families. */
 static const self_family self_fams[] = {
 	{ SELF_PREFIX "deletes_total", "counter",
-	    "Groups deleted from the gateway (expired or requested)." },
+	    "Groups deleted from the gateway (expired or requested).",
+	    SELF_DELETES },
 	{ SELF_PREFIX "dirty_groups", "gauge",
-	    "Groups changed since their last successful push." },
-	{ SELF_PREFIX "groups", "gauge", "Groups in the spool." },
+	    "Groups changed since their last successful push.", SELF_DIRTY },
+	{ SELF_PREFIX "groups", "gauge", "Groups in the spool.", SELF_GROUPS },
 	{ SELF_PREFIX "last_push_success_timestamp_seconds", "gauge",
-	    "When a push last succeeded, in seconds since the epoch." },
+	    "When a push last succeeded, in seconds since the epoch.",
+	    SELF_LAST_SUCCESS },
 	{ SELF_PREFIX "parked_groups", "gauge",
-	    "Groups the gateway refused, kept and retried later." },
+	    "Groups the gateway refused, kept and retried later.",
+	    SELF_PARKED },
 	{ SELF_PREFIX "push_duration_seconds", "histogram",
-	    "Duration of requests to the gateway." },
+	    "Duration of requests to the gateway.", SELF_DURATION },
 	{ SELF_PREFIX "pushes_total", "counter",
-	    "Requests to the gateway by result." },
+	    "Requests to the gateway by result.", SELF_PUSHES },
 	{ SELF_PREFIX "rejected_rows_total", "counter",
-	    "Spool rows that did not parse (see collector-spool rejected)." },
-	{ SELF_PREFIX "series", "gauge", "Series in the spool." },
+	    "Spool rows that did not parse (see collector-spool rejected).",
+	    SELF_REJECTED },
+	{ SELF_PREFIX "series", "gauge", "Series in the spool.", SELF_SERIES },
 	{ SELF_PREFIX "spool_bytes", "gauge",
-	    "Size of the spool file and its WAL." },
+	    "Size of the spool file and its WAL.", SELF_BYTES },
 	{ SELF_PREFIX "spool_pending_rows", "gauge",
-	    "Rows written to the spool and not yet folded." },
-	{ SELF_PREFIX "up", "gauge", "1 while the agent runs." },
+	    "Rows written to the spool and not yet folded.", SELF_PENDING },
+	{ SELF_PREFIX "up", "gauge", "1 while the agent runs.", SELF_UP },
 };
 #define N_SELF (sizeof(self_fams) / sizeof(self_fams[0]))
 
-static render_err
-render_self_one(agent_t *a, size_t i)
+/* The value of a plain (one-sample) self family. */
+static double
+self_value(const agent_t *a, self_kind k)
 {
-	const self_family *sf = &self_fams[i];
+	switch (k) {
+	case SELF_DELETES:
+		return a->m.deletes;
+	case SELF_DIRTY:
+		return (double)a->m.st.dirty_groups;
+	case SELF_GROUPS:
+		return (double)a->m.st.groups;
+	case SELF_LAST_SUCCESS:
+		return a->m.last_success;
+	case SELF_PARKED:
+		return (double)a->m.st.parked_groups;
+	case SELF_REJECTED:
+		return (double)a->m.st.rejected_total;
+	case SELF_SERIES:
+		return (double)a->m.st.series;
+	case SELF_BYTES:
+		return (double)a->m.st.bytes;
+	case SELF_PENDING:
+		return (double)a->m.st.pending_rows;
+	case SELF_UP:
+	case SELF_DURATION:
+	case SELF_PUSHES:
+		break;
+	}
+	return 1;
+}
+
+static render_err
+render_self_one(agent_t *a, const self_family *sf)
+{
+	static const char *const res[] = { "result=\"refused\"",
+	    "result=\"retry\"", "result=\"success\"" };
 	spool_family f = { sf->name, sf->type, 1, sf->help };
 	spool_sample x = { sf->name, "", 0, NULL };
 	spool_hist h;
 	render_err e;
-	char name[128];
 
 	if ((e = render_family(&a->body, &f)) != RENDER_OK)
 		return e;
-	switch (i) {
-	case 0:
-		x.value = a->m.deletes;
-		break;
-	case 1:
-		x.value = (double)a->m.st.dirty_groups;
-		break;
-	case 2:
-		x.value = (double)a->m.st.groups;
-		break;
-	case 3:
-		x.value = a->m.last_success;
-		break;
-	case 4:
-		x.value = (double)a->m.st.parked_groups;
-		break;
-	case 5:
+	if (sf->kind == SELF_DURATION) {
 		h.n = N_DUR;
 		h.bounds = dur_bounds;
 		h.counts = a->m.dur_counts;
 		h.sum = a->m.dur_sum;
 		x.hist = &h;
 		x.value = NAN;
-		break;
-	case 6: {
-		static const char *const res[] = { "refused", "retry",
-		    "success" };
+		return render_sample(&a->body, &x, NULL);
+	}
+	if (sf->kind == SELF_PUSHES) {
 		double v[] = { a->m.pushes_refused, a->m.pushes_retry,
 		    a->m.pushes_ok };
 		for (size_t k = 0; k < 3; k++) {
-			snprintf(name, sizeof(name), "result=\"%s\"", res[k]);
-			x.labels = name;
+			x.labels = res[k];
 			x.value = v[k];
 			if ((e = render_sample(&a->body, &x, NULL)))
 				return e;
 		}
 		return RENDER_OK;
 	}
-	case 7:
-		x.value = (double)a->m.st.rejected_total;
-		break;
-	case 8:
-		x.value = (double)a->m.st.series;
-		break;
-	case 9:
-		x.value = (double)a->m.st.bytes;
-		break;
-	case 10:
-		x.value = (double)a->m.st.pending_rows;
-		break;
-	default:
-		x.value = 1;
-		break;
-	}
+	x.value = self_value(a, sf->kind);
 	return render_sample(&a->body, &x, NULL);
 }
 
@@ -554,7 +564,8 @@ self_before(rctx *r, const char *name)
 {
 	while (r->with_self && r->next_self < N_SELF && (name == NULL ||
 	    strcmp(self_fams[r->next_self].name, name) < 0)) {
-		if (render_self_one(r->a, r->next_self++) != RENDER_OK)
+		if (render_self_one(r->a, &self_fams[r->next_self++]) !=
+		    RENDER_OK)
 			return 1;
 	}
 	return 0;
@@ -926,23 +937,6 @@ network_round(agent_t *a, double deadline, step *out)
 	a->resync = 0;
 }
 
-/* Is anything left that a round would deliver? */
-static int
-anything_due(agent_t *a)
-{
-	double now = mono(), nw = wall();
-
-	for (size_t i = 0; i < a->ngroups; i++) {
-		const group *g = &a->groups[i];
-		if (g->id == 0)
-			continue;
-		if (want_delete(a, g, now) || expired(a, g, nw, now) ||
-		    want_push(a, g, now, 0))
-			return 1;
-	}
-	return 0;
-}
-
 /* --- --once ------------------------------------------------------------- */
 
 static void
@@ -972,30 +966,25 @@ agent_once(agent_t *a)
 		log_info("pushing is disabled; folded only", NULL);
 		return EX_OK;
 	}
+	/* Rounds until everything went or is parked; a transport failure
+	 * waits out the backoff, within the deadline. */
+	if (list_groups(a) != SPOOL_OK)
+		return EX_IOERR;
 	for (int round = 0; round < 100000; round++) {
 		step out = { 0 };
 
-		if (list_groups(a) != SPOOL_OK)
-			return EX_IOERR;
 		park_prune(a);
 		network_round(a, deadline, &out);
 		refused |= out.refused;
 		if (out.spool_failed)
 			return EX_IOERR;
-		if (!out.transport_failed) {
-			/* Refused groups stay parked; anything else left
-			 * (a fold during the round) goes in another round. */
-			if (list_groups(a) != SPOOL_OK)
-				return EX_IOERR;
-			if (!anything_due(a))
-				break;
-			if (mono() > deadline)
-				goto timeout;
-			continue;
-		}
+		if (!out.transport_failed && !out.pending)
+			break;
 		if (a->gw_retry_at >= deadline || mono() >= deadline)
 			goto timeout;
 		sleep_until(a->gw_retry_at);
+		if (list_groups(a) != SPOOL_OK)
+			return EX_IOERR;
 	}
 	if (refused) {
 		log_warnx("done; the gateway refused some data (kept, parked)",
