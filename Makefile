@@ -94,7 +94,7 @@ $(B)/collector-spool.pc: spool/collector-spool.pc.in Makefile | $(B)/.dirs
 
 # --- tests -----------------------------------------------------------------
 
-$(B)/tests/test_%: tests/unit/test_%.c tests/unit/testutil.h $(AGENT_A) $(LIB_A) | $(B)/.dirs
+$(B)/tests/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(AGENT_A) $(LIB_A) | $(B)/.dirs
 	$(CC) $(CFLAGS_ALL) $(SQLITE_CFLAGS) $(AGENT_CFLAGS) -Itests/unit -o $@ $< \
 	    $(AGENT_A) $(LIB_A) $(CMOCKA_LIBS) $(AGENT_LIBS) $(SQLITE_LIBS) -lm $(LDFLAGS)
 

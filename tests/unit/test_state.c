@@ -1,53 +1,10 @@
 /* Reading the group state and recording pushes, parks and deletes
  * (spool/state.c): family order and contiguity, snapshot versions, and the
  * races the agent relies on (a fold during a push, rows after a delete). */
-#include "testutil.h"
+#include "spoolfx.h"
 
 #include <math.h>
 
-#include "collector-spool.h"
-
-struct fx {
-	char *dir;
-	char *path;
-	spool_t *s;
-};
-
-static int
-setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	char err[512];
-
-	assert_non_null(f);
-	f->dir = tu_mkdtemp();
-	assert_non_null(f->dir);
-	f->path = tu_path(f->dir, "spool.db");
-	assert_int_equal(spool_open(f->path, NULL, &f->s, err, sizeof(err)),
-	    SPOOL_OK);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-
-	spool_close(f->s);
-	free(f->path);
-	tu_rmdir(f->dir);
-	free(f);
-	return 0;
-}
-
-static void
-put(spool_t *s, const char *job, const char *grouping, spool_op op,
-    const char *body)
-{
-	if (spool_put(s, job, grouping, op, body, strlen(body)) != SPOOL_OK)
-		fail_msg("put: %s", spool_errmsg(s));
-}
 
 static void
 fold(spool_t *s)
