@@ -36,7 +36,7 @@ CFLAGS_ALL   = $(WARN) $(OPT) $(SAN) -fPIC -fvisibility=hidden -pthread \
 SQLITE_CFLAGS = $(shell $(PKG_CONFIG) --cflags sqlite3 2>/dev/null)
 SQLITE_LIBS   = $(shell $(PKG_CONFIG) --libs sqlite3 2>/dev/null)
 CMOCKA_LIBS   = $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
-AGENT_PKGS    = libcurl libconfig
+AGENT_PKGS    = libcurl libconfig libmicrohttpd zlib
 AGENT_CFLAGS  = $(shell $(PKG_CONFIG) --cflags $(AGENT_PKGS) 2>/dev/null)
 AGENT_LIBS    = $(shell $(PKG_CONFIG) --libs $(AGENT_PKGS) 2>/dev/null)
 
@@ -134,9 +134,10 @@ fuzz: fuzz-build
 # --- the two commands ---------------------------------------------------------
 
 BUILD_PKGS := gcc make pkg-config libsqlite3-dev libcurl4-openssl-dev \
-              libconfig-dev libmicrohttpd-dev
+              libconfig-dev libmicrohttpd-dev zlib1g-dev
 TEST_PKGS  := libcmocka-dev clang libclang-rt-14-dev prometheus-pushgateway \
-              prometheus valgrind perl python3 sqlite3 python3-prometheus-client curl
+              prometheus valgrind perl python3 sqlite3 python3-prometheus-client curl \
+              python3-yaml mandoc systemd
 
 deps:
 	@contrib/deps.sh $(BUILD_PKGS) $(TEST_PKGS)
@@ -170,22 +171,61 @@ checksrc:
 
 # --- install -------------------------------------------------------------------
 
+# /usr installs its settings into /etc; any other prefix keeps them inside.
+SYSCONFDIR  ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+DATADIR     ?= $(PREFIX)/share
+DOCDIR      ?= $(DATADIR)/doc/collector-agent
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+MANPAGES    := $(wildcard docs/man/*.[158])
+UNITS_IN    := $(wildcard systemd/*.service.in systemd/*.timer.in)
+# Units and the .pc file name the installed paths, so they are written at
+# install time from their templates.
+SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+            -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+            -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g'
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
-	    $(DESTDIR)$(PKGCONFIGDIR)
+	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(DOCDIR)/examples
 	install -m 0755 $(PROGS) $(DESTDIR)$(BINDIR)/
 	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf libcollector-spool.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libcollector-spool.so.$(SOVERSION)
 	ln -sf libcollector-spool.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libcollector-spool.so
 	install -m 0644 spool/collector-spool.h $(DESTDIR)$(INCLUDEDIR)/
-	install -m 0644 $(B)/collector-spool.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	$(SUBST) spool/collector-spool.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/collector-spool.pc
+	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/collector-spool.pc
+	for m in $(MANPAGES); do \
+	    s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
+	    install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	for u in $(UNITS_IN); do n=$${u##*/}; \
+	    $(SUBST) $$u > $(DESTDIR)$(UNITDIR)/$${n%.in}; \
+	    chmod 0644 $(DESTDIR)$(UNITDIR)/$${n%.in}; done
+	if [ -f systemd/collector-agent.sysusers ]; then install -m 0644 \
+	    systemd/collector-agent.sysusers $(DESTDIR)$(SYSUSERSDIR)/collector-agent.conf; fi
+	if [ -f systemd/collector-agent.tmpfiles ]; then install -m 0644 \
+	    systemd/collector-agent.tmpfiles $(DESTDIR)$(TMPFILESDIR)/collector-agent.conf; fi
+	install -m 0644 contrib/collector-agent.conf contrib/env.example \
+	    $(DESTDIR)$(DOCDIR)/examples/
+	# The example becomes the configuration only where there is none yet.
+	install -d $(DESTDIR)$(SYSCONFDIR)/collector-agent
+	[ -e $(DESTDIR)$(SYSCONFDIR)/collector-agent/collector-agent.conf ] || \
+	    install -m 0644 contrib/collector-agent.conf \
+	    $(DESTDIR)$(SYSCONFDIR)/collector-agent/collector-agent.conf
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/collector-spool $(DESTDIR)$(BINDIR)/collector-agent \
 	    $(DESTDIR)$(LIBDIR)/libcollector-spool.* \
 	    $(DESTDIR)$(INCLUDEDIR)/collector-spool.h \
-	    $(DESTDIR)$(PKGCONFIGDIR)/collector-spool.pc
+	    $(DESTDIR)$(PKGCONFIGDIR)/collector-spool.pc \
+	    $(DESTDIR)$(SYSUSERSDIR)/collector-agent.conf \
+	    $(DESTDIR)$(TMPFILESDIR)/collector-agent.conf
+	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(UNITS_IN:.in=)))
+	rm -f $(foreach m,$(MANPAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
+	rm -rf $(DESTDIR)$(DOCDIR)
 
 clean:
 	rm -rf build
