@@ -19,14 +19,19 @@
 #include <time.h>
 #include <unistd.h>
 #include <poll.h>
+#include <pthread.h>
 
 #include "agent.h"
 #include "backoff.h"
 #include "collector-spool.h"
 #include "expo.h"
 #include "log.h"
+#include "notify.h"
+#include "pull.h"
 #include "push.h"
 #include "render.h"
+#include "selfm.h"
+#include "serve.h"
 
 /* Bodies are rendered a chunk at a time; the cap only bounds one sample
  * that would not fit (lines are at most 64 KiB, histograms 256 buckets). */
@@ -36,12 +41,6 @@
 #define MAX_FOLDS_PER_STEP 200
 /* The deadline for the last push after SIGTERM. */
 #define LAST_PUSH_SECONDS 5.0
-#define SELF_PREFIX "collector_agent_"
-
-static const double dur_bounds[] = { .005, .01, .025, .05, .1, .25, .5, 1,
-	2.5, 5, 10, 30 };
-#define N_DUR (sizeof(dur_bounds) / sizeof(dur_bounds[0]))
-
 /* One group as listed at the start of a step (strings owned). */
 typedef struct group {
 	int64_t id;
@@ -62,16 +61,18 @@ typedef struct park {
 	double retry_at;   /* monotonic; retried then even if unchanged */
 } park;
 
-/* The agent's own metrics. */
-typedef struct selfm {
-	double pushes_ok, pushes_retry, pushes_refused;
-	double deletes;
-	double last_success;      /* unix seconds; 0 never */
-	uint64_t dur_counts[N_DUR + 1];
-	double dur_sum;
-	spool_stats st;
-	int64_t groups_parked;
-} selfm;
+/*
+ * What the pull-mode server thread shares with the loop: a copy of the
+ * agent's counters (under mu) and the thread's own spool handle, opened at
+ * the first scrape (a handle is for one thread).
+ */
+typedef struct pullctx {
+	pthread_mutex_t mu;
+	selfm m;
+	char *path;
+	spool_t *s;
+	size_t last_clash;  /* series left out by the previous scrape */
+} pullctx;
 
 struct agent {
 	cfg *c;
@@ -89,6 +90,9 @@ struct agent {
 	int list_oom;             /* listing the groups ran out of memory */
 	rbuf body;
 	selfm m;
+	serve_t *srv;             /* pull mode; NULL when off */
+	char *srv_listen;         /* the address srv serves */
+	pullctx pc;
 };
 
 /* Outcome of one step's network work. */
@@ -251,7 +255,12 @@ agent_new(cfg *c, agent_t **out)
 		return rc;
 	}
 	rbuf_init(&a->body, MAX_CHUNK);
-	a->m.last_success = 0;
+	pthread_mutex_init(&a->pc.mu, NULL);
+	if ((a->pc.path = strdup(a->c->spool_path)) == NULL) {
+		agent_free(a);
+		log_errorx("out of memory", NULL);
+		return EX_OSERR;
+	}
 	*out = a;
 	return 0;
 }
@@ -261,6 +270,11 @@ agent_free(agent_t *a)
 {
 	if (a == NULL)
 		return;
+	serve_stop(a->srv);
+	free(a->srv_listen);
+	spool_close(a->pc.s);
+	free(a->pc.path);
+	pthread_mutex_destroy(&a->pc.mu);
 	free_groups(a);
 	free(a->groups);
 	free(a->parks);
@@ -428,117 +442,6 @@ is_default(const agent_t *a, const group *g)
 
 /* --- rendering ---------------------------------------------------------- */
 
-/* What each of the agent's own families reports. */
-typedef enum self_kind {
-	SELF_DELETES, SELF_DIRTY, SELF_GROUPS, SELF_LAST_SUCCESS, SELF_PARKED,
-	SELF_DURATION, SELF_PUSHES, SELF_REJECTED, SELF_SERIES, SELF_BYTES,
-	SELF_PENDING, SELF_UP
-} self_kind;
-
-typedef struct self_family {
-	const char *name;
-	const char *type;
-	const char *help;
-	self_kind kind;
-} self_family;
-
-/* Sorted by name, so they merge into the user's sorted families. */
-static const self_family self_fams[] = {
-	{ SELF_PREFIX "deletes_total", "counter",
-	    "Groups deleted from the gateway (expired or requested).",
-	    SELF_DELETES },
-	{ SELF_PREFIX "dirty_groups", "gauge",
-	    "Groups changed since their last successful push.", SELF_DIRTY },
-	{ SELF_PREFIX "groups", "gauge", "Groups in the spool.", SELF_GROUPS },
-	{ SELF_PREFIX "last_push_success_timestamp_seconds", "gauge",
-	    "When a push last succeeded, in seconds since the epoch.",
-	    SELF_LAST_SUCCESS },
-	{ SELF_PREFIX "parked_groups", "gauge",
-	    "Groups the gateway refused, kept and retried later.",
-	    SELF_PARKED },
-	{ SELF_PREFIX "push_duration_seconds", "histogram",
-	    "Duration of requests to the gateway.", SELF_DURATION },
-	{ SELF_PREFIX "pushes_total", "counter",
-	    "Requests to the gateway by result.", SELF_PUSHES },
-	{ SELF_PREFIX "rejected_rows_total", "counter",
-	    "Spool rows that did not parse (see collector-spool rejected).",
-	    SELF_REJECTED },
-	{ SELF_PREFIX "series", "gauge", "Series in the spool.", SELF_SERIES },
-	{ SELF_PREFIX "spool_bytes", "gauge",
-	    "Size of the spool file and its WAL.", SELF_BYTES },
-	{ SELF_PREFIX "spool_pending_rows", "gauge",
-	    "Rows written to the spool and not yet folded.", SELF_PENDING },
-	{ SELF_PREFIX "up", "gauge", "1 while the agent runs.", SELF_UP },
-};
-#define N_SELF (sizeof(self_fams) / sizeof(self_fams[0]))
-
-/* The value of a plain (one-sample) self family. */
-static double
-self_value(const agent_t *a, self_kind k)
-{
-	switch (k) {
-	case SELF_DELETES:
-		return a->m.deletes;
-	case SELF_DIRTY:
-		return (double)a->m.st.dirty_groups;
-	case SELF_GROUPS:
-		return (double)a->m.st.groups;
-	case SELF_LAST_SUCCESS:
-		return a->m.last_success;
-	case SELF_PARKED:
-		return (double)a->m.st.parked_groups;
-	case SELF_REJECTED:
-		return (double)a->m.st.rejected_total;
-	case SELF_SERIES:
-		return (double)a->m.st.series;
-	case SELF_BYTES:
-		return (double)a->m.st.bytes;
-	case SELF_PENDING:
-		return (double)a->m.st.pending_rows;
-	case SELF_UP:
-	case SELF_DURATION:
-	case SELF_PUSHES:
-		break;
-	}
-	return 1;
-}
-
-static render_err
-render_self_one(agent_t *a, const self_family *sf)
-{
-	static const char *const res[] = { "result=\"refused\"",
-	    "result=\"retry\"", "result=\"success\"" };
-	spool_family f = { sf->name, sf->type, 1, sf->help };
-	spool_sample x = { sf->name, "", 0, NULL };
-	spool_hist h;
-	render_err e;
-
-	if ((e = render_family(&a->body, &f)) != RENDER_OK)
-		return e;
-	if (sf->kind == SELF_DURATION) {
-		h.n = N_DUR;
-		h.bounds = dur_bounds;
-		h.counts = a->m.dur_counts;
-		h.sum = a->m.dur_sum;
-		x.hist = &h;
-		x.value = NAN;
-		return render_sample(&a->body, &x, NULL);
-	}
-	if (sf->kind == SELF_PUSHES) {
-		double v[] = { a->m.pushes_refused, a->m.pushes_retry,
-		    a->m.pushes_ok };
-		for (size_t k = 0; k < 3; k++) {
-			x.labels = res[k];
-			x.value = v[k];
-			if ((e = render_sample(&a->body, &x, NULL)))
-				return e;
-		}
-		return RENDER_OK;
-	}
-	x.value = self_value(a, sf->kind);
-	return render_sample(&a->body, &x, NULL);
-}
-
 /*
  * A group's body is rendered while it is sent: curl pulls bytes from
  * body_source(), which renders the next samples from the spool cursor into
@@ -562,10 +465,13 @@ typedef struct rctx {
 static int
 self_before(rctx *r, const char *name)
 {
-	while (r->with_self && r->next_self < N_SELF && (name == NULL ||
-	    strcmp(self_fams[r->next_self].name, name) < 0)) {
-		if (render_self_one(r->a, &self_fams[r->next_self++]) !=
-		    RENDER_OK)
+	const char *n;
+
+	while (r->with_self &&
+	    (n = selfm_family_name(r->next_self)) != NULL &&
+	    (name == NULL || strcmp(n, name) < 0)) {
+		if (selfm_render(&r->a->body, &r->a->m, r->next_self++,
+		    NULL) != RENDER_OK)
 			return 1;
 	}
 	return 0;
@@ -594,9 +500,8 @@ fill(rctx *r)
 				if (fresh) {
 					/* The agent's own names are its own
 					 * in the group they ride in. */
-					r->skip = r->with_self && strncmp(
-					    f->name, SELF_PREFIX,
-					    strlen(SELF_PREFIX)) == 0;
+					r->skip = r->with_self &&
+					    selfm_owns(f->name);
 					if (!r->skip && (self_before(r,
 					    f->name) || render_family(
 					    &a->body, f) != RENDER_OK))
@@ -642,27 +547,119 @@ body_source(char *buf, size_t cap, void *arg)
 
 /* --- the network side ------------------------------------------------ */
 
+/* --- pull mode and liveness ---------------------------------------------- */
+
+/* The loop is alive: tell systemd's watchdog and /-/healthy, and hand the
+ * counters to the server thread. */
+static void
+alive(agent_t *a)
+{
+	notify_alive();
+	if (a->srv == NULL)
+		return;
+	serve_beat(a->srv);
+	pthread_mutex_lock(&a->pc.mu);
+	a->pc.m = a->m;
+	pthread_mutex_unlock(&a->pc.mu);
+}
+
+/* Renders /metrics; runs on the server's thread. */
+static int
+render_pull(void *arg, rbuf *out, char *err, size_t errlen)
+{
+	pullctx *pc = arg;
+	pull_result res;
+	selfm m;
+	spool_err e;
+
+	pthread_mutex_lock(&pc->mu);
+	m = pc->m;
+	pthread_mutex_unlock(&pc->mu);
+	if (pc->s == NULL) {
+		e = spool_open(pc->path, NULL, &pc->s, err, errlen);
+		if (e == SPOOL_OK && spool_set_cache(pc->s, 512) != SPOOL_OK)
+			log_debug("cannot shrink the page cache", NULL);
+		if (e != SPOOL_OK)
+			return -1;
+	}
+	/* The spool's figures as of this scrape. */
+	if (spool_get_stats(pc->s, &m.st) != SPOOL_OK)
+		log_debug("cannot read spool stats", "reason=%s",
+		    log_q(spool_errmsg(pc->s)));
+	if (pull_render(pc->s, &m, out, &res, err, errlen) != 0)
+		return -1;
+	/* Said when it starts, not at every scrape. */
+	if (res.type_clash > 0 && pc->last_clash == 0)
+		log_warnx("series left out of /metrics: a family has "
+		    "different types in different groups", "series=%zu "
+		    "first=%s", res.type_clash, log_q(res.clash));
+	pc->last_clash = res.type_clash;
+	if (res.duplicate > 0)
+		log_debug("duplicate series left out of /metrics", "series=%zu",
+		    res.duplicate);
+	return 0;
+}
+
+/* Starts, restarts or stops the listener to match the settings. Returns
+ * 0, or an exit status after logging why. */
+static int
+serve_apply(agent_t *a)
+{
+	const char *want = a->c->listen != NULL ? a->c->listen : "";
+	serve_options o = { 0 };
+	char err[512];
+	serve_err e;
+
+	if (a->srv != NULL && strcmp(a->srv_listen, want) == 0)
+		return 0;
+	serve_stop(a->srv);
+	a->srv = NULL;
+	free(a->srv_listen);
+	a->srv_listen = NULL;
+	if (want[0] == '\0')
+		return 0;
+	o.listen = want;
+	/* A request takes at most timeout, and the loop beats between
+	 * requests: a loop silent for much longer is stuck. */
+	o.stall = 30 + 2 * a->c->gw.timeout;
+	o.metrics = render_pull;
+	o.arg = &a->pc;
+	if ((e = serve_start(&o, &a->srv, err, sizeof(err))) != SERVE_OK) {
+		log_errorx("cannot serve /metrics", "listen=%s reason=%s",
+		    log_q(want), log_q(err));
+		return e == SERVE_EINUSE ? EX_TEMPFAIL : e == SERVE_ENOMEM ?
+		    EX_OSERR : EX_CONFIG;
+	}
+	if ((a->srv_listen = strdup(want)) == NULL) {
+		serve_stop(a->srv);
+		a->srv = NULL;
+		log_errorx("out of memory", NULL);
+		return EX_OSERR;
+	}
+	log_info("serving /metrics", "listen=%s port=%u", log_q(want),
+	    serve_port(a->srv));
+	alive(a);
+	return 0;
+}
+
 static void
 count_request(agent_t *a, const push_status *st)
 {
-	size_t i = 0;
+	selfm_result r = SELFM_SUCCESS;
 
-	while (i < N_DUR && st->seconds > dur_bounds[i])
-		i++;
-	a->m.dur_counts[i]++;
-	a->m.dur_sum += st->seconds;
 	switch (st->outcome) {
 	case PUSH_DELIVERED:
-		a->m.pushes_ok++;
-		a->m.last_success = wall();
+		r = SELFM_SUCCESS;
 		break;
 	case PUSH_RETRY:
-		a->m.pushes_retry++;
+		r = SELFM_RETRY;
 		break;
 	case PUSH_REFUSED:
-		a->m.pushes_refused++;
+		r = SELFM_REJECTED;
 		break;
 	}
+	selfm_count(&a->m, r, st->seconds, wall());
+	alive(a);
 }
 
 /* A transport failure: wait before the next request, and push every group
@@ -1050,7 +1047,7 @@ agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 	struct sigaction sa;
 	sigset_t block, open;
 	double next_push, next_fold, now;
-	int status = EX_OK;
+	int status = EX_OK, ready = 0;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -1073,10 +1070,13 @@ agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 	    "instance=%s", log_q(a->c->spool_path), log_q(a->c->gw.url),
 	    a->p ? "on" : "off", a->c->interval, log_q(a->c->job),
 	    log_q(a->c->instance));
-	if (a->c->listen != NULL && a->c->listen[0] != '\0')
-		log_warnx("pull mode is not available in this version; the "
-		    "listen setting is ignored", "listen=%s",
-		    log_q(a->c->listen));
+	notify_init();
+	/* After the signal mask: the server thread inherits it, so the
+	 * signals reach this thread's wait. */
+	if ((status = serve_apply(a)) != 0) {
+		sigprocmask(SIG_SETMASK, &open, NULL);
+		return status;
+	}
 	now = mono();
 	next_push = now;
 	next_fold = now;
@@ -1086,10 +1086,15 @@ agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 		if (sig_hup) {
 			cfg *n;
 			sig_hup = 0;
+			notify_send("RELOADING=1");
 			if (reload != NULL && (n = reload(arg)) != NULL) {
-				if (apply_cfg(a, n) == 0)
+				if (apply_cfg(a, n) == 0) {
 					log_info("configuration reloaded", NULL);
-				else {
+					/* A listener that cannot move keeps
+					 * the agent running without it. */
+					(void)serve_apply(a);
+					serve_set_ready(a->srv, ready);
+				} else {
 					cfg_free(n);
 					log_warnx("reload failed; the old "
 					    "configuration stays", NULL);
@@ -1097,6 +1102,7 @@ agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 			} else if (reload != NULL)
 				log_warnx("new configuration is invalid; the "
 				    "old one stays", NULL);
+			notify_send("READY=1");
 		}
 		now = mono();
 		if (now >= next_fold) {
@@ -1110,7 +1116,13 @@ agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 			 * small, without waking more often when idle. */
 			next_fold = now + (a->c->interval < 1 ?
 			    a->c->interval : 1);
+			if (!ready && e == SPOOL_OK) {
+				ready = 1;
+				serve_set_ready(a->srv, 1);
+				notify_send("READY=1");
+			}
 		}
+		alive(a);
 		now = mono();
 		if (now >= next_push && now >= a->gw_retry_at) {
 			step out = { 0 };
@@ -1132,15 +1144,23 @@ agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 			double t = next_fold;
 			double np = next_push > a->gw_retry_at ? next_push :
 			    a->gw_retry_at;
+			double wd = notify_watchdog_interval();
 			if (np < t)
 				t = np;
+			/* systemd's watchdog may want pings more often. */
+			if (wd > 0 && mono() + wd < t)
+				t = mono() + wd;
 			wait_until(t, &open);
 		}
 	}
+	notify_send("STOPPING=1");
+	serve_set_ready(a->srv, 0);
 	if (status == EX_OK) {
 		log_info("stopping; last push", NULL);
 		last_push(a);
 	}
+	serve_stop(a->srv);
+	a->srv = NULL;
 	sigprocmask(SIG_SETMASK, &open, NULL);
 	log_info("stopped", NULL);
 	return status;

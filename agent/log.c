@@ -12,7 +12,8 @@
 #define QBUF 544
 #define QMAX 512
 
-static int cur_level = LOG_LINFO;
+/* Set at start and on reload by the main thread; read by any. */
+static _Atomic int cur_level = LOG_LINFO;
 
 void
 log_init(int level)
@@ -80,8 +81,9 @@ needs_quotes(const char *s)
 const char *
 log_q(const char *s)
 {
-	static char ring[8][QBUF];
-	static unsigned next;
+	/* Per thread: the pull-mode server logs from its own thread. */
+	static _Thread_local char ring[8][QBUF];
+	static _Thread_local unsigned next;
 	char *b;
 	size_t o = 0;
 

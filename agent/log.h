@@ -3,7 +3,8 @@
  *
  *   ts=2026-11-25T05:00:00.123Z level=info msg="pushed group" job=api code=200
  *
- * The daemon is single-threaded; these functions are not thread-safe.
+ * Any thread may log: a line is written with one call, and log_q()'s
+ * buffers are per thread. Only the main thread sets the level.
  * The level is checked before anything is formatted. Callers pass the
  * key=value part as a printf format; values that may hold blanks, quotes or
  * anything a user wrote go through log_q(), which quotes and escapes them.
@@ -29,7 +30,7 @@ const char *log_level_name(int level);
 /*
  * Returns s quoted for logfmt when it needs it (blanks, quotes, '=', control
  * characters, empty), else s itself. The result is borrowed from a ring of
- * 8 static buffers: valid until the 8th call after this one; long values are
+ * 8 per-thread buffers: valid until the 8th call after this one; long values are
  * cut to 512 bytes with "...". NULL gives "".
  */
 const char *log_q(const char *s);

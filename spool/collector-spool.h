@@ -288,6 +288,20 @@ SPOOL_API spool_err spool_cursor_next(spool_cursor *c,
     SPOOL_WUR;
 SPOOL_API void spool_cursor_close(spool_cursor *c);
 
+/*
+ * A cursor over every group at once (pull mode): families come in name
+ * order, each family's groups in id order, so one family's samples are
+ * contiguous across groups; *new_family is 1 only on the first sample of a
+ * name. *f is the current group's family row (its type and HELP may differ
+ * from another group's). spool_cursor_group() names the group of the
+ * sample last returned: *job and *grouping (canonical) are borrowed until
+ * the next spool_cursor_next(); on a one-group cursor they are NULL.
+ */
+SPOOL_API spool_err spool_cursor_open_all(spool_t *s, spool_cursor **out)
+    SPOOL_WUR;
+SPOOL_API void spool_cursor_group(const spool_cursor *c, int64_t *id,
+    const char **job, const char **grouping);
+
 /* Records that the gateway holds the group at version: pushed_version
  * rises to it (never falls) and the park reason is cleared. */
 SPOOL_API spool_err spool_group_pushed(spool_t *s, int64_t group_id,
@@ -314,6 +328,8 @@ SPOOL_API spool_err spool_checkpoint(spool_t *s) SPOOL_WUR;
 
 /* The library's version, "MAJOR.MINOR.PATCH". */
 SPOOL_API const char *spool_version(void);
+/* The version of the SQLite library in use, "3.40.1". */
+SPOOL_API const char *spool_sqlite_version(void);
 
 #ifdef __cplusplus
 }

@@ -131,6 +131,12 @@ spool_version(void)
 }
 
 const char *
+spool_sqlite_version(void)
+{
+	return sqlite3_libversion();
+}
+
+const char *
 spool_op_name(spool_op op)
 {
 	switch (op) {

@@ -66,7 +66,10 @@ spool_groups_each(spool_t *s, int (*fn)(const spool_group *, void *),
  */
 struct spool_cursor {
 	spool_t *s;
-	int64_t gid;
+	int64_t gid;         /* the group whose family is current */
+	int all;             /* every group, families merged by name */
+	const char *job, *grouping;   /* the current group (all only) */
+	char *emitted;       /* the family name last returned fresh (all) */
 	sqlite3_stmt *fams, *isfam, *ser, *hser;
 	sqlite3_stmt *q;     /* the series statement of the current family */
 	spool_family fam;    /* the current family */
@@ -171,6 +174,16 @@ next_family(reader *r)
 		r->fam.type = (const char *)sqlite3_column_text(r->fams, 1);
 		r->fam.typed = sqlite3_column_int(r->fams, 2);
 		r->fam.help = (const char *)sqlite3_column_text(r->fams, 3);
+		if (r->all) {
+			r->gid = sqlite3_column_int64(r->fams, 4);
+			r->job = (const char *)sqlite3_column_text(r->fams, 5);
+			r->grouping = (const char *)sqlite3_column_text(
+			    r->fams, 6);
+			if (r->job == NULL)
+				r->job = "";
+			if (r->grouping == NULL)
+				r->grouping = "";
+		}
 		if (r->fam.name != NULL)
 			break;
 	}
@@ -181,7 +194,9 @@ next_family(reader *r)
 	if ((e = member_names(r, r->fam.name, r->fam.type)))
 		return e;
 	bind_family(r);
-	r->fresh = 1;
+	/* Across groups, a family is new only when its name changes. */
+	r->fresh = !r->all || r->emitted == NULL ||
+	    strcmp(r->emitted, r->fam.name) != 0;
 	return SPOOL_OK;
 }
 
@@ -262,40 +277,48 @@ register_le(spool_t *s)
 	    spool_sqlerr(s, rc, "registering SQL functions");
 }
 
-spool_err
-spool_cursor_open(spool_t *s, int64_t gid, spool_cursor **out,
+static spool_err
+cursor_open(spool_t *s, int all, int64_t gid, spool_cursor **out,
     int64_t *version)
 {
 	reader *r;
 	sqlite3_stmt *v = NULL;
 	spool_err e;
-	int rc;
+	int rc = SQLITE_DONE;
 
 	*out = NULL;
-	*version = 0;
+	if (version != NULL)
+		*version = 0;
 	s->errmsg[0] = '\0';
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return spool_seterr(s, SPOOL_ENOMEM, "out of memory");
 	r->s = s;
 	r->gid = gid;
+	r->all = all;
 	if ((e = register_le(s)) != SPOOL_OK ||
 	    (e = spool_exec(s, "BEGIN", "reading a group")) != SPOOL_OK) {
 		free(r);
 		return e;
 	}
-	rc = sqlite3_prepare_v2(s->db, "SELECT version FROM groups WHERE id = ?",
-	    -1, &v, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_int64(v, 1, gid);
-		rc = sqlite3_step(v);
-		if (rc == SQLITE_ROW) {
-			*version = sqlite3_column_int64(v, 0);
-			rc = SQLITE_DONE;
+	if (!all) {
+		rc = sqlite3_prepare_v2(s->db, "SELECT version FROM groups "
+		    "WHERE id = ?", -1, &v, NULL);
+		if (rc == SQLITE_OK) {
+			sqlite3_bind_int64(v, 1, gid);
+			rc = sqlite3_step(v);
+			if (rc == SQLITE_ROW) {
+				*version = sqlite3_column_int64(v, 0);
+				rc = SQLITE_DONE;
+			}
 		}
+		sqlite3_finalize(v);
 	}
-	sqlite3_finalize(v);
 	if (rc == SQLITE_DONE &&
-	    (rc = sqlite3_prepare_v2(s->db, "SELECT name, type, typed, help "
+	    (rc = sqlite3_prepare_v2(s->db, all ?
+	    "SELECT f.name, f.type, f.typed, f.help, f.group_id, g.job,"
+	    " g.grouping FROM families f JOIN groups g ON g.id = f.group_id"
+	    " ORDER BY f.name, f.group_id" :
+	    "SELECT name, type, typed, help "
 	    "FROM families WHERE group_id = ? ORDER BY name", -1, &r->fams,
 	    NULL)) == SQLITE_OK &&
 	    (rc = sqlite3_prepare_v2(s->db, "SELECT 1 FROM families WHERE "
@@ -312,9 +335,32 @@ spool_cursor_open(spool_t *s, int64_t gid, spool_cursor **out,
 		spool_cursor_close(r);
 		return e;
 	}
-	sqlite3_bind_int64(r->fams, 1, gid);
+	if (!all)
+		sqlite3_bind_int64(r->fams, 1, gid);
 	*out = r;
 	return SPOOL_OK;
+}
+
+spool_err
+spool_cursor_open(spool_t *s, int64_t gid, spool_cursor **out,
+    int64_t *version)
+{
+	return cursor_open(s, 0, gid, out, version);
+}
+
+spool_err
+spool_cursor_open_all(spool_t *s, spool_cursor **out)
+{
+	return cursor_open(s, 1, 0, out, NULL);
+}
+
+void
+spool_cursor_group(const spool_cursor *r, int64_t *id, const char **job,
+    const char **grouping)
+{
+	*id = r->gid;
+	*job = r->all ? r->job : NULL;
+	*grouping = r->all ? r->grouping : NULL;
 }
 
 spool_err
@@ -366,6 +412,12 @@ spool_cursor_next(spool_cursor *r, const spool_family **f,
 		*f = &r->fam;
 		*x = &r->x;
 		*new_family = r->fresh;
+		if (r->fresh && r->all) {
+			free(r->emitted);
+			if ((r->emitted = strdup(r->fam.name)) == NULL)
+				return spool_seterr(r->s, SPOOL_ENOMEM,
+				    "out of memory");
+		}
 		r->fresh = 0;
 		return SPOOL_OK;
 	}
@@ -378,6 +430,7 @@ spool_cursor_close(spool_cursor *r)
 	if (r == NULL)
 		return;
 	free_names(r);
+	free(r->emitted);
 	sqlite3_finalize(r->fams);
 	sqlite3_finalize(r->isfam);
 	sqlite3_finalize(r->ser);

@@ -24,7 +24,7 @@ is "$(sv collector_agent_up)" 1 "up"
 # before the heartbeat itself is counted.
 is "$(sv collector_agent_pushes_total 'result="success"')" 1 "pushes_total{result=success}: the DELETE"
 is "$(sv collector_agent_pushes_total 'result="retry"')" 0 "pushes_total{result=retry}"
-is "$(sv collector_agent_pushes_total 'result="refused"')" 0 "pushes_total{result=refused}"
+is "$(sv collector_agent_pushes_total 'result="rejected"')" 0 "pushes_total{result=rejected}"
 is "$(sv collector_agent_deletes_total)" 1 "deletes_total"
 is "$(sv collector_agent_push_duration_seconds_count)" 1 "push_duration_seconds_count"
 is "$(sv collector_agent_groups)" 1 "groups (the deleted one is gone)"

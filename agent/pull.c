@@ -1,0 +1,283 @@
+/* pull — the exposition served on /metrics. See pull.h. */
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "expo.h"
+#include "pull.h"
+
+/*
+ * The series of one (family, group) already written, as 64-bit hashes of
+ * name and labels: a duplicate can only arise inside one group's family,
+ * so the set is emptied when either changes. A hash collision would drop
+ * a series; at 2^-64 per pair that is not a practical concern.
+ */
+typedef struct hset {
+	uint64_t *slot;   /* 0 is empty */
+	size_t cap, n;
+} hset;
+
+static uint64_t
+fnv(uint64_t h, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* Adds h; returns 1 when it was there, 0 when added, -1 out of memory. */
+static int
+hset_add(hset *s, uint64_t h)
+{
+	size_t i;
+
+	if (h == 0)
+		h = 1;
+	if ((s->n + 1) * 2 > s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		uint64_t *n = calloc(cap, sizeof(*n));
+		if (n == NULL)
+			return -1;
+		for (size_t k = 0; k < s->cap; k++) {
+			if (s->slot[k] == 0)
+				continue;
+			for (i = s->slot[k] & (cap - 1); n[i]; i = (i + 1) & (cap - 1))
+				;
+			n[i] = s->slot[k];
+		}
+		free(s->slot);
+		s->slot = n;
+		s->cap = cap;
+	}
+	for (i = h & (s->cap - 1); s->slot[i]; i = (i + 1) & (s->cap - 1))
+		if (s->slot[i] == h)
+			return 1;
+	s->slot[i] = h;
+	s->n++;
+	return 0;
+}
+
+static void
+hset_clear(hset *s)
+{
+	if (s->n > 0)
+		memset(s->slot, 0, s->cap * sizeof(*s->slot));
+	s->n = 0;
+}
+
+/* The labels a group puts on its series: job first, then the grouping. */
+typedef struct glabels {
+	int64_t id;
+	char *extra;                       /* job="...",k="v",... */
+	char *names[EXPO_MAX_LABELS + 1];  /* their names (owned) */
+	size_t nnames;
+} glabels;
+
+static void
+clear_group(glabels *g)
+{
+	for (size_t i = 0; i < g->nnames; i++)
+		free(g->names[i]);
+	g->nnames = 0;
+	free(g->extra);
+	g->extra = NULL;
+}
+
+static int
+set_group(glabels *g, int64_t id, const char *job, const char *grouping)
+{
+	expo_label l[EXPO_MAX_LABELS];
+	const char *why;
+	size_t n = 0, o, jl = strlen(job), gl = strlen(grouping);
+
+	clear_group(g);
+	g->id = id;
+	if ((g->names[g->nnames++] = strdup("job")) == NULL ||
+	    (g->extra = malloc(jl * 2 + gl + 16)) == NULL)
+		return -1;
+	memcpy(g->extra, "job=\"", 5);
+	o = 5;
+	for (size_t i = 0; i < jl; i++) {
+		if (job[i] == '\\' || job[i] == '"')
+			g->extra[o++] = '\\';
+		if (job[i] == '\n') {
+			g->extra[o++] = '\\';
+			g->extra[o++] = 'n';
+			continue;
+		}
+		g->extra[o++] = job[i];
+	}
+	g->extra[o++] = '"';
+	/* The grouping is canonical (the fold wrote it); a grouping that
+	 * does not parse is put on as it is, without overriding. */
+	if (gl > 0 && expo_parse_labels(grouping, gl, l, EXPO_MAX_LABELS, &n,
+	    &why) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			if (expo_str_eq(l[i].name, "job"))
+				continue;
+			if ((g->names[g->nnames] = strndup(l[i].name.p,
+			    l[i].name.len)) == NULL)
+				return -1;
+			g->nnames++;
+		}
+	}
+	if (gl > 0) {
+		g->extra[o++] = ',';
+		memcpy(g->extra + o, grouping, gl);
+		o += gl;
+	}
+	g->extra[o] = '\0';
+	return 0;
+}
+
+/* Could labels hold name? A quick test before parsing: in canonical
+ * labels a name is at the start or after `",`, followed by `="`. */
+static int
+maybe_has(const char *labels, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = labels; (p = strstr(p, name)) != NULL; p++)
+		if ((p == labels || (p[-1] == ',' && p - labels >= 2 &&
+		    p[-2] == '"')) && p[n] == '=' && p[n + 1] == '"')
+			return 1;
+	return 0;
+}
+
+/*
+ * Sets *out to x's labels without those the group puts on (into buf, which
+ * holds EXPO_MAX_LINE bytes), or to x's labels themselves when none clash.
+ * Returns 1 when some label was replaced.
+ */
+static int
+own_labels(const glabels *g, const char *labels, char *buf,
+    const char **out)
+{
+	expo_label l[EXPO_MAX_LABELS], keep[EXPO_MAX_LABELS];
+	const char *why;
+	size_t n, k = 0, len;
+	int hit = 0;
+
+	*out = labels;
+	for (size_t i = 0; i < g->nnames && !hit; i++)
+		hit = maybe_has(labels, g->names[i]);
+	if (!hit || expo_parse_labels(labels, strlen(labels), l,
+	    EXPO_MAX_LABELS, &n, &why) != 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		int clash = 0;
+		for (size_t j = 0; j < g->nnames && !clash; j++)
+			clash = expo_str_eq(l[i].name, g->names[j]);
+		if (!clash)
+			keep[k++] = l[i];
+	}
+	if (k == n)
+		return 0;
+	len = expo_labels_len(keep, k);
+	if (len >= EXPO_MAX_LINE)
+		return 0;
+	expo_join_labels(buf, keep, k);
+	buf[len] = '\0';
+	*out = buf;
+	return 1;
+}
+
+int
+pull_render(spool_t *s, const selfm *m, rbuf *out, pull_result *res,
+    char *err, size_t errlen)
+{
+	spool_cursor *c = NULL;
+	const spool_family *f;
+	const spool_sample *x;
+	glabels g = { 0 };
+	hset seen = { 0 };
+	char *type = NULL, *buf = NULL;
+	int fresh, rc = -1, skip = 0;
+	spool_err e;
+
+	memset(res, 0, sizeof(*res));
+	rbuf_reset(out);
+	g.id = -1;
+	if ((buf = malloc(EXPO_MAX_LINE)) == NULL)
+		goto nomem;
+	if ((e = spool_cursor_open_all(s, &c)) != SPOOL_OK)
+		goto spool;
+	for (;;) {
+		const char *job, *grouping, *labels;
+		int64_t gid;
+		spool_sample y;
+		uint64_t h;
+		int dup;
+
+		if ((e = spool_cursor_next(c, &f, &x, &fresh)) != SPOOL_OK)
+			goto spool;
+		if (x == NULL)
+			break;
+		spool_cursor_group(c, &gid, &job, &grouping);
+		if (fresh) {
+			skip = selfm_owns(f->name);
+			free(type);
+			if ((type = strdup(f->type)) == NULL)
+				goto nomem;
+			if (!skip && render_family(out, f) != RENDER_OK)
+				goto render;
+			g.id = -1;
+		}
+		if (skip)
+			continue;
+		if (gid != g.id) {
+			if (set_group(&g, gid, job, grouping) != 0)
+				goto nomem;
+			hset_clear(&seen);
+		}
+		if (strcmp(f->type, type) != 0) {
+			if (res->type_clash++ == 0)
+				snprintf(res->clash, sizeof(res->clash),
+				    "family %s is a %s in an earlier group and "
+				    "a %s in job=%s {%s}", f->name, type,
+				    f->type, job, grouping);
+			continue;
+		}
+		own_labels(&g, x->labels, buf, &labels);
+		h = fnv(0xcbf29ce484222325ULL, x->name, strlen(x->name) + 1);
+		h = fnv(h, labels, strlen(labels));
+		if ((dup = hset_add(&seen, h)) < 0)
+			goto nomem;
+		if (dup) {
+			res->duplicate++;
+			continue;
+		}
+		y = *x;
+		y.labels = labels;
+		if (render_sample(out, &y, g.extra) != RENDER_OK)
+			goto render;
+		res->series++;
+	}
+	spool_cursor_close(c);
+	c = NULL;
+	for (size_t i = 0; m != NULL && i < selfm_count_families(); i++)
+		if (selfm_render(out, m, i, NULL) != RENDER_OK)
+			goto render;
+	rc = 0;
+	goto done;
+spool:
+	snprintf(err, errlen, "%s", spool_errmsg(s));
+	goto done;
+render:
+	snprintf(err, errlen, "%s (the limit is %zu bytes)",
+	    render_strerror(out->err), out->max);
+	goto done;
+nomem:
+	snprintf(err, errlen, "out of memory");
+done:
+	spool_cursor_close(c);
+	free(seen.slot);
+	clear_group(&g);
+	free(type);
+	free(buf);
+	return rc;
+}

@@ -1,0 +1,41 @@
+/*
+ * pull — the text that GET /metrics serves: every group's series with its
+ * job and grouping labels attached, as a Prometheus scraping a Pushgateway
+ * with honor_labels would see them, then the agent's own metrics.
+ *
+ * - One family's series are contiguous across groups (the spool's
+ *   all-groups cursor, one read transaction: a consistent snapshot).
+ * - A grouping label replaces a series label of the same name, as the
+ *   Pushgateway does; a series that then equals one already written is
+ *   left out.
+ * - A family whose type differs between groups keeps the type of the group
+ *   read first (lowest id); the other groups' series are left out.
+ * - Families named collector_agent_* are the agent's own: written only from
+ *   the selfm given, never from the spool.
+ * It knows nothing about HTTP.
+ */
+#ifndef PULL_H
+#define PULL_H
+
+#include <stddef.h>
+
+#include "collector-spool.h"
+#include "render.h"
+#include "selfm.h"
+
+typedef struct pull_result {
+	size_t series;       /* sample lines written from the spool */
+	size_t type_clash;   /* series left out: their type differs */
+	size_t duplicate;    /* series left out: duplicates */
+	char clash[256];     /* the first type clash, for the log; "" none */
+} pull_result;
+
+/*
+ * Renders into out (emptied first). m may be NULL (no self metrics).
+ * Returns 0, or -1 with a reason in err (a spool failure, or out's cap);
+ * out then holds a partial text the caller must not serve.
+ */
+int pull_render(spool_t *s, const selfm *m, rbuf *out, pull_result *res,
+    char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,225 @@
+/* selfm — the agent's own metrics. See selfm.h. */
+#include <curl/curl.h>
+#include <math.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "selfm.h"
+
+static const double dur_bounds[SELFM_NDUR] = { .005, .01, .025, .05, .1,
+	.25, .5, 1, 2.5, 5, 10, 30 };
+
+/* What each family reports. */
+typedef enum kind {
+	K_BUILD, K_DELETES, K_DIRTY, K_GROUPS, K_LAST_SUCCESS, K_PARKED,
+	K_DURATION, K_PUSHES, K_REJECTED, K_SERIES, K_BYTES, K_OLDEST,
+	K_PENDING, K_UP
+} kind;
+
+typedef struct family {
+	const char *name;
+	const char *type;
+	const char *help;
+	kind k;
+} family;
+
+/* Sorted by name (a test checks), so they merge into sorted families. */
+static const family fams[] = {
+	{ SELFM_PREFIX "build_info", "gauge",
+	    "The agent's version and the libraries it runs with.", K_BUILD },
+	{ SELFM_PREFIX "deletes_total", "counter",
+	    "Groups deleted from the gateway (expired or requested).",
+	    K_DELETES },
+	{ SELFM_PREFIX "dirty_groups", "gauge",
+	    "Groups changed since their last successful push.", K_DIRTY },
+	{ SELFM_PREFIX "groups", "gauge", "Groups in the spool.", K_GROUPS },
+	{ SELFM_PREFIX "last_push_success_timestamp_seconds", "gauge",
+	    "When a push last succeeded, in seconds since the epoch.",
+	    K_LAST_SUCCESS },
+	{ SELFM_PREFIX "parked_groups", "gauge",
+	    "Groups the gateway refused, kept and retried later.", K_PARKED },
+	{ SELFM_PREFIX "push_duration_seconds", "histogram",
+	    "Duration of requests to the gateway.", K_DURATION },
+	{ SELFM_PREFIX "pushes_total", "counter",
+	    "Requests to the gateway by result.", K_PUSHES },
+	{ SELFM_PREFIX "rejected_rows_total", "counter",
+	    "Spool rows that did not parse (see collector-spool rejected).",
+	    K_REJECTED },
+	{ SELFM_PREFIX "series", "gauge", "Series in the spool.", K_SERIES },
+	{ SELFM_PREFIX "spool_bytes", "gauge",
+	    "Size of the spool file and its WAL.", K_BYTES },
+	{ SELFM_PREFIX "spool_oldest_pending_age_seconds", "gauge",
+	    "Age of the oldest row not yet folded; 0 when there is none.",
+	    K_OLDEST },
+	{ SELFM_PREFIX "spool_pending_rows", "gauge",
+	    "Rows written to the spool and not yet folded.", K_PENDING },
+	{ SELFM_PREFIX "up", "gauge", "1 while the agent runs.", K_UP },
+};
+#define NFAMS (sizeof(fams) / sizeof(fams[0]))
+
+void
+selfm_count(selfm *m, selfm_result r, double seconds, double now)
+{
+	size_t i = 0;
+
+	while (i < SELFM_NDUR && seconds > dur_bounds[i])
+		i++;
+	m->dur_counts[i]++;
+	m->dur_sum += seconds;
+	m->pushes[r]++;
+	if (r == SELFM_SUCCESS)
+		m->last_success = now;
+}
+
+size_t
+selfm_count_families(void)
+{
+	return NFAMS;
+}
+
+const char *
+selfm_family_name(size_t i)
+{
+	return i < NFAMS ? fams[i].name : NULL;
+}
+
+int
+selfm_owns(const char *name)
+{
+	return strncmp(name, SELFM_PREFIX, sizeof(SELFM_PREFIX) - 1) == 0;
+}
+
+/* Label values of build_info: versions hold no quote or backslash, but
+ * they come from libraries, so they are escaped all the same. */
+static size_t
+esc(char *o, size_t cap, const char *s)
+{
+	size_t n = 0;
+
+	for (; *s && n + 2 < cap; s++) {
+		if (*s == '"' || *s == '\\')
+			o[n++] = '\\';
+		if (*s == '\n') {
+			o[n++] = '\\';
+			o[n++] = 'n';
+			continue;
+		}
+		o[n++] = *s;
+	}
+	o[n] = '\0';
+	return n;
+}
+
+static void
+build_labels(char *out, size_t cap)
+{
+	char v[4][64];
+
+	esc(v[0], sizeof(v[0]), SPOOL_VERSION);
+	esc(v[1], sizeof(v[1]), spool_sqlite_version());
+	esc(v[2], sizeof(v[2]), curl_version_info(CURLVERSION_NOW)->version);
+	esc(v[3], sizeof(v[3]), MHD_get_version());
+	snprintf(out, cap, "curl_version=\"%s\",microhttpd_version=\"%s\","
+	    "sqlite_version=\"%s\",version=\"%s\"", v[2], v[3], v[1], v[0]);
+}
+
+static double
+value(const selfm *m, kind k)
+{
+	switch (k) {
+	case K_DELETES:
+		return m->deletes;
+	case K_DIRTY:
+		return (double)m->st.dirty_groups;
+	case K_GROUPS:
+		return (double)m->st.groups;
+	case K_LAST_SUCCESS:
+		return m->last_success;
+	case K_PARKED:
+		return (double)m->st.parked_groups;
+	case K_REJECTED:
+		return (double)m->st.rejected_total;
+	case K_SERIES:
+		return (double)m->st.series;
+	case K_BYTES:
+		return (double)m->st.bytes;
+	case K_OLDEST:
+		return m->st.oldest_pending_age > 0 ?
+		    m->st.oldest_pending_age : 0;
+	case K_PENDING:
+		return (double)m->st.pending_rows;
+	case K_BUILD:
+	case K_UP:
+	case K_DURATION:
+	case K_PUSHES:
+		break;
+	}
+	return 1;
+}
+
+render_err
+selfm_render(rbuf *b, const selfm *m, size_t i, const char *extra)
+{
+	/* Sorted by label value, as the gateway would show them. */
+	static const char *const res[] = { "result=\"rejected\"",
+	    "result=\"retry\"", "result=\"success\"" };
+	static const selfm_result order[] = { SELFM_REJECTED, SELFM_RETRY,
+	    SELFM_SUCCESS };
+	const family *sf;
+	spool_family f;
+	spool_sample x;
+	spool_hist h;
+	char bl[512];
+	render_err e;
+
+	if (i >= NFAMS)
+		return RENDER_OK;
+	sf = &fams[i];
+	f.name = sf->name;
+	f.type = sf->type;
+	f.typed = 1;
+	f.help = sf->help;
+	x.name = sf->name;
+	x.labels = "";
+	x.hist = NULL;
+	if ((e = render_family(b, &f)) != RENDER_OK)
+		return e;
+	switch (sf->k) {
+	case K_DURATION:
+		h.n = SELFM_NDUR;
+		h.bounds = dur_bounds;
+		h.counts = m->dur_counts;
+		h.sum = m->dur_sum;
+		x.hist = &h;
+		x.value = NAN;
+		return render_sample(b, &x, extra);
+	case K_PUSHES:
+		for (size_t k = 0; k < 3; k++) {
+			x.labels = res[k];
+			x.value = m->pushes[order[k]];
+			if ((e = render_sample(b, &x, extra)) != RENDER_OK)
+				return e;
+		}
+		return RENDER_OK;
+	case K_BUILD:
+		build_labels(bl, sizeof(bl));
+		x.labels = bl;
+		x.value = 1;
+		return render_sample(b, &x, extra);
+	case K_DELETES:
+	case K_DIRTY:
+	case K_GROUPS:
+	case K_LAST_SUCCESS:
+	case K_PARKED:
+	case K_REJECTED:
+	case K_SERIES:
+	case K_BYTES:
+	case K_OLDEST:
+	case K_PENDING:
+	case K_UP:
+		break;
+	}
+	x.value = value(m, sf->k);
+	return render_sample(b, &x, extra);
+}

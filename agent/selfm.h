@@ -1,0 +1,54 @@
+/*
+ * selfm — the agent's own metrics (collector_agent_*): the counters the loop
+ * keeps and their rendering. The loop owns one selfm and updates it; pull
+ * mode serves a copy (a selfm is plain data: copy it with =).
+ *
+ * The families come out sorted by name, so that a caller can merge them
+ * into a group's sorted families (push mode) or append them (pull mode).
+ */
+#ifndef SELFM_H
+#define SELFM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "collector-spool.h"
+#include "render.h"
+
+#define SELFM_PREFIX "collector_agent_"
+#define SELFM_NDUR 12   /* finite push_duration_seconds buckets */
+
+typedef enum selfm_result {
+	SELFM_SUCCESS = 0,  /* the gateway took the request */
+	SELFM_RETRY,        /* transport failure, 5xx or 429: retried */
+	SELFM_REJECTED      /* any other 4xx: parked */
+} selfm_result;
+
+typedef struct selfm {
+	double pushes[3];          /* by selfm_result */
+	double deletes;            /* groups deleted from the gateway */
+	double last_success;       /* unix seconds; 0 never */
+	uint64_t dur_counts[SELFM_NDUR + 1];
+	double dur_sum;
+	spool_stats st;            /* the spool's figures at the last step */
+} selfm;
+
+/* Counts one request to the gateway: its result and how long it took;
+ * now is the wall clock (unix seconds), for last_success. */
+void selfm_count(selfm *m, selfm_result r, double seconds, double now);
+
+/* How many families there are; the name of family i (sorted). */
+size_t selfm_count_families(void);
+const char *selfm_family_name(size_t i);
+
+/* Does name belong to the agent (carries SELFM_PREFIX)? */
+int selfm_owns(const char *name);
+
+/*
+ * Writes family i of m (HELP, TYPE, samples) into b. extra is a canonical
+ * label list put first on every sample (NULL or "" for none).
+ */
+render_err selfm_render(rbuf *b, const selfm *m, size_t i,
+    const char *extra);
+
+#endif

@@ -1,0 +1,582 @@
+/* serve — the pull-mode HTTP listener. See serve.h. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "log.h"
+#include "serve.h"
+
+#define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+/* Scrapes closer together than this share one rendering. */
+#define REUSE_SECONDS 1.0
+
+struct serve {
+	struct MHD_Daemon *d;
+	serve_options o;
+	char *listen;
+	unsigned port;
+	/* Shared with the agent's thread. */
+	pthread_mutex_t mu;
+	double beat;                /* monotonic */
+	int ready;
+	/* The server thread's own. */
+	struct MHD_Response *plain, *gz;   /* the newest rendering */
+	const char *body;           /* plain's text, valid while plain is */
+	size_t body_len;
+	double made;                /* monotonic */
+	atomic_int live;            /* rendered bodies not yet freed */
+	struct MHD_Response *r404, *r405, *rok, *rnotready;
+};
+
+const char *
+serve_strerror(serve_err e)
+{
+	switch (e) {
+	case SERVE_OK:
+		return "no error";
+	case SERVE_EADDR:
+		return "bad listen address";
+	case SERVE_EINUSE:
+		return "address already in use";
+	case SERVE_ELISTEN:
+		return "cannot listen";
+	case SERVE_ESTART:
+		return "cannot start the HTTP server";
+	case SERVE_ENOMEM:
+		return "out of memory";
+	}
+	return "unknown error";
+}
+
+static double
+mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* --- the listening socket ------------------------------------------------ */
+
+/* Splits ADDR:PORT, [IPv6]:PORT or :PORT; host "" means every address. */
+static int
+split_addr(const char *a, char *host, size_t hl, char *port, size_t pl)
+{
+	const char *colon;
+	size_t n;
+
+	if (a[0] == '[') {
+		const char *end = strchr(a, ']');
+		if (end == NULL || end[1] != ':')
+			return -1;
+		n = (size_t)(end - a - 1);
+		colon = end + 1;
+		a++;
+	} else {
+		if ((colon = strrchr(a, ':')) == NULL)
+			return -1;
+		n = (size_t)(colon - a);
+	}
+	if (n >= hl || strlen(colon + 1) >= pl || colon[1] == '\0')
+		return -1;
+	memcpy(host, a, n);
+	host[n] = '\0';
+	snprintf(port, pl, "%s", colon + 1);
+	return 0;
+}
+
+static serve_err
+bind_one(const struct addrinfo *ai, int *fd, int *err)
+{
+	int one = 1, zero = 0;
+	int s = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+	    ai->ai_protocol);
+
+	if (s < 0) {
+		*err = errno;
+		return SERVE_ELISTEN;
+	}
+	/* A restarted agent must not wait for old connections' TIME_WAIT. */
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* [::] also takes IPv4, so ":PORT" means every address. */
+	if (ai->ai_family == AF_INET6)
+		setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(s, ai->ai_addr, ai->ai_addrlen) != 0 || listen(s, 64) != 0) {
+		*err = errno;
+		close(s);
+		return *err == EADDRINUSE ? SERVE_EINUSE : SERVE_ELISTEN;
+	}
+	*fd = s;
+	return SERVE_OK;
+}
+
+static serve_err
+open_listener(const char *addr, int *fd, unsigned *port, char *err,
+    size_t errlen)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	char host[256], portb[16];
+	serve_err e = SERVE_ELISTEN;
+	int rc, sys = 0;
+
+	if (split_addr(addr, host, sizeof(host), portb, sizeof(portb)) != 0) {
+		snprintf(err, errlen, "listen address '%s' must be ADDR:PORT, "
+		    "[IPv6]:PORT or :PORT", addr);
+		return SERVE_EADDR;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = host[0] == '\0' ? AF_INET6 : AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	rc = getaddrinfo(host[0] ? host : NULL, portb, &hints, &res);
+	if (rc != 0 && host[0] == '\0') {
+		/* No IPv6 here (some containers): every IPv4 address. */
+		hints.ai_family = AF_INET;
+		rc = getaddrinfo(NULL, portb, &hints, &res);
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "listen address '%s': %s", addr,
+		    gai_strerror(rc));
+		return SERVE_EADDR;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next)
+		if ((e = bind_one(ai, fd, &sys)) == SERVE_OK)
+			break;
+	if (e != SERVE_OK && host[0] == '\0' && sys == EAFNOSUPPORT) {
+		freeaddrinfo(res);
+		hints.ai_family = AF_INET;
+		if (getaddrinfo(NULL, portb, &hints, &res) != 0)
+			res = NULL;
+		for (ai = res; ai != NULL; ai = ai->ai_next)
+			if ((e = bind_one(ai, fd, &sys)) == SERVE_OK)
+				break;
+	}
+	if (res != NULL)
+		freeaddrinfo(res);
+	if (e == SERVE_EINUSE) {
+		snprintf(err, errlen, "cannot listen on %s: %s (another process "
+		    "holds the port: stop it, or choose another address with "
+		    "--listen or the listen setting)", addr, strerror(sys));
+		return e;
+	}
+	if (e != SERVE_OK) {
+		snprintf(err, errlen, "cannot listen on %s: %s", addr,
+		    strerror(sys));
+		return e;
+	}
+	{
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		*port = 0;
+		if (getsockname(*fd, (struct sockaddr *)&ss, &sl) == 0)
+			*port = ntohs(ss.ss_family == AF_INET6 ?
+			    ((struct sockaddr_in6 *)&ss)->sin6_port :
+			    ((struct sockaddr_in *)&ss)->sin_port);
+	}
+	return SERVE_OK;
+}
+
+/* --- responses --------------------------------------------------------- */
+
+/* A rendered body and who counts it. */
+typedef struct owned {
+	serve_t *s;
+	void *buf;
+} owned;
+
+static void
+body_free(void *cls)
+{
+	owned *o = cls;
+
+	atomic_fetch_sub(&o->s->live, 1);
+	free(o->buf);
+	free(o);
+}
+
+/* A response that takes ownership of buf (len bytes), also on failure. */
+static struct MHD_Response *
+body_response(serve_t *s, void *buf, size_t len, int gzip)
+{
+	struct MHD_Response *r;
+	owned *o = malloc(sizeof(*o));
+
+	if (o == NULL) {
+		free(buf);
+		return NULL;
+	}
+	o->s = s;
+	o->buf = buf;
+	r = MHD_create_response_from_buffer_with_free_callback_cls(len, buf,
+	    body_free, o);
+	if (r == NULL) {
+		free(buf);
+		free(o);
+		return NULL;
+	}
+	atomic_fetch_add(&s->live, 1);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (gzip)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING,
+		    "gzip");
+	return r;
+}
+
+static struct MHD_Response *
+text_response(const char *text, int copy)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text),
+	    (void *)(uintptr_t)text, copy ? MHD_RESPMEM_MUST_COPY :
+	    MHD_RESPMEM_PERSISTENT);
+
+	if (r != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    "text/plain; charset=utf-8");
+	return r;
+}
+
+static enum MHD_Result
+queue_text(struct MHD_Connection *c, unsigned code, const char *text)
+{
+	struct MHD_Response *r = text_response(text, 1);
+	enum MHD_Result rc;
+
+	if (r == NULL)
+		return MHD_NO;
+	rc = MHD_queue_response(c, code, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+/* Does Accept-Encoding take gzip (a "gzip" or "*" coding, q not 0)? */
+static int
+accepts_gzip(const char *v)
+{
+	while (v != NULL && *v) {
+		const char *end = strchr(v, ','), *semi;
+		size_t n = end ? (size_t)(end - v) : strlen(v), k;
+
+		while (n > 0 && (*v == ' ' || *v == '\t')) {
+			v++;
+			n--;
+		}
+		semi = memchr(v, ';', n);
+		k = semi ? (size_t)(semi - v) : n;
+		while (k > 0 && (v[k - 1] == ' ' || v[k - 1] == '\t'))
+			k--;
+		if ((k == 4 && strncasecmp(v, "gzip", 4) == 0) ||
+		    (k == 1 && v[0] == '*')) {
+			const char *q = semi;
+			int zero = 0;
+			while (q != NULL && q < v + n) {
+				while (q < v + n && (*q == ';' || *q == ' '))
+					q++;
+				if (v + n - q >= 2 && (q[0] == 'q' ||
+				    q[0] == 'Q') && q[1] == '=')
+					zero = strtod(q + 2, NULL) <= 0;
+				q = memchr(q, ';', (size_t)(v + n - q));
+			}
+			if (!zero)
+				return 1;
+		}
+		v = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+/* Compresses the plain body into a gzip response; NULL on failure. */
+static struct MHD_Response *
+make_gzip(serve_t *s, const char *p, size_t len)
+{
+	z_stream z;
+	unsigned char *gz;
+	uLong bound;
+
+	memset(&z, 0, sizeof(z));
+	/* Fastest level: exposition text compresses well anyway, and the
+	 * agent's CPU belongs to the host it runs on. */
+	if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8,
+	    Z_DEFAULT_STRATEGY) != Z_OK)
+		return NULL;
+	bound = deflateBound(&z, (uLong)len);
+	if ((gz = malloc(bound)) == NULL) {
+		deflateEnd(&z);
+		return NULL;
+	}
+	z.next_in = (Bytef *)(uintptr_t)p;
+	z.avail_in = (uInt)len;
+	z.next_out = gz;
+	z.avail_out = (uInt)bound;
+	if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
+		deflateEnd(&z);
+		free(gz);
+		return NULL;
+	}
+	len = z.total_out;
+	deflateEnd(&z);
+	return body_response(s, gz, len, 1);
+}
+
+static void
+drop_rendering(serve_t *s)
+{
+	if (s->plain != NULL)
+		MHD_destroy_response(s->plain);
+	if (s->gz != NULL)
+		MHD_destroy_response(s->gz);
+	s->plain = s->gz = NULL;
+	s->body = NULL;
+	s->body_len = 0;
+}
+
+/* Renders anew unless the newest rendering is recent, or too many are
+ * still being sent. Returns 0, or -1 with a reason in err. */
+static int
+refresh(serve_t *s, char *err, size_t errlen)
+{
+	double now = mono();
+	struct MHD_Response *r;
+	rbuf b;
+
+	if (s->plain != NULL && (now - s->made < REUSE_SECONDS ||
+	    atomic_load(&s->live) >= SERVE_MAX_LIVE))
+		return 0;
+	rbuf_init(&b, s->o.max_body);
+	if (s->o.metrics(s->o.arg, &b, err, errlen) != 0) {
+		if (b.err != RENDER_OK && err[0] == '\0')
+			snprintf(err, errlen, "%s", render_strerror(b.err));
+		rbuf_free(&b);
+		return -1;
+	}
+	if (b.p == NULL && (b.p = malloc(1)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	/* The response takes the buffer. */
+	if ((r = body_response(s, b.p, b.len, 0)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	drop_rendering(s);
+	s->plain = r;
+	s->body = b.p;
+	s->body_len = b.len;
+	s->made = now;
+	return 0;
+}
+
+static enum MHD_Result
+metrics(serve_t *s, struct MHD_Connection *c)
+{
+	struct MHD_Response *r;
+	char err[512] = "";
+
+	if (refresh(s, err, sizeof(err)) != 0) {
+		char msg[600];
+		log_warnx("cannot serve /metrics", "reason=%s", log_q(err));
+		snprintf(msg, sizeof(msg), "cannot render metrics: %s\n", err);
+		return queue_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
+	}
+	r = s->plain;
+	if (accepts_gzip(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_ACCEPT_ENCODING))) {
+		if (s->gz == NULL)
+			s->gz = make_gzip(s, s->body, s->body_len);
+		if (s->gz != NULL)
+			r = s->gz;
+	}
+	return MHD_queue_response(c, MHD_HTTP_OK, r);
+}
+
+static enum MHD_Result
+handle(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload,
+    size_t *upload_len, void **req)
+{
+	serve_t *s = cls;
+	double beat;
+	int ready;
+
+	(void)version;
+	(void)upload;
+	/* The first call only sees the headers; answering then would make
+	 * MHD close the connection. A body, which nothing here takes, is
+	 * read and dropped (the idle timeout bounds a slow one). */
+	if (*req == NULL) {
+		*req = s;
+		return MHD_YES;
+	}
+	if (*upload_len != 0) {
+		*upload_len = 0;
+		return MHD_YES;
+	}
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+	    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+		    s->r405);
+	if (strcmp(url, "/metrics") == 0)
+		return metrics(s, c);
+	pthread_mutex_lock(&s->mu);
+	beat = s->beat;
+	ready = s->ready;
+	pthread_mutex_unlock(&s->mu);
+	if (strcmp(url, "/-/healthy") == 0) {
+		double idle = mono() - beat;
+		char msg[128];
+		if (idle <= s->o.stall)
+			return MHD_queue_response(c, MHD_HTTP_OK, s->rok);
+		snprintf(msg, sizeof(msg), "unhealthy: the agent's loop has "
+		    "not run for %.0f seconds\n", idle);
+		return queue_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, msg);
+	}
+	if (strcmp(url, "/-/ready") == 0)
+		return MHD_queue_response(c, ready ? MHD_HTTP_OK :
+		    MHD_HTTP_SERVICE_UNAVAILABLE, ready ? s->rok :
+		    s->rnotready);
+	return MHD_queue_response(c, MHD_HTTP_NOT_FOUND, s->r404);
+}
+
+/* libmicrohttpd's own complaints (a client that went away, ...). */
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		msg[--n] = '\0';
+	log_debug("http server", "reason=%s", log_q(msg));
+}
+
+serve_err
+serve_start(const serve_options *o, serve_t **out, char *err, size_t errlen)
+{
+	serve_t *s;
+	serve_err e;
+	int fd = -1;
+
+	*out = NULL;
+	err[0] = '\0';
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return SERVE_ENOMEM;
+	}
+	s->o = *o;
+	if (s->o.max_connections == 0)
+		s->o.max_connections = 16;
+	if (s->o.timeout == 0)
+		s->o.timeout = 10;
+	if (s->o.max_body == 0)
+		s->o.max_body = 256u * 1024u * 1024u;
+	if (s->o.stall <= 0)
+		s->o.stall = 60;
+	pthread_mutex_init(&s->mu, NULL);
+	atomic_init(&s->live, 0);
+	s->beat = mono();
+	s->listen = strdup(o->listen);
+	s->r404 = text_response("not found: try /metrics, /-/healthy or "
+	    "/-/ready\n", 0);
+	s->r405 = text_response("method not allowed: GET or HEAD\n", 0);
+	s->rok = text_response("OK\n", 0);
+	s->rnotready = text_response("not ready: the spool is not open or "
+	    "the first fold is not done\n", 0);
+	if (s->listen == NULL || s->r404 == NULL || s->r405 == NULL ||
+	    s->rok == NULL || s->rnotready == NULL) {
+		snprintf(err, errlen, "out of memory");
+		e = SERVE_ENOMEM;
+		goto fail;
+	}
+	MHD_add_response_header(s->r405, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	if ((e = open_listener(o->listen, &fd, &s->port, err, errlen)) !=
+	    SERVE_OK)
+		goto fail;
+	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle, s,
+	    MHD_OPTION_LISTEN_SOCKET, fd,
+	    MHD_OPTION_CONNECTION_LIMIT, s->o.max_connections,
+	    /* One client may not take every slot. */
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (s->o.max_connections + 1) / 2,
+	    MHD_OPTION_CONNECTION_TIMEOUT, s->o.timeout,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+	    MHD_OPTION_END);
+	if (s->d == NULL) {
+		close(fd);
+		snprintf(err, errlen, "cannot start the HTTP server on %s",
+		    o->listen);
+		e = SERVE_ESTART;
+		goto fail;
+	}
+	*out = s;
+	return SERVE_OK;
+fail:
+	serve_stop(s);
+	return e;
+}
+
+void
+serve_stop(serve_t *s)
+{
+	if (s == NULL)
+		return;
+	if (s->d != NULL)
+		MHD_stop_daemon(s->d);
+	drop_rendering(s);
+	if (s->r404)
+		MHD_destroy_response(s->r404);
+	if (s->r405)
+		MHD_destroy_response(s->r405);
+	if (s->rok)
+		MHD_destroy_response(s->rok);
+	if (s->rnotready)
+		MHD_destroy_response(s->rnotready);
+	pthread_mutex_destroy(&s->mu);
+	free(s->listen);
+	free(s);
+}
+
+unsigned
+serve_port(const serve_t *s)
+{
+	return s->port;
+}
+
+void
+serve_beat(serve_t *s)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->beat = mono();
+	pthread_mutex_unlock(&s->mu);
+}
+
+void
+serve_set_ready(serve_t *s, int ready)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->ready = ready;
+	pthread_mutex_unlock(&s->mu);
+}
