@@ -137,7 +137,7 @@ BUILD_PKGS := gcc make pkg-config libsqlite3-dev libcurl4-openssl-dev \
               libconfig-dev libmicrohttpd-dev zlib1g-dev
 TEST_PKGS  := libcmocka-dev clang libclang-rt-14-dev prometheus-pushgateway \
               prometheus valgrind perl python3 sqlite3 python3-prometheus-client curl \
-              python3-yaml mandoc systemd
+              python3-yaml mandoc man-db systemd
 
 deps:
 	@contrib/deps.sh $(BUILD_PKGS) $(TEST_PKGS)
@@ -209,11 +209,14 @@ install: all
 	if [ -f systemd/collector-agent.tmpfiles ]; then install -m 0644 \
 	    systemd/collector-agent.tmpfiles $(DESTDIR)$(TMPFILESDIR)/collector-agent.conf; fi
 	install -m 0644 contrib/collector-agent.conf contrib/env.example \
+	    contrib/examples/writer.c $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0755 contrib/examples/writer.sh contrib/examples/writer.py \
 	    $(DESTDIR)$(DOCDIR)/examples/
-	# The example becomes the configuration only where there is none yet.
+	# A short configuration of defaults and commented choices, only where
+	# there is none yet: an upgrade never overwrites the operator's.
 	install -d $(DESTDIR)$(SYSCONFDIR)/collector-agent
 	[ -e $(DESTDIR)$(SYSCONFDIR)/collector-agent/collector-agent.conf ] || \
-	    install -m 0644 contrib/collector-agent.conf \
+	    install -m 0644 contrib/collector-agent.etc.conf \
 	    $(DESTDIR)$(SYSCONFDIR)/collector-agent/collector-agent.conf
 
 uninstall:
