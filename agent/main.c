@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,10 @@ main(int argc, char **argv)
 	agent_t *a;
 	cfg *c;
 
+	/* Big short-lived buffers (a scrape's body, a fold's batch) are
+	 * mapped and go back to the system when freed, instead of raising
+	 * glibc's threshold and staying in the heap. */
+	mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":c:tVh", opts, NULL)) != -1) {
 		switch (ch) {

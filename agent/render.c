@@ -94,6 +94,24 @@ rbuf_room(rbuf *b, size_t n)
 }
 
 render_err
+rbuf_reserve(rbuf *b, size_t n)
+{
+	char *np;
+
+	/* Room for n bytes at once: one allocation of the expected size
+	 * rather than doublings that overshoot it. */
+	if (b->err != RENDER_OK || n <= b->cap - b->len)
+		return b->err;
+	if (n > b->max - b->len)
+		n = b->max - b->len;
+	if ((np = realloc(b->p, b->len + n)) == NULL)
+		return RENDER_OK;   /* only a hint: growth goes on */
+	b->p = np;
+	b->cap = b->len + n;
+	return RENDER_OK;
+}
+
+render_err
 rbuf_add(rbuf *b, const char *s, size_t len)
 {
 	render_err e;

@@ -43,6 +43,10 @@ void rbuf_reset(rbuf *b);
 /* Frees the memory; the buffer may be initialised again. */
 void rbuf_free(rbuf *b);
 render_err rbuf_add(rbuf *b, const char *s, size_t len);
+/* A hint: makes room for n more bytes in one allocation (at most up to the
+ * cap). Out of memory is not an error here; the writes that follow grow
+ * the buffer as usual. */
+render_err rbuf_reserve(rbuf *b, size_t n);
 
 /*
  * Writes the family's "# HELP" (when help is not NULL) and "# TYPE" (when

@@ -32,8 +32,11 @@ struct serve {
 	pthread_mutex_t mu;
 	double beat;                /* monotonic */
 	int ready;
-	/* The server thread's own. */
-	struct MHD_Response *plain, *gz;   /* the newest rendering */
+	/* The newest rendering: the server thread's, under cache_mu, which
+	 * the loop only tries (serve_beat drops a stale one). */
+	pthread_mutex_t cache_mu;
+	size_t last_len;            /* its size, to allocate the next */
+	struct MHD_Response *plain, *gz;
 	const char *body;           /* plain's text, valid while plain is */
 	size_t body_len;
 	double made;                /* monotonic */
@@ -358,6 +361,8 @@ refresh(serve_t *s, char *err, size_t errlen)
 	    atomic_load(&s->live) >= SERVE_MAX_LIVE))
 		return 0;
 	rbuf_init(&b, s->o.max_body);
+	if (s->last_len > 0)
+		(void)rbuf_reserve(&b, s->last_len + s->last_len / 8);
 	if (s->o.metrics(s->o.arg, &b, err, errlen) != 0) {
 		if (b.err != RENDER_OK && err[0] == '\0')
 			snprintf(err, errlen, "%s", render_strerror(b.err));
@@ -377,6 +382,7 @@ refresh(serve_t *s, char *err, size_t errlen)
 	s->plain = r;
 	s->body = b.p;
 	s->body_len = b.len;
+	s->last_len = b.len;
 	s->made = now;
 	return 0;
 }
@@ -385,10 +391,13 @@ static enum MHD_Result
 metrics(serve_t *s, struct MHD_Connection *c)
 {
 	struct MHD_Response *r;
+	enum MHD_Result rc;
 	char err[512] = "";
 
+	pthread_mutex_lock(&s->cache_mu);
 	if (refresh(s, err, sizeof(err)) != 0) {
 		char msg[600];
+		pthread_mutex_unlock(&s->cache_mu);
 		log_warnx("cannot serve /metrics", "reason=%s", log_q(err));
 		snprintf(msg, sizeof(msg), "cannot render metrics: %s\n", err);
 		return queue_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
@@ -401,7 +410,11 @@ metrics(serve_t *s, struct MHD_Connection *c)
 		if (s->gz != NULL)
 			r = s->gz;
 	}
-	return MHD_queue_response(c, MHD_HTTP_OK, r);
+	/* Queued under the lock, so the loop cannot drop r before MHD has
+	 * taken its own reference. */
+	rc = MHD_queue_response(c, MHD_HTTP_OK, r);
+	pthread_mutex_unlock(&s->cache_mu);
+	return rc;
 }
 
 static enum MHD_Result
@@ -490,6 +503,7 @@ serve_start(const serve_options *o, serve_t **out, char *err, size_t errlen)
 	if (s->o.stall <= 0)
 		s->o.stall = 60;
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->cache_mu, NULL);
 	atomic_init(&s->live, 0);
 	s->beat = mono();
 	s->listen = strdup(o->listen);
@@ -551,6 +565,7 @@ serve_stop(serve_t *s)
 	if (s->rnotready)
 		MHD_destroy_response(s->rnotready);
 	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->cache_mu);
 	free(s->listen);
 	free(s);
 }
@@ -566,9 +581,20 @@ serve_beat(serve_t *s)
 {
 	if (s == NULL)
 		return;
+	double now = mono();
+
 	pthread_mutex_lock(&s->mu);
-	s->beat = mono();
+	s->beat = now;
 	pthread_mutex_unlock(&s->mu);
+	/* A rendering nobody can reuse any more need not stay in memory
+	 * until the next scrape. Never waits: a scrape holds the lock while
+	 * it renders. */
+	if (pthread_mutex_trylock(&s->cache_mu) == 0) {
+		if (s->plain != NULL && now - s->made >= REUSE_SECONDS &&
+		    atomic_load(&s->live) < SERVE_MAX_LIVE)
+			drop_rendering(s);
+		pthread_mutex_unlock(&s->cache_mu);
+	}
 }
 
 void
