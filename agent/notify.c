@@ -36,6 +36,13 @@ notify_init(void)
 	const char *pid = getenv("WATCHDOG_PID");
 	size_t n;
 
+	/* Called again, it starts over from the environment of now. */
+	if (fd >= 0)
+		close(fd);
+	fd = -1;
+	addrlen = 0;
+	wd_interval = 0;
+	wd_next = 0;
 	if (sock == NULL || sock[0] == '\0')
 		return;
 	n = strlen(sock);

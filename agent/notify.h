@@ -12,7 +12,8 @@
 #ifndef NOTIFY_H
 #define NOTIFY_H
 
-/* Reads the environment; call once at start. */
+/* Reads the environment; call at start. A second call forgets the first
+ * (closes its socket) and reads the environment again. */
 void notify_init(void);
 
 /* Sends msg ("READY=1", "STOPPING=1", "RELOADING=1\nMONOTONIC_USEC=..."):

@@ -9,10 +9,12 @@
 #include "pull.h"
 
 /*
- * The series of one (family, group) already written, as 64-bit hashes of
- * name and labels: a duplicate can only arise inside one group's family,
- * so the set is emptied when either changes. A hash collision would drop
- * a series; at 2^-64 per pair that is not a practical concern.
+ * The series of one family already written, across its groups, as 64-bit
+ * hashes of the name and the label set. The label set's hash is the sum of
+ * its pairs' (mixed) hashes, so it does not depend on the order of the
+ * pairs: the same set can be split differently between a group's labels
+ * and a series' own. A hash collision would drop a series; at 2^-64 per
+ * pair of series that is not a practical concern.
  */
 typedef struct hset {
 	uint64_t *slot;   /* 0 is empty */
@@ -20,13 +22,49 @@ typedef struct hset {
 } hset;
 
 static uint64_t
-fnv(uint64_t h, const char *s, size_t n)
+fnv(const char *s, size_t n)
 {
+	uint64_t h = 0xcbf29ce484222325ULL;
+
 	for (size_t i = 0; i < n; i++) {
 		h ^= (unsigned char)s[i];
 		h *= 0x100000001b3ULL;
 	}
-	return h;
+	/* splitmix64's finaliser, so that sums of hashes stay spread. */
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebULL;
+	return h ^ (h >> 31);
+}
+
+/* The sum of the pair hashes of canonical labels `k="v",k2="v2"` (values
+ * escaped: a quote inside one is always preceded by a backslash). */
+static uint64_t
+labels_hash(const char *l)
+{
+	uint64_t sum = 0;
+	const char *start = l;
+	int in_value = 0;
+
+	for (const char *p = l; *p; p++) {
+		if (!in_value) {
+			in_value = *p == '"';
+			continue;
+		}
+		if (*p == '\\' && p[1] != '\0') {
+			p++;
+			continue;
+		}
+		if (*p == '"') {
+			sum += fnv(start, (size_t)(p + 1 - start));
+			in_value = 0;
+			if (p[1] == ',')
+				p++;
+			start = p + 1;
+		}
+	}
+	return sum;
 }
 
 /* Adds h; returns 1 when it was there, 0 when added, -1 out of memory. */
@@ -73,6 +111,7 @@ hset_clear(hset *s)
 typedef struct glabels {
 	int64_t id;
 	char *extra;                       /* job="...",k="v",... */
+	uint64_t hash;                     /* labels_hash(extra) */
 	char *names[EXPO_MAX_LABELS + 1];  /* their names (owned) */
 	size_t nnames;
 } glabels;
@@ -131,6 +170,7 @@ set_group(glabels *g, int64_t id, const char *job, const char *grouping)
 		o += gl;
 	}
 	g->extra[o] = '\0';
+	g->hash = labels_hash(g->extra);
 	return 0;
 }
 
@@ -225,14 +265,13 @@ pull_render(spool_t *s, const selfm *m, rbuf *out, pull_result *res,
 				goto nomem;
 			if (!skip && render_family(out, f) != RENDER_OK)
 				goto render;
-			g.id = -1;
+			hset_clear(&seen);
 		}
 		if (skip)
 			continue;
 		if (gid != g.id) {
 			if (set_group(&g, gid, job, grouping) != 0)
 				goto nomem;
-			hset_clear(&seen);
 		}
 		if (strcmp(f->type, type) != 0) {
 			if (res->type_clash++ == 0)
@@ -243,8 +282,8 @@ pull_render(spool_t *s, const selfm *m, rbuf *out, pull_result *res,
 			continue;
 		}
 		own_labels(&g, x->labels, buf, &labels);
-		h = fnv(0xcbf29ce484222325ULL, x->name, strlen(x->name) + 1);
-		h = fnv(h, labels, strlen(labels));
+		h = fnv(x->name, strlen(x->name)) + g.hash +
+		    labels_hash(labels);
 		if ((dup = hset_add(&seen, h)) < 0)
 			goto nomem;
 		if (dup) {

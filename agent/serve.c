@@ -267,40 +267,51 @@ queue_text(struct MHD_Connection *c, unsigned code, const char *text)
 	return rc;
 }
 
-/* Does Accept-Encoding take gzip (a "gzip" or "*" coding, q not 0)? */
+/* The q value of one coding's parameters (";q=0.5"): 1 when absent. */
+static double
+qvalue(const char *p, const char *end)
+{
+	double q = 1;
+
+	while (p != NULL && p < end) {
+		while (p < end && (*p == ';' || *p == ' ' || *p == '\t'))
+			p++;
+		if (end - p >= 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=')
+			q = strtod(p + 2, NULL);
+		p = memchr(p, ';', (size_t)(end - p));
+	}
+	return q;
+}
+
+/*
+ * Does Accept-Encoding take gzip? A "gzip" coding decides by its q value;
+ * "*" counts only when gzip is not named (RFC 9110, 12.5.3).
+ */
 static int
 accepts_gzip(const char *v)
 {
+	double gzip = -1, star = -1;
+
 	while (v != NULL && *v) {
-		const char *end = strchr(v, ','), *semi;
+		const char *end = strchr(v, ','), *semi, *stop;
 		size_t n = end ? (size_t)(end - v) : strlen(v), k;
 
 		while (n > 0 && (*v == ' ' || *v == '\t')) {
 			v++;
 			n--;
 		}
+		stop = v + n;
 		semi = memchr(v, ';', n);
 		k = semi ? (size_t)(semi - v) : n;
 		while (k > 0 && (v[k - 1] == ' ' || v[k - 1] == '\t'))
 			k--;
-		if ((k == 4 && strncasecmp(v, "gzip", 4) == 0) ||
-		    (k == 1 && v[0] == '*')) {
-			const char *q = semi;
-			int zero = 0;
-			while (q != NULL && q < v + n) {
-				while (q < v + n && (*q == ';' || *q == ' '))
-					q++;
-				if (v + n - q >= 2 && (q[0] == 'q' ||
-				    q[0] == 'Q') && q[1] == '=')
-					zero = strtod(q + 2, NULL) <= 0;
-				q = memchr(q, ';', (size_t)(v + n - q));
-			}
-			if (!zero)
-				return 1;
-		}
+		if (k == 4 && strncasecmp(v, "gzip", 4) == 0)
+			gzip = qvalue(semi, stop);
+		else if (k == 1 && v[0] == '*')
+			star = qvalue(semi, stop);
 		v = end ? end + 1 : NULL;
 	}
-	return 0;
+	return gzip >= 0 ? gzip > 0 : star > 0;
 }
 
 /* Compresses the plain body into a gzip response; NULL on failure. */
