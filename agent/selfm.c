@@ -116,7 +116,7 @@ build_labels(char *out, size_t cap)
 {
 	char v[4][64];
 
-	esc(v[0], sizeof(v[0]), SPOOL_VERSION);
+	esc(v[0], sizeof(v[0]), spool_version());
 	esc(v[1], sizeof(v[1]), spool_sqlite_version());
 	esc(v[2], sizeof(v[2]), curl_version_info(CURLVERSION_NOW)->version);
 	esc(v[3], sizeof(v[3]), MHD_get_version());

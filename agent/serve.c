@@ -283,12 +283,8 @@ qvalue(const char *p, const char *end)
 	return q;
 }
 
-/*
- * Does Accept-Encoding take gzip? A "gzip" coding decides by its q value;
- * "*" counts only when gzip is not named (RFC 9110, 12.5.3).
- */
-static int
-accepts_gzip(const char *v)
+int
+serve_accepts_gzip(const char *v)
 {
 	double gzip = -1, star = -1;
 
@@ -414,7 +410,7 @@ metrics(serve_t *s, struct MHD_Connection *c)
 		return queue_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
 	}
 	r = s->plain;
-	if (accepts_gzip(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	if (serve_accepts_gzip(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_ACCEPT_ENCODING))) {
 		if (s->gz == NULL)
 			s->gz = make_gzip(s, s->body, s->body_len);

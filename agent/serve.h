@@ -67,6 +67,13 @@ unsigned serve_port(const serve_t *s);
 /* The agent's loop is alive. NULL is a no-op (also below). */
 void serve_beat(serve_t *s);
 
+/*
+ * Does an Accept-Encoding value take gzip? A "gzip" coding decides by its q
+ * value; "*" counts only when gzip is not named (RFC 9110, 12.5.3). NULL
+ * (no header) is no. (Public for the fuzzer: it parses client input.)
+ */
+int serve_accepts_gzip(const char *accept_encoding);
+
 /* /-/ready answers 200 from now on (ready != 0) or 503. */
 void serve_set_ready(serve_t *s, int ready);
 
