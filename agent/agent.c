@@ -254,6 +254,10 @@ agent_new(cfg *c, agent_t **out)
 		agent_free(a);
 		return rc;
 	}
+	if (c->rw.url != NULL && c->rw.url[0] != '\0')
+		log_warnx("remote_write is set but this version does not send "
+		    "remote write yet; the settings are checked and ignored",
+		    "url=%s", log_q(c->rw.url));
 	rbuf_init(&a->body, MAX_CHUNK);
 	pthread_mutex_init(&a->pc.mu, NULL);
 	if ((a->pc.path = strdup(a->c->spool_path)) == NULL) {

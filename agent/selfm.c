@@ -44,7 +44,8 @@ static const family fams[] = {
 	{ SELFM_PREFIX "pushes_total", "counter",
 	    "Requests to the gateway by result.", K_PUSHES },
 	{ SELFM_PREFIX "rejected_rows_total", "counter",
-	    "Spool rows that did not parse (see collector-spool rejected).",
+	    "Spool rows the fold refused: bad text, a type clash, a "
+	    "negative add (see collector-spool rejected).",
 	    K_REJECTED },
 	{ SELFM_PREFIX "series", "gauge", "Series in the spool.", K_SERIES },
 	{ SELFM_PREFIX "spool_bytes", "gauge",

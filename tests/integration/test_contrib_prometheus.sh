@@ -99,6 +99,23 @@ for a in alerts:
         bad.append(n + ": runbook_url is not docs/operations.md#anchor")
 result(not bad, "every alert has for:, a severity, summary, description and runbook_url", *bad)
 
+# Every runbook link lands on a heading (GitHub's anchor rule) or an
+# explicit <a id> of docs/operations.md and of its pt-BR twin.
+def anchors(path):
+    found = set()
+    for line in open(path, encoding="utf-8"):
+        m = re.match(r"#+\s+(.*)", line)
+        if m:
+            h = re.sub(r"[^\w\- ]", "", m.group(1).strip().lower()).replace(" ", "-")
+            found.add(h)
+        found.update(re.findall(r'<a id="([^"]+)"', line))
+    return found
+links = sorted({str(a["annotations"]["runbook_url"]).split("#", 1)[1] for a in alerts})
+for doc in ("docs/operations.md", "docs/operacao.pt-BR.md"):
+    have = anchors(doc)
+    result(all(l in have for l in links), "every runbook anchor exists in " + doc,
+           *[l for l in links if l not in have])
+
 # --- prometheus.yml: both scrapes keep the pushed labels, and the scrape
 # jobs are the ones the alerts name.
 prom = yaml.safe_load(open(prom_p))

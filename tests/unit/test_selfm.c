@@ -346,8 +346,9 @@ test_render_gauges(void **state)
 	    "# TYPE collector_agent_parked_groups gauge\n"
 	    "collector_agent_parked_groups 1\n");
 	render_is(&m, "rejected_rows_total", NULL,
-	    "# HELP collector_agent_rejected_rows_total Spool rows that did "
-	    "not parse (see collector-spool rejected).\n"
+	    "# HELP collector_agent_rejected_rows_total Spool rows the fold "
+	    "refused: bad text, a type clash, a negative add (see "
+	    "collector-spool rejected).\n"
 	    "# TYPE collector_agent_rejected_rows_total counter\n"
 	    "collector_agent_rejected_rows_total 9\n");
 	render_is(&m, "series", NULL,
