@@ -594,9 +594,9 @@ render_pull(void *arg, rbuf *out, char *err, size_t errlen)
 		return -1;
 	/* Said when it starts, not at every scrape. */
 	if (res.type_clash > 0 && pc->last_clash == 0)
-		log_warnx("series left out of /metrics: a family has "
-		    "different types in different groups", "series=%zu "
-		    "first=%s", res.type_clash, log_q(res.clash));
+		log_warnx("series left out of /metrics: their family "
+		    "clashes with an earlier one", "series=%zu first=%s",
+		    res.type_clash, log_q(res.clash));
 	pc->last_clash = res.type_clash;
 	if (res.duplicate > 0)
 		log_debug("duplicate series left out of /metrics", "series=%zu",
@@ -604,44 +604,92 @@ render_pull(void *arg, rbuf *out, char *err, size_t errlen)
 	return 0;
 }
 
-/* Starts, restarts or stops the listener to match the settings. Returns
- * 0, or an exit status after logging why. */
+/* Starts a listener on want; 0, or an exit status after logging why. */
 static int
-serve_apply(agent_t *a)
+serve_open(agent_t *a, const char *want, serve_t **out)
 {
-	const char *want = a->c->listen != NULL ? a->c->listen : "";
 	serve_options o = { 0 };
 	char err[512];
 	serve_err e;
 
-	if (a->srv != NULL && strcmp(a->srv_listen, want) == 0)
-		return 0;
-	serve_stop(a->srv);
-	a->srv = NULL;
-	free(a->srv_listen);
-	a->srv_listen = NULL;
-	if (want[0] == '\0')
-		return 0;
 	o.listen = want;
 	/* A request takes at most timeout, and the loop beats between
 	 * requests: a loop silent for much longer is stuck. */
 	o.stall = 30 + 2 * a->c->gw.timeout;
 	o.metrics = render_pull;
 	o.arg = &a->pc;
-	if ((e = serve_start(&o, &a->srv, err, sizeof(err))) != SERVE_OK) {
-		log_errorx("cannot serve /metrics", "listen=%s reason=%s",
-		    log_q(want), log_q(err));
-		return e == SERVE_EINUSE ? EX_TEMPFAIL : e == SERVE_ENOMEM ?
-		    EX_OSERR : EX_CONFIG;
+	if ((e = serve_start(&o, out, err, sizeof(err))) == SERVE_OK) {
+		log_info("serving /metrics", "listen=%s port=%u", log_q(want),
+		    serve_port(*out));
+		return 0;
 	}
-	if ((a->srv_listen = strdup(want)) == NULL) {
+	log_errorx("cannot serve /metrics", "listen=%s reason=%s",
+	    log_q(want), log_q(err));
+	switch (e) {
+	case SERVE_EINUSE:
+		return EX_TEMPFAIL;
+	case SERVE_EADDR:
+	case SERVE_ELISTEN:
+		return EX_CONFIG;
+	case SERVE_OK:
+	case SERVE_ESTART:
+	case SERVE_ENOMEM:
+		break;
+	}
+	return EX_OSERR;
+}
+
+/*
+ * Makes the listener match the settings. At start, a failure is the
+ * returned exit status. On a reload a working listener is replaced only
+ * by one that works: the new address is bound first (or, when it is taken
+ * and has the old one's port, after stopping the old one, which comes back
+ * if the new one still fails). cfg has checked that both have a ':'.
+ */
+static int
+serve_apply(agent_t *a)
+{
+	const char *want = a->c->listen != NULL ? a->c->listen : "";
+	char *keep;
+	serve_t *n = NULL;
+	int rc;
+
+	if (a->srv != NULL && strcmp(a->srv_listen, want) == 0) {
+		serve_set_stall(a->srv, 30 + 2 * a->c->gw.timeout);
+		return 0;
+	}
+	if (want[0] == '\0') {
 		serve_stop(a->srv);
 		a->srv = NULL;
+		free(a->srv_listen);
+		a->srv_listen = NULL;
+		return 0;
+	}
+	if ((keep = strdup(want)) == NULL) {
 		log_errorx("out of memory", NULL);
 		return EX_OSERR;
 	}
-	log_info("serving /metrics", "listen=%s port=%u", log_q(want),
-	    serve_port(a->srv));
+	rc = serve_open(a, want, &n);
+	/* Taken, perhaps by the old listener itself (same port, another
+	 * address): only then is the old one stopped to make way. */
+	if (rc == EX_TEMPFAIL && a->srv != NULL &&
+	    strcmp(strrchr(want, ':'), strrchr(a->srv_listen, ':')) == 0) {
+		serve_stop(a->srv);
+		a->srv = NULL;
+		if ((rc = serve_open(a, want, &n)) != 0)
+			(void)serve_open(a, a->srv_listen, &a->srv);
+	}
+	if (rc != 0) {
+		free(keep);
+		if (a->srv != NULL)
+			log_warnx("the listener stays where it was", "listen=%s",
+			    log_q(a->srv_listen));
+		return rc;
+	}
+	serve_stop(a->srv);
+	free(a->srv_listen);
+	a->srv = n;
+	a->srv_listen = keep;
 	alive(a);
 	return 0;
 }
@@ -1094,8 +1142,8 @@ agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 			if (reload != NULL && (n = reload(arg)) != NULL) {
 				if (apply_cfg(a, n) == 0) {
 					log_info("configuration reloaded", NULL);
-					/* A listener that cannot move keeps
-					 * the agent running without it. */
+					/* A listener that cannot move stays
+					 * where it was (logged). */
 					(void)serve_apply(a);
 					serve_set_ready(a->srv, ready);
 				} else {
@@ -1106,7 +1154,10 @@ agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 			} else if (reload != NULL)
 				log_warnx("new configuration is invalid; the "
 				    "old one stays", NULL);
-			notify_send("READY=1");
+			/* Before the first fold, READY=1 is still to
+			 * come. */
+			if (ready)
+				notify_send("READY=1");
 		}
 		now = mono();
 		if (now >= next_fold) {

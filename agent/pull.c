@@ -107,6 +107,52 @@ hset_clear(hset *s)
 	s->n = 0;
 }
 
+static int
+hset_has(const hset *s, uint64_t h)
+{
+	if (h == 0)
+		h = 1;
+	if (s->cap == 0)
+		return 0;
+	for (size_t i = h & (s->cap - 1); s->slot[i]; i = (i + 1) & (s->cap - 1))
+		if (s->slot[i] == h)
+			return 1;
+	return 0;
+}
+
+/*
+ * A histogram's samples are NAME_bucket, NAME_count and NAME_sum, a
+ * summary's NAME_count and NAME_sum: parsers file a later family of such a
+ * name under the histogram or summary ("second TYPE line"), and the
+ * Pushgateway refuses it. Families sort after their prefix, so the names
+ * are claimed when the histogram or summary is written. 0, or -1 out of
+ * memory.
+ */
+static int
+claim(hset *claimed, const spool_family *f)
+{
+	static const char *const sfx[] = { "_count", "_sum", "_bucket" };
+	size_t n = strlen(f->name), k;
+	char name[EXPO_MAX_NAME + 8];
+
+	if (strcmp(f->type, "histogram") == 0)
+		k = 3;
+	else if (strcmp(f->type, "summary") == 0)
+		k = 2;
+	else
+		return 0;
+	if (n > EXPO_MAX_NAME)
+		return 0;
+	for (size_t i = 0; i < k; i++) {
+		size_t l = strlen(sfx[i]);
+		memcpy(name, f->name, n);
+		memcpy(name + n, sfx[i], l);
+		if (hset_add(claimed, fnv(name, n + l)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* The labels a group puts on its series: job first, then the grouping. */
 typedef struct glabels {
 	int64_t id;
@@ -234,9 +280,9 @@ pull_render(spool_t *s, const selfm *m, rbuf *out, pull_result *res,
 	const spool_family *f;
 	const spool_sample *x;
 	glabels g = { 0 };
-	hset seen = { 0 };
+	hset seen = { 0 }, claimed = { 0 };
 	char *type = NULL, *buf = NULL;
-	int fresh, rc = -1, skip = 0;
+	int fresh, rc = -1, skip = 0, collides = 0;
 	spool_err e;
 
 	memset(res, 0, sizeof(*res));
@@ -259,16 +305,29 @@ pull_render(spool_t *s, const selfm *m, rbuf *out, pull_result *res,
 			break;
 		spool_cursor_group(c, &gid, &job, &grouping);
 		if (fresh) {
+			int k = hset_has(&claimed, fnv(f->name,
+			    strlen(f->name)));
 			skip = selfm_owns(f->name);
+			collides = !skip && k;
 			free(type);
 			if ((type = strdup(f->type)) == NULL)
 				goto nomem;
-			if (!skip && render_family(out, f) != RENDER_OK)
-				goto render;
+			if (!skip && !collides &&
+			    (claim(&claimed, f) != 0 ||
+			    render_family(out, f) != RENDER_OK))
+				goto render_or_nomem;
 			hset_clear(&seen);
 		}
 		if (skip)
 			continue;
+		if (collides) {
+			if (res->type_clash++ == 0)
+				snprintf(res->clash, sizeof(res->clash),
+				    "family %s is a sample name of an earlier "
+				    "histogram or summary (job=%s {%s})",
+				    f->name, job, grouping);
+			continue;
+		}
 		if (gid != g.id) {
 			if (set_group(&g, gid, job, grouping) != 0)
 				goto nomem;
@@ -306,6 +365,9 @@ pull_render(spool_t *s, const selfm *m, rbuf *out, pull_result *res,
 spool:
 	snprintf(err, errlen, "%s", spool_errmsg(s));
 	goto done;
+render_or_nomem:
+	if (out->err == RENDER_OK)
+		goto nomem;
 render:
 	snprintf(err, errlen, "%s (the limit is %zu bytes)",
 	    render_strerror(out->err), out->max);
@@ -315,6 +377,7 @@ nomem:
 done:
 	spool_cursor_close(c);
 	free(seen.slot);
+	free(claimed.slot);
 	clear_group(&g);
 	free(type);
 	free(buf);

@@ -10,6 +10,9 @@
  *   left out.
  * - A family whose type differs between groups keeps the type of the group
  *   read first (lowest id); the other groups' series are left out.
+ * - A family named like a sample of an earlier histogram or summary
+ *   (NAME_bucket, NAME_count, NAME_sum) is left out: parsers would file it
+ *   under that family, and the Pushgateway refuses it too.
  * - Families named collector_agent_* are the agent's own: written only from
  *   the selfm given, never from the spool.
  * It knows nothing about HTTP.
@@ -25,7 +28,8 @@
 
 typedef struct pull_result {
 	size_t series;       /* sample lines written from the spool */
-	size_t type_clash;   /* series left out: their type differs */
+	size_t type_clash;   /* series left out: their type differs, or
+	                      * their name is a histogram's or summary's */
 	size_t duplicate;    /* series left out: duplicates */
 	char clash[256];     /* the first type clash, for the log; "" none */
 } pull_result;

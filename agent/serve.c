@@ -20,8 +20,15 @@
 #include "serve.h"
 
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
-/* Scrapes closer together than this share one rendering. */
+/* Scrapes closer together than this share one rendering (and a failed
+ * rendering is not tried again sooner). */
 #define REUSE_SECONDS 1.0
+/* While too many renderings are still being sent, scrapes share the
+ * newest for this long at most; then they get 503 until readers finish. */
+#define STALE_SECONDS 5.0
+
+enum { FRESH_OK = 0, FRESH_FAILED = -1, FRESH_FAILED_BEFORE = -2,
+	FRESH_BUSY = -3 };
 
 struct serve {
 	struct MHD_Daemon *d;
@@ -40,6 +47,8 @@ struct serve {
 	const char *body;           /* plain's text, valid while plain is */
 	size_t body_len;
 	double made;                /* monotonic */
+	double failed_at;           /* the last failed rendering; 0 none */
+	char failed[512];           /* and why */
 	atomic_int live;            /* rendered bodies not yet freed */
 	struct MHD_Response *r404, *r405, *rok, *rnotready;
 };
@@ -267,6 +276,21 @@ queue_text(struct MHD_Connection *c, unsigned code, const char *text)
 	return rc;
 }
 
+/* 503 with Retry-After: Prometheus tries again at its next scrape. */
+static enum MHD_Result
+queue_busy(struct MHD_Connection *c, const char *text)
+{
+	struct MHD_Response *r = text_response(text, 1);
+	enum MHD_Result rc;
+
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	rc = MHD_queue_response(c, MHD_HTTP_SERVICE_UNAVAILABLE, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
 /* The q value of one coding's parameters (";q=0.5"): 1 when absent. */
 static double
 qvalue(const char *p, const char *end)
@@ -340,6 +364,12 @@ make_gzip(serve_t *s, const char *p, size_t len)
 	}
 	len = z.total_out;
 	deflateEnd(&z);
+	{
+		/* deflateBound is generous: give the rest back. */
+		unsigned char *fit = realloc(gz, len > 0 ? len : 1);
+		if (fit != NULL)
+			gz = fit;
+	}
 	return body_response(s, gz, len, 1);
 }
 
@@ -355,8 +385,13 @@ drop_rendering(serve_t *s)
 	s->body_len = 0;
 }
 
-/* Renders anew unless the newest rendering is recent, or too many are
- * still being sent. Returns 0, or -1 with a reason in err. */
+/*
+ * Renders anew unless the newest rendering is recent. Returns FRESH_OK, or
+ * with a reason in err: FRESH_FAILED (just now), FRESH_FAILED_BEFORE (the
+ * last try, less than REUSE_SECONDS ago, failed: not tried again, so that
+ * a client cannot make the agent render a failing state in a loop), or
+ * FRESH_BUSY (too many renderings are being sent and the newest is stale).
+ */
 static int
 refresh(serve_t *s, char *err, size_t errlen)
 {
@@ -364,26 +399,37 @@ refresh(serve_t *s, char *err, size_t errlen)
 	struct MHD_Response *r;
 	rbuf b;
 
-	if (s->plain != NULL && (now - s->made < REUSE_SECONDS ||
-	    atomic_load(&s->live) >= SERVE_MAX_LIVE))
-		return 0;
+	if (s->plain != NULL && now - s->made < REUSE_SECONDS)
+		return FRESH_OK;
+	if (s->failed_at > 0 && now - s->failed_at < REUSE_SECONDS) {
+		snprintf(err, errlen, "%s", s->failed);
+		return FRESH_FAILED_BEFORE;
+	}
+	if (atomic_load(&s->live) >= SERVE_MAX_LIVE) {
+		if (s->plain != NULL && now - s->made < STALE_SECONDS)
+			return FRESH_OK;
+		snprintf(err, errlen, "too many scrapes are still being sent; "
+		    "try again shortly");
+		return FRESH_BUSY;
+	}
 	rbuf_init(&b, s->o.max_body);
 	if (s->last_len > 0)
 		(void)rbuf_reserve(&b, s->last_len + s->last_len / 8);
-	if (s->o.metrics(s->o.arg, &b, err, errlen) != 0) {
-		if (b.err != RENDER_OK && err[0] == '\0')
+	err[0] = '\0';
+	if (s->o.metrics(s->o.arg, &b, err, errlen) != 0 || b.err != RENDER_OK) {
+		if (err[0] == '\0')
 			snprintf(err, errlen, "%s", render_strerror(b.err));
 		rbuf_free(&b);
-		return -1;
+		goto failed;
 	}
 	if (b.p == NULL && (b.p = malloc(1)) == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		goto failed;
 	}
 	/* The response takes the buffer. */
 	if ((r = body_response(s, b.p, b.len, 0)) == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		goto failed;
 	}
 	drop_rendering(s);
 	s->plain = r;
@@ -391,7 +437,12 @@ refresh(serve_t *s, char *err, size_t errlen)
 	s->body_len = b.len;
 	s->last_len = b.len;
 	s->made = now;
-	return 0;
+	s->failed_at = 0;
+	return FRESH_OK;
+failed:
+	s->failed_at = now;
+	snprintf(s->failed, sizeof(s->failed), "%s", err);
+	return FRESH_FAILED;
 }
 
 static enum MHD_Result
@@ -401,11 +452,19 @@ metrics(serve_t *s, struct MHD_Connection *c)
 	enum MHD_Result rc;
 	char err[512] = "";
 
+	int fr;
+
 	pthread_mutex_lock(&s->cache_mu);
-	if (refresh(s, err, sizeof(err)) != 0) {
+	if ((fr = refresh(s, err, sizeof(err))) != FRESH_OK) {
 		char msg[600];
 		pthread_mutex_unlock(&s->cache_mu);
-		log_warnx("cannot serve /metrics", "reason=%s", log_q(err));
+		if (fr == FRESH_BUSY) {
+			snprintf(msg, sizeof(msg), "%s\n", err);
+			return queue_busy(c, msg);
+		}
+		if (fr == FRESH_FAILED)
+			log_warnx("cannot serve /metrics", "reason=%s",
+			    log_q(err));
 		snprintf(msg, sizeof(msg), "cannot render metrics: %s\n", err);
 		return queue_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
 	}
@@ -430,7 +489,7 @@ handle(void *cls, struct MHD_Connection *c, const char *url,
     size_t *upload_len, void **req)
 {
 	serve_t *s = cls;
-	double beat;
+	double beat, stall;
 	int ready;
 
 	(void)version;
@@ -455,11 +514,12 @@ handle(void *cls, struct MHD_Connection *c, const char *url,
 	pthread_mutex_lock(&s->mu);
 	beat = s->beat;
 	ready = s->ready;
+	stall = s->o.stall;
 	pthread_mutex_unlock(&s->mu);
 	if (strcmp(url, "/-/healthy") == 0) {
 		double idle = mono() - beat;
 		char msg[128];
-		if (idle <= s->o.stall)
+		if (idle <= stall)
 			return MHD_queue_response(c, MHD_HTTP_OK, s->rok);
 		snprintf(msg, sizeof(msg), "unhealthy: the agent's loop has "
 		    "not run for %.0f seconds\n", idle);
@@ -502,7 +562,7 @@ serve_start(const serve_options *o, serve_t **out, char *err, size_t errlen)
 	}
 	s->o = *o;
 	if (s->o.max_connections == 0)
-		s->o.max_connections = 16;
+		s->o.max_connections = 64;
 	if (s->o.timeout == 0)
 		s->o.timeout = 10;
 	if (s->o.max_body == 0)
@@ -530,16 +590,17 @@ serve_start(const serve_options *o, serve_t **out, char *err, size_t errlen)
 	if ((e = open_listener(o->listen, &fd, &s->port, err, errlen)) !=
 	    SERVE_OK)
 		goto fail;
+	/* The logger first, so that MHD's own messages about the options
+	 * that follow go through it. */
 	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle, s,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 	    MHD_OPTION_LISTEN_SOCKET, fd,
 	    MHD_OPTION_CONNECTION_LIMIT, s->o.max_connections,
-	    /* One client may not take every slot. */
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	    (s->o.max_connections + 1) / 2,
+	    /* One client address may not take more than its share. */
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, SERVE_PER_ADDRESS,
 	    MHD_OPTION_CONNECTION_TIMEOUT, s->o.timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 	    MHD_OPTION_END);
 	if (s->d == NULL) {
 		close(fd);
@@ -597,8 +658,10 @@ serve_beat(serve_t *s)
 	 * until the next scrape. Never waits: a scrape holds the lock while
 	 * it renders. */
 	if (pthread_mutex_trylock(&s->cache_mu) == 0) {
-		if (s->plain != NULL && now - s->made >= REUSE_SECONDS &&
-		    atomic_load(&s->live) < SERVE_MAX_LIVE)
+		double age = now - s->made;
+		if (s->plain != NULL && ((age >= REUSE_SECONDS &&
+		    atomic_load(&s->live) < SERVE_MAX_LIVE) ||
+		    age >= STALE_SECONDS))
 			drop_rendering(s);
 		pthread_mutex_unlock(&s->cache_mu);
 	}
@@ -611,5 +674,15 @@ serve_set_ready(serve_t *s, int ready)
 		return;
 	pthread_mutex_lock(&s->mu);
 	s->ready = ready;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void
+serve_set_stall(serve_t *s, double stall)
+{
+	if (s == NULL || stall <= 0)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->o.stall = stall;
 	pthread_mutex_unlock(&s->mu);
 }

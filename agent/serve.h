@@ -8,10 +8,13 @@
  *
  * The server runs on its own thread; the agent's loop only sets a few
  * values under a mutex and never waits for a client. Limits: a connection
- * cap (half of it per client address), an idle timeout, MHD's per-connection memory limit for the request,
- * and at most SERVE_MAX_LIVE rendered bodies alive at once (slow clients
- * keep theirs until they finish; beyond that, scrapes share the newest).
- * Scrapes less than a second apart share one rendering.
+ * cap, SERVE_PER_ADDRESS connections per client address, an idle timeout,
+ * MHD's per-connection memory limit for the request, and rendered bodies:
+ * a new one is made only while fewer than SERVE_MAX_LIVE are being sent
+ * (with its gzip twin, SERVE_MAX_LIVE + 1 at most); past that, scrapes
+ * share the newest for up to 5 s, then get 503 with Retry-After. Scrapes
+ * less than a second apart share one rendering; a failed rendering is not
+ * retried for a second.
  *
  * It knows nothing about the spool: the callback renders.
  */
@@ -23,6 +26,7 @@
 #include "render.h"
 
 #define SERVE_MAX_LIVE 4
+#define SERVE_PER_ADDRESS 4
 
 typedef enum serve_err {
 	SERVE_OK = 0,
@@ -37,7 +41,7 @@ const char *serve_strerror(serve_err e);
 
 typedef struct serve_options {
 	const char *listen;        /* ADDR:PORT, [IPv6]:PORT or :PORT */
-	unsigned max_connections;  /* 0: 16 */
+	unsigned max_connections;  /* 0: 64 */
 	unsigned timeout;          /* idle seconds before a close; 0: 10 */
 	size_t max_body;           /* cap of one rendering; 0: 256 MiB */
 	double stall;              /* /-/healthy fails after this many
@@ -73,6 +77,9 @@ void serve_beat(serve_t *s);
  * (no header) is no. (Public for the fuzzer: it parses client input.)
  */
 int serve_accepts_gzip(const char *accept_encoding);
+
+/* Changes the stall limit of /-/healthy (after a reload). */
+void serve_set_stall(serve_t *s, double stall);
 
 /* /-/ready answers 200 from now on (ready != 0) or 503. */
 void serve_set_ready(serve_t *s, int ready);

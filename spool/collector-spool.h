@@ -323,7 +323,10 @@ SPOOL_API spool_err spool_group_park(spool_t *s, int64_t group_id,
 SPOOL_API spool_err spool_group_deleted(spool_t *s, int64_t group_id,
     int64_t seen, int *dropped) SPOOL_WUR;
 
-/* Moves the WAL into the database file and truncates it; for idle times. */
+/* Moves the WAL into the database file and truncates it; for idle times.
+ * It waits at most 100 ms for other connections' read transactions (and
+ * holds off writers that long); when they have not finished, the WAL is
+ * left as it is, and the next call tries again. */
 SPOOL_API spool_err spool_checkpoint(spool_t *s) SPOOL_WUR;
 
 /* The library's version, "MAJOR.MINOR.PATCH". */

@@ -567,10 +567,19 @@ fail:
 	return e;
 }
 
+/* How long a checkpoint waits for readers: while it waits it holds the
+ * write lock, so writers wait too. */
+#define CHECKPOINT_WAIT_MS 100
+
 spool_err
 spool_checkpoint(spool_t *s)
 {
+	spool_err e;
+
 	s->errmsg[0] = '\0';
-	return spool_exec(s, "PRAGMA wal_checkpoint(TRUNCATE)",
+	sqlite3_busy_timeout(s->db, CHECKPOINT_WAIT_MS);
+	e = spool_exec(s, "PRAGMA wal_checkpoint(TRUNCATE)",
 	    "checkpointing the WAL");
+	sqlite3_busy_timeout(s->db, s->busy_ms);
+	return e;
 }

@@ -537,6 +537,49 @@ test_cursor_one_group(void **state)
 	spool_cursor_close(c);
 }
 
+/*
+ * A family named like an earlier histogram's or summary's samples would be
+ * filed under that family by a parser ("second TYPE line"): left out.
+ */
+static void
+test_sample_name_clash(void **state)
+{
+	struct fx *f = *state;
+	pull_result res;
+
+	put(f->s, "a", "", SPOOL_OP_OBSERVE, "x 0.3\n");
+	put(f->s, "b", "", SPOOL_OP_SET, "# TYPE x_count gauge\nx_count 7\n");
+	put(f->s, "c", "", SPOOL_OP_SET, "# TYPE s summary\ns_sum 1\n"
+	    "s_count 2\n");
+	put(f->s, "d", "", SPOOL_OP_SET, "# TYPE s_sum counter\ns_sum 5\n"
+	    "# TYPE s_total counter\ns_total 6\n");
+	fold(f->s);
+	pull_is(f->s, NULL, &res,
+	    "# TYPE s summary\n"
+	    "s_count{job=\"c\"} 2\n"
+	    "s_sum{job=\"c\"} 1\n"
+	    "# TYPE s_total counter\n"
+	    "s_total{job=\"d\"} 6\n"
+	    "# TYPE x histogram\n"
+	    "x_bucket{job=\"a\",le=\"0.005\"} 0\n"
+	    "x_bucket{job=\"a\",le=\"0.01\"} 0\n"
+	    "x_bucket{job=\"a\",le=\"0.025\"} 0\n"
+	    "x_bucket{job=\"a\",le=\"0.05\"} 0\n"
+	    "x_bucket{job=\"a\",le=\"0.1\"} 0\n"
+	    "x_bucket{job=\"a\",le=\"0.25\"} 0\n"
+	    "x_bucket{job=\"a\",le=\"0.5\"} 1\n"
+	    "x_bucket{job=\"a\",le=\"1\"} 1\n"
+	    "x_bucket{job=\"a\",le=\"2.5\"} 1\n"
+	    "x_bucket{job=\"a\",le=\"5\"} 1\n"
+	    "x_bucket{job=\"a\",le=\"10\"} 1\n"
+	    "x_bucket{job=\"a\",le=\"+Inf\"} 1\n"
+	    "x_sum{job=\"a\"} 0.3\n"
+	    "x_count{job=\"a\"} 1\n");
+	assert_int_equal(res.type_clash, 2);
+	assert_string_equal(res.clash, "family s_sum is a sample name of an "
+	    "earlier histogram or summary (job=d {})");
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -550,6 +593,7 @@ main(void)
 		T(test_duplicate_job),
 		T(test_duplicate_across_groups),
 		T(test_type_clash),
+		T(test_sample_name_clash),
 		T(test_self_metrics),
 		T(test_escapes),
 		T(test_observed_histogram),
