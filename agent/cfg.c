@@ -2164,3 +2164,48 @@ cfg_free(cfg *c)
 	free(c->env_file);
 	free(c);
 }
+
+/* A file holding a secret that other users may read. */
+static void
+warn_mode(const char *setting, const char *path)
+{
+	struct stat st;
+
+	if (path == NULL || *path == '\0' || stat(path, &st) != 0)
+		return;
+	if (st.st_mode & (S_IROTH | S_IWOTH))
+		log_warnx("a secret file is readable by other users; make it "
+		    "0600 or 0640 (group of the agent's user)", "setting=%s "
+		    "file=%s mode=%04o", setting, log_q(path),
+		    (unsigned)(st.st_mode & 07777));
+}
+
+static void
+warn_http(const char *sec, const cfg_http *h)
+{
+	char p[64];
+
+	if (h->url == NULL || *h->url == '\0')
+		return;
+	if (h->insecure_skip_verify) {
+		snprintf(p, sizeof(p), "%s.insecure_skip_verify", sec);
+		log_warnx("TLS CERTIFICATES ARE NOT VERIFIED: anyone between "
+		    "the agent and the server can read and change what is "
+		    "sent, credentials included; set ca_file instead",
+		    "setting=%s url=%s", p, log_q(h->url));
+	}
+	snprintf(p, sizeof(p), "%s.password_file", sec);
+	warn_mode(p, h->password_file);
+	snprintf(p, sizeof(p), "%s.bearer_token_file", sec);
+	warn_mode(p, h->bearer_token_file);
+	snprintf(p, sizeof(p), "%s.key_file", sec);
+	warn_mode(p, h->key_file);
+}
+
+void
+cfg_warn(const cfg *c)
+{
+	if (c->enabled)
+		warn_http("pushgateway", &c->gw);
+	warn_http("remote_write", &c->rw);
+}

@@ -132,6 +132,13 @@ cfg_err cfg_parse_env(const char *text, size_t len, const char *name,
 /* Prints the effective settings as a libconfig file, secrets redacted. */
 void cfg_print(const cfg *c, FILE *f);
 
+/*
+ * Logs (log_warnx) what is valid but unsafe: insecure_skip_verify, and
+ * secret files (password, token, TLS key) that other users may read.
+ * Called at start, by -t, and after each reload.
+ */
+void cfg_warn(const cfg *c);
+
 /* NULL is a no-op. */
 void cfg_free(cfg *c);
 

@@ -105,7 +105,8 @@ load(const cfg_args *args, int *status)
 	if (e != CFG_OK) {
 		print_errors(errors ? errors : cfg_strerror(e), reloading);
 		c = NULL;
-	}
+	} else
+		cfg_warn(c);
 	free(errors);
 	return c;
 }

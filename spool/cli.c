@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <getopt.h>
 #include <stdarg.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,13 +72,26 @@ fail(spool_err e, const char *msg)
 	return spool_exit_status(e);
 }
 
+/*
+ * Opens the spool; create says whether a missing file may be created (put
+ * does; stats, rejected and delete must not leave a new, empty spool behind
+ * a mistyped path: 66, as for any missing input file).
+ */
 static int
-open_spool(const char *path, spool_t **s)
+open_spool(const char *path, int create, spool_t **s)
 {
 	spool_options o = { 0, 0 };
 	const char *v;
 	char err[1024];
 	spool_err e;
+	struct stat st;
+
+	if (!create && stat(path, &st) != 0 && errno == ENOENT) {
+		fprintf(stderr, "%s: no spool at %s: check the path (--spool, "
+		    "COLLECTOR_SPOOL); a spool is created by the first put or "
+		    "by the agent\n", progname, path);
+		return EX_NOINPUT;
+	}
 
 	if ((v = getenv("COLLECTOR_SPOOL_BUSY_TIMEOUT_MS")) && *v) {
 		char *end;
@@ -209,7 +223,7 @@ cmd_put(const char *path, int argc, char **argv)
 		free(body);
 		return fail(e, err);
 	}
-	if ((rc = open_spool(path, &s)) != EX_OK) {
+	if ((rc = open_spool(path, 1, &s)) != EX_OK) {
 		free(body);
 		return rc;
 	}
@@ -263,7 +277,7 @@ cmd_delete(const char *path, int argc, char **argv)
 		    argv[optind]);
 	if ((e = spool_validate_group(job, grouping, err, sizeof(err))))
 		return fail(e, err);
-	if ((rc = open_spool(path, &s)) != EX_OK)
+	if ((rc = open_spool(path, 0, &s)) != EX_OK)
 		return rc;
 	e = spool_request_delete(s, job, grouping);
 	rc = e ? fail(e, spool_errmsg(s)) : EX_OK;
@@ -379,7 +393,7 @@ cmd_stats(const char *path, int argc, char **argv)
 
 	if ((rc = json_flag(argc, argv, "stats", &json)) != 0)
 		return rc == -1 ? EX_OK : EX_USAGE;
-	if ((rc = open_spool(path, &s)) != EX_OK)
+	if ((rc = open_spool(path, 0, &s)) != EX_OK)
 		return rc;
 	e = spool_get_stats(s, &st);
 	if (e) {
@@ -495,7 +509,7 @@ cmd_rejected(const char *path, int argc, char **argv)
 
 	if ((rc = json_flag(argc, argv, "rejected", &c.json)) != 0)
 		return rc == -1 ? EX_OK : EX_USAGE;
-	if ((rc = open_spool(path, &s)) != EX_OK)
+	if ((rc = open_spool(path, 0, &s)) != EX_OK)
 		return rc;
 	if (c.json)
 		printf("[");
