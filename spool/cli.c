@@ -43,8 +43,9 @@ usage_main(FILE *f)
 	    "\n"
 	    "Environment: COLLECTOR_SPOOL, COLLECTOR_SPOOL_BUSY_TIMEOUT_MS (default %d),\n"
 	    "COLLECTOR_SPOOL_SYNCHRONOUS (normal or full).\n"
-	    "Exit status: 0 ok, 64 usage, 65 invalid data, 73 cannot create the spool,\n"
-	    "74 I/O error or damaged spool, 75 spool locked (retry later).\n",
+	    "Exit status: 0 ok, 64 usage, 65 invalid data, 66 no spool at the path\n"
+	    "(stats, rejected, delete), 73 cannot create the spool, 74 I/O error or\n"
+	    "damaged spool, 75 spool locked (retry later).\n",
 	    SPOOL_DEFAULT_PATH, SPOOL_DEFAULT_BUSY_TIMEOUT_MS);
 }
 
@@ -86,7 +87,8 @@ open_spool(const char *path, int create, spool_t **s)
 	spool_err e;
 	struct stat st;
 
-	if (!create && stat(path, &st) != 0 && errno == ENOENT) {
+	if (!create && stat(path, &st) != 0 &&
+	    (errno == ENOENT || errno == ENOTDIR)) {
 		fprintf(stderr, "%s: no spool at %s: check the path (--spool, "
 		    "COLLECTOR_SPOOL); a spool is created by the first put or "
 		    "by the agent\n", progname, path);
@@ -287,17 +289,19 @@ cmd_delete(const char *path, int argc, char **argv)
 
 /* Writes s as a JSON string; invalid UTF-8 becomes U+FFFD byte by byte. */
 static void
-json_str(FILE *f, const char *s)
+json_strn(FILE *f, const char *s, size_t len)
 {
+	const unsigned char *p, *end;
 	int valid;
 
 	if (s == NULL) {
 		fputs("null", f);
 		return;
 	}
-	valid = expo_valid_utf8(s, strlen(s));
+	valid = expo_valid_utf8(s, len);
 	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	end = (const unsigned char *)s + len;
+	for (p = (const unsigned char *)s; p < end; p++) {
 		switch (*p) {
 		case '"':
 			fputs("\\\"", f);
@@ -324,6 +328,12 @@ json_str(FILE *f, const char *s)
 		}
 	}
 	fputc('"', f);
+}
+
+static void
+json_str(FILE *f, const char *s)
+{
+	json_strn(f, s, s != NULL ? strlen(s) : 0);
 }
 
 static void
@@ -457,6 +467,23 @@ struct rej_ctx {
 	size_t n;
 };
 
+/* Writes len bytes of s (or dflt when s is NULL), a NUL as "\\0" so that
+ * a row cut short by one shows why. */
+static void
+show(const char *s, size_t len, const char *dflt)
+{
+	if (s == NULL) {
+		fputs(dflt, stdout);
+		return;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '\0')
+			fputs("\\0", stdout);
+		else
+			putchar(s[i]);
+	}
+}
+
 static int
 print_rejected(const spool_rejected *r, void *arg)
 {
@@ -468,29 +495,34 @@ print_rejected(const spool_rejected *r, void *arg)
 	if (c->json) {
 		printf("%s{\"id\":%lld,\"received\":\"%s\",\"rejected\":\"%s\","
 		    "\"job\":", c->n ? "," : "", (long long)r->id, rec, rej);
-		json_str(stdout, r->job);
+		json_strn(stdout, r->job, r->job_len);
 		printf(",\"grouping\":");
-		json_str(stdout, r->grouping);
+		json_strn(stdout, r->grouping, r->grouping_len);
 		printf(",\"op\":");
-		json_str(stdout, r->op);
+		json_strn(stdout, r->op, r->op_len);
 		printf(",\"reason\":");
 		json_str(stdout, r->reason);
 		printf(",\"body\":");
-		json_str(stdout, r->body);
+		json_strn(stdout, r->body, r->body_len);
 		printf("}");
 	} else {
-		printf("row %lld received %s rejected %s job=%s grouping=%s "
-		    "op=%s\n  reason: %s\n", (long long)r->id, rec, rej,
-		    r->job ? r->job : "(default)",
-		    r->grouping ? r->grouping : "(default)",
-		    r->op ? r->op : "(set)", r->reason);
+		printf("row %lld received %s rejected %s job=", (long long)r->id,
+		    rec, rej);
+		show(r->job, r->job_len, "(default)");
+		printf(" grouping=");
+		show(r->grouping, r->grouping_len, "(default)");
+		printf(" op=");
+		show(r->op, r->op_len, "(set)");
+		printf("\n  reason: %s\n", r->reason);
 		if (r->body) {
-			const char *p = r->body, *nl;
+			const char *p = r->body, *end = r->body + r->body_len;
 			printf("  body:\n");
-			while (*p) {
-				nl = strchr(p, '\n');
-				int n = nl ? (int)(nl - p) : (int)strlen(p);
-				printf("    | %.*s\n", n, p);
+			while (p < end) {
+				const char *nl = memchr(p, '\n', (size_t)(end - p));
+				size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+				printf("    | ");
+				show(p, n, "");
+				printf("\n");
 				p += n + (nl ? 1 : 0);
 			}
 		}

@@ -156,6 +156,9 @@ typedef struct spool_rejected {
 	const char *op;       /* as written; NULL when the row had none */
 	const char *body;     /* as written; NULL when the row had none */
 	const char *reason;
+	/* The lengths in bytes of job, grouping, op and body: an SQL writer
+	 * may have stored a NUL, which ends the C strings above early. */
+	size_t job_len, grouping_len, op_len, body_len;
 } spool_rejected;
 
 /* Calls fn for each rejected row, oldest first; the strings are borrowed

@@ -14,6 +14,7 @@
 /* Longest value token: "%f" of DBL_MAX is 316 bytes; exact decimals of
  * doubles run to about 770 significant digits. */
 #define VALUE_MAX 4096
+#define VALUE_MAX_TEXT "4096"
 
 static int
 is_blank(char c)
@@ -515,6 +516,10 @@ expo_parse_line(const char *s, size_t len, expo_line *out, const char **why)
 		i++;
 	if (i == start) {
 		*why = "missing value";
+		return -1;
+	}
+	if (i - start > VALUE_MAX) {
+		*why = "value too long (limit " VALUE_MAX_TEXT " bytes)";
 		return -1;
 	}
 	if (expo_parse_value(s + start, i - start, &out->value) != 0) {

@@ -892,9 +892,14 @@ reject(fold *f, sqlite3_stmt *row, const char *why)
 static spool_err
 fold_row(fold *f, sqlite3_stmt *row)
 {
+	/* Lengths from SQLite, not strlen(): an SQL writer can store a NUL,
+	 * and a string cut at it would be a silently different group. */
 	const char *job = (const char *)sqlite3_column_text(row, 1);
+	size_t jlen = (size_t)sqlite3_column_bytes(row, 1);
 	const char *grouping = (const char *)sqlite3_column_text(row, 2);
+	size_t glen = (size_t)sqlite3_column_bytes(row, 2);
 	const char *opname = (const char *)sqlite3_column_text(row, 3);
+	size_t olen = (size_t)sqlite3_column_bytes(row, 3);
 	const char *body = (const char *)sqlite3_column_text(row, 4);
 	size_t blen = (size_t)sqlite3_column_bytes(row, 4);
 	int64_t received = sqlite3_column_int64(row, 5);
@@ -903,8 +908,13 @@ fold_row(fold *f, sqlite3_stmt *row)
 	grp *g = NULL;
 	spool_err e;
 
-	if (job == NULL)
+	if (job == NULL) {
 		job = f->default_job;
+		jlen = strlen(job);
+	}
+	if (opname != NULL && strlen(opname) != olen)
+		return reject(f, row, "unknown op: it holds a NUL byte (set, "
+		    "add, observe or delete)");
 	if (opname != NULL && spool_op_parse(opname, &op) != SPOOL_OK) {
 		snprintf(f->reason, sizeof(f->reason), "unknown op '%.40s' "
 		    "(set, add, observe or delete)", opname);
@@ -914,15 +924,14 @@ fold_row(fold *f, sqlite3_stmt *row)
 		body = "";
 		blen = 0;
 	}
-	if ((why = spool_check_job(job, strlen(job)))) {
+	if ((why = spool_check_job(job, jlen))) {
 		snprintf(f->reason, sizeof(f->reason), "job: %s", why);
 		return reject(f, row, f->reason);
 	}
 	if (grouping == NULL)
 		grouping = f->default_grouping;
 	else {
-		size_t gl = strlen(grouping);
-		if ((why = spool_canon_grouping(grouping, gl, f->canon,
+		if ((why = spool_canon_grouping(grouping, glen, f->canon,
 		    8192 + 1))) {
 			snprintf(f->reason, sizeof(f->reason), "grouping: %s",
 			    why);

@@ -343,6 +343,12 @@ create_file(spool_t *s)
 		if (S_ISDIR(st.st_mode))
 			return spool_seterr(s, SPOOL_ECREATE, "spool %s is a "
 			    "directory: give the path of a file", s->path);
+		/* A FIFO, a device or a socket: SQLite would fail on it with
+		 * "disk I/O error", and leave a -journal beside a device. */
+		if (!S_ISREG(st.st_mode))
+			return spool_seterr(s, SPOOL_ENOTSPOOL, "spool %s is not "
+			    "a regular file; it is left untouched: point "
+			    "--spool/COLLECTOR_SPOOL at another path", s->path);
 		if (access(s->path, R_OK | W_OK) != 0)
 			return spool_seterr(s, SPOOL_ECREATE, "spool %s is not "
 			    "writable (%s): fix its owner or mode, or run as a "
@@ -875,6 +881,10 @@ spool_rejected_each(spool_t *s, int (*fn)(const spool_rejected *, void *),
 		r.grouping = col_text(q, 4);
 		r.op = col_text(q, 5);
 		r.body = col_text(q, 6);
+		r.job_len = (size_t)sqlite3_column_bytes(q, 3);
+		r.grouping_len = (size_t)sqlite3_column_bytes(q, 4);
+		r.op_len = (size_t)sqlite3_column_bytes(q, 5);
+		r.body_len = (size_t)sqlite3_column_bytes(q, 6);
 		r.reason = col_text(q, 7);
 		if (r.reason == NULL)
 			r.reason = "";
