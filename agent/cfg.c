@@ -414,10 +414,18 @@ static int
 url_check(const char *u, size_t n, size_t *keep, char *why, size_t wn)
 {
 	const char *p, *auth_end, *host_end, *port = NULL;
-	const char *reason = NULL;
+	const char *reason = NULL, *a = strstr(u, "://");
 	char sb[80];
 	size_t k;
 
+	/* Credentials first, whatever else is wrong: the messages below
+	 * quote the URL, and must not quote a password. */
+	a = a != NULL ? a + 3 : u;
+	if (memchr(a, '@', strcspn(a, "/?#")) != NULL) {
+		snprintf(why, wn, "bad URL: must not carry credentials (use "
+		    "username and password_file)");
+		return -1;
+	}
 	if (n >= 7 && strncasecmp(u, "http://", 7) == 0)
 		p = u + 7;
 	else if (n >= 8 && strncasecmp(u, "https://", 8) == 0)
@@ -436,11 +444,6 @@ url_check(const char *u, size_t n, size_t *keep, char *why, size_t wn)
 		goto out;
 	}
 	auth_end = p + strcspn(p, "/");
-	if (memchr(p, '@', (size_t)(auth_end - p)) != NULL) {
-		snprintf(why, wn, "bad URL: must not carry credentials (use "
-		    "username and password_file)");
-		return -1;
-	}
 	if (*p == '[') {
 		const char *rb = memchr(p, ']', (size_t)(auth_end - p));
 

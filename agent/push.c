@@ -49,6 +49,11 @@ struct push {
 	char retry_after[RETRY_AFTER_CAP];
 	double timeout;              /* configured total, seconds */
 	double conn;                 /* configured connect, seconds */
+	int cert_hint;               /* https without a client certificate */
+	/* What the answer must never carry into a log or the spool, should
+	 * a server or proxy quote the request back: the password, the token
+	 * and the Basic credentials as sent. Wiped when freed. */
+	char *secrets[3];
 };
 
 const char *
@@ -188,6 +193,53 @@ sb_base64url(sbuf *b, const unsigned char *s, size_t n)
 		q[1] = abc[v >> 12 & 63];
 		q[2] = abc[v >> 6 & 63];
 		sb_add(b, q, 3);
+	}
+}
+
+/* Standard base64 with padding, as "Basic" credentials are sent: the
+ * URL-safe form with its two letters swapped back. NULL out of memory. */
+static char *
+base64_std(const char *s, size_t n)
+{
+	sbuf b = { 0 };
+
+	sb_base64url(&b, (const unsigned char *)s, n);
+	while (b.len % 4 != 0)
+		sb_add(&b, "=", 1);
+	if (b.nomem || b.toobig) {
+		free(b.p);
+		return NULL;
+	}
+	for (size_t i = 0; i < b.len; i++)
+		b.p[i] = b.p[i] == '-' ? '+' : b.p[i] == '_' ? '/' : b.p[i];
+	return b.p;
+}
+
+/* Replaces every occurrence of the secrets in msg (NUL-terminated, in a
+ * buffer of cap bytes) with "<redacted>". */
+static void
+redact(const push_t *p, char *msg, size_t cap)
+{
+	static const char mark[] = "<redacted>";
+
+	for (size_t k = 0; k < 3; k++) {
+		const char *sec = p->secrets[k];
+		size_t sl = sec != NULL ? strlen(sec) : 0;
+		char *hit;
+
+		/* Very short secrets would redact ordinary words; they
+		 * are refused elsewhere as weak, not hidden here. */
+		if (sl < 4)
+			continue;
+		while ((hit = strstr(msg, sec)) != NULL) {
+			size_t tail = strlen(hit + sl);
+			size_t ml = sizeof(mark) - 1;
+			if ((size_t)(hit - msg) + ml + tail + 1 > cap)
+				tail = cap - 1 - (size_t)(hit - msg) - ml;
+			memmove(hit + ml, hit + sl, tail);
+			memcpy(hit, mark, ml);
+			hit[ml + tail] = '\0';
+		}
 	}
 }
 
@@ -539,6 +591,29 @@ push_new(const cfg_http *http, push_t **out, char *errbuf, size_t errlen)
 	}
 
 	/* libcurl copies string options, so cfg may be freed after this. */
+	if (user != NULL && http->password != NULL) {
+		size_t ul = strlen(user), pl = strlen(http->password);
+		char *up = malloc(ul + pl + 2);
+		if (up == NULL) {
+			r = PUSH_ENOMEM;
+			goto out;
+		}
+		memcpy(up, user, ul);
+		up[ul] = ':';
+		memcpy(up + ul + 1, http->password, pl + 1);
+		p->secrets[0] = strdup(http->password);
+		p->secrets[1] = base64_std(up, ul + pl + 1);
+		explicit_bzero(up, ul + pl + 1);
+		free(up);
+		if (p->secrets[0] == NULL || p->secrets[1] == NULL) {
+			r = PUSH_ENOMEM;
+			goto out;
+		}
+	}
+	if (bearer != NULL && (p->secrets[2] = strdup(bearer)) == NULL) {
+		r = PUSH_ENOMEM;
+		goto out;
+	}
 	if (user != NULL) {
 		bad += SETOPT(p, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		bad += SETOPT(p, CURLOPT_USERNAME, user);
@@ -560,6 +635,10 @@ push_new(const cfg_http *http, push_t **out, char *errbuf, size_t errlen)
 		bad += SETOPT(p, CURLOPT_SSLCERT, http->cert_file);
 	if (http->key_file != NULL && *http->key_file != '\0')
 		bad += SETOPT(p, CURLOPT_SSLKEY, http->key_file);
+	/* A server that wants a client certificate closes the connection
+	 * with an alert that curl reports as a send or receive failure. */
+	p->cert_hint = strncasecmp(http->url, "https://", 8) == 0 &&
+	    (http->cert_file == NULL || *http->cert_file == '\0');
 	if (http->insecure_skip_verify) {
 		bad += SETOPT(p, CURLOPT_SSL_VERIFYPEER, 0L);
 		bad += SETOPT(p, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -600,6 +679,11 @@ push_free(push_t *p)
 	free_headers(p->hdr_put);
 	free_headers(p->hdr_del);
 	free(p->url);
+	for (size_t k = 0; k < 3; k++) {
+		if (p->secrets[k] != NULL)
+			explicit_bzero(p->secrets[k], strlen(p->secrets[k]));
+		free(p->secrets[k]);
+	}
 	free(p);
 }
 
@@ -760,6 +844,13 @@ perform(push_t *p, push_status *st)
 		else
 			snprintf(st->message, sizeof(st->message), "%s: %s",
 			    sum, p->errbuf);
+		if (p->cert_hint && (rc == CURLE_SEND_ERROR ||
+		    rc == CURLE_RECV_ERROR || rc == CURLE_SSL_CONNECT_ERROR)) {
+			size_t n = strlen(st->message);
+			snprintf(st->message + n, sizeof(st->message) - n,
+			    " (if the server requires a client certificate, "
+			    "set cert_file and key_file)");
+		}
 	} else {
 		st->outcome = classify(code);
 		if (code >= 300 && code <= 399) {
@@ -777,6 +868,7 @@ perform(push_t *p, push_status *st)
 		}
 	}
 
+	redact(p, st->message, sizeof(st->message));
 	reset_request(p);
 	return PUSH_OK;
 }

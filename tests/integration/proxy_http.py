@@ -1,0 +1,176 @@
+#!/usr/bin/python3
+"""A small HTTP forward proxy for the tests: http:// requests in absolute
+form, and CONNECT tunnels (for https://). Standard library only; it listens
+on 127.0.0.1 and connects only to 127.0.0.1; it stops itself after
+--max-seconds.
+
+  proxy_http.py --port-file FILE --log FILE [--upstream PORT] [--max-seconds 60]
+
+Every request is logged as one line: "<METHOD> <target> <status> <proxy-auth>"
+where target is the request target as received (http://host:port/path, or
+host:port for CONNECT) and proxy-auth is the Proxy-Authorization header
+("-" when none). With --upstream PORT every request goes to
+127.0.0.1:PORT whatever host it names (so that a URL with a name that does
+not resolve, such as pgw.invalid, can only work through the proxy);
+without it the named host must be 127.0.0.1 or localhost (else 502).
+Hop-by-hop headers and Proxy-* headers are not forwarded.
+"""
+import argparse
+import http.client
+import os
+import select
+import socket
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+HOP = {"connection", "keep-alive", "proxy-authorization", "proxy-authenticate",
+       "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
+
+
+def make_handler(a, lock, log):
+    def target(host, port):
+        if a.upstream:
+            return "127.0.0.1", a.upstream
+        if host in ("127.0.0.1", "localhost"):
+            return "127.0.0.1", port
+        return None
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "test-proxy/1"
+
+        def log_message(self, fmt, *args):
+            pass
+
+        def record(self, status):
+            with lock:
+                log.write("%s %s %d %s\n" % (self.command, self.path, status,
+                                             self.headers.get("Proxy-Authorization", "-")))
+                log.flush()
+
+        def fail(self, status, text):
+            data = (text + "\n").encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def body(self):
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                out = bytearray()
+                while True:
+                    size = int(self.rfile.readline(65537).split(b";")[0].strip() or b"0", 16)
+                    if size == 0:
+                        while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                            pass
+                        return bytes(out)
+                    out += self.rfile.read(size)
+                    self.rfile.readline(65537)
+            n = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(n) if n > 0 else b""
+
+        def forward(self):
+            u = urlsplit(self.path)
+            data = self.body()
+            if u.scheme != "http" or not u.hostname:
+                self.record(400)
+                return self.fail(400, "proxy: absolute http:// URL expected")
+            dest = target(u.hostname, u.port or 80)
+            if dest is None:
+                self.record(502)
+                return self.fail(502, "proxy: only 127.0.0.1")
+            path = u.path or "/"
+            if u.query:
+                path += "?" + u.query
+            hdrs = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+            hdrs["Content-Length"] = str(len(data))
+            try:
+                c = http.client.HTTPConnection(dest[0], dest[1], timeout=10)
+                c.request(self.command, path, body=data, headers=hdrs)
+                r = c.getresponse()
+                rbody = r.read()
+                rh = [(k, v) for k, v in r.getheaders()
+                      if k.lower() not in HOP and k.lower() != "content-length"]
+                status = r.status
+                c.close()
+            except OSError as e:
+                self.record(502)
+                return self.fail(502, "proxy: upstream: %s" % e)
+            self.record(status)
+            self.send_response(status)
+            for k, v in rh:
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(rbody)))
+            self.end_headers()
+            self.wfile.write(rbody)
+
+        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = forward
+
+        def do_CONNECT(self):
+            host, _, port = self.path.rpartition(":")
+            try:
+                dest = target(host.strip("[]"), int(port))
+            except ValueError:
+                dest = None
+            if dest is None:
+                self.record(502)
+                return self.fail(502, "proxy: only 127.0.0.1")
+            try:
+                up = socket.create_connection(dest, timeout=10)
+            except OSError as e:
+                self.record(502)
+                return self.fail(502, "proxy: upstream: %s" % e)
+            self.record(200)
+            self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            self.wfile.flush()
+            down = self.connection
+            socks = [down, up]
+            try:
+                while True:
+                    r, _, _ = select.select(socks, [], [], 30)
+                    if not r:
+                        break
+                    for s in r:
+                        d = s.recv(65536)
+                        if not d:
+                            raise EOFError
+                        (up if s is down else down).sendall(d)
+            except (EOFError, OSError):
+                pass
+            finally:
+                up.close()
+            self.close_connection = True
+
+    return Handler
+
+
+def main(argv):
+    p = argparse.ArgumentParser(description="test HTTP forward proxy")
+    p.add_argument("--port-file", required=True)
+    p.add_argument("--log", required=True)
+    p.add_argument("--upstream", type=int)
+    p.add_argument("--max-seconds", type=float, default=60.0)
+    a = p.parse_args(argv)
+    lock = threading.Lock()
+    log = open(a.log, "a", encoding="utf-8")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(a, lock, log))
+    server.daemon_threads = True
+    tmp = a.port_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%d\n" % server.server_address[1])
+    os.rename(tmp, a.port_file)
+    timer = threading.Timer(a.max_seconds, server.shutdown)
+    timer.daemon = True
+    timer.start()
+    try:
+        server.serve_forever(poll_interval=0.1)
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
