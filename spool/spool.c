@@ -215,9 +215,10 @@ spool_sqlerr(spool_t *s, int rc, const char *doing)
 		    msg);
 	case SQLITE_CORRUPT:
 		return spool_seterr(s, SPOOL_ECORRUPT, "spool %s is damaged "
-		    "(%s, while %s): stop the agent, keep a copy, and recover "
-		    "it with 'sqlite3 %s .recover' or move it away", s->path,
-		    msg, doing, s->path);
+		    "(%s, while %s): stop the agent, keep a copy, and save "
+		    "what can be read with 'sqlite3 %s .dump' (docs/"
+		    "operations.md, \"Spool damaged\"), or move it away",
+		    s->path, msg, doing, s->path);
 	case SQLITE_CANTOPEN:
 	case SQLITE_READONLY:
 	case SQLITE_PERM:

@@ -116,8 +116,8 @@ RO="stats rejected delete"
 # CASE | PATH (in $T) | MAKE | COMMANDS | STATUS | MESSAGE (%P: the path) | FIX | PIN (CHECKS=BUG) | NEEDS
 cat >"$T/cases" <<'EOF'
 text        | text.db         | mk_text        | ALL         | 74 | %P is not a SQLite database | move it away or point --spool/COLLECTOR_SPOOL at another path | - | -
-half        | half.db         | mk_half        | ALL         | 74 | spool %P is damaged (database disk image is malformed | recover it with 'sqlite3 %P .recover' or move it away | - | -
-first-100   | head100.db      | mk_head100     | ALL         | 74 | spool %P is damaged (database disk image is malformed | recover it with 'sqlite3 %P .recover' or move it away | - | -
+half        | half.db         | mk_half        | ALL         | 74 | spool %P is damaged (database disk image is malformed | save what can be read with 'sqlite3 %P .dump' | - | -
+first-100   | head100.db      | mk_head100     | ALL         | 74 | spool %P is damaged (database disk image is malformed | save what can be read with 'sqlite3 %P .dump' | - | -
 newer       | newer.db        | mk_newer       | ALL         | 74 | spool %P has schema version 99, newer than this program knows (1); it was left untouched | upgrade collector-agent and collector-spool together | - | -
 foreign     | foreign.db      | mk_foreign     | ALL         | 74 | %P is a SQLite database but not a collector spool | point --spool/COLLECTOR_SPOOL at another path | - | -
 directory   | dir.db          | mk_dir         | ALL         | 73 | spool %P is a directory | give the path of a file | - | -
