@@ -2,7 +2,8 @@
 #
 #   make            build the library and programs into build/
 #   make check      install missing Debian packages, build, run every test
-#                   (unit, CLI, concurrency; again under ASan+UBSan; short fuzz runs)
+#                   (unit, CLI, integration; again under ASan+UBSan; the unit
+#                   tests under valgrind; short fuzz runs)
 #   make run        install missing packages, build, run the agent (development config)
 #   make bench      print speed figures next to a reference run in the same call
 #   make fuzz       longer fuzz runs (FUZZ_SECONDS=N per target)
@@ -54,7 +55,7 @@ PROGS    := $(B)/collector-spool $(if $(wildcard agent/main.c),$(B)/collector-ag
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 HELPERS    := $(patsubst tests/helpers/%.c,$(B)/tests/%,$(wildcard tests/helpers/*.c))
 
-.PHONY: all deps check test test-build asan fuzz fuzz-build bench run install \
+.PHONY: all deps check test test-build asan valgrind faults fuzz fuzz-build bench run install \
         uninstall clean checksrc
 .DEFAULT_GOAL := all
 
@@ -114,6 +115,12 @@ ASAN := B=build/asan OPT='-O1 -g -fno-omit-frame-pointer' \
 asan:
 	$(MAKE) $(ASAN) test
 
+# The unit tests under valgrind (memcheck, leaks), from a build of their own
+# without sanitizers, which valgrind cannot run.
+valgrind:
+	$(MAKE) B=build/valgrind OPT='-O1 -g' test-build
+	VALGRIND_JOBS=2 tests/valgrind/run build/valgrind
+
 # --- fuzzing (clang libFuzzer) ----------------------------------------------
 
 FUZZ_SECONDS ?= 300
@@ -149,6 +156,7 @@ check: deps
 	$(MAKE) all
 	$(MAKE) test
 	$(MAKE) asan
+	$(MAKE) valgrind
 	$(MAKE) fuzz-build
 	tests/fuzz/run $(CHECK_FUZZ_SECONDS) $(FUZZ_TARGETS)
 

@@ -212,8 +212,13 @@ spool_hist_parse(const char *t, spool_hist_buf *out)
 	t += 3;
 	if (expo_parse_value(t, strlen(t), &out->sum) != 0)
 		return -1;
-	for (size_t i = 0; i < nc; i++)
-		out->counts[i] = c[i] < 0 || c[i] != c[i] ? 0 : (uint64_t)c[i];
+	/* Counts the fold wrote are whole and in range; anything else was
+	 * written by hand, and converting it would be undefined. */
+	for (size_t i = 0; i < nc; i++) {
+		if (!(c[i] >= 0 && c[i] < 18446744073709551616.0))
+			return -1;
+		out->counts[i] = (uint64_t)c[i];
+	}
 	out->n = nb;
 	return 0;
 }
