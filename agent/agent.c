@@ -90,6 +90,8 @@ struct agent {
 	int list_oom;             /* listing the groups ran out of memory */
 	rbuf body;
 	selfm m;
+	double fold_err_at;       /* monotonic: the last fold error logged */
+	unsigned fold_err_quiet;  /* fold errors not logged since */
 	serve_t *srv;             /* pull mode; NULL when off */
 	char *srv_listen;         /* the address srv serves */
 	pullctx pc;
@@ -309,9 +311,24 @@ fold_all(agent_t *a, int *more)
 	*more = 0;
 	for (int i = 0; i < MAX_FOLDS_PER_STEP; i++) {
 		if ((e = spool_fold(a->s, &o, &r)) != SPOOL_OK) {
-			log_errorx("cannot fold the inbox", "reason=%s",
-			    log_q(spool_errmsg(a->s)));
+			/* A full disk fails every second: say it once a
+			 * minute, with how many times it failed since. */
+			double now = mono();
+			if (a->fold_err_at == 0 || now - a->fold_err_at >= 60) {
+				log_errorx("cannot fold the inbox", "reason=%s "
+				    "failures_since_last_report=%u",
+				    log_q(spool_errmsg(a->s)),
+				    a->fold_err_quiet);
+				a->fold_err_at = now;
+				a->fold_err_quiet = 0;
+			} else
+				a->fold_err_quiet++;
 			return e;
+		}
+		if (a->fold_err_at != 0) {
+			log_info("folding works again", NULL);
+			a->fold_err_at = 0;
+			a->fold_err_quiet = 0;
 		}
 		if (r.rejected > 0)
 			log_warnx("rows rejected", "rows=%zu hint=%s",
@@ -1099,7 +1116,7 @@ agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 	struct sigaction sa;
 	sigset_t block, open;
 	double next_push, next_fold, now;
-	int status = EX_OK, ready = 0;
+	int status = EX_OK, ready = 0, moved = 0;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -1176,6 +1193,16 @@ agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 				serve_set_ready(a->srv, 1);
 				notify_send("READY=1");
 			}
+			/* Writers open the path; if it is another file now,
+			 * their rows would never be seen by this process. */
+			if (spool_moved(a->s, &moved) == SPOOL_OK && moved) {
+				log_errorx("the spool file was deleted or "
+				    "replaced; stopping so that a restart opens "
+				    "the new one", "spool=%s",
+				    log_q(a->c->spool_path));
+				status = EX_IOERR;
+				break;
+			}
 		}
 		alive(a);
 		now = mono();
@@ -1210,7 +1237,9 @@ agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 	}
 	notify_send("STOPPING=1");
 	serve_set_ready(a->srv, 0);
-	if (status == EX_OK) {
+	/* After a move the old file's state is still the newest the agent
+	 * has delivered nothing of: push it once more. */
+	if (status == EX_OK || moved) {
 		log_info("stopping; last push", NULL);
 		last_push(a);
 	}

@@ -96,6 +96,14 @@ SPOOL_API void spool_close(spool_t *s);
 /* The message for the last failure on s; borrowed until the next call on s. */
 SPOOL_API const char *spool_errmsg(const spool_t *s);
 
+/*
+ * Is the file at the handle's path still the one it opened? *moved is 1
+ * after the file was deleted, renamed or replaced (a long-running reader
+ * would otherwise go on with the unlinked file, unseen by writers); then
+ * spool_errmsg() says so and what to do.
+ */
+SPOOL_API spool_err spool_moved(spool_t *s, int *moved) SPOOL_WUR;
+
 /* The path the handle was opened with; borrowed until spool_close(). */
 SPOOL_API const char *spool_path(const spool_t *s);
 

@@ -186,6 +186,25 @@ spool_errmsg(const spool_t *s)
 	return s->errmsg[0] ? s->errmsg : "no error";
 }
 
+spool_err
+spool_moved(spool_t *s, int *moved)
+{
+	int m = 0, rc;
+
+	s->errmsg[0] = '\0';
+	*moved = 0;
+	rc = sqlite3_file_control(s->db, "main", SQLITE_FCNTL_HAS_MOVED, &m);
+	if (rc != SQLITE_OK)
+		return spool_sqlerr(s, rc, "checking the spool file");
+	if (m) {
+		*moved = 1;
+		(void)spool_seterr(s, SPOOL_EIO, "spool %s was deleted, "
+		    "renamed or replaced while open: what is written there now "
+		    "is not seen by this process; restart it", s->path);
+	}
+	return SPOOL_OK;
+}
+
 const char *
 spool_path(const spool_t *s)
 {
@@ -196,7 +215,12 @@ spool_err
 spool_sqlerr(spool_t *s, int rc, const char *doing)
 {
 	const char *msg = sqlite3_errmsg(s->db);
+	int sys = sqlite3_system_errno(s->db);
 
+	/* A full disk met while growing the -shm file comes back as a
+	 * plain I/O error; the system's errno says what it was. */
+	if ((rc & 0xff) == SQLITE_IOERR && (sys == ENOSPC || sys == EDQUOT))
+		rc = SQLITE_FULL;
 	switch (rc & 0xff) {
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
