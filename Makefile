@@ -2,8 +2,8 @@
 #
 #   make            build the library and programs into build/
 #   make check      install missing Debian packages, build, run every test
-#                   (unit, CLI, integration; again under ASan+UBSan; the unit
-#                   tests under valgrind; short fuzz runs)
+#                   (unit, CLI, integration; fault injection; again under
+#                   ASan+UBSan; the unit tests under valgrind; short fuzz runs)
 #   make run        install missing packages, build, run the agent (development config)
 #   make bench      print speed figures next to a reference run in the same call
 #   make fuzz       longer fuzz runs (FUZZ_SECONDS=N per target)
@@ -115,6 +115,11 @@ ASAN := B=build/asan OPT='-O1 -g -fno-omit-frame-pointer' \
 asan:
 	$(MAKE) $(ASAN) test
 
+# The fault-injection suite (tests/faults): SIGKILLs, gateway restarts, a
+# full disk (as root), a replaced spool, a gateway that never answers.
+faults: test-build
+	tests/faults/run $(B)
+
 # The unit tests under valgrind (memcheck, leaks), from a build of their own
 # without sanitizers, which valgrind cannot run.
 valgrind:
@@ -155,6 +160,7 @@ check: deps
 	$(MAKE) checksrc
 	$(MAKE) all
 	$(MAKE) test
+	$(MAKE) faults
 	$(MAKE) asan
 	$(MAKE) valgrind
 	$(MAKE) fuzz-build
