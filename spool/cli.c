@@ -44,7 +44,7 @@ usage_main(FILE *f)
 	    "Environment: COLLECTOR_SPOOL, COLLECTOR_SPOOL_BUSY_TIMEOUT_MS (default %d),\n"
 	    "COLLECTOR_SPOOL_SYNCHRONOUS (normal or full).\n"
 	    "Exit status: 0 ok, 64 usage, 65 invalid data, 66 no spool at the path\n"
-	    "(stats, rejected, delete), 73 cannot create the spool, 74 I/O error or\n"
+	    "(stats, rejected), 73 cannot create the spool, 74 I/O error or\n"
 	    "damaged spool, 75 spool locked (retry later).\n",
 	    SPOOL_DEFAULT_PATH, SPOOL_DEFAULT_BUSY_TIMEOUT_MS);
 }
@@ -74,9 +74,10 @@ fail(spool_err e, const char *msg)
 }
 
 /*
- * Opens the spool; create says whether a missing file may be created (put
- * does; stats, rejected and delete must not leave a new, empty spool behind
- * a mistyped path: 66, as for any missing input file).
+ * Opens the spool; create says whether a missing file may be created. put
+ * and delete write (a delete request may name a group that only the
+ * gateway still has); stats and rejected only read, and must not leave a
+ * new, empty spool behind a mistyped path: 66, as for any missing input.
  */
 static int
 open_spool(const char *path, int create, spool_t **s)
@@ -279,7 +280,7 @@ cmd_delete(const char *path, int argc, char **argv)
 		    argv[optind]);
 	if ((e = spool_validate_group(job, grouping, err, sizeof(err))))
 		return fail(e, err);
-	if ((rc = open_spool(path, 0, &s)) != EX_OK)
+	if ((rc = open_spool(path, 1, &s)) != EX_OK)
 		return rc;
 	e = spool_request_delete(s, job, grouping);
 	rc = e ? fail(e, spool_errmsg(s)) : EX_OK;

@@ -112,7 +112,7 @@ mk_rodir() { mkdir "${1%/*}" && chmod 0555 "${1%/*}"; }
 mk_notdir() { printf 'a file\n' >"${1%/*}"; }
 
 ALL="put stats rejected delete agent"
-RO="stats rejected delete"
+RO="stats rejected"
 # CASE | PATH (in $T) | MAKE | COMMANDS | STATUS | MESSAGE (%P: the path) | FIX | PIN (CHECKS=BUG) | NEEDS
 cat >"$T/cases" <<'EOF'
 text        | text.db         | mk_text        | ALL         | 74 | %P is not a SQLite database | move it away or point --spool/COLLECTOR_SPOOL at another path | - | -
@@ -127,11 +127,11 @@ no-perm     | noperm.db       | mk_noperm      | ALL         | 73 | spool %P is 
 read-only   | readonly.db     | mk_readonly    | ALL         | 73 | spool %P is not writable (Permission denied) | fix its owner or mode, or run as a user in its group | - | user
 missing     | missing.db      | mk_missing     | RO          | 66 | no spool at %P | check the path (--spool, COLLECTOR_SPOOL) | - | -
 missing-dir | nodir/s.db      | mk_missing_dir | RO          | 66 | no spool at %P | check the path (--spool, COLLECTOR_SPOOL) | - | -
-missing-dir | nodir/s.db      | mk_missing_dir | put agent   | 73 | cannot create spool %P (No such file or directory) | create its directory with write access for this user | - | -
+missing-dir | nodir/s.db      | mk_missing_dir | put delete agent | 73 | cannot create spool %P (No such file or directory) | create its directory with write access for this user | - | -
 ro-dir      | rodir/s.db      | mk_rodir       | RO          | 66 | no spool at %P | check the path (--spool, COLLECTOR_SPOOL) | - | user
-ro-dir      | rodir/s.db      | mk_rodir       | put agent   | 73 | cannot create spool %P (Permission denied) | create its directory with write access for this user | - | user
+ro-dir      | rodir/s.db      | mk_rodir       | put delete agent | 73 | cannot create spool %P (Permission denied) | create its directory with write access for this user | - | user
 not-a-dir   | afile/s.db      | mk_notdir      | RO          | 66 | no spool at %P | check the path (--spool, COLLECTOR_SPOOL) | - | -
-not-a-dir   | afile/s.db      | mk_notdir      | put agent   | 73 | cannot create spool %P (Not a directory) | create its directory with write access for this user | - | -
+not-a-dir   | afile/s.db      | mk_notdir      | put delete agent | 73 | cannot create spool %P (Not a directory) | create its directory with write access for this user | - | -
 EOF
 
 # pinned CHECK: the bug that CHECK of the current row is pinned to, if any
