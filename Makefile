@@ -30,14 +30,16 @@ WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
 OPT         ?= -O2 -g
 SAN         ?=
 CFLAGS_ALL   = $(WARN) $(OPT) $(SAN) -fPIC -fvisibility=hidden -pthread \
-               -DSPOOL_VERSION='"$(VERSION)"' -Ispool -Iagent $(CFLAGS)
+               -DSPOOL_VERSION='"$(VERSION)"' -Ispool -Iagent -I$(GEN) $(CFLAGS)
+# Code generated at build time (protoc-c from agent/remote.proto).
+GEN          = $(B)/gen
 
 # Libraries come from pkg-config; a missing .pc file is a missing -dev package
 # ('make deps' installs it).
 SQLITE_CFLAGS = $(shell $(PKG_CONFIG) --cflags sqlite3 2>/dev/null)
 SQLITE_LIBS   = $(shell $(PKG_CONFIG) --libs sqlite3 2>/dev/null)
 CMOCKA_LIBS   = $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
-AGENT_PKGS    = libcurl libconfig libmicrohttpd zlib
+AGENT_PKGS    = libcurl libconfig libmicrohttpd zlib libprotobuf-c snappy
 AGENT_CFLAGS  = $(shell $(PKG_CONFIG) --cflags $(AGENT_PKGS) 2>/dev/null)
 AGENT_LIBS    = $(shell $(PKG_CONFIG) --libs $(AGENT_PKGS) 2>/dev/null)
 
@@ -48,7 +50,7 @@ LIB_SO   := $(B)/libcollector-spool.so.$(VERSION)
 # The agent's modules (everything in agent/ but its main) go into one
 # archive that the program, the unit tests and the fuzzers link.
 AGENT_SRC := $(sort $(filter-out agent/main.c,$(wildcard agent/*.c)))
-AGENT_OBJ := $(AGENT_SRC:%.c=$(B)/%.o)
+AGENT_OBJ := $(AGENT_SRC:%.c=$(B)/%.o) $(B)/gen/remote.pb-c.o
 AGENT_A   := $(if $(AGENT_SRC),$(B)/libcollector-agent.a)
 PROGS    := $(B)/collector-spool $(if $(wildcard agent/main.c),$(B)/collector-agent)
 
@@ -61,8 +63,18 @@ HELPERS    := $(patsubst tests/helpers/%.c,$(B)/tests/%,$(wildcard tests/helpers
 
 all: $(LIB_A) $(LIB_SO) $(AGENT_A) $(PROGS) $(B)/collector-spool.pc
 
-$(B)/%.o: %.c $(wildcard spool/*.h agent/*.h) | $(B)/.dirs
+$(B)/%.o: %.c $(wildcard spool/*.h agent/*.h) | $(B)/.dirs $(B)/gen/remote.pb-c.h
 	$(CC) $(CFLAGS_ALL) $(SQLITE_CFLAGS) $(AGENT_CFLAGS) -c $< -o $@
+
+# The remote-write protobuf; generated code is compiled without our
+# warnings (it casts const away in its initialisers).
+$(B)/gen/remote.pb-c.c $(B)/gen/remote.pb-c.h: agent/remote.proto
+	@mkdir -p $(B)/gen
+	protoc-c --proto_path=agent --c_out=$(B)/gen agent/remote.proto
+
+$(B)/gen/remote.pb-c.o: $(B)/gen/remote.pb-c.c
+	$(CC) -std=c11 $(OPT) $(SAN) -fPIC -fvisibility=hidden $(AGENT_CFLAGS) \
+	    -I$(B)/gen -c $< -o $@
 
 $(B)/.dirs:
 	@mkdir -p $(B)/spool $(B)/tests $(B)/agent
@@ -133,10 +145,11 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuz
 FUZZ_CFLAGS  := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all -pthread -Ispool -Iagent
 
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(AGENT_SRC) $(wildcard spool/*.h agent/*.h)
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(AGENT_SRC) $(wildcard spool/*.h agent/*.h) \
+    build/gen/remote.pb-c.c
 	@mkdir -p build/fuzz
-	clang $(FUZZ_CFLAGS) $(SQLITE_CFLAGS) $(AGENT_CFLAGS) -o $@ $< $(LIB_SRC) \
-	    $(AGENT_SRC) $(AGENT_LIBS) $(SQLITE_LIBS) -lm
+	clang $(FUZZ_CFLAGS) -Ibuild/gen $(SQLITE_CFLAGS) $(AGENT_CFLAGS) -o $@ $< \
+	    $(LIB_SRC) $(AGENT_SRC) build/gen/remote.pb-c.c $(AGENT_LIBS) $(SQLITE_LIBS) -lm
 
 fuzz-build: $(FUZZ_TARGETS)
 
@@ -146,10 +159,11 @@ fuzz: fuzz-build
 # --- the two commands ---------------------------------------------------------
 
 BUILD_PKGS := gcc make pkg-config libsqlite3-dev libcurl4-openssl-dev \
-              libconfig-dev libmicrohttpd-dev zlib1g-dev
+              libconfig-dev libmicrohttpd-dev zlib1g-dev libprotobuf-c-dev \
+              protobuf-c-compiler libsnappy-dev
 TEST_PKGS  := libcmocka-dev clang libclang-rt-14-dev prometheus-pushgateway \
               prometheus valgrind perl python3 sqlite3 python3-prometheus-client curl \
-              python3-yaml mandoc man-db systemd
+              python3-yaml mandoc man-db systemd victoria-metrics
 
 deps:
 	@contrib/deps.sh $(BUILD_PKGS) $(TEST_PKGS)

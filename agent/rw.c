@@ -1,0 +1,312 @@
+/* rw — remote write encoding. See rw.h. */
+#include <math.h>
+#include <snappy-c.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "expo.h"
+#include "remote.pb-c.h"
+#include "rw.h"
+
+/* A label as offsets into the batch's string arena. */
+typedef struct lab {
+	size_t name, value;
+} lab;
+
+typedef struct ent {
+	size_t lab0, nlab;
+	double value;
+	int64_t ts;
+} ent;
+
+struct rw_batch {
+	size_t max, n;
+	ent *ents;
+	lab *labs;
+	size_t nlabs, caplabs;
+	char *arena;               /* NUL-terminated names and raw values */
+	size_t alen, acap;
+	/* What encode builds; kept for the next batch. */
+	Prometheus__TimeSeries *ts, **tsp;
+	Prometheus__Label *pl, **plp;
+	Prometheus__Sample *ps, **psp;
+	size_t capts, cappl;
+	uint8_t *pb;
+	size_t pbcap;
+	char *z;
+	size_t zcap;
+};
+
+const char *
+rw_strerror(rw_err e)
+{
+	switch (e) {
+	case RW_OK:
+		return "no error";
+	case RW_ENOMEM:
+		return "out of memory";
+	case RW_EINVAL:
+		return "labels that do not parse";
+	case RW_EFULL:
+		return "the batch is full";
+	case RW_ECOMPRESS:
+		return "snappy could not compress the request";
+	}
+	return "unknown error";
+}
+
+rw_batch *
+rw_batch_new(size_t max_samples)
+{
+	rw_batch *b = calloc(1, sizeof(*b));
+
+	if (b == NULL)
+		return NULL;
+	b->max = max_samples > 0 ? max_samples : 1;
+	if ((b->ents = calloc(b->max, sizeof(*b->ents))) == NULL) {
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+void
+rw_batch_free(rw_batch *b)
+{
+	if (b == NULL)
+		return;
+	free(b->ents);
+	free(b->labs);
+	free(b->arena);
+	free(b->ts);
+	free(b->tsp);
+	free(b->pl);
+	free(b->plp);
+	free(b->ps);
+	free(b->psp);
+	free(b->pb);
+	free(b->z);
+	free(b);
+}
+
+void
+rw_batch_reset(rw_batch *b)
+{
+	b->n = 0;
+	b->nlabs = 0;
+	b->alen = 0;
+}
+
+size_t
+rw_batch_count(const rw_batch *b)
+{
+	return b->n;
+}
+
+double
+rw_stale_nan(void)
+{
+	uint64_t bits = 0x7ff0000000000002ULL;
+	double d;
+
+	memcpy(&d, &bits, sizeof(d));
+	return d;
+}
+
+/* Room for n more bytes in the arena. */
+static int
+arena_room(rw_batch *b, size_t n)
+{
+	if (b->alen + n <= b->acap)
+		return 0;
+	size_t cap = b->acap ? b->acap : 4096;
+	while (cap < b->alen + n)
+		cap *= 2;
+	char *np = realloc(b->arena, cap);
+	if (np == NULL)
+		return -1;
+	b->arena = np;
+	b->acap = cap;
+	return 0;
+}
+
+/* Appends s (len bytes), unescaped when esc, and a NUL; returns its
+ * offset, or (size_t)-1 out of memory. */
+static size_t
+arena_add(rw_batch *b, const char *s, size_t len, int esc)
+{
+	size_t off = b->alen;
+	char *o;
+
+	if (arena_room(b, len + 1) != 0)
+		return (size_t)-1;
+	o = b->arena + b->alen;
+	for (size_t i = 0; i < len; i++) {
+		if (esc && s[i] == '\\' && i + 1 < len) {
+			i++;
+			*o++ = s[i] == 'n' ? '\n' : s[i];
+		} else
+			*o++ = s[i];
+	}
+	*o++ = '\0';
+	b->alen = (size_t)(o - b->arena);
+	return off;
+}
+
+/* One label of a sample being added, before it is copied. */
+typedef struct tlab {
+	const char *name, *value;
+	size_t nlen, vlen;
+	int esc;
+} tlab;
+
+static int
+tlab_cmp(const tlab *a, const tlab *b)
+{
+	size_t n = a->nlen < b->nlen ? a->nlen : b->nlen;
+	int c = memcmp(a->name, b->name, n);
+
+	return c != 0 ? c : (a->nlen > b->nlen) - (a->nlen < b->nlen);
+}
+
+rw_err
+rw_batch_add(rw_batch *b, const char *name, const char *group,
+    const char *labels, double value, int64_t ts_ms)
+{
+	expo_label gl[EXPO_MAX_LABELS], sl[EXPO_MAX_LABELS];
+	tlab t[2 * EXPO_MAX_LABELS + 1];
+	size_t ng = 0, ns = 0, nt = 0, alen = b->alen, nlabs = b->nlabs;
+	const char *why;
+	ent *e;
+
+	if (b->n == b->max)
+		return RW_EFULL;
+	if ((group != NULL && *group != '\0' && expo_parse_labels(group,
+	    strlen(group), gl, EXPO_MAX_LABELS, &ng, &why) != 0) ||
+	    (labels != NULL && *labels != '\0' && expo_parse_labels(labels,
+	    strlen(labels), sl, EXPO_MAX_LABELS, &ns, &why) != 0))
+		return RW_EINVAL;
+	t[nt++] = (tlab){ "__name__", name, 8, strlen(name), 0 };
+	for (size_t i = 0; i < ng; i++)
+		t[nt++] = (tlab){ gl[i].name.p, gl[i].value.p, gl[i].name.len,
+		    gl[i].value.len, 1 };
+	for (size_t i = 0; i < ns; i++) {
+		int clash = 0;
+		for (size_t k = 0; k < ng && !clash; k++)
+			clash = gl[k].name.len == sl[i].name.len &&
+			    memcmp(gl[k].name.p, sl[i].name.p,
+			    sl[i].name.len) == 0;
+		if (!clash)
+			t[nt++] = (tlab){ sl[i].name.p, sl[i].value.p,
+			    sl[i].name.len, sl[i].value.len, 1 };
+	}
+	/* Insertion sort: a sample has a few dozen labels at most. */
+	for (size_t i = 1; i < nt; i++) {
+		tlab x = t[i];
+		size_t k = i;
+		while (k > 0 && tlab_cmp(&t[k - 1], &x) > 0) {
+			t[k] = t[k - 1];
+			k--;
+		}
+		t[k] = x;
+	}
+	if (b->nlabs + nt > b->caplabs) {
+		size_t cap = b->caplabs ? b->caplabs : 1024;
+		while (cap < b->nlabs + nt)
+			cap *= 2;
+		lab *nl = realloc(b->labs, cap * sizeof(*nl));
+		if (nl == NULL)
+			return RW_ENOMEM;
+		b->labs = nl;
+		b->caplabs = cap;
+	}
+	for (size_t i = 0; i < nt; i++) {
+		lab *l = &b->labs[b->nlabs];
+		/* The spec forbids empty values: such a label is absent. */
+		if (t[i].vlen == 0)
+			continue;
+		l->name = arena_add(b, t[i].name, t[i].nlen, 0);
+		l->value = arena_add(b, t[i].value, t[i].vlen, t[i].esc);
+		if (l->name == (size_t)-1 || l->value == (size_t)-1) {
+			b->alen = alen;
+			b->nlabs = nlabs;
+			return RW_ENOMEM;
+		}
+		b->nlabs++;
+	}
+	e = &b->ents[b->n++];
+	e->lab0 = nlabs;
+	e->nlab = b->nlabs - nlabs;
+	e->value = value;
+	e->ts = ts_ms;
+	return RW_OK;
+}
+
+/* Grows an array of n elements of size sz to at least want. */
+static int
+grow(void **p, size_t *cap, size_t want, size_t sz)
+{
+	void *np;
+
+	if (want <= *cap)
+		return 0;
+	if ((np = realloc(*p, want * sz)) == NULL)
+		return -1;
+	*p = np;
+	*cap = want;
+	return 0;
+}
+
+rw_err
+rw_batch_encode(rw_batch *b, const char **out, size_t *outlen)
+{
+	Prometheus__WriteRequest wr;
+	size_t len, zlen, capts = b->capts, cappl = b->cappl;
+	size_t c1 = capts, c2 = capts, c3 = capts, c4 = cappl;
+
+	if (grow((void **)&b->ts, &c1, b->n, sizeof(*b->ts)) != 0 ||
+	    grow((void **)&b->tsp, &c2, b->n, sizeof(*b->tsp)) != 0 ||
+	    grow((void **)&b->ps, &c3, b->n, sizeof(*b->ps)) != 0 ||
+	    grow((void **)&b->psp, &capts, b->n, sizeof(*b->psp)) != 0 ||
+	    grow((void **)&b->pl, &c4, b->nlabs, sizeof(*b->pl)) != 0 ||
+	    grow((void **)&b->plp, &cappl, b->nlabs, sizeof(*b->plp)) != 0)
+		return RW_ENOMEM;
+	/* Every array has grown to the same sizes, or the call failed. */
+	b->capts = capts;
+	b->cappl = cappl;
+	for (size_t i = 0; i < b->nlabs; i++) {
+		prometheus__label__init(&b->pl[i]);
+		b->pl[i].name = b->arena + b->labs[i].name;
+		b->pl[i].value = b->arena + b->labs[i].value;
+		b->plp[i] = &b->pl[i];
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		const ent *e = &b->ents[i];
+		prometheus__sample__init(&b->ps[i]);
+		b->ps[i].value = e->value;
+		b->ps[i].timestamp = e->ts;
+		b->psp[i] = &b->ps[i];
+		prometheus__time_series__init(&b->ts[i]);
+		b->ts[i].n_labels = e->nlab;
+		b->ts[i].labels = b->plp + e->lab0;
+		b->ts[i].n_samples = 1;
+		b->ts[i].samples = &b->psp[i];
+		b->tsp[i] = &b->ts[i];
+	}
+	prometheus__write_request__init(&wr);
+	wr.n_timeseries = b->n;
+	wr.timeseries = b->tsp;
+	len = prometheus__write_request__get_packed_size(&wr);
+	if (grow((void **)&b->pb, &b->pbcap, len + 1, 1) != 0)
+		return RW_ENOMEM;
+	len = prometheus__write_request__pack(&wr, b->pb);
+	zlen = snappy_max_compressed_length(len);
+	if (grow((void **)&b->z, &b->zcap, zlen, 1) != 0)
+		return RW_ENOMEM;
+	if (snappy_compress((const char *)b->pb, len, b->z, &zlen) !=
+	    SNAPPY_OK)
+		return RW_ECOMPRESS;
+	*out = b->z;
+	*outlen = zlen;
+	return RW_OK;
+}
