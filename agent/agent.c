@@ -30,6 +30,7 @@
 #include "pull.h"
 #include "push.h"
 #include "render.h"
+#include "rw.h"
 #include "selfm.h"
 #include "serve.h"
 
@@ -90,6 +91,10 @@ struct agent {
 	int list_oom;             /* listing the groups ran out of memory */
 	rbuf body;
 	selfm m;
+	push_t *rwp;              /* remote write; NULL when off */
+	rw_batch *batch;
+	backoff rwb;              /* remote write's transport failures */
+	double rw_next;           /* monotonic: the next round */
 	double fold_err_at;       /* monotonic: the last fold error logged */
 	unsigned fold_err_quiet;  /* fold errors not logged since */
 	serve_t *srv;             /* pull mode; NULL when off */
@@ -166,7 +171,8 @@ free_groups(agent_t *a)
 static int
 apply_cfg(agent_t *a, cfg *c)
 {
-	push_t *p = NULL;
+	push_t *p = NULL, *rwp = NULL;
+	rw_batch *batch = NULL;
 	char *dg = NULL, err[512];
 	spool_buckets *b = NULL;
 
@@ -189,6 +195,19 @@ apply_cfg(agent_t *a, cfg *c)
 		free(b);
 		return EX_CONFIG;
 	}
+	if (c->rw.url != NULL && c->rw.url[0] != '\0' &&
+	    (push_new(&c->rw, &rwp, err, sizeof(err)) != PUSH_OK ||
+	    (batch = rw_batch_new((size_t)c->rw_max_samples_per_send)) ==
+	    NULL)) {
+		log_errorx("cannot set up the remote write client", "url=%s "
+		    "reason=%s", log_q(c->rw.url), batch == NULL && rwp ?
+		    "out of memory" : log_q(err));
+		push_free(p);
+		push_free(rwp);
+		free(dg);
+		free(b);
+		return EX_CONFIG;
+	}
 	if (a->c != NULL && strcmp(a->c->spool_path, c->spool_path) != 0) {
 		char *keep = strdup(a->c->spool_path);
 		log_warnx("the spool path changes only with a restart; the "
@@ -200,6 +219,10 @@ apply_cfg(agent_t *a, cfg *c)
 		}
 	}
 	push_free(a->p);
+	push_free(a->rwp);
+	rw_batch_free(a->batch);
+	a->rwp = rwp;
+	a->batch = batch;
 	free(a->default_grouping);
 	free(a->buckets);
 	if (a->c != NULL && a->c != c)
@@ -211,6 +234,9 @@ apply_cfg(agent_t *a, cfg *c)
 	backoff_init(&a->gw, c->retry_min, c->retry_max,
 	    (uint64_t)getpid() ^ (uint64_t)(wall() * 1e6));
 	a->gw_retry_at = 0;
+	backoff_init(&a->rwb, c->retry_min, c->retry_max,
+	    (uint64_t)getpid() ^ (uint64_t)(wall() * 1e6) ^ 0x5bd1e995u);
+	a->rw_next = 0;
 	log_setlevel(c->log_level);
 	return 0;
 nomem:
@@ -256,10 +282,6 @@ agent_new(cfg *c, agent_t **out)
 		agent_free(a);
 		return rc;
 	}
-	if (c->rw.url != NULL && c->rw.url[0] != '\0')
-		log_warnx("remote_write is set but this version does not send "
-		    "remote write yet; the settings are checked and ignored",
-		    "url=%s", log_q(c->rw.url));
 	rbuf_init(&a->body, MAX_CHUNK);
 	pthread_mutex_init(&a->pc.mu, NULL);
 	if ((a->pc.path = strdup(a->c->spool_path)) == NULL) {
@@ -285,6 +307,8 @@ agent_free(agent_t *a)
 	free(a->groups);
 	free(a->parks);
 	push_free(a->p);
+	push_free(a->rwp);
+	rw_batch_free(a->batch);
 	spool_close(a->s);
 	free(a->default_grouping);
 	free(a->buckets);
@@ -1003,6 +1027,186 @@ network_round(agent_t *a, double deadline, step *out)
 	a->resync = 0;
 }
 
+/* --- remote write -------------------------------------------------------- */
+
+/* `job="<job>"` and the grouping, for the samples of one group. */
+static char *
+group_labels(const char *job, const char *grouping)
+{
+	size_t jl = strlen(job), gl = strlen(grouping), o = 0;
+	char *g = malloc(jl * 2 + gl + 16);
+
+	if (g == NULL)
+		return NULL;
+	memcpy(g, "job=\"", 5);
+	o = 5;
+	for (size_t i = 0; i < jl; i++) {
+		if (job[i] == '\\' || job[i] == '"')
+			g[o++] = '\\';
+		if (job[i] == '\n') {
+			g[o++] = '\\';
+			g[o++] = 'n';
+			continue;
+		}
+		g[o++] = job[i];
+	}
+	g[o++] = '"';
+	if (gl > 0) {
+		g[o++] = ',';
+		memcpy(g + o, grouping, gl);
+		o += gl;
+	}
+	g[o] = '\0';
+	return g;
+}
+
+/* Sends the batch; 0 sent or dropped (a 4xx: remote write drops it), 1
+ * the receiver is unreachable (retried next round, whole). */
+static int
+rw_flush(agent_t *a)
+{
+	const char *body;
+	size_t len;
+	push_status st;
+	rw_err e;
+
+	if (rw_batch_count(a->batch) == 0)
+		return 0;
+	if ((e = rw_batch_encode(a->batch, &body, &len)) != RW_OK) {
+		log_errorx("cannot encode a remote write request", "reason=%s",
+		    rw_strerror(e));
+		rw_batch_reset(a->batch);
+		return 0;
+	}
+	if (push_post_rw(a->rwp, body, len, &st) != PUSH_OK)
+		st.outcome = PUSH_RETRY;
+	alive(a);
+	switch (st.outcome) {
+	case PUSH_DELIVERED:
+		backoff_reset(&a->rwb);
+		log_debug("remote write sent", "samples=%zu bytes=%zu code=%ld "
+		    "seconds=%.3f", rw_batch_count(a->batch), len,
+		    st.http_code, st.seconds);
+		break;
+	case PUSH_REFUSED:
+		log_warnx("remote write receiver refused a request; its "
+		    "samples are dropped, as the protocol says", "samples=%zu "
+		    "code=%ld reason=%s", rw_batch_count(a->batch),
+		    st.http_code, log_q(st.message));
+		break;
+	case PUSH_RETRY: {
+		double d = backoff_honour(backoff_next(&a->rwb),
+		    st.retry_after, a->c->retry_max > 3600 ?
+		    a->c->retry_max : 3600);
+		a->rw_next = mono() + d;
+		log_warnx("remote write receiver unreachable; will retry",
+		    "code=%ld reason=%s retry_in=%.3f", st.http_code,
+		    log_q(st.message), d);
+		rw_batch_reset(a->batch);
+		return 1;
+	}
+	}
+	rw_batch_reset(a->batch);
+	return 0;
+}
+
+/* Adds one sample, sending the batch first when it is full. */
+static int
+rw_add(agent_t *a, const char *name, const char *glab, const char *labels,
+    double v, int64_t ts)
+{
+	rw_err e = rw_batch_add(a->batch, name, glab, labels, v, ts);
+
+	if (e == RW_EFULL) {
+		if (rw_flush(a) != 0)
+			return 1;
+		e = rw_batch_add(a->batch, name, glab, labels, v, ts);
+	}
+	if (e != RW_OK)
+		log_debug("sample left out of remote write", "name=%s "
+		    "reason=%s", log_q(name), rw_strerror(e));
+	return 0;
+}
+
+/* An observed histogram as its cumulative _bucket samples, _sum, _count. */
+static int
+rw_hist(agent_t *a, const spool_sample *x, const char *glab, int64_t ts)
+{
+	const spool_hist *h = x->hist;
+	char name[EXPO_MAX_NAME + 16], le[EXPO_VALUE_BUF], *lab;
+	size_t ll = strlen(x->labels);
+	uint64_t cum = 0;
+	int rc = 0;
+
+	if ((lab = malloc(ll + EXPO_VALUE_BUF + 8)) == NULL)
+		return 0;
+	snprintf(name, sizeof(name), "%s_bucket", x->name);
+	for (size_t i = 0; i <= h->n && rc == 0; i++) {
+		cum += h->counts[i];
+		if (i < h->n)
+			le[expo_format_value(h->bounds[i], le)] = '\0';
+		else
+			snprintf(le, sizeof(le), "+Inf");
+		snprintf(lab, ll + EXPO_VALUE_BUF + 8, "%s%sle=\"%s\"",
+		    x->labels, ll ? "," : "", le);
+		rc = rw_add(a, name, glab, lab, (double)cum, ts);
+	}
+	snprintf(name, sizeof(name), "%s_sum", x->name);
+	if (rc == 0)
+		rc = rw_add(a, name, glab, x->labels, h->sum, ts);
+	snprintf(name, sizeof(name), "%s_count", x->name);
+	if (rc == 0)
+		rc = rw_add(a, name, glab, x->labels, (double)cum, ts);
+	free(lab);
+	return rc;
+}
+
+/*
+ * One remote-write round: every live series of every group with the
+ * round's timestamp, in batches of max_samples_per_send. A receiver that
+ * cannot be reached ends the round; the next sends the whole state again,
+ * so nothing of the last state goes missing. Returns 1 then, else 0.
+ */
+static int
+rw_round(agent_t *a)
+{
+	int64_t ts = (int64_t)(wall() * 1000.0), gid = -1, id;
+	const char *job, *grouping;
+	const spool_family *f;
+	const spool_sample *x;
+	spool_cursor *c;
+	char *glab = NULL;
+	int fresh, rc = 0;
+
+	if (spool_cursor_open_all(a->s, &c) != SPOOL_OK) {
+		log_errorx("cannot read the groups for remote write",
+		    "reason=%s", log_q(spool_errmsg(a->s)));
+		return 0;
+	}
+	rw_batch_reset(a->batch);
+	while (rc == 0 && spool_cursor_next(c, &f, &x, &fresh) == SPOOL_OK &&
+	    x != NULL) {
+		spool_cursor_group(c, &id, &job, &grouping);
+		if (id != gid) {
+			free(glab);
+			if ((glab = group_labels(job, grouping)) == NULL)
+				break;
+			gid = id;
+		}
+		if (x->hist != NULL)
+			rc = rw_hist(a, x, glab, ts);
+		else
+			rc = rw_add(a, x->name, glab, x->labels, x->value, ts);
+	}
+	spool_cursor_close(c);
+	free(glab);
+	if (rc == 0)
+		rc = rw_flush(a);
+	if (rc == 0)
+		a->rw_next = mono() + a->c->interval;
+	return rc;
+}
+
 /* --- --once ------------------------------------------------------------- */
 
 static void
@@ -1022,15 +1226,27 @@ int
 agent_once(agent_t *a)
 {
 	double deadline = mono() + a->c->once_timeout;
-	int refused = 0, more = 1;
+	int refused = 0, more = 1, rw_failed = 0;
 
 	/* Drain the inbox first: a batch job's rows all go in this run. */
 	for (int i = 0; i < 1000 && more; i++)
 		if (fold_all(a, &more) != SPOOL_OK)
 			return EX_IOERR;
+	/* Remote write first: it sends the state as it is, and does not
+	 * wait for the gateway. */
+	while (a->rwp != NULL && rw_round(a) != 0) {
+		if (a->rw_next >= deadline || mono() >= deadline) {
+			log_errorx("remote write receiver not reachable in time; "
+			    "the state is kept for the next run", "url=%s",
+			    log_q(a->c->rw.url));
+			rw_failed = 1;
+			break;
+		}
+		sleep_until(a->rw_next);
+	}
 	if (a->p == NULL) {
 		log_info("pushing is disabled; folded only", NULL);
-		return EX_OK;
+		return rw_failed ? EX_TEMPFAIL : EX_OK;
 	}
 	/* Rounds until everything went or is parked; a transport failure
 	 * waits out the backoff, within the deadline. */
@@ -1057,6 +1273,8 @@ agent_once(agent_t *a)
 		    "hint=%s", log_q("collector-spool stats"));
 		return EX_DATAERR;
 	}
+	if (rw_failed)
+		return EX_TEMPFAIL;
 	log_info("done; all delivered", NULL);
 	return EX_OK;
 timeout:
@@ -1220,6 +1438,10 @@ agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 				log_debug("checkpoint skipped", "reason=%s",
 				    log_q(spool_errmsg(a->s)));
 		}
+		/* The remote-write sink runs on its own schedule and backoff:
+		 * one failing sink never holds back the other. */
+		if (a->rwp != NULL && mono() >= a->rw_next)
+			(void)rw_round(a);
 		if (more)
 			continue;
 		{
@@ -1229,6 +1451,8 @@ agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 			double wd = notify_watchdog_interval();
 			if (np < t)
 				t = np;
+			if (a->rwp != NULL && a->rw_next < t)
+				t = a->rw_next;
 			/* systemd's watchdog may want pings more often. */
 			if (wd > 0 && mono() + wd < t)
 				t = mono() + wd;

@@ -38,11 +38,19 @@
 /* A transfer slower than 1 byte/s for this long (or the timeout) is dead. */
 #define LOW_SPEED_TIME_MAX 30.0
 
+static const char *const rw_headers[] = {
+	"Content-Encoding: snappy",
+	"Content-Type: application/x-protobuf",
+	"X-Prometheus-Remote-Write-Version: 0.1.0",
+	"Expect:",
+};
+
 struct push {
 	CURL *curl;
 	char *url;                   /* base URL, no trailing slash */
 	struct curl_slist *hdr_put;  /* extra headers, Expect:, Content-Type */
 	struct curl_slist *hdr_del;  /* extra headers */
+	struct curl_slist *hdr_rw;   /* extra headers and remote write's */
 	char errbuf[CURL_ERROR_SIZE];
 	char resp[RESP_CAP];         /* the start of the response body */
 	size_t resp_len;
@@ -530,6 +538,21 @@ push_new(const cfg_http *http, push_t **out, char *errbuf, size_t errlen)
 			goto out;
 		}
 		p->hdr_del = l;
+		if ((l = curl_slist_append(p->hdr_rw, http->headers[i])) ==
+		    NULL) {
+			r = PUSH_ENOMEM;
+			goto out;
+		}
+		p->hdr_rw = l;
+	}
+	/* Remote write 1.0's headers (FACTS: remote write). */
+	for (size_t i = 0; i < sizeof(rw_headers) / sizeof(rw_headers[0]);
+	    i++) {
+		if ((l = curl_slist_append(p->hdr_rw, rw_headers[i])) == NULL) {
+			r = PUSH_ENOMEM;
+			goto out;
+		}
+		p->hdr_rw = l;
 	}
 	/*
 	 * curl asks "Expect: 100-continue" before a large body and waits up to
@@ -678,6 +701,7 @@ push_free(push_t *p)
 		curl_easy_cleanup(p->curl);
 	free_headers(p->hdr_put);
 	free_headers(p->hdr_del);
+	free_headers(p->hdr_rw);
 	free(p->url);
 	for (size_t k = 0; k < 3; k++) {
 		if (p->secrets[k] != NULL)
@@ -1028,5 +1052,25 @@ push_delete(push_t *p, const char *job, const char *grouping,
 	bad += SETOPT(p, CURLOPT_HTTPGET, 1L);
 	bad += SETOPT(p, CURLOPT_CUSTOMREQUEST, "DELETE");
 	bad += SETOPT(p, CURLOPT_HTTPHEADER, p->hdr_del);
+	return start(p, bad, st);
+}
+
+push_err
+push_post_rw(push_t *p, const void *body, size_t len, push_status *st)
+{
+	int bad = 0;
+
+	if (st == NULL)
+		return PUSH_EINVAL;
+	status_init(st);
+	if (p == NULL || body == NULL) {
+		snprintf(st->message, sizeof(st->message), "invalid argument");
+		return PUSH_EINVAL;
+	}
+	/* The receiver's URL is the endpoint itself (/api/v1/write). */
+	bad += SETOPT(p, CURLOPT_URL, p->url);
+	bad += SETOPT(p, CURLOPT_POSTFIELDS, (const char *)body);
+	bad += SETOPT(p, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	bad += SETOPT(p, CURLOPT_HTTPHEADER, p->hdr_rw);
 	return start(p, bad, st);
 }

@@ -91,6 +91,15 @@ push_err push_put_stream(push_t *p, const char *job, const char *grouping,
     push_source src, void *arg, push_status *st)
     __attribute__((warn_unused_result));
 
+/*
+ * POST a remote-write request (len bytes, snappy-compressed protobuf) to
+ * the URL the handle was made with, with remote write's headers and the
+ * configured extra ones. 2xx delivered; 5xx, 408 and 429 retry; any other
+ * 4xx refused (remote write drops those).
+ */
+push_err push_post_rw(push_t *p, const void *body, size_t len,
+    push_status *st) __attribute__((warn_unused_result));
+
 /* DELETE the group from the gateway (202 counts as delivered). */
 push_err push_delete(push_t *p, const char *job, const char *grouping,
     push_status *st) __attribute__((warn_unused_result));
