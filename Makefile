@@ -185,7 +185,7 @@ run: deps all
 
 bench: deps
 	$(MAKE) all
-	$(MAKE) $(B)/tests/bench_spool $(B)/tests/bench_render
+	$(MAKE) $(B)/tests/bench_spool $(B)/tests/bench_render $(B)/tests/bench_rw
 	tests/bench/run $(B)
 	tests/bench/agent $(B)
 

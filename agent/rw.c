@@ -1,4 +1,5 @@
 /* rw — remote write encoding. See rw.h. */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <snappy-c.h>
 #include <stdlib.h>
@@ -33,6 +34,10 @@ struct rw_batch {
 	size_t capts, cappl;
 	uint8_t *pb;
 	size_t pbcap;
+	/* The last group's labels, parsed: samples come group by group. */
+	char *gcopy;
+	expo_label gl[EXPO_MAX_LABELS];
+	size_t ng;
 	char *z;
 	size_t zcap;
 };
@@ -86,6 +91,7 @@ rw_batch_free(rw_batch *b)
 	free(b->psp);
 	free(b->pb);
 	free(b->z);
+	free(b->gcopy);
 	free(b);
 }
 
@@ -173,18 +179,39 @@ rw_err
 rw_batch_add(rw_batch *b, const char *name, const char *group,
     const char *labels, double value, int64_t ts_ms)
 {
-	expo_label gl[EXPO_MAX_LABELS], sl[EXPO_MAX_LABELS];
+	expo_label sl[EXPO_MAX_LABELS];
+	const expo_label *gl;
 	tlab t[2 * EXPO_MAX_LABELS + 1];
-	size_t ng = 0, ns = 0, nt = 0, alen = b->alen, nlabs = b->nlabs;
+	size_t ng, ns = 0, nt = 0, alen = b->alen, nlabs = b->nlabs;
 	const char *why;
 	ent *e;
 
 	if (b->n == b->max)
 		return RW_EFULL;
-	if ((group != NULL && *group != '\0' && expo_parse_labels(group,
-	    strlen(group), gl, EXPO_MAX_LABELS, &ng, &why) != 0) ||
-	    (labels != NULL && *labels != '\0' && expo_parse_labels(labels,
-	    strlen(labels), sl, EXPO_MAX_LABELS, &ns, &why) != 0))
+	/* A bad name would be stored as it is, or make a receiver answer
+	 * 500, which would be retried for ever. */
+	if (name == NULL || !expo_valid_metric_name(name, strlen(name)))
+		return RW_EINVAL;
+	if (group == NULL)
+		group = "";
+	if (b->gcopy == NULL || strcmp(b->gcopy, group) != 0) {
+		char *c = strdup(group);
+		if (c == NULL)
+			return RW_ENOMEM;
+		free(b->gcopy);
+		b->gcopy = c;
+		b->ng = 0;
+		if (*c != '\0' && expo_parse_labels(c, strlen(c), b->gl,
+		    EXPO_MAX_LABELS, &b->ng, &why) != 0) {
+			free(b->gcopy);
+			b->gcopy = NULL;
+			return RW_EINVAL;
+		}
+	}
+	gl = b->gl;
+	ng = b->ng;
+	if (labels != NULL && *labels != '\0' && expo_parse_labels(labels,
+	    strlen(labels), sl, EXPO_MAX_LABELS, &ns, &why) != 0)
 		return RW_EINVAL;
 	t[nt++] = (tlab){ "__name__", name, 8, strlen(name), 0 };
 	for (size_t i = 0; i < ng; i++)
@@ -296,8 +323,12 @@ rw_batch_encode(rw_batch *b, const char **out, size_t *outlen)
 	prometheus__write_request__init(&wr);
 	wr.n_timeseries = b->n;
 	wr.timeseries = b->tsp;
-	len = prometheus__write_request__get_packed_size(&wr);
-	if (grow((void **)&b->pb, &b->pbcap, len + 1, 1) != 0)
+	/* An upper bound instead of get_packed_size(), which would walk the
+	 * whole request once more: every string is in the arena (with a NUL
+	 * to spare); a label adds at most 18 bytes of tags and lengths, a
+	 * series with its one sample at most 32. */
+	len = b->alen + 18 * b->nlabs + 32 * b->n + 16;
+	if (grow((void **)&b->pb, &b->pbcap, len, 1) != 0)
 		return RW_ENOMEM;
 	len = prometheus__write_request__pack(&wr, b->pb);
 	zlen = snappy_max_compressed_length(len);

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Remote write from the agent to real receivers from Debian: VictoriaMetrics
+# 1.79 and Prometheus 2.42 (--web.enable-remote-write-receiver). Values and
+# label sets read back through their query APIs must equal what was written;
+# a receiver that is down is retried with backoff and gets the last state
+# when it is back, while the gateway goes on; a 4xx drops one request; --once
+# exits 75 when the receiver cannot be reached.
+set -u
+. "$(dirname "$0")/lib.sh"
+need agent gateway
+VM=${VM:-/usr/bin/victoria-metrics}
+PROM=${PROM:-/usr/bin/prometheus}
+[ -x "$VM" ] || { echo "1..0 # SKIP $VM not installed"; exit 0; }
+[ -x "$PROM" ] || { echo "1..0 # SKIP $PROM not installed"; exit 0; }
+
+# vm_start PORT: VictoriaMetrics on 127.0.0.1:PORT with a data dir of its own.
+vm_start() {
+	"$VM" -httpListenAddr="127.0.0.1:$1" -storageDataPath="$T/vm-$1" \
+		-retentionPeriod=1d -search.latencyOffset=0s >"$T/vm-$1.log" 2>&1 &
+	VM_PID=$!
+	track "$VM_PID"
+	wait_until curl -sf --max-time 1 "http://127.0.0.1:$1/health" -o /dev/null
+}
+# vm_series PORT MATCH: the exported series as sorted lines
+# '{labels sorted} last-value', after a flush.
+vm_series() {
+	curl -s --max-time 5 "http://127.0.0.1:$1/internal/force_flush" >/dev/null
+	curl -s --max-time 5 "http://127.0.0.1:$1/api/v1/export" --data-urlencode "match[]=$2" |
+		"$PY" -c '
+import json, sys
+out = []
+for line in sys.stdin:
+    if not line.strip():
+        continue
+    d = json.loads(line); m = d["metric"]; n = m.pop("__name__")
+    v = d["values"][-1]
+    out.append("%s{%s} %s" % (n, ",".join("%s=%s" % (k, json.dumps(m[k])) for k in sorted(m)), repr(float(v))))
+print("\n".join(sorted(out)))'
+}
+
+export COLLECTOR_SPOOL="$T/rw.db"
+"$CS" put --job web --grouping 'instance="h1"' '# TYPE hits_total counter' \
+	'hits_total{path="/a \"q\" \\ b",instance="ignored"} 7' 'temp -1.5'
+"$CS" put --job batch --grouping '' --op observe 'run_seconds 0.3' 'run_seconds 7'
+
+# ------------------------------------------------------ VictoriaMetrics
+vport=$(free_port)
+vm_start "$vport" || { tap_fail "VictoriaMetrics starts" "$(tail -5 "$T/vm-$vport.log")"; tap_done; exit 1; }
+PROMETHEUS_PUSHGATEWAY_ENABLED=false run_agent --spool "$COLLECTOR_SPOOL" \
+	--remote-write "http://127.0.0.1:$vport/api/v1/write" --once --log-level debug
+is_rc 0 "--once to VictoriaMetrics: exit 0"
+like "$ERR" 'msg="remote write sent" samples=16' "one request of 16 samples (12 buckets, sum, count, 2 series)"
+# vm_is PORT MATCH WANT: for wait_until (the flush takes a moment).
+vm_is() { [ "$(vm_series "$1" "$2")" = "$3" ]; }
+want_web='hits_total{instance="h1",job="web",path="/a \"q\" \\ b"} 7.0
+temp{instance="h1",job="web"} -1.5'
+wait_until vm_is "$vport" '{job="web"}' "$want_web"
+is "$(vm_series "$vport" '{job="web"}')" "$want_web" \
+	"VictoriaMetrics: values and labels exact (escapes undone, the group's instance wins)"
+is "$(vm_series "$vport" '{__name__=~"run_seconds_(sum|count)|run_seconds_bucket",le=~"|0.5|10|\\+Inf"}')" \
+	'run_seconds_bucket{job="batch",le="+Inf"} 2.0
+run_seconds_bucket{job="batch",le="0.5"} 1.0
+run_seconds_bucket{job="batch",le="10"} 2.0
+run_seconds_count{job="batch"} 2.0
+run_seconds_sum{job="batch"} 7.3' "VictoriaMetrics: an observed histogram, cumulative"
+
+# ------------------------------------------------------------- Prometheus
+pport=$(free_port)
+printf 'global: { scrape_interval: 1m }\n' >"$T/prom.yml"
+"$PROM" --config.file="$T/prom.yml" --storage.tsdb.path="$T/prom" \
+	--web.listen-address="127.0.0.1:$pport" --web.enable-remote-write-receiver >"$T/prom.log" 2>&1 &
+ppid=$!
+track "$ppid"
+wait_until -t 30 curl -sf --max-time 1 "http://127.0.0.1:$pport/-/ready" -o /dev/null
+PROMETHEUS_PUSHGATEWAY_ENABLED=false run_agent --spool "$COLLECTOR_SPOOL" \
+	--remote-write "http://127.0.0.1:$pport/api/v1/write" --once
+is_rc 0 "--once to Prometheus: exit 0"
+pq() {
+	curl -s --max-time 5 -G "http://127.0.0.1:$pport/api/v1/query" --data-urlencode "query=$1" | "$PY" -c '
+import json, sys
+out = []
+for r in json.load(sys.stdin)["data"]["result"]:
+    m = r["metric"]; n = m.pop("__name__", "")
+    out.append("%s{%s} %s" % (n, ",".join("%s=%s" % (k, json.dumps(m[k])) for k in sorted(m)), r["value"][1]))
+print("\n".join(sorted(out)))'
+}
+is "$(pq '{job="web"}')" 'hits_total{instance="h1",job="web",path="/a \"q\" \\ b"} 7
+temp{instance="h1",job="web"} -1.5' "Prometheus: values and labels exact"
+is "$(pq 'run_seconds_count')" 'run_seconds_count{job="batch"} 2' "Prometheus: the histogram's count"
+
+# ------------------------------- a receiver that is down, then back; the gateway goes on
+gw_start || tap_fail "gateway starts"
+dport=$(free_port)
+agent_conf "$T/d.conf" "$GW_URL" dj di
+echo "remote_write: { url = \"http://127.0.0.1:$dport/api/v1/write\"; timeout = 1; };" >>"$T/d.conf"
+"$CS" put --job live --grouping '' 'live_gauge 1'
+agent_start d -c "$T/d.conf"
+apid=$AGENT_PID
+check "receiver down: the gateway still gets the groups" wait_until gw_is 1 live '' live_gauge
+check "receiver down: the agent says it will retry" \
+	wait_until grep -q 'msg="remote write receiver unreachable; will retry"' "$T/d.err"
+"$CS" put --job live --grouping '' 'live_gauge 2'
+check "receiver down: the gateway gets the change" wait_until gw_is 2 live '' live_gauge
+vm_start "$dport"
+back() { [ "$(vm_series "$dport" '{job="live"}')" = 'live_gauge{job="live"} 2.0' ]; }
+check "receiver back: it gets the last state (live_gauge 2)" wait_until -t 20 back
+stop_pid "$apid" 10
+is "$STOP_RC" 0 "SIGTERM: exit 0"
+stop_pid "$VM_PID" 10
+
+# ---------------------------------------------- a 4xx drops one request
+fake_start --answers 400,204 --match /metrics/job/rw --body "out of bounds"
+agent_conf "$T/f.conf" "http://127.0.0.1:1" fj fi enabled=false
+echo "remote_write: { url = \"$FAKE_URL/metrics/job/rw\"; };" >>"$T/f.conf"
+agent_start f -c "$T/f.conf"
+fpid=$AGENT_PID
+two() { case "$(fake_statuses POST /metrics/job/rw)" in 400,204*) return 0 ;; esac; return 1; }
+check "a 400, then the next interval's request: 204" wait_until two
+stop_pid "$fpid" 10
+like "$(cat "$T/f.err")" 'msg="remote write receiver refused a request; its samples are dropped, as the protocol says" samples=17 code=400 reason="out of bounds"' \
+	"the 400 is logged with the receiver's words"
+fake_stop
+
+# ------------------------------------- --once and an unreachable receiver
+agent_conf "$T/u.conf" "http://127.0.0.1:1" uj ui enabled=false once_timeout=2
+echo "remote_write: { url = \"http://127.0.0.1:$dport/api/v1/write\"; timeout = 1; };" >>"$T/u.conf"
+run_agent -c "$T/u.conf" --once
+is_rc 75 "--once, receiver unreachable: exit 75"
+like "$ERR" 'msg="remote write receiver not reachable in time; the state is kept for the next run"' "--once says so"
+stop_pid "$ppid" 10
+gw_stop
+tap_done
