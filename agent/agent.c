@@ -1060,6 +1060,24 @@ group_labels(const char *job, const char *grouping)
 	return g;
 }
 
+static void
+count_request_rw(agent_t *a, const push_status *st, size_t n)
+{
+	switch (st->outcome) {
+	case PUSH_DELIVERED:
+		a->m.rw_requests[SELFM_SUCCESS]++;
+		a->m.rw_sent += (double)n;
+		break;
+	case PUSH_RETRY:
+		a->m.rw_requests[SELFM_RETRY]++;
+		break;
+	case PUSH_REFUSED:
+		a->m.rw_requests[SELFM_REJECTED]++;
+		a->m.rw_dropped += (double)n;
+		break;
+	}
+}
+
 /* Sends the batch; 0 sent or dropped (a 4xx: remote write drops it), 1
  * the receiver is unreachable (retried next round, whole). */
 static int
@@ -1080,6 +1098,7 @@ rw_flush(agent_t *a)
 	}
 	if (push_post_rw(a->rwp, body, len, &st) != PUSH_OK)
 		st.outcome = PUSH_RETRY;
+	count_request_rw(a, &st, rw_batch_count(a->batch));
 	alive(a);
 	switch (st.outcome) {
 	case PUSH_DELIVERED:

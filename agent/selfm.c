@@ -13,7 +13,8 @@ static const double dur_bounds[SELFM_NDUR] = { .005, .01, .025, .05, .1,
 /* What each family reports. */
 typedef enum kind {
 	K_BUILD, K_DELETES, K_DIRTY, K_GROUPS, K_LAST_SUCCESS, K_PARKED,
-	K_DURATION, K_PUSHES, K_REJECTED, K_SERIES, K_BYTES, K_OLDEST,
+	K_DURATION, K_PUSHES, K_REJECTED, K_RW_REQUESTS, K_RW_SAMPLES,
+	K_SERIES, K_BYTES, K_OLDEST,
 	K_PENDING, K_UP
 } kind;
 
@@ -47,6 +48,12 @@ static const family fams[] = {
 	    "Spool rows the fold refused: bad text, a type clash, a "
 	    "negative add (see collector-spool rejected).",
 	    K_REJECTED },
+	{ SELFM_PREFIX "remote_write_requests_total", "counter",
+	    "Requests to the remote-write receiver by result.",
+	    K_RW_REQUESTS },
+	{ SELFM_PREFIX "remote_write_samples_total", "counter",
+	    "Samples sent to the remote-write receiver, or dropped with a "
+	    "request it refused.", K_RW_SAMPLES },
 	{ SELFM_PREFIX "series", "gauge", "Series in the spool.", K_SERIES },
 	{ SELFM_PREFIX "spool_bytes", "gauge",
 	    "Size of the spool file and its WAL.", K_BYTES },
@@ -154,6 +161,8 @@ value(const selfm *m, kind k)
 	case K_UP:
 	case K_DURATION:
 	case K_PUSHES:
+	case K_RW_REQUESTS:
+	case K_RW_SAMPLES:
 		break;
 	}
 	return 1;
@@ -196,13 +205,23 @@ selfm_render(rbuf *b, const selfm *m, size_t i, const char *extra)
 		x.value = NAN;
 		return render_sample(b, &x, extra);
 	case K_PUSHES:
+	case K_RW_REQUESTS:
 		for (size_t k = 0; k < 3; k++) {
 			x.labels = res[k];
-			x.value = m->pushes[order[k]];
+			x.value = sf->k == K_PUSHES ? m->pushes[order[k]] :
+			    m->rw_requests[order[k]];
 			if ((e = render_sample(b, &x, extra)) != RENDER_OK)
 				return e;
 		}
 		return RENDER_OK;
+	case K_RW_SAMPLES:
+		x.labels = "result=\"dropped\"";
+		x.value = m->rw_dropped;
+		if ((e = render_sample(b, &x, extra)) != RENDER_OK)
+			return e;
+		x.labels = "result=\"sent\"";
+		x.value = m->rw_sent;
+		return render_sample(b, &x, extra);
 	case K_BUILD:
 		build_labels(bl, sizeof(bl));
 		x.labels = bl;

@@ -26,6 +26,8 @@ typedef enum selfm_result {
 
 typedef struct selfm {
 	double pushes[3];          /* by selfm_result */
+	double rw_requests[3];     /* remote write requests, by selfm_result */
+	double rw_sent, rw_dropped; /* remote write samples */
 	double deletes;            /* groups deleted from the gateway */
 	double last_success;       /* unix seconds; 0 never */
 	uint64_t dur_counts[SELFM_NDUR + 1];

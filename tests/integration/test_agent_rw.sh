@@ -112,10 +112,16 @@ stop_pid "$VM_PID" 10
 fake_start --answers 400,204 --match /metrics/job/rw --body "out of bounds"
 agent_conf "$T/f.conf" "http://127.0.0.1:1" fj fi enabled=false
 echo "remote_write: { url = \"$FAKE_URL/metrics/job/rw\"; };" >>"$T/f.conf"
-agent_start f -c "$T/f.conf"
+lport=$(free_port)
+agent_start f -c "$T/f.conf" --listen "127.0.0.1:$lport"
 fpid=$AGENT_PID
 two() { case "$(fake_statuses POST /metrics/job/rw)" in 400,204*) return 0 ;; esac; return 1; }
 check "a 400, then the next interval's request: 204" wait_until two
+sm() { curl -s --max-time 5 "http://127.0.0.1:$lport/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+is "$(sm 'collector_agent_remote_write_requests_total{result="rejected"}')/$(sm 'collector_agent_remote_write_samples_total{result="dropped"}')" \
+	"1/17" "self-metrics: one request rejected, its 17 samples dropped"
+succeeded() { [ "$(sm 'collector_agent_remote_write_requests_total{result="success"}')" -ge 1 ] 2>/dev/null; }
+check "self-metrics: requests succeeded since" wait_until succeeded
 stop_pid "$fpid" 10
 like "$(cat "$T/f.err")" 'msg="remote write receiver refused a request; its samples are dropped, as the protocol says" samples=17 code=400 reason="out of bounds"' \
 	"the 400 is logged with the receiver's words"

@@ -166,7 +166,10 @@ page_self=$(grep -E '^\.It Li collector_agent_' "$AGENT8" |
 	grep -oE 'collector_agent_[a-z_]+' | LC_ALL=C sort -u)
 same_set "collector-agent.8: every self-metric family is listed, no other" \
 	"$self" "$page_self"
-results=$(grep -hoE 'result=\\"[a-z]+\\"' "$ROOT"/agent/*.c | sed 's/.*=\\"\(.*\)\\"/\1/' | LC_ALL=C sort -u)
+# The request results: the res[] table that pushes_total (and the remote
+# write requests) are rendered from.
+results=$(awk '/const res\[\] = \{/,/\};/' "$ROOT"/agent/selfm.c |
+	grep -oE 'result=\\"[a-z]+\\"' | sed 's/.*=\\"\(.*\)\\"/\1/' | LC_ALL=C sort -u)
 pushes=$(entry "$(section "$AGENT8" DESCRIPTION)" "collector_agent_pushes_total")
 miss=
 for r in $results; do

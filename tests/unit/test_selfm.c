@@ -10,7 +10,7 @@
 
 #include "selfm.h"
 
-#define NFAM 14
+#define NFAM 16
 
 /* Compares the whole buffer with want; the buffer is not NUL-terminated. */
 static void
