@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "expo.h"
 #include "selfm.h"
 
 static const double dur_bounds[SELFM_NDUR] = { .005, .01, .025, .05, .1,
@@ -98,38 +99,26 @@ selfm_owns(const char *name)
 	return strncmp(name, SELFM_PREFIX, sizeof(SELFM_PREFIX) - 1) == 0;
 }
 
-/* Label values of build_info: versions hold no quote or backslash, but
- * they come from libraries, so they are escaped all the same. */
-static size_t
-esc(char *o, size_t cap, const char *s)
-{
-	size_t n = 0;
-
-	for (; *s && n + 2 < cap; s++) {
-		if (*s == '"' || *s == '\\')
-			o[n++] = '\\';
-		if (*s == '\n') {
-			o[n++] = '\\';
-			o[n++] = 'n';
-			continue;
-		}
-		o[n++] = *s;
-	}
-	o[n] = '\0';
-	return n;
-}
-
+/* Versions come from libraries: escaped like any label value. */
 static void
 build_labels(char *out, size_t cap)
 {
-	char v[4][64];
+	const char *const v[4][2] = {
+		{ "curl_version", curl_version_info(CURLVERSION_NOW)->version },
+		{ "microhttpd_version", MHD_get_version() },
+		{ "sqlite_version", spool_sqlite_version() },
+		{ "version", spool_version() },
+	};
+	size_t o = 0;
 
-	esc(v[0], sizeof(v[0]), spool_version());
-	esc(v[1], sizeof(v[1]), spool_sqlite_version());
-	esc(v[2], sizeof(v[2]), curl_version_info(CURLVERSION_NOW)->version);
-	esc(v[3], sizeof(v[3]), MHD_get_version());
-	snprintf(out, cap, "curl_version=\"%s\",microhttpd_version=\"%s\","
-	    "sqlite_version=\"%s\",version=\"%s\"", v[2], v[3], v[1], v[0]);
+	out[0] = '\0';
+	for (size_t i = 0; i < 4; i++) {
+		if (o + expo_pair_len(v[i][0], v[i][1]) + 2 > cap)
+			break;
+		if (i > 0)
+			out[o++] = ',';
+		o += expo_write_pair(out + o, v[i][0], v[i][1]);
+	}
 }
 
 static double

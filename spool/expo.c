@@ -684,3 +684,32 @@ expo_join_labels(char *out, const expo_label *labels, size_t n)
 	}
 	return k;
 }
+
+size_t
+expo_pair_len(const char *name, const char *value)
+{
+	return strlen(name) + 3 + 2 * strlen(value);
+}
+
+size_t
+expo_write_pair(char *out, const char *name, const char *value)
+{
+	size_t o = strlen(name);
+
+	memcpy(out, name, o);
+	out[o++] = '=';
+	out[o++] = '"';
+	for (; *value; value++) {
+		if (*value == '\\' || *value == '"')
+			out[o++] = '\\';
+		if (*value == '\n') {
+			out[o++] = '\\';
+			out[o++] = 'n';
+			continue;
+		}
+		out[o++] = *value;
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+	return o;
+}

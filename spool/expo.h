@@ -126,6 +126,14 @@ int expo_next_line(const char *body, size_t len, size_t *pos,
  * Returns the length written. Sort first for the canonical form.
  */
 size_t expo_join_labels(char *out, const expo_label *labels, size_t n);
+
+/*
+ * Writes `name="value"` with the value escaped (`\\`, `\"`, `\n`) into
+ * out, which must hold expo_pair_len(name, value) bytes plus a NUL.
+ * Returns the length written, without the NUL.
+ */
+size_t expo_write_pair(char *out, const char *name, const char *value);
+size_t expo_pair_len(const char *name, const char *value);
 size_t expo_labels_len(const expo_label *labels, size_t n);
 
 /* Equality of an expo_str with a C string. */

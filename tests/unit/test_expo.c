@@ -1005,6 +1005,28 @@ test_next_line(void **state)
 	assert_int_equal(n, 1);
 }
 
+/* A pair written for a value the agent got from outside (job, instance,
+ * library versions): escaped, and it parses back to the same text. */
+static void
+test_write_pair(void **state)
+{
+	const char *v = "a\"b\\c\nd/\xc3\xa7";
+	char out[64];
+	expo_label l[2];
+	const char *why;
+	size_t n, len;
+
+	(void)state;
+	assert_int_equal(expo_pair_len("job", v), 3 + 3 + 2 * strlen(v));
+	len = expo_write_pair(out, "job", v);
+	assert_string_equal(out, "job=\"a\\\"b\\\\c\\nd/\xc3\xa7\"");
+	assert_int_equal(len, strlen(out));
+	assert_int_equal(expo_parse_labels(out, len, l, 2, &n, &why), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(expo_write_pair(out, "e", ""), 4);
+	assert_string_equal(out, "e=\"\"");
+}
+
 int
 main(void)
 {
@@ -1019,6 +1041,7 @@ main(void)
 		cmocka_unit_test(test_format_texts),
 		cmocka_unit_test(test_type_names),
 		cmocka_unit_test(test_next_line),
+		cmocka_unit_test(test_write_pair),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
