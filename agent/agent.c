@@ -134,25 +134,10 @@ wall(void)
 static char *
 make_default_grouping(const char *instance)
 {
-	size_t n = strlen(instance), o = 0;
-	char *g = malloc(n * 2 + 16);
+	char *g = malloc(expo_pair_len("instance", instance) + 1);
 
-	if (g == NULL)
-		return NULL;
-	memcpy(g, "instance=\"", 10);
-	o = 10;
-	for (size_t i = 0; i < n; i++) {
-		if (instance[i] == '\\' || instance[i] == '"') {
-			g[o++] = '\\';
-			g[o++] = instance[i];
-		} else if (instance[i] == '\n') {
-			g[o++] = '\\';
-			g[o++] = 'n';
-		} else
-			g[o++] = instance[i];
-	}
-	g[o++] = '"';
-	g[o] = '\0';
+	if (g != NULL)
+		expo_write_pair(g, "instance", instance);
 	return g;
 }
 
@@ -735,24 +720,47 @@ serve_apply(agent_t *a)
 	return 0;
 }
 
+static selfm_result
+result_of(push_outcome o)
+{
+	switch (o) {
+	case PUSH_DELIVERED:
+		break;
+	case PUSH_RETRY:
+		return SELFM_RETRY;
+	case PUSH_REFUSED:
+		return SELFM_REJECTED;
+	}
+	return SELFM_SUCCESS;
+}
+
 static void
 count_request(agent_t *a, const push_status *st)
 {
-	selfm_result r = SELFM_SUCCESS;
-
-	switch (st->outcome) {
-	case PUSH_DELIVERED:
-		r = SELFM_SUCCESS;
-		break;
-	case PUSH_RETRY:
-		r = SELFM_RETRY;
-		break;
-	case PUSH_REFUSED:
-		r = SELFM_REJECTED;
-		break;
-	}
-	selfm_count(&a->m, r, st->seconds, wall());
+	selfm_count(&a->m, result_of(st->outcome), st->seconds, wall());
 	alive(a);
+}
+
+/* A remote-write request of n samples. */
+static void
+count_request_rw(agent_t *a, const push_status *st, size_t n)
+{
+	selfm_result r = result_of(st->outcome);
+
+	a->m.rw_requests[r]++;
+	if (r == SELFM_SUCCESS)
+		a->m.rw_sent += (double)n;
+	else if (r == SELFM_REJECTED)
+		a->m.rw_dropped += (double)n;
+}
+
+/* The next wait of a sink's backoff, or the server's Retry-After (capped
+ * at an hour, or retry_max when that is longer). */
+static double
+retry_delay(agent_t *a, backoff *b, const push_status *st)
+{
+	return backoff_honour(backoff_next(b), st->retry_after,
+	    a->c->retry_max > 3600 ? a->c->retry_max : 3600);
 }
 
 /* A transport failure: wait before the next request, and push every group
@@ -761,8 +769,7 @@ static void
 transport_failed(agent_t *a, const group *g, const push_status *st,
     const char *what)
 {
-	double d = backoff_honour(backoff_next(&a->gw), st->retry_after,
-	    a->c->retry_max > 3600 ? a->c->retry_max : 3600);
+	double d = retry_delay(a, &a->gw, st);
 
 	a->gw_retry_at = mono() + d;
 	a->resync = 1;
@@ -1029,55 +1036,6 @@ network_round(agent_t *a, double deadline, step *out)
 
 /* --- remote write -------------------------------------------------------- */
 
-/* `job="<job>"` and the grouping, for the samples of one group. */
-static char *
-group_labels(const char *job, const char *grouping)
-{
-	size_t jl = strlen(job), gl = strlen(grouping), o = 0;
-	char *g = malloc(jl * 2 + gl + 16);
-
-	if (g == NULL)
-		return NULL;
-	memcpy(g, "job=\"", 5);
-	o = 5;
-	for (size_t i = 0; i < jl; i++) {
-		if (job[i] == '\\' || job[i] == '"')
-			g[o++] = '\\';
-		if (job[i] == '\n') {
-			g[o++] = '\\';
-			g[o++] = 'n';
-			continue;
-		}
-		g[o++] = job[i];
-	}
-	g[o++] = '"';
-	if (gl > 0) {
-		g[o++] = ',';
-		memcpy(g + o, grouping, gl);
-		o += gl;
-	}
-	g[o] = '\0';
-	return g;
-}
-
-static void
-count_request_rw(agent_t *a, const push_status *st, size_t n)
-{
-	switch (st->outcome) {
-	case PUSH_DELIVERED:
-		a->m.rw_requests[SELFM_SUCCESS]++;
-		a->m.rw_sent += (double)n;
-		break;
-	case PUSH_RETRY:
-		a->m.rw_requests[SELFM_RETRY]++;
-		break;
-	case PUSH_REFUSED:
-		a->m.rw_requests[SELFM_REJECTED]++;
-		a->m.rw_dropped += (double)n;
-		break;
-	}
-}
-
 /* Sends the batch; 0 sent or dropped (a 4xx: remote write drops it), 1
  * the receiver is unreachable (retried next round, whole). */
 static int
@@ -1114,9 +1072,7 @@ rw_flush(agent_t *a)
 		    st.http_code, log_q(st.message));
 		break;
 	case PUSH_RETRY: {
-		double d = backoff_honour(backoff_next(&a->rwb),
-		    st.retry_after, a->c->retry_max > 3600 ?
-		    a->c->retry_max : 3600);
+		double d = retry_delay(a, &a->rwb, &st);
 		a->rw_next = mono() + d;
 		log_warnx("remote write receiver unreachable; will retry",
 		    "code=%ld reason=%s retry_in=%.3f", st.http_code,
@@ -1180,45 +1136,48 @@ rw_hist(agent_t *a, const spool_sample *x, const char *glab, int64_t ts)
 	return rc;
 }
 
+typedef struct rwctx {
+	agent_t *a;
+	int64_t ts;
+} rwctx;
+
+static int
+rw_sample(void *arg, const spool_sample *x, const char *extra)
+{
+	rwctx *r = arg;
+
+	if (x->hist != NULL)
+		return rw_hist(r->a, x, extra, r->ts);
+	return rw_add(r->a, x->name, extra, x->labels, x->value, r->ts);
+}
+
 /*
  * One remote-write round: every live series of every group with the
- * round's timestamp, in batches of max_samples_per_send. A receiver that
- * cannot be reached ends the round; the next sends the whole state again,
- * so nothing of the last state goes missing. Returns 1 then, else 0.
+ * round's timestamp, in batches of max_samples_per_send, as /metrics shows
+ * them (pull_walk: no duplicate series, which Prometheus answers with a
+ * 400 that drops the whole request). A receiver that cannot be reached
+ * ends the round; the next sends the whole state again, so nothing of the
+ * last state goes missing. Returns 1 then, else 0.
  */
 static int
 rw_round(agent_t *a)
 {
-	int64_t ts = (int64_t)(wall() * 1000.0), gid = -1, id;
-	const char *job, *grouping;
-	const spool_family *f;
-	const spool_sample *x;
-	spool_cursor *c;
-	char *glab = NULL;
-	int fresh, rc = 0;
+	static const pull_sink sink = { NULL, rw_sample };
+	rwctx r = { a, (int64_t)(wall() * 1000.0) };
+	pull_result res;
+	char err[512];
+	int rc;
 
-	if (spool_cursor_open_all(a->s, &c) != SPOOL_OK) {
+	rw_batch_reset(a->batch);
+	rc = pull_walk(a->s, &sink, &r, &res, err, sizeof(err));
+	if (rc < 0) {
+		/* What was sent is current; the rest goes next round. */
 		log_errorx("cannot read the groups for remote write",
-		    "reason=%s", log_q(spool_errmsg(a->s)));
+		    "reason=%s", log_q(err));
+		rw_batch_reset(a->batch);
+		a->rw_next = mono() + a->c->interval;
 		return 0;
 	}
-	rw_batch_reset(a->batch);
-	while (rc == 0 && spool_cursor_next(c, &f, &x, &fresh) == SPOOL_OK &&
-	    x != NULL) {
-		spool_cursor_group(c, &id, &job, &grouping);
-		if (id != gid) {
-			free(glab);
-			if ((glab = group_labels(job, grouping)) == NULL)
-				break;
-			gid = id;
-		}
-		if (x->hist != NULL)
-			rc = rw_hist(a, x, glab, ts);
-		else
-			rc = rw_add(a, x->name, glab, x->labels, x->value, ts);
-	}
-	spool_cursor_close(c);
-	free(glab);
 	if (rc == 0)
 		rc = rw_flush(a);
 	if (rc == 0)
@@ -1252,8 +1211,10 @@ agent_once(agent_t *a)
 		if (fold_all(a, &more) != SPOOL_OK)
 			return EX_IOERR;
 	/* Remote write first: it sends the state as it is, and does not
-	 * wait for the gateway. */
-	while (a->rwp != NULL && rw_round(a) != 0) {
+	 * wait for the gateway. Each request is capped at the time left. */
+	double rw_rejected = a->m.rw_requests[SELFM_REJECTED];
+	while (a->rwp != NULL && (push_limit(a->rwp, deadline - mono()),
+	    rw_round(a) != 0)) {
 		if (a->rw_next >= deadline || mono() >= deadline) {
 			log_errorx("remote write receiver not reachable in time; "
 			    "the state is kept for the next run", "url=%s",
@@ -1263,9 +1224,15 @@ agent_once(agent_t *a)
 		}
 		sleep_until(a->rw_next);
 	}
+	if (a->m.rw_requests[SELFM_REJECTED] > rw_rejected) {
+		/* Dropped, not kept: remote write has no parking. */
+		log_warnx("the remote write receiver refused some samples; they "
+		    "are dropped, as the protocol says", NULL);
+		refused = 1;
+	}
 	if (a->p == NULL) {
 		log_info("pushing is disabled; folded only", NULL);
-		return rw_failed ? EX_TEMPFAIL : EX_OK;
+		return refused ? EX_DATAERR : rw_failed ? EX_TEMPFAIL : EX_OK;
 	}
 	/* Rounds until everything went or is parked; a transport failure
 	 * waits out the backoff, within the deadline. */

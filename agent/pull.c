@@ -177,26 +177,14 @@ set_group(glabels *g, int64_t id, const char *job, const char *grouping)
 {
 	expo_label l[EXPO_MAX_LABELS];
 	const char *why;
-	size_t n = 0, o, jl = strlen(job), gl = strlen(grouping);
+	size_t n = 0, o, gl = strlen(grouping);
 
 	clear_group(g);
 	g->id = id;
 	if ((g->names[g->nnames++] = strdup("job")) == NULL ||
-	    (g->extra = malloc(jl * 2 + gl + 16)) == NULL)
+	    (g->extra = malloc(expo_pair_len("job", job) + gl + 2)) == NULL)
 		return -1;
-	memcpy(g->extra, "job=\"", 5);
-	o = 5;
-	for (size_t i = 0; i < jl; i++) {
-		if (job[i] == '\\' || job[i] == '"')
-			g->extra[o++] = '\\';
-		if (job[i] == '\n') {
-			g->extra[o++] = '\\';
-			g->extra[o++] = 'n';
-			continue;
-		}
-		g->extra[o++] = job[i];
-	}
-	g->extra[o++] = '"';
+	o = expo_write_pair(g->extra, "job", job);
 	/* The grouping is canonical (the fold wrote it); a grouping that
 	 * does not parse is put on as it is, without overriding. */
 	if (gl > 0 && expo_parse_labels(grouping, gl, l, EXPO_MAX_LABELS, &n,
@@ -273,7 +261,7 @@ own_labels(const glabels *g, const char *labels, char *buf,
 }
 
 int
-pull_render(spool_t *s, const selfm *m, rbuf *out, pull_result *res,
+pull_walk(spool_t *s, const pull_sink *sink, void *arg, pull_result *res,
     char *err, size_t errlen)
 {
 	spool_cursor *c = NULL;
@@ -286,7 +274,6 @@ pull_render(spool_t *s, const selfm *m, rbuf *out, pull_result *res,
 	spool_err e;
 
 	memset(res, 0, sizeof(*res));
-	rbuf_reset(out);
 	g.id = -1;
 	if ((buf = malloc(EXPO_MAX_LINE)) == NULL)
 		goto nomem;
@@ -312,10 +299,13 @@ pull_render(spool_t *s, const selfm *m, rbuf *out, pull_result *res,
 			free(type);
 			if ((type = strdup(f->type)) == NULL)
 				goto nomem;
-			if (!skip && !collides &&
-			    (claim(&claimed, f) != 0 ||
-			    render_family(out, f) != RENDER_OK))
-				goto render_or_nomem;
+			if (!skip && !collides) {
+				if (claim(&claimed, f) != 0)
+					goto nomem;
+				if (sink->family != NULL &&
+				    sink->family(arg, f) != 0)
+					goto stopped;
+			}
 			hset_clear(&seen);
 		}
 		if (skip)
@@ -351,26 +341,17 @@ pull_render(spool_t *s, const selfm *m, rbuf *out, pull_result *res,
 		}
 		y = *x;
 		y.labels = labels;
-		if (render_sample(out, &y, g.extra) != RENDER_OK)
-			goto render;
+		if (sink->sample(arg, &y, g.extra) != 0)
+			goto stopped;
 		res->series++;
 	}
-	spool_cursor_close(c);
-	c = NULL;
-	for (size_t i = 0; m != NULL && i < selfm_count_families(); i++)
-		if (selfm_render(out, m, i, NULL) != RENDER_OK)
-			goto render;
 	rc = 0;
+	goto done;
+stopped:
+	rc = 1;
 	goto done;
 spool:
 	snprintf(err, errlen, "%s", spool_errmsg(s));
-	goto done;
-render_or_nomem:
-	if (out->err == RENDER_OK)
-		goto nomem;
-render:
-	snprintf(err, errlen, "%s (the limit is %zu bytes)",
-	    render_strerror(out->err), out->max);
 	goto done;
 nomem:
 	snprintf(err, errlen, "out of memory");
@@ -382,4 +363,35 @@ done:
 	free(type);
 	free(buf);
 	return rc;
+}
+
+static int
+text_family(void *arg, const spool_family *f)
+{
+	return render_family(arg, f) != RENDER_OK;
+}
+
+static int
+text_sample(void *arg, const spool_sample *x, const char *extra)
+{
+	return render_sample(arg, x, extra) != RENDER_OK;
+}
+
+int
+pull_render(spool_t *s, const selfm *m, rbuf *out, pull_result *res,
+    char *err, size_t errlen)
+{
+	static const pull_sink text = { text_family, text_sample };
+	int rc;
+
+	rbuf_reset(out);
+	rc = pull_walk(s, &text, out, res, err, errlen);
+	for (size_t i = 0; rc == 0 && m != NULL &&
+	    i < selfm_count_families(); i++)
+		if (selfm_render(out, m, i, NULL) != RENDER_OK)
+			rc = 1;
+	if (rc == 1)
+		snprintf(err, errlen, "%s (the limit is %zu bytes)",
+		    render_strerror(out->err), out->max);
+	return rc == 0 ? 0 : -1;
 }

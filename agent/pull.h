@@ -1,20 +1,21 @@
 /*
- * pull — the text that GET /metrics serves: every group's series with its
- * job and grouping labels attached, as a Prometheus scraping a Pushgateway
- * with honor_labels would see them, then the agent's own metrics.
+ * pull — every group's series as one view, as a Prometheus scraping a
+ * Pushgateway with honor_labels would see them: what GET /metrics serves
+ * (as text, with the agent's own metrics after it) and what remote write
+ * sends.
  *
  * - One family's series are contiguous across groups (the spool's
  *   all-groups cursor, one read transaction: a consistent snapshot).
- * - A grouping label replaces a series label of the same name, as the
- *   Pushgateway does; a series that then equals one already written is
- *   left out.
+ * - Each series carries `job` and its group's grouping labels; a grouping
+ *   label replaces a series label of the same name, as the Pushgateway
+ *   does; a series that then equals one already given is left out.
  * - A family whose type differs between groups keeps the type of the group
  *   read first (lowest id); the other groups' series are left out.
  * - A family named like a sample of an earlier histogram or summary
  *   (NAME_bucket, NAME_count, NAME_sum) is left out: parsers would file it
  *   under that family, and the Pushgateway refuses it too.
- * - Families named collector_agent_* are the agent's own: written only from
- *   the selfm given, never from the spool.
+ * - Families named collector_agent_* are the agent's own: never taken from
+ *   the spool.
  * It knows nothing about HTTP.
  */
 #ifndef PULL_H
@@ -27,12 +28,29 @@
 #include "selfm.h"
 
 typedef struct pull_result {
-	size_t series;       /* sample lines written from the spool */
+	size_t series;       /* series given to the sink */
 	size_t type_clash;   /* series left out: their type differs, or
 	                      * their name is a histogram's or summary's */
 	size_t duplicate;    /* series left out: duplicates */
 	char clash[256];     /* the first type clash, for the log; "" none */
 } pull_result;
+
+/* Where the walk hands its series. Each returns 0 to go on; anything else
+ * stops the walk. */
+typedef struct pull_sink {
+	/* Before a family's first series (may be NULL). */
+	int (*family)(void *arg, const spool_family *f);
+	/* One series: x->labels are its own (without those extra replaces);
+	 * extra is `job="...",<grouping>`. All borrowed until return. */
+	int (*sample)(void *arg, const spool_sample *x, const char *extra);
+} pull_sink;
+
+/*
+ * Walks the view into sink. Returns 0 at the end, 1 when the sink stopped
+ * it, or -1 with a reason in err (the spool, or memory).
+ */
+int pull_walk(spool_t *s, const pull_sink *sink, void *arg,
+    pull_result *res, char *err, size_t errlen);
 
 /*
  * Renders into out (emptied first). m may be NULL (no self metrics).

@@ -42,6 +42,10 @@ export COLLECTOR_SPOOL="$T/rw.db"
 "$CS" put --job web --grouping 'instance="h1"' '# TYPE hits_total counter' \
 	'hits_total{path="/a \"q\" \\ b",instance="ignored"} 7' 'temp -1.5'
 "$CS" put --job batch --grouping '' --op observe 'run_seconds 0.3' 'run_seconds 7'
+# Two groups that give the same series once the group's labels are put on:
+# sent twice, Prometheus would refuse the whole request (duplicate sample).
+"$CS" put --job dupe --grouping '' 'm_dupe{instance="x"} 1'
+"$CS" put --job dupe --grouping 'instance="x"' 'm_dupe 2'
 
 # ------------------------------------------------------ VictoriaMetrics
 vport=$(free_port)
@@ -49,7 +53,7 @@ vm_start "$vport" || { tap_fail "VictoriaMetrics starts" "$(tail -5 "$T/vm-$vpor
 PROMETHEUS_PUSHGATEWAY_ENABLED=false run_agent --spool "$COLLECTOR_SPOOL" \
 	--remote-write "http://127.0.0.1:$vport/api/v1/write" --once --log-level debug
 is_rc 0 "--once to VictoriaMetrics: exit 0"
-like "$ERR" 'msg="remote write sent" samples=16' "one request of 16 samples (12 buckets, sum, count, 2 series)"
+like "$ERR" 'msg="remote write sent" samples=17' "one request of 17 samples (12 buckets, sum, count, 3 series)"
 # vm_is PORT MATCH WANT: for wait_until (the flush takes a moment).
 vm_is() { [ "$(vm_series "$1" "$2")" = "$3" ]; }
 want_web='hits_total{instance="h1",job="web",path="/a \"q\" \\ b"} 7.0
@@ -87,6 +91,7 @@ print("\n".join(sorted(out)))'
 is "$(pq '{job="web"}')" 'hits_total{instance="h1",job="web",path="/a \"q\" \\ b"} 7
 temp{instance="h1",job="web"} -1.5' "Prometheus: values and labels exact"
 is "$(pq 'run_seconds_count')" 'run_seconds_count{job="batch"} 2' "Prometheus: the histogram's count"
+is "$(pq 'm_dupe')" 'm_dupe{instance="x",job="dupe"} 1' "Prometheus: a series two groups give is sent once (the first group's)"
 
 # ------------------------------- a receiver that is down, then back; the gateway goes on
 gw_start || tap_fail "gateway starts"
@@ -119,12 +124,21 @@ two() { case "$(fake_statuses POST /metrics/job/rw)" in 400,204*) return 0 ;; es
 check "a 400, then the next interval's request: 204" wait_until two
 sm() { curl -s --max-time 5 "http://127.0.0.1:$lport/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
 is "$(sm 'collector_agent_remote_write_requests_total{result="rejected"}')/$(sm 'collector_agent_remote_write_samples_total{result="dropped"}')" \
-	"1/17" "self-metrics: one request rejected, its 17 samples dropped"
+	"1/18" "self-metrics: one request rejected, its 18 samples dropped"
 succeeded() { [ "$(sm 'collector_agent_remote_write_requests_total{result="success"}')" -ge 1 ] 2>/dev/null; }
 check "self-metrics: requests succeeded since" wait_until succeeded
 stop_pid "$fpid" 10
-like "$(cat "$T/f.err")" 'msg="remote write receiver refused a request; its samples are dropped, as the protocol says" samples=17 code=400 reason="out of bounds"' \
+like "$(cat "$T/f.err")" 'msg="remote write receiver refused a request; its samples are dropped, as the protocol says" samples=18 code=400 reason="out of bounds"' \
 	"the 400 is logged with the receiver's words"
+fake_stop
+
+# ------------------------------------------ --once and a refusing receiver
+fake_start --answers 400 --match /metrics/job/rw --body "out of bounds"
+agent_conf "$T/r.conf" "http://127.0.0.1:1" rj ri enabled=false
+echo "remote_write: { url = \"$FAKE_URL/metrics/job/rw\"; };" >>"$T/r.conf"
+run_agent -c "$T/r.conf" --once
+is_rc 65 "--once, the receiver refuses the samples: exit 65"
+like "$ERR" 'msg="the remote write receiver refused some samples; they are dropped, as the protocol says"' "--once says they are dropped"
 fake_stop
 
 # ------------------------------------- --once and an unreachable receiver
