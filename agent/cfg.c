@@ -754,30 +754,47 @@ free_headers(char **h, size_t n)
 	free(h);
 }
 
+/*
+ * The start of a list setting: a list (or, with arrays, also [ ]), at most
+ * max long. Returns a zeroed array of its *n elements of size elem (room
+ * for one when empty), or NULL after saying why (or flagging OOM).
+ */
+static void *
+list_start(ld *l, const row *r, const config_setting_t *s, int arrays,
+    const char *expected, size_t max, const char *what, size_t elem,
+    size_t *n)
+{
+	char loc[LOC_MAX];
+	int t = config_setting_type(s);
+	void *a;
+
+	loc_of(l, s, loc, sizeof(loc));
+	if (t != CONFIG_TYPE_LIST && !(arrays && t == CONFIG_TYPE_ARRAY)) {
+		eb_add(&l->e, "%s%s: expected %s", loc, r->path, expected);
+		return NULL;
+	}
+	*n = (size_t)config_setting_length(s);
+	if (*n > max) {
+		eb_add(&l->e, "%s%s: too many %s (limit %zu)", loc, r->path,
+		    what, max);
+		return NULL;
+	}
+	if ((a = calloc(*n ? *n : 1, elem)) == NULL)
+		l->e.oom = 1;
+	return a;
+}
+
 static void
 set_headers(ld *l, const row *r, const config_setting_t *s)
 {
 	char loc[LOC_MAX], why[256];
-	char **h = NULL;
+	char **h;
 	size_t n, i;
-	int t = config_setting_type(s), bad = 0;
+	int bad = 0;
 
-	loc_of(l, s, loc, sizeof(loc));
-	if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST) {
-		eb_add(&l->e, "%s%s: expected a list of strings, [ \"Name: "
-		    "value\", ... ]", loc, r->path);
+	if ((h = list_start(l, r, s, 1, "a list of strings, [ \"Name: "
+	    "value\", ... ]", HEADERS_MAX, "headers", sizeof(*h), &n)) == NULL)
 		return;
-	}
-	n = (size_t)config_setting_length(s);
-	if (n > HEADERS_MAX) {
-		eb_add(&l->e, "%s%s: too many headers (limit %d)", loc,
-		    r->path, HEADERS_MAX);
-		return;
-	}
-	if ((h = calloc(n ? n : 1, sizeof(*h))) == NULL) {
-		l->e.oom = 1;
-		return;
-	}
 	for (i = 0; i < n; i++) {
 		const config_setting_t *e = config_setting_get_elem(s,
 		    (unsigned)i);
@@ -939,22 +956,10 @@ set_hist(ld *l, const row *r, const config_setting_t *s)
 	size_t n, i, j;
 	int bad = 0;
 
-	loc_of(l, s, loc, sizeof(loc));
-	if (config_setting_type(s) != CONFIG_TYPE_LIST) {
-		eb_add(&l->e, "%s%s: expected a list of groups, ( { name = "
-		    "...; buckets = [ ... ]; } )", loc, r->path);
+	if ((h = list_start(l, r, s, 0, "a list of groups, ( { name = ...; "
+	    "buckets = [ ... ]; } )", HIST_MAX, "histograms", sizeof(*h),
+	    &n)) == NULL)
 		return;
-	}
-	n = (size_t)config_setting_length(s);
-	if (n > HIST_MAX) {
-		eb_add(&l->e, "%s%s: too many histograms (limit %d)", loc,
-		    r->path, HIST_MAX);
-		return;
-	}
-	if ((h = calloc(n ? n : 1, sizeof(*h))) == NULL) {
-		l->e.oom = 1;
-		return;
-	}
 	for (i = 0; i < n; i++) {
 		const config_setting_t *g = config_setting_get_elem(s,
 		    (unsigned)i);
