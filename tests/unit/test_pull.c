@@ -8,18 +8,8 @@
 
 #include "pull.h"
 #include "selfm.h"
+#include "rbufcheck.h"
 
-
-/* Compares the whole buffer with want; the buffer is not NUL-terminated. */
-static void
-assert_buf(const rbuf *b, const char *want)
-{
-	size_t n = strlen(want);
-
-	if (b->len != n || (n > 0 && memcmp(b->p, want, n) != 0))
-		fail_msg("rendered:\n%.*s\nwanted:\n%s", (int)b->len,
-		    b->p ? b->p : "", want);
-}
 
 /* Folds everything with the given defaults (NULL: the library's). */
 static void

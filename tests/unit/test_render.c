@@ -11,17 +11,7 @@
 
 #include "expo.h"
 #include "render.h"
-
-/* Compares the whole buffer with want; the buffer is not NUL-terminated. */
-static void
-assert_buf(const rbuf *b, const char *want)
-{
-	size_t n = strlen(want);
-
-	if (b->len != n || (n > 0 && memcmp(b->p, want, n) != 0))
-		fail_msg("rendered:\n%.*s\nwanted:\n%s", (int)b->len,
-		    b->p ? b->p : "", want);
-}
+#include "rbufcheck.h"
 
 static void
 family_is(const spool_family *f, const char *want)

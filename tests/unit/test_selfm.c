@@ -9,19 +9,9 @@
 #include <microhttpd.h>
 
 #include "selfm.h"
+#include "rbufcheck.h"
 
 #define NFAM 16
-
-/* Compares the whole buffer with want; the buffer is not NUL-terminated. */
-static void
-assert_buf(const rbuf *b, const char *want)
-{
-	size_t n = strlen(want);
-
-	if (b->len != n || (n > 0 && memcmp(b->p, want, n) != 0))
-		fail_msg("rendered:\n%.*s\nwanted:\n%s", (int)b->len,
-		    b->p ? b->p : "", want);
-}
 
 /* The index of the family called SELFM_PREFIX suffix; fails without one. */
 static size_t
