@@ -93,6 +93,8 @@ struct agent {
 	selfm m;
 	push_t *rwp;              /* remote write; NULL when off */
 	rw_batch *batch;
+	rw_seen *seen;            /* series sent, for staleness markers */
+	int64_t rw_ts;            /* the last round's timestamp (ms) */
 	backoff rwb;              /* remote write's transport failures */
 	double rw_next;           /* monotonic: the next round */
 	double fold_err_at;       /* monotonic: the last fold error logged */
@@ -203,6 +205,10 @@ apply_cfg(agent_t *a, cfg *c)
 			c->spool_path = keep;
 		}
 	}
+	/* Another receiver never saw the series: no markers for it. */
+	if (a->seen != NULL && (rwp == NULL || a->c == NULL ||
+	    a->c->rw.url == NULL || strcmp(a->c->rw.url, c->rw.url) != 0))
+		rw_seen_clear(a->seen);
 	push_free(a->p);
 	push_free(a->rwp);
 	rw_batch_free(a->batch);
@@ -269,7 +275,8 @@ agent_new(cfg *c, agent_t **out)
 	}
 	rbuf_init(&a->body, MAX_CHUNK);
 	pthread_mutex_init(&a->pc.mu, NULL);
-	if ((a->pc.path = strdup(a->c->spool_path)) == NULL) {
+	if ((a->pc.path = strdup(a->c->spool_path)) == NULL ||
+	    (a->seen = rw_seen_new()) == NULL) {
 		agent_free(a);
 		log_errorx("out of memory", NULL);
 		return EX_OSERR;
@@ -294,6 +301,7 @@ agent_free(agent_t *a)
 	push_free(a->p);
 	push_free(a->rwp);
 	rw_batch_free(a->batch);
+	rw_seen_free(a->seen);
 	spool_close(a->s);
 	free(a->default_grouping);
 	free(a->buckets);
@@ -936,12 +944,19 @@ want_push(agent_t *a, const group *g, double now, int force)
 	return !parked_now(a, g, now);
 }
 
+/* Has g received no row for group_ttl? (The default group never ages.) */
 static int
-expired(agent_t *a, const group *g, double now_wall, double now)
+aged(const agent_t *a, const group *g, double now_wall)
 {
 	return a->c->group_ttl > 0 && g->last_row_ms > 0 && !is_default(a, g) &&
 	    now_wall * 1000.0 - (double)g->last_row_ms >
-	    a->c->group_ttl * 1000.0 && !parked_now(a, g, now);
+	    a->c->group_ttl * 1000.0;
+}
+
+static int
+expired(agent_t *a, const group *g, double now_wall, double now)
+{
+	return aged(a, g, now_wall) && !parked_now(a, g, now);
 }
 
 /* Should g's delete request go now? */
@@ -975,6 +990,38 @@ time_left(agent_t *a, double deadline, step *out)
 	return 1;
 }
 
+/*
+ * Without a gateway there is nobody to send DELETE to: requested deletes
+ * and expiries take effect in the spool alone, so /metrics and remote
+ * write stop showing the group (remote write then marks its series stale).
+ */
+static void
+drop_locally(agent_t *a, step *out)
+{
+	double nw = wall();
+	int dropped;
+
+	for (size_t i = 0; i < a->ngroups; i++) {
+		group *g = &a->groups[i];
+		const char *why = g->delete_pending ? "requested" : "expired";
+		if (g->id == 0 || (!g->delete_pending && !aged(a, g, nw)))
+			continue;
+		if (spool_group_deleted(a->s, g->id, g->version, &dropped) !=
+		    SPOOL_OK) {
+			log_errorx("cannot record a delete", "reason=%s",
+			    log_q(spool_errmsg(a->s)));
+			out->spool_failed = 1;
+			return;
+		}
+		if (!dropped)
+			continue;
+		a->m.deletes++;
+		log_info("dropped group", "job=%s grouping=%s why=%s",
+		    log_q(g->job), log_q(g->grouping), why);
+		g->id = 0;
+	}
+}
+
 static void
 network_round(agent_t *a, double deadline, step *out)
 {
@@ -983,8 +1030,10 @@ network_round(agent_t *a, double deadline, step *out)
 	group dflt = { 0 };
 	group *dg = NULL;
 
-	if (a->p == NULL)
+	if (a->p == NULL) {
+		drop_locally(a, out);
 		return;
+	}
 	push_limit(a->p, 0);
 	for (size_t i = 0; i < a->ngroups; i++) {
 		group *g = &a->groups[i];
@@ -1085,6 +1134,24 @@ rw_flush(agent_t *a)
 	return 0;
 }
 
+/* Remembers the series just added, for its staleness marker; takes it
+ * back out when the round gave it already (labels that differ only by an
+ * empty value are one series to a receiver). */
+static void
+rw_note(agent_t *a, const char *name)
+{
+	int dup;
+
+	if (rw_seen_note(a->seen, a->batch, &dup) != RW_OK)
+		log_debug("out of memory: no staleness marker for a series",
+		    "name=%s", log_q(name));
+	else if (dup) {
+		rw_batch_drop_last(a->batch);
+		log_debug("series left out of remote write: sent already this "
+		    "round", "name=%s", log_q(name));
+	}
+}
+
 /* Adds one sample, sending the batch first when it is full. */
 static int
 rw_add(agent_t *a, const char *name, const char *glab, const char *labels,
@@ -1097,9 +1164,12 @@ rw_add(agent_t *a, const char *name, const char *glab, const char *labels,
 			return 1;
 		e = rw_batch_add(a->batch, name, glab, labels, v, ts);
 	}
-	if (e != RW_OK)
+	if (e != RW_OK) {
 		log_debug("sample left out of remote write", "name=%s "
 		    "reason=%s", log_q(name), rw_strerror(e));
+		return 0;
+	}
+	rw_note(a, name);
 	return 0;
 }
 
@@ -1139,7 +1209,51 @@ rw_hist(agent_t *a, const spool_sample *x, const char *glab, int64_t ts)
 typedef struct rwctx {
 	agent_t *a;
 	int64_t ts;
+	double now_wall;
+	size_t marks;
 } rwctx;
+
+/* Groups past group_ttl are not sent, even while the gateway (down, or
+ * refusing the DELETE) still has them: their series go stale. */
+static int
+rw_keep(void *arg, int64_t gid)
+{
+	rwctx *r = arg;
+	agent_t *a = r->a;
+	size_t lo = 0, hi = a->ngroups;
+
+	/* a->groups is in id order. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (a->groups[mid].id < gid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < a->ngroups && a->groups[lo].id == gid)
+		return !aged(a, &a->groups[lo], r->now_wall);
+	return 1;
+}
+
+/* A staleness marker for a series that went away. */
+static int
+rw_mark(void *arg, const rw_key *k)
+{
+	rwctx *r = arg;
+	rw_err e = rw_batch_add_key(r->a->batch, k, rw_stale_nan(), r->ts);
+
+	if (e == RW_EFULL) {
+		if (rw_flush(r->a) != 0)
+			return 1;
+		e = rw_batch_add_key(r->a->batch, k, rw_stale_nan(), r->ts);
+	}
+	if (e != RW_OK)
+		log_debug("staleness marker left out", "reason=%s",
+		    rw_strerror(e));
+	else
+		r->marks++;
+	return 0;
+}
 
 static int
 rw_sample(void *arg, const spool_sample *x, const char *extra)
@@ -1162,27 +1276,58 @@ rw_sample(void *arg, const spool_sample *x, const char *extra)
 static int
 rw_round(agent_t *a)
 {
-	static const pull_sink sink = { NULL, rw_sample };
-	rwctx r = { a, (int64_t)(wall() * 1000.0) };
+	static const pull_sink sink = { NULL, rw_sample, rw_keep };
+	rwctx r = { a, 0, wall(), 0 };
 	pull_result res;
 	char err[512];
 	int rc;
 
+	/* Every round (retries too) has a timestamp of its own, later than
+	 * the last: a receiver never gets two values at one timestamp or
+	 * an older one after a newer (Prometheus refuses the whole request
+	 * for either), even when the wall clock steps back. */
+	r.ts = (int64_t)(r.now_wall * 1000.0);
+	if (r.ts <= a->rw_ts) {
+		if (r.ts + 1000 < a->rw_ts)
+			log_warnx("the clock went back; remote write timestamps "
+			    "go on from the last sent", "behind_ms=%lld",
+			    (long long)(a->rw_ts - r.ts));
+		r.ts = a->rw_ts + 1;
+	}
+	a->rw_ts = r.ts;
 	rw_batch_reset(a->batch);
+	rw_seen_round(a->seen);
+	if (list_groups(a) != SPOOL_OK) {
+		a->rw_next = mono() + a->c->interval;
+		return 0;
+	}
 	rc = pull_walk(a->s, &sink, &r, &res, err, sizeof(err));
 	if (rc < 0) {
-		/* What was sent is current; the rest goes next round. */
+		/* What was sent is current; the rest goes next round. No
+		 * markers: a series not read is not gone. */
 		log_errorx("cannot read the groups for remote write",
 		    "reason=%s", log_q(err));
 		rw_batch_reset(a->batch);
 		a->rw_next = mono() + a->c->interval;
 		return 0;
 	}
+	/* Markers only after the whole state went: a round cut short
+	 * noted only part of it. */
+	if (rc == 0)
+		rc = rw_seen_each_gone(a->seen, rw_mark, &r);
 	if (rc == 0)
 		rc = rw_flush(a);
-	if (rc == 0)
-		a->rw_next = mono() + a->c->interval;
-	return rc;
+	if (rc != 0)
+		return rc;
+	if (r.marks > 0) {
+		log_info("remote write: staleness markers sent", "series=%zu",
+		    r.marks);
+		if (rw_seen_forget_gone(a->seen) != RW_OK)
+			log_debug("out of memory: markers go again next round",
+			    NULL);
+	}
+	a->rw_next = mono() + a->c->interval;
+	return 0;
 }
 
 /* --- --once ------------------------------------------------------------- */
@@ -1231,6 +1376,12 @@ agent_once(agent_t *a)
 		refused = 1;
 	}
 	if (a->p == NULL) {
+		step out = { 0 };
+		if (list_groups(a) != SPOOL_OK)
+			return EX_IOERR;
+		drop_locally(a, &out);
+		if (out.spool_failed)
+			return EX_IOERR;
 		log_info("pushing is disabled; folded only", NULL);
 		return refused ? EX_DATAERR : rw_failed ? EX_TEMPFAIL : EX_OK;
 	}

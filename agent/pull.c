@@ -270,7 +270,7 @@ pull_walk(spool_t *s, const pull_sink *sink, void *arg, pull_result *res,
 	glabels g = { 0 };
 	hset seen = { 0 }, claimed = { 0 };
 	char *type = NULL, *buf = NULL;
-	int fresh, rc = -1, skip = 0, collides = 0;
+	int fresh, rc = -1, skip = 0, collides = 0, gkeep = 1;
 	spool_err e;
 
 	memset(res, 0, sizeof(*res));
@@ -321,7 +321,10 @@ pull_walk(spool_t *s, const pull_sink *sink, void *arg, pull_result *res,
 		if (gid != g.id) {
 			if (set_group(&g, gid, job, grouping) != 0)
 				goto nomem;
+			gkeep = sink->keep == NULL || sink->keep(arg, gid);
 		}
+		if (!gkeep)
+			continue;
 		if (strcmp(f->type, type) != 0) {
 			if (res->type_clash++ == 0)
 				snprintf(res->clash, sizeof(res->clash),
@@ -381,7 +384,7 @@ int
 pull_render(spool_t *s, const selfm *m, rbuf *out, pull_result *res,
     char *err, size_t errlen)
 {
-	static const pull_sink text = { text_family, text_sample };
+	static const pull_sink text = { text_family, text_sample, NULL };
 	int rc;
 
 	rbuf_reset(out);

@@ -22,6 +22,7 @@
 #define PULL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "collector-spool.h"
 #include "render.h"
@@ -43,6 +44,10 @@ typedef struct pull_sink {
 	/* One series: x->labels are its own (without those extra replaces);
 	 * extra is `job="...",<grouping>`. All borrowed until return. */
 	int (*sample)(void *arg, const spool_sample *x, const char *extra);
+	/* Whether a group's series are wanted (NULL: all are). Asked once
+	 * per run of a group's samples; a group left out still gives its
+	 * family's type when it is read first. */
+	int (*keep)(void *arg, int64_t group_id);
 } pull_sink;
 
 /*

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "expo.h"
+#include "hmap.h"
 #include "remote.pb-c.h"
 #include "rw.h"
 
@@ -159,6 +160,23 @@ arena_add(rw_batch *b, const char *s, size_t len, int esc)
 	return off;
 }
 
+/* Room for n more labels. */
+static int
+labs_room(rw_batch *b, size_t n)
+{
+	if (b->nlabs + n <= b->caplabs)
+		return 0;
+	size_t cap = b->caplabs ? b->caplabs : 1024;
+	while (cap < b->nlabs + n)
+		cap *= 2;
+	lab *nl = realloc(b->labs, cap * sizeof(*nl));
+	if (nl == NULL)
+		return -1;
+	b->labs = nl;
+	b->caplabs = cap;
+	return 0;
+}
+
 /* One label of a sample being added, before it is copied. */
 typedef struct tlab {
 	const char *name, *value;
@@ -237,16 +255,8 @@ rw_batch_add(rw_batch *b, const char *name, const char *group,
 		}
 		t[k] = x;
 	}
-	if (b->nlabs + nt > b->caplabs) {
-		size_t cap = b->caplabs ? b->caplabs : 1024;
-		while (cap < b->nlabs + nt)
-			cap *= 2;
-		lab *nl = realloc(b->labs, cap * sizeof(*nl));
-		if (nl == NULL)
-			return RW_ENOMEM;
-		b->labs = nl;
-		b->caplabs = cap;
-	}
+	if (labs_room(b, nt) != 0)
+		return RW_ENOMEM;
 	for (size_t i = 0; i < nt; i++) {
 		lab *l = &b->labs[b->nlabs];
 		/* The spec forbids empty values: such a label is absent. */
@@ -266,6 +276,201 @@ rw_batch_add(rw_batch *b, const char *name, const char *group,
 	e->nlab = b->nlabs - nlabs;
 	e->value = value;
 	e->ts = ts_ms;
+	return RW_OK;
+}
+
+void
+rw_batch_drop_last(rw_batch *b)
+{
+	const ent *e;
+
+	if (b->n == 0)
+		return;
+	e = &b->ents[--b->n];
+	b->nlabs = e->lab0;
+	b->alen = b->labs[e->lab0].name;
+}
+
+rw_err
+rw_batch_add_key(rw_batch *b, const rw_key *k, double value, int64_t ts_ms)
+{
+	size_t alen = b->alen, nlabs = b->nlabs, n = 0, off;
+	ent *e;
+
+	if (b->n == b->max)
+		return RW_EFULL;
+	/* Pairs of NUL-terminated strings: a label per two. */
+	for (size_t i = 0; i < k->len; i++)
+		n += k->p[i] == '\0';
+	if (n == 0 || n % 2 != 0 || k->p[k->len - 1] != '\0')
+		return RW_EINVAL;
+	if (labs_room(b, n / 2) != 0 || arena_room(b, k->len) != 0)
+		return RW_ENOMEM;
+	memcpy(b->arena + alen, k->p, k->len);
+	b->alen += k->len;
+	for (off = 0; off < k->len;) {
+		lab *l = &b->labs[b->nlabs++];
+		l->name = alen + off;
+		off += strlen(k->p + off) + 1;
+		l->value = alen + off;
+		off += strlen(k->p + off) + 1;
+	}
+	e = &b->ents[b->n++];
+	e->lab0 = nlabs;
+	e->nlab = b->nlabs - nlabs;
+	e->value = value;
+	e->ts = ts_ms;
+	return RW_OK;
+}
+
+/* --- rw_seen ------------------------------------------------------------ */
+
+/*
+ * A map from a series' key to the round that last noted it (as the value
+ * pointer). Steady state costs one lookup per sample and no allocation;
+ * the map is rebuilt only when series went away.
+ */
+struct rw_seen {
+	hmap *m;
+	uintptr_t round;
+};
+
+rw_seen *
+rw_seen_new(void)
+{
+	rw_seen *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	if ((s->m = hmap_new()) == NULL) {
+		free(s);
+		return NULL;
+	}
+	s->round = 1;
+	return s;
+}
+
+void
+rw_seen_free(rw_seen *s)
+{
+	if (s == NULL)
+		return;
+	hmap_free(s->m, NULL);
+	free(s);
+}
+
+void
+rw_seen_clear(rw_seen *s)
+{
+	hmap_clear(s->m, NULL);
+}
+
+size_t
+rw_seen_count(const rw_seen *s)
+{
+	return hmap_count(s->m);
+}
+
+void
+rw_seen_round(rw_seen *s)
+{
+	s->round++;
+}
+
+rw_err
+rw_seen_note(rw_seen *s, const rw_batch *b, int *dup)
+{
+	const ent *e;
+	size_t off;
+	int created;
+	void **v;
+
+	*dup = 0;
+	if (b->n == 0)
+		return RW_EINVAL;
+	e = &b->ents[b->n - 1];
+	off = b->labs[e->lab0].name;
+	if ((v = hmap_put(s->m, b->arena + off, b->alen - off, &created)) ==
+	    NULL)
+		return RW_ENOMEM;
+	*dup = !created && (uintptr_t)*v == s->round;
+	*v = (void *)s->round;
+	return RW_OK;
+}
+
+typedef struct gone_ctx {
+	uintptr_t round;
+	int (*fn)(void *, const rw_key *);
+	void *arg;
+	hmap *keep;
+	int oom;
+} gone_ctx;
+
+static int
+each_gone(const void *key, size_t klen, void *val, void *arg)
+{
+	gone_ctx *g = arg;
+	rw_key k = { key, klen };
+
+	if ((uintptr_t)val == g->round)
+		return 0;
+	return g->fn(g->arg, &k);
+}
+
+int
+rw_seen_each_gone(const rw_seen *s, int (*fn)(void *, const rw_key *),
+    void *arg)
+{
+	gone_ctx g = { s->round, fn, arg, NULL, 0 };
+
+	return hmap_each(s->m, each_gone, &g);
+}
+
+static int
+keep_live(const void *key, size_t klen, void *val, void *arg)
+{
+	gone_ctx *g = arg;
+	int created;
+	void **v;
+
+	if ((uintptr_t)val != g->round)
+		return 0;
+	if ((v = hmap_put(g->keep, key, klen, &created)) == NULL) {
+		g->oom = 1;
+		return 1;
+	}
+	*v = val;
+	return 0;
+}
+
+static int
+count_one(void *arg, const rw_key *k)
+{
+	(void)k;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+rw_err
+rw_seen_forget_gone(rw_seen *s)
+{
+	gone_ctx g = { s->round, NULL, NULL, NULL, 0 };
+	size_t gone = 0;
+
+	/* hmap has no removal: the live series move to a new map, which
+	 * happens only in a round where some went away. */
+	(void)rw_seen_each_gone(s, count_one, &gone);
+	if (gone == 0)
+		return RW_OK;
+	if ((g.keep = hmap_new()) == NULL)
+		return RW_ENOMEM;
+	(void)hmap_each(s->m, keep_live, &g);
+	if (g.oom) {
+		hmap_free(g.keep, NULL);
+		return RW_ENOMEM;
+	}
+	hmap_free(s->m, NULL);
+	s->m = g.keep;
 	return RW_OK;
 }
 

@@ -49,6 +49,65 @@ rw_err rw_batch_add(rw_batch *b, const char *name, const char *group,
 /* Prometheus' staleness marker: a NaN with the payload 0x7ff0000000000002. */
 double rw_stale_nan(void);
 
+/* Takes the last sample added back out of the batch (no-op when empty). */
+void rw_batch_drop_last(rw_batch *b);
+
+/*
+ * A series' identity: its final labels as the receiver gets them, sorted,
+ * as `name\0value\0...` (len bytes). Borrowed from whoever gave it.
+ */
+typedef struct rw_key {
+	const char *p;
+	size_t len;
+} rw_key;
+
+/* Adds one sample of the series k (as rw_batch_add, without parsing). */
+rw_err rw_batch_add_key(rw_batch *b, const rw_key *k, double value,
+    int64_t ts_ms);
+
+/*
+ * rw_seen — the series a sink has sent, so that those that go away (their
+ * group expired or was deleted, or a new push left them out) get a
+ * staleness marker, as Prometheus gives a series that leaves a scrape.
+ *
+ * Each round begins with rw_seen_round(); every sample added to the batch
+ * is noted with rw_seen_note(). Series noted in an earlier round but not
+ * in this one are "gone": after a round that reached its end, the sink
+ * sends a marker for each (rw_seen_each_gone), and once those are
+ * delivered forgets them (rw_seen_forget_gone). A round cut short by an
+ * unreachable receiver forgets nothing, so markers are never lost to a
+ * failure; they may be sent twice, which receivers take.
+ */
+typedef struct rw_seen rw_seen;
+
+/* NULL out of memory. Caller frees with rw_seen_free(). */
+rw_seen *rw_seen_new(void);
+void rw_seen_free(rw_seen *s);
+
+/* Forgets everything (another receiver: it never saw these series). */
+void rw_seen_clear(rw_seen *s);
+
+/* How many series it remembers. */
+size_t rw_seen_count(const rw_seen *s);
+
+void rw_seen_round(rw_seen *s);
+
+/*
+ * Notes the series of the last sample added to b. *dup is 1 when this
+ * round noted it already: two samples of one series at one timestamp,
+ * which Prometheus refuses with the whole request; the caller takes the
+ * second back out (rw_batch_drop_last).
+ */
+rw_err rw_seen_note(rw_seen *s, const rw_batch *b, int *dup);
+
+/* Calls fn on each gone series; stops early and returns fn's value when
+ * it is not 0. k is borrowed for the call. */
+int rw_seen_each_gone(const rw_seen *s, int (*fn)(void *arg,
+    const rw_key *k), void *arg);
+
+/* Forgets the gone series (their markers were delivered). */
+rw_err rw_seen_forget_gone(rw_seen *s);
+
 /*
  * Serializes the batch and compresses it. *out (len *outlen) is borrowed
  * from the batch until its next change.

@@ -177,6 +177,133 @@ test_many(void **state)
 	rw_batch_free(b);
 }
 
+/* Collects the gone series' labels as `name=value;...`, one per line. */
+static int
+collect_gone(void *arg, const rw_key *k)
+{
+	rw_batch *b = arg;
+
+	assert_int_equal(rw_batch_add_key(b, k, rw_stale_nan(), 99), RW_OK);
+	return 0;
+}
+
+/* add + note, as the agent's sink does; returns dup. */
+static int
+add_noted(rw_batch *b, rw_seen *s, const char *name, const char *group,
+    const char *labels, double v)
+{
+	int dup;
+
+	assert_int_equal(rw_batch_add(b, name, group, labels, v, 10), RW_OK);
+	assert_int_equal(rw_seen_note(s, b, &dup), RW_OK);
+	if (dup)
+		rw_batch_drop_last(b);
+	return dup;
+}
+
+static void
+test_seen(void **state)
+{
+	rw_batch *b = rw_batch_new(100), *m = rw_batch_new(100);
+	rw_seen *s = rw_seen_new();
+	Prometheus__WriteRequest *wr;
+	uint64_t bits;
+
+	(void)state;
+	assert_non_null(b);
+	assert_non_null(m);
+	assert_non_null(s);
+	/* Round 1: three series; one given twice (an empty label is no
+	 * label), which goes once. */
+	rw_seen_round(s);
+	assert_int_equal(add_noted(b, s, "a", "job=\"j\"", "x=\"1\"", 1), 0);
+	assert_int_equal(add_noted(b, s, "b", "job=\"j\"", NULL, 2), 0);
+	assert_int_equal(add_noted(b, s, "c", "job=\"k\",instance=\"i\"",
+	    "le=\"0.5\"", 3), 0);
+	assert_int_equal(add_noted(b, s, "b", "job=\"j\"", "e=\"\"", 9), 1);
+	assert_int_equal(rw_batch_count(b), 3);
+	assert_int_equal(rw_seen_count(s), 3);
+	wr = decode(b);
+	assert_int_equal(wr->n_timeseries, 3);
+	assert_true(wr->timeseries[1]->samples[0]->value == 2);
+	prometheus__write_request__free_unpacked(wr, NULL);
+	assert_int_equal(rw_seen_each_gone(s, collect_gone, m), 0);
+	assert_int_equal(rw_batch_count(m), 0);
+	/* Round 2: b and c went away; the same b again in round 3 is not a
+	 * duplicate of round 2's. */
+	rw_batch_reset(b);
+	rw_seen_round(s);
+	assert_int_equal(add_noted(b, s, "a", "job=\"j\"", "x=\"1\"", 5), 0);
+	assert_int_equal(rw_seen_each_gone(s, collect_gone, m), 0);
+	assert_int_equal(rw_batch_count(m), 2);
+	wr = decode(m);
+	assert_int_equal(wr->n_timeseries, 2);
+	/* hmap order: sort the two by name. */
+	{
+		char *l0 = labels_of(wr, 0), *l1 = labels_of(wr, 1);
+		int swap = strcmp(l0, l1) > 0;
+		assert_string_equal(swap ? l1 : l0, "__name__=b;job=j");
+		assert_string_equal(swap ? l0 : l1,
+		    "__name__=c;instance=i;job=k;le=0.5");
+		free(l0);
+		free(l1);
+	}
+	for (size_t i = 0; i < 2; i++) {
+		memcpy(&bits, &wr->timeseries[i]->samples[0]->value, 8);
+		assert_true(bits == 0x7ff0000000000002ULL);
+		assert_int_equal(wr->timeseries[i]->samples[0]->timestamp, 99);
+	}
+	prometheus__write_request__free_unpacked(wr, NULL);
+	/* Not forgotten until the markers are delivered. */
+	assert_int_equal(rw_seen_count(s), 3);
+	assert_int_equal(rw_seen_forget_gone(s), RW_OK);
+	assert_int_equal(rw_seen_count(s), 1);
+	rw_batch_reset(m);
+	assert_int_equal(rw_seen_each_gone(s, collect_gone, m), 0);
+	assert_int_equal(rw_batch_count(m), 0);
+	/* Round 3: b is back. */
+	rw_seen_round(s);
+	assert_int_equal(add_noted(b, s, "b", "job=\"j\"", NULL, 2), 0);
+	assert_int_equal(add_noted(b, s, "a", "job=\"j\"", "x=\"1\"", 5), 0);
+	assert_int_equal(rw_seen_count(s), 2);
+	assert_int_equal(rw_seen_each_gone(s, collect_gone, m), 0);
+	assert_int_equal(rw_batch_count(m), 0);
+	rw_seen_clear(s);
+	assert_int_equal(rw_seen_count(s), 0);
+	rw_seen_free(s);
+	rw_batch_free(b);
+	rw_batch_free(m);
+}
+
+static void
+test_add_key_and_drop(void **state)
+{
+	rw_batch *b = rw_batch_new(2);
+	static const char key[] = "__name__\0up\0job\0x\0";
+	rw_key k = { key, sizeof(key) - 1 }, bad = { key, 3 };
+	Prometheus__WriteRequest *wr;
+
+	(void)state;
+	assert_non_null(b);
+	assert_int_equal(rw_batch_add_key(b, &bad, 1, 1), RW_EINVAL);
+	assert_int_equal(rw_batch_add_key(b, &k, 7, 1), RW_OK);
+	assert_int_equal(rw_batch_add(b, "z", NULL, "q=\"1\"", 8, 2), RW_OK);
+	assert_int_equal(rw_batch_add_key(b, &k, 7, 1), RW_EFULL);
+	rw_batch_drop_last(b);
+	assert_int_equal(rw_batch_count(b), 1);
+	assert_int_equal(rw_batch_add(b, "w", NULL, NULL, 9, 3), RW_OK);
+	wr = decode(b);
+	assert_int_equal(wr->n_timeseries, 2);
+	labels_are(wr, 0, "__name__=up;job=x");
+	labels_are(wr, 1, "__name__=w");
+	assert_true(wr->timeseries[1]->samples[0]->value == 9);
+	prometheus__write_request__free_unpacked(wr, NULL);
+	rw_batch_reset(b);
+	rw_batch_drop_last(b);
+	assert_int_equal(rw_batch_count(b), 0);
+	rw_batch_free(b);
+}
+
 int
 main(void)
 {
@@ -185,6 +312,8 @@ main(void)
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_full_and_reset),
 		cmocka_unit_test(test_many),
+		cmocka_unit_test(test_seen),
+		cmocka_unit_test(test_add_key_and_drop),
 	};
 
 	return cmocka_run_group_tests_name("rw", tests, NULL, NULL);

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Staleness markers from the agent's remote-write sink, against real
+# receivers. A series that goes away - its group expired (group_ttl) or was
+# deleted - gets Prometheus' staleness NaN once, at a timestamp after its
+# last sample:
+#   - VictoriaMetrics 1.79: the export ends each gone series with the marker
+#     (null), and every other series with its value; the gateway is
+#     configured but unreachable, so expiry cannot wait for its DELETE;
+#   - Prometheus 2.42, the gateway disabled: the expired group is dropped
+#     from the spool, an instant query stops returning the series at once
+#     (without the marker it would for 5 minutes), and no request is
+#     refused (a marker at an old timestamp would be a 400).
+set -u
+. "$(dirname "$0")/lib.sh"
+need agent
+VM=${VM:-/usr/bin/victoria-metrics}
+PROM=${PROM:-/usr/bin/prometheus}
+[ -x "$VM" ] || { echo "1..0 # SKIP $VM not installed"; exit 0; }
+[ -x "$PROM" ] || { echo "1..0 # SKIP $PROM not installed"; exit 0; }
+
+# vm_last PORT MATCH: each exported series' last sample, sorted lines
+# '{labels} VALUE' (VALUE "stale" for the marker), after a flush.
+vm_last() {
+	curl -s --max-time 5 "http://127.0.0.1:$1/internal/force_flush" >/dev/null
+	curl -s --max-time 5 "http://127.0.0.1:$1/api/v1/export" --data-urlencode "match[]=$2" |
+		"$PY" -c '
+import json, sys
+out = []
+for line in sys.stdin:
+    if not line.strip():
+        continue
+    d = json.loads(line); m = d["metric"]; n = m.pop("__name__")
+    v = d["values"][-1]
+    ts = d["timestamps"]
+    assert ts == sorted(ts), "timestamps out of order"
+    out.append("%s{%s} %s" % (n, ",".join("%s=%s" % (k, json.dumps(m[k])) for k in sorted(m)),
+                              "stale" if v is None else repr(float(v))))
+print("\n".join(sorted(out)))'
+}
+vm_is() { [ "$(vm_last "$1" "$2")" = "$3" ]; }
+# markers FILE: the series the agent reported marking stale, summed
+markers() { awk '/msg="remote write: staleness markers sent"/ { sub(/.*series=/, ""); n += $1 } END { print n + 0 }' "$1"; }
+
+# ------------------------------------------------------ VictoriaMetrics
+vport=$(free_port)
+"$VM" -httpListenAddr="127.0.0.1:$vport" -storageDataPath="$T/vm" \
+	-retentionPeriod=1d -search.latencyOffset=0s >"$T/vm.log" 2>&1 &
+vpid=$!
+track "$vpid"
+if ! wait_until curl -sf --max-time 1 "http://127.0.0.1:$vport/health" -o /dev/null; then
+	tap_fail "VictoriaMetrics starts"; diag_file "$T/vm.log"; tap_done; exit 1
+fi
+
+export COLLECTOR_SPOOL="$T/vm.db"
+# The agent's own group (sj, instance="si") never expires.
+"$CS" put --job sj --grouping 'instance="si"' 'keep_gauge 1' 'a_gauge 4'
+"$CS" put --job gone --grouping '' 'gone_gauge 2'
+"$CS" put --job del --grouping '' 'del_gauge 3'
+# The gateway cannot be reached: expiry must not wait for it.
+agent_conf "$T/vm.conf" "http://127.0.0.1:1" sj si group_ttl=6
+echo "remote_write: { url = \"http://127.0.0.1:$vport/api/v1/write\"; };" >>"$T/vm.conf"
+agent_start vm -c "$T/vm.conf"
+apid=$AGENT_PID
+all='a_gauge{instance="si",job="sj"} 4.0
+del_gauge{job="del"} 3.0
+gone_gauge{job="gone"} 2.0
+keep_gauge{instance="si",job="sj"} 1.0'
+check "every series arrives" wait_until vm_is "$vport" '{__name__=~".+_gauge"}' "$all"
+"$CS" put --job sj --grouping 'instance="si"' 'a_gauge 6'
+"$CS" delete --job del --grouping ''
+after='a_gauge{instance="si",job="sj"} 6.0
+del_gauge{job="del"} stale
+gone_gauge{job="gone"} stale
+keep_gauge{instance="si",job="sj"} 1.0'
+check "a deleted group and an expired group end with a staleness marker" \
+	wait_until -t 20 vm_is "$vport" '{__name__=~".+_gauge"}' "$after"
+is "$(vm_last "$vport" '{__name__=~".+_gauge"}')" "$after" "the export, exactly"
+like "$(cat "$T/vm.err")" 'msg="gateway unreachable; will retry"' "the gateway was unreachable all along"
+# Two more intervals: the markers went once, and the series stay ended.
+sleep 2.5
+is "$(markers "$T/vm.err")" 2 "two markers, each sent once"
+is "$(vm_last "$vport" '{__name__=~".+_gauge"}')" "$after" "still ended two intervals later"
+stop_pid "$apid" 10
+is "$STOP_RC" 0 "SIGTERM: exit 0"
+stop_pid "$vpid" 10
+
+# ------------------------------------------------------------- Prometheus
+pport=$(free_port)
+printf 'global: { scrape_interval: 1m }\n' >"$T/prom.yml"
+"$PROM" --config.file="$T/prom.yml" --storage.tsdb.path="$T/prom" \
+	--web.listen-address="127.0.0.1:$pport" --web.enable-remote-write-receiver >"$T/prom.log" 2>&1 &
+ppid=$!
+track "$ppid"
+if ! wait_until -t 30 curl -sf --max-time 1 "http://127.0.0.1:$pport/-/ready" -o /dev/null; then
+	tap_fail "Prometheus starts"; diag_file "$T/prom.log"; tap_done; exit 1
+fi
+# pq PROMQL: the instant vector now, as sorted lines '{labels} value'
+# (nothing while Prometheus cannot answer)
+pq() {
+	curl -s --max-time 5 -G "http://127.0.0.1:$pport/api/v1/query" --data-urlencode "query=$1" | "$PY" -c '
+import json, sys
+out = []
+for r in json.load(sys.stdin)["data"]["result"]:
+    m = r["metric"]; n = m.pop("__name__", "")
+    out.append("%s{%s} %s" % (n, ",".join("%s=%s" % (k, json.dumps(m[k])) for k in sorted(m)), r["value"][1]))
+print("\n".join(sorted(out)))' 2>/dev/null
+}
+pq_is() { [ "$(pq "$1")" = "$2" ]; }
+
+export COLLECTOR_SPOOL="$T/prom.db"
+"$CS" put --job pj --grouping 'instance="pi"' 'p_keep 1'
+"$CS" put --job pgone --grouping '' 'p_gone 2'
+agent_conf "$T/p.conf" "http://127.0.0.1:1" pj pi group_ttl=4 enabled=false
+echo "remote_write: { url = \"http://127.0.0.1:$pport/api/v1/write\"; };" >>"$T/p.conf"
+agent_start p -c "$T/p.conf"
+apid=$AGENT_PID
+check "Prometheus has both series" wait_until pq_is '{__name__=~"p_.+"}' 'p_gone{job="pgone"} 2
+p_keep{instance="pi",job="pj"} 1'
+check "the expired series is stale at once (no 5-minute lookback)" \
+	wait_until -t 20 pq_is '{__name__=~"p_.+"}' 'p_keep{instance="pi",job="pj"} 1'
+is "$(pq 'last_over_time(p_gone[10m])')" 'p_gone{job="pgone"} 2' "its samples before the marker are kept"
+is "$(spool_stat groups)" 1 "without a gateway, the expired group is dropped from the spool"
+like "$(cat "$T/p.err")" 'msg="dropped group" job=pgone grouping="" why=expired' "the drop is logged"
+stop_pid "$apid" 10
+is "$STOP_RC" 0 "SIGTERM: exit 0"
+check "Prometheus refused no request" not grep -q 'refused a request' "$T/p.err"
+is "$(markers "$T/p.err")" 1 "one marker"
+stop_pid "$ppid" 10
+tap_done
