@@ -1265,6 +1265,29 @@ rw_sample(void *arg, const spool_sample *x, const char *extra)
 	return rw_add(r->a, x->name, extra, x->labels, x->value, r->ts);
 }
 
+/* The agent's own metrics, labelled as its default group (job and
+ * instance), as push mode puts them on the gateway. */
+static int
+rw_self(agent_t *a, rwctx *r)
+{
+	size_t dl = strlen(a->default_grouping), o;
+	char *extra = malloc(expo_pair_len("job", a->c->job) + dl + 2);
+	int rc = 0;
+
+	if (extra == NULL)
+		return 0;
+	o = expo_write_pair(extra, "job", a->c->job);
+	extra[o++] = ',';
+	memcpy(extra + o, a->default_grouping, dl + 1);
+	if (spool_get_stats(a->s, &a->m.st) != SPOOL_OK)
+		log_debug("cannot read spool stats", "reason=%s",
+		    log_q(spool_errmsg(a->s)));
+	for (size_t i = 0; rc == 0 && i < selfm_count_families(); i++)
+		rc = selfm_each(&a->m, i, extra, rw_sample, r);
+	free(extra);
+	return rc;
+}
+
 /*
  * One remote-write round: every live series of every group with the
  * round's timestamp, in batches of max_samples_per_send, as /metrics shows
@@ -1311,6 +1334,8 @@ rw_round(agent_t *a)
 		a->rw_next = mono() + a->c->interval;
 		return 0;
 	}
+	if (rc == 0)
+		rc = rw_self(a, &r);
 	/* Markers only after the whole state went: a round cut short
 	 * noted only part of it. */
 	if (rc == 0)

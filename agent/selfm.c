@@ -157,8 +157,10 @@ value(const selfm *m, kind k)
 	return 1;
 }
 
-render_err
-selfm_render(rbuf *b, const selfm *m, size_t i, const char *extra)
+int
+selfm_each(const selfm *m, size_t i, const char *extra,
+    int (*fn)(void *arg, const spool_sample *x, const char *extra),
+    void *arg)
 {
 	/* Sorted by label value, as the gateway would show them. */
 	static const char *const res[] = { "result=\"rejected\"",
@@ -166,24 +168,17 @@ selfm_render(rbuf *b, const selfm *m, size_t i, const char *extra)
 	static const selfm_result order[] = { SELFM_REJECTED, SELFM_RETRY,
 	    SELFM_SUCCESS };
 	const family *sf;
-	spool_family f;
 	spool_sample x;
 	spool_hist h;
 	char bl[512];
-	render_err e;
+	int rc;
 
 	if (i >= NFAMS)
-		return RENDER_OK;
+		return 0;
 	sf = &fams[i];
-	f.name = sf->name;
-	f.type = sf->type;
-	f.typed = 1;
-	f.help = sf->help;
 	x.name = sf->name;
 	x.labels = "";
 	x.hist = NULL;
-	if ((e = render_family(b, &f)) != RENDER_OK)
-		return e;
 	switch (sf->k) {
 	case K_DURATION:
 		h.n = SELFM_NDUR;
@@ -192,30 +187,30 @@ selfm_render(rbuf *b, const selfm *m, size_t i, const char *extra)
 		h.sum = m->dur_sum;
 		x.hist = &h;
 		x.value = NAN;
-		return render_sample(b, &x, extra);
+		return fn(arg, &x, extra);
 	case K_PUSHES:
 	case K_RW_REQUESTS:
 		for (size_t k = 0; k < 3; k++) {
 			x.labels = res[k];
 			x.value = sf->k == K_PUSHES ? m->pushes[order[k]] :
 			    m->rw_requests[order[k]];
-			if ((e = render_sample(b, &x, extra)) != RENDER_OK)
-				return e;
+			if ((rc = fn(arg, &x, extra)) != 0)
+				return rc;
 		}
-		return RENDER_OK;
+		return 0;
 	case K_RW_SAMPLES:
 		x.labels = "result=\"dropped\"";
 		x.value = m->rw_dropped;
-		if ((e = render_sample(b, &x, extra)) != RENDER_OK)
-			return e;
+		if ((rc = fn(arg, &x, extra)) != 0)
+			return rc;
 		x.labels = "result=\"sent\"";
 		x.value = m->rw_sent;
-		return render_sample(b, &x, extra);
+		return fn(arg, &x, extra);
 	case K_BUILD:
 		build_labels(bl, sizeof(bl));
 		x.labels = bl;
 		x.value = 1;
-		return render_sample(b, &x, extra);
+		return fn(arg, &x, extra);
 	case K_DELETES:
 	case K_DIRTY:
 	case K_GROUPS:
@@ -230,5 +225,38 @@ selfm_render(rbuf *b, const selfm *m, size_t i, const char *extra)
 		break;
 	}
 	x.value = value(m, sf->k);
-	return render_sample(b, &x, extra);
+	return fn(arg, &x, extra);
+}
+
+typedef struct render_ctx {
+	rbuf *b;
+	render_err e;
+} render_ctx;
+
+static int
+render_one(void *arg, const spool_sample *x, const char *extra)
+{
+	render_ctx *r = arg;
+
+	r->e = render_sample(r->b, x, extra);
+	return r->e != RENDER_OK;
+}
+
+render_err
+selfm_render(rbuf *b, const selfm *m, size_t i, const char *extra)
+{
+	render_ctx r = { b, RENDER_OK };
+	spool_family f;
+	render_err e;
+
+	if (i >= NFAMS)
+		return RENDER_OK;
+	f.name = fams[i].name;
+	f.type = fams[i].type;
+	f.typed = 1;
+	f.help = fams[i].help;
+	if ((e = render_family(b, &f)) != RENDER_OK)
+		return e;
+	(void)selfm_each(m, i, extra, render_one, &r);
+	return r.e;
 }

@@ -47,6 +47,15 @@ const char *selfm_family_name(size_t i);
 int selfm_owns(const char *name);
 
 /*
+ * Hands each sample of family i of m to fn (x and extra borrowed for the
+ * call), for sinks that do not want text (remote write). Returns 0, or
+ * fn's value when it was not 0 (which stops it).
+ */
+int selfm_each(const selfm *m, size_t i, const char *extra,
+    int (*fn)(void *arg, const spool_sample *x, const char *extra),
+    void *arg);
+
+/*
  * Writes family i of m (HELP, TYPE, samples) into b. extra is a canonical
  * label list put first on every sample (NULL or "" for none).
  */

@@ -76,6 +76,12 @@ check "a deleted group and an expired group end with a staleness marker" \
 	wait_until -t 20 vm_is "$vport" '{__name__=~".+_gauge"}' "$after"
 is "$(vm_last "$vport" '{__name__=~".+_gauge"}')" "$after" "the export, exactly"
 like "$(cat "$T/vm.err")" 'msg="gateway unreachable; will retry"' "the gateway was unreachable all along"
+is "$(vm_last "$vport" '{__name__=~"collector_agent_(up|remote_write_requests_total)",result!="success"}')" \
+	'collector_agent_remote_write_requests_total{instance="si",job="sj",result="rejected"} 0.0
+collector_agent_remote_write_requests_total{instance="si",job="sj",result="retry"} 0.0
+collector_agent_up{instance="si",job="sj"} 1.0' "the agent's own metrics go too, as its default group"
+ok_sent=$(vm_last "$vport" 'collector_agent_remote_write_requests_total{result="success"}' | awk '{ print $2 }')
+check "... with the successful requests counted ($ok_sent)" less_than 0 "${ok_sent:-0}"
 # Two more intervals: the markers went once, and the series stay ended.
 sleep 2.5
 is "$(markers "$T/vm.err")" 2 "two markers, each sent once"
