@@ -1,0 +1,172 @@
+/* libFuzzer target: the remote-write encoder (agent/rw.c) with arbitrary
+ * names, group labels and series labels. Whatever it accepts must decode
+ * (snappy, then the WriteRequest protobuf) to one series whose labels are
+ * sorted, unique and non-empty, carry __name__ and every non-empty group
+ * label with its value unescaped; the series' key (rw_seen) must encode
+ * to the same bytes (staleness markers name exactly the series sent); and
+ * a second note in one round must be a duplicate. */
+#include <math.h>
+#include <snappy-c.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "expo.h"
+#include "remote.pb-c.h"
+#include "rw.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The exposition escapes undone, as a receiver must see the value. */
+static char *
+unescape(const char *p, size_t n)
+{
+	char *o = malloc(n + 1), *w = o;
+
+	if (o == NULL)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\\' && i + 1 < n) {
+			i++;
+			*w++ = p[i] == 'n' ? '\n' : p[i];
+		} else
+			*w++ = p[i];
+	}
+	*w = '\0';
+	return o;
+}
+
+static Prometheus__WriteRequest *
+decode(rw_batch *b, char **raw, size_t *rawlen)
+{
+	const char *z;
+	size_t zl, rl;
+	Prometheus__WriteRequest *wr;
+
+	if (rw_batch_encode(b, &z, &zl) != RW_OK)
+		abort();
+	if (snappy_uncompressed_length(z, zl, &rl) != SNAPPY_OK)
+		abort();
+	if ((*raw = malloc(rl + 1)) == NULL)
+		abort();
+	if (snappy_uncompress(z, zl, *raw, &rl) != SNAPPY_OK)
+		abort();
+	*rawlen = rl;
+	wr = prometheus__write_request__unpack(NULL, rl, (uint8_t *)*raw);
+	if (wr == NULL)
+		abort();
+	return wr;
+}
+
+static const char *
+find_label(const Prometheus__TimeSeries *ts, const char *name)
+{
+	for (size_t i = 0; i < ts->n_labels; i++)
+		if (strcmp(ts->labels[i]->name, name) == 0)
+			return ts->labels[i]->value;
+	return NULL;
+}
+
+/* The series' key, captured for the second batch. */
+static int
+grab(void *arg, const rw_key *k)
+{
+	rw_key *out = arg;
+
+	if ((out->p = malloc(k->len)) == NULL)
+		abort();
+	memcpy((char *)(uintptr_t)out->p, k->p, k->len);
+	out->len = k->len;
+	return 0;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *in = malloc(size + 1), *part[3] = { "", "", "" };
+	rw_batch *b = rw_batch_new(4), *b2 = rw_batch_new(4);
+	rw_seen *s = rw_seen_new();
+	Prometheus__WriteRequest *wr;
+	const Prometheus__TimeSeries *ts;
+	expo_label gl[EXPO_MAX_LABELS];
+	const char *why;
+	char *raw = NULL, *raw2 = NULL;
+	size_t ng = 0, rl, rl2;
+	rw_key key = { NULL, 0 };
+	int dup;
+
+	if (in == NULL || b == NULL || b2 == NULL || s == NULL)
+		abort();
+	memcpy(in, data, size);
+	in[size] = '\0';
+	/* name \n group \n labels; a NUL ends the input early, as it ends a
+	 * C string the spool would hand over. */
+	for (int i = 0, k = 0; i < 3; i++) {
+		part[i] = in + k;
+		char *nl = strchr(in + k, '\n');
+		if (nl == NULL)
+			break;
+		*nl = '\0';
+		k = (int)(nl - in) + 1;
+	}
+	if (rw_batch_add(b, part[0], part[1], part[2], 1.5, 1234) != RW_OK)
+		goto out;
+	rw_seen_round(s);
+	if (rw_seen_note(s, b, &dup) != RW_OK || dup)
+		abort();
+	if (rw_seen_note(s, b, &dup) != RW_OK || !dup)
+		abort();
+	wr = decode(b, &raw, &rl);
+	if (wr->n_timeseries != 1)
+		abort();
+	ts = wr->timeseries[0];
+	if (ts->n_samples != 1 || ts->samples[0]->value != 1.5 ||
+	    ts->samples[0]->timestamp != 1234)
+		abort();
+	for (size_t i = 0; i < ts->n_labels; i++) {
+		if (ts->labels[i]->name[0] == '\0' ||
+		    ts->labels[i]->value[0] == '\0')
+			abort();
+		if (i > 0 && strcmp(ts->labels[i - 1]->name,
+		    ts->labels[i]->name) >= 0)
+			abort();
+	}
+	if (find_label(ts, "__name__") == NULL ||
+	    strcmp(find_label(ts, "__name__"), part[0]) != 0)
+		abort();
+	/* The group's labels win over the series'. */
+	if (*part[1] != '\0' && expo_parse_labels(part[1], strlen(part[1]), gl,
+	    EXPO_MAX_LABELS, &ng, &why) == 0) {
+		for (size_t i = 0; i < ng; i++) {
+			char *n = unescape(gl[i].name.p, gl[i].name.len);
+			char *v = unescape(gl[i].value.p, gl[i].value.len);
+			const char *got = find_label(ts, n);
+			if (*v != '\0' && (got == NULL || strcmp(got, v) != 0))
+				abort();
+			free(n);
+			free(v);
+		}
+	}
+	prometheus__write_request__free_unpacked(wr, NULL);
+	/* The next round does not give it: its key makes the same series. */
+	rw_seen_round(s);
+	if (rw_seen_each_gone(s, grab, &key) != 0 || key.p == NULL)
+		abort();
+	if (rw_batch_add_key(b2, &key, 1.5, 1234) != RW_OK)
+		abort();
+	wr = decode(b2, &raw2, &rl2);
+	prometheus__write_request__free_unpacked(wr, NULL);
+	if (rl != rl2 || memcmp(raw, raw2, rl) != 0)
+		abort();
+	if (rw_seen_forget_gone(s) != RW_OK || rw_seen_count(s) != 0)
+		abort();
+out:
+	free((char *)(uintptr_t)key.p);
+	free(raw);
+	free(raw2);
+	rw_seen_free(s);
+	rw_batch_free(b);
+	rw_batch_free(b2);
+	free(in);
+	return 0;
+}
