@@ -6,6 +6,7 @@
 #                   ASan+UBSan; the unit tests under valgrind; short fuzz runs)
 #   make run        install missing packages, build, run the agent (development config)
 #   make bench      print speed figures next to a reference run in the same call
+#   make bench-scale  N agents sending remote write to one local VictoriaMetrics
 #   make fuzz       longer fuzz runs (FUZZ_SECONDS=N per target)
 #   make install    PREFIX, DESTDIR, BINDIR, LIBDIR, INCLUDEDIR, MANDIR honoured
 
@@ -57,8 +58,8 @@ PROGS    := $(B)/collector-spool $(if $(wildcard agent/main.c),$(B)/collector-ag
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 HELPERS    := $(patsubst tests/helpers/%.c,$(B)/tests/%,$(wildcard tests/helpers/*.c))
 
-.PHONY: all deps check test test-build asan valgrind faults fuzz fuzz-build bench run install \
-        uninstall clean checksrc
+.PHONY: all deps check test test-build asan valgrind faults fuzz fuzz-build bench bench-scale run \
+        install uninstall clean checksrc
 .DEFAULT_GOAL := all
 
 all: $(LIB_A) $(LIB_SO) $(AGENT_A) $(PROGS) $(B)/collector-spool.pc
@@ -188,6 +189,13 @@ bench: deps
 	$(MAKE) $(B)/tests/bench_spool $(B)/tests/bench_render $(B)/tests/bench_rw
 	tests/bench/run $(B)
 	tests/bench/agent $(B)
+
+# The scale-out simulation (SCALE_AGENTS, SCALE_SERIES, SCALE_INTERVAL,
+# SCALE_SECONDS; see tests/bench/scale): N agents, each with its own spool
+# and writer, sending remote write to one local VictoriaMetrics.
+bench-scale: deps
+	$(MAKE) all
+	tests/bench/scale $(B)
 
 # Refuses the unsafe string functions in our own sources.
 checksrc:
