@@ -1303,6 +1303,7 @@ rw_round(agent_t *a)
 	rwctx r = { a, 0, wall(), 0 };
 	pull_result res;
 	char err[512];
+	double start = mono();
 	int rc;
 
 	/* Every round (retries too) has a timestamp of its own, later than
@@ -1351,7 +1352,12 @@ rw_round(agent_t *a)
 			log_debug("out of memory: markers go again next round",
 			    NULL);
 	}
-	a->rw_next = mono() + a->c->interval;
+	/* Rounds keep to the interval from their starts, so that their
+	 * timestamps do not drift by each round's duration; a round longer
+	 * than the interval is followed at once, never by a burst. */
+	a->rw_next = start + a->c->interval;
+	if (a->rw_next < mono())
+		a->rw_next = mono();
 	return 0;
 }
 
