@@ -3,8 +3,9 @@
 # 1.79 and Prometheus 2.42 (--web.enable-remote-write-receiver). Values and
 # label sets read back through their query APIs must equal what was written;
 # a receiver that is down is retried with backoff and gets the last state
-# when it is back, while the gateway goes on; a 4xx drops one request; --once
-# exits 75 when the receiver cannot be reached.
+# when it is back, while the gateway goes on; 429 and 503 are retried after
+# Retry-After; a 4xx drops one request; --once exits 75 when the receiver
+# cannot be reached.
 set -u
 . "$(dirname "$0")/lib.sh"
 need agent gateway
@@ -137,6 +138,20 @@ check "self-metrics: requests succeeded since" wait_until succeeded
 stop_pid "$fpid" 10
 like "$(cat "$T/f.err")" 'msg="remote write receiver refused a request; its samples are dropped, as the protocol says" samples=53 code=400 reason="out of bounds"' \
 	"the 400 is logged with the receiver's words"
+fake_stop
+
+# ------------------- 429 and 503 are retried; Retry-After is honoured
+fake_start --answers 429,503,204 --match /metrics/job/rw --retry-after 1
+agent_conf "$T/ra.conf" "http://127.0.0.1:1" raj rai enabled=false once_timeout=10 retry_min=0.1 retry_max=2.0
+echo "remote_write: { url = \"$FAKE_URL/metrics/job/rw\"; };" >>"$T/ra.conf"
+run_agent -c "$T/ra.conf" --once
+is_rc 0 "--once, 429 then 503 (each with Retry-After: 1), then 204: exit 0"
+is "$(fake_statuses POST /metrics/job/rw)" "429,503,204" "the same round sent three times"
+gaps=$(fake_gaps POST /metrics/job/rw)
+echo "# gaps between the POSTs (s): $gaps"
+check "Retry-After: 1 honoured after the 429 (gap >= 0.9 s)" less_than 0.9 "${gaps%% *}"
+check "... and after the 503" less_than 0.9 "${gaps##* }"
+like "$ERR" 'msg="remote write receiver unreachable; will retry" code=429' "the 429 is logged as a retry"
 fake_stop
 
 # ------------------------------------------ --once and a refusing receiver

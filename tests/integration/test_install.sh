@@ -240,7 +240,9 @@ runtime_pkgs=" libc6 $(arg RUNTIME_PKGS | tr '\n' ' ') "
 missing=
 if [ -z "$SANFLAGS" ] && command -v dpkg >/dev/null; then
 	for lib in $(readelf -d "$D/usr/bin/collector-agent" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
-		path=$(ldd "$D/usr/bin/collector-agent" | awk -v l="$lib" '$1 == l { print $3 }')
+		# The loader is listed by its path: "/lib64/ld-linux-x86-64.so.2 (0x...)".
+		path=$(ldd "$D/usr/bin/collector-agent" | awk -v l="$lib" '
+			$1 == l { print $3 } substr($1, length($1) - length(l)) == "/" l { print $1 }')
 		path=$(realpath "$path")
 		pkg=$(dpkg -S "$path" 2>/dev/null || dpkg -S "${path#/usr}" 2>/dev/null)
 		pkg=${pkg%%:*}
