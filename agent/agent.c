@@ -84,6 +84,7 @@ struct agent {
 	backoff gw;               /* transport failures */
 	double gw_retry_at;       /* monotonic; 0: now */
 	int resync;               /* push every group at the next chance */
+	int64_t resync_from;      /* ... from this group id on (cut short) */
 	park *parks;
 	size_t nparks, capparks;
 	group *groups;
@@ -95,6 +96,11 @@ struct agent {
 	rw_batch *batch;
 	rw_seen *seen;            /* series sent, for staleness markers */
 	int64_t rw_ts;            /* the last round's timestamp (ms) */
+	int rw_failed;            /* this round: a request failed; the rest
+	                           * of the walk only notes the series */
+	int rw_incomplete;        /* this round: some live series was not
+	                           * noted (out of memory): no markers */
+	int gw_yield;             /* gateway rounds give way to remote write */
 	backoff rwb;              /* remote write's transport failures */
 	double rw_next;           /* monotonic: the next round */
 	double fold_err_at;       /* monotonic: the last fold error logged */
@@ -110,6 +116,8 @@ typedef struct step {
 	int refused;              /* some group was refused this step */
 	int pending;              /* something is left to deliver */
 	int spool_failed;
+	int yielded;              /* stopped for the other sink's turn */
+	unsigned requests;        /* requests begun */
 } step;
 
 static volatile sig_atomic_t sig_stop, sig_hup;
@@ -781,6 +789,7 @@ transport_failed(agent_t *a, const group *g, const push_status *st,
 
 	a->gw_retry_at = mono() + d;
 	a->resync = 1;
+	a->resync_from = 0;
 	log_warnx("gateway unreachable; will retry", "op=%s job=%s "
 	    "grouping=%s code=%ld reason=%s retry_in=%.3f", what, log_q(g->job),
 	    log_q(g->grouping), st->http_code, log_q(st->message), d);
@@ -973,12 +982,22 @@ want_delete(agent_t *a, const group *g, double now)
  * Stops at the first transport failure. deadline (monotonic, 0 none)
  * stops it between requests.
  */
-/* Before a request: is there time left? Caps the request at the deadline. */
+/* Before a request: is there time left? Caps the request at the deadline.
+ * In the daemon, a round also stops, after one request at least, when the
+ * remote-write sink's turn has come: the two share the loop, and a long
+ * round (hundreds of groups, a slow gateway) must not starve the other. */
 static int
 time_left(agent_t *a, double deadline, step *out)
 {
 	double left;
 
+	if (a->gw_yield && a->rwp != NULL && out->requests > 0 &&
+	    mono() >= a->rw_next) {
+		out->yielded = 1;
+		out->pending = 1;
+		return 0;
+	}
+	out->requests++;
 	if (deadline <= 0)
 		return 1;
 	left = deadline - mono();
@@ -1061,10 +1080,17 @@ network_round(agent_t *a, double deadline, step *out)
 		}
 		if (!want_push(a, g, now, force))
 			continue;
+		/* A resync cut short goes on where it stopped: groups pushed
+		 * since it began and unchanged since are not sent again. */
+		if (force && g->id < a->resync_from &&
+		    g->version <= g->pushed_version)
+			continue;
 		if (!time_left(a, deadline, out))
 			return;
 		if (do_push(a, g, 0, out))
 			return;
+		if (force)
+			a->resync_from = g->id + 1;
 	}
 	/* The default group goes every round: it is the heartbeat, and it
 	 * carries the agent's metrics as of now. */
@@ -1081,12 +1107,13 @@ network_round(agent_t *a, double deadline, step *out)
 	if (do_push(a, dg, 1, out))
 		return;
 	a->resync = 0;
+	a->resync_from = 0;
 }
 
 /* --- remote write -------------------------------------------------------- */
 
 /* Sends the batch; 0 sent or dropped (a 4xx: remote write drops it), 1
- * the receiver is unreachable (retried next round, whole). */
+ * the receiver is unreachable (the round is retried after the backoff). */
 static int
 rw_flush(agent_t *a)
 {
@@ -1109,7 +1136,9 @@ rw_flush(agent_t *a)
 	alive(a);
 	switch (st.outcome) {
 	case PUSH_DELIVERED:
-		backoff_reset(&a->rwb);
+		/* The backoff is reset by a whole round, not by one request:
+		 * a receiver that takes the first requests of each round and
+		 * refuses the rest is not to be retried at retry_min. */
 		log_debug("remote write sent", "samples=%zu bytes=%zu code=%ld "
 		    "seconds=%.3f", rw_batch_count(a->batch), len,
 		    st.http_code, st.seconds);
@@ -1142,10 +1171,14 @@ rw_note(agent_t *a, const char *name)
 {
 	int dup;
 
-	if (rw_seen_note(a->seen, a->batch, &dup) != RW_OK)
-		log_debug("out of memory: no staleness marker for a series",
+	if (rw_seen_note(a->seen, a->batch, &dup) != RW_OK) {
+		/* Not noted, it could go twice this round: left out, and no
+		 * markers this round (it would look gone). */
+		rw_batch_drop_last(a->batch);
+		a->rw_incomplete = 1;
+		log_debug("out of memory: series left out of this round",
 		    "name=%s", log_q(name));
-	else if (dup) {
+	} else if (dup) {
 		rw_batch_drop_last(a->batch);
 		log_debug("series left out of remote write: sent already this "
 		    "round", "name=%s", log_q(name));
@@ -1159,17 +1192,22 @@ rw_add(agent_t *a, const char *name, const char *glab, const char *labels,
 {
 	rw_err e = rw_batch_add(a->batch, name, glab, labels, v, ts);
 
-	if (e == RW_EFULL) {
-		if (rw_flush(a) != 0)
-			return 1;
+	if (e == RW_EFULL && !a->rw_failed && rw_flush(a) != 0)
+		a->rw_failed = 1;
+	if (e == RW_EFULL)
 		e = rw_batch_add(a->batch, name, glab, labels, v, ts);
-	}
 	if (e != RW_OK) {
+		if (e == RW_ENOMEM)
+			a->rw_incomplete = 1;
 		log_debug("sample left out of remote write", "name=%s "
 		    "reason=%s", log_q(name), rw_strerror(e));
 		return 0;
 	}
 	rw_note(a, name);
+	/* After a failed request the walk goes on only to learn which
+	 * series are live, so that markers are right next time. */
+	if (a->rw_failed)
+		rw_batch_reset(a->batch);
 	return 0;
 }
 
@@ -1183,8 +1221,10 @@ rw_hist(agent_t *a, const spool_sample *x, const char *glab, int64_t ts)
 	uint64_t cum = 0;
 	int rc = 0;
 
-	if ((lab = malloc(ll + EXPO_VALUE_BUF + 8)) == NULL)
+	if ((lab = malloc(ll + EXPO_VALUE_BUF + 8)) == NULL) {
+		a->rw_incomplete = 1;
 		return 0;
+	}
 	snprintf(name, sizeof(name), "%s_bucket", x->name);
 	for (size_t i = 0; i <= h->n && rc == 0; i++) {
 		cum += h->counts[i];
@@ -1208,7 +1248,8 @@ rw_hist(agent_t *a, const spool_sample *x, const char *glab, int64_t ts)
 
 typedef struct rwctx {
 	agent_t *a;
-	int64_t ts;
+	int64_t ts;        /* the round's samples */
+	int64_t mark_ts;   /* its markers */
 	double now_wall;
 	size_t marks;
 } rwctx;
@@ -1240,18 +1281,49 @@ static int
 rw_mark(void *arg, const rw_key *k)
 {
 	rwctx *r = arg;
-	rw_err e = rw_batch_add_key(r->a->batch, k, rw_stale_nan(), r->ts);
+	rw_err e = rw_batch_add_key(r->a->batch, k, rw_stale_nan(),
+	    r->mark_ts);
 
 	if (e == RW_EFULL) {
 		if (rw_flush(r->a) != 0)
 			return 1;
-		e = rw_batch_add_key(r->a->batch, k, rw_stale_nan(), r->ts);
+		e = rw_batch_add_key(r->a->batch, k, rw_stale_nan(),
+		    r->mark_ts);
 	}
-	if (e != RW_OK)
+	if (e != RW_OK) {
+		/* Kept: it goes again with the next markers. */
 		log_debug("staleness marker left out", "reason=%s",
 		    rw_strerror(e));
-	else
-		r->marks++;
+		return 2;
+	}
+	r->marks++;
+	return 0;
+}
+
+/*
+ * Markers for the series the last whole walk did not see, in requests of
+ * their own (a refused request of live samples does not take them along),
+ * at mark_ts. Returns 1 when the receiver could not be reached; the
+ * series are forgotten only once all their markers went.
+ */
+static int
+rw_markers(agent_t *a, rwctx *r, int64_t mark_ts)
+{
+	int rc;
+
+	r->mark_ts = mark_ts;
+	r->marks = 0;
+	rw_batch_reset(a->batch);
+	rc = rw_seen_each_gone(a->seen, rw_mark, r);
+	if (rc != 1 && rw_flush(a) != 0)
+		rc = 1;
+	if (rc == 1)
+		return 1;
+	if (r->marks > 0)
+		log_info("remote write: staleness markers sent", "series=%zu",
+		    r->marks);
+	if (rc == 0 && rw_seen_forget_gone(a->seen) != RW_OK)
+		log_debug("out of memory: markers go again next round", NULL);
 	return 0;
 }
 
@@ -1274,8 +1346,10 @@ rw_self(agent_t *a, rwctx *r)
 	char *extra = malloc(expo_pair_len("job", a->c->job) + dl + 2);
 	int rc = 0;
 
-	if (extra == NULL)
+	if (extra == NULL) {
+		a->rw_incomplete = 1;
 		return 0;
+	}
 	o = expo_write_pair(extra, "job", a->c->job);
 	extra[o++] = ',';
 	memcpy(extra + o, a->default_grouping, dl + 1);
@@ -1289,42 +1363,66 @@ rw_self(agent_t *a, rwctx *r)
 }
 
 /*
- * One remote-write round: every live series of every group with the
- * round's timestamp, in batches of max_samples_per_send, as /metrics shows
- * them (pull_walk: no duplicate series, which Prometheus answers with a
- * 400 that drops the whole request). A receiver that cannot be reached
- * ends the round; the next sends the whole state again, so nothing of the
- * last state goes missing. Returns 1 then, else 0.
+ * One remote-write round, with the round's timestamp, in batches of
+ * max_samples_per_send:
+ *  1. markers still owed for series an earlier round found gone (their
+ *     requests failed), a millisecond before the round's samples, so that
+ *     a series back since is not given two values at one timestamp;
+ *  2. the agent's own metrics (small, and first: a receiver that takes
+ *     only part of each round still gets them);
+ *  3. every live series of every group as /metrics shows them (pull_walk:
+ *     no duplicate series, which Prometheus answers with a 400 that drops
+ *     the whole request); after a failed request the walk goes on only to
+ *     note which series are live;
+ *  4. markers for the series this walk did not see.
+ * A receiver that cannot be reached ends the round and the retry sends the
+ * whole state again, so nothing of the last state goes missing. Returns 0,
+ * 1 when the receiver could not be reached, 2 when the spool could not be
+ * read.
  */
 static int
 rw_round(agent_t *a)
 {
 	static const pull_sink sink = { NULL, rw_sample, rw_keep };
-	rwctx r = { a, 0, wall(), 0 };
+	rwctx r = { a, 0, 0, wall(), 0 };
 	pull_result res;
 	char err[512];
 	double start = mono();
+	int64_t now_ms = (int64_t)(r.now_wall * 1000.0), slack;
 	int rc;
 
-	/* Every round (retries too) has a timestamp of its own, later than
-	 * the last: a receiver never gets two values at one timestamp or
-	 * an older one after a newer (Prometheus refuses the whole request
-	 * for either), even when the wall clock steps back. */
-	r.ts = (int64_t)(r.now_wall * 1000.0);
-	if (r.ts <= a->rw_ts) {
-		if (r.ts + 1000 < a->rw_ts)
-			log_warnx("the clock went back; remote write timestamps "
-			    "go on from the last sent", "behind_ms=%lld",
-			    (long long)(a->rw_ts - r.ts));
-		r.ts = a->rw_ts + 1;
+	/* Every round (retries too) has a timestamp of its own, at least
+	 * 2 ms after the last (room for owed markers), so a receiver never
+	 * gets two values at one timestamp or an older one after a newer
+	 * (Prometheus refuses the whole request for either). A small step
+	 * back of the clock is bridged; a big one restarts from the clock,
+	 * or every series would stay in the future until a restart. */
+	slack = (int64_t)(a->c->interval * 2000.0);
+	if (slack < 60000)
+		slack = 60000;
+	r.ts = now_ms;
+	if (r.ts < a->rw_ts + 2) {
+		r.ts = a->rw_ts + 2;
+		if (a->rw_ts - now_ms > slack) {
+			log_errorx("the clock went back; remote write timestamps "
+			    "start again from it (receivers may refuse them as "
+			    "out of order)", "behind_ms=%lld",
+			    (long long)(a->rw_ts - now_ms));
+			r.ts = now_ms;
+		}
 	}
 	a->rw_ts = r.ts;
-	rw_batch_reset(a->batch);
+	a->rw_failed = 0;
+	a->rw_incomplete = 0;
 	rw_seen_round(a->seen);
 	if (list_groups(a) != SPOOL_OK) {
 		a->rw_next = mono() + a->c->interval;
-		return 0;
+		return 2;
 	}
+	if (rw_markers(a, &r, r.ts - 1) != 0)
+		return 1;
+	rw_batch_reset(a->batch);
+	(void)rw_self(a, &r);
 	rc = pull_walk(a->s, &sink, &r, &res, err, sizeof(err));
 	if (rc < 0) {
 		/* What was sent is current; the rest goes next round. No
@@ -1333,25 +1431,17 @@ rw_round(agent_t *a)
 		    "reason=%s", log_q(err));
 		rw_batch_reset(a->batch);
 		a->rw_next = mono() + a->c->interval;
-		return 0;
+		return 2;
 	}
-	if (rc == 0)
-		rc = rw_self(a, &r);
-	/* Markers only after the whole state went: a round cut short
-	 * noted only part of it. */
-	if (rc == 0)
-		rc = rw_seen_each_gone(a->seen, rw_mark, &r);
-	if (rc == 0)
-		rc = rw_flush(a);
-	if (rc != 0)
-		return rc;
-	if (r.marks > 0) {
-		log_info("remote write: staleness markers sent", "series=%zu",
-		    r.marks);
-		if (rw_seen_forget_gone(a->seen) != RW_OK)
-			log_debug("out of memory: markers go again next round",
-			    NULL);
-	}
+	if (!a->rw_incomplete)
+		rw_seen_walked(a->seen);
+	if (!a->rw_failed && rw_flush(a) != 0)
+		a->rw_failed = 1;
+	if (a->rw_failed)
+		return 1;
+	if (rw_markers(a, &r, r.ts) != 0)
+		return 1;
+	backoff_reset(&a->rwb);
 	/* Rounds keep to the interval from their starts, so that their
 	 * timestamps do not drift by each round's duration; a round longer
 	 * than the interval is followed at once, never by a burst. */
@@ -1389,8 +1479,11 @@ agent_once(agent_t *a)
 	/* Remote write first: it sends the state as it is, and does not
 	 * wait for the gateway. Each request is capped at the time left. */
 	double rw_rejected = a->m.rw_requests[SELFM_REJECTED];
+	int rwrc;
 	while (a->rwp != NULL && (push_limit(a->rwp, deadline - mono()),
-	    rw_round(a) != 0)) {
+	    (rwrc = rw_round(a)) != 0)) {
+		if (rwrc == 2)
+			return EX_IOERR;
 		if (a->rw_next >= deadline || mono() >= deadline) {
 			log_errorx("remote write receiver not reachable in time; "
 			    "the state is kept for the next run", "url=%s",
@@ -1596,9 +1689,14 @@ agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 			step out = { 0 };
 			if (list_groups(a) == SPOOL_OK) {
 				park_prune(a);
+				a->gw_yield = 1;
 				network_round(a, 0, &out);
+				a->gw_yield = 0;
 			}
-			if (!out.transport_failed)
+			/* Cut short for remote write: back right after it. */
+			if (out.yielded)
+				next_push = now;
+			else if (!out.transport_failed)
 				next_push = now + a->c->interval;
 			/* Once an interval, so the WAL does not grow while
 			 * writers keep a reader busy (FACTS: starvation). */

@@ -333,6 +333,7 @@ rw_batch_add_key(rw_batch *b, const rw_key *k, double value, int64_t ts_ms)
 struct rw_seen {
 	hmap *m;
 	uintptr_t round;
+	uintptr_t walked;   /* the last round that noted every live series */
 };
 
 rw_seen *
@@ -363,6 +364,7 @@ void
 rw_seen_clear(rw_seen *s)
 {
 	hmap_clear(s->m, NULL);
+	s->walked = 0;
 }
 
 size_t
@@ -375,6 +377,12 @@ void
 rw_seen_round(rw_seen *s)
 {
 	s->round++;
+}
+
+void
+rw_seen_walked(rw_seen *s)
+{
+	s->walked = s->round;
 }
 
 rw_err
@@ -399,7 +407,7 @@ rw_seen_note(rw_seen *s, const rw_batch *b, int *dup)
 }
 
 typedef struct gone_ctx {
-	uintptr_t round;
+	uintptr_t walked;
 	int (*fn)(void *, const rw_key *);
 	void *arg;
 	hmap *keep;
@@ -412,7 +420,7 @@ each_gone(const void *key, size_t klen, void *val, void *arg)
 	gone_ctx *g = arg;
 	rw_key k = { key, klen };
 
-	if ((uintptr_t)val == g->round)
+	if ((uintptr_t)val >= g->walked)
 		return 0;
 	return g->fn(g->arg, &k);
 }
@@ -421,8 +429,10 @@ int
 rw_seen_each_gone(const rw_seen *s, int (*fn)(void *, const rw_key *),
     void *arg)
 {
-	gone_ctx g = { s->round, fn, arg, NULL, 0 };
+	gone_ctx g = { s->walked, fn, arg, NULL, 0 };
 
+	if (s->walked == 0)
+		return 0;
 	return hmap_each(s->m, each_gone, &g);
 }
 
@@ -433,7 +443,7 @@ keep_live(const void *key, size_t klen, void *val, void *arg)
 	int created;
 	void **v;
 
-	if ((uintptr_t)val != g->round)
+	if ((uintptr_t)val < g->walked)
 		return 0;
 	if ((v = hmap_put(g->keep, key, klen, &created)) == NULL) {
 		g->oom = 1;
@@ -454,7 +464,7 @@ count_one(void *arg, const rw_key *k)
 rw_err
 rw_seen_forget_gone(rw_seen *s)
 {
-	gone_ctx g = { s->round, NULL, NULL, NULL, 0 };
+	gone_ctx g = { s->walked, NULL, NULL, NULL, 0 };
 	size_t gone = 0;
 
 	/* hmap has no removal: the live series move to a new map, which

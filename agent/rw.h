@@ -67,16 +67,17 @@ rw_err rw_batch_add_key(rw_batch *b, const rw_key *k, double value,
 
 /*
  * rw_seen — the series a sink has sent, so that those that go away (their
- * group expired or was deleted, or a new push left them out) get a
- * staleness marker, as Prometheus gives a series that leaves a scrape.
+ * group expired or was deleted) get a staleness marker, as Prometheus
+ * gives a series that leaves a scrape.
  *
  * Each round begins with rw_seen_round(); every sample added to the batch
- * is noted with rw_seen_note(). Series noted in an earlier round but not
- * in this one are "gone": after a round that reached its end, the sink
- * sends a marker for each (rw_seen_each_gone), and once those are
- * delivered forgets them (rw_seen_forget_gone). A round cut short by an
- * unreachable receiver forgets nothing, so markers are never lost to a
- * failure; they may be sent twice, which receivers take.
+ * is noted with rw_seen_note(); a round that noted every live series (its
+ * walk of the spool reached the end, whether or not its requests got
+ * through) says so with rw_seen_walked(). Series the last such walk did
+ * not note are "gone": the sink sends a marker for each
+ * (rw_seen_each_gone) and, once those are delivered, forgets them
+ * (rw_seen_forget_gone). Until then they stay gone, so a marker is never
+ * lost to a failure; it may be sent twice, which receivers take.
  */
 typedef struct rw_seen rw_seen;
 
@@ -91,6 +92,7 @@ void rw_seen_clear(rw_seen *s);
 size_t rw_seen_count(const rw_seen *s);
 
 void rw_seen_round(rw_seen *s);
+void rw_seen_walked(rw_seen *s);
 
 /*
  * Notes the series of the last sample added to b. *dup is 1 when this

@@ -150,6 +150,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	prometheus__write_request__free_unpacked(wr, NULL);
 	/* The next round does not give it: its key makes the same series. */
 	rw_seen_round(s);
+	rw_seen_walked(s);
 	if (rw_seen_each_gone(s, grab, &key) != 0 || key.p == NULL)
 		abort();
 	if (rw_batch_add_key(b2, &key, 1.5, 1234) != RW_OK)

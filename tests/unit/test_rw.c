@@ -227,6 +227,10 @@ test_seen(void **state)
 	assert_int_equal(wr->n_timeseries, 3);
 	assert_true(wr->timeseries[1]->samples[0]->value == 2);
 	prometheus__write_request__free_unpacked(wr, NULL);
+	/* Nothing is gone before a whole walk. */
+	assert_int_equal(rw_seen_each_gone(s, collect_gone, m), 0);
+	assert_int_equal(rw_batch_count(m), 0);
+	rw_seen_walked(s);
 	assert_int_equal(rw_seen_each_gone(s, collect_gone, m), 0);
 	assert_int_equal(rw_batch_count(m), 0);
 	/* Round 2: b and c went away; the same b again in round 3 is not a
@@ -234,6 +238,10 @@ test_seen(void **state)
 	rw_batch_reset(b);
 	rw_seen_round(s);
 	assert_int_equal(add_noted(b, s, "a", "job=\"j\"", "x=\"1\"", 5), 0);
+	/* A walk cut short (not walked) leaves round 1's view: none gone. */
+	assert_int_equal(rw_seen_each_gone(s, collect_gone, m), 0);
+	assert_int_equal(rw_batch_count(m), 0);
+	rw_seen_walked(s);
 	assert_int_equal(rw_seen_each_gone(s, collect_gone, m), 0);
 	assert_int_equal(rw_batch_count(m), 2);
 	wr = decode(m);
@@ -266,6 +274,7 @@ test_seen(void **state)
 	assert_int_equal(add_noted(b, s, "b", "job=\"j\"", NULL, 2), 0);
 	assert_int_equal(add_noted(b, s, "a", "job=\"j\"", "x=\"1\"", 5), 0);
 	assert_int_equal(rw_seen_count(s), 2);
+	rw_seen_walked(s);
 	assert_int_equal(rw_seen_each_gone(s, collect_gone, m), 0);
 	assert_int_equal(rw_batch_count(m), 0);
 	rw_seen_clear(s);

@@ -1,0 +1,119 @@
+#!/usr/bin/python3
+"""A reverse proxy in front of a real receiver or gateway that misbehaves
+on purpose, for the integration tests. Standard library only; loopback
+only; it stops itself after --max-seconds.
+
+  flaky_proxy.py --upstream URL --port-file FILE --log FILE
+                 [--refuse-every N] [--refuse-status 429]
+                 [--delay-method PUT] [--delay SECONDS] [--max-seconds 60]
+
+Every request is forwarded to --upstream (same method, path, body and the
+headers a sender sets) and the upstream's answer relayed, except:
+  - with --refuse-every N, every N-th POST (the N-th, 2N-th, ...) is not
+    forwarded but answered --refuse-status with the body "rate limited":
+    a receiver that takes only part of each round;
+  - requests of --delay-method wait --delay seconds before they are
+    forwarded: a slow gateway.
+GET /-/ready is answered 200 here. Each request is one line in --log:
+  <monotonic seconds> <METHOD> <path> <status>
+"""
+import argparse
+import os
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+FORWARD = ("Content-Type", "Content-Encoding", "Authorization", "User-Agent",
+           "X-Prometheus-Remote-Write-Version")
+
+
+def main(argv):
+    p = argparse.ArgumentParser()
+    p.add_argument("--upstream", required=True)
+    p.add_argument("--port-file", required=True)
+    p.add_argument("--log", required=True)
+    p.add_argument("--refuse-every", type=int, default=0)
+    p.add_argument("--refuse-status", type=int, default=429)
+    p.add_argument("--delay-method", default="")
+    p.add_argument("--delay", type=float, default=0.0)
+    p.add_argument("--max-seconds", type=float, default=60.0)
+    args = p.parse_args(argv)
+    lock = threading.Lock()
+    posts = [0]
+
+    class H(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def record(self, status):
+            with lock, open(args.log, "a") as f:
+                f.write("%.3f %s %s %d\n" % (time.monotonic(), self.command,
+                                              self.path, status))
+
+        def answer(self, status, body=b""):
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            self.record(status)
+
+        def read_body(self):
+            # The agent streams a group's PUT body in chunks.
+            if "chunked" in (self.headers.get("Transfer-Encoding") or ""):
+                out = b""
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                    if size == 0:
+                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                            pass
+                        return out
+                    out += self.rfile.read(size)
+                    self.rfile.readline()
+            n = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(n) if n else None
+
+        def handle_any(self):
+            body = self.read_body()
+            if self.command == "GET" and self.path == "/-/ready":
+                return self.answer(200, b"ok")
+            if self.command == "POST" and args.refuse_every > 0:
+                with lock:
+                    posts[0] += 1
+                    refuse = posts[0] % args.refuse_every == 0
+                if refuse:
+                    return self.answer(args.refuse_status, b"rate limited")
+            if self.command == args.delay_method and args.delay > 0:
+                time.sleep(args.delay)
+            req = urllib.request.Request(args.upstream + self.path, data=body,
+                                         method=self.command)
+            for h in FORWARD:
+                if self.headers.get(h) is not None:
+                    req.add_header(h, self.headers.get(h))
+            try:
+                with urllib.request.urlopen(req, timeout=10) as r:
+                    return self.answer(r.status, r.read())
+            except urllib.error.HTTPError as e:
+                return self.answer(e.code, e.read())
+            except OSError as e:
+                return self.answer(502, str(e).encode())
+
+        do_GET = do_PUT = do_POST = do_DELETE = handle_any
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    srv.daemon_threads = True
+    tmp = args.port_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%d\n" % srv.server_address[1])
+    os.rename(tmp, args.port_file)
+    threading.Timer(args.max_seconds, srv.shutdown).start()
+    srv.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Remote write when a sink is only half there, with a real VictoriaMetrics
+# and a real Pushgateway behind flaky_proxy.py:
+#   - a receiver that refuses every second request (429), so that no round
+#     ever gets through whole: the agent's own metrics still arrive (they
+#     go first), a deleted group's staleness marker still arrives (owed
+#     markers go first, in requests of their own), and the backoff is not
+#     reset by the requests that got through;
+#   - a gateway that takes 0.7 s per PUT while the agent pushes 9 groups:
+#     remote write still goes out during those pushes (the two sinks share
+#     one loop, and a gateway round gives way when remote write is due).
+set -u
+. "$(dirname "$0")/lib.sh"
+need agent gateway
+VM=${VM:-/usr/bin/victoria-metrics}
+[ -x "$VM" ] || { echo "1..0 # SKIP $VM not installed"; exit 0; }
+
+vport=$(free_port)
+"$VM" -httpListenAddr="127.0.0.1:$vport" -storageDataPath="$T/vm" \
+	-retentionPeriod=1d -search.latencyOffset=0s >"$T/vm.log" 2>&1 &
+vpid=$!
+track "$vpid"
+if ! wait_until curl -sf --max-time 1 "http://127.0.0.1:$vport/health" -o /dev/null; then
+	tap_fail "VictoriaMetrics starts"; diag_file "$T/vm.log"; tap_done; exit 1
+fi
+VMURL="http://127.0.0.1:$vport"
+
+# proxy_start NAME ARG...: flaky_proxy.py on a free port; sets PROXY_URL
+# and PROXY_LOG
+proxy_start() {
+	local name=$1 i=0
+	shift
+	PROXY_LOG="$T/$name.log"
+	: >"$PROXY_LOG"
+	"$PY" "$INT_DIR/flaky_proxy.py" --port-file "$T/$name.port" --log "$PROXY_LOG" \
+		--max-seconds 90 "$@" 2>"$T/$name.err" &
+	track "$!"
+	while [ $i -lt 100 ] && [ ! -s "$T/$name.port" ]; do sleep 0.1; i=$((i + 1)); done
+	[ -s "$T/$name.port" ] || return 1
+	PROXY_URL="http://127.0.0.1:$(cat "$T/$name.port")"
+}
+# vm_last MATCH: '{labels} value' of each exported series' last sample
+# ("stale" for a staleness marker)
+vm_last() {
+	curl -s --max-time 5 "$VMURL/internal/force_flush" >/dev/null
+	curl -s --max-time 5 "$VMURL/api/v1/export" --data-urlencode "match[]=$1" | "$PY" -c '
+import json, sys
+out = []
+for line in sys.stdin:
+    if line.strip():
+        d = json.loads(line); m = d["metric"]; n = m.pop("__name__"); v = d["values"][-1]
+        out.append("%s{%s} %s" % (n, ",".join("%s=%s" % (k, json.dumps(m[k])) for k in sorted(m)),
+                                  "stale" if v is None else repr(float(v))))
+print("\n".join(sorted(out)))'
+}
+vm_is() { [ "$(vm_last "$1")" = "$2" ]; }
+
+# ------------------------- a receiver that refuses every second request
+proxy_start half --upstream "$VMURL" --refuse-every 2 --refuse-status 429 ||
+	{ tap_fail "the proxy starts"; tap_done; exit 1; }
+export COLLECTOR_SPOOL="$T/half.db"
+lines=()
+for i in 0 1 2 3 4 5 6 7 8 9; do lines+=("stay_gauge{n=\"$i\"} $i"); done
+"$CS" put --job stay --grouping '' "${lines[@]}"
+"$CS" put --job gone --grouping '' 'gone_gauge 7'
+# 35 of the agent's own and 11 series: two requests a round, of which the
+# proxy refuses one.
+agent_conf "$T/half.conf" "http://127.0.0.1:1" hj hi enabled=false retry_min=0.2 retry_max=1.0
+echo "remote_write: { url = \"$PROXY_URL/api/v1/write\"; max_samples_per_send = 40; };" >>"$T/half.conf"
+agent_start half -c "$T/half.conf"
+apid=$AGENT_PID
+check "the agent's own metrics arrive although no round gets through whole" \
+	wait_until -t 20 vm_is 'collector_agent_up' 'collector_agent_up{instance="hi",job="hj"} 1.0'
+check "a group's series arrive (the first request of a round)" \
+	wait_until -t 20 vm_is '{job="gone"}' 'gone_gauge{job="gone"} 7.0'
+"$CS" delete --job gone --grouping ''
+check "the deleted group's staleness marker arrives" \
+	wait_until -t 20 vm_is '{job="gone"}' 'gone_gauge{job="gone"} stale'
+stop_pid "$apid" 10
+is "$STOP_RC" 0 "SIGTERM: exit 0"
+retries=$(grep -c 'msg="remote write receiver unreachable; will retry" code=429' "$T/half.err")
+check "requests were refused and retried ($retries)" less_than 2 "$retries"
+check "no round got through whole: no marker forgotten early, so it went in its own request" \
+	grep -q 'msg="remote write: staleness markers sent" series=1' "$T/half.err"
+# The backoff grows while rounds fail: with retry_min 0.2 and retry_max 1.0
+# the n-th wait is drawn from [0.2, min(1.0, 0.2*2^n)]; reset by every
+# request that got through, it would never exceed 0.4.
+longest=$(grep -o 'code=429 reason="rate limited" retry_in=[0-9.]*' "$T/half.err" | sed 's/.*=//' | sort -n | tail -1)
+check "the backoff grows past 0.4 s (longest wait $longest s)" less_than 0.4 "${longest:-0}"
+
+# --------------------- a slow gateway does not hold remote write back
+gw_start || { tap_fail "gateway starts"; tap_done; exit 1; }
+proxy_start slowgw --upstream "$GW_URL" --delay-method PUT --delay 0.7 ||
+	{ tap_fail "the gateway proxy starts"; tap_done; exit 1; }
+GWP_URL=$PROXY_URL GWP_LOG=$PROXY_LOG
+proxy_start rwlog --upstream "$VMURL" || { tap_fail "the receiver proxy starts"; tap_done; exit 1; }
+export COLLECTOR_SPOOL="$T/slow.db"
+for g in 1 2 3 4 5 6 7 8; do "$CS" put --job "slow$g" --grouping '' "slow_gauge $g"; done
+agent_conf "$T/slow.conf" "$GWP_URL" sj si
+echo "remote_write: { url = \"$PROXY_URL/api/v1/write\"; };" >>"$T/slow.conf"
+agent_start slow -c "$T/slow.conf"
+spid=$AGENT_PID
+puts_ok() { [ "$(awk '$2 == "PUT" && $4 == 200' "$GWP_LOG" | wc -l)" -ge 9 ]; }
+check "the gateway gets all 8 groups and the heartbeat, 0.7 s each" wait_until -t 30 puts_ok
+first_put=$(awk '$2 == "PUT" { print $1; exit }' "$GWP_LOG")
+ninth_put=$(awk '$2 == "PUT" && ++n == 9 { print $1 }' "$GWP_LOG")
+during=$(awk -v a="$first_put" -v b="$ninth_put" '$2 == "POST" && $1 > a && $1 < b { n++ } END { print n + 0 }' "$PROXY_LOG")
+echo "# first PUT at $first_put, ninth at $ninth_put; remote-write requests between: $during"
+check "remote write goes on while the gateway's pushes take their time ($during requests)" \
+	less_than 1 "$during"
+is "$(gw_value slow8 '' slow_gauge)" 8 "the last group reached the gateway"
+stop_pid "$spid" 10
+is "$STOP_RC" 0 "SIGTERM: exit 0"
+gw_stop
+stop_pid "$vpid" 10
+tap_done
