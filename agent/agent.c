@@ -101,6 +101,8 @@ struct agent {
 	int rw_incomplete;        /* this round: some live series was not
 	                           * noted (out of memory): no markers */
 	int gw_yield;             /* gateway rounds give way to remote write */
+	size_t rw_many_labels;    /* this round: series with too many labels */
+	double rw_many_said;      /* monotonic: when that was last logged */
 	backoff rwb;              /* remote write's transport failures */
 	double rw_next;           /* monotonic: the next round */
 	double fold_err_at;       /* monotonic: the last fold error logged */
@@ -1203,6 +1205,8 @@ rw_add(agent_t *a, const char *name, const char *glab, const char *labels,
 		    "reason=%s", log_q(name), rw_strerror(e));
 		return 0;
 	}
+	if (rw_batch_last_labels(a->batch) > RW_RECEIVER_MAX_LABELS)
+		a->rw_many_labels++;
 	rw_note(a, name);
 	/* After a failed request the walk goes on only to learn which
 	 * series are live, so that markers are right next time. */
@@ -1414,6 +1418,7 @@ rw_round(agent_t *a)
 	a->rw_ts = r.ts;
 	a->rw_failed = 0;
 	a->rw_incomplete = 0;
+	a->rw_many_labels = 0;
 	rw_seen_round(a->seen);
 	if (list_groups(a) != SPOOL_OK) {
 		a->rw_next = mono() + a->c->interval;
@@ -1435,6 +1440,16 @@ rw_round(agent_t *a)
 	}
 	if (!a->rw_incomplete)
 		rw_seen_walked(a->seen);
+	/* Sent as they are (the gateway takes up to 64), but common
+	 * receivers cut or refuse them: say so, every 10 minutes. */
+	if (a->rw_many_labels > 0 && (a->rw_many_said == 0 ||
+	    mono() - a->rw_many_said >= 600)) {
+		log_warnx("series with more labels than remote-write receivers "
+		    "take by default (VictoriaMetrics drops the rest silently, "
+		    "Mimir refuses the series)", "series=%zu max_labels=%d",
+		    a->rw_many_labels, RW_RECEIVER_MAX_LABELS);
+		a->rw_many_said = mono();
+	}
 	if (!a->rw_failed && rw_flush(a) != 0)
 		a->rw_failed = 1;
 	if (a->rw_failed)

@@ -110,6 +110,12 @@ rw_batch_count(const rw_batch *b)
 	return b->n;
 }
 
+size_t
+rw_batch_last_labels(const rw_batch *b)
+{
+	return b->n > 0 ? b->ents[b->n - 1].nlab : 0;
+}
+
 double
 rw_stale_nan(void)
 {

@@ -37,6 +37,15 @@ void rw_batch_reset(rw_batch *b);
 
 size_t rw_batch_count(const rw_batch *b);
 
+/* How many labels (__name__ included) the last sample added carries; 0
+ * when the batch is empty. */
+size_t rw_batch_last_labels(const rw_batch *b);
+
+/* Labels past this many are dropped silently by VictoriaMetrics
+ * (-maxLabelsPerTimeseries) and refused by Mimir
+ * (max_label_names_per_series): their defaults. */
+#define RW_RECEIVER_MAX_LABELS 30
+
 /*
  * Adds one sample. name is the sample's metric name (NAME_bucket, ...);
  * group and labels are canonical exposition label lists (`k="v",...`,

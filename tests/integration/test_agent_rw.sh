@@ -76,6 +76,22 @@ run_seconds_bucket{job="batch",le="10"} 2.0
 run_seconds_count{job="batch"} 2.0
 run_seconds_sum{job="batch"} 7.3' "VictoriaMetrics: an observed histogram, cumulative"
 
+# ------------------------------- more labels than receivers take by default
+labs=$(for i in $(seq -w 1 29); do printf 'l%s="v%s",' "$i" "$i"; done)
+COLLECTOR_SPOOL="$T/wide.db" "$CS" put --job wide --grouping '' "wide_gauge{${labs%,}} 1"
+PROMETHEUS_PUSHGATEWAY_ENABLED=false run_agent --spool "$T/wide.db" \
+	--remote-write "http://127.0.0.1:$vport/api/v1/write" --once
+is_rc 0 "a series with 31 labels (29, job, __name__): exit 0"
+like "$ERR" 'msg="series with more labels than remote-write receivers take by default (VictoriaMetrics drops the rest silently, Mimir refuses the series)" series=1 max_labels=30' \
+	"the agent warns about it"
+wide_labels() {
+	curl -s --max-time 5 "http://127.0.0.1:$vport/internal/force_flush" >/dev/null
+	curl -s --max-time 5 "http://127.0.0.1:$vport/api/v1/export" --data-urlencode 'match[]=wide_gauge' |
+		"$PY" -c 'import json, sys; print(" ".join(str(len(json.loads(l)["metric"])) for l in sys.stdin if l.strip()))'
+}
+wide_is() { [ "$(wide_labels)" = "$1" ]; }
+check "VictoriaMetrics 1.79 keeps 30 of the 31 labels, as the warning says" wait_until wide_is 30
+
 # ------------------------------------------------------------- Prometheus
 pport=$(free_port)
 printf 'global: { scrape_interval: 1m }\n' >"$T/prom.yml"
