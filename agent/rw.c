@@ -126,21 +126,30 @@ rw_stale_nan(void)
 	return d;
 }
 
+/* Grows an array of *cap elements of size sz to hold at least want,
+ * doubling, so that appending one at a time stays cheap. */
+static int
+grow(void **p, size_t *cap, size_t want, size_t sz)
+{
+	size_t n = *cap ? *cap : 64;
+	void *np;
+
+	if (want <= *cap)
+		return 0;
+	while (n < want)
+		n *= 2;
+	if ((np = realloc(*p, n * sz)) == NULL)
+		return -1;
+	*p = np;
+	*cap = n;
+	return 0;
+}
+
 /* Room for n more bytes in the arena. */
 static int
 arena_room(rw_batch *b, size_t n)
 {
-	if (b->alen + n <= b->acap)
-		return 0;
-	size_t cap = b->acap ? b->acap : 4096;
-	while (cap < b->alen + n)
-		cap *= 2;
-	char *np = realloc(b->arena, cap);
-	if (np == NULL)
-		return -1;
-	b->arena = np;
-	b->acap = cap;
-	return 0;
+	return grow((void **)&b->arena, &b->acap, b->alen + n, 1);
 }
 
 /* Appends s (len bytes), unescaped when esc, and a NUL; returns its
@@ -170,17 +179,7 @@ arena_add(rw_batch *b, const char *s, size_t len, int esc)
 static int
 labs_room(rw_batch *b, size_t n)
 {
-	if (b->nlabs + n <= b->caplabs)
-		return 0;
-	size_t cap = b->caplabs ? b->caplabs : 1024;
-	while (cap < b->nlabs + n)
-		cap *= 2;
-	lab *nl = realloc(b->labs, cap * sizeof(*nl));
-	if (nl == NULL)
-		return -1;
-	b->labs = nl;
-	b->caplabs = cap;
-	return 0;
+	return grow((void **)&b->labs, &b->caplabs, b->nlabs + n, sizeof(lab));
 }
 
 /* One label of a sample being added, before it is copied. */
@@ -340,6 +339,10 @@ struct rw_seen {
 	hmap *m;
 	uintptr_t round;
 	uintptr_t walked;   /* the last round that noted every live series */
+	size_t noted;       /* distinct series noted this round */
+	size_t gone;        /* gone as of that walk; an upper bound later
+	                     * (a gone series may come back), exact when 0,
+	                     * which spares the scans in the steady state */
 };
 
 rw_seen *
@@ -371,6 +374,8 @@ rw_seen_clear(rw_seen *s)
 {
 	hmap_clear(s->m, NULL);
 	s->walked = 0;
+	s->noted = 0;
+	s->gone = 0;
 }
 
 size_t
@@ -383,12 +388,14 @@ void
 rw_seen_round(rw_seen *s)
 {
 	s->round++;
+	s->noted = 0;
 }
 
 void
 rw_seen_walked(rw_seen *s)
 {
 	s->walked = s->round;
+	s->gone = hmap_count(s->m) - s->noted;
 }
 
 rw_err
@@ -408,6 +415,8 @@ rw_seen_note(rw_seen *s, const rw_batch *b, int *dup)
 	    NULL)
 		return RW_ENOMEM;
 	*dup = !created && (uintptr_t)*v == s->round;
+	if (!*dup)
+		s->noted++;
 	*v = (void *)s->round;
 	return RW_OK;
 }
@@ -437,7 +446,7 @@ rw_seen_each_gone(const rw_seen *s, int (*fn)(void *, const rw_key *),
 {
 	gone_ctx g = { s->walked, fn, arg, NULL, 0 };
 
-	if (s->walked == 0)
+	if (s->walked == 0 || s->gone == 0)
 		return 0;
 	return hmap_each(s->m, each_gone, &g);
 }
@@ -459,24 +468,14 @@ keep_live(const void *key, size_t klen, void *val, void *arg)
 	return 0;
 }
 
-static int
-count_one(void *arg, const rw_key *k)
-{
-	(void)k;
-	(*(size_t *)arg)++;
-	return 0;
-}
-
 rw_err
 rw_seen_forget_gone(rw_seen *s)
 {
 	gone_ctx g = { s->walked, NULL, NULL, NULL, 0 };
-	size_t gone = 0;
 
 	/* hmap has no removal: the live series move to a new map, which
 	 * happens only in a round where some went away. */
-	(void)rw_seen_each_gone(s, count_one, &gone);
-	if (gone == 0)
+	if (s->walked == 0 || s->gone == 0)
 		return RW_OK;
 	if ((g.keep = hmap_new()) == NULL)
 		return RW_ENOMEM;
@@ -487,22 +486,8 @@ rw_seen_forget_gone(rw_seen *s)
 	}
 	hmap_free(s->m, NULL);
 	s->m = g.keep;
+	s->gone = 0;
 	return RW_OK;
-}
-
-/* Grows an array of n elements of size sz to at least want. */
-static int
-grow(void **p, size_t *cap, size_t want, size_t sz)
-{
-	void *np;
-
-	if (want <= *cap)
-		return 0;
-	if ((np = realloc(*p, want * sz)) == NULL)
-		return -1;
-	*p = np;
-	*cap = want;
-	return 0;
 }
 
 rw_err
