@@ -251,6 +251,39 @@ fake_statuses() { awk -v m="$1" -v p="$2" '$2 == m && $3 == p { printf "%s%s", (
 
 # ------------------------------------------------------------------- tools
 
+# vm_last URL MATCH [CURL-ARG...]: VictoriaMetrics' series for MATCH (after a
+# flush), one sorted line each: 'name{labels sorted} VALUE', VALUE the last
+# sample as a float ("7.0") or "stale" for a staleness marker. Fails when a
+# series' timestamps are out of order. CURL-ARGs: --cacert, -u, ...
+vm_last() {
+	local url=$1 match=$2
+	shift 2
+	curl -s --max-time 5 "$@" "$url/internal/force_flush" >/dev/null
+	curl -s --max-time 5 "$@" "$url/api/v1/export" --data-urlencode "match[]=$match" | "$PY" -c '
+import json, sys
+out = []
+for line in sys.stdin:
+    if not line.strip():
+        continue
+    d = json.loads(line); m = d["metric"]; n = m.pop("__name__"); v = d["values"][-1]
+    assert d["timestamps"] == sorted(d["timestamps"]), "timestamps out of order"
+    out.append("%s{%s} %s" % (n, ",".join("%s=%s" % (k, json.dumps(m[k])) for k in sorted(m)),
+                              "stale" if v is None else repr(float(v))))
+print("\n".join(sorted(out)))'
+}
+
+# prom_query URL PROMQL: Prometheus' instant vector now, one sorted line
+# each: 'name{labels sorted} value' (nothing while it cannot answer)
+prom_query() {
+	curl -s --max-time 5 -G "$1/api/v1/query" --data-urlencode "query=$2" | "$PY" -c '
+import json, sys
+out = []
+for r in json.load(sys.stdin)["data"]["result"]:
+    m = r["metric"]; n = m.pop("__name__", "")
+    out.append("%s{%s} %s" % (n, ",".join("%s=%s" % (k, json.dumps(m[k])) for k in sorted(m)), r["value"][1]))
+print("\n".join(sorted(out)))' 2>/dev/null
+}
+
 # promtool_check FILE: `promtool check metrics` < FILE; exit 0 (clean) and
 # 3 (lint only: names, HELP) pass; anything else fails with the output
 # printed as TAP comments.

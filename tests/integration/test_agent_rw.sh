@@ -14,6 +14,7 @@ PROM=${PROM:-/usr/bin/prometheus}
 [ -x "$VM" ] || { echo "1..0 # SKIP $VM not installed"; exit 0; }
 [ -x "$PROM" ] || { echo "1..0 # SKIP $PROM not installed"; exit 0; }
 
+vm_series() { vm_last "http://127.0.0.1:$1" "$2"; }
 # vm_start PORT: VictoriaMetrics on 127.0.0.1:PORT with a data dir of its own.
 vm_start() {
 	"$VM" -httpListenAddr="127.0.0.1:$1" -storageDataPath="$T/vm-$1" \
@@ -21,22 +22,6 @@ vm_start() {
 	VM_PID=$!
 	track "$VM_PID"
 	wait_until curl -sf --max-time 1 "http://127.0.0.1:$1/health" -o /dev/null
-}
-# vm_series PORT MATCH: the exported series as sorted lines
-# '{labels sorted} last-value', after a flush.
-vm_series() {
-	curl -s --max-time 5 "http://127.0.0.1:$1/internal/force_flush" >/dev/null
-	curl -s --max-time 5 "http://127.0.0.1:$1/api/v1/export" --data-urlencode "match[]=$2" |
-		"$PY" -c '
-import json, sys
-out = []
-for line in sys.stdin:
-    if not line.strip():
-        continue
-    d = json.loads(line); m = d["metric"]; n = m.pop("__name__")
-    v = d["values"][-1]
-    out.append("%s{%s} %s" % (n, ",".join("%s=%s" % (k, json.dumps(m[k])) for k in sorted(m)), repr(float(v))))
-print("\n".join(sorted(out)))'
 }
 
 export COLLECTOR_SPOOL="$T/rw.db"
@@ -103,15 +88,7 @@ wait_until -t 30 curl -sf --max-time 1 "http://127.0.0.1:$pport/-/ready" -o /dev
 PROMETHEUS_PUSHGATEWAY_ENABLED=false run_agent --spool "$COLLECTOR_SPOOL" \
 	--remote-write "http://127.0.0.1:$pport/api/v1/write" --once
 is_rc 0 "--once to Prometheus: exit 0"
-pq() {
-	curl -s --max-time 5 -G "http://127.0.0.1:$pport/api/v1/query" --data-urlencode "query=$1" | "$PY" -c '
-import json, sys
-out = []
-for r in json.load(sys.stdin)["data"]["result"]:
-    m = r["metric"]; n = m.pop("__name__", "")
-    out.append("%s{%s} %s" % (n, ",".join("%s=%s" % (k, json.dumps(m[k])) for k in sorted(m)), r["value"][1]))
-print("\n".join(sorted(out)))'
-}
+pq() { prom_query "http://127.0.0.1:$pport" "$1"; }
 is "$(pq '{job="web"}')" 'hits_total{instance="h1",job="web",path="/a \"q\" \\ b"} 7
 temp{instance="h1",job="web"} -1.5' "Prometheus: values and labels exact"
 is "$(pq 'run_seconds_count')" 'run_seconds_count{job="batch"} 2' "Prometheus: the histogram's count"

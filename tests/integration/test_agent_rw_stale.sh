@@ -18,26 +18,7 @@ PROM=${PROM:-/usr/bin/prometheus}
 [ -x "$VM" ] || { echo "1..0 # SKIP $VM not installed"; exit 0; }
 [ -x "$PROM" ] || { echo "1..0 # SKIP $PROM not installed"; exit 0; }
 
-# vm_last PORT MATCH: each exported series' last sample, sorted lines
-# '{labels} VALUE' (VALUE "stale" for the marker), after a flush.
-vm_last() {
-	curl -s --max-time 5 "http://127.0.0.1:$1/internal/force_flush" >/dev/null
-	curl -s --max-time 5 "http://127.0.0.1:$1/api/v1/export" --data-urlencode "match[]=$2" |
-		"$PY" -c '
-import json, sys
-out = []
-for line in sys.stdin:
-    if not line.strip():
-        continue
-    d = json.loads(line); m = d["metric"]; n = m.pop("__name__")
-    v = d["values"][-1]
-    ts = d["timestamps"]
-    assert ts == sorted(ts), "timestamps out of order"
-    out.append("%s{%s} %s" % (n, ",".join("%s=%s" % (k, json.dumps(m[k])) for k in sorted(m)),
-                              "stale" if v is None else repr(float(v))))
-print("\n".join(sorted(out)))'
-}
-vm_is() { [ "$(vm_last "$1" "$2")" = "$3" ]; }
+vm_is() { [ "$(vm_last "http://127.0.0.1:$1" "$2")" = "$3" ]; }
 # markers FILE: the series the agent reported marking stale, summed
 markers() { awk '/msg="remote write: staleness markers sent"/ { sub(/.*series=/, ""); n += $1 } END { print n + 0 }' "$1"; }
 
@@ -74,18 +55,18 @@ gone_gauge{job="gone"} stale
 keep_gauge{instance="si",job="sj"} 1.0'
 check "a deleted group and an expired group end with a staleness marker" \
 	wait_until -t 20 vm_is "$vport" '{__name__=~".+_gauge"}' "$after"
-is "$(vm_last "$vport" '{__name__=~".+_gauge"}')" "$after" "the export, exactly"
+is "$(vm_last "http://127.0.0.1:$vport" '{__name__=~".+_gauge"}')" "$after" "the export, exactly"
 like "$(cat "$T/vm.err")" 'msg="gateway unreachable; will retry"' "the gateway was unreachable all along"
-is "$(vm_last "$vport" '{__name__=~"collector_agent_(up|remote_write_requests_total)",result!="success"}')" \
+is "$(vm_last "http://127.0.0.1:$vport" '{__name__=~"collector_agent_(up|remote_write_requests_total)",result!="success"}')" \
 	'collector_agent_remote_write_requests_total{instance="si",job="sj",result="rejected"} 0.0
 collector_agent_remote_write_requests_total{instance="si",job="sj",result="retry"} 0.0
 collector_agent_up{instance="si",job="sj"} 1.0' "the agent's own metrics go too, as its default group"
-ok_sent=$(vm_last "$vport" 'collector_agent_remote_write_requests_total{result="success"}' | awk '{ print $2 }')
+ok_sent=$(vm_last "http://127.0.0.1:$vport" 'collector_agent_remote_write_requests_total{result="success"}' | awk '{ print $2 }')
 check "... with the successful requests counted ($ok_sent)" less_than 0 "${ok_sent:-0}"
 # Two more intervals: the markers went once, and the series stay ended.
 sleep 2.5
 is "$(markers "$T/vm.err")" 2 "two markers, each sent once"
-is "$(vm_last "$vport" '{__name__=~".+_gauge"}')" "$after" "still ended two intervals later"
+is "$(vm_last "http://127.0.0.1:$vport" '{__name__=~".+_gauge"}')" "$after" "still ended two intervals later"
 stop_pid "$apid" 10
 is "$STOP_RC" 0 "SIGTERM: exit 0"
 stop_pid "$vpid" 10
@@ -100,17 +81,7 @@ track "$ppid"
 if ! wait_until -t 30 curl -sf --max-time 1 "http://127.0.0.1:$pport/-/ready" -o /dev/null; then
 	tap_fail "Prometheus starts"; diag_file "$T/prom.log"; tap_done; exit 1
 fi
-# pq PROMQL: the instant vector now, as sorted lines '{labels} value'
-# (nothing while Prometheus cannot answer)
-pq() {
-	curl -s --max-time 5 -G "http://127.0.0.1:$pport/api/v1/query" --data-urlencode "query=$1" | "$PY" -c '
-import json, sys
-out = []
-for r in json.load(sys.stdin)["data"]["result"]:
-    m = r["metric"]; n = m.pop("__name__", "")
-    out.append("%s{%s} %s" % (n, ",".join("%s=%s" % (k, json.dumps(m[k])) for k in sorted(m)), r["value"][1]))
-print("\n".join(sorted(out)))' 2>/dev/null
-}
+pq() { prom_query "http://127.0.0.1:$pport" "$1"; }
 pq_is() { [ "$(pq "$1")" = "$2" ]; }
 
 export COLLECTOR_SPOOL="$T/prom.db"

@@ -32,19 +32,7 @@ vcurl() { curl -s --max-time 5 --cacert "$P/ca.crt" -u "writer:$PASS" "$@"; }
 if ! wait_until vcurl -f -o /dev/null "$VMURL/health"; then
 	tap_fail "VictoriaMetrics starts with TLS and basic auth"; diag_file "$T/vm.log"; tap_done; exit 1
 fi
-# vm_last MATCH: '{labels} value' of each exported series' last sample
-vm_last() {
-	vcurl "$VMURL/internal/force_flush" >/dev/null
-	vcurl "$VMURL/api/v1/export" --data-urlencode "match[]=$1" | "$PY" -c '
-import json, sys
-out = []
-for line in sys.stdin:
-    if line.strip():
-        d = json.loads(line); m = d["metric"]; n = m.pop("__name__")
-        out.append("%s{%s} %s" % (n, ",".join("%s=%s" % (k, json.dumps(m[k])) for k in sorted(m)), repr(float(d["values"][-1]))))
-print("\n".join(sorted(out)))'
-}
-vm_is() { [ "$(vm_last "$1")" = "$2" ]; }
+vm_is() { [ "$(vm_last "$VMURL" "$1" --cacert "$P/ca.crt" -u "writer:$PASS")" = "$2" ]; }
 
 # rw_conf FILE URL SETTING...: remote write only, with the settings given
 rw_conf() {
