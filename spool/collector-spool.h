@@ -334,6 +334,27 @@ SPOOL_API spool_err spool_group_park(spool_t *s, int64_t group_id,
 SPOOL_API spool_err spool_group_deleted(spool_t *s, int64_t group_id,
     int64_t seen, int *dropped) SPOOL_WUR;
 
+/*
+ * Claims the spool for this process's agent: an exclusive flock(2) on the
+ * spool file, held until spool_close() and dropped by the kernel when the
+ * process ends, however it ends (SIGKILL leaves no stale lock). It does not
+ * touch SQLite's own locks, so writers and readers go on as before. When
+ * another process holds it: SPOOL_EBUSY, spool_errmsg() names it, and
+ * *holder is its PID when /proc/locks tells (else 0).
+ */
+SPOOL_API spool_err spool_claim(spool_t *s, long *holder) SPOOL_WUR;
+
+/*
+ * Records the identity of the gateway the agent pushes to: any text that
+ * changes when the gateway is restarted or replaced (its URL and start
+ * time). When it differs from the identity recorded before, the gateway
+ * may hold none of the groups: every group counts as never pushed, so that
+ * all go again, and *changed is 1. The first identity a spool records
+ * changes nothing. One transaction.
+ */
+SPOOL_API spool_err spool_gateway_seen(spool_t *s, const char *identity,
+    int *changed) SPOOL_WUR;
+
 /* Moves the WAL into the database file and truncates it; for idle times.
  * It waits at most 100 ms for other connections' read transactions (and
  * holds off writers that long); when they have not finished, the WAL is

@@ -541,6 +541,10 @@ spool_close(spool_t *s)
 		spool_batch_rollback(s);
 	sqlite3_finalize(s->st_put);
 	sqlite3_close(s->db);
+	/* After SQLite's own descriptors: closing any descriptor of the file
+	 * drops the process's POSIX locks on it, SQLite's included. */
+	if (s->agent_fd > 0)
+		close(s->agent_fd - 1);
 	free(s->path);
 	free(s);
 }

@@ -9,10 +9,15 @@
  * and comes out contiguous.
  */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "expo.h"
 #include "spool_int.h"
@@ -581,5 +586,113 @@ spool_checkpoint(spool_t *s)
 	e = spool_exec(s, "PRAGMA wal_checkpoint(TRUNCATE)",
 	    "checkpointing the WAL");
 	sqlite3_busy_timeout(s->db, s->busy_ms);
+	return e;
+}
+
+/* The PID /proc/locks gives for a flock on inode ino; 0 when none. */
+static long
+flock_holder(ino_t ino)
+{
+	char line[256];
+	FILE *f = fopen("/proc/locks", "re");
+	long pid = 0;
+
+	if (f == NULL)
+		return 0;
+	/* "1: FLOCK  ADVISORY  WRITE 4242 08:01:1234 0 EOF" */
+	while (pid == 0 && fgets(line, sizeof(line), f) != NULL) {
+		char kind[16], mode[16], rw[16], dev[64];
+		long p;
+		unsigned long long in;
+		if (sscanf(line, "%*s %15s %15s %15s %ld %63s", kind, mode, rw,
+		    &p, dev) != 5 || strcmp(kind, "FLOCK") != 0)
+			continue;
+		const char *c = strrchr(dev, ':');
+		if (c != NULL && sscanf(c + 1, "%llu", &in) == 1 &&
+		    in == (unsigned long long)ino)
+			pid = p;
+	}
+	fclose(f);
+	return pid;
+}
+
+spool_err
+spool_claim(spool_t *s, long *holder)
+{
+	struct stat st;
+	int fd;
+
+	*holder = 0;
+	s->errmsg[0] = '\0';
+	if (s->agent_fd > 0)
+		return SPOOL_OK;
+	fd = open(s->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return spool_seterr(s, SPOOL_EIO, "cannot open spool %s to lock "
+		    "it (%s)", s->path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		s->agent_fd = fd + 1;
+		return SPOOL_OK;
+	}
+	if (errno != EWOULDBLOCK) {
+		int err = errno;
+		close(fd);
+		return spool_seterr(s, SPOOL_EIO, "cannot lock spool %s (%s)",
+		    s->path, strerror(err));
+	}
+	if (fstat(fd, &st) == 0)
+		*holder = flock_holder(st.st_ino);
+	close(fd);
+	if (*holder > 0)
+		return spool_seterr(s, SPOOL_EBUSY, "another collector-agent "
+		    "(pid %ld) is using spool %s: stop it first, or give each "
+		    "agent a spool of its own", *holder, s->path);
+	return spool_seterr(s, SPOOL_EBUSY, "another collector-agent is using "
+	    "spool %s: stop it first, or give each agent a spool of its own",
+	    s->path);
+}
+
+spool_err
+spool_gateway_seen(spool_t *s, const char *identity, int *changed)
+{
+	sqlite3_stmt *q = NULL;
+	int rc, had = 0, same = 0;
+	spool_err e;
+
+	*changed = 0;
+	s->errmsg[0] = '\0';
+	if ((e = spool_exec(s, "BEGIN IMMEDIATE", "recording the gateway")))
+		return e;
+	rc = sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = "
+	    "'gateway'", -1, &q, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(q, 0);
+		had = 1;
+		same = v != NULL && strcmp(v, identity) == 0;
+		rc = SQLITE_DONE;
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE) {
+		e = spool_sqlerr(s, rc, "recording the gateway");
+		goto fail;
+	}
+	if (same)
+		goto commit;
+	if (had && (e = spool_exec(s, "UPDATE groups SET pushed_version = 0",
+	    "recording the gateway")))
+		goto fail;
+	e = update(s, "INSERT INTO meta(key, value) VALUES ('gateway', ?3) "
+	    "ON CONFLICT(key) DO UPDATE SET value = excluded.value", 0, 0,
+	    identity, "recording the gateway");
+	if (e)
+		goto fail;
+	*changed = had;
+commit:
+	if ((e = spool_exec(s, "COMMIT", "recording the gateway")))
+		goto fail;
+	return SPOOL_OK;
+fail:
+	*changed = 0;
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	return e;
 }

@@ -347,6 +347,81 @@ test_deleted(void **state)
 	assert_int_equal(spool_checkpoint(f->s), SPOOL_OK);
 }
 
+/* The gateway's identity: the first changes nothing; a new one makes
+ * every group count as never pushed; the same one again changes nothing. */
+static void
+test_gateway_seen(void **state)
+{
+	struct fx *f = *state;
+	glist l;
+	int changed = -1;
+
+	put(f->s, "a", "", SPOOL_OP_SET, "g 1\n");
+	put(f->s, "b", "", SPOOL_OP_SET, "g 2\n");
+	fold(f->s);
+	l = groups(f->s);
+	assert_int_equal(spool_group_pushed(f->s, l.g[0].id, 1), SPOOL_OK);
+	assert_int_equal(spool_group_pushed(f->s, l.g[1].id, 1), SPOOL_OK);
+	assert_int_equal(spool_gateway_seen(f->s, "http://gw 2026-01-01", &changed),
+	    SPOOL_OK);
+	assert_int_equal(changed, 0);
+	l = groups(f->s);
+	assert_string_equal(l.text[0], "a| v1 p1 d0 s1 -");
+	assert_int_equal(spool_gateway_seen(f->s, "http://gw 2026-01-01", &changed),
+	    SPOOL_OK);
+	assert_int_equal(changed, 0);
+	assert_int_equal(spool_gateway_seen(f->s, "http://gw 2026-01-02", &changed),
+	    SPOOL_OK);
+	assert_int_equal(changed, 1);
+	l = groups(f->s);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.text[0], "a| v1 p0 d0 s1 -");
+	assert_string_equal(l.text[1], "b| v1 p0 d0 s1 -");
+	/* Recorded in the spool: another handle sees the same identity. */
+	{
+		spool_t *t;
+		char err[256];
+		assert_int_equal(spool_open(f->path, NULL, &t, err, sizeof(err)),
+		    SPOOL_OK);
+		assert_int_equal(spool_gateway_seen(t, "http://gw 2026-01-02",
+		    &changed), SPOOL_OK);
+		assert_int_equal(changed, 0);
+		spool_close(t);
+	}
+}
+
+/* One claim per spool file: a second handle, in this process or another,
+ * is refused until the first is closed. */
+static void
+test_claim(void **state)
+{
+	struct fx *f = *state;
+	spool_t *t;
+	char err[256];
+	long holder = -1;
+
+	assert_int_equal(spool_claim(f->s, &holder), SPOOL_OK);
+	assert_int_equal(holder, 0);
+	/* Claiming again through the same handle is a no-op. */
+	assert_int_equal(spool_claim(f->s, &holder), SPOOL_OK);
+	assert_int_equal(spool_open(f->path, NULL, &t, err, sizeof(err)),
+	    SPOOL_OK);
+	assert_int_equal(spool_claim(t, &holder), SPOOL_EBUSY);
+	assert_int_equal(holder, (long)getpid());
+	assert_non_null(strstr(spool_errmsg(t), "another collector-agent"));
+	/* Writers are not held off by the claim. */
+	put(t, "w", "", SPOOL_OP_ADD, "n_total 1\n");
+	spool_close(f->s);
+	f->s = NULL;
+	assert_int_equal(spool_claim(t, &holder), SPOOL_OK);
+	/* The spool's own locks still work after the claim's descriptor is
+	 * in place: a fold through the claiming handle. */
+	fold(t);
+	spool_close(t);
+	assert_int_equal(spool_open(f->path, NULL, &f->s, err, sizeof(err)),
+	    SPOOL_OK);
+}
+
 int
 main(void)
 {
@@ -363,6 +438,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_pushed_and_park, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_deleted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gateway_seen, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_claim, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("state", tests, NULL, NULL);
