@@ -188,3 +188,27 @@ fatalx(int status, const char *msg, const char *kvfmt, ...)
 	va_end(ap);
 	exit(status);
 }
+
+int
+log_limit_pass(log_limit *l, double now, double period, unsigned *held)
+{
+	if (l->at != 0 && now - l->at < period) {
+		l->held++;
+		return 0;
+	}
+	*held = l->held;
+	l->held = 0;
+	/* 0 means "never": a clock at 0 must still count as a line given. */
+	l->at = now > 0 ? now : 1e-9;
+	return 1;
+}
+
+int
+log_limit_clear(log_limit *l)
+{
+	int was = l->at != 0;
+
+	l->at = 0;
+	l->held = 0;
+	return was;
+}

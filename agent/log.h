@@ -48,6 +48,23 @@ void log_warnx(const char *msg, const char *kvfmt, ...)
 void log_errorx(const char *msg, const char *kvfmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * A line that a lasting failure would repeat every second (a full disk, a
+ * spool that cannot be written) goes at most once a period. Before logging
+ * it, ask log_limit_pass(): 1 when it may go now, with *held set to the
+ * lines held back since the last one (say it in the line); 0 when it is
+ * held back and counted. log_limit_clear() when the failure is over.
+ * Zeroed memory is a valid log_limit. Main thread only.
+ */
+typedef struct log_limit {
+	double at;        /* monotonic seconds of the last line; 0 none */
+	unsigned held;
+} log_limit;
+
+int log_limit_pass(log_limit *l, double now, double period, unsigned *held);
+/* Was a line given since the last clear? Clears. */
+int log_limit_clear(log_limit *l);
+
 /* Logs at level error and exits with status. */
 void fatalx(int status, const char *msg, const char *kvfmt, ...)
     __attribute__((format(printf, 3, 4), noreturn));
