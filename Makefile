@@ -164,7 +164,7 @@ BUILD_PKGS := gcc make pkg-config libsqlite3-dev libcurl4-openssl-dev \
               protobuf-c-compiler libsnappy-dev
 TEST_PKGS  := libcmocka-dev clang libclang-rt-14-dev prometheus-pushgateway \
               prometheus valgrind perl python3 sqlite3 python3-prometheus-client curl \
-              python3-yaml mandoc man-db systemd victoria-metrics
+              python3-yaml mandoc man-db systemd victoria-metrics faketime
 
 deps:
 	@contrib/deps.sh $(BUILD_PKGS) $(TEST_PKGS)

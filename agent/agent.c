@@ -11,14 +11,12 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
-#include <poll.h>
 #include <pthread.h>
 
 #include "agent.h"
@@ -33,6 +31,8 @@
 #include "rw.h"
 #include "selfm.h"
 #include "serve.h"
+#include "sig.h"
+#include "ttl.h"
 
 /* Bodies are rendered a chunk at a time; the cap only bounds one sample
  * that would not fit (lines are at most 64 KiB, histograms 256 buckets). */
@@ -42,6 +42,10 @@
 #define MAX_FOLDS_PER_STEP 200
 /* The deadline for the last push after SIGTERM. */
 #define LAST_PUSH_SECONDS 5.0
+/* A lasting failure is logged at most once in this many seconds. */
+#define LOG_REPEAT_S 60.0
+/* The loop folds at least this often, during long rounds too. */
+#define FOLD_PERIOD_S 1.0
 /* One group as listed at the start of a step (strings owned). */
 typedef struct group {
 	int64_t id;
@@ -105,8 +109,14 @@ struct agent {
 	double rw_many_said;      /* monotonic: when that was last logged */
 	backoff rwb;              /* remote write's transport failures */
 	double rw_next;           /* monotonic: the next round */
-	double fold_err_at;       /* monotonic: the last fold error logged */
-	unsigned fold_err_quiet;  /* fold errors not logged since */
+	log_limit fold_lim;       /* fold failures */
+	log_limit record_lim;     /* pushes that could not be recorded */
+	log_limit ckpt_lim;       /* checkpoints that failed */
+	ttl_t *ages;              /* how long each group went without a row */
+	double next_fold;         /* monotonic: the loop's next fold */
+	double hb_next;           /* monotonic: the default group is due */
+	double probe_next;        /* monotonic: ask the gateway's start time */
+	int probe_off;            /* the gateway cannot tell its start time */
 	serve_t *srv;             /* pull mode; NULL when off */
 	char *srv_listen;         /* the address srv serves */
 	pullctx pc;
@@ -121,8 +131,6 @@ typedef struct step {
 	int yielded;              /* stopped for the other sink's turn */
 	unsigned requests;        /* requests begun */
 } step;
-
-static volatile sig_atomic_t sig_stop, sig_hup;
 
 static double
 mono(void)
@@ -238,6 +246,9 @@ apply_cfg(agent_t *a, cfg *c)
 	backoff_init(&a->rwb, c->retry_min, c->retry_max,
 	    (uint64_t)getpid() ^ (uint64_t)(wall() * 1e6) ^ 0x5bd1e995u);
 	a->rw_next = 0;
+	/* Another gateway, or one that can now tell its start time. */
+	a->probe_off = 0;
+	a->probe_next = 0;
 	log_setlevel(c->log_level);
 	return 0;
 nomem:
@@ -286,7 +297,8 @@ agent_new(cfg *c, agent_t **out)
 	rbuf_init(&a->body, MAX_CHUNK);
 	pthread_mutex_init(&a->pc.mu, NULL);
 	if ((a->pc.path = strdup(a->c->spool_path)) == NULL ||
-	    (a->seen = rw_seen_new()) == NULL) {
+	    (a->seen = rw_seen_new()) == NULL ||
+	    (a->ages = ttl_new()) == NULL) {
 		agent_free(a);
 		log_errorx("out of memory", NULL);
 		return EX_OSERR;
@@ -312,6 +324,7 @@ agent_free(agent_t *a)
 	push_free(a->rwp);
 	rw_batch_free(a->batch);
 	rw_seen_free(a->seen);
+	ttl_free(a->ages);
 	spool_close(a->s);
 	free(a->default_grouping);
 	free(a->buckets);
@@ -340,23 +353,16 @@ fold_all(agent_t *a, int *more)
 		if ((e = spool_fold(a->s, &o, &r)) != SPOOL_OK) {
 			/* A full disk fails every second: say it once a
 			 * minute, with how many times it failed since. */
-			double now = mono();
-			if (a->fold_err_at == 0 || now - a->fold_err_at >= 60) {
+			unsigned held;
+			if (log_limit_pass(&a->fold_lim, mono(), LOG_REPEAT_S,
+			    &held))
 				log_errorx("cannot fold the inbox", "reason=%s "
 				    "failures_since_last_report=%u",
-				    log_q(spool_errmsg(a->s)),
-				    a->fold_err_quiet);
-				a->fold_err_at = now;
-				a->fold_err_quiet = 0;
-			} else
-				a->fold_err_quiet++;
+				    log_q(spool_errmsg(a->s)), held);
 			return e;
 		}
-		if (a->fold_err_at != 0) {
+		if (log_limit_clear(&a->fold_lim))
 			log_info("folding works again", NULL);
-			a->fold_err_at = 0;
-			a->fold_err_quiet = 0;
-		}
 		if (r.rejected > 0)
 			log_warnx("rows rejected", "rows=%zu hint=%s",
 			    r.rejected, log_q("collector-spool rejected"));
@@ -424,6 +430,14 @@ list_groups(agent_t *a)
 		    log_q(spool_errmsg(a->s)));
 		return e;
 	}
+	/* The groups come in id order, as the ages want them. */
+	ttl_begin(a->ages, mono(), wall());
+	for (size_t i = 0; i < a->ngroups; i++)
+		if (ttl_note(a->ages, a->groups[i].id,
+		    a->groups[i].last_row_ms) != 0)
+			log_debug("out of memory: group ages kept from the last "
+			    "listing", NULL);
+	ttl_end(a->ages);
 	return SPOOL_OK;
 }
 
@@ -772,13 +786,14 @@ count_request_rw(agent_t *a, const push_status *st, size_t n)
 		a->m.rw_dropped += (double)n;
 }
 
-/* The next wait of a sink's backoff, or the server's Retry-After (capped
- * at an hour, or retry_max when that is longer). */
+/* The next wait of a sink's backoff, or the server's Retry-After, never
+ * longer than retry_max: one proxy's word does not silence the agent (and
+ * its heartbeat) past what the operator set. */
 static double
 retry_delay(agent_t *a, backoff *b, const push_status *st)
 {
 	return backoff_honour(backoff_next(b), st->retry_after,
-	    a->c->retry_max > 3600 ? a->c->retry_max : 3600);
+	    a->c->retry_max);
 }
 
 /* A transport failure: wait before the next request, and push every group
@@ -900,10 +915,18 @@ do_push(agent_t *a, group *g, int with_self, step *out)
 		park_drop(a, g->id);
 		if (g->id != 0 && spool_group_pushed(a->s, g->id, version) !=
 		    SPOOL_OK) {
-			log_errorx("cannot record a push", "reason=%s",
-			    log_q(spool_errmsg(a->s)));
+			/* The group goes again next round (harmless); a disk
+			 * that stays full must not fill the log too. */
+			unsigned held;
+			if (log_limit_pass(&a->record_lim, mono(), LOG_REPEAT_S,
+			    &held))
+				log_errorx("cannot record a push; the group "
+				    "will be pushed again", "reason=%s "
+				    "failures_since_last_report=%u",
+				    log_q(spool_errmsg(a->s)), held);
 			out->spool_failed = 1;
-		}
+		} else if (g->id != 0)
+			log_limit_clear(&a->record_lim);
 		log_debug("pushed group", "job=%s grouping=%s bytes=%zu "
 		    "code=%ld seconds=%.3f", log_q(g->job), log_q(g->grouping),
 		    r.sent, st.http_code, st.seconds);
@@ -917,8 +940,13 @@ do_push(agent_t *a, group *g, int with_self, step *out)
 		out->pending = 1;
 		return 1;
 	case PUSH_REFUSED:
-		snprintf(reason, sizeof(reason), "HTTP %ld: %s", st.http_code,
-		    st.message);
+		/* The message may carry the status already ("HTTP 301:
+		 * redirect not followed", or "HTTP 404" for an empty body). */
+		if (strncmp(st.message, "HTTP ", 5) == 0)
+			snprintf(reason, sizeof(reason), "%s", st.message);
+		else
+			snprintf(reason, sizeof(reason), "HTTP %ld: %s",
+			    st.http_code, st.message);
 		break;
 	}
 refused_locally:
@@ -955,19 +983,20 @@ want_push(agent_t *a, const group *g, double now, int force)
 	return !parked_now(a, g, now);
 }
 
-/* Has g received no row for group_ttl? (The default group never ages.) */
+/* Has g received no row for group_ttl, as of now (monotonic)? Ages are
+ * kept by ttl.c, so a step of the wall clock does not move them. (The
+ * default group never ages.) */
 static int
-aged(const agent_t *a, const group *g, double now_wall)
+aged(const agent_t *a, const group *g, double now)
 {
 	return a->c->group_ttl > 0 && g->last_row_ms > 0 && !is_default(a, g) &&
-	    now_wall * 1000.0 - (double)g->last_row_ms >
-	    a->c->group_ttl * 1000.0;
+	    ttl_age(a->ages, g->id, now) > a->c->group_ttl;
 }
 
 static int
-expired(agent_t *a, const group *g, double now_wall, double now)
+expired(agent_t *a, const group *g, double now)
 {
-	return aged(a, g, now_wall) && !parked_now(a, g, now);
+	return aged(a, g, now) && !parked_now(a, g, now);
 }
 
 /* Should g's delete request go now? */
@@ -978,26 +1007,41 @@ want_delete(agent_t *a, const group *g, double now)
 }
 
 /*
- * One round of network work: deletes first (so a group deleted and written
- * again reaches the gateway in that order), then expiries, then pushes of
- * changed groups, then the default group with the agent's own metrics.
- * Stops at the first transport failure. deadline (monotonic, 0 none)
- * stops it between requests.
+ * Before a request: is there time left? Caps the request at the deadline.
+ * In the daemon (gw_yield) a round is also where the loop's other duties
+ * are done between two requests, so that a long round (hundreds of
+ * groups, a slow gateway) holds nothing up:
+ *  - a pending SIGTERM or SIGHUP ends the round at once; the loop then
+ *    stops (with its last push) or reloads, and a cut round goes on later
+ *    where it stopped, since pushed groups are no longer dirty;
+ *  - the inbox is folded once a second, so writers' rows keep moving;
+ *  - after one request at least, the round gives way when the
+ *    remote-write sink's turn has come (the two share the loop).
  */
-/* Before a request: is there time left? Caps the request at the deadline.
- * In the daemon, a round also stops, after one request at least, when the
- * remote-write sink's turn has come: the two share the loop, and a long
- * round (hundreds of groups, a slow gateway) must not starve the other. */
 static int
 time_left(agent_t *a, double deadline, step *out)
 {
 	double left;
 
-	if (a->gw_yield && a->rwp != NULL && out->requests > 0 &&
-	    mono() >= a->rw_next) {
-		out->yielded = 1;
-		out->pending = 1;
-		return 0;
+	if (a->gw_yield) {
+		int more;
+		sig_poll();
+		if (sig_pending()) {
+			out->yielded = 1;
+			out->pending = 1;
+			return 0;
+		}
+		if (mono() >= a->next_fold) {
+			(void)fold_all(a, &more);
+			a->next_fold = mono() + FOLD_PERIOD_S;
+			alive(a);
+		}
+		if (a->rwp != NULL && out->requests > 0 &&
+		    mono() >= a->rw_next) {
+			out->yielded = 1;
+			out->pending = 1;
+			return 0;
+		}
 	}
 	out->requests++;
 	if (deadline <= 0)
@@ -1012,6 +1056,68 @@ time_left(agent_t *a, double deadline, step *out)
 }
 
 /*
+ * Asks the gateway when it started (a cheap GET that does not grow with
+ * what it stores). A new start time, or another gateway, means it may have
+ * lost every group: the spool then counts them all as never pushed, and
+ * this round pushes them all. A gateway that cannot tell (an old version,
+ * a proxy that allows only pushes) is asked no more until a reload, and
+ * the log says what that costs.
+ */
+static void
+probe_gateway(agent_t *a)
+{
+	char started[128], *id;
+	push_status st;
+	int changed = 0;
+	size_t n;
+
+	if (a->p == NULL || a->probe_off)
+		return;
+	if (push_gateway_started(a->p, started, sizeof(started), &st) !=
+	    PUSH_OK || st.outcome == PUSH_RETRY)
+		return; /* the pushes will meet the same failure */
+	alive(a);
+	if (st.outcome == PUSH_REFUSED || started[0] == '\0') {
+		a->probe_off = 1;
+		log_warnx("the gateway does not tell its start time: a restart "
+		    "of it goes unnoticed, and groups it loses come back only "
+		    "when they change", "url=%s code=%ld reason=%s",
+		    log_q(a->c->gw.url), st.http_code, log_q(st.outcome ==
+		    PUSH_REFUSED ? st.message : "no start_time in "
+		    "/api/v1/status"));
+		return;
+	}
+	n = strlen(a->c->gw.url) + strlen(started) + 2;
+	if ((id = malloc(n)) == NULL)
+		return;
+	snprintf(id, n, "%s %s", a->c->gw.url, started);
+	if (spool_gateway_seen(a->s, id, &changed) != SPOOL_OK)
+		log_warnx("cannot record the gateway's start time", "reason=%s",
+		    log_q(spool_errmsg(a->s)));
+	free(id);
+	if (changed) {
+		log_info("the gateway is new or was restarted; pushing every "
+		    "group again", "url=%s started=%s", log_q(a->c->gw.url),
+		    log_q(started));
+		a->resync = 1;
+		a->resync_from = 0;
+	}
+}
+
+/* The default group with the agent's own metrics as of now. */
+static int
+push_default(agent_t *a, group *dg, double deadline, step *out)
+{
+	if (spool_get_stats(a->s, &a->m.st) != SPOOL_OK)
+		log_warnx("cannot read spool stats", "reason=%s",
+		    log_q(spool_errmsg(a->s)));
+	if (!time_left(a, deadline, out))
+		return 1;
+	a->hb_next = mono() + a->c->interval;
+	return do_push(a, dg, 1, out);
+}
+
+/*
  * Without a gateway there is nobody to send DELETE to: requested deletes
  * and expiries take effect in the spool alone, so /metrics and remote
  * write stop showing the group (remote write then marks its series stale).
@@ -1019,13 +1125,13 @@ time_left(agent_t *a, double deadline, step *out)
 static void
 drop_locally(agent_t *a, step *out)
 {
-	double nw = wall();
+	double now = mono();
 	int dropped;
 
 	for (size_t i = 0; i < a->ngroups; i++) {
 		group *g = &a->groups[i];
 		const char *why = g->delete_pending ? "requested" : "expired";
-		if (g->id == 0 || (!g->delete_pending && !aged(a, g, nw)))
+		if (g->id == 0 || (!g->delete_pending && !aged(a, g, now)))
 			continue;
 		if (spool_group_deleted(a->s, g->id, g->version, &dropped) !=
 		    SPOOL_OK) {
@@ -1043,11 +1149,20 @@ drop_locally(agent_t *a, step *out)
 	}
 }
 
+/*
+ * One round of network work: deletes first (so a group deleted and written
+ * again reaches the gateway in that order), then expiries, then pushes of
+ * changed groups, then the default group with the agent's own metrics,
+ * which is the heartbeat: in a daemon round that lasts longer than an
+ * interval it also goes in between, on its schedule. Stops at the first
+ * transport failure; deadline (monotonic, 0 none) and time_left() stop it
+ * between requests.
+ */
 static void
 network_round(agent_t *a, double deadline, step *out)
 {
-	double now = mono(), nw = wall();
-	int force = a->resync;
+	double now = mono();
+	int force;
 	group dflt = { 0 };
 	group *dg = NULL;
 
@@ -1056,6 +1171,19 @@ network_round(agent_t *a, double deadline, step *out)
 		return;
 	}
 	push_limit(a->p, 0);
+	if (a->gw_yield && now >= a->probe_next) {
+		probe_gateway(a);
+		a->probe_next = now + a->c->interval;
+	}
+	force = a->resync;
+	for (size_t i = 0; i < a->ngroups && dg == NULL; i++)
+		if (a->groups[i].id != 0 && is_default(a, &a->groups[i]))
+			dg = &a->groups[i];
+	if (dg == NULL) {
+		dflt.job = a->c->job;
+		dflt.grouping = a->default_grouping;
+		dg = &dflt;
+	}
 	for (size_t i = 0; i < a->ngroups; i++) {
 		group *g = &a->groups[i];
 		if (!want_delete(a, g, now))
@@ -1067,7 +1195,7 @@ network_round(agent_t *a, double deadline, step *out)
 	}
 	for (size_t i = 0; i < a->ngroups; i++) {
 		group *g = &a->groups[i];
-		if (g->id == 0 || g->delete_pending || !expired(a, g, nw, now))
+		if (g->id == 0 || g->delete_pending || !expired(a, g, now))
 			continue;
 		if (!time_left(a, deadline, out))
 			return;
@@ -1076,17 +1204,16 @@ network_round(agent_t *a, double deadline, step *out)
 	}
 	for (size_t i = 0; i < a->ngroups; i++) {
 		group *g = &a->groups[i];
-		if (is_default(a, g)) {
-			dg = g;
-			continue;
-		}
-		if (!want_push(a, g, now, force))
+		if (g == dg || !want_push(a, g, now, force))
 			continue;
 		/* A resync cut short goes on where it stopped: groups pushed
 		 * since it began and unchanged since are not sent again. */
 		if (force && g->id < a->resync_from &&
 		    g->version <= g->pushed_version)
 			continue;
+		if (a->gw_yield && mono() >= a->hb_next &&
+		    push_default(a, dg, deadline, out))
+			return;
 		if (!time_left(a, deadline, out))
 			return;
 		if (do_push(a, g, 0, out))
@@ -1094,19 +1221,7 @@ network_round(agent_t *a, double deadline, step *out)
 		if (force)
 			a->resync_from = g->id + 1;
 	}
-	/* The default group goes every round: it is the heartbeat, and it
-	 * carries the agent's metrics as of now. */
-	if (spool_get_stats(a->s, &a->m.st) != SPOOL_OK)
-		log_warnx("cannot read spool stats", "reason=%s",
-		    log_q(spool_errmsg(a->s)));
-	if (dg == NULL) {
-		dflt.job = a->c->job;
-		dflt.grouping = a->default_grouping;
-		dg = &dflt;
-	}
-	if (!time_left(a, deadline, out))
-		return;
-	if (do_push(a, dg, 1, out))
+	if (push_default(a, dg, deadline, out))
 		return;
 	a->resync = 0;
 	a->resync_from = 0;
@@ -1276,7 +1391,7 @@ rw_keep(void *arg, int64_t gid)
 			hi = mid;
 	}
 	if (lo < a->ngroups && a->groups[lo].id == gid)
-		return !aged(a, &a->groups[lo], r->now_wall);
+		return !aged(a, &a->groups[lo], mono());
 	return 1;
 }
 
@@ -1468,6 +1583,36 @@ rw_round(agent_t *a)
 
 /* --- --once ------------------------------------------------------------- */
 
+/*
+ * One agent per spool: two would push the same groups in turn, and the
+ * slower one's older state could be the last the gateway keeps. The lock
+ * is the kernel's, so a killed agent leaves none behind. Returns 0, or the
+ * exit status after saying why.
+ */
+static int
+claim(agent_t *a, int once)
+{
+	long holder = 0;
+	spool_err e = spool_claim(a->s, &holder);
+
+	if (e == SPOOL_OK)
+		return 0;
+	if (e != SPOOL_EBUSY) {
+		log_errorx("cannot lock the spool", "reason=%s",
+		    log_q(spool_errmsg(a->s)));
+		return spool_exit_status(e);
+	}
+	if (once)
+		log_errorx("a running collector-agent owns the spool and "
+		    "delivers its rows; --once did nothing", "spool=%s pid=%ld",
+		    log_q(a->c->spool_path), holder);
+	else
+		log_errorx("the spool is in use by another collector-agent; "
+		    "stop it first, or give each agent a spool of its own",
+		    "spool=%s pid=%ld", log_q(a->c->spool_path), holder);
+	return EX_UNAVAILABLE;
+}
+
 static void
 sleep_until(double t)
 {
@@ -1486,7 +1631,10 @@ agent_once(agent_t *a)
 {
 	double deadline = mono() + a->c->once_timeout;
 	int refused = 0, more = 1, rw_failed = 0;
+	int rc;
 
+	if ((rc = claim(a, 1)) != 0)
+		return rc;
 	/* Drain the inbox first: a batch job's rows all go in this run. */
 	for (int i = 0; i < 1000 && more; i++)
 		if (fold_all(a, &more) != SPOOL_OK)
@@ -1524,6 +1672,10 @@ agent_once(agent_t *a)
 		log_info("pushing is disabled; folded only", NULL);
 		return refused ? EX_DATAERR : rw_failed ? EX_TEMPFAIL : EX_OK;
 	}
+	/* A gateway restarted since the last run lost the groups that run
+	 * delivered: they all go again. */
+	push_limit(a->p, deadline - mono());
+	probe_gateway(a);
 	/* Rounds until everything went or is parked; a transport failure
 	 * waits out the backoff, within the deadline. */
 	if (list_groups(a) != SPOOL_OK)
@@ -1563,30 +1715,6 @@ timeout:
 /* --- the daemon --------------------------------------------------------- */
 
 static void
-on_signal(int sig)
-{
-	if (sig == SIGHUP)
-		sig_hup = 1;
-	else
-		sig_stop = 1;
-}
-
-/* Waits until t (monotonic) or a signal, whichever comes first. Signals are
- * blocked outside this wait, so none is lost between check and sleep. */
-static void
-wait_until(double t, const sigset_t *open)
-{
-	double d = t - mono();
-	struct timespec ts;
-
-	if (d <= 0 || sig_stop || sig_hup)
-		return;
-	ts.tv_sec = (time_t)d;
-	ts.tv_nsec = (long)((d - (double)ts.tv_sec) * 1e9);
-	ppoll(NULL, 0, &ts, open);
-}
-
-static void
 last_push(agent_t *a)
 {
 	double deadline = mono() + LAST_PUSH_SECONDS;
@@ -1607,48 +1735,30 @@ last_push(agent_t *a)
 int
 agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 {
-	struct sigaction sa;
-	sigset_t block, open;
-	double next_push, next_fold, now;
+	double next_push, now;
 	int status = EX_OK, ready = 0, moved = 0;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGHUP);
-	sigprocmask(SIG_BLOCK, &block, &open);
-	sigdelset(&open, SIGTERM);
-	sigdelset(&open, SIGINT);
-	sigdelset(&open, SIGHUP);
-
+	if ((status = claim(a, 0)) != 0)
+		return status;
 	log_info("started", "spool=%s gateway=%s push=%s interval=%g job=%s "
 	    "instance=%s", log_q(a->c->spool_path), log_q(a->c->gw.url),
 	    a->p ? "on" : "off", a->c->interval, log_q(a->c->job),
 	    log_q(a->c->instance));
 	notify_init();
-	/* After the signal mask: the server thread inherits it, so the
-	 * signals reach this thread's wait. */
-	if ((status = serve_apply(a)) != 0) {
-		sigprocmask(SIG_SETMASK, &open, NULL);
+	/* The signals are blocked since main() began (sig.c): the server
+	 * thread inherits the mask, so they reach this thread's wait. */
+	if ((status = serve_apply(a)) != 0)
 		return status;
-	}
 	now = mono();
 	next_push = now;
-	next_fold = now;
-	while (!sig_stop) {
+	a->next_fold = now;
+	a->hb_next = now + a->c->interval;
+	a->probe_next = now;
+	while (!sig_stop_requested()) {
 		int more = 0;
 
-		if (sig_hup) {
+		if (sig_take_reload()) {
 			cfg *n;
-			sig_hup = 0;
 			notify_send("RELOADING=1");
 			if (reload != NULL && (n = reload(arg)) != NULL) {
 				if (apply_cfg(a, n) == 0) {
@@ -1671,7 +1781,7 @@ agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 				notify_send("READY=1");
 		}
 		now = mono();
-		if (now >= next_fold) {
+		if (now >= a->next_fold) {
 			spool_err e = fold_all(a, &more);
 			if (e == SPOOL_ECORRUPT || e == SPOOL_ENOTSPOOL ||
 			    e == SPOOL_ENEWER) {
@@ -1680,8 +1790,8 @@ agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 			}
 			/* Fold at least once a second so the inbox stays
 			 * small, without waking more often when idle. */
-			next_fold = now + (a->c->interval < 1 ?
-			    a->c->interval : 1);
+			a->next_fold = now + (a->c->interval < FOLD_PERIOD_S ?
+			    a->c->interval : FOLD_PERIOD_S);
 			if (!ready && e == SPOOL_OK) {
 				ready = 1;
 				serve_set_ready(a->srv, 1);
@@ -1714,10 +1824,25 @@ agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 			else if (!out.transport_failed)
 				next_push = now + a->c->interval;
 			/* Once an interval, so the WAL does not grow while
-			 * writers keep a reader busy (FACTS: starvation). */
-			if (spool_checkpoint(a->s) != SPOOL_OK)
+			 * writers keep a reader busy. A reader that holds on
+			 * is routine (debug); anything else, such as a full
+			 * disk, is said once in a while. */
+			spool_err ce = spool_checkpoint(a->s);
+			if (ce == SPOOL_OK)
+				(void)log_limit_clear(&a->ckpt_lim);
+			else if (ce == SPOOL_EBUSY)
 				log_debug("checkpoint skipped", "reason=%s",
 				    log_q(spool_errmsg(a->s)));
+			else {
+				unsigned held;
+				if (log_limit_pass(&a->ckpt_lim, mono(),
+				    LOG_REPEAT_S, &held))
+					log_warnx("cannot checkpoint the spool; "
+					    "its WAL file grows until this "
+					    "works", "reason=%s "
+					    "failures_since_last_report=%u",
+					    log_q(spool_errmsg(a->s)), held);
+			}
 		}
 		/* The remote-write sink runs on its own schedule and backoff:
 		 * one failing sink never holds back the other. */
@@ -1726,7 +1851,7 @@ agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 		if (more)
 			continue;
 		{
-			double t = next_fold;
+			double t = a->next_fold;
 			double np = next_push > a->gw_retry_at ? next_push :
 			    a->gw_retry_at;
 			double wd = notify_watchdog_interval();
@@ -1737,7 +1862,7 @@ agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 			/* systemd's watchdog may want pings more often. */
 			if (wd > 0 && mono() + wd < t)
 				t = mono() + wd;
-			wait_until(t, &open);
+			sig_wait(t - mono());
 		}
 	}
 	notify_send("STOPPING=1");
@@ -1750,7 +1875,6 @@ agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 	}
 	serve_stop(a->srv);
 	a->srv = NULL;
-	sigprocmask(SIG_SETMASK, &open, NULL);
 	log_info("stopped", NULL);
 	return status;
 }

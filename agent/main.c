@@ -1,10 +1,12 @@
 /*
  * collector-agent — carries metrics from the spool to a Pushgateway.
- * The contract is SPEC §5; exit statuses are sysexits.h.
+ * The contract is docs/agent.md and collector-agent(8); exit statuses are
+ * sysexits.h.
  */
 #define _GNU_SOURCE
 #include <getopt.h>
 #include <malloc.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include "cfg.h"
 #include "collector-spool.h"
 #include "log.h"
+#include "sig.h"
 
 extern char **environ;
 
@@ -53,7 +56,8 @@ usage(FILE *f)
 	    "COLLECTOR_SPOOL. Precedence: flags > environment > env file > config file.\n"
 	    "\n"
 	    "Exit status: 0 ok; 64 usage; 65 the gateway refused data (kept);\n"
-	    "66 a named file is missing; 73/74 spool cannot be created/read;\n"
+	    "66 a named file is missing; 69 another agent uses the spool;\n"
+	    "73/74 spool cannot be created/read;\n"
 	    "75 gateway unreachable within once_timeout (data kept); 78 bad configuration.\n",
 	    CFG_DEFAULT_FILE, SPOOL_DEFAULT_PATH);
 }
@@ -147,6 +151,12 @@ main(int argc, char **argv)
 	agent_t *a;
 	cfg *c;
 
+	/* First of all: a SIGHUP (systemctl reload) or SIGTERM that comes
+	 * while the configuration loads must wait, not kill the agent. */
+	sig_init();
+	/* The agent holds secrets (passwords, tokens): no core file, no
+	 * ptrace by other processes of its user. */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	/* Big short-lived buffers (a scrape's body, a fold's batch) are
 	 * mapped and go back to the system when freed, instead of raising
 	 * glibc's threshold and staying in the heap. */
@@ -208,6 +218,9 @@ main(int argc, char **argv)
 		curl_global_cleanup();
 		return status;
 	}
+	/* A batch job's supervisor stops --once like any short command. */
+	if (once)
+		sig_default();
 	status = once ? agent_once(a) : agent_run(a, reload, &args);
 	agent_free(a);
 	curl_global_cleanup();

@@ -1056,6 +1056,51 @@ push_delete(push_t *p, const char *job, const char *grouping,
 }
 
 push_err
+push_gateway_started(push_t *p, char *out, size_t cap, push_status *st)
+{
+	static const char key[] = "\"start_time\":\"";
+	static const char path[] = "/api/v1/status";
+	const char *v, *end;
+	char *url;
+	size_t ul;
+	push_err r;
+	int bad = 0;
+
+	if (st == NULL || out == NULL || cap == 0)
+		return PUSH_EINVAL;
+	status_init(st);
+	out[0] = '\0';
+	if (p == NULL) {
+		snprintf(st->message, sizeof(st->message), "invalid argument");
+		return PUSH_EINVAL;
+	}
+	ul = strlen(p->url);
+	if ((url = malloc(ul + sizeof(path))) == NULL) {
+		snprintf(st->message, sizeof(st->message), "out of memory");
+		return PUSH_ENOMEM;
+	}
+	memcpy(url, p->url, ul);
+	memcpy(url + ul, path, sizeof(path));
+	bad += SETOPT(p, CURLOPT_URL, url);
+	bad += SETOPT(p, CURLOPT_HTTPGET, 1L);
+	bad += SETOPT(p, CURLOPT_HTTPHEADER, p->hdr_del);
+	r = start(p, bad, st);
+	free(url);
+	if (r != PUSH_OK || st->outcome != PUSH_DELIVERED)
+		return r;
+	/* The value is compared, never interpreted: any change of it is a
+	 * new process at the gateway's address. */
+	if ((v = strstr(p->resp, key)) != NULL) {
+		v += sizeof(key) - 1;
+		if ((end = strchr(v, '"')) != NULL && (size_t)(end - v) < cap) {
+			memcpy(out, v, (size_t)(end - v));
+			out[end - v] = '\0';
+		}
+	}
+	return PUSH_OK;
+}
+
+push_err
 push_post_rw(push_t *p, const void *body, size_t len, push_status *st)
 {
 	int bad = 0;

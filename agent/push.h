@@ -104,4 +104,14 @@ push_err push_post_rw(push_t *p, const void *body, size_t len,
 push_err push_delete(push_t *p, const char *job, const char *grouping,
     push_status *st) __attribute__((warn_unused_result));
 
+/*
+ * GET <url>/api/v1/status, which costs the gateway nothing in proportion to
+ * what it stores, and copies its start time ("start_time", an opaque
+ * string) into out (cap bytes, NUL-terminated; "" when the answer has none
+ * or it does not fit). A different value than before means the gateway was
+ * restarted, and may have lost every group. st says how the request went.
+ */
+push_err push_gateway_started(push_t *p, char *out, size_t cap,
+    push_status *st) __attribute__((warn_unused_result));
+
 #endif

@@ -21,7 +21,8 @@ Every request is logged to --log as one line:
 DIR/NNNNN-<METHOD>.body, and DIR/index gets "NNNNN METHOD path status
 content-encoding" lines.
 
-GET /-/ready and /-/healthy answer 200, so the harness can wait for it. The
+GET /-/ready and /-/healthy answer 200, so the harness can wait for it;
+any other GET is answered 404 and logged. The
 server listens on 127.0.0.1 (port 0: any free port, written to --port-file
 once it is listening) and stops itself after --max-seconds.
 """
@@ -135,6 +136,9 @@ def make_handler(state):
             if self.path in ("/-/ready", "/-/healthy"):
                 self.send(200, "OK\n")
             else:
+                # Logged: the agent asks /api/v1/status, which a fake
+                # gateway (like an old one, or a proxy) does not have.
+                state.record("GET", self.path, 404, b"", b"", None)
                 self.send(404, "not found\n")
 
         def handle_push(self):

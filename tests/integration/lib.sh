@@ -249,6 +249,22 @@ fake_gaps() {
 # fake_statuses METHOD PATH: the statuses answered, in order
 fake_statuses() { awk -v m="$1" -v p="$2" '$2 == m && $3 == p { printf "%s%s", (n++ ? "," : ""), $4 } END { print "" }' "$FAKE_LOG"; }
 
+# proxy_start NAME ARG...: flaky_proxy.py (a misbehaving reverse proxy:
+# refusals, delays) on a free port in front of --upstream; sets PROXY_URL
+# and PROXY_LOG (one line per request: time, method, path, status).
+proxy_start() {
+	local name=$1 i=0
+	shift
+	PROXY_LOG="$T/$name.log"
+	: >"$PROXY_LOG"
+	"$PY" "$INT_DIR/flaky_proxy.py" --port-file "$T/$name.port" --log "$PROXY_LOG" \
+		--max-seconds 90 "$@" 2>"$T/$name.err" &
+	track "$!"
+	while [ $i -lt 100 ] && [ ! -s "$T/$name.port" ]; do sleep 0.1; i=$((i + 1)); done
+	[ -s "$T/$name.port" ] || return 1
+	PROXY_URL="http://127.0.0.1:$(cat "$T/$name.port")"
+}
+
 # ------------------------------------------------------------------- tools
 
 # vm_last URL MATCH [CURL-ARG...]: VictoriaMetrics' series for MATCH (after a

@@ -106,6 +106,18 @@ echo "# gap after Retry-After: 1: $gap s"
 check "Retry-After: 1 honoured (gap >= 0.9 s)" less_than 0.9 "${gap:-0}"
 fake_stop
 
+# A Retry-After longer than retry_max is cut to retry_max: one proxy's
+# word does not silence the agent for an hour.
+fake_start --answers 503,200 --match /job/frl/ --retry-after 999999999
+agent_conf "$T/frl.conf" "$FAKE_URL" fjob f once_timeout=10 retry_min=0.1 retry_max=1.5
+export COLLECTOR_SPOOL="$T/frl.db"
+"$CS" put --job frl --grouping 'instance="x"' 'v 1'
+run_agent -c "$T/frl.conf" --once
+is_rc 0 "503 with Retry-After: 999999999, then 200: exit 0 within once_timeout"
+like "$(grep 'msg="gateway unreachable; will retry"' "$AGENT_ERR_FILE")" "retry_in=1.500" \
+	"the wait is retry_max (1.5 s), not the server's 31 years"
+fake_stop
+
 # 429 is retried like 503.
 fake_start --answers 429,200 --match /job/f429/
 agent_conf "$T/f429.conf" "$FAKE_URL" fjob f once_timeout=10 retry_min=0.1 retry_max=1.0
@@ -145,6 +157,29 @@ else
 	tap_fail "the PUT after the 400 carries the kept series and the new one" "no PUT of the group"
 fi
 is "$(spool_stat parked_groups)" 0 "nothing parked after the accepted push"
+fake_stop
+
+# The park reason says the status once: a redirect's message and an
+# empty answer's carry it already.
+park_reason() {
+	"$CS" stats --json | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["parked"][0]["reason"])'
+}
+fake_start --answers 301 --match /job/f301/
+agent_conf "$T/f301.conf" "$FAKE_URL" fjob f once_timeout=3 retry_max=30
+export COLLECTOR_SPOOL="$T/f301.db"
+"$CS" put --job f301 --grouping 'instance="x"' 'v 1'
+run_agent -c "$T/f301.conf" --once
+is_rc 65 "301 from the gateway: parked, exit 65"
+is "$(park_reason)" "HTTP 301: redirect not followed (check the gateway URL)" \
+	"301: the reason says the status once"
+fake_stop
+fake_start --answers 404 --match /job/f404/ --body ""
+agent_conf "$T/f404.conf" "$FAKE_URL" fjob f once_timeout=3 retry_max=30
+export COLLECTOR_SPOOL="$T/f404.db"
+"$CS" put --job f404 --grouping 'instance="x"' 'v 1'
+run_agent -c "$T/f404.conf" --once
+is_rc 65 "404 with an empty body: parked, exit 65"
+is "$(park_reason)" "HTTP 404" "404 with no words: the reason is the status, once"
 fake_stop
 
 # ------------------------------------------- a DELETE the gateway refuses

@@ -25,20 +25,6 @@ if ! wait_until curl -sf --max-time 1 "http://127.0.0.1:$vport/health" -o /dev/n
 fi
 VMURL="http://127.0.0.1:$vport"
 
-# proxy_start NAME ARG...: flaky_proxy.py on a free port; sets PROXY_URL
-# and PROXY_LOG
-proxy_start() {
-	local name=$1 i=0
-	shift
-	PROXY_LOG="$T/$name.log"
-	: >"$PROXY_LOG"
-	"$PY" "$INT_DIR/flaky_proxy.py" --port-file "$T/$name.port" --log "$PROXY_LOG" \
-		--max-seconds 90 "$@" 2>"$T/$name.err" &
-	track "$!"
-	while [ $i -lt 100 ] && [ ! -s "$T/$name.port" ]; do sleep 0.1; i=$((i + 1)); done
-	[ -s "$T/$name.port" ] || return 1
-	PROXY_URL="http://127.0.0.1:$(cat "$T/$name.port")"
-}
 vm_is() { [ "$(vm_last "$VMURL" "$1")" = "$2" ]; }
 
 # ------------------------- a receiver that refuses every second request
