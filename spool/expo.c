@@ -386,6 +386,12 @@ parse_meta(const char *s, size_t len, size_t i, expo_line *out,
 		return 0;
 	}
 	skip_blanks(s, len, &i);
+	/* A bare "# HELP" or "# TYPE" names nothing: a comment, as the
+	 * Pushgateway reads it. */
+	if (i == len) {
+		out->kind = EXPO_COMMENT;
+		return 0;
+	}
 	start = i;
 	while (i < len && is_metric_char(s[i]))
 		i++;
@@ -401,9 +407,11 @@ parse_meta(const char *s, size_t len, size_t i, expo_line *out,
 		*why = "metric name too long (limit 1024 bytes)";
 		return -1;
 	}
-	if (i < len)
-		i++; /* one separating blank; HELP text keeps the rest */
 	if (is_help) {
+		/* All blanks before the text separate it from the name, as
+		 * the Pushgateway (and client_python) read it: "# HELP  m  x"
+		 * is "x". Blanks after the text are kept, as it keeps them. */
+		skip_blanks(s, len, &i);
 		out->kind = EXPO_HELP;
 		out->help.p = s + i;
 		out->help.len = len - i;
@@ -502,13 +510,11 @@ expo_parse_line(const char *s, size_t len, expo_line *out, const char **why)
 	skip_blanks(s, len, &i);
 	if (i < len && s[i] == '{') {
 		i++;
+		/* The value may follow the '}' without a blank: the
+		 * Pushgateway and Prometheus both read m{a="b"}1. */
 		if (parse_labels(s, len, &i, '}', out->labels, EXPO_MAX_LABELS,
 		    &out->nlabels, why) != 0)
 			return -1;
-		if (i < len && !is_blank(s[i])) {
-			*why = "expected a blank between the labels and the value";
-			return -1;
-		}
 		skip_blanks(s, len, &i);
 	}
 	start = i;

@@ -13,7 +13,8 @@
  * starting with `__`, duplicate label names, bad escapes, invalid UTF-8 in
  * label values or HELP text, unparsable values, timestamps (the Pushgateway
  * rejects them), carriage returns, trailing garbage, lines over the limits
- * below.
+ * below. A bare "# HELP" or "# TYPE" is a comment, as the Pushgateway reads
+ * it.
  */
 #ifndef EXPO_H
 #define EXPO_H

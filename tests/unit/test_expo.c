@@ -227,9 +227,15 @@ static const struct row rows[] = {
 	BAD("m{a=\"b\"", "expected ',' or '}'"),
 	BAD("m{", "unterminated label set"),
 	BAD("m{a=\"b\",", "unterminated label set"),
-	/* Stricter than Prometheus' own parser, which takes m{a="b"}1. */
-	BAD("m{a=\"b\"}1", "expected a blank between the labels and the value"),
-	BAD("m{a=\"b\"}} 1", "expected a blank between the labels and the value"),
+	/* The value may follow the '}' at once, as the Pushgateway and
+	 * Prometheus read it. */
+	S1("m{a=\"b\"}1", "m", "a", "b", 1),
+	S1("m{a=\"b\"}-Inf", "m", "a", "b", -INFINITY),
+	S("m{}2", "m", 2),
+	S1("m{ a = \"b\" , }\t3", "m", "a", "b", 3),
+	BAD("m{a=\"b\"}} 1", R_VAL),
+	BAD("m{a=\"b\"}x 1", R_VAL),
+	BAD("m{a=\"b\"}", "missing value"),
 	BAD("m{__name__=\"x\"} 1", R_RES),
 	BAD("m{__a=\"x\"} 1", R_RES),
 	BAD("m{a=\"x\",a=\"y\"} 1", R_DUP),
@@ -248,9 +254,11 @@ static const struct row rows[] = {
 	HELP("#HELP m x", "m", "x"),
 	HELP("  # HELP m x", "m", "x"),
 	HELP("# HELP m\tx", "m", "x"),
-	/* One separating blank goes; the rest is part of the text (Prometheus
-	 * strips them all; harmless, the text renders back the same). */
-	HELP("# HELP m   x", "m", "  x"),
+	/* Every blank between the name and the text goes, as the Pushgateway
+	 * reads it; blanks after the text stay, as it keeps them. */
+	HELP("# HELP m   x", "m", "x"),
+	HELP("# HELP  m \t x  y ", "m", "x  y "),
+	HELP("# HELP m \t ", "m", ""),
 	HELP("# HELP a:b x", "a:b", "x"),
 	BAD("# HELP m \xff", R_HUTF8),
 	BAD("# HELP m \xed\xa0\x80", R_HUTF8),
@@ -259,7 +267,7 @@ static const struct row rows[] = {
 	BAD("# HELP m tab\\t", R_HESC),
 	BAD("# HELP m quote\\\"", R_HESC),
 	BAD("# HELP m trailing\\", R_HESC),
-	BAD("# HELP", "invalid metric name in HELP line"),
+	BAD("# HELP #", "invalid metric name in HELP line"),
 	BAD("# HELP 1m x", "invalid metric name in HELP line"),
 	BAD("# HELP m{a=\"b\"} x", "invalid metric name in HELP line"),
 
@@ -281,7 +289,7 @@ static const struct row rows[] = {
 	BAD("# TYPE m info", "unknown type in TYPE line"),
 	BAD("# TYPE m counter extra", "unexpected text after the type"),
 	BAD("# TYPE m{a=\"b\"} counter", "invalid metric name in TYPE line"),
-	BAD("# TYPE", "invalid metric name in TYPE line"),
+	BAD("# TYPE #", "invalid metric name in TYPE line"),
 
 	/* Comments and blanks. */
 	KIND("# just a comment", EXPO_COMMENT),
@@ -289,6 +297,11 @@ static const struct row rows[] = {
 	KIND("#   ", EXPO_COMMENT),
 	KIND("# help m lower-case is a comment", EXPO_COMMENT),
 	KIND("# TYPEX m counter", EXPO_COMMENT),
+	/* HELP or TYPE naming nothing: a comment to the Pushgateway. */
+	KIND("# HELP", EXPO_COMMENT),
+	KIND("# HELP \t ", EXPO_COMMENT),
+	KIND("#TYPE", EXPO_COMMENT),
+	KIND("# TYPE  ", EXPO_COMMENT),
 	KIND("  # EOF", EXPO_COMMENT),
 	/* Comments are dropped, never rendered: their bytes are not checked. */
 	KIND("# \xff\xfe", EXPO_COMMENT),
