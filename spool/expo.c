@@ -549,6 +549,63 @@ expo_parse_line(const char *s, size_t len, expo_line *out, const char **why)
 	return 0;
 }
 
+/*
+ * What the Pushgateway makes of a sample once it knows the family: it reads
+ * le (histograms) and quantile (summaries) as floats and refuses the whole
+ * push when one is not; it drops a bucket without le, a bucket or quantile
+ * whose bound is NaN, and a summary's bare-name sample without quantile;
+ * it converts bucket and count values to unsigned 64-bit integers, so a
+ * negative, NaN, infinite or too large count is stored as a wrapped number.
+ */
+const char *
+expo_check_member(const expo_line *l, expo_type type, size_t famlen)
+{
+	expo_str suffix;
+	const char *key;
+	int has_key = 0, is_bucket, is_count;
+
+	if (type == EXPO_HISTOGRAM)
+		key = "le";
+	else if (type == EXPO_SUMMARY)
+		key = "quantile";
+	else
+		return NULL;
+	if (famlen > l->name.len)
+		return NULL;
+	suffix.p = l->name.p + famlen;
+	suffix.len = l->name.len - famlen;
+	is_bucket = type == EXPO_HISTOGRAM && expo_str_eq(suffix, "_bucket");
+	is_count = expo_str_eq(suffix, "_count");
+	for (size_t i = 0; i < l->nlabels; i++) {
+		double v;
+
+		if (!expo_str_eq(l->labels[i].name, key))
+			continue;
+		has_key = 1;
+		if (expo_parse_value(l->labels[i].value.p,
+		    l->labels[i].value.len, &v) != 0 || isnan(v))
+			return type == EXPO_HISTOGRAM ?
+			    "le must be a number such as 0.25, 1e3 or +Inf "
+			    "(not NaN, hex or text)" :
+			    "quantile must be a number such as 0.5 or 0.99 "
+			    "(not NaN, hex or text)";
+	}
+	if (is_bucket && !has_key)
+		return "a bucket needs an le label (the Pushgateway drops a "
+		    "bucket without one)";
+	if (type == EXPO_SUMMARY && suffix.len == 0 && !has_key)
+		return "a sample of the bare name needs a quantile label (the "
+		    "Pushgateway drops it); write the totals as _sum and "
+		    "_count";
+	/* 0x1p64: the first value that does not fit in 64 bits. The test
+	 * is false for NaN. */
+	if ((is_bucket || is_count) && !(l->value >= 0 && l->value < 0x1p64))
+		return "bucket and count values must be 0 or more, finite and "
+		    "below 2^64 (the Pushgateway stores them as unsigned "
+		    "integers)";
+	return NULL;
+}
+
 size_t
 expo_format_value(double v, char *buf)
 {

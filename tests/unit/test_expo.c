@@ -435,6 +435,95 @@ test_lines(void **state)
 		fail_msg("%zu of %zu rows failed", failed, n);
 }
 
+/* ---- expo_check_member: a sample once its family is known --------------- */
+
+#define M_LE    "le must be a number"
+#define M_Q     "quantile must be a number"
+#define M_NOLE  "a bucket needs an le label"
+#define M_BARE  "a sample of the bare name needs a quantile label"
+#define M_COUNT "bucket and count values must be 0 or more"
+
+static void
+test_members(void **state)
+{
+	static const struct {
+		const char *line;
+		expo_type type;
+		const char *family; /* a prefix of the sample's name */
+		const char *why;    /* NULL: fine; else the reason's start */
+	} m[] = {
+		{ "h_bucket{le=\"0.25\"} 3", EXPO_HISTOGRAM, "h", NULL },
+		{ "h_bucket{a=\"x\",le=\"+Inf\"} 0", EXPO_HISTOGRAM, "h", NULL },
+		{ "h_bucket{le=\"-Inf\"} 0", EXPO_HISTOGRAM, "h", NULL },
+		{ "h_bucket{le=\"1e3\"} 2.5", EXPO_HISTOGRAM, "h", NULL },
+		{ "h_bucket{le=\".5\"} -0", EXPO_HISTOGRAM, "h", NULL },
+		{ "h_bucket{le=\"1\"} 18446744073709549568", EXPO_HISTOGRAM,
+		    "h", NULL },
+		{ "h_bucket{le=\"1\"} 18446744073709551616", EXPO_HISTOGRAM,
+		    "h", M_COUNT },
+		{ "h_bucket{le=\"bla\"} 1", EXPO_HISTOGRAM, "h", M_LE },
+		{ "h_bucket{le=\"0x1p-3\"} 1", EXPO_HISTOGRAM, "h", M_LE },
+		{ "h_bucket{le=\"1_000\"} 1", EXPO_HISTOGRAM, "h", M_LE },
+		{ "h_bucket{le=\"\"} 1", EXPO_HISTOGRAM, "h", M_LE },
+		{ "h_bucket{le=\" 1\"} 1", EXPO_HISTOGRAM, "h", M_LE },
+		{ "h_bucket{le=\"NaN\"} 1", EXPO_HISTOGRAM, "h", M_LE },
+		{ "h_bucket{le=\"1e999\"} 1", EXPO_HISTOGRAM, "h", M_LE },
+		{ "h_bucket{a=\"1\"} 1", EXPO_HISTOGRAM, "h", M_NOLE },
+		{ "h_bucket{le=\"1\"} -1", EXPO_HISTOGRAM, "h", M_COUNT },
+		{ "h_bucket{le=\"1\"} -0.5", EXPO_HISTOGRAM, "h", M_COUNT },
+		{ "h_bucket{le=\"1\"} NaN", EXPO_HISTOGRAM, "h", M_COUNT },
+		{ "h_bucket{le=\"1\"} +Inf", EXPO_HISTOGRAM, "h", M_COUNT },
+		{ "h_count -2693", EXPO_HISTOGRAM, "h", M_COUNT },
+		{ "h_count 2693.5", EXPO_HISTOGRAM, "h", NULL },
+		{ "h_sum -5", EXPO_HISTOGRAM, "h", NULL },
+		{ "h_sum NaN", EXPO_HISTOGRAM, "h", NULL },
+		/* le is read on every sample of a histogram, as the gateway
+		 * reads it. */
+		{ "h_sum{le=\"x\"} 1", EXPO_HISTOGRAM, "h", M_LE },
+		{ "s{quantile=\"0.5\"} -3", EXPO_SUMMARY, "s", NULL },
+		{ "s{quantile=\"-12.34\"} NaN", EXPO_SUMMARY, "s", NULL },
+		{ "s{quantile=\".3\"} 1", EXPO_SUMMARY, "s", NULL },
+		{ "s{quantile=\"bla\"} 1", EXPO_SUMMARY, "s", M_Q },
+		{ "s{quantile=\"0x1p-3\"} 1", EXPO_SUMMARY, "s", M_Q },
+		{ "s{quantile=\"nan\"} 1", EXPO_SUMMARY, "s", M_Q },
+		{ "s 1", EXPO_SUMMARY, "s", M_BARE },
+		{ "s_count -1", EXPO_SUMMARY, "s", M_COUNT },
+		{ "s_count 1", EXPO_SUMMARY, "s", NULL },
+		{ "s_sum -1", EXPO_SUMMARY, "s", NULL },
+		{ "s_sum{quantile=\"x\"} 1", EXPO_SUMMARY, "s", M_Q },
+		/* le means nothing to a summary, nor quantile to a histogram,
+		 * nor either to other types. */
+		{ "s{quantile=\"1\",le=\"x\"} 1", EXPO_SUMMARY, "s", NULL },
+		{ "h_bucket{le=\"1\",quantile=\"x\"} 1", EXPO_HISTOGRAM, "h",
+		    NULL },
+		{ "c_bucket{le=\"x\"} -1", EXPO_COUNTER, "c_bucket", NULL },
+		{ "g{quantile=\"x\"} -1", EXPO_GAUGE, "g", NULL },
+		{ "u_count -1", EXPO_UNTYPED, "u", NULL },
+	};
+	size_t failed = 0;
+	expo_line *l = malloc(sizeof(*l));
+
+	(void)state;
+	assert_non_null(l);
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		const char *why;
+
+		if (expo_parse_line(m[i].line, strlen(m[i].line), l, &why) != 0)
+			fail_msg("member %zu [%s]: %s", i, m[i].line, why);
+		why = expo_check_member(l, m[i].type, strlen(m[i].family));
+		if ((why == NULL) != (m[i].why == NULL) || (why != NULL &&
+		    strncmp(why, m[i].why, strlen(m[i].why)) != 0)) {
+			print_error("member %zu [%s]: %s, expected %s\n", i,
+			    m[i].line, why ? why : "fine",
+			    m[i].why ? m[i].why : "fine");
+			failed++;
+		}
+	}
+	free(l);
+	if (failed)
+		fail_msg("%zu member rows failed", failed);
+}
+
 /* ---- limits: generated lines at and just over each limit ---------------- */
 
 enum gen {
@@ -1045,6 +1134,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lines),
+		cmocka_unit_test(test_members),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_long_values),
 		cmocka_unit_test(test_grouping),
