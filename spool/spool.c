@@ -690,6 +690,17 @@ check_members(const hmap *seen, const char *body, size_t len, expo_line *l,
 		}
 		if (t < 0)
 			continue;
+		/* In the fold's words: the fold makes this check too, for
+		 * families typed by earlier rows. */
+		if (t == EXPO_HISTOGRAM && famlen == l->name.len) {
+			if (errbuf)
+				snprintf(errbuf, errlen, "line %zu: histogram "
+				    "%.*s has no sample of its bare name: write "
+				    "%.*s_bucket, _sum and _count, or use op "
+				    "observe", lineno, (int)famlen, l->name.p,
+				    (int)famlen, l->name.p);
+			return -1;
+		}
 		if ((why = expo_check_member(l, (expo_type)t, famlen))) {
 			if (errbuf)
 				snprintf(errbuf, errlen, "line %zu: %s %.*s: %s",

@@ -74,6 +74,7 @@ struct peer {
 #define R_TNAME  "invalid metric name in TYPE line"
 #define R_HNAME  "invalid metric name in HELP line"
 #define R_NUL    "NUL byte in line"
+#define R_CR     "carriage return in line (use LF line ends, not CRLF)"
 #define R_NOVAL  "missing value"
 #define R_EMPTY  "no metric lines (the body is empty or only comments)"
 #define R_LE     "le must be a number such as 0.25, 1e3 or +Inf (not NaN, " \
@@ -789,6 +790,18 @@ static const struct peer peers[] = {
 	    "(the Pushgateway drops it); write the totals as _sum and _count"),
 	    GW_ALTERS, "stricter: the gateway drops the sample",
 	    "s", "", "absent" },
+	{ "own: a histogram's bare name",
+	    PB("# TYPE h histogram\nh 7\nh_count 3\n"),
+	    AT(2, "histogram h has no sample of its bare name: write h_bucket, "
+	    "_sum and _count, or use op observe"), GW_ALTERS,
+	    "stricter: the gateway drops the sample", "h", "", "absent" },
+	NO("own: a carriage return in a label value", "x{a=\"p\rq\"} 1\n",
+	    AT(1, R_CR), GW_TAKES, "stricter: no line in the spool holds a "
+	    "carriage return; the gateway takes one in a label value"),
+	NO("own: invalid UTF-8 in HELP text", "# HELP x caf\xff\nx 1\n",
+	    AT(1, "HELP text is not valid UTF-8"), GW_TAKES, "stricter: "
+	    "Prometheus refuses such HELP text on a scrape; the gateway takes "
+	    "it"),
 	OK("own: le +Inf spelt as a word",
 	    "# TYPE h histogram\nh_bucket{le=\"infinity\"} 1\nh_count 1\n",
 	    GW_TAKES, NULL),
@@ -807,8 +820,7 @@ static const struct peer peers[] = {
 	    NULL),
 	OK("own: Infinity with a sign", "x -Infinity\n", GW_TAKES, NULL),
 	NO("own: NaN with a sign", "x +NaN\n", AT(1, R_VAL), GW_REFUSES, NULL),
-	NO("own: a carriage return", "x 1\r\n", AT(1, "carriage return in line "
-	    "(use LF line ends, not CRLF)"), GW_REFUSES, NULL),
+	NO("own: a carriage return", "x 1\r\n", AT(1, R_CR), GW_REFUSES, NULL),
 };
 
 #endif
