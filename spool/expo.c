@@ -1,6 +1,7 @@
-/* expo — see expo.h. Follows the text format as Prometheus' own parser
+/* expo — see expo.h. Follows the text format as the Pushgateway's parser
  * (prometheus/common expfmt) reads it, but stricter where a line is surely a
- * mistake: a TYPE without a type, text after a TYPE, timestamps. */
+ * mistake or would reach the gateway altered: a TYPE without a type,
+ * timestamps, NUL bytes, carriage returns; docs/spool.md lists them all. */
 #define _GNU_SOURCE
 #include "expo.h"
 
