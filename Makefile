@@ -116,6 +116,9 @@ $(B)/tests/%: tests/helpers/%.c $(AGENT_A) $(LIB_A) | $(B)/.dirs
 	$(CC) $(CFLAGS_ALL) $(SQLITE_CFLAGS) $(AGENT_CFLAGS) -o $@ $< $(AGENT_A) $(LIB_A) \
 	    $(AGENT_LIBS) $(SQLITE_LIBS) -lm $(LDFLAGS)
 
+# The peer cases' table is shared with the unit test.
+$(B)/tests/peers-dump: tests/unit/expo_peers.h
+
 test-build: all $(UNIT_TESTS) $(HELPERS)
 
 # Runs every suite under prove; B selects the build (plain or sanitized).

@@ -1,6 +1,7 @@
-/* expo — see expo.h. Follows the text format as Prometheus' own parser
+/* expo — see expo.h. Follows the text format as the Pushgateway's parser
  * (prometheus/common expfmt) reads it, but stricter where a line is surely a
- * mistake: a TYPE without a type, text after a TYPE, timestamps. */
+ * mistake or would reach the gateway altered: a TYPE without a type,
+ * timestamps, NUL bytes, carriage returns; docs/spool.md lists them all. */
 #define _GNU_SOURCE
 #include "expo.h"
 
@@ -386,6 +387,12 @@ parse_meta(const char *s, size_t len, size_t i, expo_line *out,
 		return 0;
 	}
 	skip_blanks(s, len, &i);
+	/* A bare "# HELP" or "# TYPE" names nothing: a comment, as the
+	 * Pushgateway reads it. */
+	if (i == len) {
+		out->kind = EXPO_COMMENT;
+		return 0;
+	}
 	start = i;
 	while (i < len && is_metric_char(s[i]))
 		i++;
@@ -401,9 +408,11 @@ parse_meta(const char *s, size_t len, size_t i, expo_line *out,
 		*why = "metric name too long (limit 1024 bytes)";
 		return -1;
 	}
-	if (i < len)
-		i++; /* one separating blank; HELP text keeps the rest */
 	if (is_help) {
+		/* All blanks before the text separate it from the name, as
+		 * the Pushgateway (and client_python) read it: "# HELP  m  x"
+		 * is "x". Blanks after the text are kept, as it keeps them. */
+		skip_blanks(s, len, &i);
 		out->kind = EXPO_HELP;
 		out->help.p = s + i;
 		out->help.len = len - i;
@@ -502,13 +511,11 @@ expo_parse_line(const char *s, size_t len, expo_line *out, const char **why)
 	skip_blanks(s, len, &i);
 	if (i < len && s[i] == '{') {
 		i++;
+		/* The value may follow the '}' without a blank: the
+		 * Pushgateway and Prometheus both read m{a="b"}1. */
 		if (parse_labels(s, len, &i, '}', out->labels, EXPO_MAX_LABELS,
 		    &out->nlabels, why) != 0)
 			return -1;
-		if (i < len && !is_blank(s[i])) {
-			*why = "expected a blank between the labels and the value";
-			return -1;
-		}
 		skip_blanks(s, len, &i);
 	}
 	start = i;
@@ -541,6 +548,63 @@ expo_parse_line(const char *s, size_t len, expo_line *out, const char **why)
 	}
 	out->kind = EXPO_SAMPLE;
 	return 0;
+}
+
+/*
+ * What the Pushgateway makes of a sample once it knows the family: it reads
+ * le (histograms) and quantile (summaries) as floats and refuses the whole
+ * push when one is not; it drops a bucket without le, a bucket or quantile
+ * whose bound is NaN, and a summary's bare-name sample without quantile;
+ * it converts bucket and count values to unsigned 64-bit integers, so a
+ * negative, NaN, infinite or too large count is stored as a wrapped number.
+ */
+const char *
+expo_check_member(const expo_line *l, expo_type type, size_t famlen)
+{
+	expo_str suffix;
+	const char *key;
+	int has_key = 0, is_bucket, is_count;
+
+	if (type == EXPO_HISTOGRAM)
+		key = "le";
+	else if (type == EXPO_SUMMARY)
+		key = "quantile";
+	else
+		return NULL;
+	if (famlen > l->name.len)
+		return NULL;
+	suffix.p = l->name.p + famlen;
+	suffix.len = l->name.len - famlen;
+	is_bucket = type == EXPO_HISTOGRAM && expo_str_eq(suffix, "_bucket");
+	is_count = expo_str_eq(suffix, "_count");
+	for (size_t i = 0; i < l->nlabels; i++) {
+		double v;
+
+		if (!expo_str_eq(l->labels[i].name, key))
+			continue;
+		has_key = 1;
+		if (expo_parse_value(l->labels[i].value.p,
+		    l->labels[i].value.len, &v) != 0 || isnan(v))
+			return type == EXPO_HISTOGRAM ?
+			    "le must be a number such as 0.25, 1e3 or +Inf "
+			    "(not NaN, hex or text)" :
+			    "quantile must be a number such as 0.5 or 0.99 "
+			    "(not NaN, hex or text)";
+	}
+	if (is_bucket && !has_key)
+		return "a bucket needs an le label (the Pushgateway drops a "
+		    "bucket without one)";
+	if (type == EXPO_SUMMARY && suffix.len == 0 && !has_key)
+		return "a sample of the bare name needs a quantile label (the "
+		    "Pushgateway drops it); write the totals as _sum and "
+		    "_count";
+	/* 0x1p64: the first value that does not fit in 64 bits. The test
+	 * is false for NaN. */
+	if ((is_bucket || is_count) && !(l->value >= 0 && l->value < 0x1p64))
+		return "bucket and count values must be 0 or more, finite and "
+		    "below 2^64 (the Pushgateway stores them as unsigned "
+		    "integers)";
+	return NULL;
 }
 
 size_t

@@ -13,7 +13,9 @@
  * starting with `__`, duplicate label names, bad escapes, invalid UTF-8 in
  * label values or HELP text, unparsable values, timestamps (the Pushgateway
  * rejects them), carriage returns, trailing garbage, lines over the limits
- * below.
+ * below. A bare "# HELP" or "# TYPE" is a comment, as the Pushgateway reads
+ * it. What depends on a sample's family (le, quantile, counts) is checked
+ * by expo_check_member() once the caller knows the family.
  */
 #ifndef EXPO_H
 #define EXPO_H
@@ -87,6 +89,18 @@ int expo_parse_labels(const char *s, size_t len, expo_label *labels,
  * -Inf, Inf (case-insensitive). Returns 0 or -1. */
 int expo_parse_value(const char *s, size_t len, double *out)
     __attribute__((warn_unused_result));
+
+/*
+ * Checks a sample of a histogram or summary family whose name is the first
+ * famlen bytes of l->name (so the rest is "", "_bucket", "_sum" or
+ * "_count"), as the Pushgateway would take it: le (histogram) or quantile
+ * (summary) must be a number and not NaN; a histogram's _bucket needs le;
+ * a summary's bare-name sample needs quantile; _bucket and _count values
+ * must be in [0, 2^64). Returns NULL when the sample is fine, or a static
+ * reason. Other types always pass.
+ */
+const char *expo_check_member(const expo_line *l, expo_type type,
+    size_t famlen);
 
 /* Metric names: [a-zA-Z_:][a-zA-Z0-9_:]*. Label names: [a-zA-Z_][a-zA-Z0-9_]*. */
 int expo_valid_metric_name(const char *s, size_t len);

@@ -633,6 +633,7 @@ check_row(fold *f, int64_t gid, spool_op op, const char *body, size_t len,
 	lineno = 0;
 	*why = NULL;
 	while (expo_next_line(body, len, &pos, &line, &llen)) {
+		const char *member;
 		size_t famlen;
 		expo_type t;
 
@@ -662,6 +663,15 @@ check_row(fold *f, int64_t gid, spool_op op, const char *body, size_t len,
 			*why = why_fmt(f, lineno, "counter %.*s cannot decrease "
 			    "(op add with a negative value)", (int)famlen,
 			    l->name.p);
+			return SPOOL_OK;
+		}
+		/* What the gateway would refuse or garble of a histogram or
+		 * summary, typed by this row or by the group's state. An
+		 * observation is a value, not a count: observe is exempt. */
+		if (op != SPOOL_OP_OBSERVE && (member = expo_check_member(l, t,
+		    famlen)) != NULL) {
+			*why = why_fmt(f, lineno, "%s %.*s: %s",
+			    expo_type_name(t), (int)famlen, l->name.p, member);
 			return SPOOL_OK;
 		}
 	}

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -613,20 +614,105 @@ spool_validate_group(const char *job, const char *grouping, char *errbuf,
 	return SPOOL_OK;
 }
 
-/* Remembers which names had a TYPE or HELP line in one body. */
+/* Remembers which names had a TYPE or HELP line in one body; a TYPE
+ * line's slot holds its type plus one, for row_type(). */
 static int
-seen_before(hmap *seen, char kind, expo_str name, int *dup)
+seen_before(hmap *seen, char kind, const expo_line *l, int *dup)
 {
 	char key[EXPO_MAX_NAME + 1];
 	int created;
 	void **slot;
 
 	key[0] = kind;
-	memcpy(key + 1, name.p, name.len);
-	slot = hmap_put(seen, key, name.len + 1, &created);
+	memcpy(key + 1, l->name.p, l->name.len);
+	slot = hmap_put(seen, key, l->name.len + 1, &created);
 	if (slot == NULL)
 		return -1;
 	*dup = !created;
+	if (created && kind == 'T')
+		*slot = (void *)((uintptr_t)l->type + 1);
+	return 0;
+}
+
+/* The type this body's TYPE line gives the first len bytes of name, or
+ * -1 when it has none. */
+static int
+row_type(const hmap *seen, const char *name, size_t len)
+{
+	char key[EXPO_MAX_NAME + 1];
+	void **slot;
+
+	if (seen == NULL || len > EXPO_MAX_NAME)
+		return -1;
+	key[0] = 'T';
+	memcpy(key + 1, name, len);
+	slot = hmap_get(seen, key, len + 1);
+	return slot == NULL ? -1 : (int)((uintptr_t)*slot - 1);
+}
+
+/*
+ * The checks that need a sample's family (expo_check_member), for the
+ * histograms and summaries this body's own TYPE lines declare; TYPE lines
+ * hold for the whole row, so this is a second pass. The fold makes them
+ * again with the group's state, which a put cannot see. A sample belongs
+ * to its own name when the row types that name, else NAME_bucket to
+ * histogram NAME and NAME_sum, NAME_count to histogram or summary NAME:
+ * the fold's resolution.
+ */
+static int
+check_members(const hmap *seen, const char *body, size_t len, expo_line *l,
+    char *errbuf, size_t errlen)
+{
+	static const char *const sufs[] = { "_bucket", "_sum", "_count" };
+	const char *line, *why = NULL;
+	size_t pos = 0, llen, lineno = 0;
+
+	while (expo_next_line(body, len, &pos, &line, &llen)) {
+		size_t famlen = 0;
+		int t;
+
+		lineno++;
+		if (expo_parse_line(line, llen, l, &why) != 0 ||
+		    l->kind != EXPO_SAMPLE)
+			continue;
+		t = row_type(seen, l->name.p, l->name.len);
+		if (t >= 0)
+			famlen = l->name.len;
+		for (size_t i = 0; t < 0 && i < 3; i++) {
+			size_t sl = strlen(sufs[i]), base;
+			int bt;
+
+			if (l->name.len <= sl || memcmp(l->name.p + l->name.len -
+			    sl, sufs[i], sl) != 0)
+				continue;
+			base = l->name.len - sl;
+			bt = row_type(seen, l->name.p, base);
+			if (bt == EXPO_HISTOGRAM || (bt == EXPO_SUMMARY && i > 0)) {
+				t = bt;
+				famlen = base;
+			}
+		}
+		if (t < 0)
+			continue;
+		/* In the fold's words: the fold makes this check too, for
+		 * families typed by earlier rows. */
+		if (t == EXPO_HISTOGRAM && famlen == l->name.len) {
+			if (errbuf)
+				snprintf(errbuf, errlen, "line %zu: histogram "
+				    "%.*s has no sample of its bare name: write "
+				    "%.*s_bucket, _sum and _count, or use op "
+				    "observe", lineno, (int)famlen, l->name.p,
+				    (int)famlen, l->name.p);
+			return -1;
+		}
+		if ((why = expo_check_member(l, (expo_type)t, famlen))) {
+			if (errbuf)
+				snprintf(errbuf, errlen, "line %zu: %s %.*s: %s",
+				    lineno, expo_type_name((expo_type)t),
+				    (int)famlen, l->name.p, why);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -640,6 +726,7 @@ spool_validate_body(spool_op op, const char *body, size_t len, char *errbuf,
 	hmap *seen = NULL;
 	const char *line, *why = NULL;
 	size_t pos = 0, llen, lineno = 0, useful = 0;
+	int families = 0; /* a TYPE line declares a histogram or summary */
 	spool_err e = SPOOL_OK;
 
 	if (errbuf && errlen)
@@ -678,7 +765,7 @@ spool_validate_body(spool_op op, const char *body, size_t len, char *errbuf,
 				goto out;
 			}
 			if (seen_before(seen, l->kind == EXPO_HELP ? 'H' : 'T',
-			    l->name, &dup) != 0) {
+			    l, &dup) != 0) {
 				e = SPOOL_ENOMEM;
 				goto out;
 			}
@@ -694,6 +781,9 @@ spool_validate_body(spool_op op, const char *body, size_t len, char *errbuf,
 				    "line names another type";
 				goto bad;
 			}
+			if (l->kind == EXPO_TYPE && (l->type == EXPO_HISTOGRAM ||
+			    l->type == EXPO_SUMMARY))
+				families = 1;
 			useful++;
 			continue;
 		case EXPO_SAMPLE:
@@ -723,7 +813,9 @@ spool_validate_body(spool_op op, const char *body, size_t len, char *errbuf,
 			snprintf(errbuf, errlen, "no metric lines (the body is "
 			    "empty or only comments)");
 		e = SPOOL_EPARSE;
-	}
+	} else if (families && (op == SPOOL_OP_SET || op == SPOOL_OP_ADD) &&
+	    check_members(seen, body, len, l, errbuf, errlen) != 0)
+		e = SPOOL_EPARSE;
 	goto out;
 bad:
 	if (errbuf)

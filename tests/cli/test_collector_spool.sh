@@ -72,6 +72,13 @@ is "$RC" 65 "bad grouping: 65"
 like "$ERR" "grouping: expected '\"' to open label value" "bad grouping: message"
 run put --job j --op observe 'lat{le="1"} 0.5'
 is "$RC" 65 "observe with le: 65"
+# What the Pushgateway would refuse for the whole group, or store wrapped.
+run put --job j '# TYPE h histogram' 'h_bucket{le="1"} 1' 'h_bucket{le="0x1p-3"} 1'
+is "$RC" 65 "le not a float: 65"
+is "$ERR" "collector-spool: line 3: histogram h: le must be a number such as 0.25, 1e3 or +Inf (not NaN, hex or text)" "le not a float: line N: reason"
+run put --job j 'h_count -2693' '# TYPE h histogram'
+is "$RC" 65 "negative histogram count: 65"
+is "$ERR" "collector-spool: line 1: histogram h: bucket and count values must be 0 or more, finite and below 2^64 (the Pushgateway stores them as unsigned integers)" "negative count: line N: reason"
 run put --job j $'x 1\r'
 is "$RC" 65 "CRLF: 65"
 like "$ERR" "carriage return" "CRLF: says so"

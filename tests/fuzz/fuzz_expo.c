@@ -1,7 +1,8 @@
 /* libFuzzer target: the exposition line parser and the body check.
  * Beyond "no crash": a line that parses must parse the same way again, a
- * parsed value must survive format → parse bit for bit, and label values
- * must be valid UTF-8 with only the three escapes. */
+ * parsed value must survive format → parse bit for bit, label values
+ * must be valid UTF-8 with only the three escapes, and the family checks
+ * give a reason or nothing. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -47,6 +48,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    l1.labels[i].name.len) ||
 			    !expo_valid_utf8(l1.labels[i].value.p,
 			    l1.labels[i].value.len))
+				abort();
+		}
+		/* The family checks, for the sample as its own family and as
+		 * a member of every shorter name: a reason is never empty,
+		 * and types without members have no rules. */
+		for (size_t fl = 1; fl <= l1.name.len; fl++) {
+			const char *h = expo_check_member(&l1, EXPO_HISTOGRAM,
+			    fl), *q = expo_check_member(&l1, EXPO_SUMMARY, fl);
+			if ((h != NULL && h[0] == '\0') ||
+			    (q != NULL && q[0] == '\0') ||
+			    expo_check_member(&l1, EXPO_GAUGE, fl) != NULL)
 				abort();
 		}
 	}

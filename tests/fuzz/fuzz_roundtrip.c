@@ -23,7 +23,8 @@
  *   HELP text             the rest of the input
  * Names are mapped onto their character sets; values and HELP text keep
  * their valid UTF-8 and drop the rest (and CR and NUL, which no line in
- * the spool can hold).
+ * the spool can hold); HELP text drops its leading blanks, which no HELP
+ * text in the spool has.
  */
 #include <math.h>
 #include <stdint.h>
@@ -362,8 +363,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else
 		x.value = get_double(&s);
 	cap = ((size_t)get_u8(&s) << 8) | get_u8(&s);
-	if (has_help)
+	if (has_help) {
+		size_t lead = 0;
 		hlen = get_text(&s, s.n, help, 0);
+		/* Blanks between a HELP line's name and its text separate
+		 * them (as the Pushgateway reads it): a text that starts
+		 * with one cannot come back, and the spool never holds one. */
+		while (lead < hlen && (help[lead] == ' ' || help[lead] == '\t'))
+			lead++;
+		memmove(help, help + lead, hlen - lead + 1);
+		hlen -= lead;
+	}
 
 	f.name = name;
 	f.type = type;

@@ -227,9 +227,15 @@ static const struct row rows[] = {
 	BAD("m{a=\"b\"", "expected ',' or '}'"),
 	BAD("m{", "unterminated label set"),
 	BAD("m{a=\"b\",", "unterminated label set"),
-	/* Stricter than Prometheus' own parser, which takes m{a="b"}1. */
-	BAD("m{a=\"b\"}1", "expected a blank between the labels and the value"),
-	BAD("m{a=\"b\"}} 1", "expected a blank between the labels and the value"),
+	/* The value may follow the '}' at once, as the Pushgateway and
+	 * Prometheus read it. */
+	S1("m{a=\"b\"}1", "m", "a", "b", 1),
+	S1("m{a=\"b\"}-Inf", "m", "a", "b", -INFINITY),
+	S("m{}2", "m", 2),
+	S1("m{ a = \"b\" , }\t3", "m", "a", "b", 3),
+	BAD("m{a=\"b\"}} 1", R_VAL),
+	BAD("m{a=\"b\"}x 1", R_VAL),
+	BAD("m{a=\"b\"}", "missing value"),
 	BAD("m{__name__=\"x\"} 1", R_RES),
 	BAD("m{__a=\"x\"} 1", R_RES),
 	BAD("m{a=\"x\",a=\"y\"} 1", R_DUP),
@@ -248,9 +254,11 @@ static const struct row rows[] = {
 	HELP("#HELP m x", "m", "x"),
 	HELP("  # HELP m x", "m", "x"),
 	HELP("# HELP m\tx", "m", "x"),
-	/* One separating blank goes; the rest is part of the text (Prometheus
-	 * strips them all; harmless, the text renders back the same). */
-	HELP("# HELP m   x", "m", "  x"),
+	/* Every blank between the name and the text goes, as the Pushgateway
+	 * reads it; blanks after the text stay, as it keeps them. */
+	HELP("# HELP m   x", "m", "x"),
+	HELP("# HELP  m \t x  y ", "m", "x  y "),
+	HELP("# HELP m \t ", "m", ""),
 	HELP("# HELP a:b x", "a:b", "x"),
 	BAD("# HELP m \xff", R_HUTF8),
 	BAD("# HELP m \xed\xa0\x80", R_HUTF8),
@@ -259,7 +267,7 @@ static const struct row rows[] = {
 	BAD("# HELP m tab\\t", R_HESC),
 	BAD("# HELP m quote\\\"", R_HESC),
 	BAD("# HELP m trailing\\", R_HESC),
-	BAD("# HELP", "invalid metric name in HELP line"),
+	BAD("# HELP #", "invalid metric name in HELP line"),
 	BAD("# HELP 1m x", "invalid metric name in HELP line"),
 	BAD("# HELP m{a=\"b\"} x", "invalid metric name in HELP line"),
 
@@ -281,7 +289,7 @@ static const struct row rows[] = {
 	BAD("# TYPE m info", "unknown type in TYPE line"),
 	BAD("# TYPE m counter extra", "unexpected text after the type"),
 	BAD("# TYPE m{a=\"b\"} counter", "invalid metric name in TYPE line"),
-	BAD("# TYPE", "invalid metric name in TYPE line"),
+	BAD("# TYPE #", "invalid metric name in TYPE line"),
 
 	/* Comments and blanks. */
 	KIND("# just a comment", EXPO_COMMENT),
@@ -289,6 +297,11 @@ static const struct row rows[] = {
 	KIND("#   ", EXPO_COMMENT),
 	KIND("# help m lower-case is a comment", EXPO_COMMENT),
 	KIND("# TYPEX m counter", EXPO_COMMENT),
+	/* HELP or TYPE naming nothing: a comment to the Pushgateway. */
+	KIND("# HELP", EXPO_COMMENT),
+	KIND("# HELP \t ", EXPO_COMMENT),
+	KIND("#TYPE", EXPO_COMMENT),
+	KIND("# TYPE  ", EXPO_COMMENT),
 	KIND("  # EOF", EXPO_COMMENT),
 	/* Comments are dropped, never rendered: their bytes are not checked. */
 	KIND("# \xff\xfe", EXPO_COMMENT),
@@ -420,6 +433,95 @@ test_lines(void **state)
 	print_message("%zu lines: %zu accepted, %zu refused\n", n, ok, n - ok);
 	if (failed)
 		fail_msg("%zu of %zu rows failed", failed, n);
+}
+
+/* ---- expo_check_member: a sample once its family is known --------------- */
+
+#define M_LE    "le must be a number"
+#define M_Q     "quantile must be a number"
+#define M_NOLE  "a bucket needs an le label"
+#define M_BARE  "a sample of the bare name needs a quantile label"
+#define M_COUNT "bucket and count values must be 0 or more"
+
+static void
+test_members(void **state)
+{
+	static const struct {
+		const char *line;
+		expo_type type;
+		const char *family; /* a prefix of the sample's name */
+		const char *why;    /* NULL: fine; else the reason's start */
+	} m[] = {
+		{ "h_bucket{le=\"0.25\"} 3", EXPO_HISTOGRAM, "h", NULL },
+		{ "h_bucket{a=\"x\",le=\"+Inf\"} 0", EXPO_HISTOGRAM, "h", NULL },
+		{ "h_bucket{le=\"-Inf\"} 0", EXPO_HISTOGRAM, "h", NULL },
+		{ "h_bucket{le=\"1e3\"} 2.5", EXPO_HISTOGRAM, "h", NULL },
+		{ "h_bucket{le=\".5\"} -0", EXPO_HISTOGRAM, "h", NULL },
+		{ "h_bucket{le=\"1\"} 18446744073709549568", EXPO_HISTOGRAM,
+		    "h", NULL },
+		{ "h_bucket{le=\"1\"} 18446744073709551616", EXPO_HISTOGRAM,
+		    "h", M_COUNT },
+		{ "h_bucket{le=\"bla\"} 1", EXPO_HISTOGRAM, "h", M_LE },
+		{ "h_bucket{le=\"0x1p-3\"} 1", EXPO_HISTOGRAM, "h", M_LE },
+		{ "h_bucket{le=\"1_000\"} 1", EXPO_HISTOGRAM, "h", M_LE },
+		{ "h_bucket{le=\"\"} 1", EXPO_HISTOGRAM, "h", M_LE },
+		{ "h_bucket{le=\" 1\"} 1", EXPO_HISTOGRAM, "h", M_LE },
+		{ "h_bucket{le=\"NaN\"} 1", EXPO_HISTOGRAM, "h", M_LE },
+		{ "h_bucket{le=\"1e999\"} 1", EXPO_HISTOGRAM, "h", M_LE },
+		{ "h_bucket{a=\"1\"} 1", EXPO_HISTOGRAM, "h", M_NOLE },
+		{ "h_bucket{le=\"1\"} -1", EXPO_HISTOGRAM, "h", M_COUNT },
+		{ "h_bucket{le=\"1\"} -0.5", EXPO_HISTOGRAM, "h", M_COUNT },
+		{ "h_bucket{le=\"1\"} NaN", EXPO_HISTOGRAM, "h", M_COUNT },
+		{ "h_bucket{le=\"1\"} +Inf", EXPO_HISTOGRAM, "h", M_COUNT },
+		{ "h_count -2693", EXPO_HISTOGRAM, "h", M_COUNT },
+		{ "h_count 2693.5", EXPO_HISTOGRAM, "h", NULL },
+		{ "h_sum -5", EXPO_HISTOGRAM, "h", NULL },
+		{ "h_sum NaN", EXPO_HISTOGRAM, "h", NULL },
+		/* le is read on every sample of a histogram, as the gateway
+		 * reads it. */
+		{ "h_sum{le=\"x\"} 1", EXPO_HISTOGRAM, "h", M_LE },
+		{ "s{quantile=\"0.5\"} -3", EXPO_SUMMARY, "s", NULL },
+		{ "s{quantile=\"-12.34\"} NaN", EXPO_SUMMARY, "s", NULL },
+		{ "s{quantile=\".3\"} 1", EXPO_SUMMARY, "s", NULL },
+		{ "s{quantile=\"bla\"} 1", EXPO_SUMMARY, "s", M_Q },
+		{ "s{quantile=\"0x1p-3\"} 1", EXPO_SUMMARY, "s", M_Q },
+		{ "s{quantile=\"nan\"} 1", EXPO_SUMMARY, "s", M_Q },
+		{ "s 1", EXPO_SUMMARY, "s", M_BARE },
+		{ "s_count -1", EXPO_SUMMARY, "s", M_COUNT },
+		{ "s_count 1", EXPO_SUMMARY, "s", NULL },
+		{ "s_sum -1", EXPO_SUMMARY, "s", NULL },
+		{ "s_sum{quantile=\"x\"} 1", EXPO_SUMMARY, "s", M_Q },
+		/* le means nothing to a summary, nor quantile to a histogram,
+		 * nor either to other types. */
+		{ "s{quantile=\"1\",le=\"x\"} 1", EXPO_SUMMARY, "s", NULL },
+		{ "h_bucket{le=\"1\",quantile=\"x\"} 1", EXPO_HISTOGRAM, "h",
+		    NULL },
+		{ "c_bucket{le=\"x\"} -1", EXPO_COUNTER, "c_bucket", NULL },
+		{ "g{quantile=\"x\"} -1", EXPO_GAUGE, "g", NULL },
+		{ "u_count -1", EXPO_UNTYPED, "u", NULL },
+	};
+	size_t failed = 0;
+	expo_line *l = malloc(sizeof(*l));
+
+	(void)state;
+	assert_non_null(l);
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		const char *why;
+
+		if (expo_parse_line(m[i].line, strlen(m[i].line), l, &why) != 0)
+			fail_msg("member %zu [%s]: %s", i, m[i].line, why);
+		why = expo_check_member(l, m[i].type, strlen(m[i].family));
+		if ((why == NULL) != (m[i].why == NULL) || (why != NULL &&
+		    strncmp(why, m[i].why, strlen(m[i].why)) != 0)) {
+			print_error("member %zu [%s]: %s, expected %s\n", i,
+			    m[i].line, why ? why : "fine",
+			    m[i].why ? m[i].why : "fine");
+			failed++;
+		}
+	}
+	free(l);
+	if (failed)
+		fail_msg("%zu member rows failed", failed);
 }
 
 /* ---- limits: generated lines at and just over each limit ---------------- */
@@ -1032,6 +1134,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lines),
+		cmocka_unit_test(test_members),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_long_values),
 		cmocka_unit_test(test_grouping),

@@ -313,6 +313,82 @@ test_observe_needs_histogram(void **state)
 	free(why);
 }
 
+/*
+ * What the Pushgateway would refuse (le or quantile not a number) or store
+ * garbled (negative, NaN, infinite counts; buckets and quantiles it drops)
+ * is refused at the fold with a reason, also when the family's type comes
+ * from the group's state, which put cannot see: these rows pass put.
+ */
+static void
+test_family_checks(void **state)
+{
+	struct fx *f = *state;
+	spool_fold_result r;
+	char *why;
+
+	put(f->s, "j", "", SPOOL_OP_SET, "# TYPE h histogram\n"
+	    "h_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 3\n"
+	    "h_count 2\n# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_sum 2\n"
+	    "s_count 3\n");
+	put(f->s, "j", "", SPOOL_OP_SET, "h_bucket{le=\"0x1p-3\"} 1");
+	put(f->s, "j", "", SPOOL_OP_SET, "h_count -2693");
+	put(f->s, "j", "", SPOOL_OP_ADD, "h_bucket{le=\"1\"} -1");
+	put(f->s, "j", "", SPOOL_OP_SET, "h_sum 1\nh_bucket{le=\"NaN\"} 1");
+	put(f->s, "j", "", SPOOL_OP_SET, "h_bucket 4");
+	put(f->s, "j", "", SPOOL_OP_SET, "s{quantile=\"bla\"} 1");
+	put(f->s, "j", "", SPOOL_OP_SET, "s_count +Inf");
+	put(f->s, "j", "", SPOOL_OP_SET, "s 4");
+	/* Written with SQL, a row with its own TYPE line gets the reason put
+	 * would have given. */
+	sql_insert(f->s, "j", "", "set", "# TYPE q summary\n"
+	    "q{quantile=\"NaN\"} 1");
+	/* Fine: fractional counts (newer gateways keep them as floats),
+	 * adds that count up, sums of any sign, le on an untyped family. */
+	put(f->s, "j", "", SPOOL_OP_SET, "h_count 2.5\nh_sum -7");
+	put(f->s, "j", "", SPOOL_OP_ADD, "h_bucket{le=\"1\"} 1\nh_count 1");
+	put(f->s, "j", "", SPOOL_OP_SET, "s_sum -1\ns{quantile=\"+Inf\"} 9");
+	put(f->s, "j", "", SPOOL_OP_SET, "x_bucket{le=\"bla\"} -1");
+	r = fold_all(f->s, NULL);
+	assert_int_equal(r.rows, 14);
+	assert_int_equal(r.rejected, 9);
+	why = query_text(f->s, "SELECT group_concat(reason, '|') FROM "
+	    "(SELECT reason FROM rejected ORDER BY id)");
+	assert_string_equal(why,
+	    "line 1: histogram h: le must be a number such as 0.25, 1e3 or "
+	    "+Inf (not NaN, hex or text)|"
+	    "line 1: histogram h: bucket and count values must be 0 or more, "
+	    "finite and below 2^64 (the Pushgateway stores them as unsigned "
+	    "integers)|"
+	    "line 1: histogram h: bucket and count values must be 0 or more, "
+	    "finite and below 2^64 (the Pushgateway stores them as unsigned "
+	    "integers)|"
+	    "line 2: histogram h: le must be a number such as 0.25, 1e3 or "
+	    "+Inf (not NaN, hex or text)|"
+	    "line 1: histogram h: a bucket needs an le label (the Pushgateway "
+	    "drops a bucket without one)|"
+	    "line 1: summary s: quantile must be a number such as 0.5 or 0.99 "
+	    "(not NaN, hex or text)|"
+	    "line 1: summary s: bucket and count values must be 0 or more, "
+	    "finite and below 2^64 (the Pushgateway stores them as unsigned "
+	    "integers)|"
+	    "line 1: summary s: a sample of the bare name needs a quantile "
+	    "label (the Pushgateway drops it); write the totals as _sum and "
+	    "_count|"
+	    "line 2: summary q: quantile must be a number such as 0.5 or 0.99 "
+	    "(not NaN, hex or text)");
+	free(why);
+	/* The refused rows changed nothing; the others applied. */
+	assert_true(value(f->s, "j", "", "h_count", "") == 3.5);
+	assert_true(value(f->s, "j", "", "h_sum", "") == -7);
+	assert_true(value(f->s, "j", "", "h_bucket", "le=\"1\"") == 2);
+	assert_true(value(f->s, "j", "", "s_count", "") == 3);
+	assert_true(value(f->s, "j", "", "s", "quantile=\"+Inf\"") == 9);
+	assert_true(value(f->s, "j", "", "x_bucket", "le=\"bla\"") == -1);
+	assert_false(exists(f->s, "j", "", "h_bucket", "le=\"NaN\""));
+	assert_false(exists(f->s, "j", "", "h_bucket", ""));
+	assert_false(exists(f->s, "j", "", "s", ""));
+}
+
 static void
 test_family_resolution(void **state)
 {
@@ -474,6 +550,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_observe_configured_buckets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rejects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_observe_needs_histogram, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_family_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_family_resolution, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_versions_and_last_row, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
