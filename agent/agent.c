@@ -1078,10 +1078,14 @@ probe_gateway(agent_t *a)
 		return; /* the pushes will meet the same failure */
 	alive(a);
 	if (st.outcome == PUSH_REFUSED || started[0] == '\0') {
+		/* A daemon says it once; --once would say it every run, so
+		 * there it is information. */
+		void (*say)(const char *, const char *, ...) =
+		    a->gw_yield ? log_warnx : log_info;
 		a->probe_off = 1;
-		log_warnx("the gateway does not tell its start time: a restart "
-		    "of it goes unnoticed, and groups it loses come back only "
-		    "when they change", "url=%s code=%ld reason=%s",
+		say("the gateway does not tell its start time: a restart of it "
+		    "goes unnoticed, and groups it loses come back only when "
+		    "they change", "url=%s code=%ld reason=%s",
 		    log_q(a->c->gw.url), st.http_code, log_q(st.outcome ==
 		    PUSH_REFUSED ? st.message : "no start_time in "
 		    "/api/v1/status"));

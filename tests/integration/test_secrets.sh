@@ -265,9 +265,10 @@ agent_conf "$T/px.conf" "http://pgw.invalid:9091" secjob s "${basic[@]}" "passwo
 http_proxy=$PROXY_URL srun -c "$T/px.conf" --once
 is_rc 0 "http_proxy with a gateway only the proxy can reach: exit 0"
 is "$(cut -d' ' -f1-4 "$PROXY_LOG")" \
-	"$(printf '%s\n' 'PUT http://pgw.invalid:9091/metrics/job/sec/instance/proxy 200 -' \
+	"$(printf '%s\n' 'GET http://pgw.invalid:9091/api/v1/status 404 -' \
+		'PUT http://pgw.invalid:9091/metrics/job/sec/instance/proxy 200 -' \
 		'PUT http://pgw.invalid:9091/metrics/job/secjob/instance/s 200 -')" \
-	"the proxy saw both PUTs, in absolute form, and no proxy credentials"
+	"the proxy saw the start-time question and both PUTs, in absolute form, and no proxy credentials"
 is "$(echo_values Authorization PUT "$PX_LOG")" "$BASIC" "the gateway's credentials went through to it, exactly"
 is "$(echo_values Host PUT "$PX_LOG")" "pgw.invalid:9091" "with the gateway's Host"
 

@@ -191,8 +191,9 @@ s = json.load(sys.stdin)
 print(eval(sys.argv[1]))' "$1"
 }
 
-# echo_n [LOG]: requests the stand-in logged, its /-/ probes left out
-echo_n() { echo_hdr Host "" "${1:-$ECHO_LOG}" | wc -l; }
+# echo_n [LOG]: PUTs the stand-in logged (the agent's GET of the gateway's
+# start time left out)
+echo_n() { echo_hdr Host PUT "${1:-$ECHO_LOG}" | wc -l; }
 
 # diag_agent PATTERN FILE: the first line of FILE with PATTERN, as a TAP
 # comment quoting what the agent said (nothing when there is none)
