@@ -4,8 +4,8 @@
  *
  * One batch is one transaction: it reads rows in id order, applies them to
  * in-memory caches of the touched families and series (loaded from the state
- * tables on first touch), writes the changed entries back, deletes the rows
- * it took from the inbox, and commits. A crash before the commit leaves the
+ * tables on first touch), writes the changed entries back, deletes exactly
+ * the rows it read from the inbox (by id, one by one), and commits. A crash before the commit leaves the
  * rows in the inbox and the state as it was; after it, both have moved. So
  * every row counts exactly once.
  *
@@ -74,7 +74,9 @@ typedef struct fold {
 	char *canon;   /* scratch for canonical groupings */
 	char reason[512];
 	sqlite3_stmt *st_gsel, *st_gins, *st_gupd, *st_fsel, *st_fput,
-	    *st_ssel, *st_sput, *st_rej;
+	    *st_ssel, *st_sput, *st_rej, *st_idel;
+	int64_t *ids;  /* the inbox ids the batch read, to delete them */
+	size_t nids, capids;
 	spool_fold_result *res;
 } fold;
 
@@ -276,7 +278,8 @@ prepare_all(fold *f)
 	    (e = prep(f, &f->st_rej, "INSERT INTO rejected(received_ms, "
 	    "rejected_ms, job, grouping, op, body, reason) VALUES (?, "
 	    "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), "
-	    "?, ?, ?, ?, ?)")))
+	    "?, ?, ?, ?, ?)")) ||
+	    (e = prep(f, &f->st_idel, "DELETE FROM inbox WHERE id = ?")))
 		return e;
 	return SPOOL_OK;
 }
@@ -285,7 +288,8 @@ static void
 finalize_all(fold *f)
 {
 	sqlite3_stmt **all[] = { &f->st_gsel, &f->st_gins, &f->st_gupd,
-	    &f->st_fsel, &f->st_fput, &f->st_ssel, &f->st_sput, &f->st_rej };
+	    &f->st_fsel, &f->st_fput, &f->st_ssel, &f->st_sput, &f->st_rej,
+	    &f->st_idel };
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		sqlite3_finalize(*all[i]);
@@ -964,6 +968,65 @@ fold_row(fold *f, sqlite3_stmt *row)
 	return SPOOL_OK;
 }
 
+/* The inbox is not the one we made if a row's id is not an integer, or
+ * deleting it by id does not remove exactly that row. */
+static spool_err
+foreign_inbox(fold *f, const char *what)
+{
+	return spool_seterr(f->s, SPOOL_ENOTSPOOL, "spool %s: %s: its inbox "
+	    "is not the table the agent made (the id must be INTEGER PRIMARY "
+	    "KEY), so a row could be counted twice; nothing was folded: stop "
+	    "the writers, keep a copy of the spool, and move the rows into an "
+	    "inbox as docs/spool.md (\"The tables\") shows", f->s->path,
+	    what);
+}
+
+/* Remembers the id of a row the batch read; ids are the rowid, so an id
+ * that is not an integer means a foreign inbox. */
+static spool_err
+keep_id(fold *f, sqlite3_stmt *row)
+{
+	if (sqlite3_column_type(row, 0) != SQLITE_INTEGER)
+		return foreign_inbox(f, "a row whose id is NULL or not an "
+		    "integer");
+	if (f->nids == f->capids) {
+		size_t cap = f->capids ? f->capids * 2 : 1024;
+		int64_t *n = realloc(f->ids, cap * sizeof(*n));
+		if (n == NULL)
+			return spool_seterr(f->s, SPOOL_ENOMEM, "out of memory "
+			    "folding");
+		f->ids = n;
+		f->capids = cap;
+	}
+	f->ids[f->nids++] = sqlite3_column_int64(row, 0);
+	return SPOOL_OK;
+}
+
+/*
+ * Deletes exactly the rows the batch read, one id at a time, and fails the
+ * batch unless each delete removed one row: a row left behind would be
+ * folded again by the next batch, and an `add` counted twice.
+ */
+static spool_err
+remove_rows(fold *f)
+{
+	char what[96];
+	spool_err e;
+
+	for (size_t i = 0; i < f->nids; i++) {
+		sqlite3_bind_int64(f->st_idel, 1, f->ids[i]);
+		if ((e = run(f, f->st_idel, "removing folded rows")))
+			return e;
+		if (sqlite3_changes(f->s->db) != 1) {
+			snprintf(what, sizeof(what), "deleting inbox id %lld "
+			    "removed %d rows", (long long)f->ids[i],
+			    sqlite3_changes(f->s->db));
+			return foreign_inbox(f, what);
+		}
+	}
+	return SPOOL_OK;
+}
+
 static void
 fold_free(fold *f)
 {
@@ -975,6 +1038,7 @@ fold_free(fold *f)
 	free(f->line);
 	free(f->key);
 	free(f->canon);
+	free(f->ids);
 }
 
 spool_err
@@ -983,7 +1047,6 @@ spool_fold(spool_t *s, const spool_fold_options *o, spool_fold_result *res)
 	fold f;
 	sqlite3_stmt *rows = NULL;
 	size_t max_rows = o && o->max_rows ? o->max_rows : DEFAULT_MAX_ROWS;
-	int64_t last_id = 0;
 	char dgroup[8192 + 1];
 	const char *why;
 	spool_err e = SPOOL_OK;
@@ -1042,7 +1105,8 @@ spool_fold(spool_t *s, const spool_fold_options *o, spool_fold_result *res)
 	}
 	sqlite3_bind_int64(rows, 1, (sqlite3_int64)max_rows);
 	while ((rc = sqlite3_step(rows)) == SQLITE_ROW) {
-		last_id = sqlite3_column_int64(rows, 0);
+		if ((e = keep_id(&f, rows)))
+			goto out;
 		res->rows++;
 		if ((e = fold_row(&f, rows)))
 			goto out;
@@ -1072,12 +1136,10 @@ spool_fold(spool_t *s, const spool_fold_options *o, spool_fold_result *res)
 		e = spool_sqlerr(s, sqlite3_errcode(s->db), "updating groups");
 		goto out;
 	}
+	if ((e = remove_rows(&f)))
+		goto out;
 	{
 		char sql[512];
-		snprintf(sql, sizeof(sql), "DELETE FROM inbox WHERE id <= %lld",
-		    (long long)last_id);
-		if ((e = spool_exec(s, sql, "removing folded rows")))
-			goto out;
 		if (res->rejected > 0) {
 			snprintf(sql, sizeof(sql), "INSERT INTO meta(key, value)"
 			    " VALUES ('rejected_total', %zu) ON CONFLICT(key) DO"

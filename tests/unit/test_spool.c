@@ -86,6 +86,92 @@ write_file(const char *path, const void *data, size_t len)
 	fclose(f);
 }
 
+/* One text value from a query on its own connection; caller frees. */
+static char *
+sql_text(const char *path, const char *q)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	char *v = NULL;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		v = strdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	assert_non_null(v);
+	return v;
+}
+
+/* Asserts that the file at p is byte for byte what it was (before, n) and
+ * that nothing was created beside it. */
+static void
+assert_untouched(const char *p, const char *before, size_t n)
+{
+	char side[600], *after;
+	size_t n2;
+
+	after = slurp(p, &n2);
+	assert_int_equal(n, n2);
+	assert_memory_equal(before, after, n);
+	free(after);
+	snprintf(side, sizeof(side), "%s-wal", p);
+	assert_int_not_equal(access(side, F_OK), 0);
+	snprintf(side, sizeof(side), "%s-journal", p);
+	assert_int_not_equal(access(side, F_OK), 0);
+}
+
+/* Folds n times, whether or not rows are left: a row that the fold never
+ * removes is counted once more by each. */
+static void
+fold_times(spool_t *s, int n)
+{
+	spool_fold_result r;
+
+	for (int i = 0; i < n; i++)
+		if (spool_fold(s, NULL, &r) != SPOOL_OK)
+			fail_msg("fold %d: %s", i, spool_errmsg(s));
+}
+
+/* The value of a series that must exist. */
+static double
+value(spool_t *s, const char *job, const char *grouping, const char *name)
+{
+	double v = -12345;
+	int found = 0;
+
+	assert_int_equal(spool_series_value(s, job, grouping, name, "", &v,
+	    &found), SPOOL_OK);
+	if (!found)
+		fail_msg("no series %s in %s/%s", name, job, grouping);
+	return v;
+}
+
+static int64_t
+pending(spool_t *s)
+{
+	spool_stats st;
+
+	assert_int_equal(spool_get_stats(s, &st), SPOOL_OK);
+	return st.pending_rows;
+}
+
+/* Opens the v0 file p made by a writer with create, or fails the test. */
+static spool_t *
+adopt(const char *p, const char *create)
+{
+	char err[512];
+	spool_t *s;
+
+	sql(p, create);
+	assert_int_equal(sql_int(p, "PRAGMA user_version"), 0);
+	if (spool_open(p, NULL, &s, err, sizeof(err)) != SPOOL_OK)
+		fail_msg("open %s: %s", p, err);
+	assert_int_equal(sql_int(p, "PRAGMA user_version"), 1);
+	return s;
+}
+
 static void
 test_create(void **state)
 {
@@ -307,14 +393,220 @@ test_migrate_v0_empty_file(void **state)
 static void
 test_v0_inbox_missing_column(void **state)
 {
-	char *p = tu_path(dir, "v0bad.db"), err[512];
+	char *p = tu_path(dir, "v0bad.db"), err[512], *before;
 	spool_t *s;
+	size_t n;
 
 	(void)state;
 	sql(p, "CREATE TABLE inbox(job TEXT, body TEXT)");
+	before = slurp(p, &n);
 	assert_int_equal(spool_open(p, NULL, &s, err, sizeof(err)),
 	    SPOOL_ENOTSPOOL);
 	assert_non_null(strstr(err, "without a 'grouping' column"));
+	/* Refused before anything is written: not even the WAL switch. */
+	assert_untouched(p, before, n);
+	free(before);
+	free(p);
+}
+
+/*
+ * A writer's own inbox, in the shapes docs/spool.md allows, must be adopted
+ * so that each row counts exactly once however many times the fold runs.
+ * With an id that is not the rowid, the fold used to leave the row in the
+ * inbox and count it again in every batch.
+ */
+static void
+test_adopt_null_id(void **state)
+{
+	char *p = tu_path(dir, "nullid.db");
+	spool_t *s;
+
+	(void)state;
+	s = adopt(p, "CREATE TABLE inbox(id INTEGER, job, grouping, op, body,"
+	    " received_ms); INSERT INTO inbox VALUES (NULL, 'j6', 'g=\"1\"', "
+	    "'add', 'c6_total 1', 0)");
+	fold_times(s, 5);
+	assert_true(value(s, "j6", "g=\"1\"", "c6_total") == 1);
+	assert_int_equal(pending(s), 0);
+	/* The stable INSERT and the library still write to it. */
+	sql(p, "INSERT INTO inbox(job, grouping, op, body) VALUES ('j6', "
+	    "'g=\"1\"', 'add', 'c6_total 1')");
+	assert_int_equal(spool_put(s, "j6", "g=\"1\"", SPOOL_OP_ADD,
+	    "c6_total 1", 10), SPOOL_OK);
+	fold_times(s, 5);
+	assert_true(value(s, "j6", "g=\"1\"", "c6_total") == 3);
+	assert_int_equal(pending(s), 0);
+	spool_close(s);
+	free(p);
+}
+
+static void
+test_adopt_text_id(void **state)
+{
+	char *p = tu_path(dir, "textid.db");
+	spool_t *s;
+
+	(void)state;
+	s = adopt(p, "CREATE TABLE inbox(id TEXT PRIMARY KEY, job, grouping, "
+	    "op, body, received_ms);"
+	    "INSERT INTO inbox VALUES ('b', 'j', '', 'add', 'c_total 1', 0);"
+	    "INSERT INTO inbox VALUES ('a', 'j', '', 'add', 'c_total 2', 0)");
+	fold_times(s, 5);
+	assert_true(value(s, "j", "", "c_total") == 3);
+	assert_int_equal(pending(s), 0);
+	spool_close(s);
+	free(p);
+}
+
+/* No id column at all: the fold used to fail on every batch. */
+static void
+test_adopt_no_id(void **state)
+{
+	char *p = tu_path(dir, "noid.db");
+	spool_t *s;
+
+	(void)state;
+	s = adopt(p, "CREATE TABLE inbox(job, grouping, op, body, received_ms);"
+	    "INSERT INTO inbox VALUES ('j', '', 'add', 'c_total 1', 0);"
+	    "INSERT INTO inbox VALUES ('j', '', 'set', 'g 4', 0)");
+	fold_times(s, 5);
+	assert_true(value(s, "j", "", "c_total") == 1);
+	assert_true(value(s, "j", "", "g") == 4);
+	assert_int_equal(pending(s), 0);
+	spool_close(s);
+	free(p);
+}
+
+/* The table's name in other letters is the same table to SQL, and to the
+ * writers' INSERT. */
+static void
+test_adopt_name_case(void **state)
+{
+	char *p = tu_path(dir, "case.db");
+	spool_t *s;
+
+	(void)state;
+	s = adopt(p, "CREATE TABLE Inbox(Job, Grouping, Op, Body);"
+	    "INSERT INTO Inbox VALUES ('j', '', 'add', 'c_total 1')");
+	fold_times(s, 3);
+	assert_true(value(s, "j", "", "c_total") == 1);
+	assert_int_equal(pending(s), 0);
+	spool_close(s);
+	free(p);
+}
+
+/* A WITHOUT ROWID table has no insertion order but its key: rows go in id
+ * order. It refused the stable INSERT (its key cannot be NULL); ours
+ * takes it. */
+static void
+test_adopt_without_rowid(void **state)
+{
+	char *p = tu_path(dir, "norowid.db");
+	spool_t *s;
+
+	(void)state;
+	s = adopt(p, "CREATE TABLE inbox(id INTEGER PRIMARY KEY, job, grouping,"
+	    " op, body) WITHOUT ROWID;"
+	    "INSERT INTO inbox VALUES (2, 'j', '', 'set', 'g 2');"
+	    "INSERT INTO inbox VALUES (1, 'j', '', 'set', 'g 1');"
+	    "INSERT INTO inbox VALUES (3, 'j', '', 'add', 'c_total 1')");
+	fold_times(s, 5);
+	assert_true(value(s, "j", "", "g") == 2);
+	assert_true(value(s, "j", "", "c_total") == 1);
+	assert_int_equal(pending(s), 0);
+	sql(p, "INSERT INTO inbox(job, grouping, op, body) VALUES ('j', '', "
+	    "'add', 'c_total 1')");
+	fold_times(s, 3);
+	assert_true(value(s, "j", "", "c_total") == 2);
+	assert_int_equal(pending(s), 0);
+	spool_close(s);
+	free(p);
+}
+
+/* Repeated and NULL ids, columns of the writer's own (one NOT NULL, which
+ * would refuse the stable INSERT), rows kept in the order they were
+ * inserted, not in id order. */
+static void
+test_adopt_duplicate_ids_extra_columns(void **state)
+{
+	char *p = tu_path(dir, "dupid.db"), *ids;
+	spool_t *s;
+
+	(void)state;
+	s = adopt(p, "CREATE TABLE inbox(id INTEGER, job, grouping, op, body, "
+	    "note TEXT NOT NULL);"
+	    "INSERT INTO inbox VALUES (7, 'j', '', 'add', 'c_total 1', 'x');"
+	    "INSERT INTO inbox VALUES (7, 'j', '', 'add', 'c_total 1', 'y');"
+	    "INSERT INTO inbox VALUES (NULL, 'j', '', 'add', 'c_total 1', 'z');"
+	    "INSERT INTO inbox VALUES (9, 'j', '', 'set', 'g 1', 'a');"
+	    "INSERT INTO inbox VALUES (3, 'j', '', 'set', 'g 2', 'b')");
+	ids = sql_text(p, "SELECT group_concat(id) || ':' || group_concat(body,"
+	    " '|') FROM (SELECT id, body FROM inbox ORDER BY id)");
+	assert_string_equal(ids, "1,2,3,4,5:c_total 1|c_total 1|c_total 1|"
+	    "g 1|g 2");
+	free(ids);
+	assert_int_equal(sql_int(p, "SELECT count(*) FROM "
+	    "pragma_table_info('inbox') WHERE name = 'note'"), 0);
+	fold_times(s, 5);
+	assert_true(value(s, "j", "", "c_total") == 3);
+	assert_true(value(s, "j", "", "g") == 2);
+	assert_int_equal(pending(s), 0);
+	sql(p, "INSERT INTO inbox(job, grouping, op, body) VALUES ('j', '', "
+	    "'add', 'c_total 1')");
+	fold_times(s, 3);
+	assert_true(value(s, "j", "", "c_total") == 4);
+	spool_close(s);
+	free(p);
+}
+
+/* received_ms is kept when it is a time in ms up to now, else 0. */
+static void
+test_adopt_received_ms(void **state)
+{
+	char *p = tu_path(dir, "received.db"), *got;
+	spool_t *s;
+
+	(void)state;
+	s = adopt(p, "CREATE TABLE inbox(job, grouping, op, body, received_ms);"
+	    "INSERT INTO inbox VALUES ('j', '', 'add', 'c 1', 1732500000000);"
+	    "INSERT INTO inbox VALUES ('j', '', 'add', 'c 1', 'soon');"
+	    "INSERT INTO inbox VALUES ('j', '', 'add', 'c 1', 1732500000);"
+	    "INSERT INTO inbox VALUES ('j', '', 'add', 'c 1', 99999999999999);"
+	    "INSERT INTO inbox VALUES ('j', '', 'add', 'c 1', NULL);"
+	    "INSERT INTO inbox VALUES ('j', '', 'add', 'c 1', 1732500000000.5);"
+	    "INSERT INTO inbox VALUES ('j', '', 'add', 'c 1', -5)");
+	got = sql_text(p, "SELECT group_concat(received_ms) FROM (SELECT "
+	    "received_ms FROM inbox ORDER BY id)");
+	assert_string_equal(got, "1732500000000,0,0,0,0,0,0");
+	free(got);
+	fold_times(s, 3);
+	assert_true(value(s, "j", "", "c") == 7);
+	assert_int_equal(sql_int(p, "SELECT last_row_ms FROM groups"),
+	    1732500000000LL);
+	spool_close(s);
+	free(p);
+}
+
+/* An inbox that is a view: INSERTs go wherever its triggers send them, so
+ * there is nothing to fold; refused, and the file left as it was. */
+static void
+test_v0_inbox_view(void **state)
+{
+	char *p = tu_path(dir, "view.db"), err[512], *before;
+	spool_t *s;
+	size_t n;
+
+	(void)state;
+	sql(p, "CREATE VIEW inbox AS SELECT 'j' AS job, '' AS grouping, "
+	    "'add' AS op, 'c 1' AS body");
+	before = slurp(p, &n);
+	assert_int_equal(spool_open(p, NULL, &s, err, sizeof(err)),
+	    SPOOL_ENOTSPOOL);
+	assert_non_null(strstr(err, "has an inbox that is a view, not a table"));
+	assert_non_null(strstr(err, "left untouched"));
+	assert_non_null(strstr(err, p));
+	assert_untouched(p, before, n);
+	free(before);
 	free(p);
 }
 
@@ -504,6 +796,14 @@ main(void)
 		cmocka_unit_test(test_migrate_v0),
 		cmocka_unit_test(test_migrate_v0_empty_file),
 		cmocka_unit_test(test_v0_inbox_missing_column),
+		cmocka_unit_test(test_adopt_null_id),
+		cmocka_unit_test(test_adopt_text_id),
+		cmocka_unit_test(test_adopt_no_id),
+		cmocka_unit_test(test_adopt_name_case),
+		cmocka_unit_test(test_adopt_without_rowid),
+		cmocka_unit_test(test_adopt_duplicate_ids_extra_columns),
+		cmocka_unit_test(test_adopt_received_ms),
+		cmocka_unit_test(test_v0_inbox_view),
 		cmocka_unit_test(test_locked),
 		cmocka_unit_test(test_put_refuses),
 		cmocka_unit_test(test_batch),
