@@ -97,6 +97,9 @@ spool_strerror(spool_err e)
 		return "file system full";
 	case SPOOL_EIO:
 		return "I/O or database error";
+	case SPOOL_EUNKNOWN:
+		return "outcome unknown: the write may or may not have been "
+		    "committed";
 	}
 	return "unknown error";
 }
@@ -116,6 +119,10 @@ spool_exit_status(spool_err e)
 		return EX_CANTCREAT;
 	case SPOOL_EBUSY:
 		return EX_TEMPFAIL;
+	/* Not 74, which says nothing was written, nor 75, which says try
+	 * again: the operating system failed to confirm the write. */
+	case SPOOL_EUNKNOWN:
+		return EX_OSERR;
 	case SPOOL_ENOMEM:
 	case SPOOL_ENOTSPOOL:
 	case SPOOL_ECORRUPT:
@@ -821,12 +828,50 @@ out:
 	return e;
 }
 
+/*
+ * Commits the open transaction and says what a failure means. SQLite keeps
+ * the transaction open when its commit failed before writing anything (a
+ * lock it could not get: SQLITE_BUSY); the usual error stands, and the
+ * caller may roll back. Any other failure ends the transaction after the
+ * WAL frames may have reached the file — an fsync that failed
+ * (SQLITE_IOERR_FSYNC), a short write (SQLITE_IOERR_WRITE, SQLITE_FULL), a
+ * -shm that could not grow — and the recovery after a crash replays frames
+ * that are whole: the outcome is unknown.
+ */
+static spool_err
+commit_tx(spool_t *s, const char *doing)
+{
+	char why[160] = "";
+	int rc, sys;
+
+	if (sqlite3_get_autocommit(s->db))
+		return spool_seterr(s, SPOOL_EIO, "spool %s: nothing was "
+		    "written while %s: an earlier failure had rolled the "
+		    "transaction back; write the rows again", s->path, doing);
+	rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		return SPOOL_OK;
+	if (!sqlite3_get_autocommit(s->db))
+		return spool_sqlerr(s, rc, doing);
+	sys = sqlite3_system_errno(s->db);
+	if (sys != 0)
+		snprintf(why, sizeof(why), ": %s", strerror(sys));
+	return spool_seterr(s, SPOOL_EUNKNOWN, "spool %s: outcome unknown: "
+	    "the commit failed while %s (%s%s), after the rows may have "
+	    "reached the disk; they may or may not be in the spool, now or "
+	    "after a crash. Writing an add or observe row again could count "
+	    "it twice: first check the group's value (on the gateway, or "
+	    "pending rows with 'collector-spool stats'); set and delete rows "
+	    "are safe to write again. Check the disk and its free space",
+	    s->path, doing, sqlite3_errmsg(s->db), why);
+}
+
 spool_err
 spool_put(spool_t *s, const char *job, const char *grouping, spool_op op,
     const char *body, size_t len)
 {
 	spool_err e;
-	int rc;
+	int rc, own_tx = 0;
 
 	s->errmsg[0] = '\0';
 	if (body == NULL) {
@@ -850,14 +895,31 @@ spool_put(spool_t *s, const char *job, const char *grouping, spool_op op,
 	sqlite3_bind_text(s->st_put, 2, grouping, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s->st_put, 3, spool_op_name(op), -1, SQLITE_STATIC);
 	sqlite3_bind_text(s->st_put, 4, body, (int)len, SQLITE_STATIC);
-	/* Outside a batch the INSERT is its own transaction: it takes the
-	 * write lock directly, so the busy timeout applies in full. */
+	/* Outside a batch the row is a transaction of its own, committed
+	 * apart from the INSERT, so that a failure of the INSERT (nothing
+	 * written) is told from a failure of the commit (unknown). BEGIN
+	 * IMMEDIATE takes the write lock at once: the busy timeout applies in
+	 * full. */
+	if (!s->in_batch) {
+		if ((e = spool_exec(s, "BEGIN IMMEDIATE", "locking the spool")))
+			goto out;
+		own_tx = 1;
+	}
 	rc = sqlite3_step(s->st_put);
 	sqlite3_reset(s->st_put);
+	if (rc != SQLITE_DONE) {
+		e = spool_sqlerr(s, rc, "inserting a row");
+		goto out;
+	}
+	if (own_tx) {
+		e = commit_tx(s, "committing a row");
+		own_tx = !sqlite3_get_autocommit(s->db);
+	}
+out:
 	sqlite3_clear_bindings(s->st_put);
-	if (rc != SQLITE_DONE)
-		return spool_sqlerr(s, rc, "inserting a row");
-	return SPOOL_OK;
+	if (own_tx)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return e;
 }
 
 spool_err
@@ -886,7 +948,7 @@ spool_batch_commit(spool_t *s)
 
 	if (!s->in_batch)
 		return spool_seterr(s, SPOOL_EINVAL, "no batch is open");
-	e = spool_exec(s, "COMMIT", "committing a batch");
+	e = commit_tx(s, "committing a batch");
 	if (e == SPOOL_OK || sqlite3_get_autocommit(s->db))
 		s->in_batch = 0;
 	return e;

@@ -718,6 +718,314 @@ count_rejected(const spool_rejected *r, void *arg)
 	return 0;
 }
 
+/*
+ * A VFS around the default one that fails like a disk on demand: while
+ * fail_sync is set, xSync of any file returns SQLITE_IOERR_FSYNC (as an
+ * fsync that returns EIO does); while fail_read is set, xRead returns
+ * SQLITE_IOERR_READ and xFetch maps nothing, so that reads go to xRead.
+ * Registered as the default, so spool_open() uses it.
+ */
+static int fail_sync, fail_read;
+static sqlite3_vfs *real_vfs;
+static sqlite3_vfs shim_vfs;
+
+typedef struct shim_file {
+	sqlite3_file base;
+	sqlite3_file *real; /* the default VFS's file, right after this */
+} shim_file;
+
+#define REAL(f) (((shim_file *)(f))->real)
+
+static int
+shim_close(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xClose(REAL(f));
+}
+
+static int
+shim_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off)
+{
+	if (fail_read)
+		return SQLITE_IOERR_READ;
+	return REAL(f)->pMethods->xRead(REAL(f), buf, n, off);
+}
+
+static int
+shim_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
+{
+	return REAL(f)->pMethods->xWrite(REAL(f), buf, n, off);
+}
+
+static int
+shim_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+	return REAL(f)->pMethods->xTruncate(REAL(f), size);
+}
+
+static int
+shim_sync(sqlite3_file *f, int flags)
+{
+	if (fail_sync)
+		return SQLITE_IOERR_FSYNC;
+	return REAL(f)->pMethods->xSync(REAL(f), flags);
+}
+
+static int
+shim_file_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+	return REAL(f)->pMethods->xFileSize(REAL(f), size);
+}
+
+static int
+shim_lock(sqlite3_file *f, int lock)
+{
+	return REAL(f)->pMethods->xLock(REAL(f), lock);
+}
+
+static int
+shim_unlock(sqlite3_file *f, int lock)
+{
+	return REAL(f)->pMethods->xUnlock(REAL(f), lock);
+}
+
+static int
+shim_check_lock(sqlite3_file *f, int *out)
+{
+	return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
+}
+
+static int
+shim_fcntl(sqlite3_file *f, int op, void *arg)
+{
+	return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
+}
+
+static int
+shim_sector(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xSectorSize(REAL(f));
+}
+
+static int
+shim_devchar(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
+}
+
+static int
+shim_shm_map(sqlite3_file *f, int pg, int pgsz, int extend,
+    void volatile **pp)
+{
+	return REAL(f)->pMethods->xShmMap(REAL(f), pg, pgsz, extend, pp);
+}
+
+static int
+shim_shm_lock(sqlite3_file *f, int off, int n, int flags)
+{
+	return REAL(f)->pMethods->xShmLock(REAL(f), off, n, flags);
+}
+
+static void
+shim_shm_barrier(sqlite3_file *f)
+{
+	REAL(f)->pMethods->xShmBarrier(REAL(f));
+}
+
+static int
+shim_shm_unmap(sqlite3_file *f, int del)
+{
+	return REAL(f)->pMethods->xShmUnmap(REAL(f), del);
+}
+
+static int
+shim_fetch(sqlite3_file *f, sqlite3_int64 off, int n, void **pp)
+{
+	if (fail_read) {
+		*pp = NULL;
+		return SQLITE_OK;
+	}
+	return REAL(f)->pMethods->xFetch(REAL(f), off, n, pp);
+}
+
+static int
+shim_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
+{
+	return REAL(f)->pMethods->xUnfetch(REAL(f), off, p);
+}
+
+static const sqlite3_io_methods shim_io = {
+	3, shim_close, shim_read, shim_write, shim_truncate, shim_sync,
+	shim_file_size, shim_lock, shim_unlock, shim_check_lock, shim_fcntl,
+	shim_sector, shim_devchar, shim_shm_map, shim_shm_lock,
+	shim_shm_barrier, shim_shm_unmap, shim_fetch, shim_unfetch
+};
+
+static int
+shim_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f,
+    int flags, int *out)
+{
+	shim_file *sf = (shim_file *)f;
+	int rc;
+
+	(void)vfs;
+	sf->real = (sqlite3_file *)(sf + 1);
+	sf->real->pMethods = NULL;
+	rc = real_vfs->xOpen(real_vfs, name, sf->real, flags, out);
+	/* SQLite calls xClose whenever pMethods is set, even after a
+	 * failed open. */
+	if (sf->real->pMethods != NULL)
+		assert_true(sf->real->pMethods->iVersion >= 3);
+	sf->base.pMethods = sf->real->pMethods ? &shim_io : NULL;
+	return rc;
+}
+
+/* Every other method is the default VFS's own, which does not use the
+ * sqlite3_vfs it is given beyond xOpen. */
+static void
+shim_register(void)
+{
+	real_vfs = sqlite3_vfs_find(NULL);
+	assert_non_null(real_vfs);
+	shim_vfs = *real_vfs;
+	shim_vfs.zName = "failshim";
+	shim_vfs.szOsFile = (int)sizeof(shim_file) + real_vfs->szOsFile;
+	shim_vfs.xOpen = shim_open;
+	assert_int_equal(sqlite3_vfs_register(&shim_vfs, 1), SQLITE_OK);
+	fail_sync = fail_read = 0;
+}
+
+/* A teardown, so that a failed test does not leave the shim in place. */
+static int
+shim_unregister(void **state)
+{
+	(void)state;
+	fail_sync = fail_read = 0;
+	if (real_vfs != NULL)
+		sqlite3_vfs_unregister(&shim_vfs);
+	real_vfs = NULL;
+	return 0;
+}
+
+/* Copies a file, as a crash would leave it on disk (fsync aside). */
+static void
+copy_file(const char *from, const char *to)
+{
+	size_t n;
+	char *data = slurp(from, &n);
+
+	write_file(to, data, n);
+	free(data);
+}
+
+/*
+ * A commit whose fsync fails: the row may already be in the WAL, so the
+ * put's outcome is unknown, and the error must say so rather than look
+ * like "nothing was written" (a writer that retries an add after that
+ * counts it twice).
+ */
+static void
+test_put_commit_fails(void **state)
+{
+	char *p = tu_path(dir, "fsync.db"), *c = tu_path(dir, "crash.db");
+	char err[512], wal[600], cwal[600];
+	spool_options o = { 1, 0 };
+	spool_t *s;
+	spool_err e;
+
+	(void)state;
+	shim_register();
+	assert_int_equal(spool_open(p, &o, &s, err, sizeof(err)), SPOOL_OK);
+	assert_int_equal(spool_put(s, "j", "", SPOOL_OP_ADD, "c_total 1", 9),
+	    SPOOL_OK);
+	fail_sync = 1;
+	e = spool_put(s, "j", "", SPOOL_OP_ADD, "c_total 1", 9);
+	fail_sync = 0;
+	assert_int_equal(e, SPOOL_EUNKNOWN);
+	assert_int_equal(spool_exit_status(e), 71);
+	assert_string_equal(spool_strerror(e), "outcome unknown: the write may "
+	    "or may not have been committed");
+	assert_non_null(strstr(spool_errmsg(s), p));
+	assert_non_null(strstr(spool_errmsg(s), "outcome unknown"));
+	assert_non_null(strstr(spool_errmsg(s), "add or observe row again "
+	    "could count it twice"));
+	assert_non_null(strstr(spool_errmsg(s), "set and delete rows are safe"));
+
+	/* Why "unknown": the failed commit is whole in the WAL. The files as
+	 * a crash now would leave them, opened anew (SQLite recovers the
+	 * WAL), hold the row. */
+	snprintf(wal, sizeof(wal), "%s-wal", p);
+	snprintf(cwal, sizeof(cwal), "%s-wal", c);
+	copy_file(p, c);
+	copy_file(wal, cwal);
+	assert_int_equal(sql_int(c, "SELECT count(*) FROM inbox"), 2);
+
+	/* The same for a batch's commit; the batch is over afterwards. */
+	assert_int_equal(spool_batch_begin(s), SPOOL_OK);
+	assert_int_equal(spool_put(s, "j", "", SPOOL_OP_ADD, "c_total 1", 9),
+	    SPOOL_OK);
+	fail_sync = 1;
+	e = spool_batch_commit(s);
+	fail_sync = 0;
+	assert_int_equal(e, SPOOL_EUNKNOWN);
+	assert_non_null(strstr(spool_errmsg(s), "outcome unknown"));
+	assert_int_equal(spool_batch_begin(s), SPOOL_OK);
+	spool_batch_rollback(s);
+
+	/* With the disk well again, the handle goes on writing. */
+	assert_int_equal(spool_put(s, "j", "", SPOOL_OP_SET, "g 1", 3),
+	    SPOOL_OK);
+	spool_close(s);
+	free(c);
+	free(p);
+}
+
+/* An I/O error before the commit still means nothing was written: the
+ * old error (74), not "unknown". */
+static void
+test_put_fails_before_commit(void **state)
+{
+	char *p = tu_path(dir, "eread.db"), err[512];
+	spool_options o = { 1, 0 };
+	spool_t *s;
+	spool_err e;
+
+	(void)state;
+	shim_register();
+	assert_int_equal(spool_open(p, &o, &s, err, sizeof(err)), SPOOL_OK);
+	assert_int_equal(spool_put(s, "j", "", SPOOL_OP_ADD, "c_total 1", 9),
+	    SPOOL_OK);
+	/* Another process writes, so this handle must read the file again
+	 * for its next transaction; that read fails. */
+	sql(p, "INSERT INTO inbox(job, grouping, op, body) VALUES ('j', '', "
+	    "'add', 'c_total 1')");
+	fail_read = 1;
+	e = spool_put(s, "j", "", SPOOL_OP_ADD, "c_total 1", 9);
+	fail_read = 0;
+	assert_int_equal(e, SPOOL_EIO);
+	assert_int_equal(spool_exit_status(e), 74);
+	assert_non_null(strstr(spool_errmsg(s), "disk I/O error"));
+	assert_null(strstr(spool_errmsg(s), "unknown"));
+	assert_int_equal(sql_int(p, "SELECT count(*) FROM inbox"), 2);
+
+	/* In a batch: the write of another process again makes the put
+	 * read; its I/O error rolls the whole batch back, and the commit
+	 * then says that nothing was written, not "unknown". */
+	sql(p, "INSERT INTO inbox(job, grouping, op, body) VALUES ('j', '', "
+	    "'add', 'c_total 1')");
+	assert_int_equal(spool_batch_begin(s), SPOOL_OK);
+	fail_read = 1;
+	e = spool_put(s, "j", "", SPOOL_OP_ADD, "c_total 1", 9);
+	fail_read = 0;
+	assert_int_equal(e, SPOOL_EIO);
+	assert_int_equal(spool_batch_commit(s), SPOOL_EIO);
+	assert_non_null(strstr(spool_errmsg(s), "nothing was written"));
+	assert_int_equal(spool_batch_begin(s), SPOOL_OK);
+	spool_batch_rollback(s);
+	assert_int_equal(sql_int(p, "SELECT count(*) FROM inbox"), 3);
+	spool_close(s);
+	free(p);
+}
+
 static void
 test_stats_and_rejected(void **state)
 {
@@ -763,14 +1071,15 @@ test_strerror_and_ops(void **state)
 	spool_op op;
 
 	(void)state;
-	for (int e = SPOOL_OK; e <= SPOOL_EIO; e++)
+	for (int e = SPOOL_OK; e <= SPOOL_EUNKNOWN; e++)
 		assert_true(strlen(spool_strerror((spool_err)e)) > 0);
 	assert_int_equal(spool_op_parse("observe", &op), SPOOL_OK);
 	assert_int_equal(op, SPOOL_OP_OBSERVE);
 	assert_int_equal(spool_op_parse("SET", &op), SPOOL_EPARSE);
 	assert_string_equal(spool_op_name(SPOOL_OP_DELETE), "delete");
 	assert_string_equal(spool_version(), "0.1.0");
-	/* SPEC §7's statuses, shared by collector-spool and the agent. */
+	/* The statuses of docs/spool.md, shared by collector-spool and the
+	 * agent. */
 	assert_int_equal(spool_exit_status(SPOOL_OK), 0);
 	assert_int_equal(spool_exit_status(SPOOL_EINVAL), 64);
 	assert_int_equal(spool_exit_status(SPOOL_EPARSE), 65);
@@ -779,6 +1088,8 @@ test_strerror_and_ops(void **state)
 	assert_int_equal(spool_exit_status(SPOOL_ECORRUPT), 74);
 	assert_int_equal(spool_exit_status(SPOOL_EFULL), 74);
 	assert_int_equal(spool_exit_status(SPOOL_EBUSY), 75);
+	assert_int_equal(spool_exit_status(SPOOL_EIO), 74);
+	assert_int_equal(spool_exit_status(SPOOL_EUNKNOWN), 71);
 	spool_close(NULL);
 }
 
@@ -807,6 +1118,10 @@ main(void)
 		cmocka_unit_test(test_locked),
 		cmocka_unit_test(test_put_refuses),
 		cmocka_unit_test(test_batch),
+		cmocka_unit_test_teardown(test_put_commit_fails,
+		    shim_unregister),
+		cmocka_unit_test_teardown(test_put_fails_before_commit,
+		    shim_unregister),
 		cmocka_unit_test(test_stats_and_rejected),
 		cmocka_unit_test(test_strerror_and_ops),
 	};
