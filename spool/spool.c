@@ -520,13 +520,51 @@ read_header(spool_t *s, int64_t *version)
 	return inspect_v0(s, &shape);
 }
 
+/*
+ * A symbolic link at the spool path is followed only to a file that is
+ * already a spool. Making a spool writes the file, and a link may point at
+ * any file this user can write: one planted in the group-writable spool
+ * directory, or left by a mistake, must not turn that file into a spool.
+ * A link to a spool is fine: SQLite resolves it, so every process finds
+ * the same -wal and -shm files beside the target.
+ */
+static int
+is_link(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+}
+
+static spool_err
+refuse_link(spool_t *s, int target_exists)
+{
+	char target[4096];
+	ssize_t n = readlink(s->path, target, sizeof(target) - 1);
+
+	target[n > 0 ? (size_t)n : 0] = '\0';
+	if (!target_exists)
+		return spool_seterr(s, SPOOL_ENOTSPOOL, "spool %s is a symbolic "
+		    "link to %s, which does not exist; nothing was created: "
+		    "give --spool/COLLECTOR_SPOOL the path where the spool is "
+		    "to be, or remove the link", s->path, target);
+	return spool_seterr(s, SPOOL_ENOTSPOOL, "spool %s is a symbolic link "
+	    "to %s, which is not a collector spool yet; both were left "
+	    "untouched: give --spool/COLLECTOR_SPOOL the path of that file if "
+	    "it is to become the spool, or remove the link", s->path, target);
+}
+
 static spool_err
 setup(spool_t *s, const spool_options *o)
 {
 	int64_t version = 0;
+	struct stat st;
 	spool_err e;
-	int rc;
+	int rc, link;
 
+	link = is_link(s->path);
+	if (link && stat(s->path, &st) != 0)
+		return refuse_link(s, 0);
 	if ((e = create_file(s)))
 		return e;
 	rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE |
@@ -550,6 +588,10 @@ setup(spool_t *s, const spool_options *o)
 	sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 	if (e)
 		return e;
+	/* Looked at again now that the file is open and nothing is written
+	 * yet, for a link put there since the first look. */
+	if (version < SPOOL_SCHEMA_VERSION && (link || is_link(s->path)))
+		return refuse_link(s, 1);
 	if ((e = spool_exec(s, "PRAGMA journal_mode=WAL",
 	    "switching the spool to WAL mode")))
 		return e;

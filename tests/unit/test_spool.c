@@ -610,6 +610,45 @@ test_v0_inbox_view(void **state)
 	free(p);
 }
 
+/* A symbolic link at the spool path is followed only to a spool: making
+ * one through it would write whatever file the link names. */
+static void
+test_symlink(void **state)
+{
+	char *link = tu_path(dir, "link.db"), *target = tu_path(dir, "t.db");
+	char err[512];
+	spool_t *s;
+
+	(void)state;
+	write_file(target, "", 0);
+	assert_int_equal(symlink("t.db", link), 0);
+	assert_int_equal(spool_open(link, NULL, &s, err, sizeof(err)),
+	    SPOOL_ENOTSPOOL);
+	assert_non_null(strstr(err, "is a symbolic link to t.db, which is "
+	    "not a collector spool yet; both were left untouched"));
+	assert_untouched(target, "", 0);
+
+	assert_int_equal(unlink(target), 0);
+	assert_int_equal(spool_open(link, NULL, &s, err, sizeof(err)),
+	    SPOOL_ENOTSPOOL);
+	assert_non_null(strstr(err, "which does not exist; nothing was "
+	    "created"));
+	assert_int_not_equal(access(target, F_OK), 0);
+
+	/* Once the target is a spool, the link leads to it. */
+	assert_int_equal(spool_open(target, NULL, &s, err, sizeof(err)),
+	    SPOOL_OK);
+	spool_close(s);
+	assert_int_equal(spool_open(link, NULL, &s, err, sizeof(err)),
+	    SPOOL_OK);
+	assert_int_equal(spool_put(s, "j", "", SPOOL_OP_SET, "x 1", 3),
+	    SPOOL_OK);
+	spool_close(s);
+	assert_int_equal(sql_int(target, "SELECT count(*) FROM inbox"), 1);
+	free(target);
+	free(link);
+}
+
 static void
 test_locked(void **state)
 {
@@ -1115,6 +1154,7 @@ main(void)
 		cmocka_unit_test(test_adopt_duplicate_ids_extra_columns),
 		cmocka_unit_test(test_adopt_received_ms),
 		cmocka_unit_test(test_v0_inbox_view),
+		cmocka_unit_test(test_symlink),
 		cmocka_unit_test(test_locked),
 		cmocka_unit_test(test_put_refuses),
 		cmocka_unit_test(test_batch),
