@@ -874,11 +874,15 @@ out:
  * Commits the open transaction and says what a failure means. SQLite keeps
  * the transaction open when its commit failed before writing anything (a
  * lock it could not get: SQLITE_BUSY); the usual error stands, and the
- * caller may roll back. Any other failure ends the transaction after the
- * WAL frames may have reached the file — an fsync that failed
- * (SQLITE_IOERR_FSYNC), a short write (SQLITE_IOERR_WRITE, SQLITE_FULL), a
- * -shm that could not grow — and the recovery after a crash replays frames
- * that are whole: the outcome is unknown.
+ * caller may roll back. SQLITE_FULL ends it, but SQLite reports it only for
+ * a write of the WAL that came up short, and the frame that marks the
+ * commit is written last (the unix VFS reports powersafe overwrite, so no
+ * padding follows it): that frame is not whole, and recovery drops a
+ * commit without one. Any other failure ends the transaction after the
+ * frames may be whole in the file — an fsync that failed
+ * (SQLITE_IOERR_FSYNC), a -shm that could not grow (SQLITE_IOERR_SHMSIZE,
+ * even for a full disk), a write error — and the recovery after a crash
+ * replays them: the outcome is unknown.
  */
 static spool_err
 commit_tx(spool_t *s, const char *doing)
@@ -893,7 +897,8 @@ commit_tx(spool_t *s, const char *doing)
 	rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		return SPOOL_OK;
-	if (!sqlite3_get_autocommit(s->db))
+	if (!sqlite3_get_autocommit(s->db) ||
+	    sqlite3_extended_errcode(s->db) == SQLITE_FULL)
 		return spool_sqlerr(s, rc, doing);
 	sys = sqlite3_system_errno(s->db);
 	if (sys != 0)

@@ -761,10 +761,12 @@ count_rejected(const spool_rejected *r, void *arg)
  * A VFS around the default one that fails like a disk on demand: while
  * fail_sync is set, xSync of any file returns SQLITE_IOERR_FSYNC (as an
  * fsync that returns EIO does); while fail_read is set, xRead returns
- * SQLITE_IOERR_READ and xFetch maps nothing, so that reads go to xRead.
+ * SQLITE_IOERR_READ and xFetch maps nothing, so that reads go to xRead;
+ * while fail_write is set, xWrite writes nothing and returns SQLITE_FULL,
+ * as a write of the os layer that came up short on a full disk does.
  * Registered as the default, so spool_open() uses it.
  */
-static int fail_sync, fail_read;
+static int fail_sync, fail_read, fail_write;
 static sqlite3_vfs *real_vfs;
 static sqlite3_vfs shim_vfs;
 
@@ -792,6 +794,8 @@ shim_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off)
 static int
 shim_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
 {
+	if (fail_write)
+		return SQLITE_FULL;
 	return REAL(f)->pMethods->xWrite(REAL(f), buf, n, off);
 }
 
@@ -930,7 +934,7 @@ shim_register(void)
 	shim_vfs.szOsFile = (int)sizeof(shim_file) + real_vfs->szOsFile;
 	shim_vfs.xOpen = shim_open;
 	assert_int_equal(sqlite3_vfs_register(&shim_vfs, 1), SQLITE_OK);
-	fail_sync = fail_read = 0;
+	fail_sync = fail_read = fail_write = 0;
 }
 
 /* A teardown, so that a failed test does not leave the shim in place. */
@@ -938,7 +942,7 @@ static int
 shim_unregister(void **state)
 {
 	(void)state;
-	fail_sync = fail_read = 0;
+	fail_sync = fail_read = fail_write = 0;
 	if (real_vfs != NULL)
 		sqlite3_vfs_unregister(&shim_vfs);
 	real_vfs = NULL;
@@ -1019,7 +1023,7 @@ test_put_commit_fails(void **state)
 }
 
 /* An I/O error before the commit still means nothing was written: the
- * old error (74), not "unknown". */
+ * old error (74), not "unknown"; so does a full disk at the commit. */
 static void
 test_put_fails_before_commit(void **state)
 {
@@ -1044,6 +1048,16 @@ test_put_fails_before_commit(void **state)
 	assert_int_equal(spool_exit_status(e), 74);
 	assert_non_null(strstr(spool_errmsg(s), "disk I/O error"));
 	assert_null(strstr(spool_errmsg(s), "unknown"));
+	assert_int_equal(sql_int(p, "SELECT count(*) FROM inbox"), 2);
+
+	/* A full disk at the commit: the WAL write came up short, so the
+	 * commit's last frame is not whole and nothing counts. */
+	fail_write = 1;
+	e = spool_put(s, "j", "", SPOOL_OP_ADD, "c_total 1", 9);
+	fail_write = 0;
+	assert_int_equal(e, SPOOL_EFULL);
+	assert_non_null(strstr(spool_errmsg(s), "file system is full while "
+	    "committing a row; nothing was written"));
 	assert_int_equal(sql_int(p, "SELECT count(*) FROM inbox"), 2);
 
 	/* In a batch: the write of another process again makes the put
