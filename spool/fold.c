@@ -5,7 +5,7 @@
  * One batch is one transaction: it reads rows in id order, applies them to
  * in-memory caches of the touched families and series (loaded from the state
  * tables on first touch), writes the changed entries back, deletes exactly
- * the rows it read from the inbox (by id, one by one), and commits. A crash before the commit leaves the
+ * the rows it read from the inbox (checked by their number), and commits. A crash before the commit leaves the
  * rows in the inbox and the state as it was; after it, both have moved. So
  * every row counts exactly once.
  *
@@ -75,8 +75,7 @@ typedef struct fold {
 	char reason[512];
 	sqlite3_stmt *st_gsel, *st_gins, *st_gupd, *st_fsel, *st_fput,
 	    *st_ssel, *st_sput, *st_rej, *st_idel;
-	int64_t *ids;  /* the inbox ids the batch read, to delete them */
-	size_t nids, capids;
+	int64_t first_id, last_id; /* the inbox ids the batch read */
 	spool_fold_result *res;
 } fold;
 
@@ -279,7 +278,8 @@ prepare_all(fold *f)
 	    "rejected_ms, job, grouping, op, body, reason) VALUES (?, "
 	    "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), "
 	    "?, ?, ?, ?, ?)")) ||
-	    (e = prep(f, &f->st_idel, "DELETE FROM inbox WHERE id = ?")))
+	    (e = prep(f, &f->st_idel, "DELETE FROM inbox WHERE id BETWEEN ? "
+	    "AND ?")))
 		return e;
 	return SPOOL_OK;
 }
@@ -981,48 +981,53 @@ foreign_inbox(fold *f, const char *what)
 	    what);
 }
 
-/* Remembers the id of a row the batch read; ids are the rowid, so an id
- * that is not an integer means a foreign inbox. */
+/* Remembers the id of a row the batch read. Ids come in order; each must
+ * be an integer greater than the one before (the rowid is), or a row
+ * could not be told from another when it is deleted. */
 static spool_err
 keep_id(fold *f, sqlite3_stmt *row)
 {
+	char what[96];
+	int64_t id;
+
 	if (sqlite3_column_type(row, 0) != SQLITE_INTEGER)
 		return foreign_inbox(f, "a row whose id is NULL or not an "
 		    "integer");
-	if (f->nids == f->capids) {
-		size_t cap = f->capids ? f->capids * 2 : 1024;
-		int64_t *n = realloc(f->ids, cap * sizeof(*n));
-		if (n == NULL)
-			return spool_seterr(f->s, SPOOL_ENOMEM, "out of memory "
-			    "folding");
-		f->ids = n;
-		f->capids = cap;
+	id = sqlite3_column_int64(row, 0);
+	if (f->res->rows > 0 && id <= f->last_id) {
+		snprintf(what, sizeof(what), "inbox id %lld is used by more "
+		    "than one row", (long long)id);
+		return foreign_inbox(f, what);
 	}
-	f->ids[f->nids++] = sqlite3_column_int64(row, 0);
+	if (f->res->rows == 0)
+		f->first_id = id;
+	f->last_id = id;
 	return SPOOL_OK;
 }
 
 /*
- * Deletes exactly the rows the batch read, one id at a time, and fails the
- * batch unless each delete removed one row: a row left behind would be
- * folded again by the next batch, and an `add` counted twice.
+ * Deletes exactly the rows the batch read, and fails the batch unless it
+ * did: a row left behind would be folded again by the next batch, and an
+ * `add` counted twice. The batch read the lowest ids in order, each once,
+ * under the write lock, so the rows from its first id to its last are
+ * those it read, and their number is the proof.
  */
 static spool_err
 remove_rows(fold *f)
 {
-	char what[96];
+	char what[128];
 	spool_err e;
 
-	for (size_t i = 0; i < f->nids; i++) {
-		sqlite3_bind_int64(f->st_idel, 1, f->ids[i]);
-		if ((e = run(f, f->st_idel, "removing folded rows")))
-			return e;
-		if (sqlite3_changes(f->s->db) != 1) {
-			snprintf(what, sizeof(what), "deleting inbox id %lld "
-			    "removed %d rows", (long long)f->ids[i],
-			    sqlite3_changes(f->s->db));
-			return foreign_inbox(f, what);
-		}
+	sqlite3_bind_int64(f->st_idel, 1, f->first_id);
+	sqlite3_bind_int64(f->st_idel, 2, f->last_id);
+	if ((e = run(f, f->st_idel, "removing folded rows")))
+		return e;
+	if ((size_t)sqlite3_changes(f->s->db) != f->res->rows) {
+		snprintf(what, sizeof(what), "removing ids %lld to %lld took "
+		    "%d rows, not the %zu read", (long long)f->first_id,
+		    (long long)f->last_id, sqlite3_changes(f->s->db),
+		    f->res->rows);
+		return foreign_inbox(f, what);
 	}
 	return SPOOL_OK;
 }
@@ -1038,7 +1043,6 @@ fold_free(fold *f)
 	free(f->line);
 	free(f->key);
 	free(f->canon);
-	free(f->ids);
 }
 
 spool_err

@@ -491,6 +491,7 @@ static void
 test_foreign_inbox_refused(void **state)
 {
 	struct fx *f = *state;
+	spool_fold_options o;
 	spool_fold_result r;
 
 	replace_inbox(f->s, "DROP TABLE inbox; CREATE TABLE inbox(id INTEGER,"
@@ -507,15 +508,23 @@ test_foreign_inbox_refused(void **state)
 	assert_false(exists(f->s, "j", "", "c_total", ""));
 	assert_int_equal(query_int(f->s, "SELECT count(*) FROM inbox"), 1);
 
-	/* Repeated ids: deleting one id would take two rows. */
+	/* Repeated ids: deleting by id would take both rows, whichever was
+	 * read. */
 	replace_inbox(f->s, "DELETE FROM inbox;"
 	    "INSERT INTO inbox VALUES (4, 'j', '', 'add', 'c_total 1', 0);"
 	    "INSERT INTO inbox VALUES (4, 'j', '', 'add', 'c_total 1', 0)");
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(spool_fold(f->s, NULL, &r), SPOOL_ENOTSPOOL);
-		assert_non_null(strstr(spool_errmsg(f->s), "deleting inbox id 4 "
-		    "removed 2 rows"));
+		assert_non_null(strstr(spool_errmsg(f->s), "inbox id 4 is used "
+		    "by more than one row"));
 	}
+	/* The same when the batch ends between the two: the count of rows
+	 * deleted tells. */
+	memset(&o, 0, sizeof(o));
+	o.max_rows = 1;
+	assert_int_equal(spool_fold(f->s, &o, &r), SPOOL_ENOTSPOOL);
+	assert_non_null(strstr(spool_errmsg(f->s), "removing ids 4 to 4 took "
+	    "2 rows, not the 1 read"));
 	assert_false(exists(f->s, "j", "", "c_total", ""));
 	assert_int_equal(query_int(f->s, "SELECT count(*) FROM inbox"), 2);
 }
