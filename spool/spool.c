@@ -680,6 +680,8 @@ spool_close(spool_t *s)
 	if (s->in_batch)
 		spool_batch_rollback(s);
 	sqlite3_finalize(s->st_put);
+	sqlite3_finalize(s->st_begin);
+	sqlite3_finalize(s->st_commit);
 	sqlite3_close(s->db);
 	free(s->path);
 	free(s);
@@ -870,6 +872,26 @@ out:
 	return e;
 }
 
+/* Runs BEGIN IMMEDIATE or COMMIT from a statement prepared once per
+ * handle: a single-row put runs both, and need not parse them each time.
+ * Returns the SQLite result, SQLITE_OK when done. */
+static int
+tx_step(spool_t *s, sqlite3_stmt **st, const char *sql)
+{
+	int rc = SQLITE_OK;
+
+	if (*st == NULL)
+		rc = sqlite3_prepare_v3(s->db, sql, -1,
+		    SQLITE_PREPARE_PERSISTENT, st, NULL);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(*st);
+		sqlite3_reset(*st);
+		if (rc == SQLITE_DONE)
+			rc = SQLITE_OK;
+	}
+	return rc;
+}
+
 /*
  * Commits the open transaction and says what a failure means. SQLite keeps
  * the transaction open when its commit failed before writing anything (a
@@ -894,7 +916,7 @@ commit_tx(spool_t *s, const char *doing)
 		return spool_seterr(s, SPOOL_EIO, "spool %s: nothing was "
 		    "written while %s: an earlier failure had rolled the "
 		    "transaction back; write the rows again", s->path, doing);
-	rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	rc = tx_step(s, &s->st_commit, "COMMIT");
 	if (rc == SQLITE_OK)
 		return SPOOL_OK;
 	if (!sqlite3_get_autocommit(s->db) ||
@@ -948,8 +970,10 @@ spool_put(spool_t *s, const char *job, const char *grouping, spool_op op,
 	 * IMMEDIATE takes the write lock at once: the busy timeout applies in
 	 * full. */
 	if (!s->in_batch) {
-		if ((e = spool_exec(s, "BEGIN IMMEDIATE", "locking the spool")))
+		if ((rc = tx_step(s, &s->st_begin, "BEGIN IMMEDIATE"))) {
+			e = spool_sqlerr(s, rc, "locking the spool");
 			goto out;
+		}
 		own_tx = 1;
 	}
 	rc = sqlite3_step(s->st_put);
