@@ -1,6 +1,7 @@
 /*
  * collector-spool — the producers' and operators' tool: put, stats,
- * rejected, delete. The contract is SPEC §4; exit statuses are sysexits.h.
+ * rejected, delete. Its manual is docs/man/collector-spool.1; exit statuses
+ * are sysexits.h, as docs/spool.md lists them.
  */
 #define _GNU_SOURCE
 #include <getopt.h>
@@ -44,8 +45,9 @@ usage_main(FILE *f)
 	    "Environment: COLLECTOR_SPOOL, COLLECTOR_SPOOL_BUSY_TIMEOUT_MS (default %d),\n"
 	    "COLLECTOR_SPOOL_SYNCHRONOUS (normal or full).\n"
 	    "Exit status: 0 ok, 64 usage, 65 invalid data, 66 no spool at the path\n"
-	    "(stats, rejected), 73 cannot create the spool, 74 I/O error or\n"
-	    "damaged spool, 75 spool locked (retry later).\n",
+	    "(stats, rejected), 71 outcome unknown (a commit failed: check before\n"
+	    "writing an add again), 73 cannot create the spool, 74 I/O error or\n"
+	    "damaged spool (nothing written), 75 spool locked (retry later).\n",
 	    SPOOL_DEFAULT_PATH, SPOOL_DEFAULT_BUSY_TIMEOUT_MS);
 }
 

@@ -46,15 +46,18 @@ typedef enum spool_err {
 	SPOOL_ENEWER,    /* written by a newer program (schema version) */
 	SPOOL_EBUSY,     /* locked by another process past the busy timeout */
 	SPOOL_EFULL,     /* the disk or file system is full */
-	SPOOL_EIO        /* any other I/O or SQLite failure */
+	SPOOL_EIO,       /* any other I/O or SQLite failure */
+	SPOOL_EUNKNOWN   /* a commit failed after its rows may have reached
+	                  * the disk: they may or may not be in the spool */
 } spool_err;
 
 /* A short fixed description of e; never NULL. */
 SPOOL_API const char *spool_strerror(spool_err e);
 
 /* The exit status (sysexits.h) that the project's programs give for e, as
- * SPEC §7 documents them: 0, 64 (EINVAL), 65 (bad data), 73 (cannot create),
- * 75 (locked: retry later), 74 (anything else). */
+ * docs/spool.md lists them: 0, 64 (EINVAL), 65 (bad data), 71 (EUNKNOWN:
+ * check before writing again), 73 (cannot create), 75 (locked: retry
+ * later), 74 (anything else: nothing was written). */
 SPOOL_API int spool_exit_status(spool_err e);
 
 typedef enum spool_op {
@@ -113,6 +116,13 @@ SPOOL_API const char *spool_path(const spool_t *s);
  * grouping; "" the job alone; else `k="v",...`. On SPOOL_EPARSE nothing is
  * written and spool_errmsg() reads "line N: reason" (or "job: ...",
  * "grouping: ..."). Inside a batch the row commits with the batch.
+ *
+ * Outside a batch the row is its own transaction. SPOOL_EUNKNOWN means that
+ * its commit failed (an fsync or a write of the WAL) when the row may
+ * already be on disk: it may be in the spool now or appear after a crash,
+ * or never. Writing an `add` or `observe` row again could count it twice:
+ * check the group's value first; `set` and `delete` rows are safe to write
+ * again. Every other error means that nothing was written.
  */
 SPOOL_API spool_err spool_put(spool_t *s, const char *job,
     const char *grouping, spool_op op, const char *body, size_t len) SPOOL_WUR;
@@ -123,7 +133,10 @@ SPOOL_API spool_err spool_request_delete(spool_t *s, const char *job,
 
 /* A batch: puts between begin and commit are one transaction. rollback
  * discards them. A failed put leaves the batch open for the caller to
- * roll back or go on. */
+ * roll back or go on. commit returns SPOOL_EUNKNOWN as spool_put() does,
+ * for all the batch's rows; after any other failure of commit nothing of
+ * the batch was written (SPOOL_EBUSY leaves it open, to retry or roll
+ * back). */
 SPOOL_API spool_err spool_batch_begin(spool_t *s) SPOOL_WUR;
 SPOOL_API spool_err spool_batch_commit(spool_t *s) SPOOL_WUR;
 SPOOL_API void spool_batch_rollback(spool_t *s);

@@ -4,8 +4,8 @@
  *
  * One batch is one transaction: it reads rows in id order, applies them to
  * in-memory caches of the touched families and series (loaded from the state
- * tables on first touch), writes the changed entries back, deletes the rows
- * it took from the inbox, and commits. A crash before the commit leaves the
+ * tables on first touch), writes the changed entries back, deletes exactly
+ * the rows it read from the inbox (checked by their number), and commits. A crash before the commit leaves the
  * rows in the inbox and the state as it was; after it, both have moved. So
  * every row counts exactly once.
  *
@@ -74,7 +74,8 @@ typedef struct fold {
 	char *canon;   /* scratch for canonical groupings */
 	char reason[512];
 	sqlite3_stmt *st_gsel, *st_gins, *st_gupd, *st_fsel, *st_fput,
-	    *st_ssel, *st_sput, *st_rej;
+	    *st_ssel, *st_sput, *st_rej, *st_idel;
+	int64_t first_id, last_id; /* the inbox ids the batch read */
 	spool_fold_result *res;
 } fold;
 
@@ -276,7 +277,9 @@ prepare_all(fold *f)
 	    (e = prep(f, &f->st_rej, "INSERT INTO rejected(received_ms, "
 	    "rejected_ms, job, grouping, op, body, reason) VALUES (?, "
 	    "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), "
-	    "?, ?, ?, ?, ?)")))
+	    "?, ?, ?, ?, ?)")) ||
+	    (e = prep(f, &f->st_idel, "DELETE FROM inbox WHERE id BETWEEN ? "
+	    "AND ?")))
 		return e;
 	return SPOOL_OK;
 }
@@ -285,7 +288,8 @@ static void
 finalize_all(fold *f)
 {
 	sqlite3_stmt **all[] = { &f->st_gsel, &f->st_gins, &f->st_gupd,
-	    &f->st_fsel, &f->st_fput, &f->st_ssel, &f->st_sput, &f->st_rej };
+	    &f->st_fsel, &f->st_fput, &f->st_ssel, &f->st_sput, &f->st_rej,
+	    &f->st_idel };
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		sqlite3_finalize(*all[i]);
@@ -974,6 +978,70 @@ fold_row(fold *f, sqlite3_stmt *row)
 	return SPOOL_OK;
 }
 
+/* The inbox is not the one we made if a row's id is not an integer, or
+ * deleting it by id does not remove exactly that row. */
+static spool_err
+foreign_inbox(fold *f, const char *what)
+{
+	return spool_seterr(f->s, SPOOL_ENOTSPOOL, "spool %s: %s: its inbox "
+	    "is not the table the agent made (the id must be INTEGER PRIMARY "
+	    "KEY), so a row could be counted twice; nothing was folded: stop "
+	    "the writers, keep a copy of the spool, and move the rows into an "
+	    "inbox as docs/spool.md (\"The tables\") shows", f->s->path,
+	    what);
+}
+
+/* Remembers the id of a row the batch read. Ids come in order; each must
+ * be an integer greater than the one before (the rowid is), or a row
+ * could not be told from another when it is deleted. */
+static spool_err
+keep_id(fold *f, sqlite3_stmt *row)
+{
+	char what[96];
+	int64_t id;
+
+	if (sqlite3_column_type(row, 0) != SQLITE_INTEGER)
+		return foreign_inbox(f, "a row whose id is NULL or not an "
+		    "integer");
+	id = sqlite3_column_int64(row, 0);
+	if (f->res->rows > 0 && id <= f->last_id) {
+		snprintf(what, sizeof(what), "inbox id %lld is used by more "
+		    "than one row", (long long)id);
+		return foreign_inbox(f, what);
+	}
+	if (f->res->rows == 0)
+		f->first_id = id;
+	f->last_id = id;
+	return SPOOL_OK;
+}
+
+/*
+ * Deletes exactly the rows the batch read, and fails the batch unless it
+ * did: a row left behind would be folded again by the next batch, and an
+ * `add` counted twice. The batch read the lowest ids in order, each once,
+ * under the write lock, so the rows from its first id to its last are
+ * those it read, and their number is the proof.
+ */
+static spool_err
+remove_rows(fold *f)
+{
+	char what[128];
+	spool_err e;
+
+	sqlite3_bind_int64(f->st_idel, 1, f->first_id);
+	sqlite3_bind_int64(f->st_idel, 2, f->last_id);
+	if ((e = run(f, f->st_idel, "removing folded rows")))
+		return e;
+	if ((size_t)sqlite3_changes(f->s->db) != f->res->rows) {
+		snprintf(what, sizeof(what), "removing ids %lld to %lld took "
+		    "%d rows, not the %zu read", (long long)f->first_id,
+		    (long long)f->last_id, sqlite3_changes(f->s->db),
+		    f->res->rows);
+		return foreign_inbox(f, what);
+	}
+	return SPOOL_OK;
+}
+
 static void
 fold_free(fold *f)
 {
@@ -993,7 +1061,6 @@ spool_fold(spool_t *s, const spool_fold_options *o, spool_fold_result *res)
 	fold f;
 	sqlite3_stmt *rows = NULL;
 	size_t max_rows = o && o->max_rows ? o->max_rows : DEFAULT_MAX_ROWS;
-	int64_t last_id = 0;
 	char dgroup[8192 + 1];
 	const char *why;
 	spool_err e = SPOOL_OK;
@@ -1052,7 +1119,8 @@ spool_fold(spool_t *s, const spool_fold_options *o, spool_fold_result *res)
 	}
 	sqlite3_bind_int64(rows, 1, (sqlite3_int64)max_rows);
 	while ((rc = sqlite3_step(rows)) == SQLITE_ROW) {
-		last_id = sqlite3_column_int64(rows, 0);
+		if ((e = keep_id(&f, rows)))
+			goto out;
 		res->rows++;
 		if ((e = fold_row(&f, rows)))
 			goto out;
@@ -1082,12 +1150,10 @@ spool_fold(spool_t *s, const spool_fold_options *o, spool_fold_result *res)
 		e = spool_sqlerr(s, sqlite3_errcode(s->db), "updating groups");
 		goto out;
 	}
+	if ((e = remove_rows(&f)))
+		goto out;
 	{
 		char sql[512];
-		snprintf(sql, sizeof(sql), "DELETE FROM inbox WHERE id <= %lld",
-		    (long long)last_id);
-		if ((e = spool_exec(s, sql, "removing folded rows")))
-			goto out;
 		if (res->rejected > 0) {
 			snprintf(sql, sizeof(sql), "INSERT INTO meta(key, value)"
 			    " VALUES ('rejected_total', %zu) ON CONFLICT(key) DO"

@@ -28,18 +28,21 @@ const size_t spool_default_nbounds =
     sizeof(spool_default_bounds) / sizeof(spool_default_bounds[0]);
 
 /*
- * Schema version 1. `inbox` is the writers' stable interface (SPEC §3): its
- * four named columns take any value, so an INSERT never fails on content; the
- * fold judges rows and moves bad ones to `rejected`. received_ms uses only
+ * Schema version 1. `inbox` is the writers' stable interface (docs/spool.md,
+ * "Writing rows"): its four named columns take any value, so an INSERT never
+ * fails on content; the fold judges rows and moves bad ones to `rejected`.
+ * Its id is the rowid (INTEGER PRIMARY KEY): never NULL, never repeated, so
+ * the fold can delete exactly the rows it read. received_ms uses only
  * functions every SQLite has, because a writer's own SQLite evaluates it.
  * Series values are REAL; SQLite stores NaN as NULL, so NULL means NaN.
  */
+#define NOW_MS "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
+#define INBOX_COLUMNS "(id INTEGER PRIMARY KEY," \
+	" job TEXT, grouping TEXT, op TEXT DEFAULT 'set', body TEXT," \
+	" received_ms INTEGER NOT NULL DEFAULT (" NOW_MS "))"
+
 static const char *const schema_v1[] = {
-	"CREATE TABLE IF NOT EXISTS inbox("
-	" id INTEGER PRIMARY KEY,"
-	" job TEXT, grouping TEXT, op TEXT DEFAULT 'set', body TEXT,"
-	" received_ms INTEGER NOT NULL DEFAULT"
-	" (CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)))",
+	"CREATE TABLE IF NOT EXISTS inbox" INBOX_COLUMNS,
 	"CREATE TABLE IF NOT EXISTS groups("
 	" id INTEGER PRIMARY KEY,"
 	" job TEXT NOT NULL, grouping TEXT NOT NULL,"
@@ -95,6 +98,9 @@ spool_strerror(spool_err e)
 		return "file system full";
 	case SPOOL_EIO:
 		return "I/O or database error";
+	case SPOOL_EUNKNOWN:
+		return "outcome unknown: the write may or may not have been "
+		    "committed";
 	}
 	return "unknown error";
 }
@@ -114,6 +120,10 @@ spool_exit_status(spool_err e)
 		return EX_CANTCREAT;
 	case SPOOL_EBUSY:
 		return EX_TEMPFAIL;
+	/* Not 74, which says nothing was written, nor 75, which says try
+	 * again: the operating system failed to confirm the write. */
+	case SPOOL_EUNKNOWN:
+		return EX_OSERR;
 	case SPOOL_ENOMEM:
 	case SPOOL_ENOTSPOOL:
 	case SPOOL_ECORRUPT:
@@ -294,65 +304,162 @@ query_int(spool_t *s, const char *sql, int64_t *out, const char *doing)
 	return SPOOL_OK;
 }
 
+/* What a version-0 file holds, as inspect_v0() found it. */
+typedef struct v0_shape {
+	int has_inbox;
+	int has_received;  /* the inbox has a received_ms column */
+	const char *order; /* the inbox's insertion order; NULL: table order */
+} v0_shape;
+
+/* Sets *n to the number of inbox columns named name (any case, as SQL
+ * matches them). */
+static spool_err
+inbox_has_column(spool_t *s, const char *name, int *n)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	*n = 0;
+	rc = sqlite3_prepare_v2(s->db, "SELECT count(*) FROM "
+	    "pragma_table_info('inbox') WHERE name = ?1 COLLATE NOCASE", -1,
+	    &q, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+		rc = sqlite3_step(q);
+		if (rc == SQLITE_ROW) {
+			*n = sqlite3_column_int(q, 0);
+			rc = SQLITE_OK;
+		}
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_OK ? SPOOL_OK : spool_sqlerr(s, rc,
+	    "reading the schema");
+}
+
+/*
+ * Checks that a version-0 file can become a spool with nothing lost: no
+ * table or view but the inbox, and an inbox that is a plain table with the
+ * four columns of the stable INSERT. It only reads, so a refused file is
+ * left untouched. It also finds the order the writer inserted rows in: the
+ * rowid's, unless the table has none (WITHOUT ROWID) or a column hides
+ * every name of it; then the id's, if there is one.
+ */
+static spool_err
+inspect_v0(spool_t *s, v0_shape *v)
+{
+	static const char *const need[] = { "job", "grouping", "op", "body" };
+	static const char *const rowid[] = { "rowid", "_rowid_", "oid" };
+	sqlite3_stmt *q = NULL;
+	int64_t foreign = 0;
+	spool_err e = SPOOL_OK;
+	int rc, n;
+
+	memset(v, 0, sizeof(*v));
+	if ((e = query_int(s, "SELECT count(*) FROM sqlite_master WHERE type IN "
+	    "('table', 'view') AND name NOT LIKE 'sqlite_%' AND name <> 'inbox'"
+	    " COLLATE NOCASE", &foreign, "reading the schema")))
+		return e;
+	if (foreign > 0)
+		return spool_seterr(s, SPOOL_ENOTSPOOL, "%s is a SQLite "
+		    "database but not a collector spool (it has tables or "
+		    "views of its own); it was left untouched: point "
+		    "--spool/COLLECTOR_SPOOL at another path", s->path);
+	rc = sqlite3_prepare_v2(s->db, "SELECT type = 'view', sql LIKE "
+	    "'CREATE VIRTUAL TABLE%' FROM sqlite_master WHERE name = 'inbox' "
+	    "COLLATE NOCASE AND type IN ('table', 'view')", -1, &q, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		v->has_inbox = 1;
+		/* INSERTs into a view or a virtual table go wherever its
+		 * triggers or module send them: not a queue we can drain. */
+		if (sqlite3_column_int(q, 0) || sqlite3_column_int(q, 1))
+			e = spool_seterr(s, SPOOL_ENOTSPOOL, "%s has an inbox "
+			    "that is %s, not a table; it was left untouched: "
+			    "it is not a collector spool: point "
+			    "--spool/COLLECTOR_SPOOL at another path",
+			    s->path, sqlite3_column_int(q, 0) ? "a view" :
+			    "a virtual table");
+		rc = SQLITE_DONE;
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_OK && rc != SQLITE_DONE)
+		return spool_sqlerr(s, rc, "reading the schema");
+	if (e || !v->has_inbox)
+		return e;
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		if ((e = inbox_has_column(s, need[i], &n)))
+			return e;
+		if (n == 0)
+			return spool_seterr(s, SPOOL_ENOTSPOOL, "%s has an inbox "
+			    "table without a '%s' column; it was left "
+			    "untouched: it is not a collector spool: point "
+			    "--spool/COLLECTOR_SPOOL at another path",
+			    s->path, need[i]);
+	}
+	if ((e = inbox_has_column(s, "received_ms", &v->has_received)))
+		return e;
+	for (size_t i = 0; i < sizeof(rowid) / sizeof(rowid[0]); i++) {
+		char sql[64];
+		if ((e = inbox_has_column(s, rowid[i], &n)))
+			return e;
+		if (n > 0)
+			continue;
+		snprintf(sql, sizeof(sql), "SELECT %s FROM inbox", rowid[i]);
+		/* Fails to prepare on a WITHOUT ROWID table. */
+		if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) == SQLITE_OK) {
+			sqlite3_finalize(q);
+			v->order = rowid[i];
+			return SPOOL_OK;
+		}
+	}
+	if ((e = inbox_has_column(s, "id", &n)))
+		return e;
+	v->order = n > 0 ? "id" : NULL;
+	return SPOOL_OK;
+}
+
+/* A writer's received_ms is kept when it is an integer time in ms from
+ * 2000 to now; anything else (NULL, text, seconds, the future, which would
+ * keep the group from ever expiring) becomes 0, "unknown". */
+#define SANE_RECEIVED_MS "CASE WHEN typeof(received_ms) = 'integer' AND " \
+	"received_ms BETWEEN 946684800000 AND " NOW_MS " THEN received_ms " \
+	"ELSE 0 END"
+
 /*
  * A version-0 file is one that has no tables, or only an `inbox` made by a
- * writer before any agent ran (the four SPEC columns, perhaps fewer). It
- * becomes version 1 by adding what is missing; its rows are kept.
+ * writer before any agent ran. Its inbox is rebuilt as ours, whatever its
+ * shape: the fold deletes the rows it folded by id, so an id that is NULL,
+ * text or repeated (or missing, or not the rowid, as in a WITHOUT ROWID
+ * table) would count its row again in every batch. Every row is kept,
+ * renumbered in insertion order; extra columns, indexes and triggers go.
+ * The caller holds the write transaction, so it is all or nothing.
  */
 static spool_err
 migrate_v0(spool_t *s)
 {
-	int64_t has_inbox = 0, has_received = 0;
+	char sql[1024];
+	v0_shape v;
 	spool_err e;
+	int n;
 
-	/* setup() has refused files with tables of their own. */
-	e = query_int(s, "SELECT count(*) FROM sqlite_master WHERE "
-	    "type='table' AND name='inbox'", &has_inbox, "reading the schema");
-	if (e)
+	if ((e = inspect_v0(s, &v)))
 		return e;
-	if (has_inbox) {
-		static const char *const cols[] = { "job", "grouping", "op",
-		    "body" };
-		for (size_t i = 0; i < 4; i++) {
-			char sql[160];
-			int64_t n = 0;
-			snprintf(sql, sizeof(sql), "SELECT count(*) FROM "
-			    "pragma_table_info('inbox') WHERE name='%s'",
-			    cols[i]);
-			if ((e = query_int(s, sql, &n, "reading the schema")))
-				return e;
-			if (n == 0)
-				return spool_seterr(s, SPOOL_ENOTSPOOL, "%s has "
-				    "an inbox table without a '%s' column; it "
-				    "was left untouched: it is not a collector "
-				    "spool", s->path, cols[i]);
-		}
-		e = query_int(s, "SELECT count(*) FROM pragma_table_info('inbox')"
-		    " WHERE name='received_ms'", &has_received,
-		    "reading the schema");
-		if (e)
+	if (v.has_inbox) {
+		n = snprintf(sql, sizeof(sql), "CREATE TABLE inbox_v1"
+		    INBOX_COLUMNS "; INSERT INTO inbox_v1(id, job, grouping, "
+		    "op, body, received_ms) SELECT row_number() OVER (%s%s), "
+		    "job, grouping, op, body, %s FROM inbox; DROP TABLE inbox; "
+		    "ALTER TABLE inbox_v1 RENAME TO inbox",
+		    v.order ? "ORDER BY " : "", v.order ? v.order : "",
+		    v.has_received ? SANE_RECEIVED_MS : "0");
+		if (n < 0 || (size_t)n >= sizeof(sql))
+			return spool_seterr(s, SPOOL_EIO, "spool %s: migrating "
+			    "the inbox: statement too long", s->path);
+		if ((e = spool_exec(s, sql, "migrating the spool's inbox")))
 			return e;
-		/* ALTER TABLE cannot add a column with a non-constant
-		 * default, so old rows get 0 and the fold treats 0 as "when
-		 * folded". New rows need the default, so rebuild the table. */
-		if (!has_received) {
-			e = spool_exec(s, "ALTER TABLE inbox RENAME TO inbox_v0",
-			    "migrating the spool");
-			if (e)
-				return e;
-		}
 	}
 	for (size_t i = 0; schema_v1[i] != NULL; i++)
 		if ((e = spool_exec(s, schema_v1[i], "creating the spool tables")))
 			return e;
-	if (has_inbox && !has_received) {
-		e = spool_exec(s, "INSERT INTO inbox(id, job, grouping, op, body,"
-		    " received_ms) SELECT rowid, job, grouping, op, body, 0 FROM"
-		    " inbox_v0 ORDER BY rowid; DROP TABLE inbox_v0",
-		    "migrating the spool");
-		if (e)
-			return e;
-	}
 	return SPOOL_OK;
 }
 
@@ -397,7 +504,7 @@ create_file(spool_t *s)
 static spool_err
 read_header(spool_t *s, int64_t *version)
 {
-	int64_t foreign = 0;
+	v0_shape shape;
 	spool_err e;
 
 	if ((e = query_int(s, "PRAGMA user_version", version,
@@ -411,25 +518,54 @@ read_header(spool_t *s, int64_t *version)
 		    SPOOL_SCHEMA_VERSION);
 	if (*version == SPOOL_SCHEMA_VERSION)
 		return SPOOL_OK;
-	if ((e = query_int(s, "SELECT count(*) FROM sqlite_master WHERE"
-	    " type='table' AND name NOT IN ('inbox') AND name NOT LIKE "
-	    "'sqlite_%'", &foreign, "reading the schema")))
-		return e;
-	if (foreign > 0)
-		return spool_seterr(s, SPOOL_ENOTSPOOL, "%s is a SQLite "
-		    "database but not a collector spool (it has other "
-		    "tables); it was left untouched: point "
-		    "--spool/COLLECTOR_SPOOL at another path", s->path);
-	return SPOOL_OK;
+	return inspect_v0(s, &shape);
+}
+
+/*
+ * A symbolic link at the spool path is followed only to a file that is
+ * already a spool. Making a spool writes the file, and a link may point at
+ * any file this user can write: one planted in the group-writable spool
+ * directory, or left by a mistake, must not turn that file into a spool.
+ * A link to a spool is fine: SQLite resolves it, so every process finds
+ * the same -wal and -shm files beside the target.
+ */
+static int
+is_link(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+}
+
+static spool_err
+refuse_link(spool_t *s, int target_exists)
+{
+	char target[4096];
+	ssize_t n = readlink(s->path, target, sizeof(target) - 1);
+
+	target[n > 0 ? (size_t)n : 0] = '\0';
+	if (!target_exists)
+		return spool_seterr(s, SPOOL_ENOTSPOOL, "spool %s is a symbolic "
+		    "link to %s, which does not exist; nothing was created: "
+		    "give --spool/COLLECTOR_SPOOL the path where the spool is "
+		    "to be, or remove the link", s->path, target);
+	return spool_seterr(s, SPOOL_ENOTSPOOL, "spool %s is a symbolic link "
+	    "to %s, which is not a collector spool yet; both were left "
+	    "untouched: give --spool/COLLECTOR_SPOOL the path of that file if "
+	    "it is to become the spool, or remove the link", s->path, target);
 }
 
 static spool_err
 setup(spool_t *s, const spool_options *o)
 {
 	int64_t version = 0;
+	struct stat st;
 	spool_err e;
-	int rc;
+	int rc, link;
 
+	link = is_link(s->path);
+	if (link && stat(s->path, &st) != 0)
+		return refuse_link(s, 0);
 	if ((e = create_file(s)))
 		return e;
 	rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE |
@@ -453,6 +589,10 @@ setup(spool_t *s, const spool_options *o)
 	sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 	if (e)
 		return e;
+	/* Looked at again now that the file is open and nothing is written
+	 * yet, for a link put there since the first look. */
+	if (version < SPOOL_SCHEMA_VERSION && (link || is_link(s->path)))
+		return refuse_link(s, 1);
 	if ((e = spool_exec(s, "PRAGMA journal_mode=WAL",
 	    "switching the spool to WAL mode")))
 		return e;
@@ -541,6 +681,8 @@ spool_close(spool_t *s)
 	if (s->in_batch)
 		spool_batch_rollback(s);
 	sqlite3_finalize(s->st_put);
+	sqlite3_finalize(s->st_begin);
+	sqlite3_finalize(s->st_commit);
 	sqlite3_close(s->db);
 	/* After SQLite's own descriptors: closing any descriptor of the file
 	 * drops the process's POSIX locks on it, SQLite's included. */
@@ -826,12 +968,75 @@ out:
 	return e;
 }
 
+/* Runs BEGIN IMMEDIATE or COMMIT from a statement prepared once per
+ * handle: a single-row put runs both, and need not parse them each time.
+ * Returns the SQLite result, SQLITE_OK when done. */
+static int
+tx_step(spool_t *s, sqlite3_stmt **st, const char *sql)
+{
+	int rc = SQLITE_OK;
+
+	if (*st == NULL)
+		rc = sqlite3_prepare_v3(s->db, sql, -1,
+		    SQLITE_PREPARE_PERSISTENT, st, NULL);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(*st);
+		sqlite3_reset(*st);
+		if (rc == SQLITE_DONE)
+			rc = SQLITE_OK;
+	}
+	return rc;
+}
+
+/*
+ * Commits the open transaction and says what a failure means. SQLite keeps
+ * the transaction open when its commit failed before writing anything (a
+ * lock it could not get: SQLITE_BUSY); the usual error stands, and the
+ * caller may roll back. SQLITE_FULL ends it, but SQLite reports it only for
+ * a write of the WAL that came up short, and the frame that marks the
+ * commit is written last (the unix VFS reports powersafe overwrite, so no
+ * padding follows it): that frame is not whole, and recovery drops a
+ * commit without one. Any other failure ends the transaction after the
+ * frames may be whole in the file — an fsync that failed
+ * (SQLITE_IOERR_FSYNC), a -shm that could not grow (SQLITE_IOERR_SHMSIZE,
+ * even for a full disk), a write error — and the recovery after a crash
+ * replays them: the outcome is unknown.
+ */
+static spool_err
+commit_tx(spool_t *s, const char *doing)
+{
+	char why[160] = "";
+	int rc, sys;
+
+	if (sqlite3_get_autocommit(s->db))
+		return spool_seterr(s, SPOOL_EIO, "spool %s: nothing was "
+		    "written while %s: an earlier failure had rolled the "
+		    "transaction back; write the rows again", s->path, doing);
+	rc = tx_step(s, &s->st_commit, "COMMIT");
+	if (rc == SQLITE_OK)
+		return SPOOL_OK;
+	if (!sqlite3_get_autocommit(s->db) ||
+	    sqlite3_extended_errcode(s->db) == SQLITE_FULL)
+		return spool_sqlerr(s, rc, doing);
+	sys = sqlite3_system_errno(s->db);
+	if (sys != 0)
+		snprintf(why, sizeof(why), ": %s", strerror(sys));
+	return spool_seterr(s, SPOOL_EUNKNOWN, "spool %s: outcome unknown: "
+	    "the commit failed while %s (%s%s), after the rows may have "
+	    "reached the disk; they may or may not be in the spool, now or "
+	    "after a crash. Writing an add or observe row again could count "
+	    "it twice: first check the group's value (on the gateway, or "
+	    "pending rows with 'collector-spool stats'); set and delete rows "
+	    "are safe to write again. Check the disk and its free space",
+	    s->path, doing, sqlite3_errmsg(s->db), why);
+}
+
 spool_err
 spool_put(spool_t *s, const char *job, const char *grouping, spool_op op,
     const char *body, size_t len)
 {
 	spool_err e;
-	int rc;
+	int rc, own_tx = 0;
 
 	s->errmsg[0] = '\0';
 	if (body == NULL) {
@@ -855,14 +1060,33 @@ spool_put(spool_t *s, const char *job, const char *grouping, spool_op op,
 	sqlite3_bind_text(s->st_put, 2, grouping, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s->st_put, 3, spool_op_name(op), -1, SQLITE_STATIC);
 	sqlite3_bind_text(s->st_put, 4, body, (int)len, SQLITE_STATIC);
-	/* Outside a batch the INSERT is its own transaction: it takes the
-	 * write lock directly, so the busy timeout applies in full. */
+	/* Outside a batch the row is a transaction of its own, committed
+	 * apart from the INSERT, so that a failure of the INSERT (nothing
+	 * written) is told from a failure of the commit (unknown). BEGIN
+	 * IMMEDIATE takes the write lock at once: the busy timeout applies in
+	 * full. */
+	if (!s->in_batch) {
+		if ((rc = tx_step(s, &s->st_begin, "BEGIN IMMEDIATE"))) {
+			e = spool_sqlerr(s, rc, "locking the spool");
+			goto out;
+		}
+		own_tx = 1;
+	}
 	rc = sqlite3_step(s->st_put);
 	sqlite3_reset(s->st_put);
+	if (rc != SQLITE_DONE) {
+		e = spool_sqlerr(s, rc, "inserting a row");
+		goto out;
+	}
+	if (own_tx) {
+		e = commit_tx(s, "committing a row");
+		own_tx = !sqlite3_get_autocommit(s->db);
+	}
+out:
 	sqlite3_clear_bindings(s->st_put);
-	if (rc != SQLITE_DONE)
-		return spool_sqlerr(s, rc, "inserting a row");
-	return SPOOL_OK;
+	if (own_tx)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return e;
 }
 
 spool_err
@@ -891,7 +1115,7 @@ spool_batch_commit(spool_t *s)
 
 	if (!s->in_batch)
 		return spool_seterr(s, SPOOL_EINVAL, "no batch is open");
-	e = spool_exec(s, "COMMIT", "committing a batch");
+	e = commit_tx(s, "committing a batch");
 	if (e == SPOOL_OK || sqlite3_get_autocommit(s->db))
 		s->in_batch = 0;
 	return e;

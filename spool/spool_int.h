@@ -19,6 +19,7 @@ struct spool {
 	int busy_ms;
 	int in_batch;
 	sqlite3_stmt *st_put;
+	sqlite3_stmt *st_begin, *st_commit; /* prepared once: see tx_step() */
 	int agent_fd;    /* holds spool_claim()'s lock, plus one; 0: none */
 	char errmsg[SPOOL_ERRMSG];
 };

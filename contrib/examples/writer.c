@@ -19,7 +19,10 @@
  *
  * Exit status: 0 written; otherwise the library's status for the error
  * (sysexits.h: 65 bad data, 73 the spool cannot be created, 74 not a spool
- * or damaged, 75 locked past the busy timeout: try again later).
+ * or damaged, 75 locked past the busy timeout: try again later; in all of
+ * these nothing was written). 71: the commit failed and the rows may or may
+ * not have been written; running it again could count example_runs_total
+ * twice, so check its value first.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +88,12 @@ main(int argc, char **argv)
 		 * spool_strerror() the kind of error. */
 		fprintf(stderr, "writer: %s: %s\n", spool_strerror(e),
 		    spool_errmsg(s));
+		/* The rows may be in the spool: an add written again would
+		 * count twice. Whoever runs this must look before retrying. */
+		if (e == SPOOL_EUNKNOWN)
+			fprintf(stderr, "writer: do not run again before "
+			    "checking example_runs_total: it may have counted "
+			    "this run\n");
 		spool_batch_rollback(s);
 		status = spool_exit_status(e);
 	}

@@ -28,7 +28,10 @@ the others.
 Exit status (sysexits.h): 0 written; 64 usage; 66 no spool at that path
 (start the agent, or run `collector-spool --spool SPOOL stats` once);
 74 the file is not a spool; 75 the spool stayed locked past the timeout
-(try again later).
+(try again later); in all of these nothing was written. 71, as for
+collector-spool: the COMMIT failed after the rows may have reached the
+disk, so they may or may not be in the spool; running again could count
+example_runs_total twice: check its value first.
 """
 import os
 import sqlite3
@@ -85,10 +88,24 @@ def main(argv):
             db.executemany(
                 "INSERT INTO inbox(job, grouping, op, body) VALUES (?, ?, ?, ?)",
                 [(JOB, GROUPING, op, body) for op, body in ROWS])
-            db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        try:
+            db.execute("COMMIT")
+        except sqlite3.Error as e:
+            # A COMMIT that failed before writing (the lock: "database is
+            # locked") leaves the transaction open: nothing was written.
+            # One that ended it (an fsync or a write of the WAL failed)
+            # may have written the rows.
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+                raise
+            print(f"writer.py: {path}: outcome unknown: the commit failed "
+                  f"({e}) and the rows may or may not have been written; "
+                  f"running again could count example_runs_total twice: "
+                  f"check its value first", file=sys.stderr)
+            return 71
     except sqlite3.OperationalError as e:
         msg = str(e)
         print(f"writer.py: {path}: {msg}", file=sys.stderr)

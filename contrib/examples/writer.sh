@@ -16,7 +16,8 @@
 # example_duration_seconds_count N. Needs collector-spool and sqlite3 in
 # PATH. Exits with the status of the step that failed (collector-spool's are
 # sysexits.h codes: 65 bad line, 73 cannot create the spool, 75 locked:
-# retry later; sqlite3 exits 1).
+# retry later; 71 outcome unknown: the row may or may not have been written,
+# so check example_runs_total before running again; sqlite3 exits 1).
 set -eu
 
 spool=${1:-${COLLECTOR_SPOOL:-/var/lib/collector-agent/spool.db}}

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Spool paths that are not a usable spool (issue 5, item 3): a text file, a
-# device, a FIFO, a directory, a truncated spool, a spool from a newer
-# schema version, another program's SQLite file, a file without
-# permission, a mistyped path, a path in a missing directory. For each,
-# every program that opens the spool (collector-spool put, stats,
-# rejected, delete and collector-agent --once) must exit with the status of
-# SPEC §7 (66 no such spool, 73 cannot create, 74 damaged / not a spool /
-# newer), say which file and what to do, and leave the file exactly as it
-# was: same bytes, size and mtime, and no -wal, -shm or -journal file
-# beside it. An empty file and a missing file in an existing directory are
-# the documented exceptions: they become spools (docs/spool.md), except
-# that read-only commands never create a missing spool.
+# Spool paths that are not a usable spool: a text file, a device, a FIFO, a
+# directory, a truncated spool, a spool from a newer schema version,
+# another program's SQLite file, a file without permission, a mistyped
+# path, a path in a missing directory, a symbolic link to a file that is
+# not a spool yet (an empty one, a writer's own inbox) or to nothing. For
+# each, every program that opens the spool (collector-spool put, stats,
+# rejected, delete and collector-agent --once) must exit with the status
+# docs/spool.md lists (66 no such spool, 73 cannot create, 74 damaged /
+# not a spool / newer), say which file and what to do, and leave the file
+# exactly as it was: same bytes, size and mtime, and no -wal, -shm or
+# -journal file beside it. An empty file and a missing file in an existing
+# directory are the documented exceptions: they become spools
+# (docs/spool.md), except that read-only commands never create a missing
+# spool; and a symbolic link to a spool is followed.
 #
 # A known bug would be pinned with TAP "# TODO" in the PIN column; none is
 # open (FIFOs and devices, and paths under a regular file, were fixed).
@@ -110,6 +112,13 @@ mk_missing() { :; }
 mk_missing_dir() { :; }
 mk_rodir() { mkdir "${1%/*}" && chmod 0555 "${1%/*}"; }
 mk_notdir() { printf 'a file\n' >"${1%/*}"; }
+# Symbolic links, relative, to a file beside them in the case directory.
+mk_link_empty() { : >"${1%/*}/target.db" && chmod 0660 "${1%/*}/target.db" && ln -s target.db "$1"; }
+mk_link_inbox() {
+	sqlite3 "${1%/*}/target.db" "CREATE TABLE inbox(job, grouping, op, body); INSERT INTO inbox VALUES ('j', '', 'add', 'c 1')" &&
+		ln -s target.db "$1"
+}
+mk_link_dangling() { ln -s nothere.db "$1"; }
 
 ALL="put stats rejected delete agent"
 RO="stats rejected"
@@ -132,6 +141,10 @@ ro-dir      | rodir/s.db      | mk_rodir       | RO          | 66 | no spool at 
 ro-dir      | rodir/s.db      | mk_rodir       | put delete agent | 73 | cannot create spool %P (Permission denied) | create its directory with write access for this user | - | user
 not-a-dir   | afile/s.db      | mk_notdir      | RO          | 66 | no spool at %P | check the path (--spool, COLLECTOR_SPOOL) | - | -
 not-a-dir   | afile/s.db      | mk_notdir      | put delete agent | 73 | cannot create spool %P (Not a directory) | create its directory with write access for this user | - | -
+link-empty  | link.db         | mk_link_empty  | ALL         | 74 | spool %P is a symbolic link to target.db, which is not a collector spool yet; both were left untouched | give --spool/COLLECTOR_SPOOL the path of that file if it is to become the spool, or remove the link | - | -
+link-inbox  | link.db         | mk_link_inbox  | ALL         | 74 | spool %P is a symbolic link to target.db, which is not a collector spool yet; both were left untouched | give --spool/COLLECTOR_SPOOL the path of that file if it is to become the spool, or remove the link | - | -
+link-dangling | link.db       | mk_link_dangling | RO        | 66 | no spool at %P | check the path (--spool, COLLECTOR_SPOOL) | - | -
+link-dangling | link.db       | mk_link_dangling | put delete agent | 74 | spool %P is a symbolic link to nothere.db, which does not exist; nothing was created | give --spool/COLLECTOR_SPOOL the path where the spool is to be, or remove the link | - | -
 EOF
 
 # pinned CHECK: the bug that CHECK of the current row is pinned to, if any
@@ -213,6 +226,25 @@ for cmd in $ALL; do
 	is "$(stat -c %a "$p")" 660 "empty file: $cmd: mode kept"
 	is "$(sides "$p")" "" "empty file: $cmd: no -wal, -shm or -journal left"
 done
+# A symbolic link to a spool is followed: the rows land in the target, and
+# SQLite keeps the -wal and -shm beside the target, so every process that
+# opens either path shares them.
+for cmd in $ALL; do
+	if [ "$cmd" = agent ] && [ ! -x "$AGENT" ]; then tap_skip "link to a spool: agent: not built"; continue; fi
+	rm -rf "$T/case"; mkdir "$T/case"; p="$T/case/link.db"
+	cp "$T/real.db" "$T/case/target.db"; ln -s target.db "$p"
+	run "$cmd" "$p"
+	is "$RC" 0 "link to a spool: $cmd: exit 0"
+	is "$(readlink "$p"):$(stat -c %F "$T/case/target.db")" "target.db:regular file" \
+		"link to a spool: $cmd: the link is still a link"
+	is "$(sides "$p")$(sides "$T/case/target.db")" "" "link to a spool: $cmd: no -wal, -shm or -journal left"
+done
+is "$(sqlite3 "$T/case/target.db" 'SELECT count(*) FROM groups')" 1 "link to a spool: the agent folded the target's rows"
+rm -rf "$T/case"; mkdir "$T/case"; cp "$T/real.db" "$T/case/target.db"; ln -s target.db "$T/case/link.db"
+run put "$T/case/link.db"
+is "$RC:$(sqlite3 "$T/case/target.db" "SELECT count(*) FROM inbox WHERE body = 'x 1' || char(10)")" "0:1" \
+	"link to a spool: put writes its row into the target"
+
 # The newer spool's version and the foreign file's table are still there
 # after everything above tried them (belt and braces for "untouched").
 rm -rf "$T/case"; mkdir "$T/case"

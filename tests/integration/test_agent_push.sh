@@ -117,6 +117,27 @@ is_rc 0 "add, second run: exit 0"
 is "$(gw_value addjob 'instance="a"' hits_total)" 3 "add across two runs: 1 + 2 = 3"
 is "$(gw_value addjob 'instance="a"' bytes_total 'dir="in"')" 0.75 "add: 0.5 + 0.25 = 0.75"
 
+# ----------------------------------- a writer's inbox, made before the agent
+# docs/spool.md lets a writer create the inbox itself; its id may be NULL,
+# text or missing. Each row must count once however many runs fold.
+if command -v sqlite3 >/dev/null; then
+	n=0
+	for id in "id INTEGER" "id TEXT PRIMARY KEY" ""; do
+		n=$((n + 1))
+		export COLLECTOR_SPOOL="$T/v0-$n.db"
+		idval="NULL, "; [ "$id" = "id TEXT PRIMARY KEY" ] && idval="'r1', "
+		[ -z "$id" ] && idval=""
+		sqlite3 "$COLLECTOR_SPOOL" "CREATE TABLE inbox(${id:+$id, }job, grouping, op, body, received_ms);
+			INSERT INTO inbox VALUES (${idval}'v0job', 'g=\"$n\"', 'add', 'c6_total 1', 0)"
+		for run in 1 2 3; do run_agent -c "$T/add.conf" --once; done
+		is_rc 0 "writer's inbox (${id:-no id}): three --once runs, exit 0"
+		is "$(gw_value v0job "g=\"$n\"" c6_total)" 1 "writer's inbox (${id:-no id}): one add of 1 is exactly 1 after three runs"
+		is "$(spool_stat pending_rows)" 0 "writer's inbox (${id:-no id}): the inbox is empty"
+	done
+else
+	tap_skip "writer's inbox: the sqlite3 program is not installed"
+fi
+
 # ------------------------------------------------------------- observe
 export COLLECTOR_SPOOL="$T/observe.db"
 "$CS" put --job obs --grouping 'instance="o"' --op observe 'lat 0.0625' 'lat 0.5' 'lat 4' 'lat 20' 'lat{path="/x"} 0.5'

@@ -518,6 +518,93 @@ test_batches(void **state)
 	assert_true(value(f->s, "j", "", "c", "") == 2500);
 }
 
+/* Many small folds and then folds of an empty inbox: each add counted once,
+ * whether a library put or a plain-SQL insert wrote it. */
+static void
+test_folds_never_count_twice(void **state)
+{
+	struct fx *f = *state;
+	spool_fold_options o;
+	spool_fold_result r;
+
+	for (int i = 0; i < 3; i++) {
+		put(f->s, "j", "", SPOOL_OP_ADD, "c_total 1");
+		sql_insert(f->s, "j", "", "add", "c_total 1");
+	}
+	memset(&o, 0, sizeof(o));
+	o.max_rows = 2;
+	for (int i = 1; i <= 3; i++) {
+		assert_int_equal(spool_fold(f->s, &o, &r), SPOOL_OK);
+		assert_int_equal(r.rows, 2);
+		assert_true(value(f->s, "j", "", "c_total", "") == 2 * i);
+	}
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(spool_fold(f->s, &o, &r), SPOOL_OK);
+		assert_int_equal(r.rows, 0);
+	}
+	assert_true(value(f->s, "j", "", "c_total", "") == 6);
+	assert_int_equal(query_int(f->s, "SELECT count(*) FROM inbox"), 0);
+}
+
+/* Replaces the spool's inbox with a table of a writer's own. */
+static void
+replace_inbox(spool_t *s, const char *sql)
+{
+	sqlite3 *db;
+	char *err = NULL;
+
+	assert_int_equal(sqlite3_open(spool_path(s), &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("%s: %s", sql, err);
+	sqlite3_close(db);
+}
+
+/* An inbox replaced after the agent made it, so that its ids are not the
+ * rowid: the fold refuses it rather than count a row again, and keeps the
+ * rows. */
+static void
+test_foreign_inbox_refused(void **state)
+{
+	struct fx *f = *state;
+	spool_fold_options o;
+	spool_fold_result r;
+
+	replace_inbox(f->s, "DROP TABLE inbox; CREATE TABLE inbox(id INTEGER,"
+	    " job, grouping, op, body, received_ms);"
+	    "INSERT INTO inbox VALUES (NULL, 'j', '', 'add', 'c_total 1', 0)");
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(spool_fold(f->s, NULL, &r), SPOOL_ENOTSPOOL);
+		assert_int_equal(r.rows, 0);
+		assert_non_null(strstr(spool_errmsg(f->s), "a row whose id is "
+		    "NULL or not an integer"));
+		assert_non_null(strstr(spool_errmsg(f->s), "INTEGER PRIMARY "
+		    "KEY"));
+	}
+	assert_false(exists(f->s, "j", "", "c_total", ""));
+	assert_int_equal(query_int(f->s, "SELECT count(*) FROM inbox"), 1);
+
+	/* Repeated ids: deleting by id would take both rows, whichever was
+	 * read. */
+	replace_inbox(f->s, "DELETE FROM inbox;"
+	    "INSERT INTO inbox VALUES (4, 'j', '', 'add', 'c_total 1', 0);"
+	    "INSERT INTO inbox VALUES (4, 'j', '', 'add', 'c_total 1', 0)");
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(spool_fold(f->s, NULL, &r), SPOOL_ENOTSPOOL);
+		assert_non_null(strstr(spool_errmsg(f->s), "inbox id 4 is used "
+		    "by more than one row"));
+	}
+	/* The same when the batch ends between the two: the count of rows
+	 * deleted tells. */
+	memset(&o, 0, sizeof(o));
+	o.max_rows = 1;
+	assert_int_equal(spool_fold(f->s, &o, &r), SPOOL_ENOTSPOOL);
+	assert_non_null(strstr(spool_errmsg(f->s), "removing ids 4 to 4 took "
+	    "2 rows, not the 1 read"));
+	assert_false(exists(f->s, "j", "", "c_total", ""));
+	assert_int_equal(query_int(f->s, "SELECT count(*) FROM inbox"), 2);
+}
+
 static void
 test_bad_options(void **state)
 {
@@ -556,6 +643,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_folds_never_count_twice, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_inbox_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
 	};
 

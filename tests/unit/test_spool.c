@@ -86,6 +86,92 @@ write_file(const char *path, const void *data, size_t len)
 	fclose(f);
 }
 
+/* One text value from a query on its own connection; caller frees. */
+static char *
+sql_text(const char *path, const char *q)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	char *v = NULL;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		v = strdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	assert_non_null(v);
+	return v;
+}
+
+/* Asserts that the file at p is byte for byte what it was (before, n) and
+ * that nothing was created beside it. */
+static void
+assert_untouched(const char *p, const char *before, size_t n)
+{
+	char side[600], *after;
+	size_t n2;
+
+	after = slurp(p, &n2);
+	assert_int_equal(n, n2);
+	assert_memory_equal(before, after, n);
+	free(after);
+	snprintf(side, sizeof(side), "%s-wal", p);
+	assert_int_not_equal(access(side, F_OK), 0);
+	snprintf(side, sizeof(side), "%s-journal", p);
+	assert_int_not_equal(access(side, F_OK), 0);
+}
+
+/* Folds n times, whether or not rows are left: a row that the fold never
+ * removes is counted once more by each. */
+static void
+fold_times(spool_t *s, int n)
+{
+	spool_fold_result r;
+
+	for (int i = 0; i < n; i++)
+		if (spool_fold(s, NULL, &r) != SPOOL_OK)
+			fail_msg("fold %d: %s", i, spool_errmsg(s));
+}
+
+/* The value of a series that must exist. */
+static double
+value(spool_t *s, const char *job, const char *grouping, const char *name)
+{
+	double v = -12345;
+	int found = 0;
+
+	assert_int_equal(spool_series_value(s, job, grouping, name, "", &v,
+	    &found), SPOOL_OK);
+	if (!found)
+		fail_msg("no series %s in %s/%s", name, job, grouping);
+	return v;
+}
+
+static int64_t
+pending(spool_t *s)
+{
+	spool_stats st;
+
+	assert_int_equal(spool_get_stats(s, &st), SPOOL_OK);
+	return st.pending_rows;
+}
+
+/* Opens the v0 file p made by a writer with create, or fails the test. */
+static spool_t *
+adopt(const char *p, const char *create)
+{
+	char err[512];
+	spool_t *s;
+
+	sql(p, create);
+	assert_int_equal(sql_int(p, "PRAGMA user_version"), 0);
+	if (spool_open(p, NULL, &s, err, sizeof(err)) != SPOOL_OK)
+		fail_msg("open %s: %s", p, err);
+	assert_int_equal(sql_int(p, "PRAGMA user_version"), 1);
+	return s;
+}
+
 static void
 test_create(void **state)
 {
@@ -307,15 +393,260 @@ test_migrate_v0_empty_file(void **state)
 static void
 test_v0_inbox_missing_column(void **state)
 {
-	char *p = tu_path(dir, "v0bad.db"), err[512];
+	char *p = tu_path(dir, "v0bad.db"), err[512], *before;
 	spool_t *s;
+	size_t n;
 
 	(void)state;
 	sql(p, "CREATE TABLE inbox(job TEXT, body TEXT)");
+	before = slurp(p, &n);
 	assert_int_equal(spool_open(p, NULL, &s, err, sizeof(err)),
 	    SPOOL_ENOTSPOOL);
 	assert_non_null(strstr(err, "without a 'grouping' column"));
+	/* Refused before anything is written: not even the WAL switch. */
+	assert_untouched(p, before, n);
+	free(before);
 	free(p);
+}
+
+/*
+ * A writer's own inbox, in the shapes docs/spool.md allows, must be adopted
+ * so that each row counts exactly once however many times the fold runs.
+ * With an id that is not the rowid, the fold used to leave the row in the
+ * inbox and count it again in every batch.
+ */
+static void
+test_adopt_null_id(void **state)
+{
+	char *p = tu_path(dir, "nullid.db");
+	spool_t *s;
+
+	(void)state;
+	s = adopt(p, "CREATE TABLE inbox(id INTEGER, job, grouping, op, body,"
+	    " received_ms); INSERT INTO inbox VALUES (NULL, 'j6', 'g=\"1\"', "
+	    "'add', 'c6_total 1', 0)");
+	fold_times(s, 5);
+	assert_true(value(s, "j6", "g=\"1\"", "c6_total") == 1);
+	assert_int_equal(pending(s), 0);
+	/* The stable INSERT and the library still write to it. */
+	sql(p, "INSERT INTO inbox(job, grouping, op, body) VALUES ('j6', "
+	    "'g=\"1\"', 'add', 'c6_total 1')");
+	assert_int_equal(spool_put(s, "j6", "g=\"1\"", SPOOL_OP_ADD,
+	    "c6_total 1", 10), SPOOL_OK);
+	fold_times(s, 5);
+	assert_true(value(s, "j6", "g=\"1\"", "c6_total") == 3);
+	assert_int_equal(pending(s), 0);
+	spool_close(s);
+	free(p);
+}
+
+static void
+test_adopt_text_id(void **state)
+{
+	char *p = tu_path(dir, "textid.db");
+	spool_t *s;
+
+	(void)state;
+	s = adopt(p, "CREATE TABLE inbox(id TEXT PRIMARY KEY, job, grouping, "
+	    "op, body, received_ms);"
+	    "INSERT INTO inbox VALUES ('b', 'j', '', 'add', 'c_total 1', 0);"
+	    "INSERT INTO inbox VALUES ('a', 'j', '', 'add', 'c_total 2', 0)");
+	fold_times(s, 5);
+	assert_true(value(s, "j", "", "c_total") == 3);
+	assert_int_equal(pending(s), 0);
+	spool_close(s);
+	free(p);
+}
+
+/* No id column at all: the fold used to fail on every batch. */
+static void
+test_adopt_no_id(void **state)
+{
+	char *p = tu_path(dir, "noid.db");
+	spool_t *s;
+
+	(void)state;
+	s = adopt(p, "CREATE TABLE inbox(job, grouping, op, body, received_ms);"
+	    "INSERT INTO inbox VALUES ('j', '', 'add', 'c_total 1', 0);"
+	    "INSERT INTO inbox VALUES ('j', '', 'set', 'g 4', 0)");
+	fold_times(s, 5);
+	assert_true(value(s, "j", "", "c_total") == 1);
+	assert_true(value(s, "j", "", "g") == 4);
+	assert_int_equal(pending(s), 0);
+	spool_close(s);
+	free(p);
+}
+
+/* The table's name in other letters is the same table to SQL, and to the
+ * writers' INSERT. */
+static void
+test_adopt_name_case(void **state)
+{
+	char *p = tu_path(dir, "case.db");
+	spool_t *s;
+
+	(void)state;
+	s = adopt(p, "CREATE TABLE Inbox(Job, Grouping, Op, Body);"
+	    "INSERT INTO Inbox VALUES ('j', '', 'add', 'c_total 1')");
+	fold_times(s, 3);
+	assert_true(value(s, "j", "", "c_total") == 1);
+	assert_int_equal(pending(s), 0);
+	spool_close(s);
+	free(p);
+}
+
+/* A WITHOUT ROWID table has no insertion order but its key: rows go in id
+ * order. It refused the stable INSERT (its key cannot be NULL); ours
+ * takes it. */
+static void
+test_adopt_without_rowid(void **state)
+{
+	char *p = tu_path(dir, "norowid.db");
+	spool_t *s;
+
+	(void)state;
+	s = adopt(p, "CREATE TABLE inbox(id INTEGER PRIMARY KEY, job, grouping,"
+	    " op, body) WITHOUT ROWID;"
+	    "INSERT INTO inbox VALUES (2, 'j', '', 'set', 'g 2');"
+	    "INSERT INTO inbox VALUES (1, 'j', '', 'set', 'g 1');"
+	    "INSERT INTO inbox VALUES (3, 'j', '', 'add', 'c_total 1')");
+	fold_times(s, 5);
+	assert_true(value(s, "j", "", "g") == 2);
+	assert_true(value(s, "j", "", "c_total") == 1);
+	assert_int_equal(pending(s), 0);
+	sql(p, "INSERT INTO inbox(job, grouping, op, body) VALUES ('j', '', "
+	    "'add', 'c_total 1')");
+	fold_times(s, 3);
+	assert_true(value(s, "j", "", "c_total") == 2);
+	assert_int_equal(pending(s), 0);
+	spool_close(s);
+	free(p);
+}
+
+/* Repeated and NULL ids, columns of the writer's own (one NOT NULL, which
+ * would refuse the stable INSERT), rows kept in the order they were
+ * inserted, not in id order. */
+static void
+test_adopt_duplicate_ids_extra_columns(void **state)
+{
+	char *p = tu_path(dir, "dupid.db"), *ids;
+	spool_t *s;
+
+	(void)state;
+	s = adopt(p, "CREATE TABLE inbox(id INTEGER, job, grouping, op, body, "
+	    "note TEXT NOT NULL);"
+	    "INSERT INTO inbox VALUES (7, 'j', '', 'add', 'c_total 1', 'x');"
+	    "INSERT INTO inbox VALUES (7, 'j', '', 'add', 'c_total 1', 'y');"
+	    "INSERT INTO inbox VALUES (NULL, 'j', '', 'add', 'c_total 1', 'z');"
+	    "INSERT INTO inbox VALUES (9, 'j', '', 'set', 'g 1', 'a');"
+	    "INSERT INTO inbox VALUES (3, 'j', '', 'set', 'g 2', 'b')");
+	ids = sql_text(p, "SELECT group_concat(id) || ':' || group_concat(body,"
+	    " '|') FROM (SELECT id, body FROM inbox ORDER BY id)");
+	assert_string_equal(ids, "1,2,3,4,5:c_total 1|c_total 1|c_total 1|"
+	    "g 1|g 2");
+	free(ids);
+	assert_int_equal(sql_int(p, "SELECT count(*) FROM "
+	    "pragma_table_info('inbox') WHERE name = 'note'"), 0);
+	fold_times(s, 5);
+	assert_true(value(s, "j", "", "c_total") == 3);
+	assert_true(value(s, "j", "", "g") == 2);
+	assert_int_equal(pending(s), 0);
+	sql(p, "INSERT INTO inbox(job, grouping, op, body) VALUES ('j', '', "
+	    "'add', 'c_total 1')");
+	fold_times(s, 3);
+	assert_true(value(s, "j", "", "c_total") == 4);
+	spool_close(s);
+	free(p);
+}
+
+/* received_ms is kept when it is a time in ms up to now, else 0. */
+static void
+test_adopt_received_ms(void **state)
+{
+	char *p = tu_path(dir, "received.db"), *got;
+	spool_t *s;
+
+	(void)state;
+	s = adopt(p, "CREATE TABLE inbox(job, grouping, op, body, received_ms);"
+	    "INSERT INTO inbox VALUES ('j', '', 'add', 'c 1', 1732500000000);"
+	    "INSERT INTO inbox VALUES ('j', '', 'add', 'c 1', 'soon');"
+	    "INSERT INTO inbox VALUES ('j', '', 'add', 'c 1', 1732500000);"
+	    "INSERT INTO inbox VALUES ('j', '', 'add', 'c 1', 99999999999999);"
+	    "INSERT INTO inbox VALUES ('j', '', 'add', 'c 1', NULL);"
+	    "INSERT INTO inbox VALUES ('j', '', 'add', 'c 1', 1732500000000.5);"
+	    "INSERT INTO inbox VALUES ('j', '', 'add', 'c 1', -5)");
+	got = sql_text(p, "SELECT group_concat(received_ms) FROM (SELECT "
+	    "received_ms FROM inbox ORDER BY id)");
+	assert_string_equal(got, "1732500000000,0,0,0,0,0,0");
+	free(got);
+	fold_times(s, 3);
+	assert_true(value(s, "j", "", "c") == 7);
+	assert_int_equal(sql_int(p, "SELECT last_row_ms FROM groups"),
+	    1732500000000LL);
+	spool_close(s);
+	free(p);
+}
+
+/* An inbox that is a view: INSERTs go wherever its triggers send them, so
+ * there is nothing to fold; refused, and the file left as it was. */
+static void
+test_v0_inbox_view(void **state)
+{
+	char *p = tu_path(dir, "view.db"), err[512], *before;
+	spool_t *s;
+	size_t n;
+
+	(void)state;
+	sql(p, "CREATE VIEW inbox AS SELECT 'j' AS job, '' AS grouping, "
+	    "'add' AS op, 'c 1' AS body");
+	before = slurp(p, &n);
+	assert_int_equal(spool_open(p, NULL, &s, err, sizeof(err)),
+	    SPOOL_ENOTSPOOL);
+	assert_non_null(strstr(err, "has an inbox that is a view, not a table"));
+	assert_non_null(strstr(err, "left untouched"));
+	assert_non_null(strstr(err, p));
+	assert_untouched(p, before, n);
+	free(before);
+	free(p);
+}
+
+/* A symbolic link at the spool path is followed only to a spool: making
+ * one through it would write whatever file the link names. */
+static void
+test_symlink(void **state)
+{
+	char *link = tu_path(dir, "link.db"), *target = tu_path(dir, "t.db");
+	char err[512];
+	spool_t *s;
+
+	(void)state;
+	write_file(target, "", 0);
+	assert_int_equal(symlink("t.db", link), 0);
+	assert_int_equal(spool_open(link, NULL, &s, err, sizeof(err)),
+	    SPOOL_ENOTSPOOL);
+	assert_non_null(strstr(err, "is a symbolic link to t.db, which is "
+	    "not a collector spool yet; both were left untouched"));
+	assert_untouched(target, "", 0);
+
+	assert_int_equal(unlink(target), 0);
+	assert_int_equal(spool_open(link, NULL, &s, err, sizeof(err)),
+	    SPOOL_ENOTSPOOL);
+	assert_non_null(strstr(err, "which does not exist; nothing was "
+	    "created"));
+	assert_int_not_equal(access(target, F_OK), 0);
+
+	/* Once the target is a spool, the link leads to it. */
+	assert_int_equal(spool_open(target, NULL, &s, err, sizeof(err)),
+	    SPOOL_OK);
+	spool_close(s);
+	assert_int_equal(spool_open(link, NULL, &s, err, sizeof(err)),
+	    SPOOL_OK);
+	assert_int_equal(spool_put(s, "j", "", SPOOL_OP_SET, "x 1", 3),
+	    SPOOL_OK);
+	spool_close(s);
+	assert_int_equal(sql_int(target, "SELECT count(*) FROM inbox"), 1);
+	free(target);
+	free(link);
 }
 
 static void
@@ -426,6 +757,328 @@ count_rejected(const spool_rejected *r, void *arg)
 	return 0;
 }
 
+/*
+ * A VFS around the default one that fails like a disk on demand: while
+ * fail_sync is set, xSync of any file returns SQLITE_IOERR_FSYNC (as an
+ * fsync that returns EIO does); while fail_read is set, xRead returns
+ * SQLITE_IOERR_READ and xFetch maps nothing, so that reads go to xRead;
+ * while fail_write is set, xWrite writes nothing and returns SQLITE_FULL,
+ * as a write of the os layer that came up short on a full disk does.
+ * Registered as the default, so spool_open() uses it.
+ */
+static int fail_sync, fail_read, fail_write;
+static sqlite3_vfs *real_vfs;
+static sqlite3_vfs shim_vfs;
+
+typedef struct shim_file {
+	sqlite3_file base;
+	sqlite3_file *real; /* the default VFS's file, right after this */
+} shim_file;
+
+#define REAL(f) (((shim_file *)(f))->real)
+
+static int
+shim_close(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xClose(REAL(f));
+}
+
+static int
+shim_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off)
+{
+	if (fail_read)
+		return SQLITE_IOERR_READ;
+	return REAL(f)->pMethods->xRead(REAL(f), buf, n, off);
+}
+
+static int
+shim_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
+{
+	if (fail_write)
+		return SQLITE_FULL;
+	return REAL(f)->pMethods->xWrite(REAL(f), buf, n, off);
+}
+
+static int
+shim_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+	return REAL(f)->pMethods->xTruncate(REAL(f), size);
+}
+
+static int
+shim_sync(sqlite3_file *f, int flags)
+{
+	if (fail_sync)
+		return SQLITE_IOERR_FSYNC;
+	return REAL(f)->pMethods->xSync(REAL(f), flags);
+}
+
+static int
+shim_file_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+	return REAL(f)->pMethods->xFileSize(REAL(f), size);
+}
+
+static int
+shim_lock(sqlite3_file *f, int lock)
+{
+	return REAL(f)->pMethods->xLock(REAL(f), lock);
+}
+
+static int
+shim_unlock(sqlite3_file *f, int lock)
+{
+	return REAL(f)->pMethods->xUnlock(REAL(f), lock);
+}
+
+static int
+shim_check_lock(sqlite3_file *f, int *out)
+{
+	return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
+}
+
+static int
+shim_fcntl(sqlite3_file *f, int op, void *arg)
+{
+	return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
+}
+
+static int
+shim_sector(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xSectorSize(REAL(f));
+}
+
+static int
+shim_devchar(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
+}
+
+static int
+shim_shm_map(sqlite3_file *f, int pg, int pgsz, int extend,
+    void volatile **pp)
+{
+	return REAL(f)->pMethods->xShmMap(REAL(f), pg, pgsz, extend, pp);
+}
+
+static int
+shim_shm_lock(sqlite3_file *f, int off, int n, int flags)
+{
+	return REAL(f)->pMethods->xShmLock(REAL(f), off, n, flags);
+}
+
+static void
+shim_shm_barrier(sqlite3_file *f)
+{
+	REAL(f)->pMethods->xShmBarrier(REAL(f));
+}
+
+static int
+shim_shm_unmap(sqlite3_file *f, int del)
+{
+	return REAL(f)->pMethods->xShmUnmap(REAL(f), del);
+}
+
+static int
+shim_fetch(sqlite3_file *f, sqlite3_int64 off, int n, void **pp)
+{
+	if (fail_read) {
+		*pp = NULL;
+		return SQLITE_OK;
+	}
+	return REAL(f)->pMethods->xFetch(REAL(f), off, n, pp);
+}
+
+static int
+shim_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
+{
+	return REAL(f)->pMethods->xUnfetch(REAL(f), off, p);
+}
+
+static const sqlite3_io_methods shim_io = {
+	3, shim_close, shim_read, shim_write, shim_truncate, shim_sync,
+	shim_file_size, shim_lock, shim_unlock, shim_check_lock, shim_fcntl,
+	shim_sector, shim_devchar, shim_shm_map, shim_shm_lock,
+	shim_shm_barrier, shim_shm_unmap, shim_fetch, shim_unfetch
+};
+
+static int
+shim_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f,
+    int flags, int *out)
+{
+	shim_file *sf = (shim_file *)f;
+	int rc;
+
+	(void)vfs;
+	sf->real = (sqlite3_file *)(sf + 1);
+	sf->real->pMethods = NULL;
+	rc = real_vfs->xOpen(real_vfs, name, sf->real, flags, out);
+	/* SQLite calls xClose whenever pMethods is set, even after a
+	 * failed open. */
+	if (sf->real->pMethods != NULL)
+		assert_true(sf->real->pMethods->iVersion >= 3);
+	sf->base.pMethods = sf->real->pMethods ? &shim_io : NULL;
+	return rc;
+}
+
+/* Every other method is the default VFS's own, which does not use the
+ * sqlite3_vfs it is given beyond xOpen. */
+static void
+shim_register(void)
+{
+	real_vfs = sqlite3_vfs_find(NULL);
+	assert_non_null(real_vfs);
+	shim_vfs = *real_vfs;
+	shim_vfs.zName = "failshim";
+	shim_vfs.szOsFile = (int)sizeof(shim_file) + real_vfs->szOsFile;
+	shim_vfs.xOpen = shim_open;
+	assert_int_equal(sqlite3_vfs_register(&shim_vfs, 1), SQLITE_OK);
+	fail_sync = fail_read = fail_write = 0;
+}
+
+/* A teardown, so that a failed test does not leave the shim in place. */
+static int
+shim_unregister(void **state)
+{
+	(void)state;
+	fail_sync = fail_read = fail_write = 0;
+	if (real_vfs != NULL)
+		sqlite3_vfs_unregister(&shim_vfs);
+	real_vfs = NULL;
+	return 0;
+}
+
+/* Copies a file, as a crash would leave it on disk (fsync aside). */
+static void
+copy_file(const char *from, const char *to)
+{
+	size_t n;
+	char *data = slurp(from, &n);
+
+	write_file(to, data, n);
+	free(data);
+}
+
+/*
+ * A commit whose fsync fails: the row may already be in the WAL, so the
+ * put's outcome is unknown, and the error must say so rather than look
+ * like "nothing was written" (a writer that retries an add after that
+ * counts it twice).
+ */
+static void
+test_put_commit_fails(void **state)
+{
+	char *p = tu_path(dir, "fsync.db"), *c = tu_path(dir, "crash.db");
+	char err[512], wal[600], cwal[600];
+	spool_options o = { 1, 0 };
+	spool_t *s;
+	spool_err e;
+
+	(void)state;
+	shim_register();
+	assert_int_equal(spool_open(p, &o, &s, err, sizeof(err)), SPOOL_OK);
+	assert_int_equal(spool_put(s, "j", "", SPOOL_OP_ADD, "c_total 1", 9),
+	    SPOOL_OK);
+	fail_sync = 1;
+	e = spool_put(s, "j", "", SPOOL_OP_ADD, "c_total 1", 9);
+	fail_sync = 0;
+	assert_int_equal(e, SPOOL_EUNKNOWN);
+	assert_int_equal(spool_exit_status(e), 71);
+	assert_string_equal(spool_strerror(e), "outcome unknown: the write may "
+	    "or may not have been committed");
+	assert_non_null(strstr(spool_errmsg(s), p));
+	assert_non_null(strstr(spool_errmsg(s), "outcome unknown"));
+	assert_non_null(strstr(spool_errmsg(s), "add or observe row again "
+	    "could count it twice"));
+	assert_non_null(strstr(spool_errmsg(s), "set and delete rows are safe"));
+
+	/* Why "unknown": the failed commit is whole in the WAL. The files as
+	 * a crash now would leave them, opened anew (SQLite recovers the
+	 * WAL), hold the row. */
+	snprintf(wal, sizeof(wal), "%s-wal", p);
+	snprintf(cwal, sizeof(cwal), "%s-wal", c);
+	copy_file(p, c);
+	copy_file(wal, cwal);
+	assert_int_equal(sql_int(c, "SELECT count(*) FROM inbox"), 2);
+
+	/* The same for a batch's commit; the batch is over afterwards. */
+	assert_int_equal(spool_batch_begin(s), SPOOL_OK);
+	assert_int_equal(spool_put(s, "j", "", SPOOL_OP_ADD, "c_total 1", 9),
+	    SPOOL_OK);
+	fail_sync = 1;
+	e = spool_batch_commit(s);
+	fail_sync = 0;
+	assert_int_equal(e, SPOOL_EUNKNOWN);
+	assert_non_null(strstr(spool_errmsg(s), "outcome unknown"));
+	assert_int_equal(spool_batch_begin(s), SPOOL_OK);
+	spool_batch_rollback(s);
+
+	/* With the disk well again, the handle goes on writing. */
+	assert_int_equal(spool_put(s, "j", "", SPOOL_OP_SET, "g 1", 3),
+	    SPOOL_OK);
+	spool_close(s);
+	free(c);
+	free(p);
+}
+
+/* An I/O error before the commit still means nothing was written: the
+ * old error (74), not "unknown"; so does a full disk at the commit. */
+static void
+test_put_fails_before_commit(void **state)
+{
+	char *p = tu_path(dir, "eread.db"), err[512];
+	spool_options o = { 1, 0 };
+	spool_t *s;
+	spool_err e;
+
+	(void)state;
+	shim_register();
+	assert_int_equal(spool_open(p, &o, &s, err, sizeof(err)), SPOOL_OK);
+	assert_int_equal(spool_put(s, "j", "", SPOOL_OP_ADD, "c_total 1", 9),
+	    SPOOL_OK);
+	/* Another process writes, so this handle must read the file again
+	 * for its next transaction; that read fails. */
+	sql(p, "INSERT INTO inbox(job, grouping, op, body) VALUES ('j', '', "
+	    "'add', 'c_total 1')");
+	fail_read = 1;
+	e = spool_put(s, "j", "", SPOOL_OP_ADD, "c_total 1", 9);
+	fail_read = 0;
+	assert_int_equal(e, SPOOL_EIO);
+	assert_int_equal(spool_exit_status(e), 74);
+	assert_non_null(strstr(spool_errmsg(s), "disk I/O error"));
+	assert_null(strstr(spool_errmsg(s), "unknown"));
+	assert_int_equal(sql_int(p, "SELECT count(*) FROM inbox"), 2);
+
+	/* A full disk at the commit: the WAL write came up short, so the
+	 * commit's last frame is not whole and nothing counts. */
+	fail_write = 1;
+	e = spool_put(s, "j", "", SPOOL_OP_ADD, "c_total 1", 9);
+	fail_write = 0;
+	assert_int_equal(e, SPOOL_EFULL);
+	assert_non_null(strstr(spool_errmsg(s), "file system is full while "
+	    "committing a row; nothing was written"));
+	assert_int_equal(sql_int(p, "SELECT count(*) FROM inbox"), 2);
+
+	/* In a batch: the write of another process again makes the put
+	 * read; its I/O error rolls the whole batch back, and the commit
+	 * then says that nothing was written, not "unknown". */
+	sql(p, "INSERT INTO inbox(job, grouping, op, body) VALUES ('j', '', "
+	    "'add', 'c_total 1')");
+	assert_int_equal(spool_batch_begin(s), SPOOL_OK);
+	fail_read = 1;
+	e = spool_put(s, "j", "", SPOOL_OP_ADD, "c_total 1", 9);
+	fail_read = 0;
+	assert_int_equal(e, SPOOL_EIO);
+	assert_int_equal(spool_batch_commit(s), SPOOL_EIO);
+	assert_non_null(strstr(spool_errmsg(s), "nothing was written"));
+	assert_int_equal(spool_batch_begin(s), SPOOL_OK);
+	spool_batch_rollback(s);
+	assert_int_equal(sql_int(p, "SELECT count(*) FROM inbox"), 3);
+	spool_close(s);
+	free(p);
+}
+
 static void
 test_stats_and_rejected(void **state)
 {
@@ -471,14 +1124,15 @@ test_strerror_and_ops(void **state)
 	spool_op op;
 
 	(void)state;
-	for (int e = SPOOL_OK; e <= SPOOL_EIO; e++)
+	for (int e = SPOOL_OK; e <= SPOOL_EUNKNOWN; e++)
 		assert_true(strlen(spool_strerror((spool_err)e)) > 0);
 	assert_int_equal(spool_op_parse("observe", &op), SPOOL_OK);
 	assert_int_equal(op, SPOOL_OP_OBSERVE);
 	assert_int_equal(spool_op_parse("SET", &op), SPOOL_EPARSE);
 	assert_string_equal(spool_op_name(SPOOL_OP_DELETE), "delete");
 	assert_string_equal(spool_version(), "0.1.0");
-	/* SPEC §7's statuses, shared by collector-spool and the agent. */
+	/* The statuses of docs/spool.md, shared by collector-spool and the
+	 * agent. */
 	assert_int_equal(spool_exit_status(SPOOL_OK), 0);
 	assert_int_equal(spool_exit_status(SPOOL_EINVAL), 64);
 	assert_int_equal(spool_exit_status(SPOOL_EPARSE), 65);
@@ -487,6 +1141,8 @@ test_strerror_and_ops(void **state)
 	assert_int_equal(spool_exit_status(SPOOL_ECORRUPT), 74);
 	assert_int_equal(spool_exit_status(SPOOL_EFULL), 74);
 	assert_int_equal(spool_exit_status(SPOOL_EBUSY), 75);
+	assert_int_equal(spool_exit_status(SPOOL_EIO), 74);
+	assert_int_equal(spool_exit_status(SPOOL_EUNKNOWN), 71);
 	spool_close(NULL);
 }
 
@@ -504,9 +1160,22 @@ main(void)
 		cmocka_unit_test(test_migrate_v0),
 		cmocka_unit_test(test_migrate_v0_empty_file),
 		cmocka_unit_test(test_v0_inbox_missing_column),
+		cmocka_unit_test(test_adopt_null_id),
+		cmocka_unit_test(test_adopt_text_id),
+		cmocka_unit_test(test_adopt_no_id),
+		cmocka_unit_test(test_adopt_name_case),
+		cmocka_unit_test(test_adopt_without_rowid),
+		cmocka_unit_test(test_adopt_duplicate_ids_extra_columns),
+		cmocka_unit_test(test_adopt_received_ms),
+		cmocka_unit_test(test_v0_inbox_view),
+		cmocka_unit_test(test_symlink),
 		cmocka_unit_test(test_locked),
 		cmocka_unit_test(test_put_refuses),
 		cmocka_unit_test(test_batch),
+		cmocka_unit_test_teardown(test_put_commit_fails,
+		    shim_unregister),
+		cmocka_unit_test_teardown(test_put_fails_before_commit,
+		    shim_unregister),
 		cmocka_unit_test(test_stats_and_rejected),
 		cmocka_unit_test(test_strerror_and_ops),
 	};
