@@ -172,9 +172,11 @@ test_concurrent_create(void **state)
 		pids[i] = fork();
 		assert_true(pids[i] >= 0);
 		if (pids[i] == 0) {
+			/* As the writers below: correctness, not waiting. */
+			spool_options o = { 0, 30000 };
 			spool_t *s;
 			char err[512];
-			if (spool_open(p, NULL, &s, err, sizeof(err))) {
+			if (spool_open(p, &o, &s, err, sizeof(err))) {
 				fprintf(stderr, "open: %s\n", err);
 				_exit(1);
 			}
