@@ -9,7 +9,8 @@
 #   - the set belongs to one receiver URL: a run to another URL starts
 #     from an empty set and replaces it;
 #   - saves that fail (a trigger refuses them) are logged once, do not hold
-#     back a marker, and are retried until one goes through.
+#     back a marker, and are retried until one goes through; --once exits
+#     74 when it could not save.
 # The gateway is disabled throughout: a deleted group is dropped locally.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -179,5 +180,12 @@ fnew_gauge{job="fnew"} stale'
 stop_pid "$apid" 10
 is "$STOP_RC" 0 "SIGTERM: exit 0"
 is "$(markers "$T/f2.err")" 1 "one marker"
+# --once cannot save: the samples went, the status says the spool failed.
+sq "CREATE TRIGGER no_add BEFORE INSERT ON rw_sent BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;"
+"$CS" put --job fonce --grouping '' 'fonce_gauge 1'
+run_agent -c "$T/f.conf" --once
+is_rc 74 "--once whose save is refused: exit 74"
+like "$ERR" 'msg="cannot save the series remote write sent;' "... and says why"
+check "... after sending the samples" wait_until vm_is 'fonce_gauge' 'fonce_gauge{job="fonce"} 1.0'
 stop_pid "$vpid" 10
 tap_done
