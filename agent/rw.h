@@ -129,9 +129,10 @@ rw_err rw_seen_forget_gone(rw_seen *s);
 /*
  * Adds a series kept from an earlier run (k is copied), as saved, and as
  * if the last whole walk noted it: the next whole walk that does not note
- * it finds it gone. Meant for a new or cleared set. A series already there
- * is left as it is; one forgotten since the last save is not added (its
- * marker went). A k that is not a series' key is RW_EINVAL, and counts as
+ * it finds it gone. Usually into a new or cleared set; into one in use (a
+ * load retried after a failure) it merges: a series already there is left
+ * as it is, one forgotten since the last save is not added (its marker
+ * went). A k that is not a series' key is RW_EINVAL, and counts as
  * forgotten, so that the next save removes it.
  */
 rw_err rw_seen_load(rw_seen *s, const rw_key *k);
