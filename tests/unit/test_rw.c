@@ -497,6 +497,29 @@ test_seen_saved(void **state)
 	}
 	save(s2, &st);
 	assert_int_equal(st.n, 1);
+	/* A load retried into a set in use merges: a series noted already
+	 * stays unsaved; a new one is not gone before the next whole walk. */
+	{
+		static const char kd[] = "__name__\0d\0job\0j\0";
+		static const char kq[] = "__name__\0q\0job\0j\0";
+		rw_key ld = { kd, sizeof(kd) - 1 }, lq = { kq, sizeof(kq) - 1 };
+		rw_batch_reset(b);
+		rw_seen_round(s2);
+		add_noted(b, s2, "f", "job=\"j\"", NULL, 8);
+		add_noted(b, s2, "d", "job=\"j\"", NULL, 8);
+		rw_seen_walked(s2);
+		assert_int_equal(rw_seen_load(s2, &ld), RW_OK);
+		assert_int_equal(rw_seen_load(s2, &lq), RW_OK);
+		assert_string_equal(listed(s2, rw_seen_each_unsaved),
+		    "__name__=f;job=j");
+		assert_string_equal(listed(s2, rw_seen_each_gone), "");
+		rw_seen_round(s2);
+		add_noted(b, s2, "f", "job=\"j\"", NULL, 9);
+		add_noted(b, s2, "d", "job=\"j\"", NULL, 9);
+		rw_seen_walked(s2);
+		assert_string_equal(listed(s2, rw_seen_each_gone),
+		    "__name__=q;job=j");
+	}
 	rw_seen_clear(s2);
 	assert_int_equal(rw_seen_count(s2), 0);
 	assert_int_equal(rw_seen_unsaved(s2), 0);
