@@ -99,6 +99,10 @@ struct agent {
 	push_t *rwp;              /* remote write; NULL when off */
 	rw_batch *batch;
 	rw_seen *seen;            /* series sent, for staleness markers */
+	int rw_loaded;            /* seen holds the set the spool kept for
+	                           * this receiver */
+	int rw_keep_failed;       /* the last round could not load or save
+	                           * that set */
 	int64_t rw_ts;            /* the last round's timestamp (ms) */
 	int rw_failed;            /* this round: a request failed; the rest
 	                           * of the walk only notes the series */
@@ -112,6 +116,7 @@ struct agent {
 	log_limit fold_lim;       /* fold failures */
 	log_limit record_lim;     /* pushes that could not be recorded */
 	log_limit ckpt_lim;       /* checkpoints that failed */
+	log_limit rw_keep_lim;    /* loads and saves of the series sent */
 	ttl_t *ages;              /* how long each group went without a row */
 	double next_fold;         /* monotonic: the loop's next fold */
 	double hb_next;           /* monotonic: the default group is due */
@@ -223,10 +228,13 @@ apply_cfg(agent_t *a, cfg *c)
 			c->spool_path = keep;
 		}
 	}
-	/* Another receiver never saw the series: no markers for it. */
+	/* Another receiver never saw the series: no markers for it. What
+	 * the spool kept for the new one is loaded at its first round. */
 	if (a->seen != NULL && (rwp == NULL || a->c == NULL ||
-	    a->c->rw.url == NULL || strcmp(a->c->rw.url, c->rw.url) != 0))
+	    a->c->rw.url == NULL || strcmp(a->c->rw.url, c->rw.url) != 0)) {
 		rw_seen_clear(a->seen);
+		a->rw_loaded = 0;
+	}
 	push_free(a->p);
 	push_free(a->rwp);
 	rw_batch_free(a->batch);
@@ -1504,7 +1512,7 @@ rw_self(agent_t *a, rwctx *r)
  * read.
  */
 static int
-rw_round(agent_t *a)
+rw_send(agent_t *a)
 {
 	static const pull_sink sink = { NULL, rw_sample, rw_keep };
 	rwctx r = { a, 0, 0, wall(), 0 };
@@ -1585,6 +1593,140 @@ rw_round(agent_t *a)
 	return 0;
 }
 
+/* Loading and saving the set of series sent (spool_rw_sent_*). */
+typedef struct keyvec {
+	rw_seen *seen;
+	spool_rw_key *k;
+	size_t n, cap;
+	size_t bad;        /* kept keys that are not keys */
+	int oom;
+} keyvec;
+
+static int
+load_key(const void *key, size_t len, void *arg)
+{
+	keyvec *v = arg;
+	rw_key k = { key, len };
+	rw_err e = rw_seen_load(v->seen, &k);
+
+	if (e == RW_EINVAL)
+		v->bad++;
+	else if (e != RW_OK) {
+		v->oom = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * The series an earlier run sent to this receiver, so that the first
+ * whole walk finds those that went away while no agent ran. A failure
+ * does not hold back the samples: the round goes on without them, and the
+ * next round loads again (rw_seen_load merges). Returns 0 or -1.
+ */
+static int
+rw_load(agent_t *a)
+{
+	keyvec v = { a->seen, NULL, 0, 0, 0, 0 };
+	spool_err e = spool_rw_sent_each(a->s, a->c->rw.url, load_key, &v);
+	unsigned held;
+
+	if (e == SPOOL_OK && !v.oom) {
+		a->rw_loaded = 1;
+		if (v.bad > 0)
+			log_warnx("the spool's set of series remote write sent "
+			    "held keys that are not series (edited by hand?); "
+			    "they are removed at the next save", "keys=%zu",
+			    v.bad);
+		log_debug("remote write: series sent earlier loaded",
+		    "series=%zu", rw_seen_count(a->seen));
+		return 0;
+	}
+	if (log_limit_pass(&a->rw_keep_lim, mono(), LOG_REPEAT_S, &held))
+		log_errorx("cannot load the series remote write sent earlier; "
+		    "those gone since get no staleness marker until it works; "
+		    "tried again next round", "reason=%s "
+		    "failures_since_last_report=%u", v.oom ? "out of memory" :
+		    log_q(spool_errmsg(a->s)), held);
+	return -1;
+}
+
+static int
+key_out(void *arg, const rw_key *k)
+{
+	keyvec *v = arg;
+
+	if (v->n == v->cap)
+		return 1;
+	v->k[v->n].p = k->p;
+	v->k[v->n].len = k->len;
+	v->n++;
+	return 0;
+}
+
+/*
+ * Saves what changed in the set of series sent since the last save: the
+ * series noted since, and those forgotten since (only ever after their
+ * markers were delivered, so a marker owed is never lost to a save).
+ * The steady state has nothing to save and writes nothing. A failure is
+ * retried next round; meanwhile the set in memory is the one used.
+ * Returns 0 or -1.
+ */
+static int
+rw_save(agent_t *a)
+{
+	size_t nadd = rw_seen_unsaved(a->seen);
+	keyvec v = { a->seen, NULL, 0, 0, 0, 0 };
+	spool_err e = SPOOL_ENOMEM;
+	unsigned held;
+
+	v.cap = nadd + rw_seen_forgotten(a->seen);
+	if (v.cap == 0)
+		return 0;
+	if ((v.k = malloc(v.cap * sizeof(*v.k))) != NULL &&
+	    rw_seen_each_unsaved(a->seen, key_out, &v) == 0 && v.n == nadd &&
+	    rw_seen_each_forgotten(a->seen, key_out, &v) == 0 &&
+	    v.n == v.cap)
+		e = spool_rw_sent_save(a->s, a->c->rw.url, v.k, nadd,
+		    v.k + nadd, v.cap - nadd);
+	else
+		v.oom = 1;
+	free(v.k);
+	if (e == SPOOL_OK) {
+		rw_seen_saved(a->seen);
+		if (log_limit_clear(&a->rw_keep_lim))
+			log_info("saving the series remote write sent works "
+			    "again", NULL);
+		log_debug("remote write: series sent saved", "added=%zu "
+		    "removed=%zu", nadd, v.cap - nadd);
+		return 0;
+	}
+	if (log_limit_pass(&a->rw_keep_lim, mono(), LOG_REPEAT_S, &held))
+		log_errorx("cannot save the series remote write sent; after a "
+		    "restart, groups deleted meanwhile may get no staleness "
+		    "marker; tried again next round", "reason=%s "
+		    "failures_since_last_report=%u", v.oom ? "out of memory" :
+		    log_q(spool_errmsg(a->s)), held);
+	return -1;
+}
+
+/* A round (rw_send) between a load of the set of series sent, the first
+ * time for this receiver, and a save of what it changed. Returns as
+ * rw_send. */
+static int
+rw_round(agent_t *a)
+{
+	int failed = 0, rc;
+
+	if (!a->rw_loaded && rw_load(a) != 0)
+		failed = 1;
+	rc = rw_send(a);
+	if (rw_save(a) != 0)
+		failed = 1;
+	a->rw_keep_failed = failed;
+	return rc;
+}
+
 /* --- --once ------------------------------------------------------------- */
 
 /*
@@ -1660,6 +1802,10 @@ agent_once(agent_t *a)
 		}
 		sleep_until(a->rw_next);
 	}
+	/* The set of series sent is not in the spool: the next run may miss
+	 * or repeat markers. Said (rw_save), and the status says the spool
+	 * failed, once the gateway had its turn. */
+	int keep_failed = a->rwp != NULL && a->rw_keep_failed;
 	if (a->m.rw_requests[SELFM_REJECTED] > rw_rejected) {
 		/* Dropped, not kept: remote write has no parking. */
 		log_warnx("the remote write receiver refused some samples; they "
@@ -1674,7 +1820,8 @@ agent_once(agent_t *a)
 		if (out.spool_failed)
 			return EX_IOERR;
 		log_info("pushing is disabled; folded only", NULL);
-		return refused ? EX_DATAERR : rw_failed ? EX_TEMPFAIL : EX_OK;
+		return refused ? EX_DATAERR : keep_failed ? EX_IOERR :
+		    rw_failed ? EX_TEMPFAIL : EX_OK;
 	}
 	/* A gateway restarted since the last run lost the groups that run
 	 * delivered: they all go again. */
@@ -1705,6 +1852,8 @@ agent_once(agent_t *a)
 		    "hint=%s", log_q("collector-spool stats"));
 		return EX_DATAERR;
 	}
+	if (keep_failed)
+		return EX_IOERR;
 	if (rw_failed)
 		return EX_TEMPFAIL;
 	log_info("done; all delivered", NULL);
@@ -1877,6 +2026,10 @@ agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 		log_info("stopping; last push", NULL);
 		last_push(a);
 	}
+	/* What the last round could not save (markers are not sent at a
+	 * stop: the data is still there for the next start). */
+	if (a->rwp != NULL && a->rw_keep_failed)
+		(void)rw_save(a);
 	serve_stop(a->srv);
 	a->srv = NULL;
 	log_info("stopped", NULL);

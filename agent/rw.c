@@ -296,6 +296,20 @@ rw_batch_drop_last(rw_batch *b)
 	b->alen = b->labs[e->lab0].name;
 }
 
+/* The labels in a key: pairs of NUL-terminated strings. 0 when it is not
+ * a key (a set kept elsewhere may come back damaged). */
+static size_t
+key_labels(const rw_key *k)
+{
+	size_t n = 0;
+
+	if (k->p == NULL || k->len == 0 || k->p[k->len - 1] != '\0')
+		return 0;
+	for (size_t i = 0; i < k->len; i++)
+		n += k->p[i] == '\0';
+	return n % 2 == 0 ? n / 2 : 0;
+}
+
 rw_err
 rw_batch_add_key(rw_batch *b, const rw_key *k, double value, int64_t ts_ms)
 {
@@ -304,12 +318,9 @@ rw_batch_add_key(rw_batch *b, const rw_key *k, double value, int64_t ts_ms)
 
 	if (b->n == b->max)
 		return RW_EFULL;
-	/* Pairs of NUL-terminated strings: a label per two. */
-	for (size_t i = 0; i < k->len; i++)
-		n += k->p[i] == '\0';
-	if (n == 0 || n % 2 != 0 || k->p[k->len - 1] != '\0')
+	if ((n = key_labels(k)) == 0)
 		return RW_EINVAL;
-	if (labs_room(b, n / 2) != 0 || arena_room(b, k->len) != 0)
+	if (labs_room(b, n) != 0 || arena_room(b, k->len) != 0)
 		return RW_ENOMEM;
 	memcpy(b->arena + alen, k->p, k->len);
 	b->alen += k->len;
@@ -331,18 +342,24 @@ rw_batch_add_key(rw_batch *b, const rw_key *k, double value, int64_t ts_ms)
 /* --- rw_seen ------------------------------------------------------------ */
 
 /*
- * A map from a series' key to the round that last noted it (as the value
+ * A map from a series' key to the round that last noted it, shifted left
+ * one bit, and SAVED in that bit once a save holds it (as the value
  * pointer). Steady state costs one lookup per sample and no allocation;
  * the map is rebuilt only when series went away.
  */
+#define SAVED ((uintptr_t)1)
+#define ROUND(v) ((uintptr_t)(v) >> 1)
+
 struct rw_seen {
 	hmap *m;
+	hmap *forgot;       /* saved keys forgotten since the last save */
 	uintptr_t round;
 	uintptr_t walked;   /* the last round that noted every live series */
 	size_t noted;       /* distinct series noted this round */
 	size_t gone;        /* gone as of that walk; an upper bound later
 	                     * (a gone series may come back), exact when 0,
 	                     * which spares the scans in the steady state */
+	size_t unsaved;     /* entries without SAVED */
 };
 
 rw_seen *
@@ -352,7 +369,8 @@ rw_seen_new(void)
 
 	if (s == NULL)
 		return NULL;
-	if ((s->m = hmap_new()) == NULL) {
+	if ((s->m = hmap_new()) == NULL || (s->forgot = hmap_new()) == NULL) {
+		hmap_free(s->m, NULL);
 		free(s);
 		return NULL;
 	}
@@ -366,6 +384,7 @@ rw_seen_free(rw_seen *s)
 	if (s == NULL)
 		return;
 	hmap_free(s->m, NULL);
+	hmap_free(s->forgot, NULL);
 	free(s);
 }
 
@@ -373,9 +392,11 @@ void
 rw_seen_clear(rw_seen *s)
 {
 	hmap_clear(s->m, NULL);
+	hmap_clear(s->forgot, NULL);
 	s->walked = 0;
 	s->noted = 0;
 	s->gone = 0;
+	s->unsaved = 0;
 }
 
 size_t
@@ -402,7 +423,9 @@ rw_err
 rw_seen_note(rw_seen *s, const rw_batch *b, int *dup)
 {
 	const ent *e;
-	size_t off;
+	const char *key;
+	size_t off, klen;
+	uintptr_t old;
 	int created;
 	void **v;
 
@@ -411,18 +434,57 @@ rw_seen_note(rw_seen *s, const rw_batch *b, int *dup)
 		return RW_EINVAL;
 	e = &b->ents[b->n - 1];
 	off = b->labs[e->lab0].name;
-	if ((v = hmap_put(s->m, b->arena + off, b->alen - off, &created)) ==
-	    NULL)
+	key = b->arena + off;
+	klen = b->alen - off;
+	if ((v = hmap_put(s->m, key, klen, &created)) == NULL)
 		return RW_ENOMEM;
-	*dup = !created && (uintptr_t)*v == s->round;
+	old = (uintptr_t)*v;
+	*dup = !created && ROUND(old) == s->round;
 	if (!*dup)
 		s->noted++;
-	*v = (void *)s->round;
+	if (created)
+		s->unsaved++;
+	/* Back after it was forgotten, before the save that removes it:
+	 * saved again after the removal. Only between a forget and the next
+	 * save (rarely more than an instant) does this cost a lookup. */
+	else if ((old & SAVED) && hmap_count(s->forgot) > 0 &&
+	    hmap_get(s->forgot, key, klen) != NULL) {
+		old &= ~SAVED;
+		s->unsaved++;
+	}
+	*v = (void *)(s->round << 1 | (old & SAVED));
+	return RW_OK;
+}
+
+rw_err
+rw_seen_load(rw_seen *s, const rw_key *k)
+{
+	int created;
+	void **v;
+
+	/* Not a key: forgotten, so that the next save removes it. */
+	if (key_labels(k) == 0) {
+		if (k->p == NULL || k->len == 0)
+			return RW_EINVAL;
+		if (hmap_put(s->forgot, k->p, k->len, &created) == NULL)
+			return RW_ENOMEM;
+		return RW_EINVAL;
+	}
+	/* Its marker went already. */
+	if (hmap_count(s->forgot) > 0 && hmap_get(s->forgot, k->p, k->len) !=
+	    NULL)
+		return RW_OK;
+	if ((v = hmap_put(s->m, k->p, k->len, &created)) == NULL)
+		return RW_ENOMEM;
+	/* As if the last whole walk noted it: gone after the next whole
+	 * walk that does not. */
+	if (created)
+		*v = (void *)(s->walked << 1 | SAVED);
 	return RW_OK;
 }
 
 typedef struct gone_ctx {
-	uintptr_t walked;
+	const rw_seen *s;
 	int (*fn)(void *, const rw_key *);
 	void *arg;
 	hmap *keep;
@@ -435,7 +497,7 @@ each_gone(const void *key, size_t klen, void *val, void *arg)
 	gone_ctx *g = arg;
 	rw_key k = { key, klen };
 
-	if ((uintptr_t)val >= g->walked)
+	if (ROUND(val) >= g->s->walked)
 		return 0;
 	return g->fn(g->arg, &k);
 }
@@ -444,7 +506,7 @@ int
 rw_seen_each_gone(const rw_seen *s, int (*fn)(void *, const rw_key *),
     void *arg)
 {
-	gone_ctx g = { s->walked, fn, arg, NULL, 0 };
+	gone_ctx g = { s, fn, arg, NULL, 0 };
 
 	if (s->walked == 0 || s->gone == 0)
 		return 0;
@@ -458,8 +520,15 @@ keep_live(const void *key, size_t klen, void *val, void *arg)
 	int created;
 	void **v;
 
-	if ((uintptr_t)val < g->walked)
+	if (ROUND(val) < g->s->walked) {
+		/* The save removes it from the spool. */
+		if (((uintptr_t)val & SAVED) &&
+		    hmap_put(g->s->forgot, key, klen, &created) == NULL) {
+			g->oom = 1;
+			return 1;
+		}
 		return 0;
+	}
 	if ((v = hmap_put(g->keep, key, klen, &created)) == NULL) {
 		g->oom = 1;
 		return 1;
@@ -468,13 +537,24 @@ keep_live(const void *key, size_t klen, void *val, void *arg)
 	return 0;
 }
 
+static int
+count_unsaved(const void *key, size_t klen, void *val, void *arg)
+{
+	(void)key;
+	(void)klen;
+	*(size_t *)arg += !((uintptr_t)val & SAVED);
+	return 0;
+}
+
 rw_err
 rw_seen_forget_gone(rw_seen *s)
 {
-	gone_ctx g = { s->walked, NULL, NULL, NULL, 0 };
+	gone_ctx g = { s, NULL, NULL, NULL, 0 };
 
 	/* hmap has no removal: the live series move to a new map, which
-	 * happens only in a round where some went away. */
+	 * happens only in a round where some went away. A failure leaves
+	 * some keys in forgot too early, which is harmless: a series that
+	 * comes back is saved again (rw_seen_note). */
 	if (s->walked == 0 || s->gone == 0)
 		return RW_OK;
 	if ((g.keep = hmap_new()) == NULL)
@@ -487,7 +567,89 @@ rw_seen_forget_gone(rw_seen *s)
 	hmap_free(s->m, NULL);
 	s->m = g.keep;
 	s->gone = 0;
+	s->unsaved = 0;
+	(void)hmap_each(s->m, count_unsaved, &s->unsaved);
 	return RW_OK;
+}
+
+size_t
+rw_seen_unsaved(const rw_seen *s)
+{
+	return s->unsaved;
+}
+
+size_t
+rw_seen_forgotten(const rw_seen *s)
+{
+	return hmap_count(s->forgot);
+}
+
+typedef struct key_ctx {
+	int (*fn)(void *, const rw_key *);
+	void *arg;
+	hmap *m;
+} key_ctx;
+
+static int
+each_unsaved(const void *key, size_t klen, void *val, void *arg)
+{
+	key_ctx *c = arg;
+	rw_key k = { key, klen };
+
+	return ((uintptr_t)val & SAVED) ? 0 : c->fn(c->arg, &k);
+}
+
+int
+rw_seen_each_unsaved(const rw_seen *s, int (*fn)(void *, const rw_key *),
+    void *arg)
+{
+	key_ctx c = { fn, arg, NULL };
+
+	if (s->unsaved == 0)
+		return 0;
+	return hmap_each(s->m, each_unsaved, &c);
+}
+
+static int
+each_key(const void *key, size_t klen, void *val, void *arg)
+{
+	key_ctx *c = arg;
+	rw_key k = { key, klen };
+
+	(void)val;
+	return c->fn(c->arg, &k);
+}
+
+int
+rw_seen_each_forgotten(const rw_seen *s, int (*fn)(void *, const rw_key *),
+    void *arg)
+{
+	key_ctx c = { fn, arg, NULL };
+
+	return hmap_each(s->forgot, each_key, &c);
+}
+
+static int
+mark_saved(const void *key, size_t klen, void *val, void *arg)
+{
+	key_ctx *c = arg;
+
+	/* Only the value changes: the map's layout stays as hmap_each
+	 * walks it. */
+	if (!((uintptr_t)val & SAVED))
+		*hmap_get(c->m, key, klen) = (void *)((uintptr_t)val | SAVED);
+	return 0;
+}
+
+void
+rw_seen_saved(rw_seen *s)
+{
+	key_ctx c = { NULL, NULL, s->m };
+
+	if (s->unsaved > 0)
+		(void)hmap_each(s->m, mark_saved, &c);
+	s->unsaved = 0;
+	hmap_clear(s->forgot, NULL);
 }
 
 rw_err

@@ -87,6 +87,13 @@ rw_err rw_batch_add_key(rw_batch *b, const rw_key *k, double value,
  * (rw_seen_each_gone) and, once those are delivered, forgets them
  * (rw_seen_forget_gone). Until then they stay gone, so a marker is never
  * lost to a failure; it may be sent twice, which receivers take.
+ *
+ * The set outlives the process when the sink keeps it elsewhere (the
+ * spool): rw_seen_load() at start, then, after a round, a save of what
+ * changed, which in the steady state is nothing: the series noted since
+ * the last save (rw_seen_each_unsaved) and those forgotten since
+ * (rw_seen_each_forgotten, only ever after their markers went); once the
+ * save went through, rw_seen_saved().
  */
 typedef struct rw_seen rw_seen;
 
@@ -118,6 +125,33 @@ int rw_seen_each_gone(const rw_seen *s, int (*fn)(void *arg,
 
 /* Forgets the gone series (their markers were delivered). */
 rw_err rw_seen_forget_gone(rw_seen *s);
+
+/*
+ * Adds a series kept from an earlier run (k is copied), as saved, and as
+ * if the last whole walk noted it: the next whole walk that does not note
+ * it finds it gone. Usually into a new or cleared set; into one in use (a
+ * load retried after a failure) it merges: a series already there is left
+ * as it is, one forgotten since the last save is not added (its marker
+ * went). A k that is not a series' key is RW_EINVAL, and counts as
+ * forgotten, so that the next save removes it.
+ */
+rw_err rw_seen_load(rw_seen *s, const rw_key *k);
+
+/* How many series were noted and not saved since the last save. */
+size_t rw_seen_unsaved(const rw_seen *s);
+
+/* How many saved series were forgotten since the last save. */
+size_t rw_seen_forgotten(const rw_seen *s);
+
+/* Call fn on each of those; as rw_seen_each_gone(). Nothing in s may
+ * change until the save is done (rw_seen_saved) or abandoned. */
+int rw_seen_each_unsaved(const rw_seen *s, int (*fn)(void *arg,
+    const rw_key *k), void *arg);
+int rw_seen_each_forgotten(const rw_seen *s, int (*fn)(void *arg,
+    const rw_key *k), void *arg);
+
+/* The save of those went through: all count as saved, none forgotten. */
+void rw_seen_saved(rw_seen *s);
 
 /*
  * Serializes the batch and compresses it. *out (len *outlen) is borrowed

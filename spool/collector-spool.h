@@ -368,6 +368,38 @@ SPOOL_API spool_err spool_claim(spool_t *s, long *holder) SPOOL_WUR;
 SPOOL_API spool_err spool_gateway_seen(spool_t *s, const char *identity,
     int *changed) SPOOL_WUR;
 
+/*
+ * The set of series the agent's remote-write sink sent to one receiver, so
+ * that a series gone while the agent was stopped, or between two --once
+ * runs, still gets its staleness marker. A key is a series' identity as
+ * the agent builds it (opaque bytes here). The set belongs to one receiver
+ * (any text naming it, such as its URL): for another receiver it reads as
+ * empty, and the first save for that receiver replaces it. The table is
+ * created by the first save; a spool without it reads as empty.
+ */
+typedef struct spool_rw_key {
+	const void *p;   /* borrowed from the caller */
+	size_t len;      /* at least 1 */
+} spool_rw_key;
+
+/* Calls fn for every key of receiver's set, in no particular order, inside
+ * one read transaction; the key is borrowed until fn returns. fn returns 0
+ * to go on, non-zero to stop (the call then returns SPOOL_OK). */
+SPOOL_API spool_err spool_rw_sent_each(spool_t *s, const char *receiver,
+    int (*fn)(const void *key, size_t len, void *arg), void *arg) SPOOL_WUR;
+
+/*
+ * Changes receiver's set in one transaction: removes the ndel keys of del,
+ * then adds the nadd keys of add (a key in both ends up in the set; a key
+ * already there or not there is no error). The arrays and keys stay the
+ * caller's. When the set belonged to another receiver, it is emptied
+ * first. A key of length 0 or a NULL argument (arrays may be NULL when
+ * their count is 0) is SPOOL_EINVAL, and nothing is changed.
+ */
+SPOOL_API spool_err spool_rw_sent_save(spool_t *s, const char *receiver,
+    const spool_rw_key *add, size_t nadd, const spool_rw_key *del,
+    size_t ndel) SPOOL_WUR;
+
 /* Moves the WAL into the database file and truncates it; for idle times.
  * It waits at most 100 ms for other connections' read transactions (and
  * holds off writers that long); when they have not finished, the WAL is

@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -693,6 +694,140 @@ commit:
 	return SPOOL_OK;
 fail:
 	*changed = 0;
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return e;
+}
+
+/*
+ * The series remote write sent: a table of its own, made by the first
+ * save, so that the schema version stays 1 (a program that predates the
+ * table opens a version-1 spool without looking at its tables). meta's
+ * rw_receiver names the receiver the set belongs to.
+ */
+#define RW_SENT_CREATE "CREATE TABLE IF NOT EXISTS rw_sent(" \
+	"key BLOB PRIMARY KEY) WITHOUT ROWID"
+
+/* Does the spool hold a set, and is it receiver's? Inside a transaction. */
+static spool_err
+rw_sent_is(spool_t *s, const char *receiver, int *same, const char *doing)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	*same = 0;
+	rc = sqlite3_prepare_v2(s->db, "SELECT (SELECT value FROM meta WHERE "
+	    "key = 'rw_receiver'), EXISTS (SELECT 1 FROM sqlite_master WHERE "
+	    "type = 'table' AND name = 'rw_sent')", -1, &q, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(q, 0);
+		*same = v != NULL && strcmp(v, receiver) == 0 &&
+		    sqlite3_column_int(q, 1) != 0;
+		rc = SQLITE_DONE;
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? SPOOL_OK : spool_sqlerr(s, rc, doing);
+}
+
+spool_err
+spool_rw_sent_each(spool_t *s, const char *receiver,
+    int (*fn)(const void *, size_t, void *), void *arg)
+{
+	static const char doing[] = "reading the series remote write sent";
+	sqlite3_stmt *q = NULL;
+	int same = 0, rc = SQLITE_DONE;
+	spool_err e;
+
+	s->errmsg[0] = '\0';
+	if (receiver == NULL || fn == NULL)
+		return spool_seterr(s, SPOOL_EINVAL, "spool_rw_sent_each: a "
+		    "receiver and a callback are required");
+	if ((e = spool_exec(s, "BEGIN", doing)))
+		return e;
+	if ((e = rw_sent_is(s, receiver, &same, doing)) != SPOOL_OK || !same)
+		goto out;
+	rc = sqlite3_prepare_v2(s->db, "SELECT key FROM rw_sent", -1, &q, NULL);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const void *k = sqlite3_column_blob(q, 0);
+		int n = sqlite3_column_bytes(q, 0);
+		/* Only an edit by hand makes an empty key: not a series. */
+		if (k != NULL && n > 0 && fn(k, (size_t)n, arg) != 0)
+			rc = SQLITE_DONE;
+		else
+			rc = SQLITE_OK;
+	}
+	if (rc != SQLITE_DONE)
+		e = spool_sqlerr(s, rc, doing);
+out:
+	sqlite3_finalize(q);
+	sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	return e;
+}
+
+/* Runs sql (one ?1) for each of the n keys. */
+static spool_err
+rw_sent_keys(spool_t *s, const char *sql, const spool_rw_key *k, size_t n,
+    const char *doing)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if (n == 0)
+		return SPOOL_OK;
+	rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
+	for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
+		sqlite3_bind_blob(q, 1, k[i].p, (int)k[i].len, SQLITE_STATIC);
+		if ((rc = sqlite3_step(q)) == SQLITE_DONE)
+			rc = sqlite3_reset(q);
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_OK ? SPOOL_OK : spool_sqlerr(s, rc, doing);
+}
+
+/* Are the n keys usable as blobs? */
+static int
+rw_keys_ok(const spool_rw_key *k, size_t n)
+{
+	if (n > 0 && k == NULL)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (k[i].p == NULL || k[i].len == 0 || k[i].len > INT_MAX)
+			return 0;
+	return 1;
+}
+
+spool_err
+spool_rw_sent_save(spool_t *s, const char *receiver, const spool_rw_key *add,
+    size_t nadd, const spool_rw_key *del, size_t ndel)
+{
+	static const char doing[] = "saving the series remote write sent";
+	int same = 0;
+	spool_err e;
+
+	s->errmsg[0] = '\0';
+	if (receiver == NULL || !rw_keys_ok(add, nadd) || !rw_keys_ok(del, ndel))
+		return spool_seterr(s, SPOOL_EINVAL, "spool_rw_sent_save: a "
+		    "receiver is required, and each key needs 1 to %d bytes",
+		    INT_MAX);
+	if ((e = spool_exec(s, "BEGIN IMMEDIATE", doing)))
+		return e;
+	if ((e = spool_exec(s, RW_SENT_CREATE, doing)) ||
+	    (e = rw_sent_is(s, receiver, &same, doing)))
+		goto fail;
+	/* Another receiver never saw these series. */
+	if (!same && ((e = spool_exec(s, "DELETE FROM rw_sent", doing)) ||
+	    (e = update(s, "INSERT INTO meta(key, value) VALUES "
+	    "('rw_receiver', ?3) ON CONFLICT(key) DO UPDATE SET value = "
+	    "excluded.value", 0, 0, receiver, doing))))
+		goto fail;
+	/* Removals first: a key forgotten and then sent again stays. */
+	if ((e = rw_sent_keys(s, "DELETE FROM rw_sent WHERE key = ?1", del,
+	    ndel, doing)) ||
+	    (e = rw_sent_keys(s, "INSERT OR IGNORE INTO rw_sent(key) VALUES "
+	    "(?1)", add, nadd, doing)) ||
+	    (e = spool_exec(s, "COMMIT", doing)))
+		goto fail;
+	return SPOOL_OK;
+fail:
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	return e;
 }

@@ -4,7 +4,9 @@
  * sorted, unique and non-empty, carry __name__ and every non-empty group
  * label with its value unescaped; the series' key (rw_seen) must encode
  * to the same bytes (staleness markers name exactly the series sent); and
- * a second note in one round must be a duplicate. */
+ * a second note in one round must be a duplicate. The input's raw bytes,
+ * loaded as a kept key (a damaged spool), must either make a marker or be
+ * refused and counted as forgotten, for the next save to remove. */
 #include <math.h>
 #include <snappy-c.h>
 #include <stdint.h>
@@ -80,6 +82,41 @@ grab(void *arg, const rw_key *k)
 	return 0;
 }
 
+/* A marker for a loaded key; a key rw_seen_load() took must make one. */
+static int
+mark(void *arg, const rw_key *k)
+{
+	if (rw_batch_add_key(arg, k, rw_stale_nan(), 1) != RW_OK)
+		abort();
+	return 0;
+}
+
+static void
+load_raw(const uint8_t *data, size_t size)
+{
+	rw_seen *l = rw_seen_new();
+	rw_batch *lb = rw_batch_new(1);
+	rw_key k = { (const char *)data, size };
+	rw_err e;
+
+	if (l == NULL || lb == NULL)
+		abort();
+	e = rw_seen_load(l, &k);
+	if (e == RW_OK) {
+		rw_seen_round(l);
+		rw_seen_walked(l);
+		if (rw_seen_count(l) != 1 || rw_seen_forgotten(l) != 0 ||
+		    rw_seen_unsaved(l) != 0 ||
+		    rw_seen_each_gone(l, mark, lb) != 0 ||
+		    rw_batch_count(lb) != 1)
+			abort();
+	} else if (e != RW_EINVAL || rw_seen_count(l) != 0 ||
+	    rw_seen_forgotten(l) != (size > 0 ? 1u : 0u))
+		abort();
+	rw_seen_free(l);
+	rw_batch_free(lb);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -97,6 +134,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (in == NULL || b == NULL || b2 == NULL || s == NULL)
 		abort();
+	load_raw(data, size);
 	memcpy(in, data, size);
 	in[size] = '\0';
 	/* name \n group \n labels; a NUL ends the input early, as it ends a

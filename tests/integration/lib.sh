@@ -288,6 +288,10 @@ for line in sys.stdin:
 print("\n".join(sorted(out)))'
 }
 
+# markers FILE: the series an agent's log FILE reported marking stale,
+# summed (0 when it sent none)
+markers() { awk '/msg="remote write: staleness markers sent"/ { sub(/.*series=/, ""); n += $1 } END { print n + 0 }' "$1"; }
+
 # prom_query URL PROMQL: Prometheus' instant vector now, one sorted line
 # each: 'name{labels sorted} value' (nothing while it cannot answer)
 prom_query() {

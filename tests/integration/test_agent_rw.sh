@@ -40,13 +40,17 @@ PROMETHEUS_PUSHGATEWAY_ENABLED=false run_agent --spool "$COLLECTOR_SPOOL" \
 	--remote-write "http://127.0.0.1:$vport/api/v1/write" --once --log-level debug
 is_rc 0 "--once to VictoriaMetrics: exit 0"
 like "$ERR" 'msg="remote write sent" samples=52' "one request of 52 samples (12 buckets, sum, count, 3 series; 35 of the agent's own)"
-# max_samples_per_send caps each request; all of them arrive.
+# max_samples_per_send caps each request; all of them arrive. The run
+# before sent the agent's own 35 series under another job and instance:
+# gone now, they get their staleness markers after the samples, in
+# requests of their own.
 agent_conf "$T/b.conf" "http://127.0.0.1:1" bj bi enabled=false
 echo "remote_write: { url = \"http://127.0.0.1:$vport/api/v1/write\"; max_samples_per_send = 5; };" >>"$T/b.conf"
 run_agent -c "$T/b.conf" --once
 is_rc 0 "--once in batches of 5: exit 0"
 is "$(grep -o 'msg="remote write sent" samples=[0-9]*' "$AGENT_ERR_FILE" | sed 's/.*=//' | paste -sd, -)" \
-	"5,5,5,5,5,5,5,5,5,5,2" "52 samples in requests of 5, the last of 2"
+	"5,5,5,5,5,5,5,5,5,5,2,5,5,5,5,5,5,5" "52 samples in requests of 5, the last of 2; then 35 markers"
+is "$(markers "$AGENT_ERR_FILE")" 35 "the markers are the first run's own series"
 # vm_is PORT MATCH WANT: for wait_until (the flush takes a moment).
 vm_is() { [ "$(vm_series "$1" "$2")" = "$3" ]; }
 want_web='hits_total{instance="h1",job="web",path="/a \"q\" \\ b"} 7.0

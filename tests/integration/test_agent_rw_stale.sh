@@ -19,8 +19,6 @@ PROM=${PROM:-/usr/bin/prometheus}
 [ -x "$PROM" ] || { echo "1..0 # SKIP $PROM not installed"; exit 0; }
 
 vm_is() { [ "$(vm_last "http://127.0.0.1:$1" "$2")" = "$3" ]; }
-# markers FILE: the series the agent reported marking stale, summed
-markers() { awk '/msg="remote write: staleness markers sent"/ { sub(/.*series=/, ""); n += $1 } END { print n + 0 }' "$1"; }
 
 # ------------------------------------------------------ VictoriaMetrics
 vport=$(free_port)

@@ -284,6 +284,254 @@ test_seen(void **state)
 	rw_batch_free(m);
 }
 
+/* A set kept outside rw_seen, as the spool keeps it: owned copies. */
+typedef struct store {
+	char *k[16];
+	size_t len[16];
+	int n;
+} store;
+
+static int
+store_add(void *arg, const rw_key *k)
+{
+	store *st = arg;
+
+	for (int i = 0; i < st->n; i++)
+		if (st->len[i] == k->len && memcmp(st->k[i], k->p, k->len) == 0)
+			return 0;
+	assert_true(st->n < 16);
+	st->k[st->n] = malloc(k->len);
+	assert_non_null(st->k[st->n]);
+	memcpy(st->k[st->n], k->p, k->len);
+	st->len[st->n++] = k->len;
+	return 0;
+}
+
+static int
+store_del(void *arg, const rw_key *k)
+{
+	store *st = arg;
+
+	for (int i = 0; i < st->n; i++) {
+		if (st->len[i] != k->len || memcmp(st->k[i], k->p, k->len) != 0)
+			continue;
+		free(st->k[i]);
+		st->k[i] = st->k[st->n - 1];
+		st->len[i] = st->len[st->n - 1];
+		st->n--;
+		return 0;
+	}
+	return 0;
+}
+
+/* A key as `name=value;...`, appended to a line of keys. */
+typedef struct keys {
+	char *k[16];
+	int n;
+} keys;
+
+static int
+key_text(void *arg, const rw_key *k)
+{
+	keys *ks = arg;
+	char *t = malloc(k->len + 1);
+	int pair = 0;
+
+	assert_non_null(t);
+	assert_true(ks->n < 16);
+	for (size_t i = 0; i < k->len; i++)
+		t[i] = k->p[i] != '\0' ? k->p[i] : (pair++ % 2 ? ';' : '=');
+	/* A key ends with the NUL of its last value. */
+	t[k->len > 0 && k->p[k->len - 1] == '\0' ? k->len - 1 : k->len] =
+	    '\0';
+	ks->k[ks->n++] = t;
+	return 0;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* What each(s, ...) gives, sorted, joined by spaces (static buffer). */
+static const char *
+listed(const rw_seen *s, int (*each)(const rw_seen *, int (*)(void *,
+    const rw_key *), void *))
+{
+	static char out[1024];
+	keys ks = { { NULL }, 0 };
+	size_t o = 0;
+
+	out[0] = '\0';
+	assert_int_equal(each(s, key_text, &ks), 0);
+	qsort(ks.k, (size_t)ks.n, sizeof(ks.k[0]), cmp_str);
+	for (int i = 0; i < ks.n; i++) {
+		o += (size_t)snprintf(out + o, sizeof(out) - o, "%s%s",
+		    i ? " " : "", ks.k[i]);
+		free(ks.k[i]);
+	}
+	return out;
+}
+
+/* The agent's save: removals, then additions, then rw_seen_saved(). */
+static void
+save(rw_seen *s, store *st)
+{
+	assert_int_equal(rw_seen_each_forgotten(s, store_del, st), 0);
+	assert_int_equal(rw_seen_each_unsaved(s, store_add, st), 0);
+	rw_seen_saved(s);
+	assert_int_equal(rw_seen_unsaved(s), 0);
+	assert_int_equal(rw_seen_forgotten(s), 0);
+}
+
+/* What needs saving: nothing in the steady state; the series noted since
+ * the last save; the saved ones forgotten (only after their markers);
+ * and a set loaded in a new process finds what went away meanwhile. */
+static void
+test_seen_saved(void **state)
+{
+	rw_batch *b = rw_batch_new(100), *m = rw_batch_new(100);
+	rw_seen *s = rw_seen_new(), *s2 = rw_seen_new();
+	store st = { { NULL }, { 0 }, 0 };
+	static const char bad[] = "not\0a key";
+	rw_key k = { bad, sizeof(bad) - 1 };
+
+	(void)state;
+	assert_non_null(b);
+	assert_non_null(m);
+	assert_non_null(s);
+	assert_non_null(s2);
+	rw_seen_round(s);
+	add_noted(b, s, "a", "job=\"j\"", NULL, 1);
+	add_noted(b, s, "b", "job=\"j\"", NULL, 1);
+	add_noted(b, s, "c", "job=\"j\"", "x=\"1\"", 1);
+	add_noted(b, s, "c", "job=\"j\"", "x=\"1\"", 1);
+	rw_seen_walked(s);
+	assert_int_equal(rw_seen_unsaved(s), 3);
+	assert_int_equal(rw_seen_forgotten(s), 0);
+	assert_string_equal(listed(s, rw_seen_each_unsaved),
+	    "__name__=a;job=j __name__=b;job=j __name__=c;job=j;x=1");
+	save(s, &st);
+	assert_int_equal(st.n, 3);
+	/* The same series again: nothing to save. */
+	rw_batch_reset(b);
+	rw_seen_round(s);
+	add_noted(b, s, "c", "job=\"j\"", "x=\"1\"", 2);
+	add_noted(b, s, "b", "job=\"j\"", NULL, 2);
+	add_noted(b, s, "a", "job=\"j\"", NULL, 2);
+	rw_seen_walked(s);
+	assert_int_equal(rw_seen_unsaved(s), 0);
+	assert_int_equal(rw_seen_forgotten(s), 0);
+	assert_string_equal(listed(s, rw_seen_each_unsaved), "");
+	/* c went away: forgotten only once its marker went. */
+	rw_batch_reset(b);
+	rw_seen_round(s);
+	add_noted(b, s, "a", "job=\"j\"", NULL, 3);
+	add_noted(b, s, "b", "job=\"j\"", NULL, 3);
+	rw_seen_walked(s);
+	assert_int_equal(rw_seen_forgotten(s), 0);
+	assert_int_equal(rw_seen_forget_gone(s), RW_OK);
+	assert_string_equal(listed(s, rw_seen_each_forgotten),
+	    "__name__=c;job=j;x=1");
+	assert_int_equal(rw_seen_unsaved(s), 0);
+	save(s, &st);
+	assert_int_equal(st.n, 2);
+	/* b goes, and comes back before the save; d is new; an unsaved
+	 * series that goes is not a removal. */
+	rw_batch_reset(b);
+	rw_seen_round(s);
+	add_noted(b, s, "a", "job=\"j\"", NULL, 4);
+	add_noted(b, s, "e", "job=\"j\"", NULL, 4);
+	rw_seen_walked(s);
+	assert_int_equal(rw_seen_forget_gone(s), RW_OK);
+	assert_string_equal(listed(s, rw_seen_each_forgotten),
+	    "__name__=b;job=j");
+	rw_batch_reset(b);
+	rw_seen_round(s);
+	add_noted(b, s, "a", "job=\"j\"", NULL, 5);
+	add_noted(b, s, "b", "job=\"j\"", NULL, 5);
+	add_noted(b, s, "d", "job=\"j\"", NULL, 5);
+	rw_seen_walked(s);
+	assert_int_equal(rw_seen_forget_gone(s), RW_OK);
+	assert_string_equal(listed(s, rw_seen_each_unsaved),
+	    "__name__=b;job=j __name__=d;job=j");
+	assert_string_equal(listed(s, rw_seen_each_forgotten),
+	    "__name__=b;job=j");
+	save(s, &st);
+	assert_int_equal(st.n, 3);
+	/* A new process loads the kept set; a and b were deleted while it
+	 * was stopped. */
+	for (int i = 0; i < st.n; i++) {
+		rw_key lk = { st.k[i], st.len[i] };
+		assert_int_equal(rw_seen_load(s2, &lk), RW_OK);
+	}
+	assert_int_equal(rw_seen_load(s2, &k), RW_EINVAL);
+	assert_int_equal(rw_seen_count(s2), 3);
+	assert_int_equal(rw_seen_unsaved(s2), 0);
+	assert_int_equal(rw_seen_forgotten(s2), 1);
+	assert_string_equal(listed(s2, rw_seen_each_forgotten), "not=a key");
+	/* Before a whole walk nothing is gone. */
+	assert_int_equal(rw_seen_each_gone(s2, collect_gone, m), 0);
+	assert_int_equal(rw_batch_count(m), 0);
+	rw_batch_reset(b);
+	rw_seen_round(s2);
+	assert_int_equal(add_noted(b, s2, "d", "job=\"j\"", NULL, 6), 0);
+	assert_int_equal(rw_seen_unsaved(s2), 0);
+	rw_seen_walked(s2);
+	assert_string_equal(listed(s2, rw_seen_each_gone),
+	    "__name__=a;job=j __name__=b;job=j");
+	assert_int_equal(rw_seen_each_gone(s2, collect_gone, m), 0);
+	assert_int_equal(rw_batch_count(m), 2);
+	assert_int_equal(rw_seen_forget_gone(s2), RW_OK);
+	assert_int_equal(rw_seen_count(s2), 1);
+	assert_string_equal(listed(s2, rw_seen_each_forgotten),
+	    "__name__=a;job=j __name__=b;job=j not=a key");
+	/* Loaded again before the save that removes it: not added, its
+	 * marker went. */
+	{
+		static const char ka[] = "__name__\0a\0job\0j\0";
+		rw_key lk = { ka, sizeof(ka) - 1 };
+		assert_int_equal(rw_seen_load(s2, &lk), RW_OK);
+		assert_int_equal(rw_seen_count(s2), 1);
+	}
+	save(s2, &st);
+	assert_int_equal(st.n, 1);
+	/* A load retried into a set in use merges: a series noted already
+	 * stays unsaved; a new one is not gone before the next whole walk. */
+	{
+		static const char kd[] = "__name__\0d\0job\0j\0";
+		static const char kq[] = "__name__\0q\0job\0j\0";
+		rw_key ld = { kd, sizeof(kd) - 1 }, lq = { kq, sizeof(kq) - 1 };
+		rw_batch_reset(b);
+		rw_seen_round(s2);
+		add_noted(b, s2, "f", "job=\"j\"", NULL, 8);
+		add_noted(b, s2, "d", "job=\"j\"", NULL, 8);
+		rw_seen_walked(s2);
+		assert_int_equal(rw_seen_load(s2, &ld), RW_OK);
+		assert_int_equal(rw_seen_load(s2, &lq), RW_OK);
+		assert_string_equal(listed(s2, rw_seen_each_unsaved),
+		    "__name__=f;job=j");
+		assert_string_equal(listed(s2, rw_seen_each_gone), "");
+		rw_seen_round(s2);
+		add_noted(b, s2, "f", "job=\"j\"", NULL, 9);
+		add_noted(b, s2, "d", "job=\"j\"", NULL, 9);
+		rw_seen_walked(s2);
+		assert_string_equal(listed(s2, rw_seen_each_gone),
+		    "__name__=q;job=j");
+	}
+	rw_seen_clear(s2);
+	assert_int_equal(rw_seen_count(s2), 0);
+	assert_int_equal(rw_seen_unsaved(s2), 0);
+	assert_int_equal(rw_seen_forgotten(s2), 0);
+	for (int i = 0; i < st.n; i++)
+		free(st.k[i]);
+	rw_seen_free(s);
+	rw_seen_free(s2);
+	rw_batch_free(b);
+	rw_batch_free(m);
+}
+
 static void
 test_add_key_and_drop(void **state)
 {
@@ -322,6 +570,7 @@ main(void)
 		cmocka_unit_test(test_full_and_reset),
 		cmocka_unit_test(test_many),
 		cmocka_unit_test(test_seen),
+		cmocka_unit_test(test_seen_saved),
 		cmocka_unit_test(test_add_key_and_drop),
 	};
 

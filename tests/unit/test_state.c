@@ -4,6 +4,7 @@
 #include "spoolfx.h"
 
 #include <math.h>
+#include <sqlite3.h>
 
 
 static void
@@ -422,6 +423,151 @@ test_claim(void **state)
 	    SPOOL_OK);
 }
 
+/* The keys of a receiver's set, each as hex, sorted, joined by spaces:
+ * exact bytes, NULs included. */
+typedef struct keyset {
+	char text[4096];
+	char *k[32];
+	int n;
+	int stop_after;
+} keyset;
+
+static int
+key_in(const void *key, size_t len, void *arg)
+{
+	keyset *ks = arg;
+	const unsigned char *p = key;
+	char *h;
+
+	assert_true(ks->n < 32);
+	h = malloc(2 * len + 1);
+	assert_non_null(h);
+	for (size_t i = 0; i < len; i++)
+		snprintf(h + 2 * i, 3, "%02x", p[i]);
+	ks->k[ks->n++] = h;
+	return ks->stop_after && ks->n >= ks->stop_after;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static const char *
+rw_sent(spool_t *s, const char *receiver, int stop_after)
+{
+	static keyset ks;
+	size_t o = 0;
+
+	memset(&ks, 0, sizeof(ks));
+	ks.stop_after = stop_after;
+	if (spool_rw_sent_each(s, receiver, key_in, &ks) != SPOOL_OK)
+		fail_msg("rw_sent_each: %s", spool_errmsg(s));
+	qsort(ks.k, (size_t)ks.n, sizeof(ks.k[0]), cmp_str);
+	for (int i = 0; i < ks.n; i++) {
+		o += (size_t)snprintf(ks.text + o, sizeof(ks.text) - o, "%s%s",
+		    i ? " " : "", ks.k[i]);
+		free(ks.k[i]);
+	}
+	return ks.text;
+}
+
+/* SQL's count of rows in the set and the spool's schema version. */
+static void
+raw_counts(const char *path, int64_t *rows, int64_t *version)
+{
+	sqlite3 *db;
+	sqlite3_stmt *q;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT (SELECT count(*) FROM "
+	    "sqlite_master WHERE name = 'rw_sent'), (SELECT user_version FROM "
+	    "pragma_user_version)", -1, &q, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	*rows = sqlite3_column_int64(q, 0);
+	*version = sqlite3_column_int64(q, 1);
+	sqlite3_finalize(q);
+	if (*rows > 0) {
+		assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM "
+		    "rw_sent", -1, &q, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+		*rows = sqlite3_column_int64(q, 0);
+		sqlite3_finalize(q);
+	} else
+		*rows = -1;
+	sqlite3_close(db);
+}
+
+/* The set of series remote write sent: exact keys back through another
+ * handle, another receiver reads empty, and removals. */
+static void
+test_rw_sent(void **state)
+{
+	struct fx *f = *state;
+	static const char k1[] = "__name__\0up\0job\0a\0";
+	static const char k2[] = "__name__\0up\0job\0b\0";
+	static const char k3[] = "x";
+	spool_rw_key add[3] = { { k1, sizeof(k1) - 1 }, { k2, sizeof(k2) - 1 },
+	    { k3, 1 } }, bad = { k1, 0 };
+	int64_t rows, version;
+	spool_t *t;
+	char err[256];
+
+	/* Before the first save: no table, an empty set. */
+	assert_string_equal(rw_sent(f->s, "http://a/w", 0), "");
+	raw_counts(f->path, &rows, &version);
+	assert_int_equal(rows, -1);
+	assert_int_equal(spool_rw_sent_save(f->s, "http://a/w", add, 3, NULL,
+	    0), SPOOL_OK);
+	raw_counts(f->path, &rows, &version);
+	assert_int_equal(rows, 3);
+	assert_int_equal(version, 1);
+	assert_int_equal(spool_open(f->path, NULL, &t, err, sizeof(err)),
+	    SPOOL_OK);
+	assert_string_equal(rw_sent(t, "http://a/w", 0),
+	    "5f5f6e616d655f5f007570006a6f62006100 "
+	    "5f5f6e616d655f5f007570006a6f62006200 78");
+	/* fn stops the walk. */
+	assert_int_equal(strlen(rw_sent(t, "http://a/w", 1)), 2 * 18);
+	/* Another receiver never got them. */
+	assert_string_equal(rw_sent(t, "http://b/w", 0), "");
+	/* Removed; added again (no error); removed and added in one save
+	 * stays. */
+	assert_int_equal(spool_rw_sent_save(t, "http://a/w", &add[2], 1,
+	    &add[0], 2), SPOOL_OK);
+	assert_string_equal(rw_sent(f->s, "http://a/w", 0), "78");
+	assert_int_equal(spool_rw_sent_save(t, "http://a/w", add, 1, &add[2],
+	    1), SPOOL_OK);
+	assert_string_equal(rw_sent(f->s, "http://a/w", 0),
+	    "5f5f6e616d655f5f007570006a6f62006100");
+	/* A bad key changes nothing. */
+	assert_int_equal(spool_rw_sent_save(t, "http://a/w", &bad, 1, NULL, 0),
+	    SPOOL_EINVAL);
+	assert_int_equal(spool_rw_sent_save(t, "http://a/w", NULL, 1, NULL, 0),
+	    SPOOL_EINVAL);
+	assert_int_equal(spool_rw_sent_save(t, NULL, add, 1, NULL, 0),
+	    SPOOL_EINVAL);
+	assert_string_equal(rw_sent(f->s, "http://a/w", 0),
+	    "5f5f6e616d655f5f007570006a6f62006100");
+	/* The first save for another receiver replaces the set. */
+	assert_int_equal(spool_rw_sent_save(t, "http://b/w", &add[1], 1, NULL,
+	    0), SPOOL_OK);
+	assert_string_equal(rw_sent(f->s, "http://a/w", 0), "");
+	assert_string_equal(rw_sent(f->s, "http://b/w", 0),
+	    "5f5f6e616d655f5f007570006a6f62006200");
+	raw_counts(f->path, &rows, &version);
+	assert_int_equal(rows, 1);
+	assert_int_equal(version, 1);
+	spool_close(t);
+	/* The spool still opens (the extra table is no concern of open). */
+	spool_close(f->s);
+	assert_int_equal(spool_open(f->path, NULL, &f->s, err, sizeof(err)),
+	    SPOOL_OK);
+	assert_string_equal(rw_sent(f->s, "http://b/w", 0),
+	    "5f5f6e616d655f5f007570006a6f62006200");
+}
+
 int
 main(void)
 {
@@ -441,6 +587,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_gateway_seen, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_claim, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rw_sent, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("state", tests, NULL, NULL);
