@@ -84,12 +84,16 @@ fi
 stop_pid "$fast_pid" 10
 is "$STOP_RC" 0 "the fast agent stops on SIGTERM with exit 0 (its last push bounded)"
 
-# --once against the silent gateway.
+# --once against the silent gateway, on a spool of its own: the slow daemon
+# holds hang.db, and one agent per spool is enforced.
+export COLLECTOR_SPOOL="$T/once.db"
+"$CS" put --job fault_once --grouping '' 'fault_once_gauge 1'
 run_agent -c "$T/slow.conf" --once
 is_rc 75 "--once against the silent gateway exits 75"
 echo "# --once took $SECS s (once_timeout 3, timeout 1)"
 check "--once ends within once_timeout plus slack (< 13 s)" less_than "$SECS" 13
 check "the data is kept" test "$(spool_stat pending_rows)" -gt 0 -o "$(spool_stat dirty_groups)" -gt 0
+export COLLECTOR_SPOOL="$T/hang.db"
 
 # Point the daemon at a real gateway with SIGHUP.
 if gw_start; then
