@@ -18,6 +18,12 @@ export COLLECTOR_SPOOL="$T/spool.db"
 agent_conf "$T/a.conf" "$GW_URL" sigj sigi
 mkfifo "$T/env.fifo"
 chmod 0711 "$T"
+# catches_hup PID: the process has a handler for SIGHUP (bit 0 of SigCgt)
+catches_hup() {
+	local v
+	v=$(awk '/^SigCgt:/ { print $2 }' "/proc/$1/status" 2>/dev/null) || return 1
+	[ -n "$v" ] && (( 0x$v & 1 ))
+}
 # feed_env KEY=VALUE: answers every read of the FIFO (the first, and each
 # reload's) with that line, for 60 s at most.
 FEEDER=
@@ -46,7 +52,7 @@ while time.monotonic() < end:
 feed_stop() { stop_pid "$FEEDER" 2; }
 agent_start fifo -c "$T/a.conf" --env-file "$T/env.fifo"
 apid=$AGENT_PID
-sleep 0.3
+check "the agent handles SIGHUP before it reads its settings" wait_until catches_hup "$apid"
 kill -HUP "$apid"
 kill -HUP "$apid"
 sleep 0.3
@@ -63,7 +69,7 @@ feed_stop
 # A SIGTERM that comes while the settings load stops the agent cleanly.
 agent_start fifo2 -c "$T/a.conf" --env-file "$T/env.fifo"
 apid=$AGENT_PID
-sleep 0.3
+wait_until catches_hup "$apid"
 kill -TERM "$apid"
 sleep 0.2
 check "SIGTERM while the settings load: it waits for them" kill -0 "$apid"
@@ -75,9 +81,11 @@ feed_stop
 
 # ---------------------------------------------- a storm of SIGHUPs
 # One every millisecond for 1.5 s, from before the settings are read
-# through the first fold and push.
+# through the first fold and push. (From the first line of main(): before
+# it, while the dynamic loader runs, no program can have handlers.)
 agent_start storm -c "$T/a.conf" --env-file "$T/env.fifo"
 apid=$AGENT_PID
+wait_until catches_hup "$apid"
 "$PY" -c '
 import os, signal, sys, time
 pid = int(sys.argv[1])
