@@ -57,6 +57,7 @@ typedef struct grp {
 typedef struct rowfam {
 	int has_type;
 	expo_type type;
+	int observed;  /* op observe feeds it: it becomes a histogram */
 } rowfam;
 
 typedef struct fold {
@@ -525,6 +526,12 @@ has_suffix(expo_str n, const char *suf, size_t *base)
 	return 1;
 }
 
+/* The sample names of a histogram NAME: NAME_bucket, NAME_sum, NAME_count;
+ * a summary's are the last two (SUMMARY_FIRST_SUF on). */
+static const char *const sufs[] = { "_bucket", "_sum", "_count" };
+#define NSUFS (sizeof(sufs) / sizeof(sufs[0]))
+#define SUMMARY_FIRST_SUF 1
+
 /*
  * The family a sample belongs to: its own name if that is a known family;
  * else NAME_bucket of histogram NAME, NAME_sum/NAME_count of a histogram or
@@ -535,7 +542,6 @@ static spool_err
 resolve(fold *f, int64_t gid, expo_str name, spool_op op, size_t *famlen,
     expo_type *type)
 {
-	static const char *const sufs[] = { "_bucket", "_sum", "_count" };
 	int known;
 	size_t base;
 	spool_err e;
@@ -545,14 +551,14 @@ resolve(fold *f, int64_t gid, expo_str name, spool_op op, size_t *famlen,
 		return e;
 	if (known || op == SPOOL_OP_OBSERVE)
 		return SPOOL_OK;
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < NSUFS; i++) {
 		expo_type t;
 		if (!has_suffix(name, sufs[i], &base))
 			continue;
 		if ((e = eff_type(f, gid, name.p, base, &t, &known)))
 			return e;
 		if (known && (t == EXPO_HISTOGRAM ||
-		    (t == EXPO_SUMMARY && i > 0))) {
+		    (t == EXPO_SUMMARY && i >= SUMMARY_FIRST_SUF))) {
 			*famlen = base;
 			*type = t;
 			return SPOOL_OK;
@@ -578,6 +584,117 @@ why_fmt(fold *f, size_t lineno, const char *fmt, ...)
 	return f->reason;
 }
 
+/* The type this row gives a name: its TYPE line, or histogram when op
+ * observe feeds it. 0 when the row gives it none. */
+static int
+row_type(fold *f, const char *name, size_t nlen, expo_type *t)
+{
+	void **slot = hmap_get(f->rowmeta, name, nlen);
+	const rowfam *r = slot ? *slot : NULL;
+
+	if (r != NULL && r->has_type) {
+		*t = r->type;
+		return 1;
+	}
+	if (r != NULL && r->observed) {
+		*t = EXPO_HISTOGRAM;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Sample-name collisions: a histogram NAME writes NAME_bucket, NAME_sum and
+ * NAME_count (a summary the last two), so a family of its own under one of
+ * those names makes the gateway refuse the whole group ("second TYPE line",
+ * "collides with previously collected metric"). Only what the row changes is
+ * checked, so that a group folded before this check does not lock up.
+ *
+ * Would a histogram or summary own the samples of the family `name` is about
+ * to become? Sets *why when it would.
+ */
+static spool_err
+check_owned(fold *f, int64_t gid, size_t lineno, const char *name,
+    size_t nlen, const char **why)
+{
+	expo_str n = { name, nlen };
+	size_t base;
+	spool_err e;
+	fam *x;
+
+	for (size_t i = 0; i < NSUFS; i++) {
+		expo_type t;
+		if (!has_suffix(n, sufs[i], &base))
+			continue;
+		if (!row_type(f, name, base, &t)) {
+			if ((e = fam_get(f, gid, name, base, 0, &x)))
+				return e;
+			if (x == NULL)
+				continue;
+			t = x->type;
+		}
+		if (t == EXPO_HISTOGRAM ||
+		    (t == EXPO_SUMMARY && i >= SUMMARY_FIRST_SUF)) {
+			*why = why_fmt(f, lineno, "%.*s collides with %s %.*s, "
+			    "whose %.*s samples it would hide (the gateway "
+			    "refuses the group): rename one of them",
+			    (int)nlen, name, expo_type_name(t), (int)base, name,
+			    (int)nlen, name);
+			return SPOOL_OK;
+		}
+	}
+	return SPOOL_OK;
+}
+
+/* The other way round: would the histogram or summary `name` is becoming
+ * own the samples of a family of its own in the group? */
+static spool_err
+check_owns(fold *f, int64_t gid, size_t lineno, const char *name,
+    size_t nlen, expo_type t, const char **why)
+{
+	char member[EXPO_MAX_NAME + sizeof("_bucket")];
+	size_t first = t == EXPO_SUMMARY ? SUMMARY_FIRST_SUF : 0;
+	spool_err e;
+	fam *x;
+
+	if ((t != EXPO_HISTOGRAM && t != EXPO_SUMMARY) || nlen > EXPO_MAX_NAME)
+		return SPOOL_OK;
+	for (size_t i = first; i < NSUFS; i++) {
+		size_t sl = strlen(sufs[i]);
+		memcpy(member, name, nlen);
+		memcpy(member + nlen, sufs[i], sl);
+		if ((e = fam_get(f, gid, member, nlen + sl, 0, &x)))
+			return e;
+		if (x == NULL)
+			continue;
+		*why = why_fmt(f, lineno, "%s %.*s collides with %.*s, a family "
+		    "of its own in this group, whose samples it would own (the "
+		    "gateway refuses the group): rename one of them, or delete "
+		    "the group first", expo_type_name(t), (int)nlen, name,
+		    (int)(nlen + sl), member);
+		return SPOOL_OK;
+	}
+	return SPOOL_OK;
+}
+
+/* Checks a TYPE or HELP line, or a sample of op observe, that makes `name`
+ * a family of its own, of type t (known) from this row. */
+static spool_err
+check_collision(fold *f, int64_t gid, size_t lineno, const char *name,
+    size_t nlen, int known, expo_type t, const char **why)
+{
+	spool_err e;
+	fam *x;
+
+	if ((e = fam_get(f, gid, name, nlen, 0, &x)))
+		return e;
+	if (x == NULL && (e = check_owned(f, gid, lineno, name, nlen, why)))
+		return e;
+	if (*why != NULL || !known || (x != NULL && x->type == t))
+		return SPOOL_OK;
+	return check_owns(f, gid, lineno, name, nlen, t, why);
+}
+
 /* Pass 1: checks a row against itself and the group's state. Returns
  * SPOOL_OK with *why NULL when the row may be applied, or with *why set to
  * the reason for refusing it. Other errors are the database's. */
@@ -598,7 +715,8 @@ check_row(fold *f, int64_t gid, spool_op op, const char *body, size_t len,
 	}
 	if (op == SPOOL_OP_DELETE)
 		return SPOOL_OK;
-	/* TYPE lines first: they hold for the whole row. */
+	/* TYPE lines first: they hold for the whole row. So do the names op
+	 * observe feeds, which become histograms. */
 	while (expo_next_line(body, len, &pos, &line, &llen)) {
 		void **slot;
 		int created, known;
@@ -606,13 +724,18 @@ check_row(fold *f, int64_t gid, spool_op op, const char *body, size_t len,
 
 		lineno++;
 		if (expo_parse_line(line, llen, l, why) != 0 ||
-		    l->kind != EXPO_TYPE)
+		    (l->kind != EXPO_TYPE && (l->kind != EXPO_SAMPLE ||
+		    op != SPOOL_OP_OBSERVE)))
 			continue;
 		if ((slot = hmap_put(f->rowmeta, l->name.p, l->name.len,
-		    &created)) == NULL || (*slot = calloc(1,
-		    sizeof(rowfam))) == NULL)
+		    &created)) == NULL || (*slot == NULL &&
+		    (*slot = calloc(1, sizeof(rowfam))) == NULL))
 			return spool_seterr(f->s, SPOOL_ENOMEM,
 			    "out of memory folding");
+		if (l->kind == EXPO_SAMPLE) {
+			((rowfam *)*slot)->observed = 1;
+			continue;
+		}
 		((rowfam *)*slot)->has_type = 1;
 		((rowfam *)*slot)->type = l->type;
 		fam *x;
@@ -639,6 +762,13 @@ check_row(fold *f, int64_t gid, spool_op op, const char *body, size_t len,
 		lineno++;
 		if (expo_parse_line(line, llen, l, why) != 0)
 			return SPOOL_OK; /* cannot happen: validated above */
+		if (l->kind == EXPO_TYPE || l->kind == EXPO_HELP) {
+			if ((e = check_collision(f, gid, lineno, l->name.p,
+			    l->name.len, l->kind == EXPO_TYPE, l->type, why)) ||
+			    *why != NULL)
+				return e;
+			continue;
+		}
 		if (l->kind != EXPO_SAMPLE)
 			continue;
 		if ((e = resolve(f, gid, l->name, op, &famlen, &t)))
@@ -664,6 +794,10 @@ check_row(fold *f, int64_t gid, spool_op op, const char *body, size_t len,
 			    l->name.p);
 			return SPOOL_OK;
 		}
+		if (op == SPOOL_OP_OBSERVE && ((e = check_collision(f, gid,
+		    lineno, l->name.p, l->name.len, 1, EXPO_HISTOGRAM, why)) ||
+		    *why != NULL))
+			return e;
 	}
 	return SPOOL_OK;
 }

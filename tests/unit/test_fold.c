@@ -337,6 +337,91 @@ test_family_resolution(void **state)
 	assert_true(value(f->s, "j", "", "h_bucket", "le=\"+Inf\"") == 2);
 }
 
+/* The reasons of the rejected rows, oldest first, joined by '|'. */
+static char *
+reasons(spool_t *s)
+{
+	return query_text(s, "SELECT group_concat(reason, '|') FROM (SELECT "
+	    "reason FROM rejected ORDER BY id)");
+}
+
+/* A histogram or summary NAME writes NAME_bucket, NAME_sum, NAME_count:
+ * a family of its own under one of those names beside it is refused, with
+ * both names, whichever comes first; what is not such a clash goes
+ * through. */
+static void
+test_name_collisions(void **state)
+{
+	struct fx *f = *state;
+	spool_fold_result r;
+	char *why, *fams;
+
+	put(f->s, "j", "", SPOOL_OP_SET, "# TYPE h histogram\n"
+	    "h_bucket{le=\"+Inf\"} 2\nh_sum 3\nh_count 2\n");
+	put(f->s, "j", "", SPOOL_OP_SET, "# TYPE g_sum gauge\ng_sum 1\n");
+	put(f->s, "j", "", SPOOL_OP_SET, "o_count 1\n");
+	r = fold_all(f->s, NULL);
+	assert_int_equal(r.rejected, 0);
+	/* Refused: */
+	put(f->s, "j", "", SPOOL_OP_SET, "# TYPE h_count gauge\n"
+	    "h_count{a=\"1\"} 5\n");
+	put(f->s, "j", "", SPOOL_OP_SET, "# HELP h_bucket Not h's.\n"
+	    "h_bucket{le=\"1\"} 1\n");
+	put(f->s, "j", "", SPOOL_OP_SET, "# TYPE n histogram\n"
+	    "n_bucket{le=\"+Inf\"} 1\n# TYPE n_sum counter\nn_sum 1\n");
+	put(f->s, "j", "", SPOOL_OP_SET, "# TYPE g summary\n"
+	    "g{quantile=\"0.5\"} 1\n");
+	put(f->s, "j", "", SPOOL_OP_OBSERVE, "o 0.5\n");
+	put(f->s, "j", "", SPOOL_OP_OBSERVE, "p 1\np_count 2\n");
+	put(f->s, "j", "", SPOOL_OP_OBSERVE, "h_sum 1\n");
+	/* Not clashes: a summary has no _bucket samples, a counter or gauge
+	 * no _count, and another group is another group. */
+	put(f->s, "j", "", SPOOL_OP_SET, "# TYPE s summary\ns_sum 1\n"
+	    "# TYPE s_bucket gauge\ns_bucket 2\n");
+	put(f->s, "j", "", SPOOL_OP_SET, "# TYPE c counter\nc 1\n"
+	    "# TYPE c_count gauge\nc_count 2\n");
+	put(f->s, "k", "", SPOOL_OP_SET, "# TYPE h_count gauge\nh_count 5\n");
+	/* A sample of h's own name without a TYPE still files under h. */
+	put(f->s, "j", "", SPOOL_OP_ADD, "h_count 1\n");
+	r = fold_all(f->s, NULL);
+	assert_int_equal(r.rows, 11);
+	assert_int_equal(r.rejected, 7);
+	why = reasons(f->s);
+	assert_string_equal(why,
+	    "line 1: h_count collides with histogram h, whose h_count samples "
+	    "it would hide (the gateway refuses the group): rename one of "
+	    "them|"
+	    "line 1: h_bucket collides with histogram h, whose h_bucket "
+	    "samples it would hide (the gateway refuses the group): rename "
+	    "one of them|"
+	    "line 3: n_sum collides with histogram n, whose n_sum samples it "
+	    "would hide (the gateway refuses the group): rename one of them|"
+	    "line 1: summary g collides with g_sum, a family of its own in "
+	    "this group, whose samples it would own (the gateway refuses the "
+	    "group): rename one of them, or delete the group first|"
+	    "line 1: histogram o collides with o_count, a family of its own "
+	    "in this group, whose samples it would own (the gateway refuses "
+	    "the group): rename one of them, or delete the group first|"
+	    "line 2: p_count collides with histogram p, whose p_count samples "
+	    "it would hide (the gateway refuses the group): rename one of "
+	    "them|"
+	    "line 1: h_sum collides with histogram h, whose h_sum samples it "
+	    "would hide (the gateway refuses the group): rename one of them");
+	free(why);
+	/* Nothing of the refused rows, everything of the others. */
+	fams = query_text(f->s, "SELECT group_concat(g.job || '/' || name || "
+	    "':' || type, ' ') FROM (SELECT * FROM families ORDER BY "
+	    "group_id, name) JOIN groups g ON g.id = group_id");
+	assert_string_equal(fams, "j/c:counter j/c_count:gauge j/g_sum:gauge "
+	    "j/h:histogram j/o_count:untyped j/s:summary j/s_bucket:gauge "
+	    "k/h_count:gauge");
+	free(fams);
+	assert_true(value(f->s, "j", "", "h_count", "") == 3);
+	assert_false(exists(f->s, "j", "", "h_count", "a=\"1\""));
+	assert_false(exists(f->s, "j", "", "h_bucket", "le=\"1\""));
+	assert_true(value(f->s, "k", "", "h_count", "") == 5);
+}
+
 static void
 test_versions_and_last_row(void **state)
 {
@@ -475,6 +560,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rejects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_observe_needs_histogram, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_family_resolution, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_name_collisions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_versions_and_last_row, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort_leaves_nothing, setup, teardown),
