@@ -155,6 +155,13 @@ typedef struct spool_stats {
 
 SPOOL_API spool_err spool_get_stats(spool_t *s, spool_stats *out) SPOOL_WUR;
 
+/* A refused row's body is kept up to this many bytes (cut at a character
+ * boundary), with its full size and hash; job, grouping and op up to
+ * SPOOL_REJECTED_FIELD_KEEP (the longest valid grouping). So a refused
+ * 100 MB body does not stay in the spool. */
+#define SPOOL_REJECTED_BODY_KEEP 4096
+#define SPOOL_REJECTED_FIELD_KEEP 8192
+
 typedef struct spool_rejected {
 	int64_t id;
 	int64_t received_ms;  /* when the writer inserted it, ms since epoch */
@@ -167,6 +174,12 @@ typedef struct spool_rejected {
 	/* The lengths in bytes of job, grouping, op and body: an SQL writer
 	 * may have stored a NUL, which ends the C strings above early. */
 	size_t job_len, grouping_len, op_len, body_len;
+	/* The body as the writer wrote it: its size in bytes and its 64-bit
+	 * FNV-1a hash (both 0 when it had none). body_cut is 1 when body
+	 * holds only its first bytes (up to SPOOL_REJECTED_BODY_KEEP). */
+	int64_t body_size;
+	uint64_t body_hash;
+	int body_cut;
 } spool_rejected;
 
 /* Calls fn for each rejected row, oldest first; the strings are borrowed

@@ -1009,17 +1009,74 @@ apply_delete(fold *f, grp *g)
 	return SPOOL_OK;
 }
 
+/* FNV-1a's 64-bit offset basis and prime. */
+#define FNV64_BASIS 0xcbf29ce484222325ULL
+#define FNV64_PRIME 0x100000001b3ULL
+/* A UTF-8 character has at most this many continuation bytes. */
+#define UTF8_MAX_CONT 3
+
+uint64_t
+spool_fnv1a64(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	uint64_t h = FNV64_BASIS;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= FNV64_PRIME;
+	}
+	return h;
+}
+
+size_t
+spool_cut_len(const char *s, size_t len, size_t keep)
+{
+	size_t cut = keep;
+
+	if (len <= keep)
+		return len;
+	/* Back off continuation bytes (10xxxxxx), so that the cut ends
+	 * before a whole character; at most UTF8_MAX_CONT, for bytes that
+	 * are not UTF-8 at all. */
+	for (size_t i = 0; i < UTF8_MAX_CONT && cut > 0 &&
+	    ((unsigned char)s[cut] & 0xc0) == 0x80; i++)
+		cut--;
+	return cut;
+}
+
+/*
+ * Moves a row to the rejected list. The writer reads it there, but a body
+ * of any size must not stay whole in the spool: one over
+ * SPOOL_REJECTED_BODY_KEEP keeps its first bytes, and its size and hash go
+ * at the end of the reason (SPOOL_CUT_FMT), so the writer can still tell
+ * which body it was. Job, grouping and op are cut likewise, silently: a
+ * value that long was refused for its length.
+ */
 static spool_err
 reject(fold *f, sqlite3_stmt *row, const char *why)
 {
+	char cutwhy[sizeof(f->reason) + 128];
+
 	for (int i = 0; i < 4; i++) {
 		int col = i + 1;
-		if (sqlite3_column_type(row, col) == SQLITE_NULL)
+		const char *t;
+		size_t n, keep = col == 4 ? SPOOL_REJECTED_BODY_KEEP :
+		    SPOOL_REJECTED_FIELD_KEEP;
+
+		if (sqlite3_column_type(row, col) == SQLITE_NULL) {
 			sqlite3_bind_null(f->st_rej, i + 2);
-		else
-			sqlite3_bind_text(f->st_rej, i + 2,
-			    (const char *)sqlite3_column_text(row, col),
-			    sqlite3_column_bytes(row, col), SQLITE_STATIC);
+			continue;
+		}
+		t = (const char *)sqlite3_column_text(row, col);
+		n = (size_t)sqlite3_column_bytes(row, col);
+		sqlite3_bind_text(f->st_rej, i + 2, t,
+		    (int)spool_cut_len(t, n, keep), SQLITE_STATIC);
+		if (col == 4 && n > keep) {
+			snprintf(cutwhy, sizeof(cutwhy), "%s" SPOOL_CUT_FMT, why,
+			    (long long)n, (unsigned long long)spool_fnv1a64(t,
+			    n), spool_cut_len(t, n, keep));
+			why = cutwhy;
+		}
 	}
 	sqlite3_bind_int64(f->st_rej, 1, sqlite3_column_int64(row, 5));
 	sqlite3_bind_text(f->st_rej, 6, why, -1, SQLITE_STATIC);

@@ -422,6 +422,133 @@ test_name_collisions(void **state)
 	assert_true(value(f->s, "k", "", "h_count", "") == 5);
 }
 
+/* The rejected rows as spool_rejected_each() hands them over. */
+#define MAX_REJ 8
+struct rejs {
+	size_t n;
+	char *reason[MAX_REJ], *body[MAX_REJ], *job[MAX_REJ];
+	size_t body_len[MAX_REJ], job_len[MAX_REJ];
+	int64_t size[MAX_REJ];
+	uint64_t hash[MAX_REJ];
+	int cut[MAX_REJ];
+};
+
+static int
+collect_rej(const spool_rejected *r, void *arg)
+{
+	struct rejs *c = arg;
+
+	if (c->n == MAX_REJ)
+		return 1;
+	c->reason[c->n] = strdup(r->reason);
+	c->body[c->n] = r->body ? strndup(r->body, r->body_len) : NULL;
+	c->job[c->n] = r->job ? strndup(r->job, r->job_len) : NULL;
+	c->body_len[c->n] = r->body_len;
+	c->job_len[c->n] = r->job_len;
+	c->size[c->n] = r->body_size;
+	c->hash[c->n] = r->body_hash;
+	c->cut[c->n] = r->body_cut;
+	c->n++;
+	return 0;
+}
+
+static void
+free_rejs(struct rejs *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->reason[i]);
+		free(c->body[i]);
+		free(c->job[i]);
+	}
+}
+
+/* A refused body keeps its first 4096 bytes (never half a character), its
+ * size and its FNV-1a hash; small ones stay whole; an over-long job is
+ * cut to 8192 bytes. */
+static void
+test_rejected_bounded(void **state)
+{
+	struct fx *f = *state;
+	struct rejs c;
+	char *big, *job, *stored;
+	size_t o = 0;
+
+	/* "x 1 2\n#" then é (2 bytes) 3000 times: byte 4096 is the middle
+	 * of an é. */
+	big = malloc(6007 + 1);
+	assert_non_null(big);
+	memcpy(big, "x 1 2\n#", 7);
+	for (o = 7; o < 6007; o += 2)
+		memcpy(big + o, "\xc3\xa9", 2);
+	big[o] = '\0';
+	job = malloc(SPOOL_REJECTED_FIELD_KEEP + 2);
+	assert_non_null(job);
+	memset(job, 'j', SPOOL_REJECTED_FIELD_KEEP + 1);
+	job[SPOOL_REJECTED_FIELD_KEEP + 1] = '\0';
+	sql_insert(f->s, "j", "", "set", big);
+	sql_insert(f->s, "j", "", "set", "x 1 2\n");
+	sql_insert(f->s, job, "", "set", "x 1\n");
+	fold_all(f->s, NULL);
+
+	/* What is stored: the cut body, the size and hash in the reason. */
+	assert_int_equal(query_int(f->s, "SELECT length(CAST(body AS BLOB)) "
+	    "FROM rejected WHERE id = 1"), 4095);
+	stored = query_text(f->s, "SELECT reason FROM rejected WHERE id = 1");
+	assert_string_equal(stored, "line 1: timestamps are not allowed (the "
+	    "Pushgateway rejects them) [body cut: 6007 bytes, FNV-1a 64 "
+	    "acc4a7e29ddbb151; the first 4095 kept]");
+	free(stored);
+
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(spool_rejected_each(f->s, collect_rej, &c), SPOOL_OK);
+	assert_int_equal(c.n, 3);
+	assert_string_equal(c.reason[0], "line 1: timestamps are not allowed "
+	    "(the Pushgateway rejects them)");
+	assert_int_equal(c.body_len[0], 4095);
+	assert_memory_equal(c.body[0], big, 4095);
+	assert_int_equal(c.size[0], 6007);
+	assert_true(c.hash[0] == 0xacc4a7e29ddbb151ULL);
+	assert_int_equal(c.cut[0], 1);
+	assert_string_equal(c.body[1], "x 1 2\n");
+	assert_int_equal(c.size[1], 6);
+	assert_true(c.hash[1] == 0x223ff4f650c6c6e8ULL);
+	assert_int_equal(c.cut[1], 0);
+	assert_string_equal(c.reason[2], "job: job too long (limit 1024 "
+	    "bytes)");
+	assert_int_equal(c.job_len[2], SPOOL_REJECTED_FIELD_KEEP);
+	assert_int_equal(c.cut[2], 0);
+	free_rejs(&c);
+	free(big);
+	free(job);
+}
+
+/* A reason that only looks like a cut one is taken as it is. */
+static void
+test_rejected_reason_as_written(void **state)
+{
+	struct fx *f = *state;
+	struct rejs c;
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(spool_path(f->s), &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "INSERT INTO rejected(rejected_ms, "
+	    "body, reason) VALUES (1, 'ab', 'r [body cut: 9 bytes, FNV-1a 64 "
+	    "xyz; the first 2 kept]'), (2, NULL, 'r')", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(spool_rejected_each(f->s, collect_rej, &c), SPOOL_OK);
+	assert_int_equal(c.n, 2);
+	assert_string_equal(c.reason[0], "r [body cut: 9 bytes, FNV-1a 64 xyz; "
+	    "the first 2 kept]");
+	assert_int_equal(c.size[0], 2);
+	assert_int_equal(c.cut[0], 0);
+	assert_null(c.body[1]);
+	assert_int_equal(c.size[1], 0);
+	assert_true(c.hash[1] == 0);
+	free_rejs(&c);
+}
+
 static void
 test_versions_and_last_row(void **state)
 {
@@ -561,6 +688,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_observe_needs_histogram, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_family_resolution, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_name_collisions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rejected_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rejected_reason_as_written, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_versions_and_last_row, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort_leaves_nothing, setup, teardown),
