@@ -549,6 +549,187 @@ test_rejected_reason_as_written(void **state)
 	free_rejs(&c);
 }
 
+/* limits.max_groups: the group that would pass it is refused, with the
+ * setting and the fix; groups within it, and rows of existing groups, go
+ * through, in one batch and across batches; a delete request for a group
+ * the spool does not hold counts as a new group. */
+static void
+test_limit_groups(void **state)
+{
+	struct fx *f = *state;
+	spool_fold_options o;
+	spool_fold_result r;
+	char *why;
+
+	memset(&o, 0, sizeof(o));
+	o.max_groups = 2;
+	put(f->s, "a", "", SPOOL_OP_SET, "x 1");
+	put(f->s, "b", "", SPOOL_OP_SET, "x 2");
+	put(f->s, "c", "", SPOOL_OP_SET, "x 3");
+	put(f->s, "a", "", SPOOL_OP_ADD, "x 10\ny 1");
+	r = fold_all(f->s, &o);
+	assert_int_equal(r.rows, 4);
+	assert_int_equal(r.rejected, 1);
+	assert_true(value(f->s, "a", "", "x", "") == 11);
+	assert_true(value(f->s, "a", "", "y", "") == 1);
+	assert_true(value(f->s, "b", "", "x", "") == 2);
+	assert_false(exists(f->s, "c", "", "x", ""));
+	assert_int_equal(query_int(f->s, "SELECT count(*) FROM groups"), 2);
+
+	/* A later batch counts from the state. */
+	assert_int_equal(spool_request_delete(f->s, "d", ""), SPOOL_OK);
+	assert_int_equal(spool_request_delete(f->s, "b", ""), SPOOL_OK);
+	put(f->s, "b", "", SPOOL_OP_SET, "x 4");
+	r = fold_all(f->s, &o);
+	assert_int_equal(r.rows, 3);
+	assert_int_equal(r.rejected, 1);
+	assert_int_equal(r.deletes, 1);
+	assert_true(value(f->s, "b", "", "x", "") == 4);
+	why = reasons(f->s);
+	assert_string_equal(why, "limits.max_groups: the spool holds 2 groups, "
+	    "the most it may (limit 2), and this row would start another; "
+	    "raise limits.max_groups in the agent's configuration, or delete "
+	    "groups no longer needed (collector-spool delete)|"
+	    "limits.max_groups: the spool holds 2 groups, the most it may "
+	    "(limit 2), and this row would start another; raise "
+	    "limits.max_groups in the agent's configuration, or delete groups "
+	    "no longer needed (collector-spool delete)");
+	free(why);
+	assert_int_equal(query_int(f->s, "SELECT value FROM meta WHERE "
+	    "key='refused_max_groups'"), 2);
+	assert_int_equal(query_int(f->s, "SELECT value FROM meta WHERE "
+	    "key='rejected_total'"), 2);
+	/* Without the limit (0), the same row goes through. */
+	o.max_groups = 0;
+	put(f->s, "c", "", SPOOL_OP_SET, "x 3");
+	r = fold_all(f->s, &o);
+	assert_int_equal(r.rejected, 0);
+	assert_true(value(f->s, "c", "", "x", "") == 3);
+}
+
+/* limits.max_series_per_group: up to the limit goes through, one past it
+ * is refused whole; rows that only change existing series always go
+ * through; a series named twice in a row counts once, an observed
+ * histogram is one series; a delete starts the count afresh. */
+static void
+test_limit_series_per_group(void **state)
+{
+	struct fx *f = *state;
+	spool_fold_options o;
+	spool_fold_result r;
+	char *why;
+
+	memset(&o, 0, sizeof(o));
+	o.max_series_per_group = 3;
+	put(f->s, "g", "", SPOOL_OP_SET, "a 1\nb 1");
+	put(f->s, "g", "", SPOOL_OP_SET, "a 2\nc{l=\"1\"} 1");
+	put(f->s, "g", "", SPOOL_OP_SET, "d 1\na 9");
+	put(f->s, "g", "", SPOOL_OP_SET, "a 5\nb 5\nc{l=\"1\"} 5");
+	put(f->s, "h", "", SPOOL_OP_SET, "w 1\nx 1\ny 1\nz 1");
+	put(f->s, "h", "", SPOOL_OP_SET, "q 1\nq 2\nr{a=\"1\",b=\"2\"} 1\n"
+	    "r{b=\"2\",a=\"1\"} 3");
+	put(f->s, "k", "", SPOOL_OP_OBSERVE, "lat 0.1\nlat 0.2\nlat{a=\"1\"} 1");
+	r = fold_all(f->s, &o);
+	assert_int_equal(r.rows, 7);
+	assert_int_equal(r.rejected, 2);
+	assert_true(value(f->s, "g", "", "a", "") == 5);
+	assert_true(value(f->s, "g", "", "b", "") == 5);
+	assert_true(value(f->s, "g", "", "c", "l=\"1\"") == 5);
+	assert_false(exists(f->s, "g", "", "d", ""));
+	assert_true(value(f->s, "h", "", "q", "") == 2);
+	assert_true(value(f->s, "h", "", "r", "a=\"1\",b=\"2\"") == 3);
+	assert_false(exists(f->s, "h", "", "w", ""));
+	assert_int_equal(query_int(f->s, "SELECT count(*) FROM series WHERE "
+	    "name='lat'"), 2);
+	why = reasons(f->s);
+	assert_string_equal(why, "limits.max_series_per_group: this row would "
+	    "add 1 series to a group of 3 (limit 3); raise "
+	    "limits.max_series_per_group in the agent's configuration, or "
+	    "delete the group to start it afresh (collector-spool delete)|"
+	    "limits.max_series_per_group: this row would add 4 series to a "
+	    "group of 0 (limit 3); raise limits.max_series_per_group in the "
+	    "agent's configuration, or delete the group to start it afresh "
+	    "(collector-spool delete)");
+	free(why);
+
+	/* Next batch: counted from the state; after a delete in the same
+	 * batch the group starts from 0. */
+	put(f->s, "g", "", SPOOL_OP_SET, "e 1");
+	assert_int_equal(spool_request_delete(f->s, "g", ""), SPOOL_OK);
+	put(f->s, "g", "", SPOOL_OP_SET, "e 1\nf 1\ng 1");
+	put(f->s, "g", "", SPOOL_OP_SET, "h 1");
+	r = fold_all(f->s, &o);
+	assert_int_equal(r.rows, 4);
+	assert_int_equal(r.rejected, 2);
+	assert_false(exists(f->s, "g", "", "a", ""));
+	assert_true(value(f->s, "g", "", "e", "") == 1);
+	assert_true(value(f->s, "g", "", "g", "") == 1);
+	assert_false(exists(f->s, "g", "", "h", ""));
+	assert_int_equal(query_int(f->s, "SELECT value FROM meta WHERE "
+	    "key='refused_max_series_per_group'"), 4);
+}
+
+/* limits.max_series, over all groups; a limit lowered below what the
+ * state holds keeps it all and lets existing series change. */
+static void
+test_limit_series(void **state)
+{
+	struct fx *f = *state;
+	spool_fold_options o;
+	spool_fold_result r;
+	char *why;
+
+	memset(&o, 0, sizeof(o));
+	o.max_series = 4;
+	o.max_series_per_group = 3;
+	put(f->s, "g1", "", SPOOL_OP_SET, "a 1\nb 1");
+	put(f->s, "g2", "", SPOOL_OP_SET, "c 1\nd 1");
+	put(f->s, "g3", "", SPOOL_OP_SET, "e 1");
+	put(f->s, "g1", "", SPOOL_OP_SET, "a 2\nx 1\ny 1");
+	put(f->s, "g1", "", SPOOL_OP_SET, "a 3");
+	r = fold_all(f->s, &o);
+	assert_int_equal(r.rejected, 2);
+	assert_true(value(f->s, "g1", "", "a", "") == 3);
+	assert_true(value(f->s, "g2", "", "d", "") == 1);
+	assert_false(exists(f->s, "g3", "", "e", ""));
+	/* The group with a row refused was still created? No: nothing of a
+	 * refused row is kept. */
+	assert_int_equal(query_int(f->s, "SELECT count(*) FROM groups"), 2);
+	why = reasons(f->s);
+	assert_string_equal(why, "limits.max_series: this row would add 1 "
+	    "series to the 4 the spool holds (limit 4); raise "
+	    "limits.max_series in the agent's configuration, or delete groups "
+	    "no longer needed (collector-spool delete)|"
+	    "limits.max_series_per_group: this row would add 2 series to a "
+	    "group of 2 (limit 3); raise limits.max_series_per_group in the "
+	    "agent's configuration, or delete the group to start it afresh "
+	    "(collector-spool delete)");
+	free(why);
+
+	/* A delete frees room in the same batch. */
+	assert_int_equal(spool_request_delete(f->s, "g2", ""), SPOOL_OK);
+	put(f->s, "g3", "", SPOOL_OP_SET, "e 1\nf 1");
+	put(f->s, "g3", "", SPOOL_OP_SET, "z 1");
+	r = fold_all(f->s, &o);
+	assert_int_equal(r.rejected, 1);
+	assert_true(value(f->s, "g3", "", "f", "") == 1);
+	assert_false(exists(f->s, "g3", "", "z", ""));
+
+	/* Lowered to 1: nothing goes, updates still do, new series not. */
+	o.max_series = 1;
+	put(f->s, "g1", "", SPOOL_OP_ADD, "a 1\nb 1");
+	put(f->s, "g3", "", SPOOL_OP_SET, "n 1");
+	r = fold_all(f->s, &o);
+	assert_int_equal(r.rejected, 1);
+	assert_true(value(f->s, "g1", "", "a", "") == 4);
+	assert_true(value(f->s, "g1", "", "b", "") == 2);
+	assert_int_equal(query_int(f->s, "SELECT count(*) FROM series"), 4);
+	assert_int_equal(query_int(f->s, "SELECT value FROM meta WHERE "
+	    "key='refused_max_series'"), 3);
+	assert_int_equal(query_int(f->s, "SELECT value FROM meta WHERE "
+	    "key='refused_max_series_per_group'"), 1);
+}
+
 static void
 test_versions_and_last_row(void **state)
 {
@@ -690,6 +871,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_name_collisions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rejected_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rejected_reason_as_written, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limit_groups, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limit_series_per_group, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limit_series, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_versions_and_last_row, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort_leaves_nothing, setup, teardown),
