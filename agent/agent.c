@@ -335,6 +335,9 @@ fold_all(agent_t *a, int *more)
 	o.buckets = a->buckets;
 	o.nbuckets = a->c->n_histograms;
 	o.max_rows = 1000;
+	o.max_groups = (size_t)a->c->max_groups;
+	o.max_series_per_group = (size_t)a->c->max_series_per_group;
+	o.max_series = (size_t)a->c->max_series;
 	*more = 0;
 	for (int i = 0; i < MAX_FOLDS_PER_STEP; i++) {
 		if ((e = spool_fold(a->s, &o, &r)) != SPOOL_OK) {
