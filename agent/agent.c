@@ -25,6 +25,7 @@
 #include "backoff.h"
 #include "collector-spool.h"
 #include "expo.h"
+#include "limit.h"
 #include "log.h"
 #include "notify.h"
 #include "pull.h"
@@ -105,6 +106,7 @@ struct agent {
 	double rw_many_said;      /* monotonic: when that was last logged */
 	backoff rwb;              /* remote write's transport failures */
 	double rw_next;           /* monotonic: the next round */
+	limit_watch lw;           /* reads and warnings of the limits */
 	double fold_err_at;       /* monotonic: the last fold error logged */
 	unsigned fold_err_quiet;  /* fold errors not logged since */
 	serve_t *srv;             /* pull mode; NULL when off */
@@ -366,8 +368,11 @@ fold_all(agent_t *a, int *more)
 		if (r.rows > 0)
 			log_debug("folded", "rows=%zu lines=%zu groups=%zu",
 			    r.rows, r.lines, r.groups);
-		if (r.rows == 0)
+		if (r.rows == 0) {
+			/* The inbox is folded: the limits' usage as of now. */
+			limit_check(&a->lw, a->s, a->c, &a->m, mono());
 			return SPOOL_OK;
+		}
 	}
 	*more = 1;
 	return SPOOL_OK;
