@@ -452,11 +452,12 @@ fam_get(fold *f, int64_t gid, const char *name, size_t nlen, int create,
 
 /*
  * The cached series for gid + the line's name and labels (canonicalised),
- * loaded from the table on first use. Its key stays in f->key (*klen
- * bytes) until the next key is built. A series the table does not have is
- * remembered as absent (a NULL value), so that the row check and the apply
- * ask the table once; with create such a series is made (value 0) and
- * *created set. *out is NULL for an absent series without create.
+ * loaded from the table on first use; with create, one the table does not
+ * have is made (value 0) and *created set. Without create, *out is NULL
+ * for such a series and nothing is cached: the row check asks about every
+ * new series of rows it may refuse, and those must not pile up in memory
+ * (a row refused by a limit can name a million). Its key stays in f->key
+ * (*klen bytes) until the next key is built.
  */
 static spool_err
 ser_get(fold *f, int64_t gid, expo_line *l, int create, ser **out,
@@ -466,7 +467,7 @@ ser_get(fold *f, int64_t gid, expo_line *l, int create, ser **out,
 	void **slot;
 	int fresh, rc;
 	spool_err e;
-	ser *x;
+	ser *x = NULL;
 
 	*out = NULL;
 	*created = 0;
@@ -478,48 +479,47 @@ ser_get(fold *f, int64_t gid, expo_line *l, int create, ser **out,
 	expo_sort_labels(l->labels, l->nlabels);
 	nl = expo_join_labels(f->key + kl, l->labels, l->nlabels);
 	*klen = kl + nl;
-	if ((slot = hmap_put(f->series, f->key, kl + nl, &fresh)) == NULL)
-		return spool_seterr(f->s, SPOOL_ENOMEM, "out of memory folding");
-	if (fresh) {
-		sqlite3_bind_int64(f->st_ssel, 1, gid);
-		sqlite3_bind_text(f->st_ssel, 2, l->name.p, (int)l->name.len,
-		    SQLITE_STATIC);
-		sqlite3_bind_text(f->st_ssel, 3, f->key + kl, (int)nl,
-		    SQLITE_STATIC);
-		rc = sqlite3_step(f->st_ssel);
-		if (rc == SQLITE_ROW) {
-			const char *h = (const char *)sqlite3_column_text(
-			    f->st_ssel, 1);
-			if ((x = *slot = calloc(1, sizeof(*x))) == NULL) {
-				sqlite3_reset(f->st_ssel);
-				return spool_seterr(f->s, SPOOL_ENOMEM,
-				    "out of memory folding");
-			}
-			x->value = sqlite3_column_type(f->st_ssel, 0) ==
-			    SQLITE_NULL ? (double)NAN :
-			    sqlite3_column_double(f->st_ssel, 0);
-			if (h != NULL && (x->h = hist_decode(h)) == NULL) {
-				sqlite3_reset(f->st_ssel);
-				return spool_seterr(f->s, SPOOL_ECORRUPT,
-				    "spool %s: unreadable histogram state for "
-				    "%.*s: the series table was edited by hand; "
-				    "delete that row", f->s->path,
-				    (int)l->name.len, l->name.p);
-			}
-			rc = SQLITE_DONE;
-		}
-		sqlite3_reset(f->st_ssel);
-		sqlite3_clear_bindings(f->st_ssel);
-		if (rc != SQLITE_DONE)
-			return spool_sqlerr(f->s, rc, "reading a series");
+	if ((slot = hmap_get(f->series, f->key, kl + nl)) != NULL) {
+		*out = *slot;
+		return SPOOL_OK;
 	}
-	if (*slot == NULL && create) {
-		if ((*slot = calloc(1, sizeof(ser))) == NULL)
-			return spool_seterr(f->s, SPOOL_ENOMEM,
-			    "out of memory folding");
-		*created = 1;
+	sqlite3_bind_int64(f->st_ssel, 1, gid);
+	sqlite3_bind_text(f->st_ssel, 2, l->name.p, (int)l->name.len,
+	    SQLITE_STATIC);
+	sqlite3_bind_text(f->st_ssel, 3, f->key + kl, (int)nl, SQLITE_STATIC);
+	rc = sqlite3_step(f->st_ssel);
+	if (rc == SQLITE_ROW || (rc == SQLITE_DONE && create)) {
+		if ((x = calloc(1, sizeof(*x))) == NULL)
+			e = spool_seterr(f->s, SPOOL_ENOMEM, "out of memory "
+			    "folding");
+		*created = rc == SQLITE_DONE;
 	}
-	*out = *slot;
+	if (x != NULL && rc == SQLITE_ROW) {
+		const char *h = (const char *)sqlite3_column_text(f->st_ssel, 1);
+		x->value = sqlite3_column_type(f->st_ssel, 0) == SQLITE_NULL ?
+		    (double)NAN : sqlite3_column_double(f->st_ssel, 0);
+		if (h != NULL && (x->h = hist_decode(h)) == NULL)
+			e = spool_seterr(f->s, SPOOL_ECORRUPT, "spool %s: "
+			    "unreadable histogram state for %.*s: the series "
+			    "table was edited by hand; delete that row",
+			    f->s->path, (int)l->name.len, l->name.p);
+	}
+	sqlite3_reset(f->st_ssel);
+	sqlite3_clear_bindings(f->st_ssel);
+	if (e == SPOOL_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		e = spool_sqlerr(f->s, rc, "reading a series");
+	/* The key is still in f->key: the statement only borrowed it. */
+	if (e == SPOOL_OK && x != NULL &&
+	    (slot = hmap_put(f->series, f->key, kl + nl, &fresh)) == NULL)
+		e = spool_seterr(f->s, SPOOL_ENOMEM, "out of memory folding");
+	if (e != SPOOL_OK) {
+		ser_free(x);
+		*created = 0;
+		return e;
+	}
+	if (x != NULL)
+		*slot = x;
+	*out = x;
 	return SPOOL_OK;
 }
 
