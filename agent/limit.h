@@ -11,8 +11,8 @@
 #include "collector-spool.h"
 #include "selfm.h"
 
-/* The usage read counts every series (about 20 ms at 100,000): not on
- * every fold. */
+/* The usage read counts every series (5 ms at 100,000, 60 ms at a
+ * million; docs/agent.md): not on every fold. */
 #define LIMIT_CHECK_SECONDS 10.0
 /* A warning when a count reaches this share of its limit; again while it
  * stays there once per LIMIT_REPEAT_SECONDS, and at once after it fell
