@@ -23,6 +23,7 @@
 #include "backoff.h"
 #include "collector-spool.h"
 #include "expo.h"
+#include "limit.h"
 #include "log.h"
 #include "notify.h"
 #include "pull.h"
@@ -117,6 +118,7 @@ struct agent {
 	log_limit record_lim;     /* pushes that could not be recorded */
 	log_limit ckpt_lim;       /* checkpoints that failed */
 	log_limit rw_keep_lim;    /* loads and saves of the series sent */
+	limit_watch lw;           /* reads and warnings of the limits */
 	ttl_t *ages;              /* how long each group went without a row */
 	double next_fold;         /* monotonic: the loop's next fold */
 	double hb_next;           /* monotonic: the default group is due */
@@ -356,6 +358,9 @@ fold_all(agent_t *a, int *more)
 	o.buckets = a->buckets;
 	o.nbuckets = a->c->n_histograms;
 	o.max_rows = 1000;
+	o.max_groups = (size_t)a->c->max_groups;
+	o.max_series_per_group = (size_t)a->c->max_series_per_group;
+	o.max_series = (size_t)a->c->max_series;
 	*more = 0;
 	for (int i = 0; i < MAX_FOLDS_PER_STEP; i++) {
 		if ((e = spool_fold(a->s, &o, &r)) != SPOOL_OK) {
@@ -377,8 +382,11 @@ fold_all(agent_t *a, int *more)
 		if (r.rows > 0)
 			log_debug("folded", "rows=%zu lines=%zu groups=%zu",
 			    r.rows, r.lines, r.groups);
-		if (r.rows == 0)
+		if (r.rows == 0) {
+			/* The inbox is folded: the limits' usage as of now. */
+			limit_check(&a->lw, a->s, a->c, &a->m, mono());
 			return SPOOL_OK;
+		}
 	}
 	*more = 1;
 	return SPOOL_OK;

@@ -215,6 +215,19 @@ static const row rows[] = {
 	{ .path = "spool.synchronous", .type = T_SYNC,
 	  .off = offsetof(cfg, spool_sync_full) },
 
+	/* The defaults are sized from measurements (docs/agent.md, "Limits",
+	 * tests/bench/limits): far above a normal host, below what makes a
+	 * Pushgateway slow for everyone. */
+	{ .path = "limits.max_groups", .type = T_INT, .flags = F_ZERO,
+	  .min = 1, .max = 100000000, .dnum = 1000,
+	  .off = offsetof(cfg, max_groups) },
+	{ .path = "limits.max_series_per_group", .type = T_INT, .flags = F_ZERO,
+	  .min = 1, .max = 100000000, .dnum = 20000,
+	  .off = offsetof(cfg, max_series_per_group) },
+	{ .path = "limits.max_series", .type = T_INT, .flags = F_ZERO,
+	  .min = 1, .max = 100000000, .dnum = 100000,
+	  .off = offsetof(cfg, max_series) },
+
 	{ .path = "pushgateway.url", .type = T_URL,
 	  .dstr = "http://127.0.0.1:9091", .off = offsetof(cfg, gw.url) },
 	{ .path = "pushgateway.enabled", .type = T_BOOL, .dnum = 1,

@@ -57,6 +57,11 @@ typedef struct cfg {
 	char *spool_path;          /* default SPOOL_DEFAULT_PATH */
 	int spool_sync_full;       /* spool.synchronous = "full" */
 
+	/* limits on what writers may create in the spool; 0: none */
+	long max_groups;           /* default 1000 */
+	long max_series_per_group; /* default 20000 */
+	long max_series;           /* default 100000 */
+
 	/* pushgateway */
 	cfg_http gw;               /* default url http://127.0.0.1:9091, timeout 10 */
 	int enabled;               /* default 1 */

@@ -13,7 +13,8 @@ static const double dur_bounds[SELFM_NDUR] = { .005, .01, .025, .05, .1,
 
 /* What each family reports. */
 typedef enum kind {
-	K_BUILD, K_DELETES, K_DIRTY, K_GROUPS, K_LAST_SUCCESS, K_PARKED,
+	K_BUILD, K_DELETES, K_DIRTY, K_GROUPS, K_LAST_SUCCESS, K_LIMIT,
+	K_LIMIT_REFUSALS, K_LIMIT_USAGE, K_PARKED,
 	K_DURATION, K_PUSHES, K_REJECTED, K_RW_REQUESTS, K_RW_SAMPLES,
 	K_SERIES, K_BYTES, K_OLDEST,
 	K_PENDING, K_UP
@@ -39,6 +40,15 @@ static const family fams[] = {
 	{ SELFM_PREFIX "last_push_success_timestamp_seconds", "gauge",
 	    "When a push last succeeded, in seconds since the epoch.",
 	    K_LAST_SUCCESS },
+	{ SELFM_PREFIX "limit", "gauge",
+	    "The limits on what writers may create in the spool (settings "
+	    "limits.*); 0 is no limit.", K_LIMIT },
+	{ SELFM_PREFIX "limit_refusals_total", "counter",
+	    "Spool rows refused because they would pass a limit.",
+	    K_LIMIT_REFUSALS },
+	{ SELFM_PREFIX "limit_usage", "gauge",
+	    "What each limit counts now: groups, the series of the largest "
+	    "group, the series of all groups.", K_LIMIT_USAGE },
 	{ SELFM_PREFIX "parked_groups", "gauge",
 	    "Groups the gateway refused, kept and retried later.", K_PARKED },
 	{ SELFM_PREFIX "push_duration_seconds", "histogram",
@@ -149,12 +159,41 @@ value(const selfm *m, kind k)
 	case K_BUILD:
 	case K_UP:
 	case K_DURATION:
+	case K_LIMIT:
+	case K_LIMIT_REFUSALS:
+	case K_LIMIT_USAGE:
 	case K_PUSHES:
 	case K_RW_REQUESTS:
 	case K_RW_SAMPLES:
 		break;
 	}
 	return 1;
+}
+
+/* The limits in the order of their label values, as the gateway would
+ * show them. */
+static const spool_limit limit_order[SPOOL_NLIMITS] = { SPOOL_LIMIT_GROUPS,
+	SPOOL_LIMIT_SERIES, SPOOL_LIMIT_SERIES_PER_GROUP };
+
+/* One sample per limit, labelled limit="max_..."; what k reports. */
+static int
+each_limit(const selfm *m, kind k, spool_sample *x, const char *extra,
+    int (*fn)(void *arg, const spool_sample *x, const char *extra),
+    void *arg)
+{
+	char lab[64];
+	int rc;
+
+	for (size_t i = 0; i < SPOOL_NLIMITS; i++) {
+		spool_limit l = limit_order[i];
+		snprintf(lab, sizeof(lab), "limit=\"%s\"", spool_limit_name(l));
+		x->labels = lab;
+		x->value = (double)(k == K_LIMIT ? m->limit[l] :
+		    k == K_LIMIT_USAGE ? m->use.used[l] : m->use.refused[l]);
+		if ((rc = fn(arg, x, extra)) != 0)
+			return rc;
+	}
+	return 0;
 }
 
 int
@@ -211,6 +250,10 @@ selfm_each(const selfm *m, size_t i, const char *extra,
 		x.labels = bl;
 		x.value = 1;
 		return fn(arg, &x, extra);
+	case K_LIMIT:
+	case K_LIMIT_REFUSALS:
+	case K_LIMIT_USAGE:
+		return each_limit(m, sf->k, &x, extra, fn, arg);
 	case K_DELETES:
 	case K_DIRTY:
 	case K_GROUPS:

@@ -33,6 +33,10 @@ typedef struct selfm {
 	uint64_t dur_counts[SELFM_NDUR + 1];
 	double dur_sum;
 	spool_stats st;            /* the spool's figures at the last step */
+	/* The limits (limits.*; 0: none) and what they count, by
+	 * spool_limit, as of the last read (limit_check()). */
+	int64_t limit[SPOOL_NLIMITS];
+	spool_usage use;
 } selfm;
 
 /* Counts one request to the gateway: its result and how long it took;

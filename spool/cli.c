@@ -507,7 +507,14 @@ print_rejected(const spool_rejected *r, void *arg)
 		json_str(stdout, r->reason);
 		printf(",\"body\":");
 		json_strn(stdout, r->body, r->body_len);
-		printf("}");
+		if (r->body != NULL)
+			printf(",\"body_bytes\":%lld,\"body_fnv1a64\":\"%016llx\","
+			    "\"body_cut\":%s}", (long long)r->body_size,
+			    (unsigned long long)r->body_hash,
+			    r->body_cut ? "true" : "false");
+		else
+			printf(",\"body_bytes\":null,\"body_fnv1a64\":null,"
+			    "\"body_cut\":false}");
 	} else {
 		printf("row %lld received %s rejected %s job=", (long long)r->id,
 		    rec, rej);
@@ -519,7 +526,13 @@ print_rejected(const spool_rejected *r, void *arg)
 		printf("\n  reason: %s\n", r->reason);
 		if (r->body) {
 			const char *p = r->body, *end = r->body + r->body_len;
-			printf("  body:\n");
+			printf("  body: %lld bytes, FNV-1a 64 %016llx",
+			    (long long)r->body_size,
+			    (unsigned long long)r->body_hash);
+			if (r->body_cut)
+				printf("; only its first %zu are kept",
+				    r->body_len);
+			printf(":\n");
 			while (p < end) {
 				const char *nl = memchr(p, '\n', (size_t)(end - p));
 				size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);

@@ -168,6 +168,13 @@ typedef struct spool_stats {
 
 SPOOL_API spool_err spool_get_stats(spool_t *s, spool_stats *out) SPOOL_WUR;
 
+/* A refused row's body is kept up to this many bytes (cut at a character
+ * boundary), with its full size and hash; job, grouping and op up to
+ * SPOOL_REJECTED_FIELD_KEEP (the longest valid grouping). So a refused
+ * 100 MB body does not stay in the spool. */
+#define SPOOL_REJECTED_BODY_KEEP 4096
+#define SPOOL_REJECTED_FIELD_KEEP 8192
+
 typedef struct spool_rejected {
 	int64_t id;
 	int64_t received_ms;  /* when the writer inserted it, ms since epoch */
@@ -180,6 +187,12 @@ typedef struct spool_rejected {
 	/* The lengths in bytes of job, grouping, op and body: an SQL writer
 	 * may have stored a NUL, which ends the C strings above early. */
 	size_t job_len, grouping_len, op_len, body_len;
+	/* The body as the writer wrote it: its size in bytes and its 64-bit
+	 * FNV-1a hash (both 0 when it had none). body_cut is 1 when body
+	 * holds only its first bytes (up to SPOOL_REJECTED_BODY_KEEP). */
+	int64_t body_size;
+	uint64_t body_hash;
+	int body_cut;
 } spool_rejected;
 
 /* Calls fn for each rejected row, oldest first; the strings are borrowed
@@ -194,6 +207,20 @@ typedef struct spool_buckets {
 	size_t n;
 } spool_buckets;
 
+/*
+ * The limits on what rows may create (spool_fold_options), named as the
+ * agent's settings (limits.max_groups, ...) and the label of its metrics.
+ */
+typedef enum spool_limit {
+	SPOOL_LIMIT_GROUPS = 0,        /* groups in the spool */
+	SPOOL_LIMIT_SERIES_PER_GROUP,  /* series in one group */
+	SPOOL_LIMIT_SERIES             /* series in all groups */
+} spool_limit;
+#define SPOOL_NLIMITS 3
+
+/* "max_groups", "max_series_per_group", "max_series"; NULL past the end. */
+SPOOL_API const char *spool_limit_name(spool_limit l);
+
 typedef struct spool_fold_options {
 	const char *default_job;      /* rows with NULL job; NULL: "collector_agent" */
 	const char *default_grouping; /* rows with NULL grouping; NULL: "" */
@@ -203,6 +230,16 @@ typedef struct spool_fold_options {
 	/* For tests only: fail after applying this many rows of the batch,
 	 * before committing. 0 disables. */
 	size_t test_fail_after_rows;
+	/* Limits; 0: none. A row that would take a count past one goes to
+	 * the rejected list, its reason naming the agent's setting
+	 * (limits.max_groups, ...) and the fix. What is folded already
+	 * stays, and a row that only changes existing series is never
+	 * refused by them. A delete request for a group the spool does not
+	 * hold starts one, and counts as one. An observed histogram is one
+	 * series. */
+	size_t max_groups;            /* groups */
+	size_t max_series_per_group;  /* series in one group */
+	size_t max_series;            /* series in all groups */
 } spool_fold_options;
 
 typedef struct spool_fold_result {
@@ -222,6 +259,19 @@ typedef struct spool_fold_result {
  */
 SPOOL_API spool_err spool_fold(spool_t *s, const spool_fold_options *opts,
     spool_fold_result *res) SPOOL_WUR;
+
+/* What the limits count now, and the rows each refused. */
+typedef struct spool_usage {
+	/* By spool_limit: the groups, the series of the largest group,
+	 * the series of all groups. */
+	int64_t used[SPOOL_NLIMITS];
+	int64_t refused[SPOOL_NLIMITS];  /* rows ever refused by each */
+	int64_t largest_group;           /* its id; 0 when no group has series */
+} spool_usage;
+
+/* Reads the usage in one read transaction; it counts every series, so
+ * call it now and then, not per row. */
+SPOOL_API spool_err spool_get_usage(spool_t *s, spool_usage *out) SPOOL_WUR;
 
 /* The value of one series of a group, for tests and tools. grouping is the
  * canonical form (sorted `k="v"` pairs); labels likewise. Sets *found to 0

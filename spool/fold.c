@@ -51,12 +51,14 @@ typedef struct grp {
 	int64_t id;
 	int64_t last_row_ms;
 	int touched;
+	int64_t nseries;  /* its series in the state; -1: not counted yet */
 } grp;
 
 /* What one row declares, gathered in pass 1. */
 typedef struct rowfam {
 	int has_type;
 	expo_type type;
+	int observed;  /* op observe feeds it: it becomes a histogram */
 } rowfam;
 
 typedef struct fold {
@@ -68,13 +70,19 @@ typedef struct fold {
 	hmap *fams;    /* gid(8) name -> fam */
 	hmap *series;  /* gid(8) name \0 labels -> ser */
 	hmap *rowmeta; /* name -> rowfam, for the row being checked */
+	hmap *rownew;  /* keys of the series the checked row would create */
+	/* What the limits count, kept up to date as the batch creates groups
+	 * and series; -1 until first needed (see count_*()). */
+	int64_t ngroups, nseries;
+	size_t refused[SPOOL_NLIMITS]; /* rows this batch refused, by limit */
 	expo_line *line;
 	char *key;     /* scratch for building keys */
 	size_t keycap;
 	char *canon;   /* scratch for canonical groupings */
 	char reason[512];
 	sqlite3_stmt *st_gsel, *st_gins, *st_gupd, *st_fsel, *st_fput,
-	    *st_ssel, *st_sput, *st_rej, *st_idel;
+	    *st_ssel, *st_sput, *st_rej, *st_idel, *st_gcnt, *st_scnt,
+	    *st_sgcnt;
 	int64_t first_id, last_id; /* the inbox ids the batch read */
 	spool_fold_result *res;
 } fold;
@@ -289,7 +297,7 @@ finalize_all(fold *f)
 {
 	sqlite3_stmt **all[] = { &f->st_gsel, &f->st_gins, &f->st_gupd,
 	    &f->st_fsel, &f->st_fput, &f->st_ssel, &f->st_sput, &f->st_rej,
-	    &f->st_idel };
+	    &f->st_idel, &f->st_gcnt, &f->st_scnt, &f->st_sgcnt };
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		sqlite3_finalize(*all[i]);
@@ -368,6 +376,9 @@ group_get(fold *f, const char *job, const char *grouping, int create,
 		return spool_seterr(f->s, SPOOL_ENOMEM, "out of memory folding");
 	*g = *slot;
 	(*g)->id = id;
+	(*g)->nseries = rc == SQLITE_ROW ? -1 : 0;
+	if (rc != SQLITE_ROW && f->ngroups >= 0)
+		f->ngroups++;
 	return SPOOL_OK;
 }
 
@@ -443,16 +454,27 @@ fam_get(fold *f, int64_t gid, const char *name, size_t nlen, int create,
 	return SPOOL_OK;
 }
 
-/* The cached series for gid + name + labels (canonicalised), loaded or
- * created. */
+/*
+ * The cached series for gid + the line's name and labels (canonicalised),
+ * loaded from the table on first use; with create, one the table does not
+ * have is made (value 0) and *created set. Without create, *out is NULL
+ * for such a series and nothing is cached: the row check asks about every
+ * new series of rows it may refuse, and those must not pile up in memory
+ * (a row refused by a limit can name a million). Its key stays in f->key
+ * (*klen bytes) until the next key is built.
+ */
 static spool_err
-ser_get(fold *f, int64_t gid, expo_line *l, ser **out)
+ser_get(fold *f, int64_t gid, expo_line *l, int create, ser **out,
+    int *created, size_t *klen)
 {
 	size_t kl, nl;
 	void **slot;
-	int created, rc;
+	int fresh, rc;
 	spool_err e;
+	ser *x = NULL;
 
+	*out = NULL;
+	*created = 0;
 	if ((e = key_reserve(f, sizeof(gid) + l->name.len + 1 +
 	    expo_labels_len(l->labels, l->nlabels))))
 		return e;
@@ -460,39 +482,48 @@ ser_get(fold *f, int64_t gid, expo_line *l, ser **out)
 	f->key[kl++] = '\0';
 	expo_sort_labels(l->labels, l->nlabels);
 	nl = expo_join_labels(f->key + kl, l->labels, l->nlabels);
-	if ((slot = hmap_put(f->series, f->key, kl + nl, &created)) == NULL)
-		return spool_seterr(f->s, SPOOL_ENOMEM, "out of memory folding");
-	if (!created) {
+	*klen = kl + nl;
+	if ((slot = hmap_get(f->series, f->key, kl + nl)) != NULL) {
 		*out = *slot;
 		return SPOOL_OK;
 	}
-	ser *x = calloc(1, sizeof(*x));
-	if (x == NULL)
-		return spool_seterr(f->s, SPOOL_ENOMEM, "out of memory folding");
-	*slot = x;
-	*out = x;
 	sqlite3_bind_int64(f->st_ssel, 1, gid);
 	sqlite3_bind_text(f->st_ssel, 2, l->name.p, (int)l->name.len,
 	    SQLITE_STATIC);
 	sqlite3_bind_text(f->st_ssel, 3, f->key + kl, (int)nl, SQLITE_STATIC);
 	rc = sqlite3_step(f->st_ssel);
-	if (rc == SQLITE_ROW) {
+	if (rc == SQLITE_ROW || (rc == SQLITE_DONE && create)) {
+		if ((x = calloc(1, sizeof(*x))) == NULL)
+			e = spool_seterr(f->s, SPOOL_ENOMEM, "out of memory "
+			    "folding");
+		*created = rc == SQLITE_DONE;
+	}
+	if (x != NULL && rc == SQLITE_ROW) {
 		const char *h = (const char *)sqlite3_column_text(f->st_ssel, 1);
 		x->value = sqlite3_column_type(f->st_ssel, 0) == SQLITE_NULL ?
 		    (double)NAN : sqlite3_column_double(f->st_ssel, 0);
-		if (h != NULL && (x->h = hist_decode(h)) == NULL) {
-			sqlite3_reset(f->st_ssel);
-			return spool_seterr(f->s, SPOOL_ECORRUPT, "spool %s: "
+		if (h != NULL && (x->h = hist_decode(h)) == NULL)
+			e = spool_seterr(f->s, SPOOL_ECORRUPT, "spool %s: "
 			    "unreadable histogram state for %.*s: the series "
 			    "table was edited by hand; delete that row",
 			    f->s->path, (int)l->name.len, l->name.p);
-		}
-		rc = SQLITE_DONE;
 	}
 	sqlite3_reset(f->st_ssel);
 	sqlite3_clear_bindings(f->st_ssel);
-	if (rc != SQLITE_DONE)
-		return spool_sqlerr(f->s, rc, "reading a series");
+	if (e == SPOOL_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		e = spool_sqlerr(f->s, rc, "reading a series");
+	/* The key is still in f->key: the statement only borrowed it. */
+	if (e == SPOOL_OK && x != NULL &&
+	    (slot = hmap_put(f->series, f->key, kl + nl, &fresh)) == NULL)
+		e = spool_seterr(f->s, SPOOL_ENOMEM, "out of memory folding");
+	if (e != SPOOL_OK) {
+		ser_free(x);
+		*created = 0;
+		return e;
+	}
+	if (x != NULL)
+		*slot = x;
+	*out = x;
 	return SPOOL_OK;
 }
 
@@ -529,6 +560,12 @@ has_suffix(expo_str n, const char *suf, size_t *base)
 	return 1;
 }
 
+/* The sample names of a histogram NAME: NAME_bucket, NAME_sum, NAME_count;
+ * a summary's are the last two (SUMMARY_FIRST_SUF on). */
+static const char *const sufs[] = { "_bucket", "_sum", "_count" };
+#define NSUFS (sizeof(sufs) / sizeof(sufs[0]))
+#define SUMMARY_FIRST_SUF 1
+
 /*
  * The family a sample belongs to: its own name if that is a known family;
  * else NAME_bucket of histogram NAME, NAME_sum/NAME_count of a histogram or
@@ -539,7 +576,6 @@ static spool_err
 resolve(fold *f, int64_t gid, expo_str name, spool_op op, size_t *famlen,
     expo_type *type)
 {
-	static const char *const sufs[] = { "_bucket", "_sum", "_count" };
 	int known;
 	size_t base;
 	spool_err e;
@@ -549,14 +585,14 @@ resolve(fold *f, int64_t gid, expo_str name, spool_op op, size_t *famlen,
 		return e;
 	if (known || op == SPOOL_OP_OBSERVE)
 		return SPOOL_OK;
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < NSUFS; i++) {
 		expo_type t;
 		if (!has_suffix(name, sufs[i], &base))
 			continue;
 		if ((e = eff_type(f, gid, name.p, base, &t, &known)))
 			return e;
 		if (known && (t == EXPO_HISTOGRAM ||
-		    (t == EXPO_SUMMARY && i > 0))) {
+		    (t == EXPO_SUMMARY && i >= SUMMARY_FIRST_SUF))) {
 			*famlen = base;
 			*type = t;
 			return SPOOL_OK;
@@ -582,12 +618,167 @@ why_fmt(fold *f, size_t lineno, const char *fmt, ...)
 	return f->reason;
 }
 
+/* The type this row gives a name: its TYPE line, or histogram when op
+ * observe feeds it. 0 when the row gives it none. */
+static int
+row_type(fold *f, const char *name, size_t nlen, expo_type *t)
+{
+	void **slot = hmap_get(f->rowmeta, name, nlen);
+	const rowfam *r = slot ? *slot : NULL;
+
+	if (r != NULL && r->has_type) {
+		*t = r->type;
+		return 1;
+	}
+	if (r != NULL && r->observed) {
+		*t = EXPO_HISTOGRAM;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Sample-name collisions: a histogram NAME writes NAME_bucket, NAME_sum and
+ * NAME_count (a summary the last two), so a family of its own under one of
+ * those names makes the gateway refuse the whole group ("second TYPE line",
+ * "collides with previously collected metric"). Only what the row changes is
+ * checked, so that a group folded before this check does not lock up.
+ *
+ * Would a histogram or summary own the samples of the family `name` is about
+ * to become? Sets *why when it would.
+ */
+static spool_err
+check_owned(fold *f, int64_t gid, size_t lineno, const char *name,
+    size_t nlen, const char **why)
+{
+	expo_str n = { name, nlen };
+	size_t base;
+	spool_err e;
+	fam *x;
+
+	for (size_t i = 0; i < NSUFS; i++) {
+		expo_type t;
+		if (!has_suffix(n, sufs[i], &base))
+			continue;
+		if (!row_type(f, name, base, &t)) {
+			if ((e = fam_get(f, gid, name, base, 0, &x)))
+				return e;
+			if (x == NULL)
+				continue;
+			t = x->type;
+		}
+		if (t == EXPO_HISTOGRAM ||
+		    (t == EXPO_SUMMARY && i >= SUMMARY_FIRST_SUF)) {
+			*why = why_fmt(f, lineno, "%.*s collides with %s %.*s, "
+			    "whose %.*s samples it would hide (the gateway "
+			    "refuses the group): rename one of them",
+			    (int)nlen, name, expo_type_name(t), (int)base, name,
+			    (int)nlen, name);
+			return SPOOL_OK;
+		}
+	}
+	return SPOOL_OK;
+}
+
+/* The other way round: would the histogram or summary `name` is becoming
+ * own the samples of a family of its own in the group? */
+static spool_err
+check_owns(fold *f, int64_t gid, size_t lineno, const char *name,
+    size_t nlen, expo_type t, const char **why)
+{
+	char member[EXPO_MAX_NAME + sizeof("_bucket")];
+	size_t first = t == EXPO_SUMMARY ? SUMMARY_FIRST_SUF : 0;
+	spool_err e;
+	fam *x;
+
+	if ((t != EXPO_HISTOGRAM && t != EXPO_SUMMARY) || nlen > EXPO_MAX_NAME)
+		return SPOOL_OK;
+	for (size_t i = first; i < NSUFS; i++) {
+		size_t sl = strlen(sufs[i]);
+		memcpy(member, name, nlen);
+		memcpy(member + nlen, sufs[i], sl);
+		if ((e = fam_get(f, gid, member, nlen + sl, 0, &x)))
+			return e;
+		if (x == NULL)
+			continue;
+		*why = why_fmt(f, lineno, "%s %.*s collides with %.*s, a family "
+		    "of its own in this group, whose samples it would own (the "
+		    "gateway refuses the group): rename one of them, or delete "
+		    "the group first", expo_type_name(t), (int)nlen, name,
+		    (int)(nlen + sl), member);
+		return SPOOL_OK;
+	}
+	return SPOOL_OK;
+}
+
+/* Checks a TYPE or HELP line, or a sample of op observe, that makes `name`
+ * a family of its own, of type t (known) from this row. */
+static spool_err
+check_collision(fold *f, int64_t gid, size_t lineno, const char *name,
+    size_t nlen, int known, expo_type t, const char **why)
+{
+	spool_err e;
+	fam *x;
+
+	if ((e = fam_get(f, gid, name, nlen, 0, &x)))
+		return e;
+	if (x == NULL && (e = check_owned(f, gid, lineno, name, nlen, why)))
+		return e;
+	if (*why != NULL || !known || (x != NULL && x->type == t))
+		return SPOOL_OK;
+	return check_owns(f, gid, lineno, name, nlen, t, why);
+}
+
+/* Does a series limit apply? Then pass 1 counts the series a row would
+ * create. */
+static int
+limits_series(const fold *f)
+{
+	return f->o != NULL && (f->o->max_series_per_group > 0 ||
+	    f->o->max_series > 0);
+}
+
+/* Counts the sample of l in *nnew when the row would create its series:
+ * the group (gid 0: one not yet created) does not have it, and the row
+ * has not named it before. */
+static spool_err
+note_series(fold *f, int64_t gid, expo_line *l, size_t *nnew)
+{
+	size_t kl;
+	void **slot;
+	int created;
+	spool_err e;
+	ser *x = NULL;
+
+	if (gid != 0) {
+		if ((e = ser_get(f, gid, l, 0, &x, &created, &kl)))
+			return e;
+		if (x != NULL)
+			return SPOOL_OK;
+	} else {
+		if ((e = key_reserve(f, sizeof(gid) + l->name.len + 1 +
+		    expo_labels_len(l->labels, l->nlabels))))
+			return e;
+		kl = fam_key(f, gid, l->name.p, l->name.len);
+		f->key[kl++] = '\0';
+		expo_sort_labels(l->labels, l->nlabels);
+		kl += expo_join_labels(f->key + kl, l->labels, l->nlabels);
+	}
+	if ((slot = hmap_put(f->rownew, f->key, kl, &created)) == NULL)
+		return spool_seterr(f->s, SPOOL_ENOMEM, "out of memory folding");
+	if (created)
+		(*nnew)++;
+	return SPOOL_OK;
+}
+
 /* Pass 1: checks a row against itself and the group's state. Returns
  * SPOOL_OK with *why NULL when the row may be applied, or with *why set to
- * the reason for refusing it. Other errors are the database's. */
+ * the reason for refusing it. Other errors are the database's. When a
+ * series limit applies, *nnew is the number of series the row would
+ * create. */
 static spool_err
 check_row(fold *f, int64_t gid, spool_op op, const char *body, size_t len,
-    const char **why)
+    const char **why, size_t *nnew)
 {
 	expo_line *l = f->line;
 	const char *line;
@@ -595,14 +786,17 @@ check_row(fold *f, int64_t gid, spool_op op, const char *body, size_t len,
 	spool_err e;
 
 	*why = NULL;
+	*nnew = 0;
 	hmap_clear(f->rowmeta, free);
+	hmap_clear(f->rownew, NULL);
 	if (spool_validate_body(op, body, len, f->reason, sizeof(f->reason))) {
 		*why = f->reason;
 		return SPOOL_OK;
 	}
 	if (op == SPOOL_OP_DELETE)
 		return SPOOL_OK;
-	/* TYPE lines first: they hold for the whole row. */
+	/* TYPE lines first: they hold for the whole row. So do the names op
+	 * observe feeds, which become histograms. */
 	while (expo_next_line(body, len, &pos, &line, &llen)) {
 		void **slot;
 		int created, known;
@@ -610,13 +804,18 @@ check_row(fold *f, int64_t gid, spool_op op, const char *body, size_t len,
 
 		lineno++;
 		if (expo_parse_line(line, llen, l, why) != 0 ||
-		    l->kind != EXPO_TYPE)
+		    (l->kind != EXPO_TYPE && (l->kind != EXPO_SAMPLE ||
+		    op != SPOOL_OP_OBSERVE)))
 			continue;
 		if ((slot = hmap_put(f->rowmeta, l->name.p, l->name.len,
-		    &created)) == NULL || (*slot = calloc(1,
-		    sizeof(rowfam))) == NULL)
+		    &created)) == NULL || (*slot == NULL &&
+		    (*slot = calloc(1, sizeof(rowfam))) == NULL))
 			return spool_seterr(f->s, SPOOL_ENOMEM,
 			    "out of memory folding");
+		if (l->kind == EXPO_SAMPLE) {
+			((rowfam *)*slot)->observed = 1;
+			continue;
+		}
 		((rowfam *)*slot)->has_type = 1;
 		((rowfam *)*slot)->type = l->type;
 		fam *x;
@@ -644,6 +843,13 @@ check_row(fold *f, int64_t gid, spool_op op, const char *body, size_t len,
 		lineno++;
 		if (expo_parse_line(line, llen, l, why) != 0)
 			return SPOOL_OK; /* cannot happen: validated above */
+		if (l->kind == EXPO_TYPE || l->kind == EXPO_HELP) {
+			if ((e = check_collision(f, gid, lineno, l->name.p,
+			    l->name.len, l->kind == EXPO_TYPE, l->type, why)) ||
+			    *why != NULL)
+				return e;
+			continue;
+		}
 		if (l->kind != EXPO_SAMPLE)
 			continue;
 		if ((e = resolve(f, gid, l->name, op, &famlen, &t)))
@@ -678,6 +884,12 @@ check_row(fold *f, int64_t gid, spool_op op, const char *body, size_t len,
 			    expo_type_name(t), (int)famlen, l->name.p, member);
 			return SPOOL_OK;
 		}
+		if (op == SPOOL_OP_OBSERVE && ((e = check_collision(f, gid,
+		    lineno, l->name.p, l->name.len, 1, EXPO_HISTOGRAM, why)) ||
+		    *why != NULL))
+			return e;
+		if (limits_series(f) && (e = note_series(f, gid, l, nnew)))
+			return e;
 	}
 	return SPOOL_OK;
 }
@@ -697,7 +909,8 @@ apply_row(fold *f, grp *g, spool_op op, const char *body, size_t len)
 {
 	expo_line *l = f->line;
 	const char *line, *why;
-	size_t pos = 0, llen;
+	size_t pos = 0, llen, klen;
+	int created;
 	spool_err e;
 	fam *x = NULL;
 	ser *sr = NULL;
@@ -744,8 +957,13 @@ apply_row(fold *f, grp *g, spool_op op, const char *body, size_t len)
 			x->typed = 1;
 			x->dirty = 1;
 		}
-		if ((e = ser_get(f, g->id, l, &sr)))
+		if ((e = ser_get(f, g->id, l, 1, &sr, &created, &klen)))
 			return e;
+		/* Keep the counts of the limits as they are in the state. */
+		if (created && g->nseries >= 0)
+			g->nseries++;
+		if (created && f->nseries >= 0)
+			f->nseries++;
 		switch (op) {
 		case SPOOL_OP_SET:
 			sr->value = l->value;
@@ -885,21 +1103,237 @@ apply_delete(fold *f, grp *g)
 	    (long long)g->id, (long long)g->id, (long long)g->id);
 	if ((e = spool_exec(f->s, sql, "deleting a group's state")))
 		return e;
+	/* The series went; the group stays (its DELETE is pending). */
+	if (f->nseries >= 0 && g->nseries >= 0)
+		f->nseries -= g->nseries;
+	else
+		f->nseries = -1;
+	g->nseries = 0;
 	f->res->deletes++;
 	return SPOOL_OK;
 }
 
+/* --- limits ------------------------------------------------------------ */
+
+/* One count from the state; gid 0 binds nothing. */
+static spool_err
+count_query(fold *f, sqlite3_stmt **st, const char *sql, int64_t gid,
+    int64_t *out)
+{
+	spool_err e;
+	int rc;
+
+	if ((e = prep(f, st, sql)))
+		return e;
+	if (gid != 0)
+		sqlite3_bind_int64(*st, 1, gid);
+	rc = sqlite3_step(*st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(*st, 0);
+	sqlite3_reset(*st);
+	sqlite3_clear_bindings(*st);
+	return rc == SQLITE_ROW ? SPOOL_OK :
+	    spool_sqlerr(f->s, rc, "counting for the limits");
+}
+
+/*
+ * The counts, read from the state once per batch, when a row first needs
+ * them, and kept up to date from then on (group_get(), apply_row(),
+ * apply_delete()). Series the batch made are still in the cache: written
+ * out first, so that the count sees them.
+ */
+static spool_err
+count_groups(fold *f)
+{
+	if (f->ngroups >= 0)
+		return SPOOL_OK;
+	return count_query(f, &f->st_gcnt, "SELECT count(*) FROM groups", 0,
+	    &f->ngroups);
+}
+
+static spool_err
+count_series(fold *f)
+{
+	spool_err e;
+
+	if (f->nseries >= 0)
+		return SPOOL_OK;
+	if ((e = flush(f)))
+		return e;
+	return count_query(f, &f->st_scnt, "SELECT count(*) FROM series", 0,
+	    &f->nseries);
+}
+
+static spool_err
+count_group_series(fold *f, grp *g)
+{
+	spool_err e;
+
+	if (g->nseries >= 0)
+		return SPOOL_OK;
+	if ((e = flush(f)))
+		return e;
+	return count_query(f, &f->st_sgcnt, "SELECT count(*) FROM series "
+	    "WHERE group_id = ?", g->id, &g->nseries);
+}
+
+/*
+ * Would the row take a count past its limit? g is NULL for a group the row
+ * would create; nnew the series it would create. Sets *why (naming the
+ * setting and the fix) and counts the refusal.
+ */
+static spool_err
+check_limits(fold *f, grp *g, size_t nnew, const char **why)
+{
+	const spool_fold_options *o = f->o;
+	spool_err e;
+	int64_t have;
+
+	*why = NULL;
+	if (o == NULL)
+		return SPOOL_OK;
+	if (g == NULL && o->max_groups > 0) {
+		if ((e = count_groups(f)))
+			return e;
+		if (f->ngroups >= (int64_t)o->max_groups) {
+			snprintf(f->reason, sizeof(f->reason), "limits.max_groups:"
+			    " the spool holds %lld groups, the most it may "
+			    "(limit %zu), and this row would start another; "
+			    "raise limits.max_groups in the agent's "
+			    "configuration, or delete groups no longer needed "
+			    "(collector-spool delete)", (long long)f->ngroups,
+			    o->max_groups);
+			f->refused[SPOOL_LIMIT_GROUPS]++;
+			*why = f->reason;
+			return SPOOL_OK;
+		}
+	}
+	if (nnew == 0)
+		return SPOOL_OK;
+	if (o->max_series_per_group > 0) {
+		if (g != NULL && (e = count_group_series(f, g)))
+			return e;
+		have = g != NULL ? g->nseries : 0;
+		if (have + (int64_t)nnew > (int64_t)o->max_series_per_group) {
+			snprintf(f->reason, sizeof(f->reason),
+			    "limits.max_series_per_group: this row would add "
+			    "%zu series to a group of %lld (limit %zu); raise "
+			    "limits.max_series_per_group in the agent's "
+			    "configuration, or delete the group to start it "
+			    "afresh (collector-spool delete)", nnew,
+			    (long long)have, o->max_series_per_group);
+			f->refused[SPOOL_LIMIT_SERIES_PER_GROUP]++;
+			*why = f->reason;
+			return SPOOL_OK;
+		}
+	}
+	if (o->max_series > 0) {
+		if ((e = count_series(f)))
+			return e;
+		if (f->nseries + (int64_t)nnew > (int64_t)o->max_series) {
+			snprintf(f->reason, sizeof(f->reason), "limits.max_series:"
+			    " this row would add %zu series to the %lld the "
+			    "spool holds (limit %zu); raise limits.max_series "
+			    "in the agent's configuration, or delete groups no "
+			    "longer needed (collector-spool delete)", nnew,
+			    (long long)f->nseries, o->max_series);
+			f->refused[SPOOL_LIMIT_SERIES]++;
+			*why = f->reason;
+			return SPOOL_OK;
+		}
+	}
+	return SPOOL_OK;
+}
+
+/* Adds the batch's refusals to the counters in meta (refused_<limit>),
+ * which live as long as the spool, as rejected_total does. */
+static spool_err
+save_refusals(fold *f)
+{
+	char sql[256];
+	spool_err e;
+
+	for (int i = 0; i < SPOOL_NLIMITS; i++) {
+		if (f->refused[i] == 0)
+			continue;
+		snprintf(sql, sizeof(sql), "INSERT INTO meta(key, value) VALUES "
+		    "('refused_%s', %zu) ON CONFLICT(key) DO UPDATE SET value ="
+		    " value + excluded.value", spool_limit_name((spool_limit)i),
+		    f->refused[i]);
+		if ((e = spool_exec(f->s, sql, "counting refused rows")))
+			return e;
+	}
+	return SPOOL_OK;
+}
+
+/* FNV-1a's 64-bit offset basis and prime. */
+#define FNV64_BASIS 0xcbf29ce484222325ULL
+#define FNV64_PRIME 0x100000001b3ULL
+/* A UTF-8 character has at most this many continuation bytes. */
+#define UTF8_MAX_CONT 3
+
+uint64_t
+spool_fnv1a64(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	uint64_t h = FNV64_BASIS;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= FNV64_PRIME;
+	}
+	return h;
+}
+
+size_t
+spool_cut_len(const char *s, size_t len, size_t keep)
+{
+	size_t cut = keep;
+
+	if (len <= keep)
+		return len;
+	/* Back off continuation bytes (10xxxxxx), so that the cut ends
+	 * before a whole character; at most UTF8_MAX_CONT, for bytes that
+	 * are not UTF-8 at all. */
+	for (size_t i = 0; i < UTF8_MAX_CONT && cut > 0 &&
+	    ((unsigned char)s[cut] & 0xc0) == 0x80; i++)
+		cut--;
+	return cut;
+}
+
+/*
+ * Moves a row to the rejected list. The writer reads it there, but a body
+ * of any size must not stay whole in the spool: one over
+ * SPOOL_REJECTED_BODY_KEEP keeps its first bytes, and its size and hash go
+ * at the end of the reason (SPOOL_CUT_FMT), so the writer can still tell
+ * which body it was. Job, grouping and op are cut likewise, silently: a
+ * value that long was refused for its length.
+ */
 static spool_err
 reject(fold *f, sqlite3_stmt *row, const char *why)
 {
+	char cutwhy[sizeof(f->reason) + 128];
+
 	for (int i = 0; i < 4; i++) {
 		int col = i + 1;
-		if (sqlite3_column_type(row, col) == SQLITE_NULL)
+		const char *t;
+		size_t n, keep = col == 4 ? SPOOL_REJECTED_BODY_KEEP :
+		    SPOOL_REJECTED_FIELD_KEEP;
+
+		if (sqlite3_column_type(row, col) == SQLITE_NULL) {
 			sqlite3_bind_null(f->st_rej, i + 2);
-		else
-			sqlite3_bind_text(f->st_rej, i + 2,
-			    (const char *)sqlite3_column_text(row, col),
-			    sqlite3_column_bytes(row, col), SQLITE_STATIC);
+			continue;
+		}
+		t = (const char *)sqlite3_column_text(row, col);
+		n = (size_t)sqlite3_column_bytes(row, col);
+		sqlite3_bind_text(f->st_rej, i + 2, t,
+		    (int)spool_cut_len(t, n, keep), SQLITE_STATIC);
+		if (col == 4 && n > keep) {
+			snprintf(cutwhy, sizeof(cutwhy), "%s" SPOOL_CUT_FMT, why,
+			    (long long)n, (unsigned long long)spool_fnv1a64(t,
+			    n), spool_cut_len(t, n, keep));
+			why = cutwhy;
+		}
 	}
 	sqlite3_bind_int64(f->st_rej, 1, sqlite3_column_int64(row, 5));
 	sqlite3_bind_text(f->st_rej, 6, why, -1, SQLITE_STATIC);
@@ -923,6 +1357,7 @@ fold_row(fold *f, sqlite3_stmt *row)
 	size_t blen = (size_t)sqlite3_column_bytes(row, 4);
 	int64_t received = sqlite3_column_int64(row, 5);
 	const char *why = NULL;
+	size_t nnew = 0;
 	spool_op op = SPOOL_OP_SET;
 	grp *g = NULL;
 	spool_err e;
@@ -960,7 +1395,9 @@ fold_row(fold *f, sqlite3_stmt *row)
 	}
 	if ((e = group_get(f, job, grouping, 0, &g)))
 		return e;
-	if ((e = check_row(f, g ? g->id : 0, op, body, blen, &why)))
+	if ((e = check_row(f, g ? g->id : 0, op, body, blen, &why, &nnew)))
+		return e;
+	if (why == NULL && (e = check_limits(f, g, nnew, &why)))
 		return e;
 	if (why != NULL)
 		return reject(f, row, why);
@@ -1050,6 +1487,7 @@ fold_free(fold *f)
 	hmap_free(f->fams, fam_free);
 	hmap_free(f->series, ser_free);
 	hmap_free(f->rowmeta, free);
+	hmap_free(f->rownew, NULL);
 	free(f->line);
 	free(f->key);
 	free(f->canon);
@@ -1099,10 +1537,12 @@ spool_fold(spool_t *s, const spool_fold_options *o, spool_fold_result *res)
 	f.fams = hmap_new();
 	f.series = hmap_new();
 	f.rowmeta = hmap_new();
+	f.rownew = hmap_new();
+	f.ngroups = f.nseries = -1;
 	f.line = malloc(sizeof(*f.line));
 	f.canon = malloc(8192 + 1);
-	if (!f.groups || !f.fams || !f.series || !f.rowmeta || !f.line ||
-	    !f.canon) {
+	if (!f.groups || !f.fams || !f.series || !f.rowmeta || !f.rownew ||
+	    !f.line || !f.canon) {
 		e = spool_seterr(s, SPOOL_ENOMEM, "out of memory folding");
 		goto out;
 	}
@@ -1150,7 +1590,7 @@ spool_fold(spool_t *s, const spool_fold_options *o, spool_fold_result *res)
 		e = spool_sqlerr(s, sqlite3_errcode(s->db), "updating groups");
 		goto out;
 	}
-	if ((e = remove_rows(&f)))
+	if ((e = remove_rows(&f)) || (e = save_refusals(&f)))
 		goto out;
 	{
 		char sql[512];

@@ -1204,10 +1204,50 @@ col_text(sqlite3_stmt *q, int i)
 	return (const char *)sqlite3_column_text(q, i);
 }
 
+/*
+ * Reads the size and hash a cut body left at the end of its reason
+ * (SPOOL_CUT_FMT) into r, and the reason without them into buf. Returns 0,
+ * or -1 when the reason does not end so (the body is whole).
+ */
+static int
+cut_parse(const char *reason, char *buf, size_t cap, spool_rejected *r)
+{
+	const char *m = NULL, *p, *q;
+	unsigned long long size, hash;
+	char *end;
+
+	for (p = reason; (p = strstr(p, SPOOL_CUT_MARK)) != NULL; p++)
+		m = p;
+	if (m == NULL || (size_t)(m - reason) >= cap)
+		return -1;
+	p = m + strlen(SPOOL_CUT_MARK);
+	errno = 0;
+	size = strtoull(p, &end, 10);
+	if (end == p || errno != 0 || size > INT64_MAX ||
+	    strncmp(end, " bytes, FNV-1a 64 ", 18) != 0)
+		return -1;
+	p = end + 18;
+	hash = strtoull(p, &end, 16);
+	if (end - p != 16 || errno != 0 || strncmp(end, "; the first ", 12) != 0)
+		return -1;
+	q = end + 12;
+	(void)strtoull(q, &end, 10);
+	if (end == q || strcmp(end, " kept]") != 0)
+		return -1;
+	memcpy(buf, reason, (size_t)(m - reason));
+	buf[m - reason] = '\0';
+	r->reason = buf;
+	r->body_size = (int64_t)size;
+	r->body_hash = hash;
+	r->body_cut = 1;
+	return 0;
+}
+
 spool_err
 spool_rejected_each(spool_t *s, int (*fn)(const spool_rejected *, void *),
     void *arg)
 {
+	char reason[SPOOL_ERRMSG];
 	sqlite3_stmt *q;
 	spool_rejected r;
 	int rc;
@@ -1233,6 +1273,10 @@ spool_rejected_each(spool_t *s, int (*fn)(const spool_rejected *, void *),
 		r.reason = col_text(q, 7);
 		if (r.reason == NULL)
 			r.reason = "";
+		r.body_cut = 0;
+		r.body_size = (int64_t)r.body_len;
+		r.body_hash = r.body ? spool_fnv1a64(r.body, r.body_len) : 0;
+		(void)cut_parse(r.reason, reason, sizeof(reason), &r);
 		if (fn(&r, arg) != 0) {
 			rc = SQLITE_DONE;
 			break;

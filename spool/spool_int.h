@@ -13,6 +13,23 @@
 #define SPOOL_MAX_JOB 1024
 #define SPOOL_REJECTED_KEEP 10000 /* newest rejected rows kept */
 
+/*
+ * A refused body cut to SPOOL_REJECTED_BODY_KEEP bytes keeps its size and
+ * hash at the end of its reason, in this form (written by fold.c, read
+ * back by spool_rejected_each()); the rejected table needs no new column,
+ * so the schema and older readers stay as they are:
+ *   <reason> [body cut: <size> bytes, FNV-1a 64 <16 hex digits>; the first <kept> kept]
+ */
+#define SPOOL_CUT_MARK " [body cut: "
+#define SPOOL_CUT_FMT SPOOL_CUT_MARK "%lld bytes, FNV-1a 64 %016llx; the first %zu kept]"
+
+/* 64-bit FNV-1a of n bytes, the hash the rejected list gives a body. */
+uint64_t spool_fnv1a64(const void *p, size_t n);
+
+/* How many of the first keep bytes of s (len bytes) to keep so that no
+ * UTF-8 character is split: len when len <= keep. */
+size_t spool_cut_len(const char *s, size_t len, size_t keep);
+
 struct spool {
 	sqlite3 *db;
 	char *path;

@@ -831,3 +831,64 @@ fail:
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	return e;
 }
+
+const char *
+spool_limit_name(spool_limit l)
+{
+	switch (l) {
+	case SPOOL_LIMIT_GROUPS:
+		return "max_groups";
+	case SPOOL_LIMIT_SERIES_PER_GROUP:
+		return "max_series_per_group";
+	case SPOOL_LIMIT_SERIES:
+		return "max_series";
+	}
+	return NULL;
+}
+
+/* The group sizes come from one pass over the series in key order
+ * (group_id first), so that no temporary table is built. */
+spool_err
+spool_get_usage(spool_t *s, spool_usage *u)
+{
+	sqlite3_stmt *q = NULL;
+	spool_err e;
+	int rc;
+
+	memset(u, 0, sizeof(*u));
+	s->errmsg[0] = '\0';
+	if ((e = spool_exec(s, "BEGIN", "reading the limits' usage")))
+		return e;
+	rc = sqlite3_prepare_v2(s->db, "SELECT 'groups', count(*) FROM groups"
+	    " UNION ALL SELECT group_id, count(*) FROM series GROUP BY"
+	    " group_id UNION ALL SELECT key, value FROM meta WHERE"
+	    " substr(key, 1, 8) = 'refused_'", -1, &q, NULL);
+	if (rc != SQLITE_OK) {
+		e = spool_sqlerr(s, rc, "reading the limits' usage");
+		goto out;
+	}
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(q, 0);
+		int64_t n = sqlite3_column_int64(q, 1);
+
+		if (sqlite3_column_type(q, 0) == SQLITE_INTEGER) {
+			u->used[SPOOL_LIMIT_SERIES] += n;
+			if (n > u->used[SPOOL_LIMIT_SERIES_PER_GROUP]) {
+				u->used[SPOOL_LIMIT_SERIES_PER_GROUP] = n;
+				u->largest_group = sqlite3_column_int64(q, 0);
+			}
+		} else if (k != NULL && strcmp(k, "groups") == 0)
+			u->used[SPOOL_LIMIT_GROUPS] = n;
+		else
+			for (int i = 0; k != NULL && i < SPOOL_NLIMITS; i++)
+				if (strcmp(k + sizeof("refused_") - 1,
+				    spool_limit_name((spool_limit)i)) == 0)
+					u->refused[i] = n;
+	}
+	if (rc != SQLITE_DONE)
+		e = spool_sqlerr(s, rc, "reading the limits' usage");
+out:
+	sqlite3_finalize(q);
+	sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	return e;
+}

@@ -118,6 +118,20 @@ is "$RC" 0 "rejected --json exits 0"
 is "$(printf '%s' "$OUT" | json '[r["reason"][:20] for r in d]')" "['line 1: timestamps a', \"unknown op 'sett' (s\", 'line 1: label value ']" "rejected --json is valid JSON, oldest first"
 is "$(printf '%s' "$OUT" | json 'd[2]["body"]')" "u{a=\"�\"} 1" "invalid UTF-8 is replaced in JSON"
 is "$("$CS" stats --json | json '(d["rejected_rows"], d["groups"], d["pending_rows"])')" "(3, 2, 0)" "stats after the fold"
+run rejected
+like "$OUT" "  body: 7 bytes, FNV-1a 64 9b1743d997878ee9:" "rejected shows a body's size and hash"
+# A big refused body keeps its first 4096 bytes, its size and its hash.
+CUT="$T/cut.db"
+"$CS" --spool "$CUT" put --job j 'ok 1' >/dev/null
+sqlite3 "$CUT" "INSERT INTO inbox(job, body) VALUES ('j', 'x 1 2' || char(10) || replace(hex(zeroblob(2500)), '0', 'a'))"
+"$FOLD" "$CUT" >/dev/null
+run --spool "$CUT" rejected
+like "$OUT" "  reason: line 1: timestamps are not allowed (the Pushgateway rejects them)
+  body: 5006 bytes, FNV-1a 64 694271ccdf0a2220; only its first 4096 are kept:" "rejected: a cut body's size and hash"
+run --spool "$CUT" rejected --json
+is "$(printf '%s' "$OUT" | json '[(len(r["body"]), r["body_bytes"], r["body_fnv1a64"], r["body_cut"], r["reason"][-13:]) for r in d]')" \
+	"[(4096, 5006, '694271ccdf0a2220', True, 'rejects them)')]" "rejected --json: body_bytes, body_fnv1a64, body_cut"
+is "$(sqlite3 "$CUT" 'SELECT length(body) FROM rejected')" 4096 "the spool keeps 4096 bytes of it"
 
 # delete
 run delete

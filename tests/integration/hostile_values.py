@@ -205,6 +205,30 @@ def json_shown(b):
         return "".join("\ufffd" if c >= 0x80 else chr(c) for c in b)
 
 
+# A refused row keeps job, grouping and op up to 8192 bytes and its body up
+# to 4096 (SPOOL_REJECTED_FIELD_KEEP, SPOOL_REJECTED_BODY_KEEP), never
+# ending inside a UTF-8 character (at most 3 continuation bytes backed off).
+FIELD_KEEP = 8192
+BODY_KEEP = 4096
+
+
+def kept(b, keep):
+    if b is None or len(b) <= keep:
+        return b
+    cut = keep
+    for _ in range(3):
+        if cut > 0 and b[cut] & 0xC0 == 0x80:
+            cut -= 1
+    return b[:cut]
+
+
+def fnv1a64(b):
+    h = 0xcbf29ce484222325
+    for c in b:
+        h = ((h ^ c) * 0x100000001b3) & 0xffffffffffffffff
+    return "%016x" % h
+
+
 def short(b, n=60):
     s = repr(b)
     return s if len(s) <= n else s[:n] + "...(%d bytes)" % len(b)
@@ -346,11 +370,19 @@ def cmd_check(state_path, url, cs, spool):
             if len(rej) == 1:
                 rr = rej[0]
                 sbad = []
-                for field, b in (("job", job), ("grouping", grouping),
-                                 ("body", body)):
-                    if rr.get(field) != json_shown(b):
+                for field, b, keep in (("job", job, FIELD_KEEP),
+                                       ("grouping", grouping, FIELD_KEEP),
+                                       ("body", body, BODY_KEEP)):
+                    if rr.get(field) != json_shown(kept(b, keep)):
                         sbad.append("%s shown as %s; written %s" % (
                             field, short(rr.get(field)), short(b)))
+                if (rr.get("body_bytes"), rr.get("body_fnv1a64")) != (
+                        len(body), fnv1a64(body)):
+                    sbad.append("body size and hash shown as %s, %s; "
+                                "written %d bytes, %s" % (
+                                    rr.get("body_bytes"),
+                                    rr.get("body_fnv1a64"), len(body),
+                                    fnv1a64(body)))
                 sname = "%s: the rejected list shows the row as written" % name
                 spin = case["pins"].get("%s-%s-shown" % (writer, place))
                 if not sbad and spin:

@@ -77,11 +77,11 @@ echo_start --tls "$P/server.crt" "$P/server.key" ||
 TOKEN='tok-RW-777-abcdef'
 (umask 077; printf '%s\n' "$TOKEN" >"$T/token")
 rw_conf "$T/hdr.conf" "$ECHO_URL/metrics/job/rw" "ca_file = \"$P/ca.crt\"" \
-	"bearer_token_file = \"$T/token\"" 'max_samples_per_send = 20' \
+	"bearer_token_file = \"$T/token\"" 'max_samples_per_send = 30' \
 	'headers = [ "X-Scope-OrgID: team-a", "X-Team: payments" ]'
 run_agent -c "$T/hdr.conf" --once --log-level debug
 is_rc 0 "bearer token and headers over HTTPS: exit 0"
-# 1 series and 35 of the agent's own, 20 a request: two requests.
+# 1 series and 44 of the agent's own, 30 a request: two requests.
 is "$(echo_hdr Authorization POST)" "POST /metrics/job/rw 200 Bearer $TOKEN
 POST /metrics/job/rw 200 Bearer $TOKEN" "two POSTs, each with exactly one Authorization: Bearer <token>"
 is "$(echo_hdr X-Scope-OrgID POST | cut -d' ' -f4- | sort -u)" "team-a" "X-Scope-OrgID on each"

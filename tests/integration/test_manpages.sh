@@ -226,7 +226,7 @@ keys=$(
 		echo "$rows" | grep '^MACRO' | grep -oE '\.path = sec "\.[a-z_]+"' |
 			sed "s/.*\"\\.\\(.*\\)\"/$sec.\\1/"
 	done)
-is "$(echo "$keys" | wc -w)" 34 "agent/cfg.c: 34 settings read from the table (HTTP_ROWS expanded)"
+is "$(echo "$keys" | wc -w)" 37 "agent/cfg.c: 37 settings read from the table (HTTP_ROWS expanded)"
 page_keys=$(grep -E '^\.It Cm ' "$CONF5" | awk '{ print $3 }')
 same_set "collector-agent.conf.5: an item for every setting of the table, no other" \
 	"$keys" "$page_keys"
@@ -258,7 +258,7 @@ while IFS= read -r row; do
 	esac
 done < <(echo "$rows" | grep '^ROW')
 none_wrong "$bad" "collector-agent.conf.5: ranges and defaults as in the table ($nchecked settings)"
-is "$nchecked" 11 "agent/cfg.c: 11 settings with a range or a string default"
+is "$nchecked" 14 "agent/cfg.c: 14 settings with a range or a string default"
 
 # Every setting that a flag or an environment variable can give names
 # them in its item (ovrs[] in cfg.c; its E_ indexes follow env_names[]).

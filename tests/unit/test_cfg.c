@@ -147,6 +147,9 @@ test_defaults(void **state)
 	assert_null(errs);
 	assert_string_equal(c->spool_path, "/var/lib/collector-agent/spool.db");
 	assert_int_equal(c->spool_sync_full, 0);
+	assert_int_equal(c->max_groups, 1000);
+	assert_int_equal(c->max_series_per_group, 20000);
+	assert_int_equal(c->max_series, 100000);
 	assert_string_equal(c->gw.url, "http://127.0.0.1:9091");
 	assert_int_equal(c->enabled, 1);
 	assert_true(c->interval == 60);
@@ -773,6 +776,13 @@ test_numbers(void **state)
 	c = load_ok("pushgateway: { group_ttl = 0; };\n");
 	assert_true(c->group_ttl == 0);
 	cfg_free(c);
+	/* The limits: 0 is none, and each end of the range. */
+	c = load_ok("limits: { max_groups = 0; max_series_per_group = 1; "
+	    "max_series = 100000000; };\n");
+	assert_int_equal(c->max_groups, 0);
+	assert_int_equal(c->max_series_per_group, 1);
+	assert_int_equal(c->max_series, 100000000);
+	cfg_free(c);
 }
 
 static void
@@ -798,6 +808,15 @@ test_ranges(void **state)
 	    "and 1000000\n");
 	expect_errors("remote_write: { timeout = 601; };\n",
 	    "t.conf:1: remote_write.timeout: must be between 0.1 and 600\n");
+	expect_errors("limits: {\n max_groups = -1;\n"
+	    " max_series_per_group = 100000001;\n max_series = 1.0e5;\n"
+	    " max_rows = 5;\n};\n",
+	    "t.conf:2: limits.max_groups: must be 0 or between 1 and "
+	    "100000000\n"
+	    "t.conf:3: limits.max_series_per_group: must be 0 or between 1 "
+	    "and 100000000\n"
+	    "t.conf:4: limits.max_series: expected an integer\n"
+	    "t.conf:5: unknown setting 'limits.max_rows'\n");
 	/* A float too big for a double is no number in range. */
 	expect_errors("pushgateway: { interval = 1e400; };\n",
 	    "t.conf:1: pushgateway.interval: must be between 1 and 86400\n");
@@ -1250,6 +1269,9 @@ test_contrib_conf(void **state)
 		fail_msg("contrib/collector-agent.conf:\n%s", errs);
 	assert_string_equal(c->config_file, "contrib/collector-agent.conf");
 	assert_string_equal(c->spool_path, "/var/lib/collector-agent/spool.db");
+	assert_int_equal(c->max_groups, 1000);
+	assert_int_equal(c->max_series_per_group, 20000);
+	assert_int_equal(c->max_series, 100000);
 	assert_string_equal(c->gw.url, "http://127.0.0.1:9091");
 	assert_true(c->interval == 60);
 	assert_string_equal(c->instance, "0.0.0.0:5000");
@@ -1292,6 +1314,8 @@ test_print(void **state)
 	    "\n\tjob = \"q\\\"\\\\\";\n"));
 	assert_non_null(strstr(out, "\ttimeout = 10.0;\n"));
 	assert_non_null(strstr(out, "\tmax_samples_per_send = 2000;\n"));
+	assert_non_null(strstr(out, "limits: {\n\tmax_groups = 1000;\n"
+	    "\tmax_series_per_group = 20000;\n\tmax_series = 100000;\n};\n"));
 	assert_non_null(strstr(out, "\tpassword_file = \"\";\n"));
 	assert_non_null(strstr(out, "\theaders = [];\n"));
 	assert_non_null(strstr(out, "listen = \"\";\nhistograms = (\n  { name "

@@ -413,6 +413,399 @@ test_family_resolution(void **state)
 	assert_true(value(f->s, "j", "", "h_bucket", "le=\"+Inf\"") == 2);
 }
 
+/* The reasons of the rejected rows, oldest first, joined by '|'. */
+static char *
+reasons(spool_t *s)
+{
+	return query_text(s, "SELECT group_concat(reason, '|') FROM (SELECT "
+	    "reason FROM rejected ORDER BY id)");
+}
+
+/* A histogram or summary NAME writes NAME_bucket, NAME_sum, NAME_count:
+ * a family of its own under one of those names beside it is refused, with
+ * both names, whichever comes first; what is not such a clash goes
+ * through. */
+static void
+test_name_collisions(void **state)
+{
+	struct fx *f = *state;
+	spool_fold_result r;
+	char *why, *fams;
+
+	put(f->s, "j", "", SPOOL_OP_SET, "# TYPE h histogram\n"
+	    "h_bucket{le=\"+Inf\"} 2\nh_sum 3\nh_count 2\n");
+	put(f->s, "j", "", SPOOL_OP_SET, "# TYPE g_sum gauge\ng_sum 1\n");
+	put(f->s, "j", "", SPOOL_OP_SET, "o_count 1\n");
+	r = fold_all(f->s, NULL);
+	assert_int_equal(r.rejected, 0);
+	/* Refused: */
+	put(f->s, "j", "", SPOOL_OP_SET, "# TYPE h_count gauge\n"
+	    "h_count{a=\"1\"} 5\n");
+	put(f->s, "j", "", SPOOL_OP_SET, "# HELP h_bucket Not h's.\n"
+	    "h_bucket{le=\"1\"} 1\n");
+	put(f->s, "j", "", SPOOL_OP_SET, "# TYPE n histogram\n"
+	    "n_bucket{le=\"+Inf\"} 1\n# TYPE n_sum counter\nn_sum 1\n");
+	put(f->s, "j", "", SPOOL_OP_SET, "# TYPE g summary\n"
+	    "g{quantile=\"0.5\"} 1\n");
+	put(f->s, "j", "", SPOOL_OP_OBSERVE, "o 0.5\n");
+	put(f->s, "j", "", SPOOL_OP_OBSERVE, "p 1\np_count 2\n");
+	put(f->s, "j", "", SPOOL_OP_OBSERVE, "h_sum 1\n");
+	/* Not clashes: a summary has no _bucket samples, a counter or gauge
+	 * no _count, and another group is another group. */
+	put(f->s, "j", "", SPOOL_OP_SET, "# TYPE s summary\ns_sum 1\n"
+	    "# TYPE s_bucket gauge\ns_bucket 2\n");
+	put(f->s, "j", "", SPOOL_OP_SET, "# TYPE c counter\nc 1\n"
+	    "# TYPE c_count gauge\nc_count 2\n");
+	put(f->s, "k", "", SPOOL_OP_SET, "# TYPE h_count gauge\nh_count 5\n");
+	/* A sample of h's own name without a TYPE still files under h. */
+	put(f->s, "j", "", SPOOL_OP_ADD, "h_count 1\n");
+	r = fold_all(f->s, NULL);
+	assert_int_equal(r.rows, 11);
+	assert_int_equal(r.rejected, 7);
+	why = reasons(f->s);
+	assert_string_equal(why,
+	    "line 1: h_count collides with histogram h, whose h_count samples "
+	    "it would hide (the gateway refuses the group): rename one of "
+	    "them|"
+	    "line 1: h_bucket collides with histogram h, whose h_bucket "
+	    "samples it would hide (the gateway refuses the group): rename "
+	    "one of them|"
+	    "line 3: n_sum collides with histogram n, whose n_sum samples it "
+	    "would hide (the gateway refuses the group): rename one of them|"
+	    "line 1: summary g collides with g_sum, a family of its own in "
+	    "this group, whose samples it would own (the gateway refuses the "
+	    "group): rename one of them, or delete the group first|"
+	    "line 1: histogram o collides with o_count, a family of its own "
+	    "in this group, whose samples it would own (the gateway refuses "
+	    "the group): rename one of them, or delete the group first|"
+	    "line 2: p_count collides with histogram p, whose p_count samples "
+	    "it would hide (the gateway refuses the group): rename one of "
+	    "them|"
+	    "line 1: h_sum collides with histogram h, whose h_sum samples it "
+	    "would hide (the gateway refuses the group): rename one of them");
+	free(why);
+	/* Nothing of the refused rows, everything of the others. */
+	fams = query_text(f->s, "SELECT group_concat(g.job || '/' || name || "
+	    "':' || type, ' ') FROM (SELECT * FROM families ORDER BY "
+	    "group_id, name) JOIN groups g ON g.id = group_id");
+	assert_string_equal(fams, "j/c:counter j/c_count:gauge j/g_sum:gauge "
+	    "j/h:histogram j/o_count:untyped j/s:summary j/s_bucket:gauge "
+	    "k/h_count:gauge");
+	free(fams);
+	assert_true(value(f->s, "j", "", "h_count", "") == 3);
+	assert_false(exists(f->s, "j", "", "h_count", "a=\"1\""));
+	assert_false(exists(f->s, "j", "", "h_bucket", "le=\"1\""));
+	assert_true(value(f->s, "k", "", "h_count", "") == 5);
+}
+
+/* The rejected rows as spool_rejected_each() hands them over. */
+#define MAX_REJ 8
+struct rejs {
+	size_t n;
+	char *reason[MAX_REJ], *body[MAX_REJ], *job[MAX_REJ];
+	size_t body_len[MAX_REJ], job_len[MAX_REJ];
+	int64_t size[MAX_REJ];
+	uint64_t hash[MAX_REJ];
+	int cut[MAX_REJ];
+};
+
+static int
+collect_rej(const spool_rejected *r, void *arg)
+{
+	struct rejs *c = arg;
+
+	if (c->n == MAX_REJ)
+		return 1;
+	c->reason[c->n] = strdup(r->reason);
+	c->body[c->n] = r->body ? strndup(r->body, r->body_len) : NULL;
+	c->job[c->n] = r->job ? strndup(r->job, r->job_len) : NULL;
+	c->body_len[c->n] = r->body_len;
+	c->job_len[c->n] = r->job_len;
+	c->size[c->n] = r->body_size;
+	c->hash[c->n] = r->body_hash;
+	c->cut[c->n] = r->body_cut;
+	c->n++;
+	return 0;
+}
+
+static void
+free_rejs(struct rejs *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->reason[i]);
+		free(c->body[i]);
+		free(c->job[i]);
+	}
+}
+
+/* A refused body keeps its first 4096 bytes (never half a character), its
+ * size and its FNV-1a hash; small ones stay whole; an over-long job is
+ * cut to 8192 bytes. */
+static void
+test_rejected_bounded(void **state)
+{
+	struct fx *f = *state;
+	struct rejs c;
+	char *big, *job, *stored;
+	size_t o = 0;
+
+	/* "x 1 2\n#" then é (2 bytes) 3000 times: byte 4096 is the middle
+	 * of an é. */
+	big = malloc(6007 + 1);
+	assert_non_null(big);
+	memcpy(big, "x 1 2\n#", 7);
+	for (o = 7; o < 6007; o += 2)
+		memcpy(big + o, "\xc3\xa9", 2);
+	big[o] = '\0';
+	job = malloc(SPOOL_REJECTED_FIELD_KEEP + 2);
+	assert_non_null(job);
+	memset(job, 'j', SPOOL_REJECTED_FIELD_KEEP + 1);
+	job[SPOOL_REJECTED_FIELD_KEEP + 1] = '\0';
+	sql_insert(f->s, "j", "", "set", big);
+	sql_insert(f->s, "j", "", "set", "x 1 2\n");
+	sql_insert(f->s, job, "", "set", "x 1\n");
+	fold_all(f->s, NULL);
+
+	/* What is stored: the cut body, the size and hash in the reason. */
+	assert_int_equal(query_int(f->s, "SELECT length(CAST(body AS BLOB)) "
+	    "FROM rejected WHERE id = 1"), 4095);
+	stored = query_text(f->s, "SELECT reason FROM rejected WHERE id = 1");
+	assert_string_equal(stored, "line 1: timestamps are not allowed (the "
+	    "Pushgateway rejects them) [body cut: 6007 bytes, FNV-1a 64 "
+	    "acc4a7e29ddbb151; the first 4095 kept]");
+	free(stored);
+
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(spool_rejected_each(f->s, collect_rej, &c), SPOOL_OK);
+	assert_int_equal(c.n, 3);
+	assert_string_equal(c.reason[0], "line 1: timestamps are not allowed "
+	    "(the Pushgateway rejects them)");
+	assert_int_equal(c.body_len[0], 4095);
+	assert_memory_equal(c.body[0], big, 4095);
+	assert_int_equal(c.size[0], 6007);
+	assert_true(c.hash[0] == 0xacc4a7e29ddbb151ULL);
+	assert_int_equal(c.cut[0], 1);
+	assert_string_equal(c.body[1], "x 1 2\n");
+	assert_int_equal(c.size[1], 6);
+	assert_true(c.hash[1] == 0x223ff4f650c6c6e8ULL);
+	assert_int_equal(c.cut[1], 0);
+	assert_string_equal(c.reason[2], "job: job too long (limit 1024 "
+	    "bytes)");
+	assert_int_equal(c.job_len[2], SPOOL_REJECTED_FIELD_KEEP);
+	assert_int_equal(c.cut[2], 0);
+	free_rejs(&c);
+	free(big);
+	free(job);
+}
+
+/* A reason that only looks like a cut one is taken as it is. */
+static void
+test_rejected_reason_as_written(void **state)
+{
+	struct fx *f = *state;
+	struct rejs c;
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(spool_path(f->s), &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "INSERT INTO rejected(rejected_ms, "
+	    "body, reason) VALUES (1, 'ab', 'r [body cut: 9 bytes, FNV-1a 64 "
+	    "xyz; the first 2 kept]'), (2, NULL, 'r')", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(spool_rejected_each(f->s, collect_rej, &c), SPOOL_OK);
+	assert_int_equal(c.n, 2);
+	assert_string_equal(c.reason[0], "r [body cut: 9 bytes, FNV-1a 64 xyz; "
+	    "the first 2 kept]");
+	assert_int_equal(c.size[0], 2);
+	assert_int_equal(c.cut[0], 0);
+	assert_null(c.body[1]);
+	assert_int_equal(c.size[1], 0);
+	assert_true(c.hash[1] == 0);
+	free_rejs(&c);
+}
+
+/* limits.max_groups: the group that would pass it is refused, with the
+ * setting and the fix; groups within it, and rows of existing groups, go
+ * through, in one batch and across batches; a delete request for a group
+ * the spool does not hold counts as a new group. */
+static void
+test_limit_groups(void **state)
+{
+	struct fx *f = *state;
+	spool_fold_options o;
+	spool_fold_result r;
+	char *why;
+
+	memset(&o, 0, sizeof(o));
+	o.max_groups = 2;
+	put(f->s, "a", "", SPOOL_OP_SET, "x 1");
+	put(f->s, "b", "", SPOOL_OP_SET, "x 2");
+	put(f->s, "c", "", SPOOL_OP_SET, "x 3");
+	put(f->s, "a", "", SPOOL_OP_ADD, "x 10\ny 1");
+	r = fold_all(f->s, &o);
+	assert_int_equal(r.rows, 4);
+	assert_int_equal(r.rejected, 1);
+	assert_true(value(f->s, "a", "", "x", "") == 11);
+	assert_true(value(f->s, "a", "", "y", "") == 1);
+	assert_true(value(f->s, "b", "", "x", "") == 2);
+	assert_false(exists(f->s, "c", "", "x", ""));
+	assert_int_equal(query_int(f->s, "SELECT count(*) FROM groups"), 2);
+
+	/* A later batch counts from the state. */
+	assert_int_equal(spool_request_delete(f->s, "d", ""), SPOOL_OK);
+	assert_int_equal(spool_request_delete(f->s, "b", ""), SPOOL_OK);
+	put(f->s, "b", "", SPOOL_OP_SET, "x 4");
+	r = fold_all(f->s, &o);
+	assert_int_equal(r.rows, 3);
+	assert_int_equal(r.rejected, 1);
+	assert_int_equal(r.deletes, 1);
+	assert_true(value(f->s, "b", "", "x", "") == 4);
+	why = reasons(f->s);
+	assert_string_equal(why, "limits.max_groups: the spool holds 2 groups, "
+	    "the most it may (limit 2), and this row would start another; "
+	    "raise limits.max_groups in the agent's configuration, or delete "
+	    "groups no longer needed (collector-spool delete)|"
+	    "limits.max_groups: the spool holds 2 groups, the most it may "
+	    "(limit 2), and this row would start another; raise "
+	    "limits.max_groups in the agent's configuration, or delete groups "
+	    "no longer needed (collector-spool delete)");
+	free(why);
+	assert_int_equal(query_int(f->s, "SELECT value FROM meta WHERE "
+	    "key='refused_max_groups'"), 2);
+	assert_int_equal(query_int(f->s, "SELECT value FROM meta WHERE "
+	    "key='rejected_total'"), 2);
+	/* Without the limit (0), the same row goes through. */
+	o.max_groups = 0;
+	put(f->s, "c", "", SPOOL_OP_SET, "x 3");
+	r = fold_all(f->s, &o);
+	assert_int_equal(r.rejected, 0);
+	assert_true(value(f->s, "c", "", "x", "") == 3);
+}
+
+/* limits.max_series_per_group: up to the limit goes through, one past it
+ * is refused whole; rows that only change existing series always go
+ * through; a series named twice in a row counts once, an observed
+ * histogram is one series; a delete starts the count afresh. */
+static void
+test_limit_series_per_group(void **state)
+{
+	struct fx *f = *state;
+	spool_fold_options o;
+	spool_fold_result r;
+	char *why;
+
+	memset(&o, 0, sizeof(o));
+	o.max_series_per_group = 3;
+	put(f->s, "g", "", SPOOL_OP_SET, "a 1\nb 1");
+	put(f->s, "g", "", SPOOL_OP_SET, "a 2\nc{l=\"1\"} 1");
+	put(f->s, "g", "", SPOOL_OP_SET, "d 1\na 9");
+	put(f->s, "g", "", SPOOL_OP_SET, "a 5\nb 5\nc{l=\"1\"} 5");
+	put(f->s, "h", "", SPOOL_OP_SET, "w 1\nx 1\ny 1\nz 1");
+	put(f->s, "h", "", SPOOL_OP_SET, "q 1\nq 2\nr{a=\"1\",b=\"2\"} 1\n"
+	    "r{b=\"2\",a=\"1\"} 3");
+	put(f->s, "k", "", SPOOL_OP_OBSERVE, "lat 0.1\nlat 0.2\nlat{a=\"1\"} 1");
+	r = fold_all(f->s, &o);
+	assert_int_equal(r.rows, 7);
+	assert_int_equal(r.rejected, 2);
+	assert_true(value(f->s, "g", "", "a", "") == 5);
+	assert_true(value(f->s, "g", "", "b", "") == 5);
+	assert_true(value(f->s, "g", "", "c", "l=\"1\"") == 5);
+	assert_false(exists(f->s, "g", "", "d", ""));
+	assert_true(value(f->s, "h", "", "q", "") == 2);
+	assert_true(value(f->s, "h", "", "r", "a=\"1\",b=\"2\"") == 3);
+	assert_false(exists(f->s, "h", "", "w", ""));
+	assert_int_equal(query_int(f->s, "SELECT count(*) FROM series WHERE "
+	    "name='lat'"), 2);
+	why = reasons(f->s);
+	assert_string_equal(why, "limits.max_series_per_group: this row would "
+	    "add 1 series to a group of 3 (limit 3); raise "
+	    "limits.max_series_per_group in the agent's configuration, or "
+	    "delete the group to start it afresh (collector-spool delete)|"
+	    "limits.max_series_per_group: this row would add 4 series to a "
+	    "group of 0 (limit 3); raise limits.max_series_per_group in the "
+	    "agent's configuration, or delete the group to start it afresh "
+	    "(collector-spool delete)");
+	free(why);
+
+	/* Next batch: counted from the state; after a delete in the same
+	 * batch the group starts from 0. */
+	put(f->s, "g", "", SPOOL_OP_SET, "e 1");
+	assert_int_equal(spool_request_delete(f->s, "g", ""), SPOOL_OK);
+	put(f->s, "g", "", SPOOL_OP_SET, "e 1\nf 1\ng 1");
+	put(f->s, "g", "", SPOOL_OP_SET, "h 1");
+	r = fold_all(f->s, &o);
+	assert_int_equal(r.rows, 4);
+	assert_int_equal(r.rejected, 2);
+	assert_false(exists(f->s, "g", "", "a", ""));
+	assert_true(value(f->s, "g", "", "e", "") == 1);
+	assert_true(value(f->s, "g", "", "g", "") == 1);
+	assert_false(exists(f->s, "g", "", "h", ""));
+	assert_int_equal(query_int(f->s, "SELECT value FROM meta WHERE "
+	    "key='refused_max_series_per_group'"), 4);
+}
+
+/* limits.max_series, over all groups; a limit lowered below what the
+ * state holds keeps it all and lets existing series change. */
+static void
+test_limit_series(void **state)
+{
+	struct fx *f = *state;
+	spool_fold_options o;
+	spool_fold_result r;
+	char *why;
+
+	memset(&o, 0, sizeof(o));
+	o.max_series = 4;
+	o.max_series_per_group = 3;
+	put(f->s, "g1", "", SPOOL_OP_SET, "a 1\nb 1");
+	put(f->s, "g2", "", SPOOL_OP_SET, "c 1\nd 1");
+	put(f->s, "g3", "", SPOOL_OP_SET, "e 1");
+	put(f->s, "g1", "", SPOOL_OP_SET, "a 2\nx 1\ny 1");
+	put(f->s, "g1", "", SPOOL_OP_SET, "a 3");
+	r = fold_all(f->s, &o);
+	assert_int_equal(r.rejected, 2);
+	assert_true(value(f->s, "g1", "", "a", "") == 3);
+	assert_true(value(f->s, "g2", "", "d", "") == 1);
+	assert_false(exists(f->s, "g3", "", "e", ""));
+	/* The group with a row refused was still created? No: nothing of a
+	 * refused row is kept. */
+	assert_int_equal(query_int(f->s, "SELECT count(*) FROM groups"), 2);
+	why = reasons(f->s);
+	assert_string_equal(why, "limits.max_series: this row would add 1 "
+	    "series to the 4 the spool holds (limit 4); raise "
+	    "limits.max_series in the agent's configuration, or delete groups "
+	    "no longer needed (collector-spool delete)|"
+	    "limits.max_series_per_group: this row would add 2 series to a "
+	    "group of 2 (limit 3); raise limits.max_series_per_group in the "
+	    "agent's configuration, or delete the group to start it afresh "
+	    "(collector-spool delete)");
+	free(why);
+
+	/* A delete frees room in the same batch. */
+	assert_int_equal(spool_request_delete(f->s, "g2", ""), SPOOL_OK);
+	put(f->s, "g3", "", SPOOL_OP_SET, "e 1\nf 1");
+	put(f->s, "g3", "", SPOOL_OP_SET, "z 1");
+	r = fold_all(f->s, &o);
+	assert_int_equal(r.rejected, 1);
+	assert_true(value(f->s, "g3", "", "f", "") == 1);
+	assert_false(exists(f->s, "g3", "", "z", ""));
+
+	/* Lowered to 1: nothing goes, updates still do, new series not. */
+	o.max_series = 1;
+	put(f->s, "g1", "", SPOOL_OP_ADD, "a 1\nb 1");
+	put(f->s, "g3", "", SPOOL_OP_SET, "n 1");
+	r = fold_all(f->s, &o);
+	assert_int_equal(r.rejected, 1);
+	assert_true(value(f->s, "g1", "", "a", "") == 4);
+	assert_true(value(f->s, "g1", "", "b", "") == 2);
+	assert_int_equal(query_int(f->s, "SELECT count(*) FROM series"), 4);
+	assert_int_equal(query_int(f->s, "SELECT value FROM meta WHERE "
+	    "key='refused_max_series'"), 3);
+	assert_int_equal(query_int(f->s, "SELECT value FROM meta WHERE "
+	    "key='refused_max_series_per_group'"), 1);
+}
+
 static void
 test_versions_and_last_row(void **state)
 {
@@ -639,6 +1032,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_observe_needs_histogram, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_family_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_family_resolution, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_name_collisions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rejected_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rejected_reason_as_written, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limit_groups, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limit_series_per_group, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limit_series, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_versions_and_last_row, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort_leaves_nothing, setup, teardown),

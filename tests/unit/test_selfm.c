@@ -11,7 +11,7 @@
 #include "selfm.h"
 #include "rbufcheck.h"
 
-#define NFAM 16
+#define NFAM 19
 
 /* The index of the family called SELFM_PREFIX suffix; fails without one. */
 static size_t
@@ -68,6 +68,16 @@ known(void)
 	m.st.oldest_pending_age = 12.25;
 	m.st.bytes = 65536;
 	m.st.schema_version = 1;
+	m.limit[SPOOL_LIMIT_GROUPS] = 1000;
+	m.limit[SPOOL_LIMIT_SERIES_PER_GROUP] = 0;
+	m.limit[SPOOL_LIMIT_SERIES] = 100000;
+	m.use.used[SPOOL_LIMIT_GROUPS] = 4;
+	m.use.used[SPOOL_LIMIT_SERIES_PER_GROUP] = 90;
+	m.use.used[SPOOL_LIMIT_SERIES] = 120;
+	m.use.refused[SPOOL_LIMIT_GROUPS] = 11;
+	m.use.refused[SPOOL_LIMIT_SERIES_PER_GROUP] = 12;
+	m.use.refused[SPOOL_LIMIT_SERIES] = 13;
+	m.use.largest_group = 3;
 	return m;
 }
 
@@ -388,6 +398,40 @@ test_render_gauges(void **state)
 	    "collector_agent_last_push_success_timestamp_seconds 0\n");
 }
 
+/* The limits: one sample each, labelled with the setting's name (0 is no
+ * limit), sorted by label value, extra labels first. */
+static void
+test_render_limits(void **state)
+{
+	selfm m = known();
+
+	(void)state;
+	render_is(&m, "limit", NULL,
+	    "# HELP collector_agent_limit The limits on what writers may create "
+	    "in the spool (settings limits.*); 0 is no limit.\n"
+	    "# TYPE collector_agent_limit gauge\n"
+	    "collector_agent_limit{limit=\"max_groups\"} 1000\n"
+	    "collector_agent_limit{limit=\"max_series\"} 100000\n"
+	    "collector_agent_limit{limit=\"max_series_per_group\"} 0\n");
+	render_is(&m, "limit_usage", "job=\"a\"",
+	    "# HELP collector_agent_limit_usage What each limit counts now: "
+	    "groups, the series of the largest group, the series of all "
+	    "groups.\n"
+	    "# TYPE collector_agent_limit_usage gauge\n"
+	    "collector_agent_limit_usage{job=\"a\",limit=\"max_groups\"} 4\n"
+	    "collector_agent_limit_usage{job=\"a\",limit=\"max_series\"} 120\n"
+	    "collector_agent_limit_usage{job=\"a\","
+	    "limit=\"max_series_per_group\"} 90\n");
+	render_is(&m, "limit_refusals_total", NULL,
+	    "# HELP collector_agent_limit_refusals_total Spool rows refused "
+	    "because they would pass a limit.\n"
+	    "# TYPE collector_agent_limit_refusals_total counter\n"
+	    "collector_agent_limit_refusals_total{limit=\"max_groups\"} 11\n"
+	    "collector_agent_limit_refusals_total{limit=\"max_series\"} 13\n"
+	    "collector_agent_limit_refusals_total"
+	    "{limit=\"max_series_per_group\"} 12\n");
+}
+
 /* All families in turn make one text whose family lines come in the
  * listed order; an index past the end writes nothing. */
 static void
@@ -465,6 +509,7 @@ main(void)
 		cmocka_unit_test(test_render_histogram),
 		cmocka_unit_test(test_render_build_info),
 		cmocka_unit_test(test_render_gauges),
+		cmocka_unit_test(test_render_limits),
 		cmocka_unit_test(test_render_all_and_past_end),
 		cmocka_unit_test(test_render_cap),
 	};

@@ -568,6 +568,50 @@ test_rw_sent(void **state)
 	    "5f5f6e616d655f5f007570006a6f62006200");
 }
 
+/* What the limits count: groups, the largest group's series (and which
+ * group that is), all series, and the rows each limit ever refused. */
+static void
+test_usage(void **state)
+{
+	struct fx *f = *state;
+	spool_fold_options o;
+	spool_fold_result r;
+	spool_usage u;
+
+	assert_int_equal(spool_get_usage(f->s, &u), SPOOL_OK);
+	for (int i = 0; i < SPOOL_NLIMITS; i++) {
+		assert_int_equal(u.used[i], 0);
+		assert_int_equal(u.refused[i], 0);
+	}
+	assert_int_equal(u.largest_group, 0);
+	put(f->s, "a", "", SPOOL_OP_SET, "x 1\ny 1");
+	put(f->s, "b", "", SPOOL_OP_SET, "x 1\ny 1\nz{l=\"1\"} 1");
+	put(f->s, "c", "", SPOOL_OP_OBSERVE, "h 1\nh 2");
+	assert_int_equal(spool_request_delete(f->s, "d", ""), SPOOL_OK);
+	memset(&o, 0, sizeof(o));
+	o.max_groups = 4;
+	o.max_series = 6;
+	o.max_series_per_group = 3;
+	put(f->s, "e", "", SPOOL_OP_SET, "x 1");
+	put(f->s, "b", "", SPOOL_OP_SET, "w 1");
+	put(f->s, "a", "", SPOOL_OP_SET, "w 1");
+	assert_int_equal(spool_fold(f->s, &o, &r), SPOOL_OK);
+	assert_int_equal(r.rejected, 3);
+	assert_int_equal(spool_get_usage(f->s, &u), SPOOL_OK);
+	assert_int_equal(u.used[SPOOL_LIMIT_GROUPS], 4);
+	assert_int_equal(u.used[SPOOL_LIMIT_SERIES_PER_GROUP], 3);
+	assert_int_equal(u.used[SPOOL_LIMIT_SERIES], 6);
+	assert_int_equal(u.refused[SPOOL_LIMIT_GROUPS], 1);
+	assert_int_equal(u.refused[SPOOL_LIMIT_SERIES_PER_GROUP], 1);
+	assert_int_equal(u.refused[SPOOL_LIMIT_SERIES], 1);
+	assert_int_equal(u.largest_group, 2);
+	assert_string_equal(spool_limit_name(SPOOL_LIMIT_GROUPS), "max_groups");
+	assert_string_equal(spool_limit_name(SPOOL_LIMIT_SERIES_PER_GROUP),
+	    "max_series_per_group");
+	assert_string_equal(spool_limit_name(SPOOL_LIMIT_SERIES), "max_series");
+	assert_null(spool_limit_name((spool_limit)SPOOL_NLIMITS));
+}
+
 int
 main(void)
 {
@@ -584,6 +628,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_pushed_and_park, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_deleted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gateway_seen, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_claim, setup, teardown),
