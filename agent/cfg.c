@@ -32,7 +32,7 @@
 #include "expo.h"
 #include "log.h"
 
-/* Caps (STYLE 5): a file of garbage must not make anything grow unbounded. */
+/* Caps: a file of garbage must not make anything grow unbounded. */
 #define STR_MAX      4096          /* one string setting */
 #define JOB_MAX      1024          /* as the spool's job column */
 #define SECRET_MAX   65536         /* a password or token file */
@@ -1618,7 +1618,7 @@ enum {
 	E_URL, E_ENABLED, E_INTERVAL, E_JOB, E_SPOOL, E_HOST, E_PORT, E_N
 };
 
-/* The environment names of SPEC §5; the env file is read for these only. */
+/* The environment names docs/agent.md lists; the env file is read for these only. */
 static const char *const env_names[E_N] = {
 	"PROMETHEUS_PUSHGATEWAY_URL",
 	"PROMETHEUS_PUSHGATEWAY_ENABLED",
@@ -1743,7 +1743,7 @@ static const ovr ovrs[] = {
 };
 
 /*
- * SPEC §5's three upper layers for each setting they can give: the flag
+ * The three upper layers (docs/agent.md, Settings) for each setting they can give: the flag
  * if given, else the environment's value, else the env file's (envset
  * already holds the winner of those two). Lower layers were applied before.
  *
@@ -1897,7 +1897,7 @@ cfg_load(const cfg_args *args, char *const *envp, const char *default_file,
 	if (args == NULL)
 		args = &none;
 	memset(&es, 0, sizeof(es));
-	/* SPEC §5, lowest layer first, each later one overwriting: defaults,
+	/* docs/agent.md's precedence, lowest layer first, each later one overwriting: defaults,
 	 * the config file, then per setting the env file, the environment
 	 * and the command line (apply_overrides). */
 	if (ld_init(&l) != 0)

@@ -1,7 +1,7 @@
 /*
  * cfg — the agent's settings: defaults, the libconfig file, the --env-file,
  * the environment and the command line, applied in that order so that the
- * later wins (SPEC §5: command line > environment > env file > config file >
+ * later wins (docs/agent.md: command line > environment > env file > config file >
  * defaults). One table describes every file setting (key, type, range,
  * default); one function applies the precedence.
  *
@@ -73,7 +73,7 @@ typedef struct cfg {
 	double group_ttl;          /* seconds, 0 disables; default 0 */
 	double once_timeout;       /* default 30 */
 
-	/* remote write (issue 6): parsed and kept; url NULL or "" disables */
+	/* remote write; url NULL or "" disables it */
 	cfg_http rw;
 	long rw_max_samples_per_send; /* default 2000 */
 

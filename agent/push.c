@@ -545,7 +545,7 @@ push_new(const cfg_http *http, push_t **out, char *errbuf, size_t errlen)
 		}
 		p->hdr_rw = l;
 	}
-	/* Remote write 1.0's headers (FACTS: remote write). */
+	/* The headers the remote-write 1.0 specification asks for. */
 	for (size_t i = 0; i < sizeof(rw_headers) / sizeof(rw_headers[0]);
 	    i++) {
 		if ((l = curl_slist_append(p->hdr_rw, rw_headers[i])) == NULL) {

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Checks text-format bodies for what `promtool check metrics` lets through
-but a renderer must not produce (FACTS.md): sample timestamps, duplicate
+but a renderer must not produce: sample timestamps, duplicate
 series, non-contiguous families, a second HELP or TYPE, TYPE after the
 family's samples, histograms without le="+Inf" or with buckets that are not
 cumulative or disagree with _count, label names starting with "__", CR

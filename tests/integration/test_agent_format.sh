@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What collector-agent sends is valid text format (SPEC §6): every body it
+# What collector-agent sends is valid text format: every body it
 # PUTs (captured by the fake gateway) passes `promtool check metrics` (exit
 # 0, or 3 for lint on users' names) and the checks promtool does not make
 # (check_body.py); values parse back to the same doubles. Pull mode's

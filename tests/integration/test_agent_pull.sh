@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# PENDING issue #4 (pull mode): rename to test_agent_pull.sh when --listen serves /metrics.
-# Pull mode (SPEC §5 --listen): GET /metrics serves every group's series
+# Pull mode (--listen): GET /metrics serves every group's series
 # with its job and grouping labels and the agent's own metrics, as valid
 # text format (promtool, check_body.py: one family from several groups stays
 # contiguous); GET /-/healthy and /-/ready answer.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SIGHUP (SPEC §5): the agent reads its configuration again; a new valid
+# SIGHUP: the agent reads its configuration again; a new valid
 # one takes effect, an invalid one is logged and the old one stays.
 set -u
 . "$(dirname "$0")/lib.sh"

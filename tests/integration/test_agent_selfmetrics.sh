@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The agent's own metrics (SPEC §5) ride in the default group: after a
+# The agent's own metrics ride in the default group: after a
 # --once run with known work, each has its exact value at the gateway.
 set -u
 . "$(dirname "$0")/lib.sh"

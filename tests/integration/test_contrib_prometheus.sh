@@ -18,7 +18,7 @@ P=contrib/prometheus
 DASH=contrib/grafana/collector-agent.json
 NGINX_CONF=contrib/nginx/pushgateway.conf
 
-# The agent's own families (SPEC §5, issue 4); histogram suffixes allowed.
+# The agent's own families; histogram suffixes allowed.
 AGENT_METRICS="collector_agent_up collector_agent_build_info
 collector_agent_spool_pending_rows collector_agent_spool_oldest_pending_age_seconds
 collector_agent_spool_bytes collector_agent_groups collector_agent_series

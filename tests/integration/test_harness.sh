@@ -39,7 +39,7 @@ is "$(gw_value h3 '' h)" absent "gw_value: a histogram has no plain value"
 is "$(gw_value h3 '' s 'quantile="0.5"')" 1 "gw_value: a quantile"
 is "$(gw_value h3 '' s_count)" 3 "gw_value: a summary's _count"
 
-# The gateway's answers that the agent tests rely on (FACTS.md).
+# The gateway's answers that the agent tests rely on.
 is "$(gw_push 'h4/g/a' $'# TYPE x counter\nx 1\n')" 200 "TYPE clash: the first group is taken"
 is "$(gw_push 'h4/g/b' $'# TYPE x gauge\nx 2\n')" 400 "TYPE clash: the second is refused (400)"
 like "$(cat "$T/curl.out")" "inconsistent with existing metrics" "TYPE clash: the gateway's message"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Hostile input (issue 5, item 3): job values, grouping label values and
+# Hostile input: job values, grouping label values and
 # series label values holding path separators, dot segments, URL syntax,
 # percent signs, "@base64", UTF-8, invalid UTF-8, control characters, NUL,
 # empty and oversized values. Each one either travels safely — written with

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make install` (issue 4): the installed tree, file by file; the units pass
+# `make install`: the installed tree, file by file; the units pass
 # `systemd-analyze verify`; sysusers and tmpfiles give the spool directory
 # its owner and mode; programs built against the installed .pc (shared and
 # static) link and write rows; the shell and Python writer examples write

@@ -130,9 +130,9 @@ none_missing "$miss" "collector-agent.8: SYNOPSIS shows every option"
 
 # ----------------------------------------- collector-agent(8): environment
 
-# The names of SPEC §5, as cfg.c reads them (env_names[]).
+# The environment names docs/agent.md lists, as cfg.c reads them (env_names[]).
 env_names=$(awk '/env_names\[E_N\] = \{/,/^\};/' "$CFG_C" | grep -oE '"[A-Z_]+"' | tr -d '"')
-is "$(echo "$env_names" | wc -w)" 7 "agent/cfg.c: the 7 environment names of SPEC §5"
+is "$(echo "$env_names" | wc -w)" 7 "agent/cfg.c: the 7 environment names of docs/agent.md"
 env_text=$(section "$AGENT8" ENVIRONMENT)
 page_env=$(grep -E '^\.It Ev ' "$AGENT8" | grep -oE 'Ev [A-Z_]+' | sed 's/^Ev //')
 miss=

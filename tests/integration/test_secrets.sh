@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Secrets (issue 5 item 1): distinctive passwords, tokens and header values
+# Secrets: distinctive passwords, tokens and header values
 # go through every path the agent has (debug logs of a success, a 401, a
 # TLS failure, an unreachable gateway; -t; pull mode's /metrics; config
 # errors; collector-spool stats) and every output is grepped for them, also

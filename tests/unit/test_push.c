@@ -82,7 +82,8 @@ free_port(void)
 static const struct {
 	const char *job, *grouping, *path;
 } paths[] = {
-	/* FACTS.md's example, in canonical (sorted) order. */
+	/* The @base64 example the Pushgateway's README gives, in canonical
+	 * (sorted) order. */
 	{ "t3", "empty=\"\",path=\"/a/b\"",
 	  "/metrics/job/t3/empty@base64/=/path@base64/L2EvYg" },
 	{ "api", "", "/metrics/job/api" },
