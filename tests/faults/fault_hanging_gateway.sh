@@ -5,7 +5,7 @@
 # ends at `timeout` (the listener sees the agent close every connection it
 # opened), the agent backs off (a bounded number of connections in a 10 s
 # window with timeout=1, retry_min=0.2, retry_max=1), its memory does not
-# grow (VmRSS of an agent retrying as fast as the settings allow, timeout
+# grow (the anonymous memory of an agent retrying as fast as the settings allow, timeout
 # 0.1 s, compared after warm-up and 10 s later), `--once` exits 75 within
 # its once_timeout with the data kept; then the daemon is pointed at a real
 # gateway with SIGHUP and delivers exactly what was written.
@@ -51,7 +51,7 @@ wait_until -t 10 accepts_at_least "$slow_log" 2
 is "$?" 0 "the agent connects to the silent gateway, and again"
 wait_until -t 10 accepts_at_least "$fast_log" 10
 is "$?" 0 "the fast agent too"
-rss1=$(vmrss "$fast_pid")
+rss1=$(rss_anon "$fast_pid")
 t0=$(now_us)
 c1=$(accepts "$slow_log")
 f1=$(accepts "$fast_log")
@@ -59,7 +59,7 @@ sleep "$WINDOW"
 c2=$(accepts "$slow_log")
 elapsed=$(secs_since "$t0")
 f2=$(accepts "$fast_log")
-rss2=$(vmrss "$fast_pid")
+rss2=$(rss_anon "$fast_pid")
 MAX_CONN=$(awk -v e="$elapsed" 'BEGIN { print int(e / 1.2) + 1 }')
 conns=$((c2 - c1))
 fconns=$((f2 - f1))
@@ -73,13 +73,13 @@ warns=$(grep -c 'msg="gateway unreachable; will retry"' "$T/slow.err")
 reason=$(grep -m1 'msg="gateway unreachable; will retry"' "$T/slow.err" | sed 's/.*reason=//')
 echo "# the agent's reason: $reason"
 like "$reason" "imed out" "the log says the request timed out"
-echo "# fast agent VmRSS: ${rss1} KiB after warm-up, ${rss2} KiB after $fconns more timed-out requests"
+echo "# fast agent RssAnon: ${rss1} KiB after warm-up, ${rss2} KiB after $fconns more timed-out requests"
 check "the fast agent made many timed-out requests (>= 20)" test "$fconns" -ge 20
 if grep -q libasan "/proc/$fast_pid/maps" 2>/dev/null; then
 	# ASan keeps freed memory in its quarantine: RSS grows with any churn.
-	tap_skip "VmRSS growth: an ASan build (its quarantine holds freed memory)"
+	tap_skip "memory growth: an ASan build (its quarantine holds freed memory)"
 else
-	check "its VmRSS grew by less than $MAX_GROWTH_KIB KiB" test $((rss2 - rss1)) -lt "$MAX_GROWTH_KIB"
+	check "its anonymous memory grew by less than $MAX_GROWTH_KIB KiB" test $((rss2 - rss1)) -lt "$MAX_GROWTH_KIB"
 fi
 stop_pid "$fast_pid" 10
 is "$STOP_RC" 0 "the fast agent stops on SIGTERM with exit 0 (its last push bounded)"

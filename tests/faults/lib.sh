@@ -127,8 +127,11 @@ todo_check() {
 	fi
 }
 
-# vmrss PID: the process's resident set in KiB
-vmrss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+# rss_anon PID: the process's anonymous resident memory in KiB (its heap
+# and stacks: what a leak grows). VmRSS also counts pages of shared
+# libraries, which the first call of a code path faults in (libcurl's
+# first GET touches 180 KiB of libidn2, libssh2 and nghttp2).
+rss_anon() { awk '/^RssAnon:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
 # agent_bg LOG ARG...: starts the agent in the background, its stderr
 # appended to LOG; sets AGENT_PID.
