@@ -7,6 +7,7 @@
 
 typedef struct entry {
 	int64_t id;
+	int64_t version;    /* the group's version when last seen */
 	int64_t last_row_ms;
 	double base_mono;   /* when this last_row_ms was first seen */
 	double base_age;    /* its age then */
@@ -67,7 +68,7 @@ find(const entry *v, size_t n, int64_t id)
 }
 
 int
-ttl_note(ttl_t *t, int64_t id, int64_t last_row_ms)
+ttl_note(ttl_t *t, int64_t id, int64_t version, int64_t last_row_ms)
 {
 	const entry *old = NULL;
 	entry *e;
@@ -89,8 +90,13 @@ ttl_note(ttl_t *t, int64_t id, int64_t last_row_ms)
 		old = &t->cur[t->scan];
 	e = &t->next[t->nnext++];
 	e->id = id;
+	e->version = version;
 	e->last_row_ms = last_row_ms;
-	if (old != NULL && old->last_row_ms == last_row_ms) {
+	/* The version, not last_row_ms, says whether a row came: the fold
+	 * only ever raises last_row_ms, so after one row stamped ahead (a
+	 * clock stepped back, a writer's own received_ms) the rows that
+	 * follow leave it as it was. */
+	if (old != NULL && old->version == version) {
 		e->base_mono = old->base_mono;
 		e->base_age = old->base_age;
 		return 0;

@@ -4,13 +4,14 @@
  * its time.
  *
  * The spool records when each group's last row came (last_row_ms, the
- * writer's wall clock). A group's age is taken from the wall clock only
- * the first time this process sees that time, and counted on the
- * monotonic clock from then on:
+ * writer's wall clock, never lowered) and counts its changes (version). A
+ * group's age is taken from the wall clock only when this process first
+ * sees the group at a version, and counted on the monotonic clock from
+ * then on:
  *  - at the first listing after start, age = wall now − last_row_ms (the
  *    only measure across a restart), never below 0;
- *  - when a group's last_row_ms changes later, or a new group appears, the
- *    row came since the previous listing, so its age starts at wall now −
+ *  - when a group's version changes later, or a new group appears, a row
+ *    came since the previous listing, so its age starts at wall now −
  *    last_row_ms bounded by [0, the monotonic time since that listing]: a
  *    writer's or the agent's clock that is a day off moves it by at most
  *    one listing interval.
@@ -37,12 +38,12 @@ void ttl_free(ttl_t *t);
 void ttl_begin(ttl_t *t, double mono, double wall);
 
 /*
- * Notes group id (ids strictly increasing within a listing) whose last
- * row came at last_row_ms. Returns 0, or -1 when out of memory: then
+ * Notes group id (ids strictly increasing within a listing) at version,
+ * whose latest row came at last_row_ms. Returns 0, or -1 when out of memory: then
  * ttl_end() keeps the ages of the listing before, and groups new in this
  * one have none (ttl_age() returns -1) until a listing succeeds.
  */
-int ttl_note(ttl_t *t, int64_t id, int64_t last_row_ms);
+int ttl_note(ttl_t *t, int64_t id, int64_t version, int64_t last_row_ms);
 
 /* Ends the listing: groups not noted are forgotten. */
 void ttl_end(ttl_t *t);

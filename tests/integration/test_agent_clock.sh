@@ -62,4 +62,29 @@ check "the agent said it deleted it as expired" \
 stop_pid "$apid" 10
 is "$STOP_RC" 0 "SIGTERM: exit 0"
 
+# ------------------------------------------- a row stamped an hour ahead
+# The fold never lowers a group's last row time, so after a row stamped
+# ahead (a clock stepped back since, or a writer's own received_ms) the
+# rows that follow leave it as it is: the group must not age while written.
+export COLLECTOR_SPOOL="$T/stamped.db"
+"$CS" put --job sj --grouping 'instance="si"' 'seed_gauge 1'
+agent_conf "$T/stamped.conf" "$GW_URL" sj si group_ttl=3
+agent_start stamped -c "$T/stamped.conf"
+apid=$AGENT_PID
+"$PY" -c 'import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], timeout=10)
+db.execute("INSERT INTO inbox(job, grouping, op, body, received_ms) VALUES (?, ?, ?, ?, ?)",
+           ("ahead", "", "add", "ahead_total 1\n", int(time.time() * 1000) + 3600000))
+db.commit()' "$COLLECTOR_SPOOL"
+for i in 1 2 3 4 5 6 7 8; do
+	sleep 1
+	"$CS" put --job ahead --grouping '' --op add 'ahead_total 1'
+done
+check "an add every second after a row stamped an hour ahead: all 9 count" \
+	wait_until gw_is 9 ahead '' ahead_total
+is "$(grep -c 'msg="deleted group" job=ahead' "$T/stamped.err")" 0 \
+	"the group was not expired while written (group_ttl 3 s, 8 s of rows)"
+stop_pid "$apid" 10
+is "$STOP_RC" 0 "SIGTERM: exit 0"
+
 tap_done
