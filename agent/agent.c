@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,8 @@
 #define LOG_REPEAT_S 60.0
 /* The loop folds at least this often, during long rounds too. */
 #define FOLD_PERIOD_S 1.0
+/* --once waiting for another --once's lock looks again this often. */
+#define CLAIM_RETRY_S 0.1
 /* One group as listed at the start of a step (strings owned). */
 typedef struct group {
 	int64_t id;
@@ -110,6 +113,8 @@ struct agent {
 	int rw_incomplete;        /* this round: some live series was not
 	                           * noted (out of memory): no markers */
 	int gw_yield;             /* gateway rounds give way to remote write */
+	int looping;              /* in the daemon's loop: signals are taken
+	                           * between requests */
 	size_t rw_many_labels;    /* this round: series with too many labels */
 	double rw_many_said;      /* monotonic: when that was last logged */
 	backoff rwb;              /* remote write's transport failures */
@@ -117,6 +122,8 @@ struct agent {
 	log_limit fold_lim;       /* fold failures */
 	log_limit record_lim;     /* pushes that could not be recorded */
 	log_limit ckpt_lim;       /* checkpoints that failed */
+	log_limit reject_lim;     /* "rows rejected" lines */
+	size_t rejected_unsaid;   /* rows rejected since the last such line */
 	log_limit rw_keep_lim;    /* loads and saves of the series sent */
 	limit_watch lw;           /* reads and warnings of the limits */
 	ttl_t *ages;              /* how long each group went without a row */
@@ -124,6 +131,10 @@ struct agent {
 	double hb_next;           /* monotonic: the default group is due */
 	double probe_next;        /* monotonic: ask the gateway's start time */
 	int probe_off;            /* the gateway cannot tell its start time */
+	char *gw_known;           /* its identity (URL, start time) as last
+	                           * seen; NULL before the first answer */
+	int gw_unrecorded;        /* ... not yet recorded in the spool */
+	log_limit gw_record_lim;  /* failures to record it */
 	serve_t *srv;             /* pull mode; NULL when off */
 	char *srv_listen;         /* the address srv serves */
 	pullctx pc;
@@ -335,6 +346,7 @@ agent_free(agent_t *a)
 	rw_batch_free(a->batch);
 	rw_seen_free(a->seen);
 	ttl_free(a->ages);
+	free(a->gw_known);
 	spool_close(a->s);
 	free(a->default_grouping);
 	free(a->buckets);
@@ -352,6 +364,7 @@ fold_all(agent_t *a, int *more)
 	spool_fold_options o = { 0 };
 	spool_fold_result r;
 	spool_err e;
+	unsigned held;
 
 	o.default_job = a->c->job;
 	o.default_grouping = a->default_grouping;
@@ -366,7 +379,6 @@ fold_all(agent_t *a, int *more)
 		if ((e = spool_fold(a->s, &o, &r)) != SPOOL_OK) {
 			/* A full disk fails every second: say it once a
 			 * minute, with how many times it failed since. */
-			unsigned held;
 			if (log_limit_pass(&a->fold_lim, mono(), LOG_REPEAT_S,
 			    &held))
 				log_errorx("cannot fold the inbox", "reason=%s "
@@ -376,9 +388,16 @@ fold_all(agent_t *a, int *more)
 		}
 		if (log_limit_clear(&a->fold_lim))
 			log_info("folding works again", NULL);
-		if (r.rejected > 0)
+		/* A writer stuck at a limit is refused every second: the
+		 * first refusal is said at once, the rest once a minute with
+		 * how many. */
+		a->rejected_unsaid += r.rejected;
+		if (a->rejected_unsaid > 0 && log_limit_pass(&a->reject_lim,
+		    mono(), LOG_REPEAT_S, &held)) {
 			log_warnx("rows rejected", "rows=%zu hint=%s",
-			    r.rejected, log_q("collector-spool rejected"));
+			    a->rejected_unsaid, log_q("collector-spool rejected"));
+			a->rejected_unsaid = 0;
+		}
 		if (r.rows > 0)
 			log_debug("folded", "rows=%zu lines=%zu groups=%zu",
 			    r.rows, r.lines, r.groups);
@@ -449,7 +468,7 @@ list_groups(agent_t *a)
 	/* The groups come in id order, as the ages want them. */
 	ttl_begin(a->ages, mono(), wall());
 	for (size_t i = 0; i < a->ngroups; i++)
-		if (ttl_note(a->ages, a->groups[i].id,
+		if (ttl_note(a->ages, a->groups[i].id, a->groups[i].version,
 		    a->groups[i].last_row_ms) != 0)
 			log_debug("out of memory: group ages kept from the last "
 			    "listing", NULL);
@@ -1111,10 +1130,30 @@ probe_gateway(agent_t *a)
 	if ((id = malloc(n)) == NULL)
 		return;
 	snprintf(id, n, "%s %s", a->c->gw.url, started);
-	if (spool_gateway_seen(a->s, id, &changed) != SPOOL_OK)
-		log_warnx("cannot record the gateway's start time", "reason=%s",
-		    log_q(spool_errmsg(a->s)));
-	free(id);
+	/* The same gateway as last time costs no write to the spool. */
+	if (a->gw_known != NULL && !a->gw_unrecorded &&
+	    strcmp(a->gw_known, id) == 0) {
+		free(id);
+		return;
+	}
+	if (spool_gateway_seen(a->s, id, &changed) == SPOOL_OK) {
+		a->gw_unrecorded = 0;
+		(void)log_limit_clear(&a->gw_record_lim);
+	} else {
+		/* The spool cannot say (busy, full): what this run knows
+		 * decides, and the record is tried again next round. */
+		unsigned held;
+		changed = a->gw_known != NULL && strcmp(a->gw_known, id) != 0;
+		a->gw_unrecorded = 1;
+		if (log_limit_pass(&a->gw_record_lim, mono(), LOG_REPEAT_S,
+		    &held))
+			log_warnx("cannot record the gateway's start time; "
+			    "tried again next round", "reason=%s "
+			    "failures_since_last_report=%u",
+			    log_q(spool_errmsg(a->s)), held);
+	}
+	free(a->gw_known);
+	a->gw_known = id;
 	if (changed) {
 		log_info("the gateway is new or was restarted; pushing every "
 		    "group again", "url=%s started=%s", log_q(a->c->gw.url),
@@ -1128,11 +1167,11 @@ probe_gateway(agent_t *a)
 static int
 push_default(agent_t *a, group *dg, double deadline, step *out)
 {
+	if (!time_left(a, deadline, out))
+		return 1;
 	if (spool_get_stats(a->s, &a->m.st) != SPOOL_OK)
 		log_warnx("cannot read spool stats", "reason=%s",
 		    log_q(spool_errmsg(a->s)));
-	if (!time_left(a, deadline, out))
-		return 1;
 	a->hb_next = mono() + a->c->interval;
 	return do_push(a, dg, 1, out);
 }
@@ -1261,6 +1300,16 @@ rw_flush(agent_t *a)
 
 	if (rw_batch_count(a->batch) == 0)
 		return 0;
+	/* A stop or a reload ends the round's sending here, as one between
+	 * a gateway round's requests does; the walk then only notes the
+	 * series (no backoff: the loop takes the signal next). */
+	if (a->looping) {
+		sig_poll();
+		if (sig_pending()) {
+			rw_batch_reset(a->batch);
+			return 1;
+		}
+	}
 	if ((e = rw_batch_encode(a->batch, &body, &len)) != RW_OK) {
 		log_errorx("cannot encode a remote write request", "reason=%s",
 		    rw_strerror(e));
@@ -1737,36 +1786,6 @@ rw_round(agent_t *a)
 
 /* --- --once ------------------------------------------------------------- */
 
-/*
- * One agent per spool: two would push the same groups in turn, and the
- * slower one's older state could be the last the gateway keeps. The lock
- * is the kernel's, so a killed agent leaves none behind. Returns 0, or the
- * exit status after saying why.
- */
-static int
-claim(agent_t *a, int once)
-{
-	long holder = 0;
-	spool_err e = spool_claim(a->s, &holder);
-
-	if (e == SPOOL_OK)
-		return 0;
-	if (e != SPOOL_EBUSY) {
-		log_errorx("cannot lock the spool", "reason=%s",
-		    log_q(spool_errmsg(a->s)));
-		return spool_exit_status(e);
-	}
-	if (once)
-		log_errorx("a running collector-agent owns the spool and "
-		    "delivers its rows; --once did nothing", "spool=%s pid=%ld",
-		    log_q(a->c->spool_path), holder);
-	else
-		log_errorx("the spool is in use by another collector-agent; "
-		    "stop it first, or give each agent a spool of its own",
-		    "spool=%s pid=%ld", log_q(a->c->spool_path), holder);
-	return EX_UNAVAILABLE;
-}
-
 static void
 sleep_until(double t)
 {
@@ -1780,6 +1799,74 @@ sleep_until(double t)
 	nanosleep(&ts, NULL);
 }
 
+/* Is process pid a collector-agent --once? (Its command line says.) */
+static int
+is_once(long pid)
+{
+	char path[64], buf[4096];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* The arguments, each ending in a NUL. */
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1)
+		if (strcmp(buf + i, "--once") == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * One agent per spool: two would push the same groups in turn, and the
+ * slower one's older state could be the last the gateway keeps. The lock
+ * is the kernel's, so a killed agent leaves none behind. A daemon, or
+ * --once beside a daemon, is refused at once; --once beside another
+ * --once (a timer and a batch job that overlap) waits for it, until
+ * once_deadline (monotonic). Returns 0, or the exit status after saying
+ * why.
+ */
+static int
+claim(agent_t *a, double once_deadline)
+{
+	long holder = 0;
+	spool_err e;
+
+	/* No holder named: it ended between the two looks, or /proc/locks
+	 * cannot say; look again. */
+	while ((e = spool_claim(a->s, &holder)) == SPOOL_EBUSY &&
+	    once_deadline > 0 && (holder == 0 || is_once(holder)) &&
+	    mono() < once_deadline)
+		sleep_until(mono() + CLAIM_RETRY_S);
+	if (e == SPOOL_OK)
+		return 0;
+	if (e != SPOOL_EBUSY) {
+		log_errorx("cannot lock the spool", "reason=%s",
+		    log_q(spool_errmsg(a->s)));
+		return spool_exit_status(e);
+	}
+	if (once_deadline > 0 && (holder == 0 || is_once(holder)))
+		log_errorx("another collector-agent --once held the spool past "
+		    "once_timeout; the rows it did not fold go with the next "
+		    "run", "spool=%s pid=%ld once_timeout=%g",
+		    log_q(a->c->spool_path), holder, a->c->once_timeout);
+	else if (once_deadline > 0)
+		log_errorx("a running collector-agent owns the spool and "
+		    "delivers its rows; --once did nothing", "spool=%s pid=%ld",
+		    log_q(a->c->spool_path), holder);
+	else
+		log_errorx("the spool is in use by another collector-agent; "
+		    "stop it first, or give each agent a spool of its own",
+		    "spool=%s pid=%ld", log_q(a->c->spool_path), holder);
+	return EX_UNAVAILABLE;
+}
+
+
 int
 agent_once(agent_t *a)
 {
@@ -1787,7 +1874,7 @@ agent_once(agent_t *a)
 	int refused = 0, more = 1, rw_failed = 0;
 	int rc;
 
-	if ((rc = claim(a, 1)) != 0)
+	if ((rc = claim(a, deadline)) != 0)
 		return rc;
 	/* Drain the inbox first: a batch job's rows all go in this run. */
 	for (int i = 0; i < 1000 && more; i++)
@@ -1915,8 +2002,14 @@ agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 	a->next_fold = now;
 	a->hb_next = now + a->c->interval;
 	a->probe_next = now;
-	while (!sig_stop_requested()) {
+	a->looping = 1;
+	for (;;) {
 		int more = 0;
+
+		/* Also when every wait is cut short by work to do. */
+		sig_poll();
+		if (sig_stop_requested())
+			break;
 
 		if (sig_take_reload()) {
 			cfg *n;
@@ -2007,7 +2100,7 @@ agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 		}
 		/* The remote-write sink runs on its own schedule and backoff:
 		 * one failing sink never holds back the other. */
-		if (a->rwp != NULL && mono() >= a->rw_next)
+		if (a->rwp != NULL && mono() >= a->rw_next && !sig_pending())
 			(void)rw_round(a);
 		if (more)
 			continue;
@@ -2026,6 +2119,7 @@ agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 			sig_wait(t - mono());
 		}
 	}
+	a->looping = 0;
 	notify_send("STOPPING=1");
 	serve_set_ready(a->srv, 0);
 	/* After a move the old file's state is still the newest the agent

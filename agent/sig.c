@@ -12,15 +12,7 @@
 static volatile sig_atomic_t stop, hup;
 static sigset_t handled, opened;
 
-static void
-on_signal(int s)
-{
-	if (s == SIGHUP)
-		hup = 1;
-	else
-		stop = 1;
-}
-
+/* The handler, and sig_poll() for signals taken without it. */
 static void
 note(int s)
 {
@@ -45,7 +37,7 @@ sig_init(void)
 	sigdelset(&opened, SIGINT);
 	sigdelset(&opened, SIGHUP);
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
+	sa.sa_handler = note;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -88,8 +80,12 @@ sig_wait(double seconds)
 {
 	struct timespec ts;
 
-	if (seconds <= 0 || stop || hup)
+	/* No time left to wait: the signals are taken all the same, or a
+	 * loop that always has work would never see them. */
+	if (seconds <= 0 || stop || hup) {
+		sig_poll();
 		return;
+	}
 	ts.tv_sec = (time_t)seconds;
 	ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
 	/* The signals open only inside this one call, so none can slip in

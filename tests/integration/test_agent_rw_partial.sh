@@ -8,7 +8,9 @@
 #     reset by the requests that got through;
 #   - a gateway that takes 0.7 s per PUT while the agent pushes 9 groups:
 #     remote write still goes out during those pushes (the two sinks share
-#     one loop, and a gateway round gives way when remote write is due).
+#     one loop, and a gateway round gives way when remote write is due);
+#   - a receiver that takes 1 s a request: SIGHUP and SIGTERM are taken
+#     between two requests of a remote-write round.
 set -u
 . "$(dirname "$0")/lib.sh"
 need agent gateway
@@ -86,5 +88,28 @@ is "$(gw_value slow8 '' slow_gauge)" 8 "the last group reached the gateway"
 stop_pid "$spid" 10
 is "$STOP_RC" 0 "SIGTERM: exit 0"
 gw_stop
+
+# --------------------- signals during a long remote-write round
+# A receiver that takes 1 s a request, 10 samples a request: a round of
+# about 9 s, longer than the interval, so a round is always due. SIGHUP and
+# SIGTERM are taken at the next request.
+proxy_start slowrw --upstream "$VMURL" --delay-method POST --delay 1 ||
+	{ tap_fail "the slow receiver's proxy starts"; tap_done; exit 1; }
+export COLLECTOR_SPOOL="$T/slowrw.db"
+lines=()
+for i in $(seq 0 39); do lines+=("slowrw_gauge{n=\"$i\"} $i"); done
+"$CS" put --job slowrw --grouping '' "${lines[@]}"
+agent_conf "$T/slowrw.conf" "http://127.0.0.1:1" rj ri enabled=false
+echo "remote_write: { url = \"$PROXY_URL/api/v1/write\"; max_samples_per_send = 10; };" >>"$T/slowrw.conf"
+agent_start slowrw -c "$T/slowrw.conf"
+rpid=$AGENT_PID
+posts() { [ "$(grep -c ' POST ' "$PROXY_LOG")" -ge "$1" ]; }
+check "the long round begins" wait_until -t 20 posts 2
+kill -HUP "$rpid"
+check "SIGHUP during the round: reloaded at the next request" \
+	wait_until -t 5 grep -q 'msg="configuration reloaded"' "$T/slowrw.err"
+wait_until -t 20 posts 4
+stop_pid "$rpid" 8
+is "$STOP_RC/$STOP_KILLED" "0/0" "SIGTERM during the round: it ends at the next request, exit 0"
 stop_pid "$vpid" 10
 tap_done
