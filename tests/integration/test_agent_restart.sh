@@ -4,8 +4,8 @@
 # agent notices from the gateway's start time and pushes every group
 # again, changed or not, within one interval; --once notices a restart
 # since the last run. And one agent per spool: a second agent, or --once
-# while a daemon runs, is refused with status 69; SIGKILL leaves no stale
-# lock.
+# while a daemon runs, is refused with status 69; --once while another
+# --once runs waits for it; SIGKILL leaves no stale lock.
 . "$(dirname "$0")/lib.sh"
 need agent gateway
 
@@ -54,6 +54,25 @@ check "the daemon delivers the batch job's row" wait_until gw_is 7 batch '' batc
 stop_pid "$apid" 10 KILL
 run_agent -c "$T/d2.conf" --once
 is_rc 0 "after SIGKILL of the daemon, --once runs: no stale lock"
+
+# Two --once runs that overlap (a timer and a batch job): the second waits
+# for the first, then delivers what was written after the first folded.
+proxy_start slowput --upstream "$GW_URL" --delay-method PUT --delay 1 ||
+	{ tap_fail "the proxy starts"; tap_done; exit 1; }
+agent_conf "$T/o.conf" "$PROXY_URL" rj2 ri2 once_timeout=15
+"$CS" put --job first --grouping '' 'first_gauge 1'
+agent_start o1 -c "$T/o.conf" --once
+o1=$AGENT_PID
+first_put() { grep -q ' PUT ' "$PROXY_LOG"; }
+wait_until first_put
+"$CS" put --job second --grouping '' 'second_gauge 2'
+run_agent -c "$T/o.conf" --once
+is_rc 0 "--once while another --once runs: it waits, then exit 0"
+is "$(grep -c 'msg="pushed group" job=second ' "$AGENT_ERR_FILE")" 1 \
+	"and it pushes the row written after the first one folded"
+wait_exit "$o1" 15
+is "${STOP_RC:-running}" 0 "the first --once: exit 0"
+is "$(gw_value first '' first_gauge)/$(gw_value second '' second_gauge)" "1/2" "both rows at the gateway"
 
 # ---------------------------------------------------- --once, restarted
 gw_stop
