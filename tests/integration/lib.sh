@@ -22,6 +22,7 @@ AGENT="$BUILD/collector-agent"
 CS="$BUILD/collector-spool"
 PY=/usr/bin/python3
 GATEWAY_BIN=${GATEWAY_BIN:-/usr/bin/prometheus-pushgateway}
+VM=${VM:-/usr/bin/victoria-metrics}
 PROMTOOL=${PROMTOOL:-/usr/bin/promtool}
 export LC_ALL=C PYTHONDONTWRITEBYTECODE=1
 
@@ -174,6 +175,24 @@ gw_start() {
 	done
 	echo "# the gateway did not start on port $port"
 	diag_file "$GW_LOG"
+	return 1
+}
+
+# vm_start [PORT]: a real VictoriaMetrics on 127.0.0.1:PORT (a free port when
+# not given), data in a directory of its own, retention 1 d, queries without
+# the latency offset; waits until it is healthy. Sets VM_PORT, VM_URL,
+# VM_PID. Returns 1, its log shown, when it does not come up within 15 s.
+vm_start() {
+	local port=${1:-$(free_port)}
+	VM_PORT=$port
+	VM_URL="http://127.0.0.1:$port"
+	"$VM" -httpListenAddr="127.0.0.1:$port" -storageDataPath="$T/vm-$port" \
+		-retentionPeriod=1d -search.latencyOffset=0s >"$T/vm-$port.log" 2>&1 &
+	VM_PID=$!
+	track "$VM_PID"
+	wait_until curl -sf --max-time 1 "$VM_URL/health" -o /dev/null && return 0
+	echo "# VictoriaMetrics did not start on port $port"
+	diag_file "$T/vm-$port.log"
 	return 1
 }
 

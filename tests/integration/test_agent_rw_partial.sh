@@ -14,18 +14,10 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 need agent gateway
-VM=${VM:-/usr/bin/victoria-metrics}
 [ -x "$VM" ] || { echo "1..0 # SKIP $VM not installed"; exit 0; }
 
-vport=$(free_port)
-"$VM" -httpListenAddr="127.0.0.1:$vport" -storageDataPath="$T/vm" \
-	-retentionPeriod=1d -search.latencyOffset=0s >"$T/vm.log" 2>&1 &
-vpid=$!
-track "$vpid"
-if ! wait_until curl -sf --max-time 1 "http://127.0.0.1:$vport/health" -o /dev/null; then
-	tap_fail "VictoriaMetrics starts"; diag_file "$T/vm.log"; tap_done; exit 1
-fi
-VMURL="http://127.0.0.1:$vport"
+vm_start || { tap_fail "VictoriaMetrics starts"; tap_done; exit 1; }
+vport=$VM_PORT vpid=$VM_PID VMURL=$VM_URL
 
 vm_is() { [ "$(vm_last "$VMURL" "$1")" = "$2" ]; }
 

@@ -13,7 +13,6 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 need agent
-VM=${VM:-/usr/bin/victoria-metrics}
 PROM=${PROM:-/usr/bin/prometheus}
 [ -x "$VM" ] || { echo "1..0 # SKIP $VM not installed"; exit 0; }
 [ -x "$PROM" ] || { echo "1..0 # SKIP $PROM not installed"; exit 0; }
@@ -21,14 +20,8 @@ PROM=${PROM:-/usr/bin/prometheus}
 vm_is() { [ "$(vm_last "http://127.0.0.1:$1" "$2")" = "$3" ]; }
 
 # ------------------------------------------------------ VictoriaMetrics
-vport=$(free_port)
-"$VM" -httpListenAddr="127.0.0.1:$vport" -storageDataPath="$T/vm" \
-	-retentionPeriod=1d -search.latencyOffset=0s >"$T/vm.log" 2>&1 &
-vpid=$!
-track "$vpid"
-if ! wait_until curl -sf --max-time 1 "http://127.0.0.1:$vport/health" -o /dev/null; then
-	tap_fail "VictoriaMetrics starts"; diag_file "$T/vm.log"; tap_done; exit 1
-fi
+vm_start || { tap_fail "VictoriaMetrics starts"; tap_done; exit 1; }
+vport=$VM_PORT vpid=$VM_PID
 
 export COLLECTOR_SPOOL="$T/vm.db"
 # The agent's own group (sj, instance="si") never expires.
