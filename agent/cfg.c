@@ -251,6 +251,9 @@ static const row rows[] = {
 	  .off = offsetof(cfg, group_ttl) },
 	{ .path = "pushgateway.once_timeout", .type = T_NUM, .min = 1,
 	  .max = 86400, .dnum = 30, .off = offsetof(cfg, once_timeout) },
+	/* Remote write has no such row: its bodies are snappy already. */
+	{ .path = "pushgateway.gzip", .type = T_BOOL, .dnum = 1,
+	  .off = offsetof(cfg, gw.gzip) },
 	HTTP_ROWS("pushgateway", gw),
 
 	{ .path = "remote_write.url", .type = T_URL, .flags = F_OPT,
@@ -1615,7 +1618,8 @@ cfg_parse_env(const char *text, size_t len, const char *name,
 /* --- environment, env file and command line ------------------------------------ */
 
 enum {
-	E_URL, E_ENABLED, E_INTERVAL, E_JOB, E_SPOOL, E_HOST, E_PORT, E_N
+	E_URL, E_ENABLED, E_INTERVAL, E_JOB, E_SPOOL, E_HOST, E_PORT, E_GZIP,
+	E_N
 };
 
 /* The environment names docs/agent.md lists; the env file is read for these only. */
@@ -1627,6 +1631,7 @@ static const char *const env_names[E_N] = {
 	"COLLECTOR_SPOOL",
 	"API_HOST",
 	"API_PORT",
+	"PROMETHEUS_PUSHGATEWAY_GZIP",
 };
 
 /* Per name, the value that wins between the env file and the environment. */
@@ -1730,6 +1735,7 @@ static const ovr ovrs[] = {
 	{ "pushgateway.url", E_URL, "--gateway",
 	  offsetof(cfg_args, gateway) },
 	{ "pushgateway.enabled", E_ENABLED, NULL, 0 },
+	{ "pushgateway.gzip", E_GZIP, NULL, 0 },
 	{ "pushgateway.interval", E_INTERVAL, "--interval",
 	  offsetof(cfg_args, interval) },
 	{ "pushgateway.job", E_JOB, "--job", offsetof(cfg_args, job) },

@@ -50,6 +50,8 @@ typedef struct cfg_http {
 	int insecure_skip_verify;
 	char **headers;            /* "Name: value" each; n_headers of them */
 	size_t n_headers;
+	int gzip;                  /* gzip PUT bodies (the gateway's only;
+	                            * default 1 there, 0 for remote write) */
 } cfg_http;
 
 typedef struct cfg {

@@ -15,6 +15,13 @@
 
 #include "cfg.h"
 
+/* Bodies up to this size go plain: with the request's headers they fit
+ * one TCP segment (MSS 1448 on Ethernet) either way. */
+#define PUSH_GZIP_MIN 1024u
+/* zlib's default: 14.6x on a text-format body, 60 ms of CPU for 7.8 MB
+ * (docs/agent.md, "Compression"). */
+#define PUSH_GZIP_LEVEL 6
+
 typedef enum push_err {
 	PUSH_OK = 0,
 	PUSH_EINVAL,   /* a bad URL, job or grouping */
@@ -38,6 +45,10 @@ typedef struct push_status {
 	double seconds;        /* how long the request took */
 	char message[512];     /* the gateway's answer (first line, trimmed) or
 	                          curl's error; "" on success */
+	int gzip;              /* the body went gzip-compressed */
+	int plain_next;        /* refused because the gateway could not read
+	                          gzip: the next PUT goes plain, so send the
+	                          same group again now (push_put_stream) */
 } push_status;
 
 typedef struct push push_t;
@@ -71,7 +82,9 @@ push_err push_group_path(const char *job, const char *grouping, char **out)
  */
 void push_limit(push_t *p, double seconds);
 
-/* PUT body (len bytes, text format 0.0.4) as the whole group. */
+/* PUT body (len bytes, text format 0.0.4) as the whole group, plain
+ * whatever http->gzip says (the agent streams its bodies; this is for
+ * bodies already in memory). */
 push_err push_put(push_t *p, const char *job, const char *grouping,
     const char *body, size_t len, push_status *st)
     __attribute__((warn_unused_result));
@@ -86,6 +99,22 @@ typedef size_t (*push_source)(char *buf, size_t cap, void *arg);
 /*
  * PUT the whole group with a body pulled from src as the request goes
  * (chunked), so that a large group never sits whole in memory.
+ *
+ * With http->gzip set, a body longer than PUSH_GZIP_MIN bytes goes
+ * compressed as it is pulled (Content-Encoding: gzip, level
+ * PUSH_GZIP_LEVEL; memory stays bounded, see gz.h); a shorter one, which
+ * would gain no packet, goes plain with a Content-Length. To know which,
+ * src is read for up to PUSH_GZIP_MIN + 1 bytes before the request starts;
+ * a source that aborts then ends as PUSH_RETRY with no request sent.
+ *
+ * Gateways before Pushgateway 1.5.0 do not know Content-Encoding and parse
+ * the gzip bytes as text. A gzip body refused with 415, or with 400 and a
+ * parse error, sets st->plain_next: the caller should send the same group
+ * again at once (a new source from the start), and that request goes
+ * plain. If it is delivered, this handle sends every later body plain and
+ * logs one warning naming the gateway's URL; if it is refused too, the
+ * refusal was the data's, and gzip stays on. A new handle (a reload) tries
+ * gzip again, so an upgraded gateway gets gzip after a reload.
  */
 push_err push_put_stream(push_t *p, const char *job, const char *grouping,
     push_source src, void *arg, push_status *st)

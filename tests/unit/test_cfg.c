@@ -161,6 +161,9 @@ test_defaults(void **state)
 	assert_true(c->retry_max == 60);
 	assert_true(c->group_ttl == 0);
 	assert_true(c->once_timeout == 30);
+	/* Gzip for the gateway; remote write has its own encoding. */
+	assert_int_equal(c->gw.gzip, 1);
+	assert_int_equal(c->rw.gzip, 0);
 	assert_null(c->gw.username);
 	assert_null(c->gw.password);
 	assert_null(c->gw.password_file);
@@ -262,6 +265,7 @@ test_env_each_name(void **state)
 		"PROMETHEUS_PUSHGATEWAY_URL=https://gw.example.org/pushgateway/",
 		"PROMETHEUS_PUSHGATEWAY_ENABLED=false",
 		"PROMETHEUS_PUSHGATEWAY_INTERVAL=15.5",
+		"PROMETHEUS_PUSHGATEWAY_GZIP=no",
 		"PROMETHEUS_JOB_NAME=collector_api",
 		"COLLECTOR_SPOOL=/tmp/x/spool.db",
 		"API_HOST=0.0.0.0",
@@ -280,6 +284,7 @@ test_env_each_name(void **state)
 	assert_string_equal(c->gw.url, "https://gw.example.org/pushgateway");
 	assert_int_equal(c->enabled, 0);
 	assert_true(c->interval == 15.5);
+	assert_int_equal(c->gw.gzip, 0);
 	assert_string_equal(c->job, "collector_api");
 	assert_string_equal(c->spool_path, "/tmp/x/spool.db");
 	assert_string_equal(c->instance, "0.0.0.0:5000");
@@ -367,6 +372,7 @@ test_env_bad_values(void **state)
 		"PROMETHEUS_PUSHGATEWAY_URL=ftp://gw",
 		"PROMETHEUS_PUSHGATEWAY_ENABLED=maybe",
 		"PROMETHEUS_PUSHGATEWAY_INTERVAL=abc",
+		"PROMETHEUS_PUSHGATEWAY_GZIP=sometimes",
 		"COLLECTOR_SPOOL=/x\ty",
 		NULL
 	};
@@ -389,6 +395,8 @@ test_env_bad_values(void **state)
 	    "with http:// or https://\n"
 	    "env PROMETHEUS_PUSHGATEWAY_ENABLED: expected true or false: "
 	    "'maybe'\n"
+	    "env PROMETHEUS_PUSHGATEWAY_GZIP: expected true or false: "
+	    "'sometimes'\n"
 	    "env PROMETHEUS_PUSHGATEWAY_INTERVAL: not a number: 'abc'\n");
 	free(errs);
 	assert_int_equal(load_env(&a, env2, &c, &errs), CFG_EINVAL);
@@ -731,6 +739,11 @@ test_wrong_types(void **state)
 	expect_errors("remote_write: { max_samples_per_send = 2000.0; };\n",
 	    "t.conf:1: remote_write.max_samples_per_send: expected an "
 	    "integer\n");
+	expect_errors("pushgateway: { gzip = \"yes\"; };\n",
+	    "t.conf:1: pushgateway.gzip: expected true or false\n");
+	/* Remote write's bodies are snappy: it has no gzip setting. */
+	expect_errors("remote_write: { gzip = true; };\n",
+	    "t.conf:1: unknown setting 'remote_write.gzip'\n");
 	expect_errors("pushgateway: { headers = \"X-A: b\"; };\n",
 	    "t.conf:1: pushgateway.headers: expected a list of strings, "
 	    "[ \"Name: value\", ... ]\n");
@@ -763,7 +776,11 @@ test_numbers(void **state)
 	assert_true(c->group_ttl == 3600);
 	assert_true(c->once_timeout == 5);
 	assert_true(c->rw.timeout == 1);
+	assert_int_equal(c->gw.gzip, 1);
 	assert_int_equal(c->rw_max_samples_per_send, 500);
+	cfg_free(c);
+	c = load_ok("pushgateway: { gzip = false; };\n");
+	assert_int_equal(c->gw.gzip, 0);
 	cfg_free(c);
 	/* The ends of every range are allowed. */
 	c = load_ok("pushgateway: { interval = 86400; timeout = 0.1; "

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#include <zlib.h>
 
 #include "push.h"
 
@@ -436,7 +437,51 @@ typedef struct fake {
 	char *req[FAKE_MAX];    /* head and body, NUL-terminated */
 	size_t reqlen[FAKE_MAX];
 	size_t head[FAKE_MAX];  /* length of the head, blank line included */
+	int chunked[FAKE_MAX];  /* the body came chunked (req holds it
+	                         * decoded) */
 } fake;
+
+/* Walks a chunked body (b, n bytes): 1 once the last chunk and the final
+ * CRLF are there, 0 while more is to come. */
+static int
+dechunk(const char *b, size_t n)
+{
+	size_t i = 0;
+
+	for (;;) {
+		unsigned long size;
+		const char *crlf = memmem(b + i, n - i, "\r\n", 2);
+
+		if (crlf == NULL)
+			return 0;
+		size = strtoul(b + i, NULL, 16);
+		i = (size_t)(crlf - b) + 2;
+		if (size == 0)
+			return n - i >= 2;
+		if (n - i < size + 2)
+			return 0;
+		i += size + 2;
+	}
+}
+
+/* Decodes in place, once dechunk() said that the body is whole. */
+static size_t
+dechunk_copy(char *b, size_t n)
+{
+	size_t i = 0, o = 0;
+
+	for (;;) {
+		unsigned long size = strtoul(b + i, NULL, 16);
+		const char *crlf = memmem(b + i, n - i, "\r\n", 2);
+
+		i = (size_t)(crlf - b) + 2;
+		if (size == 0)
+			return o;
+		memmove(b + o, b + i, size);
+		o += size;
+		i += size + 2;
+	}
+}
 
 /* Reads one request from c into f->req[i]; 0 when the peer closed first. */
 static int
@@ -446,8 +491,10 @@ fake_read(fake *f, int c, int i)
 	size_t cap = 0, clen = 0, len = 0, head = 0;
 	char *r = NULL;
 	ssize_t n;
+	int chunked = 0;
 
-	while (head == 0 || len < head + clen) {
+	while (head == 0 || (chunked ? !dechunk(r + head, len - head) :
+	    len < head + clen)) {
 		if ((n = read(c, buf, sizeof(buf))) <= 0)
 			break;
 		if (len + (size_t)n + 1 > cap) {
@@ -469,8 +516,15 @@ fake_read(fake *f, int c, int i)
 			cl = strcasestr(r, "\r\nContent-Length:");
 			if (cl != NULL && cl < e)
 				clen = strtoul(cl + 17, NULL, 10);
+			cl = strcasestr(r, "\r\nTransfer-Encoding: chunked");
+			chunked = cl != NULL && cl < e;
 		}
 	}
+	if (chunked && head > 0) {
+		len = head + dechunk_copy(r + head, len - head);
+		r[len] = '\0';
+	}
+	f->chunked[i] = chunked;
 	if (len == 0) {
 		free(r);
 		return 0;
@@ -725,6 +779,304 @@ test_large_body(void **state)
 	assert_memory_equal(f.req[0] + f.head[0], body, n);
 	fake_free(&f);
 	free(body);
+}
+
+/* --- streamed bodies and gzip -------------------------------------------- */
+
+/* A source over memory that hands out odd-sized pieces. */
+typedef struct msrc {
+	const char *p;
+	size_t len, off, calls;
+} msrc;
+
+static size_t
+msrc_read(char *buf, size_t cap, void *arg)
+{
+	static const size_t pieces[] = { 3, 700, 65536, 1, 4099 };
+	msrc *m = arg;
+	size_t n = pieces[m->calls++ % 5];
+
+	if (n > cap)
+		n = cap;
+	if (n > m->len - m->off)
+		n = m->len - m->off;
+	memcpy(buf, m->p + m->off, n);
+	m->off += n;
+	return n;
+}
+
+/* Metric-like text of len bytes. */
+static char *
+metric_text(size_t len)
+{
+	char *p = malloc(len + 1);
+
+	assert_non_null(p);
+	for (size_t o = 0; o < len;) {
+		char line[96];
+		int n = snprintf(line, sizeof(line), "m_total{path=\"/items/%zu\","
+		    "v=\"caf\xc3\xa9\"} %zu\n", o % 9973, o);
+
+		if ((size_t)n > len - o)
+			n = (int)(len - o);
+		memcpy(p + o, line, (size_t)n);
+		o += (size_t)n;
+	}
+	p[len] = '\0';
+	return p;
+}
+
+/* PUT len bytes of want through push_put_stream(). */
+static void
+put_stream(push_t *p, const char *want, size_t len, push_status *st)
+{
+	msrc m = { want, len, 0, 0 };
+
+	assert_int_equal(push_put_stream(p, "j", "", msrc_read, &m, st),
+	    PUSH_OK);
+}
+
+/* Request i's body is the gzip of want (one member, nothing after it). */
+static void
+body_gunzips_to(const fake *f, int i, const char *want, size_t len)
+{
+	unsigned char *back = malloc(len + 1);
+	z_stream zs;
+
+	assert_non_null(back);
+	assert_true(f->reqlen[i] - f->head[i] >= 18);
+	assert_int_equal((unsigned char)f->req[i][f->head[i]], 0x1f);
+	assert_int_equal((unsigned char)f->req[i][f->head[i] + 1], 0x8b);
+	memset(&zs, 0, sizeof(zs));
+	assert_int_equal(inflateInit2(&zs, 15 + 16), Z_OK);
+	zs.next_in = (unsigned char *)f->req[i] + f->head[i];
+	zs.avail_in = (uInt)(f->reqlen[i] - f->head[i]);
+	zs.next_out = back;
+	zs.avail_out = (uInt)len + 1;
+	assert_int_equal(inflate(&zs, Z_FINISH), Z_STREAM_END);
+	assert_int_equal(zs.avail_in, 0);
+	assert_int_equal(zs.total_out, len);
+	assert_memory_equal(back, want, len);
+	inflateEnd(&zs);
+	free(back);
+}
+
+static void
+body_is(const fake *f, int i, const char *want, size_t len)
+{
+	assert_int_equal(f->reqlen[i] - f->head[i], len);
+	assert_memory_equal(f->req[i] + f->head[i], want, len);
+}
+
+static void
+test_stream_gzip(void **state)
+{
+	static const char *const resp[] = { R200, R200, R200, R200, R200 };
+	size_t big = 300000;
+	char *text = metric_text(big), v[256];
+	cfg_http h = http_for(NULL);
+	push_status st;
+	push_t *p;
+	fake f;
+
+	(void)state;
+	h.gzip = 1;
+	fake_start(&f, 5, resp);
+	p = push_to(f.port, &h);
+	put_stream(p, text, big, &st);
+	assert_int_equal(st.outcome, PUSH_DELIVERED);
+	assert_true(st.gzip);
+	assert_false(st.plain_next);
+	/* At the threshold: plain, with its length; one byte past: gzip. */
+	put_stream(p, text, PUSH_GZIP_MIN, &st);
+	assert_false(st.gzip);
+	put_stream(p, text, PUSH_GZIP_MIN + 1, &st);
+	assert_true(st.gzip);
+	put_stream(p, text, 0, &st);
+	assert_int_equal(st.outcome, PUSH_DELIVERED);
+	assert_false(st.gzip);
+	/* A DELETE between leaves no encoding behind. */
+	assert_int_equal(push_delete(p, "j", "", &st), PUSH_OK);
+	push_free(p);
+	fake_join(&f);
+
+	assert_true(starts(f.req[0], "PUT /pgw/metrics/job/j HTTP/1.1\r\n"));
+	assert_string_equal(req_header(&f, 0, "Content-Encoding", v,
+	    sizeof(v)), "Content-Encoding: gzip");
+	assert_string_equal(req_header(&f, 0, "Content-Type", v, sizeof(v)),
+	    "Content-Type: text/plain; version=0.0.4; charset=utf-8");
+	assert_null(req_header(&f, 0, "Expect", v, sizeof(v)));
+	assert_true(f.chunked[0]);
+	body_gunzips_to(&f, 0, text, big);
+	/* Compressed, and by much: the point of it. */
+	assert_true((f.reqlen[0] - f.head[0]) * 5 < big);
+
+	assert_null(req_header(&f, 1, "Content-Encoding", v, sizeof(v)));
+	assert_false(f.chunked[1]);
+	assert_string_equal(req_header(&f, 1, "Content-Length", v, sizeof(v)),
+	    "Content-Length: 1024");
+	body_is(&f, 1, text, PUSH_GZIP_MIN);
+
+	assert_non_null(req_header(&f, 2, "Content-Encoding", v, sizeof(v)));
+	body_gunzips_to(&f, 2, text, PUSH_GZIP_MIN + 1);
+
+	assert_null(req_header(&f, 3, "Content-Encoding", v, sizeof(v)));
+	assert_string_equal(req_header(&f, 3, "Content-Length", v, sizeof(v)),
+	    "Content-Length: 0");
+	assert_null(req_header(&f, 4, "Content-Encoding", v, sizeof(v)));
+	fake_free(&f);
+
+	/* gzip off: the body streams plain, chunked, as it is. */
+	h.gzip = 0;
+	fake_start(&f, 1, resp);
+	p = push_to(f.port, &h);
+	put_stream(p, text, big, &st);
+	assert_int_equal(st.outcome, PUSH_DELIVERED);
+	assert_false(st.gzip);
+	push_free(p);
+	fake_join(&f);
+	assert_null(req_header(&f, 0, "Content-Encoding", v, sizeof(v)));
+	assert_true(f.chunked[0]);
+	body_is(&f, 0, text, big);
+	fake_free(&f);
+	free(text);
+}
+
+#define R400_PARSE "HTTP/1.1 400 Bad Request\r\nContent-Length: 56\r\n\r\n" \
+	"text format parsing error in line 1: invalid metric name"
+#define R400_DATA "HTTP/1.1 400 Bad Request\r\nContent-Length: 42\r\n\r\n" \
+	"pushed metrics are invalid or inconsistent"
+#define R415 "HTTP/1.1 415 Unsupported Media Type\r\nContent-Length: 0\r\n\r\n"
+
+/* Which request of f carried Content-Encoding: gzip, as "g" or "-" each. */
+static void
+encodings(const fake *f, int n, char *out)
+{
+	char v[64];
+
+	for (int i = 0; i < n; i++)
+		out[i] = req_header(f, i, "Content-Encoding", v, sizeof(v)) ?
+		    'g' : '-';
+	out[n] = '\0';
+}
+
+static void
+test_stream_fallback(void **state)
+{
+	/* An old gateway: gzip refused, plain taken; then plain for good. */
+	static const char *const old[] = { R400_PARSE, R200, R200 };
+	/* The plain retry refused too: the data's fault; gzip stays on. */
+	static const char *const bad[] = { R400_PARSE, R400_DATA, R200 };
+	/* A 415, and a 400 about the data, for gzip bodies. */
+	static const char *const other[] = { R415, R200, R400_DATA, R200 };
+	size_t big = 100000;
+	char *text = metric_text(big), e[8];
+	cfg_http h = http_for(NULL);
+	push_status st;
+	push_t *p;
+	fake f;
+
+	(void)state;
+	h.gzip = 1;
+	fake_start(&f, 3, old);
+	p = push_to(f.port, &h);
+	put_stream(p, text, big, &st);
+	assert_int_equal(st.outcome, PUSH_REFUSED);
+	assert_int_equal(st.http_code, 400);
+	assert_true(st.gzip);
+	assert_true(st.plain_next);
+	assert_string_equal(st.message,
+	    "text format parsing error in line 1: invalid metric name");
+	put_stream(p, text, big, &st);
+	assert_int_equal(st.outcome, PUSH_DELIVERED);
+	assert_false(st.gzip);
+	assert_false(st.plain_next);
+	put_stream(p, text, big, &st);
+	assert_int_equal(st.outcome, PUSH_DELIVERED);
+	assert_false(st.gzip);
+	push_free(p);
+	fake_join(&f);
+	encodings(&f, 3, e);
+	assert_string_equal(e, "g--");
+	body_gunzips_to(&f, 0, text, big);
+	body_is(&f, 1, text, big);
+	body_is(&f, 2, text, big);
+	fake_free(&f);
+
+	fake_start(&f, 3, bad);
+	p = push_to(f.port, &h);
+	put_stream(p, text, big, &st);
+	assert_true(st.plain_next);
+	put_stream(p, text, big, &st);
+	assert_int_equal(st.outcome, PUSH_REFUSED);
+	assert_false(st.gzip);
+	assert_false(st.plain_next);
+	assert_string_equal(st.message,
+	    "pushed metrics are invalid or inconsistent");
+	put_stream(p, text, big, &st);
+	assert_int_equal(st.outcome, PUSH_DELIVERED);
+	assert_true(st.gzip);
+	push_free(p);
+	fake_join(&f);
+	encodings(&f, 3, e);
+	assert_string_equal(e, "g-g");
+	fake_free(&f);
+
+	fake_start(&f, 4, other);
+	p = push_to(f.port, &h);
+	put_stream(p, text, big, &st);
+	assert_int_equal(st.http_code, 415);
+	assert_true(st.plain_next);
+	put_stream(p, text, big, &st);
+	assert_int_equal(st.outcome, PUSH_DELIVERED);
+	push_free(p);
+	/* A new handle (a reload) tries gzip again. */
+	p = push_to(f.port, &h);
+	put_stream(p, text, big, &st);
+	assert_int_equal(st.outcome, PUSH_REFUSED);
+	assert_true(st.gzip);
+	assert_false(st.plain_next);
+	put_stream(p, text, big, &st);
+	assert_true(st.gzip);
+	push_free(p);
+	fake_join(&f);
+	encodings(&f, 4, e);
+	assert_string_equal(e, "g-gg");
+	fake_free(&f);
+	free(text);
+}
+
+/* A source that fails before the body is long enough to decide: no
+ * request is sent, and the outcome is a retry. */
+static size_t
+fail_src(char *buf, size_t cap, void *arg)
+{
+	(void)buf;
+	(void)cap;
+	(void)arg;
+	return (size_t)-1;
+}
+
+static void
+test_stream_source_fails(void **state)
+{
+	cfg_http h = http_for(NULL);
+	push_status st;
+	push_t *p;
+	int fd, port;
+
+	(void)state;
+	h.gzip = 1;
+	fd = listen_any(&port);
+	p = push_to(port, &h);
+	assert_int_equal(push_put_stream(p, "j", "", fail_src, NULL, &st),
+	    PUSH_OK);
+	assert_int_equal(st.outcome, PUSH_RETRY);
+	assert_int_equal(st.http_code, 0);
+	assert_false(st.gzip);
+	assert_string_equal(st.message, "the body's source failed");
+	push_free(p);
+	close(fd);
 }
 
 /* 600 two-byte characters, then more lines; over the 4 KiB body cap. */
@@ -1360,6 +1712,9 @@ main(void)
 		cmocka_unit_test(test_requests),
 		cmocka_unit_test(test_bearer),
 		cmocka_unit_test(test_large_body),
+		cmocka_unit_test(test_stream_gzip),
+		cmocka_unit_test(test_stream_fallback),
+		cmocka_unit_test(test_stream_source_fails),
 		cmocka_unit_test(test_answers),
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_refused_connection),
