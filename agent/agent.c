@@ -910,13 +910,16 @@ do_delete(agent_t *a, group *g, const char *why, step *out)
 static int
 do_push(agent_t *a, group *g, int with_self, step *out)
 {
-	rctx r = { 0 };
+	rctx r;
 	push_status st;
 	int64_t version = 0;
 	push_err pe;
 	spool_err se;
 	char reason[600];
+	int plain_again = 1;
 
+again:
+	memset(&r, 0, sizeof(r));
 	r.a = a;
 	r.with_self = with_self;
 	rbuf_reset(&a->body);
@@ -944,6 +947,10 @@ do_push(agent_t *a, group *g, int with_self, step *out)
 		goto refused_locally;
 	}
 	count_request(a, &st);
+	/* The gateway could not read the gzip body: the same group goes
+	 * again now, plain, from a new cursor (push.h). */
+	if (st.plain_next && plain_again-- > 0)
+		goto again;
 	switch (st.outcome) {
 	case PUSH_DELIVERED:
 		backoff_reset(&a->gw);
