@@ -6,6 +6,7 @@ only; it stops itself after --max-seconds.
   flaky_proxy.py --upstream URL --port-file FILE --log FILE
                  [--refuse-every N] [--refuse-status 429]
                  [--delay-method PUT] [--delay SECONDS] [--max-seconds 60]
+                 [--record FILE] [--no-gzip]
 
 Every request is forwarded to --upstream (same method, path, body and the
 headers a sender sets) and the upstream's answer relayed, except:
@@ -13,7 +14,13 @@ headers a sender sets) and the upstream's answer relayed, except:
     forwarded but answered --refuse-status with the body "rate limited":
     a receiver that takes only part of each round;
   - requests of --delay-method wait --delay seconds before they are
-    forwarded: a slow gateway.
+    forwarded: a slow gateway;
+  - with --no-gzip, a body sent with Content-Encoding: gzip is not
+    forwarded but answered 400 with the words of a Pushgateway before
+    1.5.0, which parses the gzip bytes as text.
+With --record FILE, each request is also one line there:
+  <METHOD> <path> <Content-Encoding or -> <body bytes as received> \
+  <first two body bytes in hex or -> <status>
 GET /-/ready is answered 200 here. Each request is one line in --log:
   <monotonic seconds> <METHOD> <path> <status>
 """
@@ -40,6 +47,8 @@ def main(argv):
     p.add_argument("--delay-method", default="")
     p.add_argument("--delay", type=float, default=0.0)
     p.add_argument("--max-seconds", type=float, default=60.0)
+    p.add_argument("--record", default="")
+    p.add_argument("--no-gzip", action="store_true")
     args = p.parse_args(argv)
     lock = threading.Lock()
     posts = [0]
@@ -50,10 +59,19 @@ def main(argv):
         def log_message(self, *a):
             pass
 
+        body_seen = None
+
         def record(self, status):
             with lock, open(args.log, "a") as f:
                 f.write("%.3f %s %s %d\n" % (time.monotonic(), self.command,
                                               self.path, status))
+            if args.record:
+                b = self.body_seen or b""
+                with lock, open(args.record, "a") as f:
+                    f.write("%s %s %s %d %s %d\n" % (
+                        self.command, self.path,
+                        self.headers.get("Content-Encoding") or "-", len(b),
+                        b[:2].hex() if b else "-", status))
 
         def answer(self, status, body=b""):
             self.send_response(status)
@@ -78,9 +96,12 @@ def main(argv):
             return self.rfile.read(n) if n else None
 
         def handle_any(self):
-            body = self.read_body()
+            body = self.body_seen = self.read_body()
             if self.command == "GET" and self.path == "/-/ready":
                 return self.answer(200, b"ok")
+            if args.no_gzip and self.headers.get("Content-Encoding") == "gzip":
+                return self.answer(400, b"text format parsing error in line 1: "
+                                   b"invalid metric name\n")
             if self.command == "POST" and args.refuse_every > 0:
                 with lock:
                     posts[0] += 1

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Gzip request bodies to a real Pushgateway, through a recording reverse
+# proxy (flaky_proxy.py --record): what crosses the wire is gzip (magic
+# 1f 8b, Content-Encoding: gzip) and smaller than the plain body; every
+# value of a group of thousands of series, odd label values included,
+# arrives exactly; small bodies and pushgateway.gzip = false go plain; and
+# a gateway older than 1.5.0 (the proxy's --no-gzip answers a gzip body as
+# Pushgateway 1.4 does) gets the group plain after one refused request, one
+# warning, and plain bodies from then on.
+set -u
+. "$(dirname "$0")/lib.sh"
+need agent gateway promtool
+
+N=3000
+gw_start || { tap_fail "the gateway starts"; tap_done; exit 1; }
+proxy_start rec --upstream "$GW_URL" --record "$T/rec.rec" ||
+	{ tap_fail "the recording proxy starts"; tap_done; exit 1; }
+REC_URL=$PROXY_URL
+BIG=/metrics/job/gzjob/instance/big
+SMALL=/metrics/job/gzjob/instance/small
+
+# recorded FILE PATH: the recorded requests to PATH, one per line:
+# "ENCODING BYTES MAGIC STATUS"
+recorded() { awk -v p="$2" '$1 == "PUT" && $2 == p { print $3, $4, $5, $6 }' "$1"; }
+# gw_lines JOB INSTANCE: the gateway's /metrics sample lines of the group,
+# sorted (after promtool has checked the whole exposition)
+gw_lines() {
+	curl -s --max-time 10 "$GW_URL/metrics" >"$T/expo.txt"
+	promtool_check "$T/expo.txt" || return 1
+	grep -v '^#' "$T/expo.txt" | grep -F "job=\"$1\"" | grep -F "instance=\"$2\"" |
+		grep -v '^push_' | LC_ALL=C sort
+}
+# same_lines WANT GOT NAME
+same_lines() {
+	if cmp -s "$1" "$2"; then tap_ok "$3"; else
+		tap_fail "$3" "$(wc -l <"$2") lines, $(LC_ALL=C comm -3 "$1" "$2" | wc -l) differ"
+		LC_ALL=C comm -3 "$1" "$2" | head -5 | sed 's/^/# /'
+	fi
+}
+
+export COLLECTOR_SPOOL="$T/gz.db"
+echo 'limits: { max_series_per_group = 0; };' >"$T/limits.conf"
+agent_conf "$T/gz.conf" "$REC_URL" gzjob host
+cat "$T/limits.conf" >>"$T/gz.conf"
+agent_conf "$T/plain.conf" "$REC_URL" gzjob host 'gzip=false'
+cat "$T/limits.conf" >>"$T/plain.conf"
+
+# ----------------------------------------------------- gzip, the default
+"$PY" "$INT_DIR/gzip_group.py" $N 1 gzjob big "$T/in1.txt" "$T/want1.txt"
+"$CS" put --job gzjob --grouping 'instance="big"' <"$T/in1.txt"
+"$CS" put --job gzjob --grouping 'instance="small"' 'gz_small 1'
+run_agent -c "$T/gz.conf" --once
+is_rc 0 "--once through the proxy: exit 0"
+read -r enc gzbytes magic status <<<"$(recorded "$T/rec.rec" "$BIG")"
+is "$enc $magic $status" "gzip 1f8b 200" "the big group went with Content-Encoding: gzip, gzip bytes, 200"
+is "$(recorded "$T/rec.rec" "$SMALL" | awk '{ print $1, $4 }')" "- 200" "a body under 1 KiB went plain"
+gw_lines gzjob big >"$T/got1.txt"
+same_lines "$T/want1.txt" "$T/got1.txt" "all $N series arrived exactly, odd label values included"
+is "$(grep -c 'does not take gzip' "$AGENT_ERR_FILE")" 0 "no fallback warning for a gateway that takes gzip"
+
+# ----------------------------------------------- pushgateway.gzip = false
+"$PY" "$INT_DIR/gzip_group.py" $N 2 gzjob big "$T/in2.txt" "$T/want2.txt"
+"$CS" put --job gzjob --grouping 'instance="big"' <"$T/in2.txt"
+: >"$T/rec.rec"
+run_agent -c "$T/plain.conf" --once
+is_rc 0 "--once with gzip = false: exit 0"
+read -r enc plainbytes magic status <<<"$(recorded "$T/rec.rec" "$BIG")"
+is "$enc $magic $status" "- 2320 200" "gzip = false: plain text on the wire ('# ')"
+echo "# the group's body: $plainbytes bytes plain, $gzbytes gzip"
+check "the gzip body is less than a fifth of the plain one" \
+	test "$((gzbytes * 5))" -lt "$plainbytes"
+gw_lines gzjob big >"$T/got2.txt"
+same_lines "$T/want2.txt" "$T/got2.txt" "gzip = false: all series exact"
+is "$(awk '$1 == "PUT" && $3 != "-"' "$T/rec.rec" | wc -l)" 0 "gzip = false: no request carries Content-Encoding"
+PROMETHEUS_PUSHGATEWAY_GZIP=false run_agent -c "$T/gz.conf" -t
+like "$OUT" "gzip = false;" "-t shows PROMETHEUS_PUSHGATEWAY_GZIP=false"
+
+# ------------------------------------------------- a gateway before 1.5.0
+proxy_start old --upstream "$GW_URL" --record "$T/old.rec" --no-gzip ||
+	{ tap_fail "the old-gateway proxy starts"; tap_done; exit 1; }
+agent_conf "$T/old.conf" "$PROXY_URL" gzjob host
+cat "$T/limits.conf" >>"$T/old.conf"
+"$PY" "$INT_DIR/gzip_group.py" $N 3 gzjob big "$T/in3.txt" "$T/want3.txt"
+"$CS" put --job gzjob --grouping 'instance="big"' <"$T/in3.txt"
+agent_start old -c "$T/old.conf"
+wait_until -t 20 gw_is 3 gzjob 'instance="big"' gz_requests_total 'code="200",path="/api/v1/items/0"'
+gw_lines gzjob big >"$T/got3.txt"
+same_lines "$T/want3.txt" "$T/got3.txt" "old gateway: the group arrived whole, plain"
+# A second push of the group, in the same process.
+"$CS" put --job gzjob --grouping 'instance="big"' 'gz_requests_total{code="200",path="/api/v1/items/0"} 99'
+wait_until -t 20 gw_is 99 gzjob 'instance="big"' gz_requests_total 'code="200",path="/api/v1/items/0"'
+is "$(recorded "$T/old.rec" "$BIG" | awk '{ print $1, $4 }' | tr '\n' ,)" "gzip 400,- 200,- 200," \
+	"old gateway: gzip refused, the same group again plain at once, the next push plain"
+# The heartbeat carries the counters of the requests before it.
+wait_until -t 10 gw_is 1 gzjob 'instance="host"' collector_agent_pushes_total 'result="rejected"'
+stop_pid "$AGENT_PID" 10
+is "$STOP_RC" 0 "old gateway: the agent stops cleanly"
+is "$(awk '$1 == "PUT" && $3 == "gzip"' "$T/old.rec" | awk '{ print $6 }' | tr '\n' ,)" "400," \
+	"old gateway: exactly one gzip request, answered 400"
+is "$(awk '$1 == "PUT" && $3 != "gzip" && $6 != 200' "$T/old.rec" | wc -l)" 0 \
+	"old gateway: every plain PUT was delivered"
+is "$(grep -c 'msg="the gateway does not take gzip bodies (Pushgateway < 1.5.0); sending plain bodies; upgrade the gateway or set pushgateway.gzip = false" url='"$PROXY_URL"'$' "$T/old.err")" 1 \
+	"old gateway: exactly one warning, naming the URL"
+is "$(gw_value gzjob 'instance="host"' collector_agent_pushes_total 'result="rejected"')" 1 \
+	"old gateway: the refused gzip request counts as a request (rejected)"
+is "$(grep -c 'parked' "$T/old.err")" 0 "old gateway: nothing parked"
+
+gw_stop
+tap_done
