@@ -1167,6 +1167,8 @@ probe_gateway(agent_t *a)
 		    log_q(started));
 		a->resync = 1;
 		a->resync_from = 0;
+		/* Perhaps upgraded: one that took no gzip may now. */
+		push_gzip_again(a->p);
 	}
 }
 

@@ -1108,6 +1108,13 @@ probe_settle(push_t *p, const push_status *st)
 		p->gzm = GZM_ON;
 }
 
+void
+push_gzip_again(push_t *p)
+{
+	if (p != NULL && (p->gzm == GZM_REFUSED || p->gzm == GZM_PROBE))
+		p->gzm = GZM_ON;
+}
+
 push_err
 push_put_stream(push_t *p, const char *job, const char *grouping,
     push_source src, void *arg, push_status *st)

@@ -114,11 +114,19 @@ typedef size_t (*push_source)(char *buf, size_t cap, void *arg);
  * plain. If it is delivered, this handle sends every later body plain and
  * logs one warning naming the gateway's URL; if it is refused too, the
  * refusal was the data's, and gzip stays on. A new handle (a reload) tries
- * gzip again, so an upgraded gateway gets gzip after a reload.
+ * gzip again, as does push_gzip_again() (a restarted gateway).
  */
 push_err push_put_stream(push_t *p, const char *job, const char *grouping,
     push_source src, void *arg, push_status *st)
     __attribute__((warn_unused_result));
+
+/*
+ * Forgets that the gateway takes no gzip, for a gateway that restarted
+ * (perhaps upgraded): the next body goes gzip again, and if it is still
+ * refused the fallback and its warning happen again. A no-op when gzip is
+ * off or was never refused.
+ */
+void push_gzip_again(push_t *p);
 
 /*
  * POST a remote-write request (len bytes, snappy-compressed protobuf) to

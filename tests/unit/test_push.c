@@ -964,7 +964,7 @@ static void
 test_stream_fallback(void **state)
 {
 	/* An old gateway: gzip refused, plain taken; then plain for good. */
-	static const char *const old[] = { R400_PARSE, R200, R200 };
+	static const char *const old[] = { R400_PARSE, R200, R200, R200 };
 	/* The plain retry refused too: the data's fault; gzip stays on. */
 	static const char *const bad[] = { R400_PARSE, R400_DATA, R200 };
 	/* A 415, and a 400 about the data, for gzip bodies. */
@@ -978,7 +978,7 @@ test_stream_fallback(void **state)
 
 	(void)state;
 	h.gzip = 1;
-	fake_start(&f, 3, old);
+	fake_start(&f, 4, old);
 	p = push_to(f.port, &h);
 	put_stream(p, text, big, &st);
 	assert_int_equal(st.outcome, PUSH_REFUSED);
@@ -994,10 +994,15 @@ test_stream_fallback(void **state)
 	put_stream(p, text, big, &st);
 	assert_int_equal(st.outcome, PUSH_DELIVERED);
 	assert_false(st.gzip);
+	/* The gateway restarted, perhaps upgraded: gzip again. */
+	push_gzip_again(p);
+	put_stream(p, text, big, &st);
+	assert_int_equal(st.outcome, PUSH_DELIVERED);
+	assert_true(st.gzip);
 	push_free(p);
 	fake_join(&f);
-	encodings(&f, 3, e);
-	assert_string_equal(e, "g--");
+	encodings(&f, 4, e);
+	assert_string_equal(e, "g--g");
 	body_gunzips_to(&f, 0, text, big);
 	body_is(&f, 1, text, big);
 	body_is(&f, 2, text, big);
