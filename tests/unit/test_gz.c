@@ -136,7 +136,7 @@ static void
 test_sizes(void **state)
 {
 	static const size_t lens[] = { 0, 1, 4, 1024, 65535, 65536, 65537,
-	    3u * 1024 * 1024 + 17 };
+	    2u * 1024 * 1024 + 17 };
 	gz_t *z = NULL;
 
 	(void)state;
@@ -144,9 +144,12 @@ test_sizes(void **state)
 	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
 		char *in = make_input(lens[i]);
 
-		/* One gz_t for every stream: gz_start() resets it. */
+		/* One gz_t for every stream: gz_start() resets it. Read out
+		 * in odd sizes, and (but for the largest, to keep the test
+		 * quick under valgrind) in curl's. */
 		(void)roundtrip(z, in, lens[i], 0, outs_odd, 5);
-		(void)roundtrip(z, in, lens[i], 0, outs_big, 1);
+		if (lens[i] < 1024 * 1024)
+			(void)roundtrip(z, in, lens[i], 0, outs_big, 1);
 		free(in);
 	}
 	gz_free(z);
@@ -188,23 +191,23 @@ test_head(void **state)
 static void
 test_bounded(void **state)
 {
-	size_t len = 8u * 1024 * 1024;
+	size_t len = 4u * 1024 * 1024;
 	char *in = make_input(len);
 	gz_t *z = NULL;
-	size_t m0, m1, m8, out;
+	size_t m0, m1, m4, out;
 
 	(void)state;
 	assert_int_equal(gz_new(-1, &z), GZ_OK);
 	m0 = gz_memory(z);
-	(void)roundtrip(z, in, 1024 * 1024, 0, outs_big, 1);
+	(void)roundtrip(z, in, 256 * 1024, 0, outs_big, 1);
 	m1 = gz_memory(z);
-	out = roundtrip(z, in, len, 0, outs_odd, 5);
-	m8 = gz_memory(z);
+	out = roundtrip(z, in, len, 0, outs_big, 1);
+	m4 = gz_memory(z);
 	assert_int_equal(m0, m1);
-	assert_int_equal(m1, m8);
+	assert_int_equal(m1, m4);
 	/* zlib's 256 KiB of state, the input buffer, the struct. */
-	assert_true(m8 < 300u * 1024);
-	assert_true(m8 > 256u * 1024);
+	assert_true(m4 < 300u * 1024);
+	assert_true(m4 > 256u * 1024);
 	/* The input compresses, or the test would show nothing. */
 	assert_true(out < len / 3);
 	free(in);
@@ -214,7 +217,7 @@ test_bounded(void **state)
 static void
 test_levels(void **state)
 {
-	size_t len = 1024 * 1024, s1, s9;
+	size_t len = 256 * 1024, s1, s9;
 	char *in = make_input(len);
 	gz_t *z1 = NULL, *z9 = NULL;
 
