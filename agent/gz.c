@@ -172,11 +172,15 @@ gz_read(gz_t *z, char *out, size_t cap, size_t *n)
 	z->zs.avail_out = (uInt)cap;
 	/*
 	 * Deflate keeps what it has not yet written in its own window and
-	 * buffers, so input is taken until the output is full or the stream
-	 * ends: a call never returns 0 bytes before the end, which a reader
-	 * such as curl would take for the end of the body.
+	 * buffers, so input is taken until there is output to hand back or
+	 * the stream ends: a call never returns 0 bytes before the end, which
+	 * a reader such as curl would take for the end of the body. It
+	 * returns once GZ_OUT_MIN bytes are there rather than filling cap,
+	 * so that the receiver starts on the first blocks while later ones
+	 * are rendered (curl asks for 64 KiB, about 900 KiB of text).
 	 */
-	while (z->zs.avail_out > 0) {
+	while (z->zs.avail_out > 0 &&
+	    cap - z->zs.avail_out < GZ_OUT_MIN) {
 		if (z->zs.avail_in == 0 && !z->src_ended) {
 			got = z->src((char *)z->buf, GZ_IN_CAP, z->arg);
 			if (got == (size_t)-1) {

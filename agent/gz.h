@@ -27,6 +27,8 @@ const char *gz_strerror(gz_err e);
 
 /* The most the source is asked for at once, and the input buffer's size. */
 #define GZ_IN_CAP 16384u
+/* gz_read() returns once it has this many bytes (or cap, or the end). */
+#define GZ_OUT_MIN 4096u
 
 /*
  * The plain bytes: writes up to cap bytes into buf and returns how many, 0
@@ -57,9 +59,10 @@ gz_err gz_start(gz_t *z, const char *head, size_t headlen, gz_source src,
     void *arg) __attribute__((warn_unused_result));
 
 /*
- * Writes up to cap (> 0) compressed bytes into out and sets *n. *n is 0
- * only at the end of the stream (after the gzip trailer), and stays 0 on
- * later calls. On an error *n is 0 and the stream is dead until the next
+ * Writes up to cap (> 0) compressed bytes into out and sets *n: at least
+ * the lesser of cap and GZ_OUT_MIN, except for the stream's last bytes.
+ * *n is 0 only at the end of the stream (after the gzip trailer), and
+ * stays 0 on later calls. On an error *n is 0 and the stream is dead until the next
  * gz_start().
  */
 gz_err gz_read(gz_t *z, char *out, size_t cap, size_t *n)

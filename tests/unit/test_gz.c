@@ -94,10 +94,11 @@ roundtrip(gz_t *z, const char *want, size_t len, size_t headlen,
 		    GZ_OK);
 		if (n == 0)
 			break;
-		/* Never less than asked for, except the stream's last bytes:
-		 * a short read followed by more would be a stall. */
+		/* At least GZ_OUT_MIN (or what was asked for), except for
+		 * the stream's last bytes; never more than asked for. */
 		assert_false(short_read);
-		short_read = n < want_n;
+		assert_true(n <= want_n);
+		short_read = n < (want_n < GZ_OUT_MIN ? want_n : GZ_OUT_MIN);
 		total += n;
 	}
 	/* And it stays at the end. */
