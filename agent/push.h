@@ -18,8 +18,9 @@
 /* Bodies up to this size go plain: with the request's headers they fit
  * one TCP segment (MSS 1448 on Ethernet) either way. */
 #define PUSH_GZIP_MIN 1024u
-/* zlib's default: 14.6x on a text-format body, 60 ms of CPU for 7.8 MB
- * (docs/agent.md, "Compression"). */
+/* zlib's default: 14x smaller on a 100,000-series body (7.8 MB) for 60 ms
+ * of CPU; level 1 is 12x for 20 ms, 9 is 14.5x for 180 ms (docs/agent.md,
+ * "Compression"). */
 #define PUSH_GZIP_LEVEL 6
 
 typedef enum push_err {

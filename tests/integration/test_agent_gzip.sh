@@ -91,19 +91,39 @@ same_lines "$T/want3.txt" "$T/got3.txt" "old gateway: the group arrived whole, p
 wait_until -t 20 gw_is 99 gzjob 'instance="big"' gz_requests_total 'code="200",path="/api/v1/items/0"'
 is "$(recorded "$T/old.rec" "$BIG" | awk '{ print $1, $4 }' | tr '\n' ,)" "gzip 400,- 200,- 200," \
 	"old gateway: gzip refused, the same group again plain at once, the next push plain"
-# The heartbeat carries the counters of the requests before it.
-wait_until -t 10 gw_is 1 gzjob 'instance="host"' collector_agent_pushes_total 'result="rejected"'
+WARN='msg="the gateway does not take gzip bodies (Pushgateway < 1.5.0); sending plain bodies; upgrade the gateway or set pushgateway.gzip = false" url='"$PROXY_URL"'$'
+# gz_puts: the statuses of the gzip PUTs so far; warnings: the warning lines
+gz_puts() { awk '$1 == "PUT" && $3 == "gzip" { printf "%s,", $6 }' "$T/old.rec"; }
+warnings() { grep -c "$WARN" "$T/old.err"; }
+is "$(gz_puts)" "400," "old gateway: exactly one gzip request, answered 400"
+is "$(warnings)" 1 "old gateway: exactly one warning, naming the URL"
+
+# A reload forgets what the agent learnt: gzip is tried once more (the
+# gateway may have been upgraded), and is refused again.
+kill -HUP "$AGENT_PID"
+wait_until grep -q 'msg="configuration reloaded"' "$T/old.err"
+"$CS" put --job gzjob --grouping 'instance="big"' 'gz_requests_total{code="200",path="/api/v1/items/0"} 100'
+wait_until -t 20 gw_is 100 gzjob 'instance="big"' gz_requests_total 'code="200",path="/api/v1/items/0"'
+wait_until test "$(warnings)" = 2
+is "$(gz_puts)/$(warnings)" "400,400,/2" "after a reload: gzip tried once more, refused, one more warning"
+# With gzip = false on the next reload, no gzip request at all.
+sed -i 's/^};$/  gzip = false;\n};/' "$T/old.conf"
+kill -HUP "$AGENT_PID"
+wait_until test "$(grep -c 'msg="configuration reloaded"' "$T/old.err")" = 2
+"$CS" put --job gzjob --grouping 'instance="big"' 'gz_requests_total{code="200",path="/api/v1/items/0"} 101'
+wait_until -t 20 gw_is 101 gzjob 'instance="big"' gz_requests_total 'code="200",path="/api/v1/items/0"'
 stop_pid "$AGENT_PID" 10
 is "$STOP_RC" 0 "old gateway: the agent stops cleanly"
-is "$(awk '$1 == "PUT" && $3 == "gzip"' "$T/old.rec" | awk '{ print $6 }' | tr '\n' ,)" "400," \
-	"old gateway: exactly one gzip request, answered 400"
+is "$(gz_puts)/$(warnings)" "400,400,/2" "after a reload with gzip = false: plain only, no warning"
 is "$(awk '$1 == "PUT" && $3 != "gzip" && $6 != 200' "$T/old.rec" | wc -l)" 0 \
 	"old gateway: every plain PUT was delivered"
-is "$(grep -c 'msg="the gateway does not take gzip bodies (Pushgateway < 1.5.0); sending plain bodies; upgrade the gateway or set pushgateway.gzip = false" url='"$PROXY_URL"'$' "$T/old.err")" 1 \
-	"old gateway: exactly one warning, naming the URL"
-is "$(gw_value gzjob 'instance="host"' collector_agent_pushes_total 'result="rejected"')" 1 \
-	"old gateway: the refused gzip request counts as a request (rejected)"
 is "$(grep -c 'parked' "$T/old.err")" 0 "old gateway: nothing parked"
+# The last push, at the stop, carries the counters of every request before.
+is "$(gw_value gzjob 'instance="host"' collector_agent_pushes_total 'result="rejected"')" 2 \
+	"old gateway: each refused gzip request counts as a request (rejected)"
+gw_lines gzjob big | grep -F 'path="/api/v1/items/0"' >"$T/got4.txt"
+is "$(cat "$T/got4.txt")" 'gz_requests_total{code="200",instance="big",job="gzjob",path="/api/v1/items/0"} 101' \
+	"old gateway: the last value arrived"
 
 gw_stop
 tap_done
