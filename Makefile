@@ -191,14 +191,17 @@ deps:
 
 CHECK_FUZZ_SECONDS ?= 20
 
+# Builds run one compiler per CPU; the suites set their own parallelism.
+CHECK_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+
 check: deps
 	$(MAKE) checksrc
-	$(MAKE) all
-	$(MAKE) test
+	$(MAKE) -j$(CHECK_JOBS) all
+	$(MAKE) -j$(CHECK_JOBS) test
 	$(MAKE) faults
-	$(MAKE) asan
-	$(MAKE) valgrind
-	$(MAKE) fuzz-build
+	$(MAKE) -j$(CHECK_JOBS) asan
+	$(MAKE) -j$(CHECK_JOBS) valgrind
+	$(MAKE) -j$(CHECK_JOBS) fuzz-build
 	tests/fuzz/run $(CHECK_FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 run: deps all
