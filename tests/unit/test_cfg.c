@@ -1363,6 +1363,8 @@ test_contrib_conf(void **state)
 	assert_int_equal(c->max_series, 100000);
 	assert_string_equal(c->gw.url, "http://127.0.0.1:9091");
 	assert_true(c->interval == 60);
+	assert_true(c->heartbeat == 600);
+	assert_int_equal(c->once_self_metrics, 0);
 	assert_string_equal(c->instance, "0.0.0.0:5000");
 	assert_int_equal(c->gw.n_headers, 1);
 	assert_string_equal(c->gw.headers[0], "X-Team: payments");
