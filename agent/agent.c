@@ -7,6 +7,13 @@
  * so a fold that lands during a push leaves the group dirty and it goes
  * again. What only matters while the agent runs (backoff, which version a
  * group was refused at) lives in memory.
+ *
+ * Every PUT and DELETE costs the gateway in proportion to all it holds, so
+ * a request goes only when it carries something new: a changed group, a
+ * due delete, or the agent's own metrics when something an alert looks at
+ * moved (selfm_sig) and otherwise once a heartbeat. An idle round reads no
+ * counts from the spool either: those are read for a push of the agent's
+ * own metrics, and the limits' usage after rows were folded.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -128,7 +135,24 @@ struct agent {
 	limit_watch lw;           /* reads and warnings of the limits */
 	ttl_t *ages;              /* how long each group went without a row */
 	double next_fold;         /* monotonic: the loop's next fold */
-	double hb_next;           /* monotonic: the default group is due */
+	double round_start;       /* monotonic: when this round was due */
+	double hb_next;           /* monotonic: the agent's own metrics are
+	                           * due at the round that starts then */
+	selfm_sig self_sig;       /* what their last push carried */
+	const char *self_reset;   /* non-NULL: self_sig is void (why: the
+	                           * start, a reload...); the next round pushes
+	                           * them */
+	int once;                 /* agent_once(): its rules for the default
+	                           * group */
+	int once_self_done;       /* --once: own metrics delivered */
+	double rows_rejected;     /* rows the fold refused, this run */
+	double behind_since;      /* monotonic: since when the fold has not
+	                           * emptied the inbox; 0: it has */
+	int fold_failing;         /* the last fold failed */
+	int record_failing;       /* the last push could not be recorded */
+	int usage_stale;          /* the limits' usage may have changed since
+	                           * it was read (rows folded, groups dropped,
+	                           * a reload) */
 	double probe_next;        /* monotonic: ask the gateway's start time */
 	int probe_off;            /* the gateway cannot tell its start time */
 	char *gw_known;           /* its identity (URL, start time) as last
@@ -384,10 +408,15 @@ fold_all(agent_t *a, int *more)
 				log_errorx("cannot fold the inbox", "reason=%s "
 				    "failures_since_last_report=%u",
 				    log_q(spool_errmsg(a->s)), held);
+			a->fold_failing = 1;
+			if (a->behind_since == 0)
+				a->behind_since = mono();
 			return e;
 		}
 		if (log_limit_clear(&a->fold_lim))
 			log_info("folding works again", NULL);
+		a->fold_failing = 0;
+		a->rows_rejected += (double)r.rejected;
 		/* A writer stuck at a limit is refused every second: the
 		 * first refusal is said at once, the rest once a minute with
 		 * how many. */
@@ -398,16 +427,25 @@ fold_all(agent_t *a, int *more)
 			    a->rejected_unsaid, log_q("collector-spool rejected"));
 			a->rejected_unsaid = 0;
 		}
-		if (r.rows > 0)
+		if (r.rows > 0) {
+			a->usage_stale = 1;
 			log_debug("folded", "rows=%zu lines=%zu groups=%zu",
 			    r.rows, r.lines, r.groups);
+		}
 		if (r.rows == 0) {
-			/* The inbox is folded: the limits' usage as of now. */
-			limit_check(&a->lw, a->s, a->c, &a->m, mono());
+			/* The inbox is folded: the limits' usage as of now,
+			 * if rows may have changed it (it counts every
+			 * series: an idle agent does not read it). */
+			a->behind_since = 0;
+			if (a->usage_stale &&
+			    limit_check(&a->lw, a->s, a->c, &a->m, mono()))
+				a->usage_stale = 0;
 			return SPOOL_OK;
 		}
 	}
 	*more = 1;
+	if (a->behind_since == 0)
+		a->behind_since = mono();
 	return SPOOL_OK;
 }
 
@@ -548,6 +586,8 @@ is_default(const agent_t *a, const group *g)
 typedef struct rctx {
 	agent_t *a;
 	spool_cursor *cur;  /* NULL: the group has no state yet */
+	int own;            /* the default group: collector_agent_* names
+	                     * are the agent's, whoever wrote them */
 	int with_self;
 	size_t next_self;   /* self families already written */
 	int skip;           /* the current user family is skipped */
@@ -597,7 +637,7 @@ fill(rctx *r)
 				if (fresh) {
 					/* The agent's own names are its own
 					 * in the group they ride in. */
-					r->skip = r->with_self &&
+					r->skip = r->own &&
 					    selfm_owns(f->name);
 					if (!r->skip && (self_before(r,
 					    f->name) || render_family(
@@ -876,10 +916,14 @@ do_delete(agent_t *a, group *g, const char *why, step *out)
 			return 0;
 		}
 		a->m.deletes++;
+		a->usage_stale = 1;
 		park_drop(a, g->id);
 		log_info("deleted group", "job=%s grouping=%s why=%s "
 		    "code=%ld", log_q(g->job), log_q(g->grouping), why,
 		    st.http_code);
+		/* The agent's own metrics went with it. */
+		if (is_default(a, g))
+			a->self_reset = "default_group_deleted";
 		if (!dropped) {
 			/* Rows came since: push the whole group anew. */
 			g->delete_pending = 0;
@@ -906,11 +950,19 @@ do_delete(agent_t *a, group *g, const char *why, step *out)
 	return 0;
 }
 
-/* PUT one group. Returns 0 to go on, 1 when the gateway is unreachable. */
+/* What became of one PUT (do_push). */
+enum { SENT_NOT = 0, SENT_DELIVERED, SENT_REFUSED, SENT_RETRY };
+
+/*
+ * PUT one group, with the agent's own metrics when with_self. *sent (may
+ * be NULL) says what became of it. Returns 0 to go on, 1 when the gateway
+ * is unreachable.
+ */
 static int
-do_push(agent_t *a, group *g, int with_self, step *out)
+do_push(agent_t *a, group *g, int with_self, step *out, int *sent)
 {
 	rctx r;
+	int dummy;
 	push_status st;
 	int64_t version = 0;
 	push_err pe;
@@ -918,9 +970,13 @@ do_push(agent_t *a, group *g, int with_self, step *out)
 	char reason[600];
 	int plain_again = 1;
 
+	if (sent == NULL)
+		sent = &dummy;
 again:
+	*sent = SENT_NOT;
 	memset(&r, 0, sizeof(r));
 	r.a = a;
+	r.own = is_default(a, g);
 	r.with_self = with_self;
 	rbuf_reset(&a->body);
 	if (g->id != 0 &&
@@ -953,6 +1009,7 @@ again:
 		goto again;
 	switch (st.outcome) {
 	case PUSH_DELIVERED:
+		*sent = SENT_DELIVERED;
 		backoff_reset(&a->gw);
 		park_drop(a, g->id);
 		if (g->id != 0 && spool_group_pushed(a->s, g->id, version) !=
@@ -966,17 +1023,26 @@ again:
 				    "will be pushed again", "reason=%s "
 				    "failures_since_last_report=%u",
 				    log_q(spool_errmsg(a->s)), held);
+			a->record_failing = 1;
 			out->spool_failed = 1;
-		} else if (g->id != 0)
+		} else if (g->id != 0) {
 			log_limit_clear(&a->record_lim);
+			a->record_failing = 0;
+			/* As the spool now says: the rest of the round
+			 * does not push it again. */
+			if (version > g->pushed_version)
+				g->pushed_version = version;
+		}
 		log_debug("pushed group", "job=%s grouping=%s bytes=%zu "
 		    "code=%ld seconds=%.3f", log_q(g->job), log_q(g->grouping),
 		    r.sent, st.http_code, st.seconds);
 		if (g->parked)
 			log_info("gateway accepted a parked group", "job=%s "
 			    "grouping=%s", log_q(g->job), log_q(g->grouping));
+		g->parked = 0;
 		return 0;
 	case PUSH_RETRY:
+		*sent = SENT_RETRY;
 		transport_failed(a, g, &st, "push");
 		out->transport_failed = 1;
 		out->pending = 1;
@@ -992,6 +1058,7 @@ again:
 		break;
 	}
 refused_locally:
+	*sent = SENT_REFUSED;
 	out->refused = 1;
 	park_set(a, g->id, g->id ? (version ? version : g->version) : 0,
 	    mono() + a->c->retry_max);
@@ -1000,6 +1067,8 @@ refused_locally:
 	    log_q(g->grouping), log_q(reason), a->c->retry_max);
 	if (g->id != 0 && spool_group_park(a->s, g->id, reason) != SPOOL_OK)
 		out->spool_failed = 1;
+	else if (g->id != 0)
+		g->parked = 1;
 	return 0;
 }
 
@@ -1172,17 +1241,84 @@ probe_gateway(agent_t *a)
 	}
 }
 
-/* The default group with the agent's own metrics as of now. */
-static int
-push_default(agent_t *a, group *dg, double deadline, step *out)
+/* The inputs of the alerts as of now (selfm_sig): the counters, and what
+ * only the loop knows. Reads nothing from the spool. */
+static void
+self_sig(agent_t *a, selfm_sig *s)
 {
+	memset(s, 0, sizeof(*s));
+	selfm_sig_fill(s, &a->m);
+	for (size_t i = 0; i < a->ngroups; i++)
+		if (a->groups[i].id != 0 && a->groups[i].parked)
+			s->parked++;
+	s->rows_rejected = a->rows_rejected;
+	if (a->behind_since > 0) {
+		double d = mono() - a->behind_since;
+		s->backlog = d >= SELFM_STUCK_S ? 2 : d >= SELFM_BACKLOG_S;
+	}
+	s->failing = (a->fold_failing ? 1 : 0) | (a->record_failing ? 2 : 0);
+}
+
+/*
+ * Why the daemon's default group goes at the end of this round, or NULL:
+ * its own rows changed (or a resync), something an alert looks at moved
+ * since the agent's metrics last went, or the heartbeat is due.
+ */
+static const char *
+self_due(agent_t *a, const group *dg, double now, int force)
+{
+	selfm_sig sig;
+	const char *why;
+
+	if (want_push(a, dg, now, force))
+		return "changed";
+	if (force)
+		return "resync";
+	if (a->self_reset != NULL)
+		return a->self_reset;
+	self_sig(a, &sig);
+	if ((why = selfm_sig_diff(&a->self_sig, &sig)) != NULL)
+		return why;
+	return a->round_start >= a->hb_next ? "heartbeat" : NULL;
+}
+
+/*
+ * The default group; with the agent's own metrics when with_self, as of
+ * now: the spool's counts are read for this push only. Once the gateway
+ * answered, the heartbeat starts again and the signature is kept: the one
+ * the body carried, or after a refusal the one after it, so that a refusal
+ * (which moves the parked count) does not make news of itself.
+ */
+static int
+push_default(agent_t *a, group *dg, int with_self, double deadline,
+    step *out)
+{
+	selfm_sig sig;
+	double base;
+	int rc, sent;
+
 	if (!time_left(a, deadline, out))
 		return 1;
-	if (spool_get_stats(a->s, &a->m.st) != SPOOL_OK)
-		log_warnx("cannot read spool stats", "reason=%s",
-		    log_q(spool_errmsg(a->s)));
-	a->hb_next = mono() + a->c->interval;
-	return do_push(a, dg, 1, out);
+	if (with_self) {
+		self_sig(a, &sig);
+		if (spool_get_stats(a->s, &a->m.st) != SPOOL_OK)
+			log_warnx("cannot read spool stats", "reason=%s",
+			    log_q(spool_errmsg(a->s)));
+	}
+	rc = do_push(a, dg, with_self, out, &sent);
+	if (!with_self || (sent != SENT_DELIVERED && sent != SENT_REFUSED))
+		return rc;
+	if (sent == SENT_REFUSED)
+		self_sig(a, &sig);
+	a->self_sig = sig;
+	a->self_reset = NULL;
+	a->once_self_done = 1;
+	/* Counted from the round's start, so that it comes back at the same
+	 * round, unless the push went late in a long round. */
+	base = mono() - a->round_start > a->c->interval ? mono() :
+	    a->round_start;
+	a->hb_next = base + a->c->heartbeat;
+	return rc;
 }
 
 /*
@@ -1211,6 +1347,7 @@ drop_locally(agent_t *a, step *out)
 		if (!dropped)
 			continue;
 		a->m.deletes++;
+		a->usage_stale = 1;
 		log_info("dropped group", "job=%s grouping=%s why=%s",
 		    log_q(g->job), log_q(g->grouping), why);
 		g->id = 0;
@@ -1220,16 +1357,18 @@ drop_locally(agent_t *a, step *out)
 /*
  * One round of network work: deletes first (so a group deleted and written
  * again reaches the gateway in that order), then expiries, then pushes of
- * changed groups, then the default group with the agent's own metrics,
- * which is the heartbeat: in a daemon round that lasts longer than an
- * interval it also goes in between, on its schedule. Stops at the first
- * transport failure; deadline (monotonic, 0 none) and time_left() stop it
- * between requests.
+ * changed groups, then the default group. The daemon sends that with the
+ * agent's own metrics when self_due() says so; in a round that lasts longer
+ * than an interval a due heartbeat also goes in between. --once sends it
+ * only when its rows changed, and adds the agent's metrics only when
+ * once_self_metrics asks. Stops at the first transport failure; deadline
+ * (monotonic, 0 none) and time_left() stop it between requests.
  */
 static void
 network_round(agent_t *a, double deadline, step *out)
 {
 	double now = mono();
+	const char *why;
 	int force;
 	group dflt = { 0 };
 	group *dg = NULL;
@@ -1239,9 +1378,11 @@ network_round(agent_t *a, double deadline, step *out)
 		return;
 	}
 	push_limit(a->p, 0);
-	if (a->gw_yield && now >= a->probe_next) {
+	/* Once a round, counted from when rounds are due (the round's own
+	 * work would otherwise push it past the next one now and then). */
+	if (a->gw_yield && a->round_start >= a->probe_next) {
 		probe_gateway(a);
-		a->probe_next = now + a->c->interval;
+		a->probe_next = a->round_start + a->c->interval;
 	}
 	force = a->resync;
 	for (size_t i = 0; i < a->ngroups && dg == NULL; i++)
@@ -1279,18 +1420,30 @@ network_round(agent_t *a, double deadline, step *out)
 		if (force && g->id < a->resync_from &&
 		    g->version <= g->pushed_version)
 			continue;
-		if (a->gw_yield && mono() >= a->hb_next &&
-		    push_default(a, dg, deadline, out))
-			return;
+		if (a->gw_yield && mono() >= a->hb_next) {
+			log_debug("pushing the agent's own metrics",
+			    "why=heartbeat");
+			if (push_default(a, dg, 1, deadline, out))
+				return;
+		}
 		if (!time_left(a, deadline, out))
 			return;
-		if (do_push(a, g, 0, out))
+		if (do_push(a, g, 0, out, NULL))
 			return;
 		if (force)
 			a->resync_from = g->id + 1;
 	}
-	if (push_default(a, dg, deadline, out))
-		return;
+	if (a->once) {
+		int self = a->c->once_self_metrics;
+		if (((self && !a->once_self_done) ||
+		    want_push(a, dg, now, force)) &&
+		    push_default(a, dg, self, deadline, out))
+			return;
+	} else if ((why = self_due(a, dg, now, force)) != NULL) {
+		log_debug("pushing the agent's own metrics", "why=%s", why);
+		if (push_default(a, dg, 1, deadline, out))
+			return;
+	}
 	a->resync = 0;
 	a->resync_from = 0;
 }
@@ -1885,6 +2038,10 @@ agent_once(agent_t *a)
 
 	if ((rc = claim(a, deadline)) != 0)
 		return rc;
+	a->once = 1;
+	/* The limits' usage is read after rows were folded, and for the
+	 * agent's own metrics when they go. */
+	a->usage_stale = a->c->once_self_metrics;
 	/* Drain the inbox first: a batch job's rows all go in this run. */
 	for (int i = 0; i < 1000 && more; i++)
 		if (fold_all(a, &more) != SPOOL_OK)
@@ -1939,6 +2096,7 @@ agent_once(agent_t *a)
 		step out = { 0 };
 
 		park_prune(a);
+		a->round_start = mono();
 		network_round(a, deadline, &out);
 		refused |= out.refused;
 		if (out.spool_failed)
@@ -1983,6 +2141,7 @@ last_push(agent_t *a)
 	if (list_groups(a) != SPOOL_OK)
 		return;
 	a->gw_retry_at = 0;
+	a->round_start = mono();
 	network_round(a, deadline, &out);
 	if (out.transport_failed || out.pending)
 		log_warnx("stopping with data not yet delivered; it is kept in "
@@ -2009,7 +2168,11 @@ agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 	now = mono();
 	next_push = now;
 	a->next_fold = now;
-	a->hb_next = now + a->c->interval;
+	/* The first round pushes the agent's own metrics: the gateway has
+	 * not heard of this run (nor the limits been read). */
+	a->self_reset = "start";
+	a->hb_next = now + a->c->heartbeat;
+	a->usage_stale = 1;
 	a->probe_next = now;
 	a->looping = 1;
 	for (;;) {
@@ -2026,6 +2189,14 @@ agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 			if (reload != NULL && (n = reload(arg)) != NULL) {
 				if (apply_cfg(a, n) == 0) {
 					log_info("configuration reloaded", NULL);
+					/* Limits, job, instance may be new:
+					 * the next round says so. */
+					a->self_reset = "reload";
+					a->usage_stale = 1;
+					a->lw.next = 0;
+					if (limit_check(&a->lw, a->s, a->c, &a->m,
+					    mono()))
+						a->usage_stale = 0;
 					/* A listener that cannot move stays
 					 * where it was (logged). */
 					(void)serve_apply(a);
@@ -2075,6 +2246,9 @@ agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 		now = mono();
 		if (now >= next_push && now >= a->gw_retry_at) {
 			step out = { 0 };
+			/* Rounds are due an interval apart: the heartbeat
+			 * counts from when they were due. */
+			a->round_start = now;
 			if (list_groups(a) == SPOOL_OK) {
 				park_prune(a);
 				a->gw_yield = 1;

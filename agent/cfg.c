@@ -234,6 +234,11 @@ static const row rows[] = {
 	  .off = offsetof(cfg, enabled) },
 	{ .path = "pushgateway.interval", .type = T_NUM, .min = 1,
 	  .max = 86400, .dnum = 60, .off = offsetof(cfg, interval) },
+	/* 0: the default, which depends on the interval (heartbeat_settle();
+	 * docs/agent.md, "Heartbeat"). The most is ten maximal intervals. */
+	{ .path = "pushgateway.heartbeat", .type = T_NUM, .flags = F_ZERO,
+	  .min = 1, .max = 864000, .dnum = 0,
+	  .off = offsetof(cfg, heartbeat) },
 	{ .path = "pushgateway.job", .type = T_JOB, .dstr = "collector_agent",
 	  .off = offsetof(cfg, job) },
 	/* No default here: finish() falls back to the host name. */
@@ -254,6 +259,8 @@ static const row rows[] = {
 	/* Remote write has no such row: its bodies are snappy already. */
 	{ .path = "pushgateway.gzip", .type = T_BOOL, .dnum = 1,
 	  .off = offsetof(cfg, gw.gzip) },
+	{ .path = "pushgateway.once_self_metrics", .type = T_BOOL, .dnum = 0,
+	  .off = offsetof(cfg, once_self_metrics) },
 	HTTP_ROWS("pushgateway", gw),
 
 	{ .path = "remote_write.url", .type = T_URL, .flags = F_OPT,
@@ -317,6 +324,10 @@ typedef struct ld {
 	unsigned line[NROWS];    /* the file set the row at this line; 0: not */
 	const char *file[NROWS]; /* in this file; libconfig's, valid until
 	                          * config_destroy() */
+	char *origin[NROWS];     /* where the value in force came from, as
+	                          * messages begin ("FILE:LINE: key", "env
+	                          * NAME", "--flag"); NULL: the default. For
+	                          * checks across layers (heartbeat_settle) */
 } ld;
 
 /* One value on its way into a row, from the file or from text. */
@@ -587,6 +598,22 @@ free_str(char **p)
 	*p = NULL;
 }
 
+/* Row ri's value now comes from name at loc. */
+static void
+set_origin(ld *l, size_t ri, const char *loc, const char *name)
+{
+	size_t n = strlen(loc) + strlen(name) + 1;
+	char *o = malloc(n);
+
+	if (o == NULL) {
+		l->e.oom = 1;
+		return;
+	}
+	snprintf(o, n, "%s%s", loc, name);
+	free(l->origin[ri]);
+	l->origin[ri] = o;
+}
+
 /* Checks v against row r and stores it, or adds "<loc><name>: reason". */
 static void
 store(ld *l, const row *r, const cval *v, const char *loc, const char *name)
@@ -655,8 +682,11 @@ store(ld *l, const row *r, const cval *v, const char *loc, const char *name)
 		snprintf(why, sizeof(why), "can only be set in the file");
 		break;
 	}
-	if (why[0] != '\0')
+	if (why[0] != '\0') {
 		eb_add(&l->e, "%s%s: %s", loc, name, why);
+		return;
+	}
+	set_origin(l, (size_t)(r - rows), loc, name);
 }
 
 /* Command line, environment and env-file values: text, parsed per type. */
@@ -1618,8 +1648,8 @@ cfg_parse_env(const char *text, size_t len, const char *name,
 /* --- environment, env file and command line ------------------------------------ */
 
 enum {
-	E_URL, E_ENABLED, E_INTERVAL, E_JOB, E_SPOOL, E_HOST, E_PORT, E_GZIP,
-	E_N
+	E_URL, E_ENABLED, E_INTERVAL, E_HEARTBEAT, E_JOB, E_SPOOL, E_HOST,
+	E_PORT, E_GZIP, E_N
 };
 
 /* The environment names docs/agent.md lists; the env file is read for these only. */
@@ -1627,6 +1657,7 @@ static const char *const env_names[E_N] = {
 	"PROMETHEUS_PUSHGATEWAY_URL",
 	"PROMETHEUS_PUSHGATEWAY_ENABLED",
 	"PROMETHEUS_PUSHGATEWAY_INTERVAL",
+	"PROMETHEUS_PUSHGATEWAY_HEARTBEAT",
 	"PROMETHEUS_JOB_NAME",
 	"COLLECTOR_SPOOL",
 	"API_HOST",
@@ -1738,6 +1769,8 @@ static const ovr ovrs[] = {
 	{ "pushgateway.gzip", E_GZIP, NULL, 0 },
 	{ "pushgateway.interval", E_INTERVAL, "--interval",
 	  offsetof(cfg_args, interval) },
+	{ "pushgateway.heartbeat", E_HEARTBEAT, "--heartbeat",
+	  offsetof(cfg_args, heartbeat) },
 	{ "pushgateway.job", E_JOB, "--job", offsetof(cfg_args, job) },
 	/* E_HOST stands for API_HOST and API_PORT together. */
 	{ "pushgateway.instance", E_HOST, "--instance",
@@ -1849,6 +1882,36 @@ ld_init(ld *l)
 	return 0;
 }
 
+/*
+ * The heartbeat against the interval, once every layer is applied (either
+ * may come from any). Unset, it is CFG_HEARTBEAT_INTERVALS intervals and at
+ * least CFG_HEARTBEAT_MIN seconds; set, anything from the interval up (a
+ * test, or a gateway that few agents share, may want it short). Below the
+ * interval it could not be kept (rounds are an interval apart), so it is
+ * refused rather than quietly raised.
+ */
+static void
+heartbeat_settle(ld *l)
+{
+	int ri = row_find("pushgateway.heartbeat");
+	cfg *c = l->c;
+
+	if (c->heartbeat == 0) {
+		c->heartbeat = CFG_HEARTBEAT_INTERVALS * c->interval;
+		if (c->heartbeat < CFG_HEARTBEAT_MIN)
+			c->heartbeat = CFG_HEARTBEAT_MIN;
+		return;
+	}
+	if (c->heartbeat < c->interval)
+		eb_add(&l->e, "%s: %.15g is less than pushgateway.interval "
+		    "(%.15g); set pushgateway.heartbeat to at least the "
+		    "interval, or leave it out for the default (%d times the "
+		    "interval, at least %d seconds)", ri >= 0 &&
+		    l->origin[ri] != NULL ? l->origin[ri] :
+		    "pushgateway.heartbeat", c->heartbeat, c->interval,
+		    CFG_HEARTBEAT_INTERVALS, CFG_HEARTBEAT_MIN);
+}
+
 /* What no layer gave and cannot be a constant. */
 static void
 finish(ld *l)
@@ -1875,6 +1938,8 @@ ld_result(ld *l, cfg **out, char **errors)
 		rc = CFG_ENOENT;
 	else if (l->e.len > 0)
 		rc = CFG_EINVAL;
+	for (size_t i = 0; i < NROWS; i++)
+		free(l->origin[i]);
 	if (rc == CFG_OK) {
 		*out = l->c;
 		free(l->e.s);
@@ -1917,6 +1982,7 @@ cfg_load(const cfg_args *args, char *const *envp, const char *default_file,
 		read_env_file(&l, &es, args->env_file);
 	read_environ(&l, &es, envp);
 	apply_overrides(&l, &es, args);
+	heartbeat_settle(&l);
 	finish(&l);
 out:
 	rc = ld_result(&l, out, errors);
@@ -1975,6 +2041,7 @@ cfg_load_string(const char *text, const char *name, cfg **out, char **errors)
 	else
 		apply_config(&l, &cf);
 	config_destroy(&cf);
+	heartbeat_settle(&l);
 	finish(&l);
 out:
 	return ld_result(&l, out, errors);

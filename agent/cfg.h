@@ -20,6 +20,10 @@
 #include <stdio.h>
 
 #define CFG_DEFAULT_FILE "/etc/collector-agent/collector-agent.conf"
+/* The default heartbeat: this many intervals, and at least this many
+ * seconds (docs/agent.md, "Heartbeat"). */
+#define CFG_HEARTBEAT_INTERVALS 10
+#define CFG_HEARTBEAT_MIN 300
 
 typedef enum cfg_err {
 	CFG_OK = 0,
@@ -68,12 +72,18 @@ typedef struct cfg {
 	cfg_http gw;               /* default url http://127.0.0.1:9091, timeout 10 */
 	int enabled;               /* default 1 */
 	double interval;           /* seconds, default 60, 1..86400 */
+	double heartbeat;          /* seconds between pushes of the agent's
+	                            * own metrics when nothing is news; never
+	                            * less than interval. Unset: the default
+	                            * below, resolved by cfg_load() */
 	char *job;                 /* default "collector_agent" */
 	char *instance;            /* default API_HOST:API_PORT, else host name */
 	double retry_min;          /* default 1 */
 	double retry_max;          /* default 60 (>= retry_min) */
 	double group_ttl;          /* seconds, 0 disables; default 0 */
 	double once_timeout;       /* default 30 */
+	int once_self_metrics;     /* --once pushes the agent's own metrics
+	                            * too; default 0 */
 
 	/* remote write; url NULL or "" disables it */
 	cfg_http rw;
@@ -97,6 +107,7 @@ typedef struct cfg_args {
 	const char *job;
 	const char *instance;
 	const char *interval;      /* text, checked like the file's */
+	const char *heartbeat;
 	const char *listen;
 	const char *log_level;
 	const char *remote_write;

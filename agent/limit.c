@@ -73,18 +73,18 @@ say_near(spool_t *s, const selfm *m, spool_limit l)
 	free(n.grouping);
 }
 
-void
+int
 limit_check(limit_watch *w, spool_t *s, const cfg *c, selfm *m, double now)
 {
 	spool_usage u;
 
 	if (now < w->next)
-		return;
+		return 0;
 	w->next = now + LIMIT_CHECK_SECONDS;
 	if (spool_get_usage(s, &u) != SPOOL_OK) {
 		log_debug("cannot read the limits' usage", "reason=%s",
 		    log_q(spool_errmsg(s)));
-		return;
+		return 0;
 	}
 	m->use = u;
 	for (int i = 0; i < SPOOL_NLIMITS; i++) {
@@ -115,4 +115,5 @@ limit_check(limit_watch *w, spool_t *s, const cfg *c, selfm *m, double now)
 			w->near_at[l] = 0;
 	}
 	w->started = 1;
+	return 1;
 }

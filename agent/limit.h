@@ -17,7 +17,7 @@
 /* A warning when a count reaches this share of its limit; again while it
  * stays there once per LIMIT_REPEAT_SECONDS, and at once after it fell
  * below LIMIT_CLEAR and came back. */
-#define LIMIT_NEAR 0.9
+#define LIMIT_NEAR SELFM_LIMIT_NEAR
 #define LIMIT_CLEAR 0.8
 #define LIMIT_REPEAT_SECONDS 3600.0
 /* Rows refused by a limit are logged at most this often, with how many. */
@@ -36,9 +36,12 @@ typedef struct limit_watch {
  * at once): reads the usage of s, puts it and c's limits into m, and logs
  * what needs saying. Refusals from before the first read are not logged
  * (the fold logged them). A failed read is logged at debug level and
- * leaves m as it was.
+ * leaves m as it was. Returns 1 when it read the usage; 0 when no read
+ * was due or the read failed (try again later). The caller calls it only when the usage may have changed
+ * (rows were folded, groups dropped, the settings reloaded): an idle agent
+ * reads nothing.
  */
-void limit_check(limit_watch *w, spool_t *s, const cfg *c, selfm *m,
+int limit_check(limit_watch *w, spool_t *s, const cfg *c, selfm *m,
     double now);
 
 #endif

@@ -29,7 +29,8 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: collector-agent [-c FILE] [--env-file FILE] [--spool PATH] [--gateway URL]\n"
 	    "                       [--job NAME] [--instance VALUE] [--interval SECONDS]\n"
-	    "                       [--listen ADDR:PORT] [--remote-write URL] [--log-level LEVEL]\n"
+	    "                       [--heartbeat SECONDS] [--listen ADDR:PORT]\n"
+	    "                       [--remote-write URL] [--log-level LEVEL]\n"
 	    "                       [--once] [-t|--check-config] [-V|--version] [-h|--help]\n"
 	    "\n"
 	    "Folds the metric rows that applications write into the spool and pushes\n"
@@ -43,6 +44,8 @@ usage(FILE *f)
 	    "      --job NAME       job for rows that name none (default collector_agent)\n"
 	    "      --instance VALUE instance label of the default grouping\n"
 	    "      --interval SECS  seconds between pushes (default 60)\n"
+	    "      --heartbeat SECS  seconds between pushes of the agent's own metrics\n"
+	    "                       when nothing changed (default 10 intervals, >= 300)\n"
 	    "      --listen ADDR:PORT  serve /metrics (pull mode)\n"
 	    "      --remote-write URL  also send to a remote-write receiver\n"
 	    "      --log-level LEVEL   debug, info, warn or error\n"
@@ -52,8 +55,9 @@ usage(FILE *f)
 	    "  -h, --help           this help\n"
 	    "\n"
 	    "Environment: PROMETHEUS_PUSHGATEWAY_URL, PROMETHEUS_PUSHGATEWAY_ENABLED,\n"
-	    "PROMETHEUS_PUSHGATEWAY_INTERVAL, PROMETHEUS_PUSHGATEWAY_GZIP,\n"
-	    "PROMETHEUS_JOB_NAME, API_HOST, API_PORT, COLLECTOR_SPOOL.\n"
+	    "PROMETHEUS_PUSHGATEWAY_INTERVAL, PROMETHEUS_PUSHGATEWAY_HEARTBEAT,\n"
+	    "PROMETHEUS_PUSHGATEWAY_GZIP, PROMETHEUS_JOB_NAME, API_HOST, API_PORT,\n"
+	    "COLLECTOR_SPOOL.\n"
 	    "Precedence: flags > environment > env file > config file.\n"
 	    "\n"
 	    "Exit status: 0 ok; 64 usage; 65 the gateway refused data (kept);\n"
@@ -129,7 +133,7 @@ int
 main(int argc, char **argv)
 {
 	enum { O_ENV = 256, O_SPOOL, O_GW, O_JOB, O_INST, O_INTERVAL,
-	    O_LISTEN, O_LEVEL, O_ONCE, O_RW };
+	    O_HEARTBEAT, O_LISTEN, O_LEVEL, O_ONCE, O_RW };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "env-file", required_argument, NULL, O_ENV },
@@ -138,6 +142,7 @@ main(int argc, char **argv)
 		{ "job", required_argument, NULL, O_JOB },
 		{ "instance", required_argument, NULL, O_INST },
 		{ "interval", required_argument, NULL, O_INTERVAL },
+		{ "heartbeat", required_argument, NULL, O_HEARTBEAT },
 		{ "listen", required_argument, NULL, O_LISTEN },
 		{ "remote-write", required_argument, NULL, O_RW },
 		{ "log-level", required_argument, NULL, O_LEVEL },
@@ -172,6 +177,7 @@ main(int argc, char **argv)
 		case O_JOB: args.job = optarg; break;
 		case O_INST: args.instance = optarg; break;
 		case O_INTERVAL: args.interval = optarg; break;
+		case O_HEARTBEAT: args.heartbeat = optarg; break;
 		case O_LISTEN: args.listen = optarg; break;
 		case O_RW: args.remote_write = optarg; break;
 		case O_LEVEL: args.log_level = optarg; break;

@@ -303,3 +303,46 @@ selfm_render(rbuf *b, const selfm *m, size_t i, const char *extra)
 	(void)selfm_each(m, i, extra, render_one, &r);
 	return r.e;
 }
+
+int
+selfm_limit_state(const selfm *m, spool_limit l)
+{
+	double max = (double)m->limit[l], used = (double)m->use.used[l];
+
+	if (max <= 0)
+		return 0;
+	return used >= max ? 2 : used >= SELFM_LIMIT_NEAR * max ? 1 : 0;
+}
+
+void
+selfm_sig_fill(selfm_sig *s, const selfm *m)
+{
+	s->pushes_retry = m->pushes[SELFM_RETRY];
+	s->rw_retry = m->rw_requests[SELFM_RETRY];
+	s->rw_dropped = m->rw_dropped;
+	for (int i = 0; i < SPOOL_NLIMITS; i++)
+		s->limit_state[i] = selfm_limit_state(m, (spool_limit)i);
+}
+
+const char *
+selfm_sig_diff(const selfm_sig *a, const selfm_sig *b)
+{
+	if (a->parked != b->parked)
+		return "parked_groups";
+	if (a->pushes_retry != b->pushes_retry)
+		return "pushes_retry";
+	if (a->rows_rejected != b->rows_rejected)
+		return "rejected_rows";
+	if (a->rw_retry != b->rw_retry)
+		return "remote_write_retry";
+	if (a->rw_dropped != b->rw_dropped)
+		return "remote_write_dropped";
+	for (int i = 0; i < SPOOL_NLIMITS; i++)
+		if (a->limit_state[i] != b->limit_state[i])
+			return spool_limit_name((spool_limit)i);
+	if (a->backlog != b->backlog)
+		return "backlog";
+	if (a->failing != b->failing)
+		return "failing";
+	return NULL;
+}

@@ -39,6 +39,42 @@ typedef struct selfm {
 	spool_usage use;
 } selfm;
 
+/*
+ * News: what the alert rules (contrib/prometheus/alerts.yml) look at,
+ * reduced to values that move only when something happened. The agent
+ * keeps the signature of its last push of its own metrics; one that
+ * differs sends them at once, otherwise they go once a heartbeat. Plain
+ * data; the agent fills the fields it alone knows (parked, rows_rejected,
+ * backlog, failing), selfm_sig_fill() the rest.
+ */
+#define SELFM_LIMIT_NEAR 0.9    /* CollectorAgentNearLimit */
+#define SELFM_BACKLOG_S 300.0   /* CollectorAgentSpoolBacklogGrowing */
+#define SELFM_STUCK_S 1800.0    /* CollectorAgentSpoolBacklogStuck */
+
+typedef struct selfm_sig {
+	int64_t parked;            /* groups the gateway refused, kept */
+	double pushes_retry;       /* gateway requests retried */
+	double rows_rejected;      /* rows the fold refused */
+	double rw_retry;           /* remote write requests retried */
+	double rw_dropped;         /* remote write samples dropped */
+	int limit_state[SPOOL_NLIMITS]; /* selfm_limit_state() */
+	int backlog;               /* 0; 1 the inbox not emptied for
+	                            * SELFM_BACKLOG_S; 2 for SELFM_STUCK_S */
+	int failing;               /* bits: folds or records fail */
+} selfm_sig;
+
+/* 0 below SELFM_LIMIT_NEAR of limit l (or no limit), 1 from there (where
+ * the alert CollectorAgentNearLimit and the agent's warning start), 2 at
+ * the limit. */
+int selfm_limit_state(const selfm *m, spool_limit l);
+
+/* Sets the fields of s that come from m: the counters and limit states. */
+void selfm_sig_fill(selfm_sig *s, const selfm *m);
+
+/* The first field in which a and b differ, by name ("parked_groups",
+ * "max_series", ...), for the log; NULL when they are the same. */
+const char *selfm_sig_diff(const selfm_sig *a, const selfm_sig *b);
+
 /* Counts one request to the gateway: its result and how long it took;
  * now is the wall clock (unix seconds), for last_success. */
 void selfm_count(selfm *m, selfm_result r, double seconds, double now);

@@ -39,7 +39,7 @@ is "$?" 0 "the static group arrives before the first outage"
 
 writers_start "$WRITERS" "$ROWS" fault_restart 3 "$T/ledger" 0.1
 
-# Up 0.5-2 s, down 1.5-2.5 s (more than the interval, so the heartbeat
+# Up 0.5-2 s, down 1.5-2.5 s (more than the interval, so a round
 # meets the outage), five times.
 stops=0 restarts=0 during_writes=0
 for ((r = 1; r <= RESTARTS; r++)); do

@@ -33,7 +33,8 @@ more_pushes() { [ "$(pushes "$1")" -ge "$2" ]; }
 # measure across a restart.)
 export COLLECTOR_SPOOL="$T/ahead.db"
 "$CS" put --job aj --grouping 'instance="ai"' 'seed_gauge 1'
-agent_conf "$T/ahead.conf" "$GW_URL" aj ai group_ttl=300
+# A heartbeat every round: the rounds are counted by it.
+agent_conf "$T/ahead.conf" "$GW_URL" aj ai group_ttl=300 heartbeat=1
 fake_agent ahead +1d -c "$T/ahead.conf"
 apid=$AGENT_PID
 check "the agent runs a day ahead" wait_until gw_is 1 aj 'instance="ai"' collector_agent_up

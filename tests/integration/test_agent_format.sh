@@ -9,7 +9,8 @@ set -u
 need agent promtool
 
 fake_start --save-bodies "$T/bodies"
-agent_conf "$T/fmt.conf" "$FAKE_URL" fmtjob f
+# With the agent's own metrics, so that their text is checked too.
+agent_conf "$T/fmt.conf" "$FAKE_URL" fmtjob f once_self_metrics=true
 export COLLECTOR_SPOOL="$T/fmt.db"
 
 # Awkward content: escapes in HELP and label values, special values, a

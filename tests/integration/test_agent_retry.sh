@@ -50,7 +50,7 @@ run_agent -c "$T/down.conf" --once
 is_rc 0 "gateway back: --once exits 0"
 is "$(gw_value down 'instance="r"' d_total)" 3 "gateway back: adds from both failed runs (1 + 2)"
 is "$(gw_value down 'instance="r"' d_gauge)" 5 "gateway back: the set value"
-check "gateway back: the default group too" gw_present rjob 'instance="r"'
+check "gateway back: no default group (--once sends nothing for itself)" gw_absent rjob 'instance="r"'
 is "$(spool_stat dirty_groups)" 0 "gateway back: nothing dirty"
 
 # ------------------------------------- TYPE clash on the real gateway: 400

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The agent's own metrics ride in the default group: after a
-# --once run with known work, each has its exact value at the gateway.
+# --once run with known work (pushgateway.once_self_metrics on, or --once
+# sends none), each has its exact value at the gateway.
 set -u
 . "$(dirname "$0")/lib.sh"
 need agent gateway
 
 gw_start
 export COLLECTOR_SPOOL="$T/self.db"
-agent_conf "$T/self.conf" "$GW_URL" sjob s
+agent_conf "$T/self.conf" "$GW_URL" sjob s once_self_metrics=true
 # Small limits, so that the second run meets one.
 echo 'limits: { max_groups = 5; max_series_per_group = 3; max_series = 0; };' >>"$T/self.conf"
 "$CS" put --job data --grouping 'instance="d"' 'a 1' 'b{k="x"} 2' 'b{k="y"} 3'

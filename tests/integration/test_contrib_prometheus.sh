@@ -350,8 +350,10 @@ is "$("${C[@]}" -u 'pusher:s3cret pass' -X PUT --data-binary @"$T/big.txt" \
 
 if [ -x "$AGENT" ]; then
 	export COLLECTOR_SPOOL="$T/proxy.db"
+	# once_self_metrics: --once sends the agent's own metrics only then.
 	agent_conf "$T/proxy.conf" "$B/pushgateway" pjob pinst \
-		"username=\"pusher\"" "password_file=\"$T/pgw.password\"" "ca_file=\"$N/cert.pem\""
+		"username=\"pusher\"" "password_file=\"$T/pgw.password\"" "ca_file=\"$N/cert.pem\"" \
+		once_self_metrics=true
 	"$CS" put --job proxied_app --grouping 'instance="a1"' 'app_metric 7'
 	run_agent -c "$T/proxy.conf" --once
 	is_rc 0 "the agent pushes through nginx to https://127.0.0.1:PORT/pushgateway (--once: exit 0)"

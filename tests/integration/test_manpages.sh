@@ -109,7 +109,7 @@ done
 # The long options of main()'s getopt_long table.
 long_opts=$(awk '/static const struct option opts\[\]/,/^\t};/' "$MAIN_C" |
 	grep -oE '\{ "[a-z][a-z-]*"' | sed 's/{ "//; s/"//')
-is "$(echo "$long_opts" | wc -w)" 14 "agent/main.c: 14 long options read from the getopt_long table"
+is "$(echo "$long_opts" | wc -w)" 15 "agent/main.c: 15 long options read from the getopt_long table"
 # Every documented option is an item of the option list: .It Fl ... -name
 page_long=$(grep -E '^\.It Fl ' "$AGENT8" | grep -oE 'Fl -[a-z][a-z-]*' | sed 's/^Fl -//')
 same_set "collector-agent.8: the option list has every long option, no other" \
@@ -132,7 +132,7 @@ none_missing "$miss" "collector-agent.8: SYNOPSIS shows every option"
 
 # The environment names docs/agent.md lists, as cfg.c reads them (env_names[]).
 env_names=$(awk '/env_names\[E_N\] = \{/,/^\};/' "$CFG_C" | grep -oE '"[A-Z_]+"' | tr -d '"')
-is "$(echo "$env_names" | wc -w)" 8 "agent/cfg.c: the 8 environment names of docs/agent.md"
+is "$(echo "$env_names" | wc -w)" 9 "agent/cfg.c: the 9 environment names of docs/agent.md"
 env_text=$(section "$AGENT8" ENVIRONMENT)
 page_env=$(grep -E '^\.It Ev ' "$AGENT8" | grep -oE 'Ev [A-Z_]+' | sed 's/^Ev //')
 miss=
@@ -226,7 +226,7 @@ keys=$(
 		echo "$rows" | grep '^MACRO' | grep -oE '\.path = sec "\.[a-z_]+"' |
 			sed "s/.*\"\\.\\(.*\\)\"/$sec.\\1/"
 	done)
-is "$(echo "$keys" | wc -w)" 38 "agent/cfg.c: 38 settings read from the table (HTTP_ROWS expanded)"
+is "$(echo "$keys" | wc -w)" 40 "agent/cfg.c: 40 settings read from the table (HTTP_ROWS expanded)"
 page_keys=$(grep -E '^\.It Cm ' "$CONF5" | awk '{ print $3 }')
 same_set "collector-agent.conf.5: an item for every setting of the table, no other" \
 	"$keys" "$page_keys"
@@ -258,7 +258,7 @@ while IFS= read -r row; do
 	esac
 done < <(echo "$rows" | grep '^ROW')
 none_wrong "$bad" "collector-agent.conf.5: ranges and defaults as in the table ($nchecked settings)"
-is "$nchecked" 14 "agent/cfg.c: 14 settings with a range or a string default"
+is "$nchecked" 15 "agent/cfg.c: 15 settings with a range or a string default"
 
 # Every setting that a flag or an environment variable can give names
 # them in its item (ovrs[] in cfg.c; its E_ indexes follow env_names[]).

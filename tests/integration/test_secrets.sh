@@ -261,7 +261,9 @@ PX_URL=$ECHO_URL PX_LOG=$ECHO_LOG
 proxy_start --upstream "${PX_URL##*:}" || { tap_fail "the proxy starts"; tap_done; exit 1; }
 export COLLECTOR_SPOOL="$T/proxy.db"
 "$CS" put --job sec --grouping 'instance="proxy"' 'sec_value 6'
-agent_conf "$T/px.conf" "http://pgw.invalid:9091" secjob s "${basic[@]}" "password_file = \"$T/pw\""
+# once_self_metrics: two PUTs a run, the group and the agent's own.
+agent_conf "$T/px.conf" "http://pgw.invalid:9091" secjob s "${basic[@]}" "password_file = \"$T/pw\"" \
+	once_self_metrics=true
 http_proxy=$PROXY_URL srun -c "$T/px.conf" --once
 is_rc 0 "http_proxy with a gateway only the proxy can reach: exit 0"
 is "$(cut -d' ' -f1-4 "$PROXY_LOG")" \
@@ -274,7 +276,8 @@ is "$(echo_values Host PUT "$PX_LOG")" "pgw.invalid:9091" "with the gateway's Ho
 
 n_px=$(wc -l <"$PROXY_LOG") n_echo=$(echo_n "$PX_LOG")
 "$CS" put --job sec --grouping 'instance="proxy"' 'sec_value 7'
-agent_conf "$T/direct.conf" "$PX_URL" secjob s "${basic[@]}" "password_file = \"$T/pw\""
+agent_conf "$T/direct.conf" "$PX_URL" secjob s "${basic[@]}" "password_file = \"$T/pw\"" \
+	once_self_metrics=true
 http_proxy=$PROXY_URL no_proxy=127.0.0.1 srun -c "$T/direct.conf" --once
 is_rc 0 "no_proxy=127.0.0.1: exit 0"
 is "$(wc -l <"$PROXY_LOG")/$(($(echo_n "$PX_LOG") - n_echo))" "$n_px/2" "no_proxy: the proxy saw nothing, the gateway both PUTs"
@@ -302,7 +305,8 @@ like "$ERR" 'msg="gateway unreachable; will retry"' "logged as unreachable"
 proxy_start || { tap_fail "the second proxy starts"; tap_done; exit 1; }
 n_tls=$(echo_n "$TLS_LOG")
 "$CS" put --job sec --grouping 'instance="proxy"' 'sec_value 11'
-agent_conf "$T/pxtls.conf" "$TLS_URL" secjob s "${basic[@]}" "password_file = \"$T/pw\"" "ca_file = \"$CA\""
+agent_conf "$T/pxtls.conf" "$TLS_URL" secjob s "${basic[@]}" "password_file = \"$T/pw\"" "ca_file = \"$CA\"" \
+	once_self_metrics=true
 https_proxy=$PROXY_URL srun -c "$T/pxtls.conf" --once
 is_rc 0 "https_proxy (CONNECT) to an HTTPS gateway: exit 0"
 is "$(cut -d' ' -f1-3 "$PROXY_LOG" | sort -u)" "CONNECT ${TLS_URL#https://} 200" "the proxy tunnelled to the gateway"

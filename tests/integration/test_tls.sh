@@ -65,7 +65,8 @@ agent_conf "$T/ok.conf" "$AUTH_URL" tlsjob agent-1 "${common[@]}" "password_file
 run_agent -c "$T/ok.conf" --once
 is_rc 0 "trusted CA (ca_file) + right password: --once exits 0"
 is "$(q_auth value tls 'instance="ok"' tls_value)" 42 "the value is on the gateway"
-is "$(q_auth value tlsjob 'instance="agent-1"' collector_agent_up)" 1 "so is the heartbeat group"
+is "$(q_auth value tlsjob 'instance="agent-1"' collector_agent_up)" absent \
+	"--once sends nothing for itself (once_self_metrics is off)"
 is "$(spool_stat dirty_groups)/$(spool_stat parked_groups)" 0/0 "stats: nothing dirty or parked"
 is "$(grep -c 'level=warn' "$AGENT_ERR_FILE")" 0 "a verified, authenticated run logs no warning"
 
@@ -214,12 +215,12 @@ echo_start || { tap_fail "the header-recording stand-in starts"; tap_done; exit 
 export COLLECTOR_SPOOL="$T/bearer.db"
 "$CS" put --job tls --grouping 'instance="bearer"' 'tls_value 1'
 agent_conf "$T/bearer.conf" "$ECHO_URL" tlsjob agent-5 "bearer_token_file = \"$T/token\"" \
-	'headers = [ "X-Team: payments", "X-Scope-OrgID: team-a" ]'
+	'headers = [ "X-Team: payments", "X-Scope-OrgID: team-a" ]' once_self_metrics=true
 run_agent -c "$T/bearer.conf" --once
 is_rc 0 "bearer_token_file and headers: exit 0"
 is "$(echo_hdr Authorization PUT | cut -d' ' -f1-3)" \
 	"$(printf '%s\n' 'PUT /metrics/job/tls/instance/bearer 200' 'PUT /metrics/job/tlsjob/instance/agent-5 200')" \
-	"two PUTs: the group and the heartbeat"
+	"two PUTs: the group and the agent's own metrics (once_self_metrics)"
 is "$(echo_values Authorization PUT)" "Bearer tok-ABCDEF-123" \
 	"every PUT carries exactly one Authorization: Bearer <token> (file's newline dropped)"
 is "$(echo_values X-Team PUT)" "payments" "extra header X-Team arrives on every PUT"

@@ -164,6 +164,9 @@ test_defaults(void **state)
 	/* Gzip for the gateway; remote write has its own encoding. */
 	assert_int_equal(c->gw.gzip, 1);
 	assert_int_equal(c->rw.gzip, 0);
+	/* Ten intervals of 60 s. */
+	assert_true(c->heartbeat == 600);
+	assert_int_equal(c->once_self_metrics, 0);
 	assert_null(c->gw.username);
 	assert_null(c->gw.password);
 	assert_null(c->gw.password_file);
@@ -266,6 +269,7 @@ test_env_each_name(void **state)
 		"PROMETHEUS_PUSHGATEWAY_ENABLED=false",
 		"PROMETHEUS_PUSHGATEWAY_INTERVAL=15.5",
 		"PROMETHEUS_PUSHGATEWAY_GZIP=no",
+		"PROMETHEUS_PUSHGATEWAY_HEARTBEAT=40",
 		"PROMETHEUS_JOB_NAME=collector_api",
 		"COLLECTOR_SPOOL=/tmp/x/spool.db",
 		"API_HOST=0.0.0.0",
@@ -285,6 +289,7 @@ test_env_each_name(void **state)
 	assert_int_equal(c->enabled, 0);
 	assert_true(c->interval == 15.5);
 	assert_int_equal(c->gw.gzip, 0);
+	assert_true(c->heartbeat == 40);
 	assert_string_equal(c->job, "collector_api");
 	assert_string_equal(c->spool_path, "/tmp/x/spool.db");
 	assert_string_equal(c->instance, "0.0.0.0:5000");
@@ -422,6 +427,7 @@ test_args(void **state)
 	a.job = "batch";
 	a.instance = "i-1";
 	a.interval = "2.5";
+	a.heartbeat = "5";
 	a.listen = "[::1]:9102";
 	a.log_level = "debug";
 	a.remote_write = "https://mimir.example.org/api/v1/push";
@@ -431,6 +437,7 @@ test_args(void **state)
 	assert_string_equal(c->job, "batch");
 	assert_string_equal(c->instance, "i-1");
 	assert_true(c->interval == 2.5);
+	assert_true(c->heartbeat == 5);
 	assert_string_equal(c->listen, "[::1]:9102");
 	assert_int_equal(c->log_level, LOG_LDEBUG);
 	assert_string_equal(c->rw.url, "https://mimir.example.org/api/v1/push");
@@ -855,6 +862,88 @@ test_retry_order(void **state)
 	c = load_ok("pushgateway: { retry_min = 5; retry_max = 5; };\n");
 	assert_true(c->retry_max == 5);
 	cfg_free(c);
+}
+
+/* The heartbeat: its default follows the interval; set, it may go down to
+ * the interval, and below that it is refused wherever it came from. */
+static void
+test_heartbeat(void **state)
+{
+	char *conf = put_file("hb.conf", "pushgateway: { heartbeat = 100; };\n");
+	static const char *const env[] = {
+		"PROMETHEUS_PUSHGATEWAY_HEARTBEAT=30", NULL
+	};
+	cfg_args a = { 0 };
+	cfg *c = NULL, *c2 = NULL;
+	char *errs = NULL, *want = NULL, *out;
+
+	(void)state;
+	c = load_ok("pushgateway: { interval = 1; };\n");
+	assert_true(c->heartbeat == 300);
+	cfg_free(c);
+	c = load_ok("pushgateway: { interval = 45; heartbeat = 0; };\n");
+	assert_true(c->heartbeat == 450);
+	cfg_free(c);
+	c = load_ok("pushgateway: { interval = 86400; };\n");
+	assert_true(c->heartbeat == 864000);
+	cfg_free(c);
+	c = load_ok("pushgateway: { interval = 1; heartbeat = 3; "
+	    "once_self_metrics = true; };\n");
+	assert_true(c->heartbeat == 3);
+	assert_int_equal(c->once_self_metrics, 1);
+	/* -t prints the heartbeat in force, and that loads the same. */
+	out = print_cfg(c);
+	assert_non_null(strstr(out, "\theartbeat = 3.0;\n"));
+	assert_int_equal(cfg_load_string(out, "p", &c2, &errs), CFG_OK);
+	assert_true(c2->heartbeat == 3);
+	free(out);
+	cfg_free(c);
+	cfg_free(c2);
+	c = load_ok("pushgateway: { interval = 5; heartbeat = 5; };\n");
+	assert_true(c->heartbeat == 5);
+	cfg_free(c);
+
+	expect_errors("pushgateway: {\n heartbeat = 20;\n};\n",
+	    "t.conf:2: pushgateway.heartbeat: 20 is less than "
+	    "pushgateway.interval (60); set pushgateway.heartbeat to at least "
+	    "the interval, or leave it out for the default (10 times the "
+	    "interval, at least 300 seconds)\n");
+	expect_errors("pushgateway: { heartbeat = 864001; };\n",
+	    "t.conf:1: pushgateway.heartbeat: must be 0 or between 1 and "
+	    "864000\n");
+	assert_int_equal(load_env(&a, env, &c, &errs), CFG_EINVAL);
+	assert_string_equal(errs, "env PROMETHEUS_PUSHGATEWAY_HEARTBEAT: 30 "
+	    "is less than pushgateway.interval (60); set "
+	    "pushgateway.heartbeat to at least the interval, or leave it out "
+	    "for the default (10 times the interval, at least 300 seconds)\n");
+	free(errs);
+	/* The flag wins over the environment and is named. */
+	a.heartbeat = "2";
+	a.interval = "5";
+	assert_int_equal(load_env(&a, env, &c, &errs), CFG_EINVAL);
+	assert_string_equal(errs, "--heartbeat: 2 is less than "
+	    "pushgateway.interval (5); set pushgateway.heartbeat to at least "
+	    "the interval, or leave it out for the default (10 times the "
+	    "interval, at least 300 seconds)\n");
+	free(errs);
+	/* The file's heartbeat, an interval from the command line above
+	 * it: the file's line is named. */
+	memset(&a, 0, sizeof(a));
+	a.config_file = conf;
+	a.interval = "200";
+	assert_int_equal(load_env(&a, no_env, &c, &errs), CFG_EINVAL);
+	assert_true(asprintf(&want, "%s:1: pushgateway.heartbeat: 100 is less "
+	    "than pushgateway.interval (200); set pushgateway.heartbeat to at "
+	    "least the interval, or leave it out for the default (10 times "
+	    "the interval, at least 300 seconds)\n", conf) > 0);
+	assert_string_equal(errs, want);
+	free(want);
+	free(errs);
+	a.interval = "100";
+	assert_int_equal(load_env(&a, no_env, &c, &errs), CFG_OK);
+	assert_true(c->heartbeat == 100);
+	cfg_free(c);
+	free(conf);
 }
 
 static void
@@ -1291,6 +1380,8 @@ test_contrib_conf(void **state)
 	assert_int_equal(c->max_series, 100000);
 	assert_string_equal(c->gw.url, "http://127.0.0.1:9091");
 	assert_true(c->interval == 60);
+	assert_true(c->heartbeat == 600);
+	assert_int_equal(c->once_self_metrics, 0);
 	assert_string_equal(c->instance, "0.0.0.0:5000");
 	assert_int_equal(c->gw.n_headers, 1);
 	assert_string_equal(c->gw.headers[0], "X-Team: payments");
@@ -1328,7 +1419,8 @@ test_print(void **state)
 	assert_non_null(strstr(out, "# env file: none\n"));
 	assert_non_null(strstr(out, "pushgateway: {\n\turl = "
 	    "\"http://127.0.0.1:9091\";\n\tenabled = true;\n\tinterval = 1.25;"
-	    "\n\tjob = \"q\\\"\\\\\";\n"));
+	    "\n\theartbeat = 300.0;\n\tjob = \"q\\\"\\\\\";\n"));
+	assert_non_null(strstr(out, "\tonce_self_metrics = false;\n"));
 	assert_non_null(strstr(out, "\ttimeout = 10.0;\n"));
 	assert_non_null(strstr(out, "\tmax_samples_per_send = 2000;\n"));
 	assert_non_null(strstr(out, "limits: {\n\tmax_groups = 1000;\n"
@@ -1439,6 +1531,7 @@ main(void)
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_ranges),
 		cmocka_unit_test(test_retry_order),
+		cmocka_unit_test(test_heartbeat),
 		cmocka_unit_test(test_urls),
 		cmocka_unit_test(test_headers),
 		cmocka_unit_test(test_histograms),

@@ -179,12 +179,42 @@ test_largest_group(void **state)
 	assert_int_equal(m.use.largest_group, 2);
 }
 
+/* It says whether it read: once due, then not until LIMIT_CHECK_SECONDS
+ * later, so the agent knows when the usage it holds is current. */
+static void
+test_read_when_due(void **state)
+{
+	struct fx *f = *state;
+	limit_watch w;
+	selfm m;
+	cfg c;
+
+	memset(&w, 0, sizeof(w));
+	memset(&m, 0, sizeof(m));
+	memset(&c, 0, sizeof(c));
+	c.max_series = 4;
+	put(f->s, "j", "", SPOOL_OP_SET, "x 1");
+	fold_with(f->s, &c);
+	assert_int_equal(limit_check(&w, f->s, &c, &m, 100), 1);
+	assert_int_equal(m.use.used[SPOOL_LIMIT_SERIES], 1);
+	assert_int_equal(m.limit[SPOOL_LIMIT_SERIES], 4);
+	assert_int_equal(limit_check(&w, f->s, &c, &m, 100 +
+	    LIMIT_CHECK_SECONDS - 1), 0);
+	assert_int_equal(limit_check(&w, f->s, &c, &m, 100 +
+	    LIMIT_CHECK_SECONDS), 1);
+	/* A zeroed next (a reload) is due at once. */
+	w.next = 0;
+	assert_int_equal(limit_check(&w, f->s, &c, &m, 111), 1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_groups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_largest_group, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_read_when_due, setup,
 		    teardown),
 	};
 

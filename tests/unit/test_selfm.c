@@ -497,6 +497,95 @@ test_render_cap(void **state)
 	rbuf_free(&b);
 }
 
+/* A limit's state: none below 90 %, near from 90 %, reached at the limit;
+ * a limit of 0 is none. */
+static void
+test_limit_state(void **state)
+{
+	selfm m;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.limit[SPOOL_LIMIT_SERIES] = 1000;
+	m.use.used[SPOOL_LIMIT_SERIES] = 899;
+	assert_int_equal(selfm_limit_state(&m, SPOOL_LIMIT_SERIES), 0);
+	m.use.used[SPOOL_LIMIT_SERIES] = 900;
+	assert_int_equal(selfm_limit_state(&m, SPOOL_LIMIT_SERIES), 1);
+	m.use.used[SPOOL_LIMIT_SERIES] = 999;
+	assert_int_equal(selfm_limit_state(&m, SPOOL_LIMIT_SERIES), 1);
+	m.use.used[SPOOL_LIMIT_SERIES] = 1000;
+	assert_int_equal(selfm_limit_state(&m, SPOOL_LIMIT_SERIES), 2);
+	m.use.used[SPOOL_LIMIT_SERIES] = 5000;
+	assert_int_equal(selfm_limit_state(&m, SPOOL_LIMIT_SERIES), 2);
+	m.use.used[SPOOL_LIMIT_GROUPS] = 5000;
+	assert_int_equal(selfm_limit_state(&m, SPOOL_LIMIT_GROUPS), 0);
+}
+
+/* The signature takes what the alerts look at from the counters, and a
+ * difference in any field is named; what alerts do not look at (successful
+ * or refused requests, durations, sizes) is not news. */
+static void
+test_signature(void **state)
+{
+	selfm m = known();
+	selfm_sig a, b;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	selfm_sig_fill(&a, &m);
+	assert_true(a.pushes_retry == m.pushes[SELFM_RETRY]);
+	assert_true(a.rw_retry == m.rw_requests[SELFM_RETRY]);
+	assert_true(a.rw_dropped == m.rw_dropped);
+	b = a;
+	assert_null(selfm_sig_diff(&a, &b));
+	/* Not news. */
+	selfm_count(&m, SELFM_SUCCESS, 0.1, 2e9);
+	selfm_count(&m, SELFM_REJECTED, 0.1, 2e9);
+	m.rw_requests[SELFM_SUCCESS]++;
+	m.rw_requests[SELFM_REJECTED]++;
+	m.rw_sent += 100;
+	m.st.series += 7;
+	m.st.pending_rows += 7;
+	m.deletes++;
+	selfm_sig_fill(&b, &m);
+	assert_null(selfm_sig_diff(&a, &b));
+	/* News, one field at a time. */
+	selfm_count(&m, SELFM_RETRY, 0.1, 2e9);
+	selfm_sig_fill(&b, &m);
+	assert_string_equal(selfm_sig_diff(&a, &b), "pushes_retry");
+	m.pushes[SELFM_RETRY]--;
+	m.rw_requests[SELFM_RETRY]++;
+	selfm_sig_fill(&b, &m);
+	assert_string_equal(selfm_sig_diff(&a, &b), "remote_write_retry");
+	m.rw_requests[SELFM_RETRY]--;
+	m.rw_dropped += 3;
+	selfm_sig_fill(&b, &m);
+	assert_string_equal(selfm_sig_diff(&a, &b), "remote_write_dropped");
+	m.rw_dropped -= 3;
+	m.limit[SPOOL_LIMIT_GROUPS] = 10;
+	m.use.used[SPOOL_LIMIT_GROUPS] = 9;
+	selfm_sig_fill(&b, &m);
+	assert_string_equal(selfm_sig_diff(&a, &b), "max_groups");
+	m.use.used[SPOOL_LIMIT_GROUPS] = 1;
+	selfm_sig_fill(&b, &m);
+	assert_null(selfm_sig_diff(&a, &b));
+	/* The fields the agent fills. */
+	b.parked = a.parked + 1;
+	assert_string_equal(selfm_sig_diff(&a, &b), "parked_groups");
+	b = a;
+	b.rows_rejected += 1;
+	assert_string_equal(selfm_sig_diff(&a, &b), "rejected_rows");
+	b = a;
+	b.backlog = 1;
+	assert_string_equal(selfm_sig_diff(&a, &b), "backlog");
+	b = a;
+	b.failing = 2;
+	assert_string_equal(selfm_sig_diff(&a, &b), "failing");
+	/* The first difference is named. */
+	b.parked = a.parked + 2;
+	assert_string_equal(selfm_sig_diff(&a, &b), "parked_groups");
+}
+
 int
 main(void)
 {
@@ -512,6 +601,8 @@ main(void)
 		cmocka_unit_test(test_render_limits),
 		cmocka_unit_test(test_render_all_and_past_end),
 		cmocka_unit_test(test_render_cap),
+		cmocka_unit_test(test_limit_state),
+		cmocka_unit_test(test_signature),
 	};
 
 	return cmocka_run_group_tests_name("selfm", tests, NULL, NULL);
