@@ -148,8 +148,7 @@ struct agent {
 	double rows_rejected;     /* rows the fold refused, this run */
 	double behind_since;      /* monotonic: since when the fold has not
 	                           * emptied the inbox; 0: it has */
-	int fold_failing;         /* the last fold failed */
-	int record_failing;       /* the last push could not be recorded */
+	int probe_unreachable;    /* the last start-time question failed */
 	int usage_stale;          /* the limits' usage may have changed since
 	                           * it was read (rows folded, groups dropped,
 	                           * a reload) */
@@ -408,14 +407,12 @@ fold_all(agent_t *a, int *more)
 				log_errorx("cannot fold the inbox", "reason=%s "
 				    "failures_since_last_report=%u",
 				    log_q(spool_errmsg(a->s)), held);
-			a->fold_failing = 1;
 			if (a->behind_since == 0)
 				a->behind_since = mono();
 			return e;
 		}
 		if (log_limit_clear(&a->fold_lim))
 			log_info("folding works again", NULL);
-		a->fold_failing = 0;
 		a->rows_rejected += (double)r.rejected;
 		/* A writer stuck at a limit is refused every second: the
 		 * first refusal is said at once, the rest once a minute with
@@ -1023,11 +1020,9 @@ again:
 				    "will be pushed again", "reason=%s "
 				    "failures_since_last_report=%u",
 				    log_q(spool_errmsg(a->s)), held);
-			a->record_failing = 1;
 			out->spool_failed = 1;
 		} else if (g->id != 0) {
 			log_limit_clear(&a->record_lim);
-			a->record_failing = 0;
 			/* As the spool now says: the rest of the round
 			 * does not push it again. */
 			if (version > g->pushed_version)
@@ -1184,9 +1179,13 @@ probe_gateway(agent_t *a)
 
 	if (a->p == NULL || a->probe_off)
 		return;
+	a->probe_unreachable = 0;
 	if (push_gateway_started(a->p, started, sizeof(started), &st) !=
-	    PUSH_OK || st.outcome == PUSH_RETRY)
-		return; /* the pushes will meet the same failure */
+	    PUSH_OK || st.outcome == PUSH_RETRY) {
+		/* The pushes will meet the same failure. */
+		a->probe_unreachable = 1;
+		return;
+	}
 	alive(a);
 	if (st.outcome == PUSH_REFUSED || started[0] == '\0') {
 		/* A daemon says it once; --once would say it every run, so
@@ -1256,7 +1255,6 @@ self_sig(agent_t *a, selfm_sig *s)
 		double d = mono() - a->behind_since;
 		s->backlog = d >= SELFM_STUCK_S ? 2 : d >= SELFM_BACKLOG_S;
 	}
-	s->failing = (a->fold_failing ? 1 : 0) | (a->record_failing ? 2 : 0);
 }
 
 /*
@@ -1420,7 +1418,10 @@ network_round(agent_t *a, double deadline, step *out)
 		if (force && g->id < a->resync_from &&
 		    g->version <= g->pushed_version)
 			continue;
-		if (a->gw_yield && mono() >= a->hb_next) {
+		/* Only in a round that outlasts an interval: otherwise the
+		 * end of the round sends it (a resync does anyway). */
+		if (a->gw_yield && !force && mono() >= a->hb_next &&
+		    mono() - a->round_start >= a->c->interval) {
 			log_debug("pushing the agent's own metrics",
 			    "why=heartbeat");
 			if (push_default(a, dg, 1, deadline, out))
@@ -2118,6 +2119,13 @@ agent_once(agent_t *a)
 		return EX_IOERR;
 	if (rw_failed)
 		return EX_TEMPFAIL;
+	/* Nothing to deliver is not a failure, but a gateway that did not
+	 * answer is worth a word: the next run with data will wait for it. */
+	if (a->probe_unreachable && a->m.pushes[SELFM_SUCCESS] == 0) {
+		log_warnx("done; nothing to deliver, and the gateway did not "
+		    "answer", "url=%s", log_q(a->c->gw.url));
+		return EX_OK;
+	}
 	log_info("done; all delivered", NULL);
 	return EX_OK;
 timeout:

@@ -15,8 +15,9 @@
  * million; docs/agent.md): not on every fold. */
 #define LIMIT_CHECK_SECONDS 10.0
 /* A warning when a count reaches this share of its limit; again while it
- * stays there once per LIMIT_REPEAT_SECONDS, and at once after it fell
- * below LIMIT_CLEAR and came back. */
+ * stays there once per LIMIT_REPEAT_SECONDS as long as rows are folded
+ * (an idle agent reads no usage, so says nothing new), and at once after
+ * it fell below LIMIT_CLEAR and came back. */
 #define LIMIT_NEAR SELFM_LIMIT_NEAR
 #define LIMIT_CLEAR 0.8
 #define LIMIT_REPEAT_SECONDS 3600.0

@@ -342,7 +342,5 @@ selfm_sig_diff(const selfm_sig *a, const selfm_sig *b)
 			return spool_limit_name((spool_limit)i);
 	if (a->backlog != b->backlog)
 		return "backlog";
-	if (a->failing != b->failing)
-		return "failing";
 	return NULL;
 }

@@ -45,7 +45,7 @@ typedef struct selfm {
  * keeps the signature of its last push of its own metrics; one that
  * differs sends them at once, otherwise they go once a heartbeat. Plain
  * data; the agent fills the fields it alone knows (parked, rows_rejected,
- * backlog, failing), selfm_sig_fill() the rest.
+ * backlog), selfm_sig_fill() the rest.
  */
 #define SELFM_LIMIT_NEAR 0.9    /* CollectorAgentNearLimit */
 #define SELFM_BACKLOG_S 300.0   /* CollectorAgentSpoolBacklogGrowing */
@@ -60,7 +60,6 @@ typedef struct selfm_sig {
 	int limit_state[SPOOL_NLIMITS]; /* selfm_limit_state() */
 	int backlog;               /* 0; 1 the inbox not emptied for
 	                            * SELFM_BACKLOG_S; 2 for SELFM_STUCK_S */
-	int failing;               /* bits: folds or records fail */
 } selfm_sig;
 
 /* 0 below SELFM_LIMIT_NEAR of limit l (or no limit), 1 from there (where

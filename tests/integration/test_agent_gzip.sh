@@ -118,7 +118,8 @@ is "$(gz_puts)/$(warnings)" "400,400,/2" "after a reload with gzip = false: plai
 is "$(awk '$1 == "PUT" && $3 != "gzip" && $6 != 200' "$T/old.rec" | wc -l)" 0 \
 	"old gateway: every plain PUT was delivered"
 is "$(grep -c 'parked' "$T/old.err")" 0 "old gateway: nothing parked"
-# The last push, at the stop, carries the counters of every request before.
+# The agent's own metrics go after each reload: the last of them carries
+# the counters of every request before it.
 is "$(gw_value gzjob 'instance="host"' collector_agent_pushes_total 'result="rejected"')" 2 \
 	"old gateway: each refused gzip request counts as a request (rejected)"
 gw_lines gzjob big | grep -F 'path="/api/v1/items/0"' >"$T/got4.txt"

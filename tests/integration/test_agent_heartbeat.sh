@@ -40,13 +40,20 @@ check "the daemon runs 7 rounds (heartbeat 3, interval 1)" wait_until -t 20 at_l
 r1=$(rounds 1 1)
 is "$(echo "$r1" | count '^PUT ')" 2 "round 1: the changed group and the agent's own metrics"
 is "$(echo "$r1" | count "^$SELF")" 1 "round 1: the agent's own metrics once (the start)"
-# Nothing was written since: rounds 2..7 carry the heartbeat only, every
-# third round (rounds start an interval apart; the heartbeat is 3).
+# Nothing was written since: rounds 2..7 carry the heartbeat only, about
+# every third round (rounds start an interval apart; the heartbeat is 3 s;
+# a late wake-up on a loaded machine may move one by a round, not more).
 idle=$(rounds 2 7)
-is "$(echo "$idle" | count "^$SELF")" 2 "rounds 2-7: the agent's own metrics twice (rounds 4 and 7)"
 is "$(echo "$idle" | grep -E '^(PUT|DELETE|POST) ' | grep -vc "^$SELF")" 0 \
 	"rounds 2-7: no other PUT or DELETE"
-is "$(rounds 4 4 | count "^$SELF")/$(rounds 7 7 | count "^$SELF")" 1/1 "the heartbeat comes every third round"
+# hb_rounds: the rounds among 2..7 that carried the agent's own metrics
+hb_rounds=$(for r in 2 3 4 5 6 7; do
+	[ "$(rounds "$r" "$r" | count "^$SELF")" -eq 0 ] || echo "$r"; done | tr '\n' ' ')
+case $hb_rounds in
+"4 7 " | "4 " | "5 ") ok=yes ;;
+*) ok="no: rounds $hb_rounds" ;;
+esac
+is "$ok" yes "rounds 2-7: the agent's own metrics at most twice, three rounds apart, first in round 4 or 5"
 
 # ---------------------------------------------- news: a refused group
 # A TYPE clash with the group already on the gateway: refused (400) and
@@ -54,6 +61,16 @@ is "$(rounds 4 4 | count "^$SELF")/$(rounds 7 7 | count "^$SELF")" 1/1 "the hear
 "$CS" put --job clash --grouping 'instance="c"' '# TYPE u_gauge counter' 'u_gauge 2'
 refused() { grep -q ' PUT /metrics/job/clash/instance/c 400$' "$PROXY_LOG"; }
 check "the clashing group is refused" wait_until refused
+# self_after: the agent's own PUT went after the refusal
+self_after() {
+	awk -v s="$SELF" '/ PUT \/metrics\/job\/clash\/instance\/c 400$/ { seen = 1; next }
+		seen && index($0, s) { found = 1 } END { exit !found }' "$PROXY_LOG"
+}
+parked_at_gateway() { [ "$(gw_value hbj 'instance="hbi"' collector_agent_parked_groups)" = 1 ]; }
+said_why() { grep -q 'msg="pushing the agent.s own metrics" why=parked_groups' "$T/d.err"; }
+check "the agent's own metrics follow the refusal" wait_until self_after
+check "the gateway has them" wait_until parked_at_gateway
+check "the log says why" wait_until said_why
 rr=$(awk '$2 == "GET" && $3 == "/api/v1/status" { r++ } / PUT \/metrics\/job\/clash\/instance\/c 400$/ { print r; exit }' "$PROXY_LOG")
 in_round=$(rounds "$rr" "$rr")
 is "$(echo "$in_round" | grep -A1 ' /metrics/job/clash/instance/c 400$' | tail -n 1 | cut -d' ' -f1-2)" \

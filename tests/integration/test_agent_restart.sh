@@ -17,7 +17,8 @@ export COLLECTOR_SPOOL="$T/spool.db"
 "$CS" put --job daily --grouping '' 'backup_last_success_timestamp_seconds 42'
 
 # ----------------------------------------- the daemon, gateway restarted
-agent_conf "$T/d.conf" "$GW_URL" rj ri interval=2
+# A heartbeat every round: the test finds the end of a round by it.
+agent_conf "$T/d.conf" "$GW_URL" rj ri interval=2 heartbeat=2
 agent_start d -c "$T/d.conf"
 apid=$AGENT_PID
 check "every group arrives" wait_until gw_is 42 daily '' \

@@ -141,8 +141,10 @@ wait_until grep -q 'msg="configuration reloaded"' "$T/auth-live.err"
 is "$?" 0 "SIGHUP: the configuration is reloaded"
 wait_until q_auth_is 5 tls 'instance="auth"' tls_value
 is "$?" 0 "with the fixed password file the parked group is delivered: exact value 5"
-like "$(cat "$T/auth-live.err")" 'msg="gateway accepted a parked group" job=tls grouping="instance=\"auth\""' \
-	"and the agent says the parked group went through"
+# The value is at the gateway before the agent logs the answer: wait.
+wait_until grep -qF 'msg="gateway accepted a parked group" job=tls grouping="instance=\"auth\""' \
+	"$T/auth-live.err"
+is "$?" 0 "and the agent says the parked group went through"
 stop_pid "$apid" 10
 is "$STOP_RC" 0 "SIGTERM: exit 0"
 is "$(spool_stat dirty_groups)/$(spool_stat parked_groups)" 0/0 "stats: nothing dirty or parked"

@@ -578,9 +578,6 @@ test_signature(void **state)
 	b = a;
 	b.backlog = 1;
 	assert_string_equal(selfm_sig_diff(&a, &b), "backlog");
-	b = a;
-	b.failing = 2;
-	assert_string_equal(selfm_sig_diff(&a, &b), "failing");
 	/* The first difference is named. */
 	b.parked = a.parked + 2;
 	assert_string_equal(selfm_sig_diff(&a, &b), "parked_groups");
