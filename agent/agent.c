@@ -1352,6 +1352,22 @@ drop_locally(agent_t *a, step *out)
 	}
 }
 
+/* Would this round send the gateway anything (as of now)? */
+static int
+round_sends(agent_t *a, const group *dg, double now, int force)
+{
+	for (size_t i = 0; i < a->ngroups; i++) {
+		const group *g = &a->groups[i];
+		if (g->id == 0)
+			continue;
+		if (want_delete(a, g, now) ||
+		    (!g->delete_pending && expired(a, g, now)) ||
+		    (g != dg && want_push(a, g, now, force)))
+			return 1;
+	}
+	return self_due(a, dg, now, force) != NULL;
+}
+
 /*
  * One round of network work: deletes first (so a group deleted and written
  * again reaches the gateway in that order), then expiries, then pushes of
@@ -1376,13 +1392,6 @@ network_round(agent_t *a, double deadline, step *out)
 		return;
 	}
 	push_limit(a->p, 0);
-	/* Once a round, counted from when rounds are due (the round's own
-	 * work would otherwise push it past the next one now and then). */
-	if (a->gw_yield && a->round_start >= a->probe_next) {
-		probe_gateway(a);
-		a->probe_next = a->round_start + a->c->interval;
-	}
-	force = a->resync;
 	for (size_t i = 0; i < a->ngroups && dg == NULL; i++)
 		if (a->groups[i].id != 0 && is_default(a, &a->groups[i]))
 			dg = &a->groups[i];
@@ -1391,6 +1400,16 @@ network_round(agent_t *a, double deadline, step *out)
 		dflt.grouping = a->default_grouping;
 		dg = &dflt;
 	}
+	/* The gateway's start time is asked in a round that sends something,
+	 * before it does, at most once an interval (counted from when rounds
+	 * are due): an idle agent asks once a heartbeat, so a restart of the
+	 * gateway is repaired within one. */
+	if (a->gw_yield && a->round_start >= a->probe_next &&
+	    round_sends(a, dg, now, a->resync)) {
+		probe_gateway(a);
+		a->probe_next = a->round_start + a->c->interval;
+	}
+	force = a->resync;
 	for (size_t i = 0; i < a->ngroups; i++) {
 		group *g = &a->groups[i];
 		if (!want_delete(a, g, now))
