@@ -93,7 +93,14 @@ SPOOL_API spool_err spool_open(const char *path, const spool_options *opts,
  * function, not an option field, so that spool_options keeps its size.) */
 SPOOL_API spool_err spool_set_cache(spool_t *s, int kib) SPOOL_WUR;
 
-/* Closes the handle, rolling back an open batch. NULL is a no-op. */
+/*
+ * Closes the handle, rolling back an open batch. NULL is a no-op. The
+ * WAL and its index (the -wal and -shm files) stay for the next writer:
+ * no checkpoint, so no fsync; a handle that finds itself the spool's only
+ * user and the WAL over 256 KiB moves the WAL into the database and
+ * truncates it. The agent's handle (spool_claim()) checkpoints and removes
+ * them when it closes last, as SQLite does.
+ */
 SPOOL_API void spool_close(spool_t *s);
 
 /* The message for the last failure on s; borrowed until the next call on s. */
@@ -401,7 +408,9 @@ SPOOL_API spool_err spool_group_deleted(spool_t *s, int64_t group_id,
  * Claims the spool for this process's agent: an exclusive flock(2) on the
  * spool file, held until spool_close() and dropped by the kernel when the
  * process ends, however it ends (SIGKILL leaves no stale lock). It does not
- * touch SQLite's own locks, so writers and readers go on as before. When
+ * touch SQLite's own locks, so writers and readers go on as before. The
+ * handle's close, when it is the spool's last user, then checkpoints the
+ * WAL and removes it (see spool_close()). When
  * another process holds it: SPOOL_EBUSY, spool_errmsg() names it, and
  * *holder is its PID when /proc/locks tells (else 0).
  */

@@ -555,6 +555,31 @@ refuse_link(spool_t *s, int target_exists)
 	    "it is to become the spool, or remove the link", s->path, target);
 }
 
+/*
+ * A handle that opened the spool leaves the WAL and its index where they
+ * are when it closes. SQLite's own close, in the spool's last user,
+ * checkpoints the WAL into the database (an fsync of each), deletes the
+ * -wal and -shm files, and the next writer creates them again (an fsync
+ * of the WAL's header and of the directory): 4 fsyncs that made a
+ * one-line put cost three processes' worth. A commit does not need them:
+ * with synchronous=FULL it is on the disk when COMMIT returns, with
+ * NORMAL it is in the WAL, which every later open replays. Set only once
+ * the file is a spool: a file refused above keeps SQLite's close, which
+ * removes the -wal and -shm that reading its header made. The agent's
+ * claim turns it off for its own handle (spool_claim()).
+ */
+static spool_err
+keep_wal(spool_t *s)
+{
+	int rc = sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1,
+	    (int *)NULL);
+
+	if (rc != SQLITE_OK)
+		return spool_sqlerr(s, rc, "setting up the spool handle");
+	s->keep_wal = 1;
+	return SPOOL_OK;
+}
+
 static spool_err
 setup(spool_t *s, const spool_options *o)
 {
@@ -605,7 +630,7 @@ setup(spool_t *s, const spool_options *o)
 	    "setting journal_size_limit")))
 		return e;
 	if (version == SPOOL_SCHEMA_VERSION)
-		return SPOOL_OK;
+		return keep_wal(s);
 
 	if ((e = spool_exec(s, "BEGIN IMMEDIATE", "locking the spool to "
 	    "create its tables")))
@@ -621,7 +646,7 @@ setup(spool_t *s, const spool_options *o)
 		goto fail;
 	if ((e = spool_exec(s, "COMMIT", "creating the spool tables")))
 		goto fail;
-	return SPOOL_OK;
+	return keep_wal(s);
 fail:
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	return e;
@@ -673,9 +698,66 @@ spool_set_cache(spool_t *s, int kib)
 	return spool_exec(s, sql, "setting the cache size");
 }
 
+/*
+ * Keeps the WAL of a spool that no process holds open from growing
+ * without bound. The first connection after all have closed rebuilds the
+ * WAL index from the WAL file, and the rebuilt index has forgotten how
+ * much of it was checkpointed: SQLite never starts the WAL over, so it
+ * grows with every put, every open reads all of it, and every commit past
+ * SQLite's automatic checkpoint (1,000 pages) copies all of it again. So
+ * a handle that closes as the spool's last user, with a WAL over
+ * WAL_TRIM_BYTES, checkpoints it and truncates it: a few fsyncs once per
+ * that many bytes, not at every close. While the agent runs it holds the
+ * index, and its checkpoint does this once an interval.
+ *
+ * The last user: no other process holds the read lock that every
+ * connection keeps on the index's DMS byte (the unix VFS's WAL-index
+ * layout: 8 lock bytes from offset 120, then the DMS byte); it is what
+ * SQLite itself looks at to decide whether to rebuild the index. Either
+ * answer is safe, a wrong one costs speed only. Returns a descriptor of
+ * the -shm file that the caller closes after sqlite3_close() (closing
+ * any descriptor of a file drops this process's POSIX locks on it,
+ * SQLite's included), or -1.
+ */
+#define WAL_TRIM_BYTES (256 * 1024)
+#define SHM_DMS_BYTE 128
+
+static int
+trim_wal(spool_t *s)
+{
+	const char *db = sqlite3_db_filename(s->db, "main");
+	struct flock lk;
+	struct stat st;
+	char shm[4096];
+	int fd;
+
+	if (db == NULL || db[0] == '\0' ||
+	    stat(sqlite3_filename_wal(db), &st) != 0 ||
+	    st.st_size <= WAL_TRIM_BYTES ||
+	    (size_t)snprintf(shm, sizeof(shm), "%s-shm", db) >= sizeof(shm))
+		return -1;
+	if ((fd = open(shm, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+		return -1;
+	memset(&lk, 0, sizeof(lk));
+	lk.l_type = F_WRLCK;
+	lk.l_whence = SEEK_SET;
+	lk.l_start = SHM_DMS_BYTE;
+	lk.l_len = 1;
+	if (fcntl(fd, F_GETLK, &lk) == 0 && lk.l_type == F_UNLCK) {
+		/* A reader that came meanwhile keeps the index alive:
+		 * no waiting for it. */
+		sqlite3_busy_timeout(s->db, 0);
+		sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL,
+		    NULL, NULL);
+	}
+	return fd;
+}
+
 void
 spool_close(spool_t *s)
 {
+	int shm_fd = -1;
+
 	if (s == NULL)
 		return;
 	if (s->in_batch)
@@ -683,9 +765,13 @@ spool_close(spool_t *s)
 	sqlite3_finalize(s->st_put);
 	sqlite3_finalize(s->st_begin);
 	sqlite3_finalize(s->st_commit);
+	if (s->keep_wal)
+		shm_fd = trim_wal(s);
 	sqlite3_close(s->db);
 	/* After SQLite's own descriptors: closing any descriptor of the file
 	 * drops the process's POSIX locks on it, SQLite's included. */
+	if (shm_fd >= 0)
+		close(shm_fd);
 	if (s->agent_fd > 0)
 		close(s->agent_fd - 1);
 	free(s->path);

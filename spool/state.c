@@ -633,6 +633,13 @@ spool_claim(spool_t *s, long *holder)
 		    "it (%s)", s->path, strerror(errno));
 	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
 		s->agent_fd = fd + 1;
+		/* The agent's close, when it is the last user, checkpoints
+		 * the WAL and removes it, as SQLite does: a stopped agent
+		 * leaves one file. Writers' handles leave it (keep_wal()). */
+		if (s->keep_wal && sqlite3_db_config(s->db,
+		    SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, (int *)NULL) ==
+		    SQLITE_OK)
+			s->keep_wal = 0;
 		return SPOOL_OK;
 	}
 	if (errno != EWOULDBLOCK) {
