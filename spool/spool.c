@@ -753,6 +753,38 @@ trim_wal(spool_t *s)
 	return fd;
 }
 
+/*
+ * Whether the -wal and -shm beside the database db can be left for the
+ * next user: they have its group and its mode. SQLite gives them the
+ * database's mode but the owner and group of the process that made them,
+ * so in a directory without the set-group-ID bit (docs/spool.md,
+ * "Permissions") a writer whose group is not the spool's would leave
+ * files that the agent cannot open, and it would refuse to start (exit
+ * 73) until someone removed them. Files that do not fit go as SQLite's
+ * close has them go: checkpointed and removed by the spool's last user.
+ */
+static int
+sides_fit(const char *db)
+{
+	static const char *const sfx[] = { "-wal", "-shm" };
+	struct stat d, f;
+	char p[4096];
+
+	if (db == NULL || db[0] == '\0' || stat(db, &d) != 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		if ((size_t)snprintf(p, sizeof(p), "%s%s", db, sfx[i]) >=
+		    sizeof(p))
+			return 0;
+		if (stat(p, &f) != 0)
+			continue;
+		if (f.st_gid != d.st_gid ||
+		    (f.st_mode & 07777) != (d.st_mode & 07777))
+			return 0;
+	}
+	return 1;
+}
+
 void
 spool_close(spool_t *s)
 {
@@ -765,8 +797,11 @@ spool_close(spool_t *s)
 	sqlite3_finalize(s->st_put);
 	sqlite3_finalize(s->st_begin);
 	sqlite3_finalize(s->st_commit);
-	if (s->keep_wal)
+	if (s->keep_wal && sides_fit(sqlite3_db_filename(s->db, "main")))
 		shm_fd = trim_wal(s);
+	else if (s->keep_wal)
+		(void)sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+		    0, (int *)NULL);
 	sqlite3_close(s->db);
 	/* After SQLite's own descriptors: closing any descriptor of the file
 	 * drops the process's POSIX locks on it, SQLite's included. */

@@ -1132,7 +1132,7 @@ put_once(const char *p, const spool_options *o)
 static void
 test_writer_close_keeps_wal(void **state)
 {
-	char *p = tu_path(dir, "keepwal.db"), err[512];
+	char *p = tu_path(dir, "keepwal.db"), err[512], shm[600];
 	spool_options full = { 1, 0 };
 	spool_t *s;
 	long holder;
@@ -1154,6 +1154,18 @@ test_writer_close_keeps_wal(void **state)
 	assert_int_equal(sql_int(p, "SELECT count(*) FROM inbox"), 3);
 	assert_int_equal(wal_size(p), -1);
 
+	/* Side files that another user of the spool might not open (not the
+	 * database's mode or group) are not left behind: the last user's
+	 * close checkpoints and removes them, as SQLite's does. */
+	put_once(p, NULL);
+	assert_true(wal_size(p) > 0);
+	assert_int_equal(chmod(p, 0600), 0);
+	put_once(p, NULL);
+	assert_int_equal(wal_size(p), -1);
+	snprintf(shm, sizeof(shm), "%s-shm", p);
+	assert_int_not_equal(access(shm, F_OK), 0);
+	assert_int_equal(sql_int(p, "SELECT count(*) FROM inbox"), 5);
+
 	assert_int_equal(spool_open(p, NULL, &s, err, sizeof(err)), SPOOL_OK);
 	assert_int_equal(spool_claim(s, &holder), SPOOL_OK);
 	assert_int_equal(spool_put(s, "j", "", SPOOL_OP_SET, "g 1", 3),
@@ -1161,7 +1173,7 @@ test_writer_close_keeps_wal(void **state)
 	assert_true(wal_size(p) > 0);
 	spool_close(s);
 	assert_int_equal(wal_size(p), -1);
-	assert_int_equal(sql_int(p, "SELECT count(*) FROM inbox"), 4);
+	assert_int_equal(sql_int(p, "SELECT count(*) FROM inbox"), 6);
 	free(p);
 }
 
