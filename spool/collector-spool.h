@@ -462,7 +462,9 @@ SPOOL_API spool_err spool_rw_sent_save(spool_t *s, const char *receiver,
 /* Moves the WAL into the database file and truncates it; for idle times.
  * It waits at most 100 ms for other connections' read transactions (and
  * holds off writers that long); when they have not finished, the WAL is
- * left as it is, and the next call tries again. */
+ * left as it is, and the next call tries again. When the file was deleted
+ * or replaced (spool_moved()) it does nothing: the WAL at the path then
+ * holds what writers put into the new file. */
 SPOOL_API spool_err spool_checkpoint(spool_t *s) SPOOL_WUR;
 
 /* The library's version, "MAJOR.MINOR.PATCH". */

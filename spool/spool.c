@@ -699,58 +699,50 @@ spool_set_cache(spool_t *s, int kib)
 }
 
 /*
- * Keeps the WAL of a spool that no process holds open from growing
- * without bound. The first connection after all have closed rebuilds the
- * WAL index from the WAL file, and the rebuilt index has forgotten how
- * much of it was checkpointed: SQLite never starts the WAL over, so it
- * grows with every put, every open reads all of it, and every commit past
- * SQLite's automatic checkpoint (1,000 pages) copies all of it again. So
- * a handle that closes as the spool's last user, with a WAL over
- * WAL_TRIM_BYTES, checkpoints it and truncates it: a few fsyncs once per
- * that many bytes, not at every close. While the agent runs it holds the
- * index, and its checkpoint does this once an interval.
+ * What a closing handle does with the WAL and its index (keep_wal()).
  *
- * The last user: no other process holds the read lock that every
- * connection keeps on the index's DMS byte (the unix VFS's WAL-index
- * layout: 8 lock bytes from offset 120, then the DMS byte); it is what
- * SQLite itself looks at to decide whether to rebuild the index. Either
- * answer is safe, a wrong one costs speed only. Returns a descriptor of
- * the -shm file that the caller closes after sqlite3_close() (closing
- * any descriptor of a file drops this process's POSIX locks on it,
- * SQLite's included), or -1.
+ * Left for the next user, normally. But the first connection after all
+ * have closed rebuilds the index from the WAL file, and the rebuilt index
+ * has forgotten how much of the WAL was checkpointed: SQLite never starts
+ * the WAL over, so with no process holding the spool open it would grow
+ * with every put, every open would read all of it, and every commit past
+ * SQLite's automatic checkpoint (1,000 pages) would copy all of it again.
+ * So the spool's last user trims a WAL over WAL_TRIM_BYTES: checkpoints it
+ * and truncates it, a few fsyncs once per that many bytes. While the
+ * agent runs it is not the last user, and the agent's checkpoint does this
+ * once an interval.
+ *
+ * Who else has the files open, the lock bytes of the unix VFS say: every
+ * connection holds a read lock on the database's SHARED range (the
+ * lock-byte page at 1 GiB: PENDING, RESERVED, then 510 bytes of SHARED)
+ * and on the index's DMS byte (8 lock bytes from offset 120, then DMS),
+ * from its first read until it closes; SQLite looks at the same bytes. A
+ * process that holds the index but not this database has another file
+ * open at this path: the spool was replaced under it (docs/operations.md
+ * says not to). It would read rows left in the WAL as pages of its own
+ * file, so then SQLite's close has the files, as it had them before
+ * writers left them: it moves the rows into this file and removes both.
  */
 #define WAL_TRIM_BYTES (256 * 1024)
+#define LOCK_SHARED_FIRST (0x40000000 + 2)
+#define LOCK_SHARED_SIZE 510
 #define SHM_DMS_BYTE 128
 
+/* 1 when another process holds a lock on len bytes at off of the file at
+ * fd, 0 when none does, -1 when it cannot tell. */
 static int
-trim_wal(spool_t *s)
+locked_by_others(int fd, off_t off, off_t len)
 {
-	const char *db = sqlite3_db_filename(s->db, "main");
 	struct flock lk;
-	struct stat st;
-	char shm[4096];
-	int fd;
 
-	if (db == NULL || db[0] == '\0' ||
-	    stat(sqlite3_filename_wal(db), &st) != 0 ||
-	    st.st_size <= WAL_TRIM_BYTES ||
-	    (size_t)snprintf(shm, sizeof(shm), "%s-shm", db) >= sizeof(shm))
-		return -1;
-	if ((fd = open(shm, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
-		return -1;
 	memset(&lk, 0, sizeof(lk));
 	lk.l_type = F_WRLCK;
 	lk.l_whence = SEEK_SET;
-	lk.l_start = SHM_DMS_BYTE;
-	lk.l_len = 1;
-	if (fcntl(fd, F_GETLK, &lk) == 0 && lk.l_type == F_UNLCK) {
-		/* A reader that came meanwhile keeps the index alive:
-		 * no waiting for it. */
-		sqlite3_busy_timeout(s->db, 0);
-		sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL,
-		    NULL, NULL);
-	}
-	return fd;
+	lk.l_start = off;
+	lk.l_len = len;
+	if (fcntl(fd, F_GETLK, &lk) != 0)
+		return -1;
+	return lk.l_type != F_UNLCK;
 }
 
 /*
@@ -770,7 +762,7 @@ sides_fit(const char *db)
 	struct stat d, f;
 	char p[4096];
 
-	if (db == NULL || db[0] == '\0' || stat(db, &d) != 0)
+	if (stat(db, &d) != 0)
 		return 0;
 	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
 		if ((size_t)snprintf(p, sizeof(p), "%s%s", db, sfx[i]) >=
@@ -785,10 +777,51 @@ sides_fit(const char *db)
 	return 1;
 }
 
+/*
+ * Decides, before sqlite3_close(), what the close does with the WAL (see
+ * above), and trims it when that is the answer. The descriptors it opens
+ * go into fds, for the caller to close after sqlite3_close(): closing any
+ * descriptor of a file drops this process's POSIX locks on it, SQLite's
+ * included.
+ */
+static void
+close_wal(spool_t *s, int fds[2])
+{
+	const char *db = sqlite3_db_filename(s->db, "main");
+	char shm[4096];
+	struct stat st;
+
+	if (db == NULL || db[0] == '\0' ||
+	    (size_t)snprintf(shm, sizeof(shm), "%s-shm", db) >= sizeof(shm))
+		return;
+	if (!sides_fit(db))
+		goto sqlite_close;
+	/* Another user of this file, such as the agent: the WAL is its. On
+	 * any doubt the files stay, which costs nothing but their space. */
+	if ((fds[0] = open(db, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0 ||
+	    locked_by_others(fds[0], LOCK_SHARED_FIRST, LOCK_SHARED_SIZE) != 0)
+		return;
+	if ((fds[1] = open(shm, O_RDONLY | O_CLOEXEC | O_NOCTTY)) >= 0 &&
+	    locked_by_others(fds[1], SHM_DMS_BYTE, 1) == 1)
+		goto sqlite_close;
+	if (stat(sqlite3_filename_wal(db), &st) == 0 &&
+	    st.st_size > WAL_TRIM_BYTES) {
+		/* A reader that came meanwhile keeps the index alive: no
+		 * waiting for it. */
+		sqlite3_busy_timeout(s->db, 0);
+		sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL,
+		    NULL, NULL);
+	}
+	return;
+sqlite_close:
+	(void)sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0,
+	    (int *)NULL);
+}
+
 void
 spool_close(spool_t *s)
 {
-	int shm_fd = -1;
+	int fds[2] = { -1, -1 };
 
 	if (s == NULL)
 		return;
@@ -797,16 +830,14 @@ spool_close(spool_t *s)
 	sqlite3_finalize(s->st_put);
 	sqlite3_finalize(s->st_begin);
 	sqlite3_finalize(s->st_commit);
-	if (s->keep_wal && sides_fit(sqlite3_db_filename(s->db, "main")))
-		shm_fd = trim_wal(s);
-	else if (s->keep_wal)
-		(void)sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-		    0, (int *)NULL);
+	if (s->keep_wal)
+		close_wal(s, fds);
 	sqlite3_close(s->db);
 	/* After SQLite's own descriptors: closing any descriptor of the file
 	 * drops the process's POSIX locks on it, SQLite's included. */
-	if (shm_fd >= 0)
-		close(shm_fd);
+	for (size_t i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	if (s->agent_fd > 0)
 		close(s->agent_fd - 1);
 	free(s->path);

@@ -581,8 +581,16 @@ spool_err
 spool_checkpoint(spool_t *s)
 {
 	spool_err e;
+	int moved = 0;
 
 	s->errmsg[0] = '\0';
+	/* The WAL at the path is the new file's once the spool was replaced:
+	 * a checkpoint would copy what writers put there into this handle's
+	 * old file and empty it, losing their rows. SQLite's close makes the
+	 * same check. */
+	if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_HAS_MOVED,
+	    &moved) == SQLITE_OK && moved)
+		return SPOOL_OK;
 	sqlite3_busy_timeout(s->db, CHECKPOINT_WAIT_MS);
 	e = spool_exec(s, "PRAGMA wal_checkpoint(TRUNCATE)",
 	    "checkpointing the WAL");

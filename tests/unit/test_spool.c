@@ -1243,6 +1243,67 @@ test_wal_bounded_without_agent(void **state)
 	free(p);
 }
 
+/*
+ * A spool replaced under a running agent (which docs/operations.md says
+ * not to do): the WAL at the path then holds what writers put into the
+ * new file. The agent's checkpoint, on its handle of the old file, must
+ * not copy those rows into the old file and empty the WAL.
+ */
+static void
+test_checkpoint_after_replace(void **state)
+{
+	char *p = tu_path(dir, "replaced.db"), *q = tu_path(dir, "fresh.db");
+	char err[512], c;
+	int go[2], done[2];
+	spool_t *s;
+	pid_t pid;
+
+	(void)state;
+	put_once(p, NULL);
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(done), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* The agent: its handle stays on the old file. */
+		int ok = spool_open(p, NULL, &s, err, sizeof(err)) == SPOOL_OK &&
+		    spool_put(s, "j", "", SPOOL_OP_SET, "g 1", 3) == SPOOL_OK;
+		close(go[1]);
+		close(done[0]);
+		if (write(done[1], ok ? "y" : "n", 1) != 1 ||
+		    read(go[0], &c, 1) != 1 || spool_checkpoint(s) != SPOOL_OK)
+			ok = 0;
+		if (write(done[1], ok ? "y" : "n", 1) != 1)
+			ok = 0;
+		/* It stops as a killed agent would: no close of its own. */
+		_exit(ok ? 0 : 1);
+	}
+	close(go[0]);
+	close(done[1]);
+	assert_int_equal(read(done[0], &c, 1), 1);
+	assert_int_equal(c, 'y');
+	/* A fresh spool, whole in its file, moved over the path; a writer
+	 * puts a row into it. */
+	assert_int_equal(spool_open(q, NULL, &s, err, sizeof(err)), SPOOL_OK);
+	spool_close(s);
+	sql(q, "PRAGMA wal_checkpoint(TRUNCATE)");
+	assert_int_equal(rename(q, p), 0);
+	assert_int_equal(spool_open(p, NULL, &s, err, sizeof(err)), SPOOL_OK);
+	assert_int_equal(spool_put(s, "j", "", SPOOL_OP_SET, "new 1", 5),
+	    SPOOL_OK);
+	assert_int_equal(write(go[1], "c", 1), 1);
+	assert_int_equal(read(done[0], &c, 1), 1);
+	assert_int_equal(c, 'y');
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	spool_close(s);
+	close(go[1]);
+	close(done[0]);
+	assert_int_equal(sql_int(p, "SELECT count(*) FROM inbox WHERE body = "
+	    "'new 1'"), 1);
+	free(p);
+	free(q);
+}
+
 static void
 test_stats_and_rejected(void **state)
 {
@@ -1343,6 +1404,7 @@ main(void)
 		cmocka_unit_test_teardown(test_writer_close_keeps_wal,
 		    shim_unregister),
 		cmocka_unit_test(test_wal_bounded_without_agent),
+		cmocka_unit_test(test_checkpoint_after_replace),
 		cmocka_unit_test(test_stats_and_rejected),
 		cmocka_unit_test(test_strerror_and_ops),
 	};
