@@ -99,7 +99,10 @@ SPOOL_API spool_err spool_set_cache(spool_t *s, int kib) SPOOL_WUR;
  * no checkpoint, so no fsync; a handle that finds itself the spool's only
  * user and the WAL over 256 KiB moves the WAL into the database and
  * truncates it. The agent's handle (spool_claim()) checkpoints and removes
- * them when it closes last, as SQLite does.
+ * them when it closes last, as SQLite does; so does any handle when the
+ * files lack the spool's group or mode, or when a process that has
+ * another file open at the path holds them (docs/spool.md, "What a
+ * writer's close does").
  */
 SPOOL_API void spool_close(spool_t *s);
 

@@ -560,8 +560,8 @@ refuse_link(spool_t *s, int target_exists)
  * are when it closes. SQLite's own close, in the spool's last user,
  * checkpoints the WAL into the database (an fsync of each), deletes the
  * -wal and -shm files, and the next writer creates them again (an fsync
- * of the WAL's header and of the directory): 4 fsyncs that made a
- * one-line put cost three processes' worth. A commit does not need them:
+ * of the WAL's header and of the directory): 4 fsyncs, most of what a
+ * one-line put cost when no agent held the spool. A commit needs none:
  * with synchronous=FULL it is on the disk when COMMIT returns, with
  * NORMAL it is in the WAL, which every later open replays. Set only once
  * the file is a spool: a file refused above keeps SQLite's close, which
