@@ -6,6 +6,7 @@
 #                   ASan+UBSan; the unit tests under valgrind; short fuzz runs)
 #   make run        install missing packages, build, run the agent (development config)
 #   make bench      print speed figures next to a reference run in the same call
+#                   (BENCH_QUICK=1: the same rows at small sizes, in seconds)
 #   make bench-scale  N agents sending remote write to one local VictoriaMetrics
 #   make fuzz       longer fuzz runs (FUZZ_SECONDS=N per target)
 #   make install    PREFIX, DESTDIR, BINDIR, LIBDIR, INCLUDEDIR, MANDIR honoured
@@ -207,11 +208,14 @@ check: deps
 run: deps all
 	contrib/run-dev.sh $(B)
 
+# tests/bench/run runs tests/bench/agent and prints the tables of both.
+# BENCH_QUICK=1 is the smoke run that make check makes through
+# tests/cli/test_bench_quick.sh: every row, small sizes, no speed asserted.
+BENCH_QUICK ?=
 bench: deps
 	$(MAKE) all
 	$(MAKE) $(B)/tests/bench_spool $(B)/tests/bench_render $(B)/tests/bench_rw
-	tests/bench/run $(B)
-	tests/bench/agent $(B)
+	tests/bench/run $(B) $(if $(filter-out 0,$(BENCH_QUICK)),--quick)
 
 # The scale-out simulation (SCALE_AGENTS, SCALE_SERIES, SCALE_INTERVAL,
 # SCALE_SECONDS; see tests/bench/scale): N agents, each with its own spool

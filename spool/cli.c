@@ -585,6 +585,9 @@ main(int argc, char **argv)
 	const char *path = NULL, *cmd;
 	int c;
 
+	/* A process that reads a few pages: no bulk page-cache allocation
+	 * per connection, whose every page is a page fault to touch. */
+	(void)sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
 	while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':

@@ -93,7 +93,17 @@ SPOOL_API spool_err spool_open(const char *path, const spool_options *opts,
  * function, not an option field, so that spool_options keeps its size.) */
 SPOOL_API spool_err spool_set_cache(spool_t *s, int kib) SPOOL_WUR;
 
-/* Closes the handle, rolling back an open batch. NULL is a no-op. */
+/*
+ * Closes the handle, rolling back an open batch. NULL is a no-op. The
+ * WAL and its index (the -wal and -shm files) stay for the next writer:
+ * no checkpoint, so no fsync; a handle that finds itself the spool's only
+ * user and the WAL over 256 KiB moves the WAL into the database and
+ * truncates it. The agent's handle (spool_claim()) checkpoints and removes
+ * them when it closes last, as SQLite does; so does any handle when the
+ * files lack the spool's group or mode, or when a process that has
+ * another file open at the path holds them (docs/spool.md, "What a
+ * writer's close does").
+ */
 SPOOL_API void spool_close(spool_t *s);
 
 /* The message for the last failure on s; borrowed until the next call on s. */
@@ -401,7 +411,9 @@ SPOOL_API spool_err spool_group_deleted(spool_t *s, int64_t group_id,
  * Claims the spool for this process's agent: an exclusive flock(2) on the
  * spool file, held until spool_close() and dropped by the kernel when the
  * process ends, however it ends (SIGKILL leaves no stale lock). It does not
- * touch SQLite's own locks, so writers and readers go on as before. When
+ * touch SQLite's own locks, so writers and readers go on as before. The
+ * handle's close, when it is the spool's last user, then checkpoints the
+ * WAL and removes it (see spool_close()). When
  * another process holds it: SPOOL_EBUSY, spool_errmsg() names it, and
  * *holder is its PID when /proc/locks tells (else 0).
  */
@@ -453,7 +465,9 @@ SPOOL_API spool_err spool_rw_sent_save(spool_t *s, const char *receiver,
 /* Moves the WAL into the database file and truncates it; for idle times.
  * It waits at most 100 ms for other connections' read transactions (and
  * holds off writers that long); when they have not finished, the WAL is
- * left as it is, and the next call tries again. */
+ * left as it is, and the next call tries again. When the file was deleted
+ * or replaced (spool_moved()) it does nothing: the WAL at the path then
+ * holds what writers put into the new file. */
 SPOOL_API spool_err spool_checkpoint(spool_t *s) SPOOL_WUR;
 
 /* The library's version, "MAJOR.MINOR.PATCH". */

@@ -555,6 +555,31 @@ refuse_link(spool_t *s, int target_exists)
 	    "it is to become the spool, or remove the link", s->path, target);
 }
 
+/*
+ * A handle that opened the spool leaves the WAL and its index where they
+ * are when it closes. SQLite's own close, in the spool's last user,
+ * checkpoints the WAL into the database (an fsync of each), deletes the
+ * -wal and -shm files, and the next writer creates them again (an fsync
+ * of the WAL's header and of the directory): 4 fsyncs, most of what a
+ * one-line put cost when no agent held the spool. A commit needs none:
+ * with synchronous=FULL it is on the disk when COMMIT returns, with
+ * NORMAL it is in the WAL, which every later open replays. Set only once
+ * the file is a spool: a file refused above keeps SQLite's close, which
+ * removes the -wal and -shm that reading its header made. The agent's
+ * claim turns it off for its own handle (spool_claim()).
+ */
+static spool_err
+keep_wal(spool_t *s)
+{
+	int rc = sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1,
+	    (int *)NULL);
+
+	if (rc != SQLITE_OK)
+		return spool_sqlerr(s, rc, "setting up the spool handle");
+	s->keep_wal = 1;
+	return SPOOL_OK;
+}
+
 static spool_err
 setup(spool_t *s, const spool_options *o)
 {
@@ -605,7 +630,7 @@ setup(spool_t *s, const spool_options *o)
 	    "setting journal_size_limit")))
 		return e;
 	if (version == SPOOL_SCHEMA_VERSION)
-		return SPOOL_OK;
+		return keep_wal(s);
 
 	if ((e = spool_exec(s, "BEGIN IMMEDIATE", "locking the spool to "
 	    "create its tables")))
@@ -621,7 +646,7 @@ setup(spool_t *s, const spool_options *o)
 		goto fail;
 	if ((e = spool_exec(s, "COMMIT", "creating the spool tables")))
 		goto fail;
-	return SPOOL_OK;
+	return keep_wal(s);
 fail:
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	return e;
@@ -673,9 +698,131 @@ spool_set_cache(spool_t *s, int kib)
 	return spool_exec(s, sql, "setting the cache size");
 }
 
+/*
+ * What a closing handle does with the WAL and its index (keep_wal()).
+ *
+ * Left for the next user, normally. But the first connection after all
+ * have closed rebuilds the index from the WAL file, and the rebuilt index
+ * has forgotten how much of the WAL was checkpointed: SQLite never starts
+ * the WAL over, so with no process holding the spool open it would grow
+ * with every put, every open would read all of it, and every commit past
+ * SQLite's automatic checkpoint (1,000 pages) would copy all of it again.
+ * So the spool's last user trims a WAL over WAL_TRIM_BYTES: checkpoints it
+ * and truncates it, a few fsyncs once per that many bytes. While the
+ * agent runs it is not the last user, and the agent's checkpoint does this
+ * once an interval.
+ *
+ * Who else has the files open, the lock bytes of the unix VFS say: every
+ * connection holds a read lock on the database's SHARED range (the
+ * lock-byte page at 1 GiB: PENDING, RESERVED, then 510 bytes of SHARED)
+ * and on the index's DMS byte (8 lock bytes from offset 120, then DMS),
+ * from its first read until it closes; SQLite looks at the same bytes. A
+ * process that holds the index but not this database has another file
+ * open at this path: the spool was replaced under it (docs/operations.md
+ * says not to). It would read rows left in the WAL as pages of its own
+ * file, so then SQLite's close has the files, as it had them before
+ * writers left them: it moves the rows into this file and removes both.
+ */
+#define WAL_TRIM_BYTES (256 * 1024)
+#define LOCK_SHARED_FIRST (0x40000000 + 2)
+#define LOCK_SHARED_SIZE 510
+#define SHM_DMS_BYTE 128
+
+/* 1 when another process holds a lock on len bytes at off of the file at
+ * fd, 0 when none does, -1 when it cannot tell. */
+static int
+locked_by_others(int fd, off_t off, off_t len)
+{
+	struct flock lk;
+
+	memset(&lk, 0, sizeof(lk));
+	lk.l_type = F_WRLCK;
+	lk.l_whence = SEEK_SET;
+	lk.l_start = off;
+	lk.l_len = len;
+	if (fcntl(fd, F_GETLK, &lk) != 0)
+		return -1;
+	return lk.l_type != F_UNLCK;
+}
+
+/*
+ * Whether the -wal and -shm beside the database db can be left for the
+ * next user: they have its group and its mode. SQLite gives them the
+ * database's mode but the owner and group of the process that made them,
+ * so in a directory without the set-group-ID bit (docs/spool.md,
+ * "Permissions") a writer whose group is not the spool's would leave
+ * files that the agent cannot open, and it would refuse to start (exit
+ * 73) until someone removed them. Files that do not fit go as SQLite's
+ * close has them go: checkpointed and removed by the spool's last user.
+ */
+static int
+sides_fit(const char *db)
+{
+	static const char *const sfx[] = { "-wal", "-shm" };
+	struct stat d, f;
+	char p[4096];
+
+	if (stat(db, &d) != 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		if ((size_t)snprintf(p, sizeof(p), "%s%s", db, sfx[i]) >=
+		    sizeof(p))
+			return 0;
+		if (stat(p, &f) != 0)
+			continue;
+		if (f.st_gid != d.st_gid ||
+		    (f.st_mode & 07777) != (d.st_mode & 07777))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Decides, before sqlite3_close(), what the close does with the WAL (see
+ * above), and trims it when that is the answer. The descriptors it opens
+ * go into fds, for the caller to close after sqlite3_close(): closing any
+ * descriptor of a file drops this process's POSIX locks on it, SQLite's
+ * included.
+ */
+static void
+close_wal(spool_t *s, int fds[2])
+{
+	const char *db = sqlite3_db_filename(s->db, "main");
+	char shm[4096];
+	struct stat st;
+
+	if (db == NULL || db[0] == '\0' ||
+	    (size_t)snprintf(shm, sizeof(shm), "%s-shm", db) >= sizeof(shm))
+		return;
+	if (!sides_fit(db))
+		goto sqlite_close;
+	/* Another user of this file, such as the agent: the WAL is its. On
+	 * any doubt the files stay, which costs nothing but their space. */
+	if ((fds[0] = open(db, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0 ||
+	    locked_by_others(fds[0], LOCK_SHARED_FIRST, LOCK_SHARED_SIZE) != 0)
+		return;
+	if ((fds[1] = open(shm, O_RDONLY | O_CLOEXEC | O_NOCTTY)) >= 0 &&
+	    locked_by_others(fds[1], SHM_DMS_BYTE, 1) == 1)
+		goto sqlite_close;
+	if (stat(sqlite3_filename_wal(db), &st) == 0 &&
+	    st.st_size > WAL_TRIM_BYTES) {
+		/* A reader that came meanwhile keeps the index alive: no
+		 * waiting for it. */
+		sqlite3_busy_timeout(s->db, 0);
+		sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL,
+		    NULL, NULL);
+	}
+	return;
+sqlite_close:
+	(void)sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0,
+	    (int *)NULL);
+}
+
 void
 spool_close(spool_t *s)
 {
+	int fds[2] = { -1, -1 };
+
 	if (s == NULL)
 		return;
 	if (s->in_batch)
@@ -683,9 +830,14 @@ spool_close(spool_t *s)
 	sqlite3_finalize(s->st_put);
 	sqlite3_finalize(s->st_begin);
 	sqlite3_finalize(s->st_commit);
+	if (s->keep_wal)
+		close_wal(s, fds);
 	sqlite3_close(s->db);
 	/* After SQLite's own descriptors: closing any descriptor of the file
 	 * drops the process's POSIX locks on it, SQLite's included. */
+	for (size_t i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	if (s->agent_fd > 0)
 		close(s->agent_fd - 1);
 	free(s->path);

@@ -38,6 +38,7 @@ struct spool {
 	sqlite3_stmt *st_put;
 	sqlite3_stmt *st_begin, *st_commit; /* prepared once: see tx_step() */
 	int agent_fd;    /* holds spool_claim()'s lock, plus one; 0: none */
+	int keep_wal;    /* close leaves the WAL: see keep_wal() in spool.c */
 	char errmsg[SPOOL_ERRMSG];
 };
 

@@ -581,8 +581,16 @@ spool_err
 spool_checkpoint(spool_t *s)
 {
 	spool_err e;
+	int moved = 0;
 
 	s->errmsg[0] = '\0';
+	/* The WAL at the path is the new file's once the spool was replaced:
+	 * a checkpoint would copy what writers put there into this handle's
+	 * old file and empty it, losing their rows. SQLite's close makes the
+	 * same check. */
+	if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_HAS_MOVED,
+	    &moved) == SQLITE_OK && moved)
+		return SPOOL_OK;
 	sqlite3_busy_timeout(s->db, CHECKPOINT_WAIT_MS);
 	e = spool_exec(s, "PRAGMA wal_checkpoint(TRUNCATE)",
 	    "checkpointing the WAL");
@@ -633,6 +641,13 @@ spool_claim(spool_t *s, long *holder)
 		    "it (%s)", s->path, strerror(errno));
 	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
 		s->agent_fd = fd + 1;
+		/* The agent's close, when it is the last user, checkpoints
+		 * the WAL and removes it, as SQLite does: a stopped agent
+		 * leaves one file. Writers' handles leave it (keep_wal()). */
+		if (s->keep_wal && sqlite3_db_config(s->db,
+		    SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, (int *)NULL) ==
+		    SQLITE_OK)
+			s->keep_wal = 0;
 		return SPOOL_OK;
 	}
 	if (errno != EWOULDBLOCK) {

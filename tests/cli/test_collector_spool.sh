@@ -178,6 +178,55 @@ unset COLLECTOR_SPOOL_BUSY_TIMEOUT_MS
 COLLECTOR_SPOOL_SYNCHRONOUS=full "$CS" put --job j 'x 2'; RC=$?
 is "$RC" 0 "COLLECTOR_SPOOL_SYNCHRONOUS=full"
 
+# One-shot writers and the WAL (docs/spool.md, "What a writer's close
+# does"): a put leaves the -wal and -shm for the next writer; with no other
+# process on the spool, the writer that finds the WAL past 256 KiB at its
+# close moves it into the file and truncates it, so many puts and no agent
+# keep it bounded; every row is there.
+W="$T/wal.db"
+"$CS" --spool "$W" put --job j 'w_total 1'
+is "$(cd "$T" && echo wal.db*)" "wal.db wal.db-shm wal.db-wal" "a put leaves the -wal and the -shm"
+[ "$(stat -c %s "$W-wal")" -gt 0 ] && tap_ok "the -wal holds the put's row" ||
+	tap_fail "the -wal holds the put's row" "size: $(stat -c %s "$W-wal")"
+max=0 trims=0 prev=0
+for i in $(seq 150); do
+	"$CS" --spool "$W" put --job j --grouping "instance=\"i$((i % 7))\"" --op add \
+		'w_total{path="/api/v1/items/a-longer-path"} 1' || break
+	size=$(stat -c %s "$W-wal")
+	[ "$size" -gt "$max" ] && max=$size
+	[ "$size" -lt "$prev" ] && trims=$((trims + 1))
+	prev=$size
+done
+[ "$max" -le $((256 * 1024)) ] && tap_ok "150 puts, no agent: the -wal never over 256 KiB" ||
+	tap_fail "150 puts, no agent: the -wal never over 256 KiB" "largest: $max bytes"
+[ "$trims" -ge 1 ] && tap_ok "150 puts, no agent: a writer trimmed the -wal" ||
+	tap_fail "150 puts, no agent: a writer trimmed the -wal" "largest: $max bytes, never trimmed"
+is "$(COLLECTOR_SPOOL=$W "$CS" stats --json | json 'd["pending_rows"]')" 151 "150 puts, no agent: every row is there"
+
+# The -wal and -shm are left only with the spool's group and mode: files
+# of another group (a writer whose group is not the spool's, in a
+# directory without the set-group-ID bit) could lock the agent out, so the
+# last user's close removes them, as SQLite's does.
+# (As root SQLite gives them the spool's owner and group itself, so the
+# writers here are user nobody, of group nogroup, then of group 1.)
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+	as() { local g=$1; shift; (umask 0; setpriv --reuid=65534 --regid="$g" --clear-groups "$@"); }
+	chmod 0711 "$T"
+	mkdir -m 0777 "$T/grp"
+	G="$T/grp/s.db"
+	as 65534 "$CS" --spool "$G" put --job j 'g 1'
+	is "$(cd "$T/grp" && stat -c '%n:%g:%a' s.db* | paste -sd' ')" "s.db:65534:660 s.db-shm:65534:660 s.db-wal:65534:660" \
+		"a writer of the spool's group leaves the -wal and -shm, with its group and mode"
+	rm "$G-wal" "$G-shm"
+	as 1 "$CS" --spool "$G" put --job j 'g 2'
+	is "$(cd "$T/grp" && echo s.db*)" "s.db" "a writer of another group, alone, removes the -wal and -shm it made"
+	is "$(sqlite3 "$G" 'SELECT count(*) FROM inbox')" 1 "the file holds the row the -wal held"
+else
+	tap_skip "side files of another group: needs root and setpriv"
+	tap_skip "side files of another group: removed"
+	tap_skip "side files of another group: rows"
+fi
+
 # A spool the user cannot write (only meaningful when not root).
 if [ "$(id -u)" -ne 0 ]; then
 	mkdir "$T/ro" && "$CS" --spool "$T/ro/s.db" put --job j 'x 1' && chmod 0444 "$T/ro/s.db"

@@ -115,6 +115,9 @@ case_start moved
 wal_empty() { [ ! -s "$COLLECTOR_SPOOL-wal" ]; }
 wait_until -t 5 wal_empty
 "$CS" --spool "$T/moved/fresh.db" put --job "$CJOB" --grouping 'g="c"' --op add 'fault_rows_total 100'
+# The file alone is moved: the row goes into it first, out of the -wal
+# where the put left it (docs/spool.md, "What a writer's close does").
+sqlite3 "$T/moved/fresh.db" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
 mv "$T/moved/fresh.db" "$COLLECTOR_SPOOL"
 "$CS" put --job "$CJOB" --grouping 'g="a"' --op add 'fault_rows_total 7'
 is "$?" 0 "moved: put into the moved-in spool succeeds"
@@ -133,6 +136,7 @@ kill -STOP "$CPID"
 "$CS" put --job "$CJOB" --grouping 'g="x"' --op add 'fault_rows_total 3'
 wal_before=$(stat -c %s "$COLLECTOR_SPOOL-wal" 2>/dev/null || echo 0)
 "$CS" --spool "$T/walmix/fresh.db" put --job "$CJOB" --grouping 'g="y"' --op add 'fault_rows_total 100'
+sqlite3 "$T/walmix/fresh.db" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
 mv "$T/walmix/fresh.db" "$COLLECTOR_SPOOL"
 "$CS" put --job "$CJOB" --grouping 'g="z"' --op add 'fault_rows_total 7'
 is "$?" 0 "walmix: put into the moved-in spool succeeds"

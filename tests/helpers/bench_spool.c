@@ -13,13 +13,19 @@
  *       runs CMD N times, one after another, and reports the wall time per
  *       process: the per-process cost of a writer such as `collector-spool
  *       put` or `python3 -c '...'`.
+ *   bench_spool rotate N NAME CMD [ARG...] [-- NAME CMD [ARG...]]...
+ *       the same for several commands, run in turn (one of each, N times
+ *       over), so that a machine busy with something else slows them all
+ *       alike and their ratio holds; one line per NAME.
  *   bench_spool hold SPOOL SECONDS
  *       keeps SPOOL open, as a running agent does, for the per-process
  *       figures "while the agent runs".
  *
  * Each figure is one line, `bench NAME key=value ...`. Every loop stops at
  * a count or a time budget, whichever comes first, so a slow machine gives
- * smaller samples rather than a longer run. Nothing here asserts a speed.
+ * smaller samples rather than a longer run; BENCH_QUICK=1 in the environment
+ * cuts the budgets of the put figures to a tenth (make bench BENCH_QUICK=1,
+ * the smoke run). Nothing here asserts a speed.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -268,67 +274,88 @@ cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Runs argv n times and prints the wall time per process. The children's
- * standard output goes to /dev/null (the sqlite3 shell may print), their
- * standard error stays, so that a failing command says why. */
+/* One command of the per-process figures, and its wall times. */
+typedef struct proc_cmd {
+	const char *name;
+	char **argv;
+	double *ms;
+	double sum;
+	long done;
+} proc_cmd;
+
+/*
+ * Runs c once and records its wall time. The child's standard output goes
+ * to /dev/null (the sqlite3 shell may print), its standard error stays, so
+ * that a failing command says why. Returns 0, or an exit status.
+ */
 static int
-bench_proc(const char *name, long n, char **argv)
+spawn_once(proc_cmd *c, posix_spawn_file_actions_t *fa)
 {
-	double *ms = calloc((size_t)n, sizeof(double)), sum = 0, t0, t1;
+	double a = now();
+	pid_t pid;
+	int st, e;
+
+	e = posix_spawnp(&pid, c->argv[0], fa, NULL, c->argv, environ);
+	if (e != 0) {
+		fprintf(stderr, "bench_spool: %s: %s\n", c->argv[0], strerror(e));
+		return 69;
+	}
+	while (waitpid(pid, &st, 0) < 0) {
+		if (errno != EINTR) {
+			perror("bench_spool: waitpid");
+			return 71;
+		}
+	}
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "bench_spool: %s: run %ld failed (status %d)\n",
+		    c->name, c->done + 1, st);
+		return 70;
+	}
+	c->ms[c->done] = (now() - a) * 1e3;
+	c->sum += c->ms[c->done++];
+	return 0;
+}
+
+/*
+ * Runs the ncmd commands in turn, n rounds, and prints the wall time per
+ * process of each. A slow or hanging-prone command must not hold the
+ * bench for minutes: no new round starts after 30 s.
+ */
+static int
+bench_rotate(proc_cmd *cmds, size_t ncmd, long n)
+{
 	posix_spawn_file_actions_t fa;
-	long done = 0;
+	double t0 = now(), t1;
 	int rc = 0;
 
-	if (ms == NULL)
-		return 71;
 	if (posix_spawn_file_actions_init(&fa) != 0 ||
 	    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null",
-	    O_WRONLY, 0) != 0) {
-		free(ms);
+	    O_WRONLY, 0) != 0)
 		return 71;
+	for (size_t i = 0; i < ncmd; i++) {
+		cmds[i].sum = 0;
+		cmds[i].done = 0;
+		if ((cmds[i].ms = calloc((size_t)n, sizeof(double))) == NULL)
+			rc = 71;
 	}
-	t0 = now();
-	/* A slow or hanging-prone command must not hold the bench for
-	 * minutes: stop starting new runs after 30 s. */
-	for (; done < n && now() - t0 < 30; done++) {
-		double a = now();
-		pid_t pid;
-		int st, e;
-
-		e = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-		if (e != 0) {
-			fprintf(stderr, "bench_spool: %s: %s\n", argv[0],
-			    strerror(e));
-			rc = 69;
-			break;
-		}
-		while (waitpid(pid, &st, 0) < 0) {
-			if (errno != EINTR) {
-				perror("bench_spool: waitpid");
-				posix_spawn_file_actions_destroy(&fa);
-				free(ms);
-				return 71;
-			}
-		}
-		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-			fprintf(stderr, "bench_spool: %s: run %ld failed "
-			    "(status %d)\n", name, done + 1, st);
-			rc = 70;
-			break;
-		}
-		ms[done] = (now() - a) * 1e3;
-		sum += ms[done];
-	}
+	for (long r = 0; rc == 0 && r < n && now() - t0 < 30; r++)
+		for (size_t i = 0; rc == 0 && i < ncmd; i++)
+			rc = spawn_once(&cmds[i], &fa);
 	t1 = now();
 	posix_spawn_file_actions_destroy(&fa);
-	if (done > 0) {
-		qsort(ms, (size_t)done, sizeof(double), cmp_double);
-		printf("bench %s mean_ms=%.2f median_ms=%.2f p90_ms=%.2f "
-		    "runs=%ld seconds=%.2f\n", name, sum / (double)done,
-		    ms[done / 2], ms[(size_t)((double)done * 0.9)], done,
-		    t1 - t0);
+	for (size_t i = 0; i < ncmd; i++) {
+		proc_cmd *c = &cmds[i];
+		if (rc == 0 && c->done > 0) {
+			qsort(c->ms, (size_t)c->done, sizeof(double), cmp_double);
+			printf("bench %s mean_ms=%.2f median_ms=%.2f p90_ms=%.2f "
+			    "runs=%ld seconds=%.2f\n", c->name,
+			    c->sum / (double)c->done, c->ms[c->done / 2],
+			    c->ms[(size_t)((double)c->done * 0.9)], c->done,
+			    t1 - t0);
+		}
+		free(c->ms);
 	}
-	free(ms);
+	fflush(stdout);
 	return rc;
 }
 
@@ -367,8 +394,33 @@ usage(void)
 {
 	fprintf(stderr, "usage: bench_spool api DIR [FIGURE]\n"
 	    "       bench_spool proc NAME N CMD [ARG...]\n"
+	    "       bench_spool rotate N NAME CMD [ARG...] [-- NAME CMD "
+	    "[ARG...]]...\n"
 	    "       bench_spool hold SPOOL SECONDS\n");
 	return 64;
+}
+
+/* rotate's arguments, NAME CMD [ARG...] groups split at "--" (which the
+ * commands' own arguments must not be), into cmds; argv is changed in
+ * place. Returns the number of commands, 0 on a malformed list. */
+static size_t
+split_cmds(int argc, char **argv, proc_cmd *cmds, size_t cap)
+{
+	size_t n = 0;
+	int start = 0;
+
+	for (int i = 0; i <= argc; i++) {
+		if (i < argc && strcmp(argv[i], "--") != 0)
+			continue;
+		if (i - start < 2 || n == cap)
+			return 0;
+		cmds[n].name = argv[start];
+		cmds[n].argv = argv + start + 1;
+		argv[i] = NULL; /* argv[argc] is NULL already */
+		n++;
+		start = i + 1;
+	}
+	return n;
 }
 
 /* Whether figure name was asked for: all when only is NULL. */
@@ -383,22 +435,25 @@ main(int argc, char **argv)
 {
 	if ((argc == 3 || argc == 4) && strcmp(argv[1], "api") == 0) {
 		const char *dir = argv[2], *only = argc == 4 ? argv[3] : NULL;
+		const char *q = getenv("BENCH_QUICK");
+		double quick = q != NULL && *q != '\0' && strcmp(q, "0") != 0 ?
+		    0.1 : 1.0;
 		spool_t *s;
 
 		if (want(only, "api_single_put"))
-			bench_single(dir, 0, 200000, 3.0);
+			bench_single(dir, 0, 200000, 3.0 * quick);
 		if (want(only, "api_single_put_full"))
-			bench_single(dir, 1, 20000, 1.5);
+			bench_single(dir, 1, 20000, 1.5 * quick);
 		/* 100 lines a body, 100 bodies a batch. */
 		if (want(only, "api_batch_multiline")) {
 			s = bench_batch(dir, "api_batch_multiline", 100, 100,
-			    1000000, 3.0, 1);
+			    1000000, 3.0 * quick, 1);
 			discard(s);
 		}
 		/* One line a body, 10,000 bodies a batch. */
 		if (want(only, "api_batch_bodies")) {
 			s = bench_batch(dir, "api_batch_bodies", 1, 10000,
-			    1000000, 3.0, 1);
+			    1000000, 3.0 * quick, 1);
 			discard(s);
 		}
 		/* The fold of 1,000,000 lines in 10,000 rows of 100 lines,
@@ -429,10 +484,22 @@ main(int argc, char **argv)
 	if (argc >= 5 && strcmp(argv[1], "proc") == 0) {
 		char *end;
 		long n = strtol(argv[3], &end, 10);
+		proc_cmd c = { argv[2], argv + 4, NULL, 0, 0 };
 
 		if (*end != '\0' || n < 1 || n > 100000)
 			return usage();
-		return bench_proc(argv[2], n, argv + 4);
+		return bench_rotate(&c, 1, n);
+	}
+	if (argc >= 5 && strcmp(argv[1], "rotate") == 0) {
+		proc_cmd cmds[16];
+		char *end;
+		long n = strtol(argv[2], &end, 10);
+		size_t ncmd;
+
+		if (*end != '\0' || n < 1 || n > 100000 ||
+		    (ncmd = split_cmds(argc - 3, argv + 3, cmds, 16)) == 0)
+			return usage();
+		return bench_rotate(cmds, ncmd, n);
 	}
 	return usage();
 }

@@ -169,7 +169,8 @@ else
 	mkdir -m 0777 "$T/core"
 	export COLLECTOR_SPOOL="$T/core/spool.db"
 	"$CS" put --job cj --grouping '' 'c_gauge 1'
-	chmod 0666 "$T/core/spool.db"
+	# The put left its -wal and -shm beside it, with the file's mode then.
+	chmod 0666 "$T/core/spool.db" "$T/core/spool.db-wal" "$T/core/spool.db-shm"
 	agent_conf "$T/core/a.conf" "$GW_URL" corej corei
 	chmod 0644 "$T/core/a.conf"
 	( cd "$T/core" && ulimit -c unlimited &&

@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <math.h>
 #include <sqlite3.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "collector-spool.h"
 
@@ -767,6 +769,9 @@ count_rejected(const spool_rejected *r, void *arg)
  * Registered as the default, so spool_open() uses it.
  */
 static int fail_sync, fail_read, fail_write;
+/* What the files went through since shim_register(): syncs of any file,
+ * files deleted. */
+static int n_sync, n_delete;
 static sqlite3_vfs *real_vfs;
 static sqlite3_vfs shim_vfs;
 
@@ -808,6 +813,7 @@ shim_truncate(sqlite3_file *f, sqlite3_int64 size)
 static int
 shim_sync(sqlite3_file *f, int flags)
 {
+	n_sync++;
 	if (fail_sync)
 		return SQLITE_IOERR_FSYNC;
 	return REAL(f)->pMethods->xSync(REAL(f), flags);
@@ -922,8 +928,16 @@ shim_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f,
 	return rc;
 }
 
+static int
+shim_delete(sqlite3_vfs *vfs, const char *name, int dirsync)
+{
+	(void)vfs;
+	n_delete++;
+	return real_vfs->xDelete(real_vfs, name, dirsync);
+}
+
 /* Every other method is the default VFS's own, which does not use the
- * sqlite3_vfs it is given beyond xOpen. */
+ * sqlite3_vfs it is given beyond xOpen and xDelete. */
 static void
 shim_register(void)
 {
@@ -933,8 +947,10 @@ shim_register(void)
 	shim_vfs.zName = "failshim";
 	shim_vfs.szOsFile = (int)sizeof(shim_file) + real_vfs->szOsFile;
 	shim_vfs.xOpen = shim_open;
+	shim_vfs.xDelete = shim_delete;
 	assert_int_equal(sqlite3_vfs_register(&shim_vfs, 1), SQLITE_OK);
 	fail_sync = fail_read = fail_write = 0;
+	n_sync = n_delete = 0;
 }
 
 /* A teardown, so that a failed test does not leave the shim in place. */
@@ -1079,6 +1095,215 @@ test_put_fails_before_commit(void **state)
 	free(p);
 }
 
+/* The size of path's -wal file; -1 when there is none. */
+static long long
+wal_size(const char *path)
+{
+	char wal[600];
+	struct stat st;
+
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	return stat(wal, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* One writer's whole life: open, one put, close. */
+static void
+put_once(const char *p, const spool_options *o)
+{
+	char err[512];
+	spool_t *s;
+
+	assert_int_equal(spool_open(p, o, &s, err, sizeof(err)), SPOOL_OK);
+	assert_int_equal(spool_put(s, "j", "", SPOOL_OP_ADD,
+	    "a_counter_with_a_longer_name_total{path=\"/api/v1/items\"} 1\n",
+	    58), SPOOL_OK);
+	spool_close(s);
+}
+
+/*
+ * A writer that is the spool's only user leaves the WAL and its index in
+ * place: no checkpoint at its close, so no fsync at all with
+ * synchronous=NORMAL, and no file deleted (which the next writer would
+ * create again). With FULL, the one fsync is the commit's own. The rows
+ * are in the WAL, which the next open reads. The agent's handle (it
+ * claims the spool) still checkpoints and removes the WAL as the last
+ * user.
+ */
+static void
+test_writer_close_keeps_wal(void **state)
+{
+	char *p = tu_path(dir, "keepwal.db"), err[512], shm[600];
+	spool_options full = { 1, 0 };
+	spool_t *s;
+	long holder;
+
+	(void)state;
+	shim_register();
+	put_once(p, NULL);
+	assert_true(wal_size(p) > 0);
+	n_sync = n_delete = 0;
+	put_once(p, NULL);
+	assert_int_equal(n_sync, 0);
+	assert_int_equal(n_delete, 0);
+	put_once(p, &full);
+	assert_int_equal(n_sync, 1);
+	assert_int_equal(n_delete, 0);
+	assert_true(wal_size(p) > 0);
+	/* A reader that is not ours (the sqlite3 shell's library) closes as
+	 * the last user: SQLite's own checkpoint moves the rows in. */
+	assert_int_equal(sql_int(p, "SELECT count(*) FROM inbox"), 3);
+	assert_int_equal(wal_size(p), -1);
+
+	/* Side files that another user of the spool might not open (not the
+	 * database's mode or group) are not left behind: the last user's
+	 * close checkpoints and removes them, as SQLite's does. */
+	put_once(p, NULL);
+	assert_true(wal_size(p) > 0);
+	assert_int_equal(chmod(p, 0600), 0);
+	put_once(p, NULL);
+	assert_int_equal(wal_size(p), -1);
+	snprintf(shm, sizeof(shm), "%s-shm", p);
+	assert_int_not_equal(access(shm, F_OK), 0);
+	assert_int_equal(sql_int(p, "SELECT count(*) FROM inbox"), 5);
+
+	assert_int_equal(spool_open(p, NULL, &s, err, sizeof(err)), SPOOL_OK);
+	assert_int_equal(spool_claim(s, &holder), SPOOL_OK);
+	assert_int_equal(spool_put(s, "j", "", SPOOL_OP_SET, "g 1", 3),
+	    SPOOL_OK);
+	assert_true(wal_size(p) > 0);
+	spool_close(s);
+	assert_int_equal(wal_size(p), -1);
+	assert_int_equal(sql_int(p, "SELECT count(*) FROM inbox"), 6);
+	free(p);
+}
+
+/*
+ * Many writers, one after another, none overlapping and no agent: the WAL
+ * stays bounded. SQLite's automatic checkpoint alone would not keep it so
+ * (the index rebuilt by each open forgets what was checkpointed), so a
+ * writer that closes as the only user trims a WAL past 256 KiB
+ * (WAL_TRIM_BYTES in spool.c). While another process has the spool open,
+ * writers leave the WAL to it; the first writer alone afterwards trims.
+ */
+static void
+test_wal_bounded_without_agent(void **state)
+{
+	char *p = tu_path(dir, "bounded.db");
+	long long size, max = 0;
+	int trims = 0, go[2], ready[2];
+	char c;
+	pid_t pid;
+
+	(void)state;
+	for (int i = 0; i < 300; i++) {
+		put_once(p, NULL);
+		size = wal_size(p);
+		assert_true(size >= 0 && size <= 256 * 1024);
+		if (size < max)
+			trims++;
+		max = size > max ? size : max;
+	}
+	assert_true(trims >= 2);
+
+	/* Another process holds the spool open, as the agent does. */
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		sqlite3 *db;
+		int ok;
+
+		close(go[1]);
+		close(ready[0]);
+		ok = sqlite3_open(p, &db) == SQLITE_OK && sqlite3_exec(db,
+		    "SELECT count(*) FROM inbox", NULL, NULL, NULL) == SQLITE_OK;
+		if (write(ready[1], ok ? "y" : "n", 1) != 1 ||
+		    read(go[0], &c, 1) < 0)
+			ok = 0;
+		sqlite3_close(db);
+		_exit(ok ? 0 : 1);
+	}
+	close(go[0]);
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	assert_int_equal(c, 'y');
+	for (int i = 0; i < 100; i++)
+		put_once(p, NULL);
+	assert_true(wal_size(p) > 256 * 1024);
+	/* It dies without a close of its own (an agent that was killed). */
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	close(go[1]);
+	close(ready[0]);
+	assert_true(wal_size(p) > 256 * 1024);
+	put_once(p, NULL);
+	assert_int_equal(wal_size(p), 0);
+	assert_int_equal(sql_int(p, "SELECT count(*) FROM inbox"), 401);
+	free(p);
+}
+
+/*
+ * A spool replaced under a running agent (which docs/operations.md says
+ * not to do): the WAL at the path then holds what writers put into the
+ * new file. The agent's checkpoint, on its handle of the old file, must
+ * not copy those rows into the old file and empty the WAL.
+ */
+static void
+test_checkpoint_after_replace(void **state)
+{
+	char *p = tu_path(dir, "replaced.db"), *q = tu_path(dir, "fresh.db");
+	char err[512], c;
+	int go[2], done[2];
+	spool_t *s;
+	pid_t pid;
+
+	(void)state;
+	put_once(p, NULL);
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(done), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* The agent: its handle stays on the old file. */
+		int ok = spool_open(p, NULL, &s, err, sizeof(err)) == SPOOL_OK &&
+		    spool_put(s, "j", "", SPOOL_OP_SET, "g 1", 3) == SPOOL_OK;
+		close(go[1]);
+		close(done[0]);
+		if (write(done[1], ok ? "y" : "n", 1) != 1 ||
+		    read(go[0], &c, 1) != 1 || spool_checkpoint(s) != SPOOL_OK)
+			ok = 0;
+		if (write(done[1], ok ? "y" : "n", 1) != 1)
+			ok = 0;
+		/* It stops as a killed agent would: no close of its own. */
+		_exit(ok ? 0 : 1);
+	}
+	close(go[0]);
+	close(done[1]);
+	assert_int_equal(read(done[0], &c, 1), 1);
+	assert_int_equal(c, 'y');
+	/* A fresh spool, whole in its file, moved over the path; a writer
+	 * puts a row into it. */
+	assert_int_equal(spool_open(q, NULL, &s, err, sizeof(err)), SPOOL_OK);
+	spool_close(s);
+	sql(q, "PRAGMA wal_checkpoint(TRUNCATE)");
+	assert_int_equal(rename(q, p), 0);
+	assert_int_equal(spool_open(p, NULL, &s, err, sizeof(err)), SPOOL_OK);
+	assert_int_equal(spool_put(s, "j", "", SPOOL_OP_SET, "new 1", 5),
+	    SPOOL_OK);
+	assert_int_equal(write(go[1], "c", 1), 1);
+	assert_int_equal(read(done[0], &c, 1), 1);
+	assert_int_equal(c, 'y');
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	spool_close(s);
+	close(go[1]);
+	close(done[0]);
+	assert_int_equal(sql_int(p, "SELECT count(*) FROM inbox WHERE body = "
+	    "'new 1'"), 1);
+	free(p);
+	free(q);
+}
+
 static void
 test_stats_and_rejected(void **state)
 {
@@ -1176,6 +1401,10 @@ main(void)
 		    shim_unregister),
 		cmocka_unit_test_teardown(test_put_fails_before_commit,
 		    shim_unregister),
+		cmocka_unit_test_teardown(test_writer_close_keeps_wal,
+		    shim_unregister),
+		cmocka_unit_test(test_wal_bounded_without_agent),
+		cmocka_unit_test(test_checkpoint_after_replace),
 		cmocka_unit_test(test_stats_and_rejected),
 		cmocka_unit_test(test_strerror_and_ops),
 	};

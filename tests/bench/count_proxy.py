@@ -1,0 +1,141 @@
+#!/usr/bin/python3
+"""A counting reverse proxy for `make bench`: it stands between the agent and
+a gateway, forwards every request as it came (method, path, headers, the body
+as sent: chunked bodies are passed on whole, compressed ones still compressed)
+and relays the answer, and it counts what crossed the wire. Standard library
+only; loopback only; it stops itself after --max-seconds.
+
+  count_proxy.py --upstream PORT --port-file FILE --log FILE
+                 [--save-dir DIR] [--max-seconds 600]
+
+Each request is one line in --log:
+
+  <monotonic seconds> <METHOD> <path> <status> wire=<bytes> entity=<bytes> plain=<bytes> encoding=<name>
+
+wire: the bytes the client sent for the request (request line, headers,
+chunk framing, body); entity: the body as sent (after de-chunking, still
+compressed); plain: the body after undoing its Content-Encoding (gzip or
+none). With --save-dir, the plain body of each PUT or POST is saved there as
+<n>.body, for a reference run that sends the same bytes.
+"""
+import argparse
+import gzip
+import http.client
+import os
+import sys
+import threading
+import time
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HOP = {"connection", "keep-alive", "proxy-authorization", "proxy-authenticate",
+       "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+       "content-length"}
+
+
+def make_handler(a, lock, log, counter):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "count-proxy/1"
+
+        def log_message(self, fmt, *args):
+            pass
+
+        def body(self):
+            """The entity and the bytes its framing took on the wire."""
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                out = bytearray()
+                wire = 0
+                while True:
+                    line = self.rfile.readline(65537)
+                    wire += len(line)
+                    size = int(line.split(b";")[0].strip() or b"0", 16)
+                    if size == 0:
+                        while True:
+                            t = self.rfile.readline(65537)
+                            wire += len(t)
+                            if t in (b"\r\n", b"\n", b""):
+                                return bytes(out), wire
+                    data = self.rfile.read(size)
+                    out += data
+                    wire += len(data) + len(self.rfile.readline(65537))
+            n = int(self.headers.get("Content-Length") or 0)
+            data = self.rfile.read(n) if n > 0 else b""
+            return data, len(data)
+
+        def forward(self):
+            entity, framed = self.body()
+            # Request line and headers as they came, give or take the
+            # case of header names: a few hundred bytes beside the body.
+            wire = len(self.raw_requestline) + framed + 2 + sum(
+                len(k) + len(v) + 4 for k, v in self.headers.items())
+            enc = self.headers.get("Content-Encoding", "").strip().lower() or "identity"
+            try:
+                plain = gzip.decompress(entity) if enc == "gzip" else entity
+            except (OSError, EOFError, zlib.error):
+                plain = b""
+            hdrs = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+            hdrs["Content-Length"] = str(len(entity))
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", a.upstream, timeout=120)
+                c.request(self.command, self.path, body=entity, headers=hdrs)
+                r = c.getresponse()
+                rbody = r.read()
+                rh = [(k, v) for k, v in r.getheaders() if k.lower() not in HOP]
+                status = r.status
+                c.close()
+            except OSError as e:
+                status, rh, rbody = 502, [("Content-Type", "text/plain")], (
+                    "count-proxy: upstream: %s\n" % e).encode()
+            with lock:
+                counter[0] += 1
+                n = counter[0]
+                log.write("%.3f %s %s %d wire=%d entity=%d plain=%d encoding=%s\n" % (
+                    time.monotonic(), self.command, self.path, status, wire,
+                    len(entity), len(plain), enc))
+                log.flush()
+            if a.save_dir and self.command in ("PUT", "POST"):
+                with open(os.path.join(a.save_dir, "%d.body" % n), "wb") as f:
+                    f.write(plain)
+            self.send_response(status)
+            for k, v in rh:
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(rbody)))
+            self.end_headers()
+            self.wfile.write(rbody)
+
+        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = forward
+
+    return Handler
+
+
+def main(argv):
+    p = argparse.ArgumentParser(description="counting reverse proxy")
+    p.add_argument("--upstream", type=int, required=True)
+    p.add_argument("--port-file", required=True)
+    p.add_argument("--log", required=True)
+    p.add_argument("--save-dir")
+    p.add_argument("--max-seconds", type=float, default=600.0)
+    a = p.parse_args(argv)
+    if a.save_dir:
+        os.makedirs(a.save_dir, exist_ok=True)
+    lock = threading.Lock()
+    log = open(a.log, "a", encoding="utf-8")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(a, lock, log, [0]))
+    server.daemon_threads = True
+    tmp = a.port_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%d\n" % server.server_address[1])
+    os.rename(tmp, a.port_file)
+    timer = threading.Timer(a.max_seconds, server.shutdown)
+    timer.daemon = True
+    timer.start()
+    try:
+        server.serve_forever(poll_interval=0.1)
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
