@@ -5,9 +5,13 @@
  * One batch is one transaction: it reads rows in id order, applies them to
  * in-memory caches of the touched families and series (loaded from the state
  * tables on first touch), writes the changed entries back, deletes exactly
- * the rows it read from the inbox (checked by their number), and commits. A crash before the commit leaves the
- * rows in the inbox and the state as it was; after it, both have moved. So
- * every row counts exactly once.
+ * the rows it read from the inbox (checked by their number), and commits. A
+ * crash before the commit leaves the rows in the inbox and the state as it
+ * was; after it, both have moved. So every row counts exactly once.
+ *
+ * A series touched by many rows of a batch is read once and written once,
+ * so the bigger the batch the cheaper a row; the caps of SPOOL_FOLD_ROWS
+ * keep its time and memory bounded all the same.
  *
  * Each row is checked whole before any of it is applied (pass 1), then
  * applied (pass 2): a row that fails anywhere goes to `rejected` untouched.
@@ -23,8 +27,6 @@
 #include "hmap.h"
 #include "spool_int.h"
 
-#define DEFAULT_MAX_ROWS 1000
-#define MAX_LINES_PER_BATCH 500000
 #define MAX_BUCKETS SPOOL_MAX_BUCKETS
 
 typedef struct hist {
@@ -1479,6 +1481,14 @@ remove_rows(fold *f)
 	return SPOOL_OK;
 }
 
+/* Entries the batch holds in memory, for SPOOL_FOLD_ENTRIES. */
+static size_t
+cached(const fold *f)
+{
+	return hmap_count(f->groups) + hmap_count(f->fams) +
+	    hmap_count(f->series);
+}
+
 static void
 fold_free(fold *f)
 {
@@ -1498,7 +1508,8 @@ spool_fold(spool_t *s, const spool_fold_options *o, spool_fold_result *res)
 {
 	fold f;
 	sqlite3_stmt *rows = NULL;
-	size_t max_rows = o && o->max_rows ? o->max_rows : DEFAULT_MAX_ROWS;
+	size_t max_rows = o && o->max_rows ? o->max_rows : SPOOL_FOLD_ROWS;
+	size_t bytes = 0;
 	char dgroup[8192 + 1];
 	const char *why;
 	spool_err e = SPOOL_OK;
@@ -1573,7 +1584,13 @@ spool_fold(spool_t *s, const spool_fold_options *o, spool_fold_result *res)
 				    "by test_fail_after_rows");
 			goto out;
 		}
-		if (res->lines >= MAX_LINES_PER_BATCH)
+		/* The caps of SPOOL_FOLD_ROWS, between rows: the row read
+		 * is folded whole, whatever its size. */
+		bytes += (size_t)sqlite3_column_bytes(rows, 1) +
+		    (size_t)sqlite3_column_bytes(rows, 2) +
+		    (size_t)sqlite3_column_bytes(rows, 4);
+		if (res->lines >= SPOOL_FOLD_LINES || bytes >= SPOOL_FOLD_BYTES ||
+		    cached(&f) >= SPOOL_FOLD_ENTRIES)
 			break;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
