@@ -53,7 +53,8 @@ typedef struct grp {
 	int64_t id;
 	int64_t last_row_ms;
 	int touched;
-	int64_t nseries;  /* its series in the state; -1: not counted yet */
+	int64_t nseries;  /* its series, written or not; -1: not counted yet */
+	int64_t unwritten; /* series the batch made that are not written */
 } grp;
 
 /* What one row declares, gathered in pass 1. */
@@ -74,8 +75,9 @@ typedef struct fold {
 	hmap *rowmeta; /* name -> rowfam, for the row being checked */
 	hmap *rownew;  /* keys of the series the checked row would create */
 	/* What the limits count, kept up to date as the batch creates groups
-	 * and series; -1 until first needed (see count_*()). */
-	int64_t ngroups, nseries;
+	 * and series; -1 until first needed (see count_*()). unwritten: the
+	 * series the batch made that are still only in the cache. */
+	int64_t ngroups, nseries, unwritten;
 	size_t refused[SPOOL_NLIMITS]; /* rows this batch refused, by limit */
 	expo_line *line;
 	char *key;     /* scratch for building keys */
@@ -83,8 +85,8 @@ typedef struct fold {
 	char *canon;   /* scratch for canonical groupings */
 	char reason[512];
 	sqlite3_stmt *st_gsel, *st_gins, *st_gupd, *st_fsel, *st_fput,
-	    *st_ssel, *st_sput, *st_rej, *st_idel, *st_gcnt, *st_scnt,
-	    *st_sgcnt;
+	    *st_ssel, *st_sput, *st_rej, *st_idel, *st_iclr, *st_gcnt, *st_scnt,
+	    *st_sgcnt, *st_sdrop, *st_fdrop, *st_gdrop;
 	int64_t first_id, last_id; /* the inbox ids the batch read */
 	spool_fold_result *res;
 } fold;
@@ -299,7 +301,8 @@ finalize_all(fold *f)
 {
 	sqlite3_stmt **all[] = { &f->st_gsel, &f->st_gins, &f->st_gupd,
 	    &f->st_fsel, &f->st_fput, &f->st_ssel, &f->st_sput, &f->st_rej,
-	    &f->st_idel, &f->st_gcnt, &f->st_scnt, &f->st_sgcnt };
+	    &f->st_idel, &f->st_iclr, &f->st_gcnt, &f->st_scnt, &f->st_sgcnt,
+	    &f->st_sdrop, &f->st_fdrop, &f->st_gdrop };
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		sqlite3_finalize(*all[i]);
@@ -962,10 +965,14 @@ apply_row(fold *f, grp *g, spool_op op, const char *body, size_t len)
 		if ((e = ser_get(f, g->id, l, 1, &sr, &created, &klen)))
 			return e;
 		/* Keep the counts of the limits as they are in the state. */
-		if (created && g->nseries >= 0)
-			g->nseries++;
-		if (created && f->nseries >= 0)
-			f->nseries++;
+		if (created) {
+			g->unwritten++;
+			f->unwritten++;
+			if (g->nseries >= 0)
+				g->nseries++;
+			if (f->nseries >= 0)
+				f->nseries++;
+		}
 		switch (op) {
 		case SPOOL_OP_SET:
 			sr->value = l->value;
@@ -1076,6 +1083,16 @@ flush_grp(const void *key, size_t klen, void *val, void *arg)
 	return 0;
 }
 
+static int
+written_grp(const void *key, size_t klen, void *val, void *arg)
+{
+	(void)key;
+	(void)klen;
+	(void)arg;
+	((grp *)val)->unwritten = 0;
+	return 0;
+}
+
 /* Writes the dirty cache entries to the state tables. */
 static spool_err
 flush(fold *f)
@@ -1084,6 +1101,10 @@ flush(fold *f)
 	    hmap_each(f->series, flush_ser, f))
 		return spool_sqlerr(f->s, sqlite3_errcode(f->s->db),
 		    "writing the group state");
+	if (f->unwritten > 0) {
+		(void)hmap_each(f->groups, written_grp, NULL);
+		f->unwritten = 0;
+	}
 	return SPOOL_OK;
 }
 
@@ -1092,19 +1113,26 @@ flush(fold *f)
 static spool_err
 apply_delete(fold *f, grp *g)
 {
-	char sql[160];
+	sqlite3_stmt **drop[] = { &f->st_sdrop, &f->st_fdrop, &f->st_gdrop };
+	static const char *const sql[] = {
+		"DELETE FROM series WHERE group_id = ?",
+		"DELETE FROM families WHERE group_id = ?",
+		"UPDATE groups SET delete_pending = 1, park_reason = NULL "
+		"WHERE id = ?"
+	};
 	spool_err e;
 
 	if ((e = flush(f)))
 		return e;
 	hmap_clear(f->fams, fam_free);
 	hmap_clear(f->series, ser_free);
-	snprintf(sql, sizeof(sql), "DELETE FROM series WHERE group_id = %lld;"
-	    " DELETE FROM families WHERE group_id = %lld; UPDATE groups SET "
-	    "delete_pending = 1, park_reason = NULL WHERE id = %lld",
-	    (long long)g->id, (long long)g->id, (long long)g->id);
-	if ((e = spool_exec(f->s, sql, "deleting a group's state")))
-		return e;
+	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++) {
+		if ((e = prep(f, drop[i], sql[i])))
+			return e;
+		sqlite3_bind_int64(*drop[i], 1, g->id);
+		if ((e = run(f, *drop[i], "deleting a group's state")))
+			return e;
+	}
 	/* The series went; the group stays (its DELETE is pending). */
 	if (f->nseries >= 0 && g->nseries >= 0)
 		f->nseries -= g->nseries;
@@ -1141,8 +1169,9 @@ count_query(fold *f, sqlite3_stmt **st, const char *sql, int64_t gid,
 /*
  * The counts, read from the state once per batch, when a row first needs
  * them, and kept up to date from then on (group_get(), apply_row(),
- * apply_delete()). Series the batch made are still in the cache: written
- * out first, so that the count sees them.
+ * apply_delete()). Series the batch made and holds in its cache are added
+ * to what the table counts (writing them out first would write them twice
+ * in a batch).
  */
 static spool_err
 count_groups(fold *f)
@@ -1160,10 +1189,11 @@ count_series(fold *f)
 
 	if (f->nseries >= 0)
 		return SPOOL_OK;
-	if ((e = flush(f)))
+	if ((e = count_query(f, &f->st_scnt, "SELECT count(*) FROM series", 0,
+	    &f->nseries)))
 		return e;
-	return count_query(f, &f->st_scnt, "SELECT count(*) FROM series", 0,
-	    &f->nseries);
+	f->nseries += f->unwritten;
+	return SPOOL_OK;
 }
 
 static spool_err
@@ -1173,10 +1203,11 @@ count_group_series(fold *f, grp *g)
 
 	if (g->nseries >= 0)
 		return SPOOL_OK;
-	if ((e = flush(f)))
+	if ((e = count_query(f, &f->st_sgcnt, "SELECT count(*) FROM series "
+	    "WHERE group_id = ?", g->id, &g->nseries)))
 		return e;
-	return count_query(f, &f->st_sgcnt, "SELECT count(*) FROM series "
-	    "WHERE group_id = ?", g->id, &g->nseries);
+	g->nseries += g->unwritten;
+	return SPOOL_OK;
 }
 
 /*
@@ -1459,18 +1490,27 @@ keep_id(fold *f, sqlite3_stmt *row)
  * did: a row left behind would be folded again by the next batch, and an
  * `add` counted twice. The batch read the lowest ids in order, each once,
  * under the write lock, so the rows from its first id to its last are
- * those it read, and their number is the proof.
+ * those it read, and their number is the proof. When it read the whole
+ * inbox (all), the inbox is emptied at once instead: SQLite drops its
+ * pages rather than deleting row by row, a good part of a small batch's
+ * cost; the number is checked all the same.
  */
 static spool_err
-remove_rows(fold *f)
+remove_rows(fold *f, int all)
 {
 	char what[128];
 	spool_err e;
 
-	sqlite3_bind_int64(f->st_idel, 1, f->first_id);
-	sqlite3_bind_int64(f->st_idel, 2, f->last_id);
-	if ((e = run(f, f->st_idel, "removing folded rows")))
-		return e;
+	if (all) {
+		if ((e = prep(f, &f->st_iclr, "DELETE FROM inbox")) ||
+		    (e = run(f, f->st_iclr, "removing folded rows")))
+			return e;
+	} else {
+		sqlite3_bind_int64(f->st_idel, 1, f->first_id);
+		sqlite3_bind_int64(f->st_idel, 2, f->last_id);
+		if ((e = run(f, f->st_idel, "removing folded rows")))
+			return e;
+	}
 	if ((size_t)sqlite3_changes(f->s->db) != f->res->rows) {
 		snprintf(what, sizeof(what), "removing ids %lld to %lld took "
 		    "%d rows, not the %zu read", (long long)f->first_id,
@@ -1513,7 +1553,7 @@ spool_fold(spool_t *s, const spool_fold_options *o, spool_fold_result *res)
 	char dgroup[8192 + 1];
 	const char *why;
 	spool_err e = SPOOL_OK;
-	int rc, began = 0;
+	int rc, began = 0, drained;
 
 	memset(res, 0, sizeof(*res));
 	memset(&f, 0, sizeof(f));
@@ -1599,6 +1639,8 @@ spool_fold(spool_t *s, const spool_fold_options *o, spool_fold_result *res)
 	}
 	sqlite3_finalize(rows);
 	rows = NULL;
+	/* The rows ran out before max_rows: the inbox's end was read. */
+	drained = rc == SQLITE_DONE && res->rows < max_rows;
 	if (res->rows == 0)
 		goto out;
 	if ((e = flush(&f)))
@@ -1607,7 +1649,7 @@ spool_fold(spool_t *s, const spool_fold_options *o, spool_fold_result *res)
 		e = spool_sqlerr(s, sqlite3_errcode(s->db), "updating groups");
 		goto out;
 	}
-	if ((e = remove_rows(&f)) || (e = save_refusals(&f)))
+	if ((e = remove_rows(&f, drained)) || (e = save_refusals(&f)))
 		goto out;
 	{
 		char sql[512];
