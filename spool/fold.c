@@ -49,6 +49,11 @@ typedef struct ser {
 	int dirty;
 } ser;
 
+/* A series known not to be in the state (see rowsmp). */
+static ser ser_absent;
+/* The samples of a row that check_row() passes to apply_row(). */
+#define FOLD_ROWSMP 1024
+
 typedef struct grp {
 	int64_t id;
 	int64_t last_row_ms;
@@ -56,6 +61,25 @@ typedef struct grp {
 	int64_t nseries;  /* its series, written or not; -1: not counted yet */
 	int64_t unwritten; /* series the batch made that are not written */
 } grp;
+
+/*
+ * A sample as check_row() found it, so that apply_row() need not parse,
+ * resolve and look it up again (the three were most of a line's cost):
+ * the family it resolved to (famlen bytes of its name; x NULL when not
+ * cached yet), its series (ser_absent: not in the state, so the line is
+ * parsed again for its labels when it is made) and its value. The
+ * pointers are the row's (into its body) or the batch's caches, which do
+ * not drop entries while a row is folded.
+ */
+typedef struct rowsmp {
+	ser *sr;
+	fam *x;
+	const char *line;
+	size_t llen;
+	expo_str name;
+	size_t famlen;
+	double value;
+} rowsmp;
 
 /* What one row declares, gathered in pass 1. */
 typedef struct rowfam {
@@ -70,10 +94,16 @@ typedef struct fold {
 	const char *default_job;
 	const char *default_grouping; /* canonical */
 	hmap *groups;  /* "job\0grouping" -> grp */
+	hmap *rawgroups; /* job and grouping as a row wrote them -> grp */
 	hmap *fams;    /* gid(8) name -> fam */
 	hmap *series;  /* gid(8) name \0 labels -> ser */
 	hmap *rowmeta; /* name -> rowfam, for the row being checked */
 	hmap *rownew;  /* keys of the series the checked row would create */
+	/* The checked row's first samples, in order; smp_all: all of them
+	 * (else apply_row() goes on from smp_end, a position in the body). */
+	rowsmp *smp;
+	size_t nsmp, smp_end;
+	int smp_all;
 	/* What the limits count, kept up to date as the batch creates groups
 	 * and series; -1 until first needed (see count_*()). unwritten: the
 	 * series the batch made that are still only in the cache. */
@@ -82,11 +112,13 @@ typedef struct fold {
 	expo_line *line;
 	char *key;     /* scratch for building keys */
 	size_t keycap;
+	char *rkey;    /* scratch for keys of rawgroups */
+	size_t rkeycap;
 	char *canon;   /* scratch for canonical groupings */
 	char reason[512];
 	sqlite3_stmt *st_gsel, *st_gins, *st_gupd, *st_fsel, *st_fput,
 	    *st_ssel, *st_sput, *st_rej, *st_idel, *st_iclr, *st_gcnt, *st_scnt,
-	    *st_sgcnt, *st_sdrop, *st_fdrop, *st_gdrop;
+	    *st_sgcnt, *st_sdrop, *st_fdrop, *st_gdrop, *st_rows;
 	int64_t first_id, last_id; /* the inbox ids the batch read */
 	spool_fold_result *res;
 } fold;
@@ -291,7 +323,9 @@ prepare_all(fold *f)
 	    "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), "
 	    "?, ?, ?, ?, ?)")) ||
 	    (e = prep(f, &f->st_idel, "DELETE FROM inbox WHERE id BETWEEN ? "
-	    "AND ?")))
+	    "AND ?")) ||
+	    (e = prep(f, &f->st_rows, "SELECT id, job, grouping, op, body, "
+	    "received_ms FROM inbox ORDER BY id LIMIT ?")))
 		return e;
 	return SPOOL_OK;
 }
@@ -301,8 +335,8 @@ finalize_all(fold *f)
 {
 	sqlite3_stmt **all[] = { &f->st_gsel, &f->st_gins, &f->st_gupd,
 	    &f->st_fsel, &f->st_fput, &f->st_ssel, &f->st_sput, &f->st_rej,
-	    &f->st_idel, &f->st_iclr, &f->st_gcnt, &f->st_scnt, &f->st_sgcnt,
-	    &f->st_sdrop, &f->st_fdrop, &f->st_gdrop };
+	    &f->st_idel, &f->st_iclr, &f->st_gcnt, &f->st_scnt, &f->st_sgcnt, &f->st_sdrop,
+	    &f->st_fdrop, &f->st_gdrop, &f->st_rows };
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		sqlite3_finalize(*all[i]);
@@ -322,21 +356,27 @@ run(fold *f, sqlite3_stmt *st, const char *doing)
 }
 
 static spool_err
-key_reserve(fold *f, size_t need)
+buf_reserve(fold *f, char **buf, size_t *bufcap, size_t need)
 {
 	char *k;
 	size_t cap;
 
-	if (need <= f->keycap)
+	if (need <= *bufcap)
 		return SPOOL_OK;
-	cap = f->keycap ? f->keycap : 256;
+	cap = *bufcap ? *bufcap : 256;
 	while (cap < need)
 		cap *= 2;
-	if ((k = realloc(f->key, cap)) == NULL)
+	if ((k = realloc(*buf, cap)) == NULL)
 		return spool_seterr(f->s, SPOOL_ENOMEM, "out of memory folding");
-	f->key = k;
-	f->keycap = cap;
+	*buf = k;
+	*bufcap = cap;
 	return SPOOL_OK;
+}
+
+static spool_err
+key_reserve(fold *f, size_t need)
+{
+	return buf_reserve(f, &f->key, &f->keycap, need);
 }
 
 /* Looks a group up (loading it from the table); with create, inserts it.
@@ -461,16 +501,17 @@ fam_get(fold *f, int64_t gid, const char *name, size_t nlen, int create,
 
 /*
  * The cached series for gid + the line's name and labels (canonicalised),
- * loaded from the table on first use; with create, one the table does not
- * have is made (value 0) and *created set. Without create, *out is NULL
+ * loaded from the table on first use (absent: the table is known not to
+ * have it); with create, one the table does not have is made (value 0) and
+ * *created set. Without create, *out is NULL
  * for such a series and nothing is cached: the row check asks about every
  * new series of rows it may refuse, and those must not pile up in memory
  * (a row refused by a limit can name a million). Its key stays in f->key
  * (*klen bytes) until the next key is built.
  */
 static spool_err
-ser_get(fold *f, int64_t gid, expo_line *l, int create, ser **out,
-    int *created, size_t *klen)
+ser_get(fold *f, int64_t gid, expo_line *l, int create, int absent,
+    ser **out, int *created, size_t *klen)
 {
 	size_t kl, nl;
 	void **slot;
@@ -492,11 +533,16 @@ ser_get(fold *f, int64_t gid, expo_line *l, int create, ser **out,
 		*out = *slot;
 		return SPOOL_OK;
 	}
-	sqlite3_bind_int64(f->st_ssel, 1, gid);
-	sqlite3_bind_text(f->st_ssel, 2, l->name.p, (int)l->name.len,
-	    SQLITE_STATIC);
-	sqlite3_bind_text(f->st_ssel, 3, f->key + kl, (int)nl, SQLITE_STATIC);
-	rc = sqlite3_step(f->st_ssel);
+	if (absent)
+		rc = SQLITE_DONE;
+	else {
+		sqlite3_bind_int64(f->st_ssel, 1, gid);
+		sqlite3_bind_text(f->st_ssel, 2, l->name.p, (int)l->name.len,
+		    SQLITE_STATIC);
+		sqlite3_bind_text(f->st_ssel, 3, f->key + kl, (int)nl,
+		    SQLITE_STATIC);
+		rc = sqlite3_step(f->st_ssel);
+	}
 	if (rc == SQLITE_ROW || (rc == SQLITE_DONE && create)) {
 		if ((x = calloc(1, sizeof(*x))) == NULL)
 			e = spool_seterr(f->s, SPOOL_ENOMEM, "out of memory "
@@ -536,12 +582,13 @@ ser_get(fold *f, int64_t gid, expo_line *l, int create, ser **out,
  * then the group's state. *known is 0 when neither knows the family. */
 static spool_err
 eff_type(fold *f, int64_t gid, const char *name, size_t nlen,
-    expo_type *type, int *known)
+    expo_type *type, int *known, fam **xo)
 {
 	void **slot = hmap_get(f->rowmeta, name, nlen);
 	fam *x = NULL;
 	spool_err e;
 
+	*xo = NULL;
 	if (slot != NULL && ((rowfam *)*slot)->has_type) {
 		*type = ((rowfam *)*slot)->type;
 		*known = 1;
@@ -551,6 +598,7 @@ eff_type(fold *f, int64_t gid, const char *name, size_t nlen,
 		return e;
 	*known = x != NULL;
 	*type = x ? x->type : EXPO_UNTYPED;
+	*xo = x;
 	return SPOOL_OK;
 }
 
@@ -575,18 +623,21 @@ static const char *const sufs[] = { "_bucket", "_sum", "_count" };
  * The family a sample belongs to: its own name if that is a known family;
  * else NAME_bucket of histogram NAME, NAME_sum/NAME_count of a histogram or
  * summary NAME; else a new family of its own name. observe always feeds the
- * family of its own name.
+ * family of its own name. *xo is the cached family of the first famlen
+ * bytes of the name when this found it, else NULL (the caller looks it
+ * up, or makes it).
  */
 static spool_err
 resolve(fold *f, int64_t gid, expo_str name, spool_op op, size_t *famlen,
-    expo_type *type)
+    expo_type *type, fam **xo)
 {
 	int known;
 	size_t base;
 	spool_err e;
+	fam *x;
 
 	*famlen = name.len;
-	if ((e = eff_type(f, gid, name.p, name.len, type, &known)))
+	if ((e = eff_type(f, gid, name.p, name.len, type, &known, xo)))
 		return e;
 	if (known || op == SPOOL_OP_OBSERVE)
 		return SPOOL_OK;
@@ -594,16 +645,18 @@ resolve(fold *f, int64_t gid, expo_str name, spool_op op, size_t *famlen,
 		expo_type t;
 		if (!has_suffix(name, sufs[i], &base))
 			continue;
-		if ((e = eff_type(f, gid, name.p, base, &t, &known)))
+		if ((e = eff_type(f, gid, name.p, base, &t, &known, &x)))
 			return e;
 		if (known && (t == EXPO_HISTOGRAM ||
 		    (t == EXPO_SUMMARY && i >= SUMMARY_FIRST_SUF))) {
 			*famlen = base;
 			*type = t;
+			*xo = x;
 			return SPOOL_OK;
 		}
 	}
 	*type = EXPO_UNTYPED;
+	*xo = NULL;
 	return SPOOL_OK;
 }
 
@@ -743,11 +796,15 @@ limits_series(const fold *f)
 	    f->o->max_series > 0);
 }
 
-/* Counts the sample of l in *nnew when the row would create its series:
- * the group (gid 0: one not yet created) does not have it, and the row
- * has not named it before. */
+/*
+ * Looks up the series of the sample of l: *out is the cached series, or
+ * ser_absent when the state does not have it. When a series limit
+ * applies, counts the sample in *nnew when the row would create its
+ * series: the group (gid 0: one not yet created) does not have it, and
+ * the row has not named it before.
+ */
 static spool_err
-note_series(fold *f, int64_t gid, expo_line *l, size_t *nnew)
+note_series(fold *f, int64_t gid, expo_line *l, size_t *nnew, ser **out)
 {
 	size_t kl;
 	void **slot;
@@ -755,12 +812,12 @@ note_series(fold *f, int64_t gid, expo_line *l, size_t *nnew)
 	spool_err e;
 	ser *x = NULL;
 
-	if (gid != 0) {
-		if ((e = ser_get(f, gid, l, 0, &x, &created, &kl)))
-			return e;
-		if (x != NULL)
-			return SPOOL_OK;
-	} else {
+	if (gid != 0 && (e = ser_get(f, gid, l, 0, 0, &x, &created, &kl)))
+		return e;
+	*out = x != NULL ? x : &ser_absent;
+	if (x != NULL || !limits_series(f))
+		return SPOOL_OK;
+	if (gid == 0) {
 		if ((e = key_reserve(f, sizeof(gid) + l->name.len + 1 +
 		    expo_labels_len(l->labels, l->nlabels))))
 			return e;
@@ -789,9 +846,12 @@ check_row(fold *f, int64_t gid, spool_op op, const char *body, size_t len,
 	const char *line;
 	size_t pos = 0, llen, lineno = 0;
 	spool_err e;
+	int meta;
 
 	*why = NULL;
 	*nnew = 0;
+	f->nsmp = 0;
+	f->smp_all = 1;
 	hmap_clear(f->rowmeta, free);
 	hmap_clear(f->rownew, NULL);
 	if (spool_validate_body(op, body, len, f->reason, sizeof(f->reason))) {
@@ -801,8 +861,10 @@ check_row(fold *f, int64_t gid, spool_op op, const char *body, size_t len,
 	if (op == SPOOL_OP_DELETE)
 		return SPOOL_OK;
 	/* TYPE lines first: they hold for the whole row. So do the names op
-	 * observe feeds, which become histograms. */
-	while (expo_next_line(body, len, &pos, &line, &llen)) {
+	 * observe feeds, which become histograms. A body without a '#' has
+	 * no TYPE line, and most rows are such: one pass less. */
+	meta = op == SPOOL_OP_OBSERVE || memchr(body, '#', len) != NULL;
+	while (meta && expo_next_line(body, len, &pos, &line, &llen)) {
 		void **slot;
 		int created, known;
 		expo_type st;
@@ -844,6 +906,8 @@ check_row(fold *f, int64_t gid, spool_op op, const char *body, size_t len,
 		const char *member;
 		size_t famlen;
 		expo_type t;
+		fam *x;
+		ser *sr;
 
 		lineno++;
 		if (expo_parse_line(line, llen, l, why) != 0)
@@ -857,7 +921,7 @@ check_row(fold *f, int64_t gid, spool_op op, const char *body, size_t len,
 		}
 		if (l->kind != EXPO_SAMPLE)
 			continue;
-		if ((e = resolve(f, gid, l->name, op, &famlen, &t)))
+		if ((e = resolve(f, gid, l->name, op, &famlen, &t, &x)))
 			return e;
 		if (op == SPOOL_OP_OBSERVE && t != EXPO_HISTOGRAM &&
 		    t != EXPO_UNTYPED) {
@@ -893,8 +957,20 @@ check_row(fold *f, int64_t gid, spool_op op, const char *body, size_t len,
 		    lineno, l->name.p, l->name.len, 1, EXPO_HISTOGRAM, why)) ||
 		    *why != NULL))
 			return e;
-		if (limits_series(f) && (e = note_series(f, gid, l, nnew)))
+		if ((e = note_series(f, gid, l, nnew, &sr)))
 			return e;
+		if (f->nsmp < FOLD_ROWSMP && f->smp_all) {
+			rowsmp *m = &f->smp[f->nsmp++];
+			m->sr = sr;
+			m->x = x;
+			m->line = line;
+			m->llen = llen;
+			m->name = l->name;
+			m->famlen = famlen;
+			m->value = l->value;
+			f->smp_end = pos;
+		} else
+			f->smp_all = 0;
 	}
 	return SPOOL_OK;
 }
@@ -908,20 +984,91 @@ buckets_for(const spool_fold_options *o, expo_str name)
 	return NULL;
 }
 
-/* Pass 2: applies a checked row. */
+/* Applies one sample of a checked row (m, as check_row() left it); the
+ * line is in f->line already when parsed. */
+static spool_err
+apply_sample(fold *f, grp *g, spool_op op, const rowsmp *m, int parsed)
+{
+	expo_line *l = f->line;
+	const char *why;
+	size_t klen;
+	int created = 0;
+	spool_err e;
+	fam *x = m->x;
+	ser *sr = m->sr;
+
+	if (x == NULL && (e = fam_get(f, g->id, m->name.p, m->famlen, 1, &x)))
+		return e;
+	if (op == SPOOL_OP_OBSERVE && (x->type != EXPO_HISTOGRAM ||
+	    !x->typed)) {
+		x->type = EXPO_HISTOGRAM;
+		x->typed = 1;
+		x->dirty = 1;
+	}
+	if (sr == NULL || sr == &ser_absent) {
+		/* The key needs the line's labels. It parsed in pass 1. */
+		if (!parsed && expo_parse_line(m->line, m->llen, l, &why) != 0)
+			return spool_seterr(f->s, SPOOL_EIO, "a line checked "
+			    "before does not parse: %s", why);
+		if ((e = ser_get(f, g->id, l, 1, sr == &ser_absent, &sr,
+		    &created, &klen)))
+			return e;
+	}
+	/* Keep the counts of the limits as they are in the state. */
+	if (created) {
+		g->unwritten++;
+		f->unwritten++;
+		if (g->nseries >= 0)
+			g->nseries++;
+		if (f->nseries >= 0)
+			f->nseries++;
+	}
+	switch (op) {
+	case SPOOL_OP_SET:
+		sr->value = m->value;
+		break;
+	case SPOOL_OP_ADD:
+		sr->value += m->value;
+		break;
+	case SPOOL_OP_OBSERVE:
+		if (sr->h == NULL) {
+			const spool_buckets *b = buckets_for(f->o, m->name);
+			sr->h = b ? hist_new(b->bounds, b->n) :
+			    hist_new(spool_default_bounds,
+			    spool_default_nbounds);
+			if (sr->h == NULL)
+				return spool_seterr(f->s, SPOOL_ENOMEM,
+				    "out of memory folding");
+		}
+		hist_observe(sr->h, m->value);
+		sr->value = NAN;
+		break;
+	case SPOOL_OP_DELETE:
+		break;
+	}
+	sr->dirty = 1;
+	f->res->lines++;
+	return SPOOL_OK;
+}
+
+/*
+ * Pass 2: applies a checked row: its TYPE and HELP lines first, so that
+ * its samples resolve as check_row() found them; then the samples
+ * check_row() kept, then (a row of more than FOLD_ROWSMP samples) the rest,
+ * parsed and resolved again.
+ */
 static spool_err
 apply_row(fold *f, grp *g, spool_op op, const char *body, size_t len)
 {
 	expo_line *l = f->line;
 	const char *line, *why;
-	size_t pos = 0, llen, klen;
-	int created;
+	size_t pos = 0, llen;
 	spool_err e;
 	fam *x = NULL;
-	ser *sr = NULL;
+	/* Meta lines start with '#'. */
+	int meta = memchr(body, '#', len) != NULL;
 
-	/* Meta lines first, so samples resolve as check_row() did. */
-	while (expo_next_line(body, len, &pos, &line, &llen)) {
+	while (meta && expo_next_line(body, len, &pos, &line, &llen)) {
 		if (expo_parse_line(line, llen, l, &why) != 0)
 			continue;
 		if (l->kind != EXPO_TYPE && l->kind != EXPO_HELP)
@@ -944,61 +1091,26 @@ apply_row(fold *f, grp *g, spool_op op, const char *body, size_t len)
 			x->help = h;
 		}
 	}
-	pos = 0;
+	for (size_t i = 0; i < f->nsmp; i++)
+		if ((e = apply_sample(f, g, op, &f->smp[i], 0)))
+			return e;
+	if (f->smp_all)
+		return SPOOL_OK;
+	pos = f->smp_end;
 	while (expo_next_line(body, len, &pos, &line, &llen)) {
-		size_t famlen;
+		rowsmp m;
 		expo_type t;
 
 		if (expo_parse_line(line, llen, l, &why) != 0 ||
 		    l->kind != EXPO_SAMPLE)
 			continue;
-		if ((e = resolve(f, g->id, l->name, op, &famlen, &t)))
+		if ((e = resolve(f, g->id, l->name, op, &m.famlen, &t, &m.x)))
 			return e;
-		if ((e = fam_get(f, g->id, l->name.p, famlen, 1, &x)))
+		m.sr = NULL;
+		m.name = l->name;
+		m.value = l->value;
+		if ((e = apply_sample(f, g, op, &m, 1)))
 			return e;
-		if (op == SPOOL_OP_OBSERVE && (x->type != EXPO_HISTOGRAM ||
-		    !x->typed)) {
-			x->type = EXPO_HISTOGRAM;
-			x->typed = 1;
-			x->dirty = 1;
-		}
-		if ((e = ser_get(f, g->id, l, 1, &sr, &created, &klen)))
-			return e;
-		/* Keep the counts of the limits as they are in the state. */
-		if (created) {
-			g->unwritten++;
-			f->unwritten++;
-			if (g->nseries >= 0)
-				g->nseries++;
-			if (f->nseries >= 0)
-				f->nseries++;
-		}
-		switch (op) {
-		case SPOOL_OP_SET:
-			sr->value = l->value;
-			break;
-		case SPOOL_OP_ADD:
-			sr->value += l->value;
-			break;
-		case SPOOL_OP_OBSERVE:
-			if (sr->h == NULL) {
-				const spool_buckets *b = buckets_for(f->o,
-				    l->name);
-				sr->h = b ? hist_new(b->bounds, b->n) :
-				    hist_new(spool_default_bounds,
-				    spool_default_nbounds);
-				if (sr->h == NULL)
-					return spool_seterr(f->s, SPOOL_ENOMEM,
-					    "out of memory folding");
-			}
-			hist_observe(sr->h, l->value);
-			sr->value = NAN;
-			break;
-		case SPOOL_OP_DELETE:
-			break;
-		}
-		sr->dirty = 1;
-		f->res->lines++;
 	}
 	return SPOOL_OK;
 }
@@ -1374,9 +1486,36 @@ reject(fold *f, sqlite3_stmt *row, const char *why)
 	return run(f, f->st_rej, "recording a rejected row");
 }
 
-/* One inbox row: resolve its group, check it, apply it or reject it. */
+/*
+ * Builds in f->rkey the key of rawgroups for a job and grouping as a row
+ * wrote them: which group they name is settled once a batch, not once a
+ * row (checking and canonicalising a grouping costs more than the rest of
+ * a one-line row). The job's length comes first, so that no two pairs
+ * share a key, and a mark tells a NULL grouping (the default) from "".
+ */
 static spool_err
-fold_row(fold *f, sqlite3_stmt *row)
+raw_key(fold *f, const char *job, size_t jlen, const char *grouping,
+    size_t glen, size_t *klen)
+{
+	size_t gl = grouping != NULL ? glen : 0;
+	size_t kl = 1 + sizeof(jlen) + jlen + gl;
+	spool_err e;
+
+	if ((e = buf_reserve(f, &f->rkey, &f->rkeycap, kl)))
+		return e;
+	f->rkey[0] = grouping == NULL ? 'd' : 'g';
+	memcpy(f->rkey + 1, &jlen, sizeof(jlen));
+	memcpy(f->rkey + 1 + sizeof(jlen), job, jlen);
+	if (gl > 0)
+		memcpy(f->rkey + 1 + sizeof(jlen) + jlen, grouping, gl);
+	*klen = kl;
+	return SPOOL_OK;
+}
+
+/* One inbox row: resolve its group, check it, apply it or reject it.
+ * *size is its job, grouping and body bytes, for SPOOL_FOLD_BYTES. */
+static spool_err
+fold_row(fold *f, sqlite3_stmt *row, size_t *size)
 {
 	/* Lengths from SQLite, not strlen(): an SQL writer can store a NUL,
 	 * and a string cut at it would be a silently different group. */
@@ -1390,11 +1529,14 @@ fold_row(fold *f, sqlite3_stmt *row)
 	size_t blen = (size_t)sqlite3_column_bytes(row, 4);
 	int64_t received = sqlite3_column_int64(row, 5);
 	const char *why = NULL;
-	size_t nnew = 0;
+	size_t nnew = 0, rkl;
 	spool_op op = SPOOL_OP_SET;
 	grp *g = NULL;
+	void **slot;
+	int known, created;
 	spool_err e;
 
+	*size = jlen + glen + blen;
 	if (job == NULL) {
 		job = f->default_job;
 		jlen = strlen(job);
@@ -1411,11 +1553,16 @@ fold_row(fold *f, sqlite3_stmt *row)
 		body = "";
 		blen = 0;
 	}
-	if ((why = spool_check_job(job, jlen))) {
+	if ((e = raw_key(f, job, jlen, grouping, glen, &rkl)))
+		return e;
+	slot = hmap_get(f->rawgroups, f->rkey, rkl);
+	known = slot != NULL;
+	if (known)
+		g = *slot;
+	else if ((why = spool_check_job(job, jlen))) {
 		snprintf(f->reason, sizeof(f->reason), "job: %s", why);
 		return reject(f, row, f->reason);
-	}
-	if (grouping == NULL)
+	} else if (grouping == NULL)
 		grouping = f->default_grouping;
 	else {
 		if ((why = spool_canon_grouping(grouping, glen, f->canon,
@@ -1426,7 +1573,7 @@ fold_row(fold *f, sqlite3_stmt *row)
 		}
 		grouping = f->canon;
 	}
-	if ((e = group_get(f, job, grouping, 0, &g)))
+	if (!known && (e = group_get(f, job, grouping, 0, &g)))
 		return e;
 	if ((e = check_row(f, g ? g->id : 0, op, body, blen, &why, &nnew)))
 		return e;
@@ -1436,6 +1583,14 @@ fold_row(fold *f, sqlite3_stmt *row)
 		return reject(f, row, why);
 	if (g == NULL && (e = group_get(f, job, grouping, 1, &g)))
 		return e;
+	/* The group exists now (a refused row's may not): remembered. */
+	if (!known) {
+		if ((slot = hmap_put(f->rawgroups, f->rkey, rkl, &created)) ==
+		    NULL)
+			return spool_seterr(f->s, SPOOL_ENOMEM,
+			    "out of memory folding");
+		*slot = g;
+	}
 	if (op == SPOOL_OP_DELETE)
 		e = apply_delete(f, g);
 	else
@@ -1525,8 +1680,8 @@ remove_rows(fold *f, int all)
 static size_t
 cached(const fold *f)
 {
-	return hmap_count(f->groups) + hmap_count(f->fams) +
-	    hmap_count(f->series);
+	return hmap_count(f->groups) + hmap_count(f->rawgroups) +
+	    hmap_count(f->fams) + hmap_count(f->series);
 }
 
 static void
@@ -1534,12 +1689,15 @@ fold_free(fold *f)
 {
 	finalize_all(f);
 	hmap_free(f->groups, free);
+	hmap_free(f->rawgroups, NULL);
 	hmap_free(f->fams, fam_free);
 	hmap_free(f->series, ser_free);
 	hmap_free(f->rowmeta, free);
 	hmap_free(f->rownew, NULL);
 	free(f->line);
 	free(f->key);
+	free(f->rkey);
+	free(f->smp);
 	free(f->canon);
 }
 
@@ -1547,12 +1705,12 @@ spool_err
 spool_fold(spool_t *s, const spool_fold_options *o, spool_fold_result *res)
 {
 	fold f;
-	sqlite3_stmt *rows = NULL;
 	size_t max_rows = o && o->max_rows ? o->max_rows : SPOOL_FOLD_ROWS;
 	size_t bytes = 0;
 	char dgroup[8192 + 1];
 	const char *why;
 	spool_err e = SPOOL_OK;
+	sqlite3_stmt *q = NULL;
 	int rc, began = 0, drained;
 
 	memset(res, 0, sizeof(*res));
@@ -1585,15 +1743,17 @@ spool_fold(spool_t *s, const spool_fold_options *o, spool_fold_result *res)
 	}
 
 	f.groups = hmap_new();
+	f.rawgroups = hmap_new();
 	f.fams = hmap_new();
 	f.series = hmap_new();
 	f.rowmeta = hmap_new();
 	f.rownew = hmap_new();
 	f.ngroups = f.nseries = -1;
 	f.line = malloc(sizeof(*f.line));
+	f.smp = malloc(FOLD_ROWSMP * sizeof(*f.smp));
 	f.canon = malloc(8192 + 1);
-	if (!f.groups || !f.fams || !f.series || !f.rowmeta || !f.rownew ||
-	    !f.line || !f.canon) {
+	if (!f.groups || !f.rawgroups || !f.fams || !f.series || !f.rowmeta ||
+	    !f.rownew || !f.line || !f.canon || !f.smp) {
 		e = spool_seterr(s, SPOOL_ENOMEM, "out of memory folding");
 		goto out;
 	}
@@ -1602,18 +1762,15 @@ spool_fold(spool_t *s, const spool_fold_options *o, spool_fold_result *res)
 	began = 1;
 	if ((e = prepare_all(&f)))
 		goto out;
-	rc = sqlite3_prepare_v2(s->db, "SELECT id, job, grouping, op, body, "
-	    "received_ms FROM inbox ORDER BY id LIMIT ?", -1, &rows, NULL);
-	if (rc != SQLITE_OK) {
-		e = spool_sqlerr(s, rc, "reading the inbox");
-		goto out;
-	}
-	sqlite3_bind_int64(rows, 1, (sqlite3_int64)max_rows);
-	while ((rc = sqlite3_step(rows)) == SQLITE_ROW) {
-		if ((e = keep_id(&f, rows)))
+	q = f.st_rows;
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)max_rows);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		size_t size;
+
+		if ((e = keep_id(&f, q)))
 			goto out;
 		res->rows++;
-		if ((e = fold_row(&f, rows)))
+		if ((e = fold_row(&f, q, &size)))
 			goto out;
 		if (o && o->test_fail_after_rows &&
 		    res->rows >= o->test_fail_after_rows) {
@@ -1626,19 +1783,16 @@ spool_fold(spool_t *s, const spool_fold_options *o, spool_fold_result *res)
 		}
 		/* The caps of SPOOL_FOLD_ROWS, between rows: the row read
 		 * is folded whole, whatever its size. */
-		bytes += (size_t)sqlite3_column_bytes(rows, 1) +
-		    (size_t)sqlite3_column_bytes(rows, 2) +
-		    (size_t)sqlite3_column_bytes(rows, 4);
+		bytes += size;
 		if (res->lines >= SPOOL_FOLD_LINES || bytes >= SPOOL_FOLD_BYTES ||
 		    cached(&f) >= SPOOL_FOLD_ENTRIES)
 			break;
 	}
+	sqlite3_reset(q);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		e = spool_sqlerr(s, rc, "reading the inbox");
 		goto out;
 	}
-	sqlite3_finalize(rows);
-	rows = NULL;
 	/* The rows ran out before max_rows: the inbox's end was read. */
 	drained = rc == SQLITE_DONE && res->rows < max_rows;
 	if (res->rows == 0)
@@ -1668,7 +1822,8 @@ spool_fold(spool_t *s, const spool_fold_options *o, spool_fold_result *res)
 	if (e == SPOOL_OK)
 		began = 0;
 out:
-	sqlite3_finalize(rows);
+	if (q != NULL)
+		sqlite3_reset(q);
 	if (began)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	/* Nothing of a failed batch is kept; the caller may retry. */
