@@ -851,6 +851,7 @@ check_row(fold *f, int64_t gid, spool_op op, const char *body, size_t len,
 	*why = NULL;
 	*nnew = 0;
 	f->nsmp = 0;
+	f->smp_end = 0;
 	f->smp_all = 1;
 	hmap_clear(f->rowmeta, free);
 	hmap_clear(f->rownew, NULL);
