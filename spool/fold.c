@@ -53,6 +53,10 @@ typedef struct ser {
 static ser ser_absent;
 /* The samples of a row that check_row() passes to apply_row(). */
 #define FOLD_ROWSMP 1024
+/* A batch reads and removes its rows in chunks of these many rows or
+ * bytes (see spool_fold()). */
+#define FOLD_CHUNK_ROWS 512
+#define FOLD_CHUNK_BYTES (64u * 1024u)
 
 typedef struct grp {
 	int64_t id;
@@ -118,8 +122,9 @@ typedef struct fold {
 	char reason[512];
 	sqlite3_stmt *st_gsel, *st_gins, *st_gupd, *st_fsel, *st_fput,
 	    *st_ssel, *st_sput, *st_rej, *st_idel, *st_iclr, *st_gcnt, *st_scnt,
-	    *st_sgcnt, *st_sdrop, *st_fdrop, *st_gdrop, *st_rows;
-	int64_t first_id, last_id; /* the inbox ids the batch read */
+	    *st_sgcnt, *st_sdrop, *st_fdrop, *st_gdrop, *st_rows, *st_next;
+	/* The inbox ids read: the last, and the first of the chunk. */
+	int64_t last_id, chunk_first;
 	spool_fold_result *res;
 } fold;
 
@@ -325,7 +330,9 @@ prepare_all(fold *f)
 	    (e = prep(f, &f->st_idel, "DELETE FROM inbox WHERE id BETWEEN ? "
 	    "AND ?")) ||
 	    (e = prep(f, &f->st_rows, "SELECT id, job, grouping, op, body, "
-	    "received_ms FROM inbox ORDER BY id LIMIT ?")))
+	    "received_ms FROM inbox ORDER BY id LIMIT ?1")) ||
+	    (e = prep(f, &f->st_next, "SELECT id, job, grouping, op, body, "
+	    "received_ms FROM inbox WHERE id > ?2 ORDER BY id LIMIT ?1")))
 		return e;
 	return SPOOL_OK;
 }
@@ -336,7 +343,7 @@ finalize_all(fold *f)
 	sqlite3_stmt **all[] = { &f->st_gsel, &f->st_gins, &f->st_gupd,
 	    &f->st_fsel, &f->st_fput, &f->st_ssel, &f->st_sput, &f->st_rej,
 	    &f->st_idel, &f->st_iclr, &f->st_gcnt, &f->st_scnt, &f->st_sgcnt, &f->st_sdrop,
-	    &f->st_fdrop, &f->st_gdrop, &f->st_rows };
+	    &f->st_fdrop, &f->st_gdrop, &f->st_rows, &f->st_next };
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		sqlite3_finalize(*all[i]);
@@ -1635,24 +1642,22 @@ keep_id(fold *f, sqlite3_stmt *row)
 		    "than one row", (long long)id);
 		return foreign_inbox(f, what);
 	}
-	if (f->res->rows == 0)
-		f->first_id = id;
 	f->last_id = id;
 	return SPOOL_OK;
 }
 
 /*
- * Deletes exactly the rows the batch read, and fails the batch unless it
+ * Deletes exactly the n rows the chunk read, and fails the batch unless it
  * did: a row left behind would be folded again by the next batch, and an
- * `add` counted twice. The batch read the lowest ids in order, each once,
- * under the write lock, so the rows from its first id to its last are
- * those it read, and their number is the proof. When it read the whole
- * inbox (all), the inbox is emptied at once instead: SQLite drops its
- * pages rather than deleting row by row, a good part of a small batch's
- * cost; the number is checked all the same.
+ * `add` counted twice. The chunk read the lowest ids in order (above
+ * those of the batch's chunks before it), each once, under the write
+ * lock, so the rows from its first id to its last are those it read, and
+ * their number is the proof. When it read to the inbox's end (all), the
+ * inbox is emptied at once instead: SQLite drops its pages rather than
+ * deleting row by row; the number is checked all the same.
  */
 static spool_err
-remove_rows(fold *f, int all)
+remove_rows(fold *f, size_t n, int all)
 {
 	char what[128];
 	spool_err e;
@@ -1662,16 +1667,15 @@ remove_rows(fold *f, int all)
 		    (e = run(f, f->st_iclr, "removing folded rows")))
 			return e;
 	} else {
-		sqlite3_bind_int64(f->st_idel, 1, f->first_id);
+		sqlite3_bind_int64(f->st_idel, 1, f->chunk_first);
 		sqlite3_bind_int64(f->st_idel, 2, f->last_id);
 		if ((e = run(f, f->st_idel, "removing folded rows")))
 			return e;
 	}
-	if ((size_t)sqlite3_changes(f->s->db) != f->res->rows) {
+	if ((size_t)sqlite3_changes(f->s->db) != n) {
 		snprintf(what, sizeof(what), "removing ids %lld to %lld took "
-		    "%d rows, not the %zu read", (long long)f->first_id,
-		    (long long)f->last_id, sqlite3_changes(f->s->db),
-		    f->res->rows);
+		    "%d rows, not the %zu read", (long long)f->chunk_first,
+		    (long long)f->last_id, sqlite3_changes(f->s->db), n);
 		return foreign_inbox(f, what);
 	}
 	return SPOOL_OK;
@@ -1712,7 +1716,7 @@ spool_fold(spool_t *s, const spool_fold_options *o, spool_fold_result *res)
 	const char *why;
 	spool_err e = SPOOL_OK;
 	sqlite3_stmt *q = NULL;
-	int rc, began = 0, drained;
+	int rc, began = 0, stop = 0;
 
 	memset(res, 0, sizeof(*res));
 	memset(&f, 0, sizeof(f));
@@ -1763,39 +1767,67 @@ spool_fold(spool_t *s, const spool_fold_options *o, spool_fold_result *res)
 	began = 1;
 	if ((e = prepare_all(&f)))
 		goto out;
-	q = f.st_rows;
-	sqlite3_bind_int64(q, 1, (sqlite3_int64)max_rows);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		size_t size;
+	/*
+	 * Rows are read and removed a chunk at a time, so that the inbox
+	 * pages a chunk read are still in the page cache when its rows are
+	 * deleted: the agent's cache (512 KiB) holds a chunk, not a batch,
+	 * whose pages would be read twice.
+	 */
+	while (!stop) {
+		size_t want = max_rows - res->rows, n = 0, cbytes = 0;
+		int drained;
 
-		if ((e = keep_id(&f, q)))
-			goto out;
-		res->rows++;
-		if ((e = fold_row(&f, q, &size)))
-			goto out;
-		if (o && o->test_fail_after_rows &&
-		    res->rows >= o->test_fail_after_rows) {
-			/* Write what was applied so far, then fail: the
-			 * rollback must undo it all. */
-			if ((e = flush(&f)) == SPOOL_OK)
-				e = spool_seterr(s, SPOOL_EIO, "fold stopped "
-				    "by test_fail_after_rows");
+		q = res->rows == 0 ? f.st_rows : f.st_next;
+		if (want > FOLD_CHUNK_ROWS)
+			want = FOLD_CHUNK_ROWS;
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)want);
+		if (res->rows > 0)
+			sqlite3_bind_int64(q, 2, f.last_id);
+		while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+			size_t size;
+
+			if ((e = keep_id(&f, q)))
+				goto out;
+			if (n++ == 0)
+				f.chunk_first = f.last_id;
+			res->rows++;
+			if ((e = fold_row(&f, q, &size)))
+				goto out;
+			if (o && o->test_fail_after_rows &&
+			    res->rows >= o->test_fail_after_rows) {
+				/* Write what was applied so far, then fail:
+				 * the rollback must undo it all. */
+				if ((e = flush(&f)) == SPOOL_OK)
+					e = spool_seterr(s, SPOOL_EIO, "fold "
+					    "stopped by test_fail_after_rows");
+				goto out;
+			}
+			/* The caps of SPOOL_FOLD_ROWS, between rows: the row
+			 * read is folded whole, whatever its size. */
+			bytes += size;
+			cbytes += size;
+			if (res->lines >= SPOOL_FOLD_LINES ||
+			    bytes >= SPOOL_FOLD_BYTES ||
+			    cached(&f) >= SPOOL_FOLD_ENTRIES) {
+				stop = 1;
+				break;
+			}
+			if (cbytes >= FOLD_CHUNK_BYTES)
+				break;
+		}
+		sqlite3_reset(q);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			e = spool_sqlerr(s, rc, "reading the inbox");
 			goto out;
 		}
-		/* The caps of SPOOL_FOLD_ROWS, between rows: the row read
-		 * is folded whole, whatever its size. */
-		bytes += size;
-		if (res->lines >= SPOOL_FOLD_LINES || bytes >= SPOOL_FOLD_BYTES ||
-		    cached(&f) >= SPOOL_FOLD_ENTRIES)
-			break;
+		/* The rows ran out before the chunk was full: the inbox's
+		 * end was read. */
+		drained = rc == SQLITE_DONE && n < want;
+		if (n > 0 && (e = remove_rows(&f, n, drained)))
+			goto out;
+		if (drained || res->rows >= max_rows)
+			stop = 1;
 	}
-	sqlite3_reset(q);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		e = spool_sqlerr(s, rc, "reading the inbox");
-		goto out;
-	}
-	/* The rows ran out before max_rows: the inbox's end was read. */
-	drained = rc == SQLITE_DONE && res->rows < max_rows;
 	if (res->rows == 0)
 		goto out;
 	if ((e = flush(&f)))
@@ -1804,7 +1836,7 @@ spool_fold(spool_t *s, const spool_fold_options *o, spool_fold_result *res)
 		e = spool_sqlerr(s, sqlite3_errcode(s->db), "updating groups");
 		goto out;
 	}
-	if ((e = remove_rows(&f, drained)) || (e = save_refusals(&f)))
+	if ((e = save_refusals(&f)))
 		goto out;
 	{
 		char sql[512];
