@@ -234,7 +234,7 @@ SPOOL_API const char *spool_limit_name(spool_limit l);
 #define SPOOL_FOLD_ROWS 50000
 #define SPOOL_FOLD_LINES 50000
 #define SPOOL_FOLD_BYTES (4u * 1024u * 1024u)
-#define SPOOL_FOLD_ENTRIES 16384
+#define SPOOL_FOLD_ENTRIES 8192
 
 typedef struct spool_fold_options {
 	const char *default_job;      /* rows with NULL job; NULL: "collector_agent" */

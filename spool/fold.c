@@ -1213,12 +1213,79 @@ written_grp(const void *key, size_t klen, void *val, void *arg)
 	return 0;
 }
 
+/* A series to write, for the sort in flush(). */
+typedef struct dirty {
+	const void *key;
+	size_t klen;
+	ser *x;
+} dirty;
+
+typedef struct dirties {
+	dirty *v;
+	size_t n;
+} dirties;
+
+static int
+collect_dirty(const void *key, size_t klen, void *val, void *arg)
+{
+	dirties *d = arg;
+	ser *x = val;
+
+	if (x != NULL && x->dirty)
+		d->v[d->n++] = (dirty){ key, klen, x };
+	return 0;
+}
+
+/* The order of the series table's key: group id, name, labels. */
+static int
+dirty_cmp(const void *pa, const void *pb)
+{
+	const dirty *a = pa, *b = pb;
+	int64_t ga, gb;
+	size_t n = a->klen < b->klen ? a->klen : b->klen;
+	int c;
+
+	memcpy(&ga, a->key, sizeof(ga));
+	memcpy(&gb, b->key, sizeof(gb));
+	if (ga != gb)
+		return ga < gb ? -1 : 1;
+	/* "name\0labels": a name that is a prefix of another sorts first,
+	 * as SQLite compares the name column. */
+	c = memcmp((const char *)a->key + sizeof(ga),
+	    (const char *)b->key + sizeof(gb), n - sizeof(ga));
+	if (c != 0)
+		return c;
+	return (a->klen > b->klen) - (a->klen < b->klen);
+}
+
+/*
+ * Writes the dirty series in the table's key order: a batch can touch
+ * more series than the page cache holds pages of them (the agent's holds
+ * about 6,000 series), and in the hash map's order every write would read
+ * a page back that an earlier one had pushed out. Without memory for the
+ * sort, in the map's order.
+ */
+static int
+flush_series(fold *f)
+{
+	dirties d = { malloc(hmap_count(f->series) * sizeof(dirty) + 1), 0 };
+	int r = 0;
+
+	if (d.v == NULL)
+		return hmap_each(f->series, flush_ser, f);
+	(void)hmap_each(f->series, collect_dirty, &d);
+	qsort(d.v, d.n, sizeof(dirty), dirty_cmp);
+	for (size_t i = 0; i < d.n && r == 0; i++)
+		r = flush_ser(d.v[i].key, d.v[i].klen, d.v[i].x, f);
+	free(d.v);
+	return r;
+}
+
 /* Writes the dirty cache entries to the state tables. */
 static spool_err
 flush(fold *f)
 {
-	if (hmap_each(f->fams, flush_fam, f) ||
-	    hmap_each(f->series, flush_ser, f))
+	if (hmap_each(f->fams, flush_fam, f) || flush_series(f))
 		return spool_sqlerr(f->s, sqlite3_errcode(f->s->db),
 		    "writing the group state");
 	if (f->unwritten > 0) {
