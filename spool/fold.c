@@ -342,8 +342,9 @@ finalize_all(fold *f)
 {
 	sqlite3_stmt **all[] = { &f->st_gsel, &f->st_gins, &f->st_gupd,
 	    &f->st_fsel, &f->st_fput, &f->st_ssel, &f->st_sput, &f->st_rej,
-	    &f->st_idel, &f->st_iclr, &f->st_gcnt, &f->st_scnt, &f->st_sgcnt, &f->st_sdrop,
-	    &f->st_fdrop, &f->st_gdrop, &f->st_rows, &f->st_next };
+	    &f->st_idel, &f->st_iclr, &f->st_gcnt, &f->st_scnt, &f->st_sgcnt,
+	    &f->st_sdrop, &f->st_fdrop, &f->st_gdrop, &f->st_rows,
+	    &f->st_next };
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		sqlite3_finalize(*all[i]);
@@ -509,12 +510,12 @@ fam_get(fold *f, int64_t gid, const char *name, size_t nlen, int create,
 /*
  * The cached series for gid + the line's name and labels (canonicalised),
  * loaded from the table on first use (absent: the table is known not to
- * have it); with create, one the table does not have is made (value 0) and
- * *created set. Without create, *out is NULL
- * for such a series and nothing is cached: the row check asks about every
- * new series of rows it may refuse, and those must not pile up in memory
- * (a row refused by a limit can name a million). Its key stays in f->key
- * (*klen bytes) until the next key is built.
+ * have it, and is not asked); with create, one the table does not have is
+ * made (value 0) and *created set. Without create, *out is NULL for such a
+ * series and nothing is cached: the row check asks about every new series
+ * of rows it may refuse, and those must not pile up in memory (a row
+ * refused by a limit can name a million). Its key stays in f->key (*klen
+ * bytes) until the next key is built.
  */
 static spool_err
 ser_get(fold *f, int64_t gid, expo_line *l, int create, int absent,
