@@ -384,16 +384,20 @@ agent_free(agent_t *a)
 static spool_err
 fold_all(agent_t *a, int *more)
 {
+	/* A step folds for about this long at most, so that a backlog
+	 * holds up the pushes and the signals no more than before. */
+	const double step_seconds = 1.0;
 	spool_fold_options o = { 0 };
 	spool_fold_result r;
 	spool_err e;
 	unsigned held;
+	double t0 = mono();
 
 	o.default_job = a->c->job;
 	o.default_grouping = a->default_grouping;
 	o.buckets = a->buckets;
 	o.nbuckets = a->c->n_histograms;
-	o.max_rows = 1000;
+	o.max_rows = 0; /* the library's batch, the one it measures */
 	o.max_groups = (size_t)a->c->max_groups;
 	o.max_series_per_group = (size_t)a->c->max_series_per_group;
 	o.max_series = (size_t)a->c->max_series;
@@ -439,6 +443,13 @@ fold_all(agent_t *a, int *more)
 				a->usage_stale = 0;
 			return SPOOL_OK;
 		}
+		/* Between two batches (each is short) a SIGTERM or SIGHUP
+		 * is taken at once, and the step gives way after a while:
+		 * a backlog goes on at the next one. The first batch is
+		 * folded even with a signal pending, as for the last push. */
+		sig_poll();
+		if (sig_pending() || mono() - t0 >= step_seconds)
+			break;
 	}
 	*more = 1;
 	if (a->behind_since == 0)

@@ -231,12 +231,28 @@ typedef enum spool_limit {
 /* "max_groups", "max_series_per_group", "max_series"; NULL past the end. */
 SPOOL_API const char *spool_limit_name(spool_limit l);
 
+/*
+ * The batch of spool_fold(). With max_rows 0 a batch takes up to
+ * SPOOL_FOLD_ROWS rows. Whatever max_rows, it also ends after the row
+ * that takes it to SPOOL_FOLD_LINES sample lines, to SPOOL_FOLD_BYTES
+ * bytes of job, grouping and body, or to SPOOL_FOLD_ENTRIES groups,
+ * families and series held in memory; so one call stays short (tens of
+ * milliseconds) and its memory bounded (a few MiB), however the rows are
+ * shaped. A row is never split: one of up to the 16 MiB a body may have
+ * can be a batch of its own.
+ */
+#define SPOOL_FOLD_ROWS 50000
+#define SPOOL_FOLD_LINES 50000
+#define SPOOL_FOLD_BYTES (4u * 1024u * 1024u)
+#define SPOOL_FOLD_ENTRIES 8192
+
 typedef struct spool_fold_options {
 	const char *default_job;      /* rows with NULL job; NULL: "collector_agent" */
 	const char *default_grouping; /* rows with NULL grouping; NULL: "" */
 	const spool_buckets *buckets; /* may be NULL; others get the defaults */
 	size_t nbuckets;
-	size_t max_rows;              /* rows per transaction; 0: 1000 */
+	size_t max_rows;              /* rows per transaction at most;
+	                               * 0: SPOOL_FOLD_ROWS, the fastest */
 	/* For tests only: fail after applying this many rows of the batch,
 	 * before committing. 0 disables. */
 	size_t test_fail_after_rows;
@@ -263,7 +279,10 @@ typedef struct spool_fold_result {
 /*
  * Folds one batch of inbox rows into the group state in one transaction
  * that also removes them from the inbox, so that each row counts exactly
- * once whatever happens. res->rows == 0 means the inbox was empty.
+ * once whatever happens. res->rows == 0 means the inbox was empty. A
+ * batch holds what it folds in memory and writes each touched series once,
+ * at its end (a delete request writes what came before it first); see
+ * SPOOL_FOLD_ROWS for its size.
  * A row that does not parse goes to the rejected list with its reason and
  * does not stop the others.
  */

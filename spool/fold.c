@@ -5,9 +5,13 @@
  * One batch is one transaction: it reads rows in id order, applies them to
  * in-memory caches of the touched families and series (loaded from the state
  * tables on first touch), writes the changed entries back, deletes exactly
- * the rows it read from the inbox (checked by their number), and commits. A crash before the commit leaves the
- * rows in the inbox and the state as it was; after it, both have moved. So
- * every row counts exactly once.
+ * the rows it read from the inbox (checked by their number), and commits. A
+ * crash before the commit leaves the rows in the inbox and the state as it
+ * was; after it, both have moved. So every row counts exactly once.
+ *
+ * A series touched by many rows of a batch is read once and written once,
+ * so the bigger the batch the cheaper a row; the caps of SPOOL_FOLD_ROWS
+ * keep its time and memory bounded all the same.
  *
  * Each row is checked whole before any of it is applied (pass 1), then
  * applied (pass 2): a row that fails anywhere goes to `rejected` untouched.
@@ -23,8 +27,6 @@
 #include "hmap.h"
 #include "spool_int.h"
 
-#define DEFAULT_MAX_ROWS 1000
-#define MAX_LINES_PER_BATCH 500000
 #define MAX_BUCKETS SPOOL_MAX_BUCKETS
 
 typedef struct hist {
@@ -47,12 +49,41 @@ typedef struct ser {
 	int dirty;
 } ser;
 
+/* A series known not to be in the state (see rowsmp). */
+static ser ser_absent;
+/* The samples of a row that check_row() passes to apply_row(). */
+#define FOLD_ROWSMP 1024
+/* A batch reads and removes its rows in chunks of these many rows or
+ * bytes (see spool_fold()). */
+#define FOLD_CHUNK_ROWS 512
+#define FOLD_CHUNK_BYTES (64u * 1024u)
+
 typedef struct grp {
 	int64_t id;
 	int64_t last_row_ms;
 	int touched;
-	int64_t nseries;  /* its series in the state; -1: not counted yet */
+	int64_t nseries;  /* its series, written or not; -1: not counted yet */
+	int64_t unwritten; /* series the batch made that are not written */
 } grp;
+
+/*
+ * A sample as check_row() found it, so that apply_row() need not parse,
+ * resolve and look it up again (the three were most of a line's cost):
+ * the family it resolved to (famlen bytes of its name; x NULL when not
+ * cached yet), its series (ser_absent: not in the state, so the line is
+ * parsed again for its labels when it is made) and its value. The
+ * pointers are the row's (into its body) or the batch's caches, which do
+ * not drop entries while a row is folded.
+ */
+typedef struct rowsmp {
+	ser *sr;
+	fam *x;
+	const char *line;
+	size_t llen;
+	expo_str name;
+	size_t famlen;
+	double value;
+} rowsmp;
 
 /* What one row declares, gathered in pass 1. */
 typedef struct rowfam {
@@ -67,23 +98,33 @@ typedef struct fold {
 	const char *default_job;
 	const char *default_grouping; /* canonical */
 	hmap *groups;  /* "job\0grouping" -> grp */
+	hmap *rawgroups; /* job and grouping as a row wrote them -> grp */
 	hmap *fams;    /* gid(8) name -> fam */
 	hmap *series;  /* gid(8) name \0 labels -> ser */
 	hmap *rowmeta; /* name -> rowfam, for the row being checked */
 	hmap *rownew;  /* keys of the series the checked row would create */
+	/* The checked row's first samples, in order; smp_all: all of them
+	 * (else apply_row() goes on from smp_end, a position in the body). */
+	rowsmp *smp;
+	size_t nsmp, smp_end;
+	int smp_all;
 	/* What the limits count, kept up to date as the batch creates groups
-	 * and series; -1 until first needed (see count_*()). */
-	int64_t ngroups, nseries;
+	 * and series; -1 until first needed (see count_*()). unwritten: the
+	 * series the batch made that are still only in the cache. */
+	int64_t ngroups, nseries, unwritten;
 	size_t refused[SPOOL_NLIMITS]; /* rows this batch refused, by limit */
 	expo_line *line;
 	char *key;     /* scratch for building keys */
 	size_t keycap;
+	char *rkey;    /* scratch for keys of rawgroups */
+	size_t rkeycap;
 	char *canon;   /* scratch for canonical groupings */
 	char reason[512];
 	sqlite3_stmt *st_gsel, *st_gins, *st_gupd, *st_fsel, *st_fput,
-	    *st_ssel, *st_sput, *st_rej, *st_idel, *st_gcnt, *st_scnt,
-	    *st_sgcnt;
-	int64_t first_id, last_id; /* the inbox ids the batch read */
+	    *st_ssel, *st_sput, *st_rej, *st_idel, *st_iclr, *st_gcnt, *st_scnt,
+	    *st_sgcnt, *st_sdrop, *st_fdrop, *st_gdrop, *st_rows, *st_next;
+	/* The inbox ids read: the last, and the first of the chunk. */
+	int64_t last_id, chunk_first;
 	spool_fold_result *res;
 } fold;
 
@@ -287,7 +328,11 @@ prepare_all(fold *f)
 	    "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), "
 	    "?, ?, ?, ?, ?)")) ||
 	    (e = prep(f, &f->st_idel, "DELETE FROM inbox WHERE id BETWEEN ? "
-	    "AND ?")))
+	    "AND ?")) ||
+	    (e = prep(f, &f->st_rows, "SELECT id, job, grouping, op, body, "
+	    "received_ms FROM inbox ORDER BY id LIMIT ?1")) ||
+	    (e = prep(f, &f->st_next, "SELECT id, job, grouping, op, body, "
+	    "received_ms FROM inbox WHERE id > ?2 ORDER BY id LIMIT ?1")))
 		return e;
 	return SPOOL_OK;
 }
@@ -297,7 +342,9 @@ finalize_all(fold *f)
 {
 	sqlite3_stmt **all[] = { &f->st_gsel, &f->st_gins, &f->st_gupd,
 	    &f->st_fsel, &f->st_fput, &f->st_ssel, &f->st_sput, &f->st_rej,
-	    &f->st_idel, &f->st_gcnt, &f->st_scnt, &f->st_sgcnt };
+	    &f->st_idel, &f->st_iclr, &f->st_gcnt, &f->st_scnt, &f->st_sgcnt,
+	    &f->st_sdrop, &f->st_fdrop, &f->st_gdrop, &f->st_rows,
+	    &f->st_next };
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		sqlite3_finalize(*all[i]);
@@ -317,21 +364,27 @@ run(fold *f, sqlite3_stmt *st, const char *doing)
 }
 
 static spool_err
-key_reserve(fold *f, size_t need)
+buf_reserve(fold *f, char **buf, size_t *bufcap, size_t need)
 {
 	char *k;
 	size_t cap;
 
-	if (need <= f->keycap)
+	if (need <= *bufcap)
 		return SPOOL_OK;
-	cap = f->keycap ? f->keycap : 256;
+	cap = *bufcap ? *bufcap : 256;
 	while (cap < need)
 		cap *= 2;
-	if ((k = realloc(f->key, cap)) == NULL)
+	if ((k = realloc(*buf, cap)) == NULL)
 		return spool_seterr(f->s, SPOOL_ENOMEM, "out of memory folding");
-	f->key = k;
-	f->keycap = cap;
+	*buf = k;
+	*bufcap = cap;
 	return SPOOL_OK;
+}
+
+static spool_err
+key_reserve(fold *f, size_t need)
+{
+	return buf_reserve(f, &f->key, &f->keycap, need);
 }
 
 /* Looks a group up (loading it from the table); with create, inserts it.
@@ -456,16 +509,17 @@ fam_get(fold *f, int64_t gid, const char *name, size_t nlen, int create,
 
 /*
  * The cached series for gid + the line's name and labels (canonicalised),
- * loaded from the table on first use; with create, one the table does not
- * have is made (value 0) and *created set. Without create, *out is NULL
- * for such a series and nothing is cached: the row check asks about every
- * new series of rows it may refuse, and those must not pile up in memory
- * (a row refused by a limit can name a million). Its key stays in f->key
- * (*klen bytes) until the next key is built.
+ * loaded from the table on first use (absent: the table is known not to
+ * have it, and is not asked); with create, one the table does not have is
+ * made (value 0) and *created set. Without create, *out is NULL for such a
+ * series and nothing is cached: the row check asks about every new series
+ * of rows it may refuse, and those must not pile up in memory (a row
+ * refused by a limit can name a million). Its key stays in f->key (*klen
+ * bytes) until the next key is built.
  */
 static spool_err
-ser_get(fold *f, int64_t gid, expo_line *l, int create, ser **out,
-    int *created, size_t *klen)
+ser_get(fold *f, int64_t gid, expo_line *l, int create, int absent,
+    ser **out, int *created, size_t *klen)
 {
 	size_t kl, nl;
 	void **slot;
@@ -487,11 +541,16 @@ ser_get(fold *f, int64_t gid, expo_line *l, int create, ser **out,
 		*out = *slot;
 		return SPOOL_OK;
 	}
-	sqlite3_bind_int64(f->st_ssel, 1, gid);
-	sqlite3_bind_text(f->st_ssel, 2, l->name.p, (int)l->name.len,
-	    SQLITE_STATIC);
-	sqlite3_bind_text(f->st_ssel, 3, f->key + kl, (int)nl, SQLITE_STATIC);
-	rc = sqlite3_step(f->st_ssel);
+	if (absent)
+		rc = SQLITE_DONE;
+	else {
+		sqlite3_bind_int64(f->st_ssel, 1, gid);
+		sqlite3_bind_text(f->st_ssel, 2, l->name.p, (int)l->name.len,
+		    SQLITE_STATIC);
+		sqlite3_bind_text(f->st_ssel, 3, f->key + kl, (int)nl,
+		    SQLITE_STATIC);
+		rc = sqlite3_step(f->st_ssel);
+	}
 	if (rc == SQLITE_ROW || (rc == SQLITE_DONE && create)) {
 		if ((x = calloc(1, sizeof(*x))) == NULL)
 			e = spool_seterr(f->s, SPOOL_ENOMEM, "out of memory "
@@ -531,12 +590,13 @@ ser_get(fold *f, int64_t gid, expo_line *l, int create, ser **out,
  * then the group's state. *known is 0 when neither knows the family. */
 static spool_err
 eff_type(fold *f, int64_t gid, const char *name, size_t nlen,
-    expo_type *type, int *known)
+    expo_type *type, int *known, fam **xo)
 {
 	void **slot = hmap_get(f->rowmeta, name, nlen);
 	fam *x = NULL;
 	spool_err e;
 
+	*xo = NULL;
 	if (slot != NULL && ((rowfam *)*slot)->has_type) {
 		*type = ((rowfam *)*slot)->type;
 		*known = 1;
@@ -546,6 +606,7 @@ eff_type(fold *f, int64_t gid, const char *name, size_t nlen,
 		return e;
 	*known = x != NULL;
 	*type = x ? x->type : EXPO_UNTYPED;
+	*xo = x;
 	return SPOOL_OK;
 }
 
@@ -570,18 +631,21 @@ static const char *const sufs[] = { "_bucket", "_sum", "_count" };
  * The family a sample belongs to: its own name if that is a known family;
  * else NAME_bucket of histogram NAME, NAME_sum/NAME_count of a histogram or
  * summary NAME; else a new family of its own name. observe always feeds the
- * family of its own name.
+ * family of its own name. *xo is the cached family of the first famlen
+ * bytes of the name when this found it, else NULL (the caller looks it
+ * up, or makes it).
  */
 static spool_err
 resolve(fold *f, int64_t gid, expo_str name, spool_op op, size_t *famlen,
-    expo_type *type)
+    expo_type *type, fam **xo)
 {
 	int known;
 	size_t base;
 	spool_err e;
+	fam *x;
 
 	*famlen = name.len;
-	if ((e = eff_type(f, gid, name.p, name.len, type, &known)))
+	if ((e = eff_type(f, gid, name.p, name.len, type, &known, xo)))
 		return e;
 	if (known || op == SPOOL_OP_OBSERVE)
 		return SPOOL_OK;
@@ -589,16 +653,18 @@ resolve(fold *f, int64_t gid, expo_str name, spool_op op, size_t *famlen,
 		expo_type t;
 		if (!has_suffix(name, sufs[i], &base))
 			continue;
-		if ((e = eff_type(f, gid, name.p, base, &t, &known)))
+		if ((e = eff_type(f, gid, name.p, base, &t, &known, &x)))
 			return e;
 		if (known && (t == EXPO_HISTOGRAM ||
 		    (t == EXPO_SUMMARY && i >= SUMMARY_FIRST_SUF))) {
 			*famlen = base;
 			*type = t;
+			*xo = x;
 			return SPOOL_OK;
 		}
 	}
 	*type = EXPO_UNTYPED;
+	*xo = NULL;
 	return SPOOL_OK;
 }
 
@@ -738,11 +804,15 @@ limits_series(const fold *f)
 	    f->o->max_series > 0);
 }
 
-/* Counts the sample of l in *nnew when the row would create its series:
- * the group (gid 0: one not yet created) does not have it, and the row
- * has not named it before. */
+/*
+ * Looks up the series of the sample of l: *out is the cached series, or
+ * ser_absent when the state does not have it. When a series limit
+ * applies, counts the sample in *nnew when the row would create its
+ * series: the group (gid 0: one not yet created) does not have it, and
+ * the row has not named it before.
+ */
 static spool_err
-note_series(fold *f, int64_t gid, expo_line *l, size_t *nnew)
+note_series(fold *f, int64_t gid, expo_line *l, size_t *nnew, ser **out)
 {
 	size_t kl;
 	void **slot;
@@ -750,12 +820,12 @@ note_series(fold *f, int64_t gid, expo_line *l, size_t *nnew)
 	spool_err e;
 	ser *x = NULL;
 
-	if (gid != 0) {
-		if ((e = ser_get(f, gid, l, 0, &x, &created, &kl)))
-			return e;
-		if (x != NULL)
-			return SPOOL_OK;
-	} else {
+	if (gid != 0 && (e = ser_get(f, gid, l, 0, 0, &x, &created, &kl)))
+		return e;
+	*out = x != NULL ? x : &ser_absent;
+	if (x != NULL || !limits_series(f))
+		return SPOOL_OK;
+	if (gid == 0) {
 		if ((e = key_reserve(f, sizeof(gid) + l->name.len + 1 +
 		    expo_labels_len(l->labels, l->nlabels))))
 			return e;
@@ -784,9 +854,13 @@ check_row(fold *f, int64_t gid, spool_op op, const char *body, size_t len,
 	const char *line;
 	size_t pos = 0, llen, lineno = 0;
 	spool_err e;
+	int meta;
 
 	*why = NULL;
 	*nnew = 0;
+	f->nsmp = 0;
+	f->smp_end = 0;
+	f->smp_all = 1;
 	hmap_clear(f->rowmeta, free);
 	hmap_clear(f->rownew, NULL);
 	if (spool_validate_body(op, body, len, f->reason, sizeof(f->reason))) {
@@ -796,8 +870,10 @@ check_row(fold *f, int64_t gid, spool_op op, const char *body, size_t len,
 	if (op == SPOOL_OP_DELETE)
 		return SPOOL_OK;
 	/* TYPE lines first: they hold for the whole row. So do the names op
-	 * observe feeds, which become histograms. */
-	while (expo_next_line(body, len, &pos, &line, &llen)) {
+	 * observe feeds, which become histograms. A body without a '#' has
+	 * no TYPE line, and most rows are such: one pass less. */
+	meta = op == SPOOL_OP_OBSERVE || memchr(body, '#', len) != NULL;
+	while (meta && expo_next_line(body, len, &pos, &line, &llen)) {
 		void **slot;
 		int created, known;
 		expo_type st;
@@ -839,6 +915,8 @@ check_row(fold *f, int64_t gid, spool_op op, const char *body, size_t len,
 		const char *member;
 		size_t famlen;
 		expo_type t;
+		fam *x;
+		ser *sr;
 
 		lineno++;
 		if (expo_parse_line(line, llen, l, why) != 0)
@@ -852,7 +930,7 @@ check_row(fold *f, int64_t gid, spool_op op, const char *body, size_t len,
 		}
 		if (l->kind != EXPO_SAMPLE)
 			continue;
-		if ((e = resolve(f, gid, l->name, op, &famlen, &t)))
+		if ((e = resolve(f, gid, l->name, op, &famlen, &t, &x)))
 			return e;
 		if (op == SPOOL_OP_OBSERVE && t != EXPO_HISTOGRAM &&
 		    t != EXPO_UNTYPED) {
@@ -888,8 +966,20 @@ check_row(fold *f, int64_t gid, spool_op op, const char *body, size_t len,
 		    lineno, l->name.p, l->name.len, 1, EXPO_HISTOGRAM, why)) ||
 		    *why != NULL))
 			return e;
-		if (limits_series(f) && (e = note_series(f, gid, l, nnew)))
+		if ((e = note_series(f, gid, l, nnew, &sr)))
 			return e;
+		if (f->nsmp < FOLD_ROWSMP && f->smp_all) {
+			rowsmp *m = &f->smp[f->nsmp++];
+			m->sr = sr;
+			m->x = x;
+			m->line = line;
+			m->llen = llen;
+			m->name = l->name;
+			m->famlen = famlen;
+			m->value = l->value;
+			f->smp_end = pos;
+		} else
+			f->smp_all = 0;
 	}
 	return SPOOL_OK;
 }
@@ -903,20 +993,91 @@ buckets_for(const spool_fold_options *o, expo_str name)
 	return NULL;
 }
 
-/* Pass 2: applies a checked row. */
+/* Applies one sample of a checked row (m, as check_row() left it); the
+ * line is in f->line already when parsed. */
+static spool_err
+apply_sample(fold *f, grp *g, spool_op op, const rowsmp *m, int parsed)
+{
+	expo_line *l = f->line;
+	const char *why;
+	size_t klen;
+	int created = 0;
+	spool_err e;
+	fam *x = m->x;
+	ser *sr = m->sr;
+
+	if (x == NULL && (e = fam_get(f, g->id, m->name.p, m->famlen, 1, &x)))
+		return e;
+	if (op == SPOOL_OP_OBSERVE && (x->type != EXPO_HISTOGRAM ||
+	    !x->typed)) {
+		x->type = EXPO_HISTOGRAM;
+		x->typed = 1;
+		x->dirty = 1;
+	}
+	if (sr == NULL || sr == &ser_absent) {
+		/* The key needs the line's labels. It parsed in pass 1. */
+		if (!parsed && expo_parse_line(m->line, m->llen, l, &why) != 0)
+			return spool_seterr(f->s, SPOOL_EIO, "a line checked "
+			    "before does not parse: %s", why);
+		if ((e = ser_get(f, g->id, l, 1, sr == &ser_absent, &sr,
+		    &created, &klen)))
+			return e;
+	}
+	/* Keep the counts of the limits as they are in the state. */
+	if (created) {
+		g->unwritten++;
+		f->unwritten++;
+		if (g->nseries >= 0)
+			g->nseries++;
+		if (f->nseries >= 0)
+			f->nseries++;
+	}
+	switch (op) {
+	case SPOOL_OP_SET:
+		sr->value = m->value;
+		break;
+	case SPOOL_OP_ADD:
+		sr->value += m->value;
+		break;
+	case SPOOL_OP_OBSERVE:
+		if (sr->h == NULL) {
+			const spool_buckets *b = buckets_for(f->o, m->name);
+			sr->h = b ? hist_new(b->bounds, b->n) :
+			    hist_new(spool_default_bounds,
+			    spool_default_nbounds);
+			if (sr->h == NULL)
+				return spool_seterr(f->s, SPOOL_ENOMEM,
+				    "out of memory folding");
+		}
+		hist_observe(sr->h, m->value);
+		sr->value = NAN;
+		break;
+	case SPOOL_OP_DELETE:
+		break;
+	}
+	sr->dirty = 1;
+	f->res->lines++;
+	return SPOOL_OK;
+}
+
+/*
+ * Pass 2: applies a checked row: its TYPE and HELP lines first, so that
+ * its samples resolve as check_row() found them; then the samples
+ * check_row() kept, then (a row of more than FOLD_ROWSMP samples) the rest,
+ * parsed and resolved again.
+ */
 static spool_err
 apply_row(fold *f, grp *g, spool_op op, const char *body, size_t len)
 {
 	expo_line *l = f->line;
 	const char *line, *why;
-	size_t pos = 0, llen, klen;
-	int created;
+	size_t pos = 0, llen;
 	spool_err e;
 	fam *x = NULL;
-	ser *sr = NULL;
+	/* Meta lines start with '#'. */
+	int meta = memchr(body, '#', len) != NULL;
 
-	/* Meta lines first, so samples resolve as check_row() did. */
-	while (expo_next_line(body, len, &pos, &line, &llen)) {
+	while (meta && expo_next_line(body, len, &pos, &line, &llen)) {
 		if (expo_parse_line(line, llen, l, &why) != 0)
 			continue;
 		if (l->kind != EXPO_TYPE && l->kind != EXPO_HELP)
@@ -939,57 +1100,26 @@ apply_row(fold *f, grp *g, spool_op op, const char *body, size_t len)
 			x->help = h;
 		}
 	}
-	pos = 0;
+	for (size_t i = 0; i < f->nsmp; i++)
+		if ((e = apply_sample(f, g, op, &f->smp[i], 0)))
+			return e;
+	if (f->smp_all)
+		return SPOOL_OK;
+	pos = f->smp_end;
 	while (expo_next_line(body, len, &pos, &line, &llen)) {
-		size_t famlen;
+		rowsmp m;
 		expo_type t;
 
 		if (expo_parse_line(line, llen, l, &why) != 0 ||
 		    l->kind != EXPO_SAMPLE)
 			continue;
-		if ((e = resolve(f, g->id, l->name, op, &famlen, &t)))
+		if ((e = resolve(f, g->id, l->name, op, &m.famlen, &t, &m.x)))
 			return e;
-		if ((e = fam_get(f, g->id, l->name.p, famlen, 1, &x)))
+		m.sr = NULL;
+		m.name = l->name;
+		m.value = l->value;
+		if ((e = apply_sample(f, g, op, &m, 1)))
 			return e;
-		if (op == SPOOL_OP_OBSERVE && (x->type != EXPO_HISTOGRAM ||
-		    !x->typed)) {
-			x->type = EXPO_HISTOGRAM;
-			x->typed = 1;
-			x->dirty = 1;
-		}
-		if ((e = ser_get(f, g->id, l, 1, &sr, &created, &klen)))
-			return e;
-		/* Keep the counts of the limits as they are in the state. */
-		if (created && g->nseries >= 0)
-			g->nseries++;
-		if (created && f->nseries >= 0)
-			f->nseries++;
-		switch (op) {
-		case SPOOL_OP_SET:
-			sr->value = l->value;
-			break;
-		case SPOOL_OP_ADD:
-			sr->value += l->value;
-			break;
-		case SPOOL_OP_OBSERVE:
-			if (sr->h == NULL) {
-				const spool_buckets *b = buckets_for(f->o,
-				    l->name);
-				sr->h = b ? hist_new(b->bounds, b->n) :
-				    hist_new(spool_default_bounds,
-				    spool_default_nbounds);
-				if (sr->h == NULL)
-					return spool_seterr(f->s, SPOOL_ENOMEM,
-					    "out of memory folding");
-			}
-			hist_observe(sr->h, l->value);
-			sr->value = NAN;
-			break;
-		case SPOOL_OP_DELETE:
-			break;
-		}
-		sr->dirty = 1;
-		f->res->lines++;
 	}
 	return SPOOL_OK;
 }
@@ -1074,14 +1204,95 @@ flush_grp(const void *key, size_t klen, void *val, void *arg)
 	return 0;
 }
 
+static int
+written_grp(const void *key, size_t klen, void *val, void *arg)
+{
+	(void)key;
+	(void)klen;
+	(void)arg;
+	((grp *)val)->unwritten = 0;
+	return 0;
+}
+
+/* A series to write, for the sort in flush(). */
+typedef struct dirty {
+	const void *key;
+	size_t klen;
+	ser *x;
+} dirty;
+
+typedef struct dirties {
+	dirty *v;
+	size_t n;
+} dirties;
+
+static int
+collect_dirty(const void *key, size_t klen, void *val, void *arg)
+{
+	dirties *d = arg;
+	ser *x = val;
+
+	if (x != NULL && x->dirty)
+		d->v[d->n++] = (dirty){ key, klen, x };
+	return 0;
+}
+
+/* The order of the series table's key: group id, name, labels. */
+static int
+dirty_cmp(const void *pa, const void *pb)
+{
+	const dirty *a = pa, *b = pb;
+	int64_t ga, gb;
+	size_t n = a->klen < b->klen ? a->klen : b->klen;
+	int c;
+
+	memcpy(&ga, a->key, sizeof(ga));
+	memcpy(&gb, b->key, sizeof(gb));
+	if (ga != gb)
+		return ga < gb ? -1 : 1;
+	/* "name\0labels": a name that is a prefix of another sorts first,
+	 * as SQLite compares the name column. */
+	c = memcmp((const char *)a->key + sizeof(ga),
+	    (const char *)b->key + sizeof(gb), n - sizeof(ga));
+	if (c != 0)
+		return c;
+	return (a->klen > b->klen) - (a->klen < b->klen);
+}
+
+/*
+ * Writes the dirty series in the table's key order: a batch can touch
+ * more series than the page cache holds pages of them (the agent's holds
+ * about 6,000 series), and in the hash map's order every write would read
+ * a page back that an earlier one had pushed out. Without memory for the
+ * sort, in the map's order.
+ */
+static int
+flush_series(fold *f)
+{
+	dirties d = { malloc(hmap_count(f->series) * sizeof(dirty) + 1), 0 };
+	int r = 0;
+
+	if (d.v == NULL)
+		return hmap_each(f->series, flush_ser, f);
+	(void)hmap_each(f->series, collect_dirty, &d);
+	qsort(d.v, d.n, sizeof(dirty), dirty_cmp);
+	for (size_t i = 0; i < d.n && r == 0; i++)
+		r = flush_ser(d.v[i].key, d.v[i].klen, d.v[i].x, f);
+	free(d.v);
+	return r;
+}
+
 /* Writes the dirty cache entries to the state tables. */
 static spool_err
 flush(fold *f)
 {
-	if (hmap_each(f->fams, flush_fam, f) ||
-	    hmap_each(f->series, flush_ser, f))
+	if (hmap_each(f->fams, flush_fam, f) || flush_series(f))
 		return spool_sqlerr(f->s, sqlite3_errcode(f->s->db),
 		    "writing the group state");
+	if (f->unwritten > 0) {
+		(void)hmap_each(f->groups, written_grp, NULL);
+		f->unwritten = 0;
+	}
 	return SPOOL_OK;
 }
 
@@ -1090,19 +1301,26 @@ flush(fold *f)
 static spool_err
 apply_delete(fold *f, grp *g)
 {
-	char sql[160];
+	sqlite3_stmt **drop[] = { &f->st_sdrop, &f->st_fdrop, &f->st_gdrop };
+	static const char *const sql[] = {
+		"DELETE FROM series WHERE group_id = ?",
+		"DELETE FROM families WHERE group_id = ?",
+		"UPDATE groups SET delete_pending = 1, park_reason = NULL "
+		"WHERE id = ?"
+	};
 	spool_err e;
 
 	if ((e = flush(f)))
 		return e;
 	hmap_clear(f->fams, fam_free);
 	hmap_clear(f->series, ser_free);
-	snprintf(sql, sizeof(sql), "DELETE FROM series WHERE group_id = %lld;"
-	    " DELETE FROM families WHERE group_id = %lld; UPDATE groups SET "
-	    "delete_pending = 1, park_reason = NULL WHERE id = %lld",
-	    (long long)g->id, (long long)g->id, (long long)g->id);
-	if ((e = spool_exec(f->s, sql, "deleting a group's state")))
-		return e;
+	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++) {
+		if ((e = prep(f, drop[i], sql[i])))
+			return e;
+		sqlite3_bind_int64(*drop[i], 1, g->id);
+		if ((e = run(f, *drop[i], "deleting a group's state")))
+			return e;
+	}
 	/* The series went; the group stays (its DELETE is pending). */
 	if (f->nseries >= 0 && g->nseries >= 0)
 		f->nseries -= g->nseries;
@@ -1139,8 +1357,9 @@ count_query(fold *f, sqlite3_stmt **st, const char *sql, int64_t gid,
 /*
  * The counts, read from the state once per batch, when a row first needs
  * them, and kept up to date from then on (group_get(), apply_row(),
- * apply_delete()). Series the batch made are still in the cache: written
- * out first, so that the count sees them.
+ * apply_delete()). Series the batch made and holds in its cache are added
+ * to what the table counts (writing them out first would write them twice
+ * in a batch).
  */
 static spool_err
 count_groups(fold *f)
@@ -1158,10 +1377,11 @@ count_series(fold *f)
 
 	if (f->nseries >= 0)
 		return SPOOL_OK;
-	if ((e = flush(f)))
+	if ((e = count_query(f, &f->st_scnt, "SELECT count(*) FROM series", 0,
+	    &f->nseries)))
 		return e;
-	return count_query(f, &f->st_scnt, "SELECT count(*) FROM series", 0,
-	    &f->nseries);
+	f->nseries += f->unwritten;
+	return SPOOL_OK;
 }
 
 static spool_err
@@ -1171,10 +1391,11 @@ count_group_series(fold *f, grp *g)
 
 	if (g->nseries >= 0)
 		return SPOOL_OK;
-	if ((e = flush(f)))
+	if ((e = count_query(f, &f->st_sgcnt, "SELECT count(*) FROM series "
+	    "WHERE group_id = ?", g->id, &g->nseries)))
 		return e;
-	return count_query(f, &f->st_sgcnt, "SELECT count(*) FROM series "
-	    "WHERE group_id = ?", g->id, &g->nseries);
+	g->nseries += g->unwritten;
+	return SPOOL_OK;
 }
 
 /*
@@ -1341,9 +1562,36 @@ reject(fold *f, sqlite3_stmt *row, const char *why)
 	return run(f, f->st_rej, "recording a rejected row");
 }
 
-/* One inbox row: resolve its group, check it, apply it or reject it. */
+/*
+ * Builds in f->rkey the key of rawgroups for a job and grouping as a row
+ * wrote them: which group they name is settled once a batch, not once a
+ * row (checking and canonicalising a grouping costs more than the rest of
+ * a one-line row). The job's length comes first, so that no two pairs
+ * share a key, and a mark tells a NULL grouping (the default) from "".
+ */
 static spool_err
-fold_row(fold *f, sqlite3_stmt *row)
+raw_key(fold *f, const char *job, size_t jlen, const char *grouping,
+    size_t glen, size_t *klen)
+{
+	size_t gl = grouping != NULL ? glen : 0;
+	size_t kl = 1 + sizeof(jlen) + jlen + gl;
+	spool_err e;
+
+	if ((e = buf_reserve(f, &f->rkey, &f->rkeycap, kl)))
+		return e;
+	f->rkey[0] = grouping == NULL ? 'd' : 'g';
+	memcpy(f->rkey + 1, &jlen, sizeof(jlen));
+	memcpy(f->rkey + 1 + sizeof(jlen), job, jlen);
+	if (gl > 0)
+		memcpy(f->rkey + 1 + sizeof(jlen) + jlen, grouping, gl);
+	*klen = kl;
+	return SPOOL_OK;
+}
+
+/* One inbox row: resolve its group, check it, apply it or reject it.
+ * *size is its job, grouping and body bytes, for SPOOL_FOLD_BYTES. */
+static spool_err
+fold_row(fold *f, sqlite3_stmt *row, size_t *size)
 {
 	/* Lengths from SQLite, not strlen(): an SQL writer can store a NUL,
 	 * and a string cut at it would be a silently different group. */
@@ -1357,11 +1605,14 @@ fold_row(fold *f, sqlite3_stmt *row)
 	size_t blen = (size_t)sqlite3_column_bytes(row, 4);
 	int64_t received = sqlite3_column_int64(row, 5);
 	const char *why = NULL;
-	size_t nnew = 0;
+	size_t nnew = 0, rkl;
 	spool_op op = SPOOL_OP_SET;
 	grp *g = NULL;
+	void **slot;
+	int known, created;
 	spool_err e;
 
+	*size = jlen + glen + blen;
 	if (job == NULL) {
 		job = f->default_job;
 		jlen = strlen(job);
@@ -1378,11 +1629,16 @@ fold_row(fold *f, sqlite3_stmt *row)
 		body = "";
 		blen = 0;
 	}
-	if ((why = spool_check_job(job, jlen))) {
+	if ((e = raw_key(f, job, jlen, grouping, glen, &rkl)))
+		return e;
+	slot = hmap_get(f->rawgroups, f->rkey, rkl);
+	known = slot != NULL;
+	if (known)
+		g = *slot;
+	else if ((why = spool_check_job(job, jlen))) {
 		snprintf(f->reason, sizeof(f->reason), "job: %s", why);
 		return reject(f, row, f->reason);
-	}
-	if (grouping == NULL)
+	} else if (grouping == NULL)
 		grouping = f->default_grouping;
 	else {
 		if ((why = spool_canon_grouping(grouping, glen, f->canon,
@@ -1393,7 +1649,7 @@ fold_row(fold *f, sqlite3_stmt *row)
 		}
 		grouping = f->canon;
 	}
-	if ((e = group_get(f, job, grouping, 0, &g)))
+	if (!known && (e = group_get(f, job, grouping, 0, &g)))
 		return e;
 	if ((e = check_row(f, g ? g->id : 0, op, body, blen, &why, &nnew)))
 		return e;
@@ -1403,6 +1659,14 @@ fold_row(fold *f, sqlite3_stmt *row)
 		return reject(f, row, why);
 	if (g == NULL && (e = group_get(f, job, grouping, 1, &g)))
 		return e;
+	/* The group exists now (a refused row's may not): remembered. */
+	if (!known) {
+		if ((slot = hmap_put(f->rawgroups, f->rkey, rkl, &created)) ==
+		    NULL)
+			return spool_seterr(f->s, SPOOL_ENOMEM,
+			    "out of memory folding");
+		*slot = g;
+	}
 	if (op == SPOOL_OP_DELETE)
 		e = apply_delete(f, g);
 	else
@@ -1446,37 +1710,51 @@ keep_id(fold *f, sqlite3_stmt *row)
 		    "than one row", (long long)id);
 		return foreign_inbox(f, what);
 	}
-	if (f->res->rows == 0)
-		f->first_id = id;
 	f->last_id = id;
 	return SPOOL_OK;
 }
 
 /*
- * Deletes exactly the rows the batch read, and fails the batch unless it
+ * Deletes exactly the n rows the chunk read, and fails the batch unless it
  * did: a row left behind would be folded again by the next batch, and an
- * `add` counted twice. The batch read the lowest ids in order, each once,
- * under the write lock, so the rows from its first id to its last are
- * those it read, and their number is the proof.
+ * `add` counted twice. The chunk read the lowest ids in order (above
+ * those of the batch's chunks before it), each once, under the write
+ * lock, so the rows from its first id to its last are those it read, and
+ * their number is the proof. When it read to the inbox's end (all), the
+ * inbox is emptied at once instead: SQLite drops its pages rather than
+ * deleting row by row; the number is checked all the same.
  */
 static spool_err
-remove_rows(fold *f)
+remove_rows(fold *f, size_t n, int all)
 {
 	char what[128];
 	spool_err e;
 
-	sqlite3_bind_int64(f->st_idel, 1, f->first_id);
-	sqlite3_bind_int64(f->st_idel, 2, f->last_id);
-	if ((e = run(f, f->st_idel, "removing folded rows")))
-		return e;
-	if ((size_t)sqlite3_changes(f->s->db) != f->res->rows) {
+	if (all) {
+		if ((e = prep(f, &f->st_iclr, "DELETE FROM inbox")) ||
+		    (e = run(f, f->st_iclr, "removing folded rows")))
+			return e;
+	} else {
+		sqlite3_bind_int64(f->st_idel, 1, f->chunk_first);
+		sqlite3_bind_int64(f->st_idel, 2, f->last_id);
+		if ((e = run(f, f->st_idel, "removing folded rows")))
+			return e;
+	}
+	if ((size_t)sqlite3_changes(f->s->db) != n) {
 		snprintf(what, sizeof(what), "removing ids %lld to %lld took "
-		    "%d rows, not the %zu read", (long long)f->first_id,
-		    (long long)f->last_id, sqlite3_changes(f->s->db),
-		    f->res->rows);
+		    "%d rows, not the %zu read", (long long)f->chunk_first,
+		    (long long)f->last_id, sqlite3_changes(f->s->db), n);
 		return foreign_inbox(f, what);
 	}
 	return SPOOL_OK;
+}
+
+/* Entries the batch holds in memory, for SPOOL_FOLD_ENTRIES. */
+static size_t
+cached(const fold *f)
+{
+	return hmap_count(f->groups) + hmap_count(f->rawgroups) +
+	    hmap_count(f->fams) + hmap_count(f->series);
 }
 
 static void
@@ -1484,12 +1762,15 @@ fold_free(fold *f)
 {
 	finalize_all(f);
 	hmap_free(f->groups, free);
+	hmap_free(f->rawgroups, NULL);
 	hmap_free(f->fams, fam_free);
 	hmap_free(f->series, ser_free);
 	hmap_free(f->rowmeta, free);
 	hmap_free(f->rownew, NULL);
 	free(f->line);
 	free(f->key);
+	free(f->rkey);
+	free(f->smp);
 	free(f->canon);
 }
 
@@ -1497,12 +1778,13 @@ spool_err
 spool_fold(spool_t *s, const spool_fold_options *o, spool_fold_result *res)
 {
 	fold f;
-	sqlite3_stmt *rows = NULL;
-	size_t max_rows = o && o->max_rows ? o->max_rows : DEFAULT_MAX_ROWS;
+	size_t max_rows = o && o->max_rows ? o->max_rows : SPOOL_FOLD_ROWS;
+	size_t bytes = 0;
 	char dgroup[8192 + 1];
 	const char *why;
 	spool_err e = SPOOL_OK;
-	int rc, began = 0;
+	sqlite3_stmt *q = NULL;
+	int rc, began = 0, stop = 0;
 
 	memset(res, 0, sizeof(*res));
 	memset(&f, 0, sizeof(f));
@@ -1534,15 +1816,17 @@ spool_fold(spool_t *s, const spool_fold_options *o, spool_fold_result *res)
 	}
 
 	f.groups = hmap_new();
+	f.rawgroups = hmap_new();
 	f.fams = hmap_new();
 	f.series = hmap_new();
 	f.rowmeta = hmap_new();
 	f.rownew = hmap_new();
 	f.ngroups = f.nseries = -1;
 	f.line = malloc(sizeof(*f.line));
+	f.smp = malloc(FOLD_ROWSMP * sizeof(*f.smp));
 	f.canon = malloc(8192 + 1);
-	if (!f.groups || !f.fams || !f.series || !f.rowmeta || !f.rownew ||
-	    !f.line || !f.canon) {
+	if (!f.groups || !f.rawgroups || !f.fams || !f.series || !f.rowmeta ||
+	    !f.rownew || !f.line || !f.canon || !f.smp) {
 		e = spool_seterr(s, SPOOL_ENOMEM, "out of memory folding");
 		goto out;
 	}
@@ -1551,37 +1835,67 @@ spool_fold(spool_t *s, const spool_fold_options *o, spool_fold_result *res)
 	began = 1;
 	if ((e = prepare_all(&f)))
 		goto out;
-	rc = sqlite3_prepare_v2(s->db, "SELECT id, job, grouping, op, body, "
-	    "received_ms FROM inbox ORDER BY id LIMIT ?", -1, &rows, NULL);
-	if (rc != SQLITE_OK) {
-		e = spool_sqlerr(s, rc, "reading the inbox");
-		goto out;
-	}
-	sqlite3_bind_int64(rows, 1, (sqlite3_int64)max_rows);
-	while ((rc = sqlite3_step(rows)) == SQLITE_ROW) {
-		if ((e = keep_id(&f, rows)))
-			goto out;
-		res->rows++;
-		if ((e = fold_row(&f, rows)))
-			goto out;
-		if (o && o->test_fail_after_rows &&
-		    res->rows >= o->test_fail_after_rows) {
-			/* Write what was applied so far, then fail: the
-			 * rollback must undo it all. */
-			if ((e = flush(&f)) == SPOOL_OK)
-				e = spool_seterr(s, SPOOL_EIO, "fold stopped "
-				    "by test_fail_after_rows");
+	/*
+	 * Rows are read and removed a chunk at a time, so that the inbox
+	 * pages a chunk read are still in the page cache when its rows are
+	 * deleted: the agent's cache (512 KiB) holds a chunk, not a batch,
+	 * whose pages would be read twice.
+	 */
+	while (!stop) {
+		size_t want = max_rows - res->rows, n = 0, cbytes = 0;
+		int drained;
+
+		q = res->rows == 0 ? f.st_rows : f.st_next;
+		if (want > FOLD_CHUNK_ROWS)
+			want = FOLD_CHUNK_ROWS;
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)want);
+		if (res->rows > 0)
+			sqlite3_bind_int64(q, 2, f.last_id);
+		while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+			size_t size;
+
+			if ((e = keep_id(&f, q)))
+				goto out;
+			if (n++ == 0)
+				f.chunk_first = f.last_id;
+			res->rows++;
+			if ((e = fold_row(&f, q, &size)))
+				goto out;
+			if (o && o->test_fail_after_rows &&
+			    res->rows >= o->test_fail_after_rows) {
+				/* Write what was applied so far, then fail:
+				 * the rollback must undo it all. */
+				if ((e = flush(&f)) == SPOOL_OK)
+					e = spool_seterr(s, SPOOL_EIO, "fold "
+					    "stopped by test_fail_after_rows");
+				goto out;
+			}
+			/* The caps of SPOOL_FOLD_ROWS, between rows: the row
+			 * read is folded whole, whatever its size. */
+			bytes += size;
+			cbytes += size;
+			if (res->lines >= SPOOL_FOLD_LINES ||
+			    bytes >= SPOOL_FOLD_BYTES ||
+			    cached(&f) >= SPOOL_FOLD_ENTRIES) {
+				stop = 1;
+				break;
+			}
+			if (cbytes >= FOLD_CHUNK_BYTES)
+				break;
+		}
+		sqlite3_reset(q);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			e = spool_sqlerr(s, rc, "reading the inbox");
 			goto out;
 		}
-		if (res->lines >= MAX_LINES_PER_BATCH)
-			break;
+		/* The rows ran out before the chunk was full: the inbox's
+		 * end was read. */
+		drained = rc == SQLITE_DONE && n < want;
+		if (n > 0 && (e = remove_rows(&f, n, drained)))
+			goto out;
+		if (drained || res->rows >= max_rows)
+			stop = 1;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		e = spool_sqlerr(s, rc, "reading the inbox");
-		goto out;
-	}
-	sqlite3_finalize(rows);
-	rows = NULL;
 	if (res->rows == 0)
 		goto out;
 	if ((e = flush(&f)))
@@ -1590,7 +1904,7 @@ spool_fold(spool_t *s, const spool_fold_options *o, spool_fold_result *res)
 		e = spool_sqlerr(s, sqlite3_errcode(s->db), "updating groups");
 		goto out;
 	}
-	if ((e = remove_rows(&f)) || (e = save_refusals(&f)))
+	if ((e = save_refusals(&f)))
 		goto out;
 	{
 		char sql[512];
@@ -1609,7 +1923,8 @@ spool_fold(spool_t *s, const spool_fold_options *o, spool_fold_result *res)
 	if (e == SPOOL_OK)
 		began = 0;
 out:
-	sqlite3_finalize(rows);
+	if (q != NULL)
+		sqlite3_reset(q);
 	if (began)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	/* Nothing of a failed batch is kept; the caller may retry. */

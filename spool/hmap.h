@@ -20,7 +20,8 @@ hmap *hmap_new(void);
 /* Frees the map and, if free_val is not NULL, every value. NULL is a no-op. */
 void hmap_free(hmap *m, void (*free_val)(void *));
 
-/* Empties the map, freeing values with free_val if not NULL. */
+/* Empties the map, freeing values with free_val if not NULL; a map that
+ * had grown large gives its slot array back. */
 void hmap_clear(hmap *m, void (*free_val)(void *));
 
 /* The value slot for key, or NULL if the key is absent. The slot is borrowed
