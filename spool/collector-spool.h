@@ -236,10 +236,10 @@ SPOOL_API const char *spool_limit_name(spool_limit l);
  * SPOOL_FOLD_ROWS rows. Whatever max_rows, it also ends after the row
  * that takes it to SPOOL_FOLD_LINES sample lines, to SPOOL_FOLD_BYTES
  * bytes of job, grouping and body, or to SPOOL_FOLD_ENTRIES groups,
- * families and series held in memory; so one call stays short (tens of
- * milliseconds) and its memory bounded (a few MiB), however the rows are
- * shaped. A row is never split: one of up to the 16 MiB a body may have
- * can be a batch of its own.
+ * families and series held in memory; so one call stays short (about a
+ * tenth of a second on two shared cores) and its memory bounded (a few
+ * MiB), however the rows are shaped. A row is never split: one of up to
+ * the 16 MiB a body may have is a batch of its own (0.3 s).
  */
 #define SPOOL_FOLD_ROWS 50000
 #define SPOOL_FOLD_LINES 50000
