@@ -162,6 +162,8 @@ is "$(sqlite3 "$T/newer.db" 'PRAGMA user_version')" 7 "newer schema: untouched"
 
 # A spool locked past the busy timeout: 75, and nothing written.
 coproc LOCKER { "$LOCK" "$COLLECTOR_SPOOL"; }
+# Kept: bash unsets LOCKER_PID once it has reaped the coprocess.
+locker_pid=$LOCKER_PID
 read -r -t 10 line <&"${LOCKER[0]}"
 is "${line:-}" locked "a second process holds the write lock"
 export COLLECTOR_SPOOL_BUSY_TIMEOUT_MS=200
@@ -169,7 +171,7 @@ run put --job j 'x 1'
 is "$RC" 75 "locked spool: 75"
 like "$ERR" "is locked by another process (waited 200 ms" "locked spool: says so"
 exec {LOCKER[1]}>&-
-wait "$LOCKER_PID" 2>/dev/null
+wait "$locker_pid" 2>/dev/null
 run put --job j 'x 1'
 is "$RC" 0 "lock released: put works again"
 COLLECTOR_SPOOL_BUSY_TIMEOUT_MS=soon "$CS" stats >/dev/null 2>"$T/err"; RC=$?

@@ -18,9 +18,12 @@ export COLLECTOR_SPOOL="$T/spool.db"
 agent_conf "$T/a.conf" "$GW_URL" sigj sigi
 mkfifo "$T/env.fifo"
 chmod 0711 "$T"
-# catches_hup PID: the process has a handler for SIGHUP (bit 0 of SigCgt)
+# catches_hup PID: the process is the agent (not the shell forked to exec
+# it, which has a SIGHUP handler of its own) and has a handler for SIGHUP
+# (bit 0 of SigCgt)
 catches_hup() {
 	local v
+	[ "$(cat "/proc/$1/comm" 2>/dev/null)" = collector-agent ] || return 1
 	v=$(awk '/^SigCgt:/ { print $2 }' "/proc/$1/status" 2>/dev/null) || return 1
 	[ -n "$v" ] && (( 0x$v & 1 ))
 }
