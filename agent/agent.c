@@ -149,6 +149,7 @@ struct agent {
 	double behind_since;      /* monotonic: since when the fold has not
 	                           * emptied the inbox; 0: it has */
 	int probe_unreachable;    /* the last start-time question failed */
+	char last_failure[512];   /* the last transport failure's reason */
 	int usage_stale;          /* the limits' usage may have changed since
 	                           * it was read (rows folded, groups dropped,
 	                           * a reload) */
@@ -890,6 +891,7 @@ transport_failed(agent_t *a, const group *g, const push_status *st,
 	a->gw_retry_at = mono() + d;
 	a->resync = 1;
 	a->resync_from = 0;
+	snprintf(a->last_failure, sizeof(a->last_failure), "%s", st->message);
 	log_warnx("gateway unreachable; will retry", "op=%s job=%s "
 	    "grouping=%s code=%ld reason=%s retry_in=%.3f", what, log_q(g->job),
 	    log_q(g->grouping), st->http_code, log_q(st->message), d);
@@ -1185,16 +1187,19 @@ probe_gateway(agent_t *a)
 {
 	char started[128], *id;
 	push_status st;
+	push_err pe;
 	int changed = 0;
 	size_t n;
 
 	if (a->p == NULL || a->probe_off)
 		return;
 	a->probe_unreachable = 0;
-	if (push_gateway_started(a->p, started, sizeof(started), &st) !=
+	if ((pe = push_gateway_started(a->p, started, sizeof(started), &st)) !=
 	    PUSH_OK || st.outcome == PUSH_RETRY) {
 		/* The pushes will meet the same failure. */
 		a->probe_unreachable = 1;
+		snprintf(a->last_failure, sizeof(a->last_failure), "%s",
+		    pe != PUSH_OK ? push_strerror(pe) : st.message);
 		return;
 	}
 	alive(a);
@@ -2159,9 +2164,12 @@ agent_once(agent_t *a)
 	log_info("done; all delivered", NULL);
 	return EX_OK;
 timeout:
+	/* The reason too: the time may have run out before a push could
+	 * say it (a slow TLS handshake for the start-time question). */
 	log_errorx("gateway not reachable in time; everything is kept for "
-	    "the next run", "url=%s once_timeout=%g", log_q(a->c->gw.url),
-	    a->c->once_timeout);
+	    "the next run", "url=%s once_timeout=%g reason=%s",
+	    log_q(a->c->gw.url), a->c->once_timeout,
+	    log_q(a->last_failure[0] ? a->last_failure : "no answer"));
 	return refused ? EX_DATAERR : EX_TEMPFAIL;
 }
 
