@@ -190,7 +190,7 @@ TEST_PKGS  := libcmocka-dev clang libclang-rt-14-dev prometheus-pushgateway \
 deps:
 	@contrib/deps.sh $(BUILD_PKGS) $(TEST_PKGS)
 
-CHECK_FUZZ_SECONDS ?= 20
+CHECK_FUZZ_SECONDS ?= 15
 
 # Builds run one compiler per CPU; the suites set their own parallelism.
 CHECK_JOBS ?= $(shell nproc 2>/dev/null || echo 1)

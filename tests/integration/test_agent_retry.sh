@@ -222,7 +222,7 @@ sleep 5
 check "daemon: still running during the outage" kill -0 "$apid"
 gw_start "$port"
 is "$?" 0 "a new gateway on the same port"
-wait_exit "$writer" 60
+wait_exit "$writer" 180
 is "$?" 0 "the writer finished"
 is "$(cat "$T/writer.fail")" "" "every put succeeded"
 wait_until -t 30 gw_is 200 outage 'instance="w"' writes_total
