@@ -1,31 +1,9 @@
 /* The fold: set, add, observe, rejects, deletes, and that an aborted batch
  * leaves nothing half-counted. */
-#include "spoolfx.h"
+#include "foldfx.h"
 
 #include <math.h>
 #include <sqlite3.h>
-
-/* Inserts a row with plain SQL, as a writer in another language would. */
-static void
-sql_insert(spool_t *s, const char *job, const char *grouping, const char *op,
-    const char *body)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-
-	assert_int_equal(sqlite3_open(spool_path(s), &db), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO inbox(job, "
-	    "grouping, op, body) VALUES (?, ?, ?, ?)", -1, &st, NULL),
-	    SQLITE_OK);
-	sqlite3_bind_text(st, 1, job, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, grouping, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, op, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, body, -1, SQLITE_STATIC);
-	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-}
 
 static spool_fold_result
 fold_all(spool_t *s, const spool_fold_options *o)
@@ -46,59 +24,6 @@ fold_all(spool_t *s, const spool_fold_options *o)
 		total.deletes += r.deletes;
 	}
 	return total;
-}
-
-static double
-value(spool_t *s, const char *job, const char *grouping, const char *name,
-    const char *labels)
-{
-	double v = -12345;
-	int found = 0;
-
-	assert_int_equal(spool_series_value(s, job, grouping, name, labels, &v,
-	    &found), SPOOL_OK);
-	if (!found)
-		fail_msg("no series %s{%s} in %s/%s", name, labels, job, grouping);
-	return v;
-}
-
-static int
-exists(spool_t *s, const char *job, const char *grouping, const char *name,
-    const char *labels)
-{
-	double v;
-	int found = 0;
-
-	assert_int_equal(spool_series_value(s, job, grouping, name, labels, &v,
-	    &found), SPOOL_OK);
-	return found;
-}
-
-/* One text value from a query on a separate connection; caller frees. */
-static char *
-query_text(spool_t *s, const char *sql)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	char *out = NULL;
-
-	assert_int_equal(sqlite3_open(spool_path(s), &db), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-		out = strdup((const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return out;
-}
-
-static long long
-query_int(spool_t *s, const char *sql)
-{
-	char *t = query_text(s, sql);
-	long long v = t ? strtoll(t, NULL, 10) : -1;
-
-	free(t);
-	return v;
 }
 
 static void
