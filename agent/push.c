@@ -1035,6 +1035,8 @@ typedef struct stream {
 	void *arg;
 	gz_t *gz;        /* NULL: the body goes plain */
 	gz_err gzerr;    /* why gz_read failed */
+	const char *pre; /* plain: bytes read from src already, sent first */
+	size_t prelen;
 } stream;
 
 static size_t
@@ -1047,6 +1049,13 @@ on_read(char *buf, size_t size, size_t nitems, void *userp)
 		if ((sr->gzerr = gz_read(sr->gz, buf, size * nitems, &n)) !=
 		    GZ_OK)
 			return CURL_READFUNC_ABORT;
+		return n;
+	}
+	if (sr->prelen > 0) {
+		n = sr->prelen < size * nitems ? sr->prelen : size * nitems;
+		memcpy(buf, sr->pre, n);
+		sr->pre += n;
+		sr->prelen -= n;
 		return n;
 	}
 	n = sr->src(buf, size * nitems, sr->arg);
@@ -1119,11 +1128,11 @@ push_err
 push_put_stream(push_t *p, const char *job, const char *grouping,
     push_source src, void *arg, push_status *st)
 {
-	stream sr = { src, arg, NULL, GZ_OK };
+	stream sr = { src, arg, NULL, GZ_OK, NULL, 0 };
 	size_t hlen = 0;
 	int ended = 0, probe;
 	push_err r;
-	gz_err ge;
+	gz_err ge = GZ_OK;
 	int bad = 0;
 
 	if (st == NULL)
@@ -1151,22 +1160,20 @@ push_put_stream(push_t *p, const char *job, const char *grouping,
 			bad += SETOPT(p, CURLOPT_HTTPHEADER, p->hdr_put);
 			return start(p, bad, st);
 		}
-		/* Made once per handle: zlib's state is its largest part. */
-		if (p->gz == NULL &&
-		    (ge = gz_new(PUSH_GZIP_LEVEL, &p->gz)) != GZ_OK) {
-			snprintf(st->message, sizeof(st->message), "gzip: %s",
-			    gz_strerror(ge));
-			reset_request(p);
-			return ge == GZ_ENOMEM ? PUSH_ENOMEM : PUSH_ECURL;
+		/* Made once per handle: zlib's state is its largest part.
+		 * If compressing cannot start (no memory for it), this body
+		 * goes plain: the data is not at fault. */
+		if ((p->gz != NULL || (ge = gz_new(PUSH_GZIP_LEVEL, &p->gz)) ==
+		    GZ_OK) &&
+		    (ge = gz_start(p->gz, p->head, hlen, src, arg)) == GZ_OK) {
+			sr.gz = p->gz;
+			st->gzip = 1;
+		} else {
+			log_debug("sending a body plain", "reason=%s",
+			    log_q(gz_strerror(ge)));
+			sr.pre = p->head;
+			sr.prelen = hlen;
 		}
-		if ((ge = gz_start(p->gz, p->head, hlen, src, arg)) != GZ_OK) {
-			snprintf(st->message, sizeof(st->message), "gzip: %s",
-			    gz_strerror(ge));
-			reset_request(p);
-			return PUSH_ECURL;
-		}
-		sr.gz = p->gz;
-		st->gzip = 1;
 	}
 	/* A POST of unknown size is sent chunked; the method is PUT. */
 	bad += SETOPT(p, CURLOPT_POST, 1L);
