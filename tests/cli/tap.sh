@@ -7,10 +7,12 @@ TAP_FAILED=0
 tap_ok() { # name
 	TAP_N=$((TAP_N + 1)); echo "ok $TAP_N - $1"
 }
+# The diagnostics go to stderr, as Test::More's do: prove shows them
+# without -v, so a failure in a check's log says what was got.
 tap_fail() { # name [diagnostic...]
 	TAP_N=$((TAP_N + 1)); TAP_FAILED=$((TAP_FAILED + 1))
 	echo "not ok $TAP_N - $1"; shift
-	for d in "$@"; do printf '%s\n' "$d" | sed 's/^/# /'; done
+	for d in "$@"; do printf '%s\n' "$d" | sed 's/^/# /' >&2; done
 }
 tap_skip() { # reason
 	TAP_N=$((TAP_N + 1)); echo "ok $TAP_N # SKIP $1"
