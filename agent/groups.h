@@ -58,7 +58,8 @@ void groups_set(groups *gl, const char *job, const char *default_grouping,
  * (logged) the list is empty and the ages are as before. */
 spool_err groups_list(groups *gl, spool_t *s);
 
-/* The listed group id, or NULL. */
+/* The listed group id, or NULL. A binary search: only between a listing
+ * and the first change of an id (a sink sets a dropped group's id to 0). */
 group *groups_find(const groups *gl, int64_t id);
 
 /* Is g the default group? */
