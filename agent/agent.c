@@ -10,9 +10,7 @@
  * in that sink's file.
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,12 +45,14 @@
 #define CLAIM_RETRY_S 0.1
 
 /* The sinks, in the order the daemon runs those due at once. A new sink
- * is a file of its own and a line here. */
-static const sink_ops *const default_sinks[] = {
-	&sink_gw_ops,
-	&sink_rw_ops,
-	&sink_pull_ops,
-};
+ * is a file of its own that defines sink_<name>_ops (sink.h), and its
+ * name here. */
+#define SINKS(X) X(gw) X(rw) X(pull)
+
+#define SINK_DECLARE(n) extern const sink_ops sink_##n##_ops;
+#define SINK_ENTRY(n) &sink_##n##_ops,
+SINKS(SINK_DECLARE)
+static const sink_ops *const default_sinks[] = { SINKS(SINK_ENTRY) };
 
 struct agent {
 	cfg *c;

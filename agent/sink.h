@@ -3,8 +3,8 @@
  * state goes to. Each sink lives in a file of its own that owns all of its
  * state (sink_gw.c the Pushgateway, sink_rw.c remote write, sink_pull.c the
  * /metrics listener) and is known to the loop only by its sink_ops table,
- * listed in agent.c's table of sinks: a new sink is a new file and one line
- * there.
+ * sink_<name>_ops, named in agent.c's list of sinks (SINKS): a new sink is
+ * a new file and its name there.
  *
  * The loop calls a sink's ops from its own thread only. It owns what the
  * sinks share (sink_env): the spool handle, the settings, the agent's
@@ -116,9 +116,5 @@ typedef struct sink_ops {
 	void (*ready)(void *self, int ready);
 	void (*free)(void *self);
 } sink_ops;
-
-extern const sink_ops sink_gw_ops;    /* sink_gw.c: the Pushgateway */
-extern const sink_ops sink_rw_ops;    /* sink_rw.c: remote write */
-extern const sink_ops sink_pull_ops;  /* sink_pull.c: /metrics */
 
 #endif
