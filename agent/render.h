@@ -16,7 +16,7 @@
 
 #include <stddef.h>
 
-#include "collector-spool.h"
+#include "spool-agent.h"
 
 typedef enum render_err {
 	RENDER_OK = 0,

@@ -17,7 +17,7 @@
 
 #include <sqlite3.h>
 
-#include "collector-spool.h"
+#include "spool-agent.h"
 #include "expo.h"
 
 static const char *progname = "collector-spool";
