@@ -114,7 +114,7 @@ $(B)/gen/remote.pb-c.o: $(B)/gen/remote.pb-c.c $(B)/gen/remote.pb-c.h
 	    -I$(B)/gen -c $< -o $@
 
 $(B)/.dirs:
-	@mkdir -p $(B)/spool $(B)/tests $(B)/agent
+	@mkdir -p $(B)/spool $(B)/tests $(B)/obj/tests $(B)/agent
 	@touch $@
 
 $(LIB_INT_A): $(LIB_OBJ)
@@ -150,18 +150,19 @@ $(B)/collector-agent: $(B)/agent/main.o $(AGENT_A) $(LIB_INT_A)
 # --- tests -----------------------------------------------------------------
 
 # Compiled, then linked: a changed archive relinks a test, and only a
-# header it includes compiles it again.
-$(B)/tests/%.o: tests/unit/%.c $(NODEP) | $(B)/.dirs $(B)/gen/remote.pb-c.h
+# header it includes compiles it again. The objects sit apart from the
+# programs: tests/run-tests runs every $(B)/tests/test_*.
+$(B)/obj/tests/%.o: tests/unit/%.c $(NODEP) | $(B)/.dirs $(B)/gen/remote.pb-c.h
 	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -Itests/unit -c $< -o $@
 
-$(B)/tests/%.o: tests/helpers/%.c $(NODEP) | $(B)/.dirs $(B)/gen/remote.pb-c.h
+$(B)/obj/tests/%.o: tests/helpers/%.c $(NODEP) | $(B)/.dirs $(B)/gen/remote.pb-c.h
 	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -c $< -o $@
 
-$(UNIT_TESTS): $(B)/tests/%: $(B)/tests/%.o $(AGENT_A) $(LIB_INT_A)
+$(UNIT_TESTS): $(B)/tests/%: $(B)/obj/tests/%.o $(AGENT_A) $(LIB_INT_A)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(AGENT_A) $(LIB_INT_A) $(CMOCKA_LIBS) \
 	    $(AGENT_LIBS) $(SQLITE_LIBS) -lm $(LDFLAGS)
 
-$(HELPERS): $(B)/tests/%: $(B)/tests/%.o $(AGENT_A) $(LIB_INT_A)
+$(HELPERS): $(B)/tests/%: $(B)/obj/tests/%.o $(AGENT_A) $(LIB_INT_A)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(AGENT_A) $(LIB_INT_A) $(AGENT_LIBS) \
 	    $(SQLITE_LIBS) -lm $(LDFLAGS)
 
@@ -353,5 +354,5 @@ clean:
 	rm -rf build
 
 # What each object, test program and fuzz target read (DEPFLAGS).
-include $(wildcard $(B)/spool/*.d $(B)/agent/*.d $(B)/tests/*.d \
+include $(wildcard $(B)/spool/*.d $(B)/agent/*.d $(B)/obj/tests/*.d \
                    build/fuzz/*.d build/fuzz/obj/*/*.d)
