@@ -371,27 +371,27 @@ done:
 static int
 text_family(void *arg, const spool_family *f)
 {
-	return render_family(arg, f) != RENDER_OK;
+	return render_family(arg, f) != DBUF_OK;
 }
 
 static int
 text_sample(void *arg, const spool_sample *x, const char *extra)
 {
-	return render_sample(arg, x, extra) != RENDER_OK;
+	return render_sample(arg, x, extra) != DBUF_OK;
 }
 
 int
-pull_render(spool_t *s, const selfm *m, rbuf *out, pull_result *res,
+pull_render(spool_t *s, const selfm *m, dbuf *out, pull_result *res,
     char *err, size_t errlen)
 {
 	static const pull_sink text = { text_family, text_sample, NULL };
 	int rc;
 
-	rbuf_reset(out);
+	dbuf_reset(out);
 	rc = pull_walk(s, &text, out, res, err, errlen);
 	for (size_t i = 0; rc == 0 && m != NULL &&
 	    i < selfm_count_families(); i++)
-		if (selfm_render(out, m, i, NULL) != RENDER_OK)
+		if (selfm_render(out, m, i, NULL) != DBUF_OK)
 			rc = 1;
 	if (rc == 1)
 		snprintf(err, errlen, "%s (the limit is %zu bytes)",

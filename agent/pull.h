@@ -62,7 +62,7 @@ int pull_walk(spool_t *s, const pull_sink *sink, void *arg,
  * Returns 0, or -1 with a reason in err (a spool failure, or out's cap);
  * out then holds a partial text the caller must not serve.
  */
-int pull_render(spool_t *s, const selfm *m, rbuf *out, pull_result *res,
+int pull_render(spool_t *s, const selfm *m, dbuf *out, pull_result *res,
     char *err, size_t errlen);
 
 #endif

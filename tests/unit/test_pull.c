@@ -8,7 +8,7 @@
 
 #include "pull.h"
 #include "selfm.h"
-#include "rbufcheck.h"
+#include "dbufcheck.h"
 
 
 /* Folds everything with the given defaults (NULL: the library's). */
@@ -42,13 +42,13 @@ static void
 pull_is(spool_t *s, const selfm *m, pull_result *res, const char *want)
 {
 	char err[256] = "";
-	rbuf b;
+	dbuf b;
 
-	rbuf_init(&b, 1 << 20);
+	dbuf_init(&b, 1 << 20);
 	if (pull_render(s, m, &b, res, err, sizeof(err)) != 0)
 		fail_msg("pull_render: %s", err);
 	assert_buf(&b, want);
-	rbuf_free(&b);
+	dbuf_free(&b);
 }
 
 /* The agent's own families as selfm_render writes them, in a string the
@@ -56,15 +56,15 @@ pull_is(spool_t *s, const selfm *m, pull_result *res, const char *want)
 static char *
 self_text(const selfm *m)
 {
-	rbuf b;
+	dbuf b;
 	char *t;
 
-	rbuf_init(&b, 1 << 20);
+	dbuf_init(&b, 1 << 20);
 	for (size_t i = 0; i < selfm_count_families(); i++)
-		assert_int_equal(selfm_render(&b, m, i, NULL), RENDER_OK);
+		assert_int_equal(selfm_render(&b, m, i, NULL), DBUF_OK);
 	t = strndup(b.p, b.len);
 	assert_non_null(t);
-	rbuf_free(&b);
+	dbuf_free(&b);
 	return t;
 }
 
@@ -350,13 +350,13 @@ test_cap(void **state)
 	pull_result res;
 	char err[256] = "";
 	selfm m;
-	rbuf b;
+	dbuf b;
 
 	memset(&m, 0, sizeof(m));
 	put(f->s, "j", "", SPOOL_OP_SET, "# HELP m A help text that is long "
 	    "enough.\nm{a=\"1\"} 1\nm{a=\"2\"} 2\n");
 	fold(f->s);
-	rbuf_init(&b, 64);
+	dbuf_init(&b, 64);
 	assert_int_equal(pull_render(f->s, NULL, &b, &res, err, sizeof(err)),
 	    -1);
 	assert_string_equal(err, "rendered body over its size limit (the "
@@ -364,13 +364,13 @@ test_cap(void **state)
 	assert_true(b.len <= 64);
 	/* Only the self metrics overflow. */
 	memset(err, 0, sizeof(err));
-	rbuf_free(&b);
-	rbuf_init(&b, 200);
+	dbuf_free(&b);
+	dbuf_init(&b, 200);
 	assert_int_equal(pull_render(f->s, &m, &b, &res, err, sizeof(err)),
 	    -1);
 	assert_string_equal(err, "rendered body over its size limit (the "
 	    "limit is 200 bytes)");
-	rbuf_free(&b);
+	dbuf_free(&b);
 	/* The read transaction ended: writes and folds go on. */
 	put(f->s, "j", "", SPOOL_OP_SET, "m{a=\"1\"} 5\n");
 	fold(f->s);
@@ -385,19 +385,19 @@ test_reuses_buffer(void **state)
 	struct fx *f = *state;
 	pull_result res;
 	char err[256];
-	rbuf b;
+	dbuf b;
 
 	put(f->s, "j", "", SPOOL_OP_SET, "m 1\n");
 	fold(f->s);
-	rbuf_init(&b, 1 << 20);
-	assert_int_equal(rbuf_add(&b, "junk\n", 5), RENDER_OK);
+	dbuf_init(&b, 1 << 20);
+	assert_int_equal(dbuf_add(&b, "junk\n", 5), DBUF_OK);
 	assert_int_equal(pull_render(f->s, NULL, &b, &res, err, sizeof(err)),
 	    0);
 	assert_buf(&b, "m{job=\"j\"} 1\n");
 	assert_int_equal(pull_render(f->s, NULL, &b, &res, err, sizeof(err)),
 	    0);
 	assert_buf(&b, "m{job=\"j\"} 1\n");
-	rbuf_free(&b);
+	dbuf_free(&b);
 }
 
 /* --- the all-groups cursor --------------------------------------------- */
