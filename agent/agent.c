@@ -1811,7 +1811,7 @@ rw_send(agent_t *a)
 	rw_batch_reset(a->batch);
 	(void)rw_self(a, &r);
 	rc = pull_walk(a->s, &sink, &r, &res, err, sizeof(err));
-	if (rc < 0) {
+	if (rc == PULL_ESPOOL || rc == PULL_ENOMEM) {
 		/* What was sent is current; the rest goes next round. No
 		 * markers: a series not read is not gone. */
 		log_errorx("cannot read the groups for remote write",

@@ -1,10 +1,11 @@
 /* pull: the exact text GET /metrics serves from a spool (families merged
  * across groups, the job and grouping labels, overrides, duplicates, type
  * clashes, the agent's own families, escapes, the cap), and the spool's
- * all-groups cursor it reads with. */
+ * all-groups cursor it reads with; pull_walk's results. */
 #include "spoolfx.h"
 
 #include <math.h>
+#include <sqlite3.h>
 
 #include "pull.h"
 #include "selfm.h"
@@ -400,6 +401,79 @@ test_reuses_buffer(void **state)
 	dbuf_free(&b);
 }
 
+/* A sink that counts, and stops the walk at its stop-th series (0:
+ * never). */
+typedef struct counter {
+	size_t families, samples, stop;
+} counter;
+
+static int
+count_family(void *arg, const spool_family *f)
+{
+	(void)f;
+	((counter *)arg)->families++;
+	return 0;
+}
+
+static int
+count_sample(void *arg, const spool_sample *x, const char *extra)
+{
+	counter *c = arg;
+
+	(void)x;
+	(void)extra;
+	return ++c->samples == c->stop;
+}
+
+/* pull_walk's results: the end, a sink that stops it, a spool that fails;
+ * and their names. */
+static void
+test_walk_results(void **state)
+{
+	static const pull_sink sink = { count_family, count_sample, NULL };
+	struct fx *f = *state;
+	counter c = { 0, 0, 0 };
+	pull_result res;
+	char err[256] = "";
+	sqlite3 *db;
+
+	put(f->s, "j", "", SPOOL_OP_SET, "a 1\nb 2\nc 3\n");
+	fold(f->s);
+	assert_int_equal(pull_walk(f->s, &sink, &c, &res, err, sizeof(err)),
+	    PULL_OK);
+	assert_int_equal(c.families, 3);
+	assert_int_equal(c.samples, 3);
+	assert_int_equal(res.series, 3);
+	assert_string_equal(err, "");
+
+	/* Stopped at the second series: the sink's doing, err untouched. */
+	memset(&c, 0, sizeof(c));
+	c.stop = 2;
+	assert_int_equal(pull_walk(f->s, &sink, &c, &res, err, sizeof(err)),
+	    PULL_ESTOPPED);
+	assert_int_equal(c.samples, 2);
+	assert_int_equal(res.series, 1);
+	assert_string_equal(err, "");
+
+	/* The spool fails under it (its table gone): err says why. */
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE series", NULL, NULL,
+	    NULL), SQLITE_OK);
+	sqlite3_close(db);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(pull_walk(f->s, &sink, &c, &res, err, sizeof(err)),
+	    PULL_ESPOOL);
+	assert_int_equal(c.samples, 0);
+	assert_true(strstr(err, "series") != NULL);
+
+	assert_string_equal(pull_strerror(PULL_OK), "ok");
+	assert_string_equal(pull_strerror(PULL_ESTOPPED),
+	    "stopped by its sink");
+	assert_string_equal(pull_strerror(PULL_ESPOOL),
+	    "cannot read the spool");
+	assert_string_equal(pull_strerror(PULL_ENOMEM), "out of memory");
+}
+
 /* --- the all-groups cursor --------------------------------------------- */
 
 /* The id of the group of job (its grouping ignored); fails without one. */
@@ -590,6 +664,7 @@ main(void)
 		T(test_empty),
 		T(test_cap),
 		T(test_reuses_buffer),
+		T(test_walk_results),
 		T(test_cursor_all),
 		T(test_cursor_all_empty),
 		T(test_cursor_one_group),
