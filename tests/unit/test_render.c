@@ -284,6 +284,135 @@ test_histogram_edges(void **state)
 	dbuf_free(&b);
 }
 
+/* What render_hist_each hands out, kept, and the text it makes: each
+ * line as render writes it, from the callback's parts alone. */
+typedef struct hist_seen {
+	const spool_sample *x;
+	const char *extra;
+	dbuf text;
+	char suffix[8][8], le[8][32];
+	double value[8];
+	int has_le[8];
+	size_t n, stop;
+} hist_seen;
+
+static int
+hist_cb(const render_hist_line *l, void *arg)
+{
+	hist_seen *s = arg;
+	const char *labels = s->x->labels;
+	int first = 1;
+
+	assert_int_equal(strlen(l->suffix), l->slen);
+	assert_int_equal(strlen(l->text), l->tlen);
+	if (s->n < 8) {
+		snprintf(s->suffix[s->n], sizeof(s->suffix[0]), "%s",
+		    l->suffix);
+		s->has_le[s->n] = l->le != NULL;
+		if (l->le != NULL) {
+			assert_int_equal(strlen(l->le), l->lelen);
+			snprintf(s->le[s->n], sizeof(s->le[0]), "%s", l->le);
+		}
+		s->value[s->n] = l->value;
+	}
+	dbuf_addf(&s->text, "%s%s", s->x->name, l->suffix);
+	if ((s->extra && *s->extra) || *labels || l->le)
+		dbuf_adds(&s->text, "{");
+	if (s->extra && *s->extra) {
+		dbuf_adds(&s->text, s->extra);
+		first = 0;
+	}
+	if (*labels) {
+		dbuf_addf(&s->text, "%s%s", first ? "" : ",", labels);
+		first = 0;
+	}
+	if (l->le)
+		dbuf_addf(&s->text, "%sle=\"%s\"", first ? "" : ",", l->le);
+	if ((s->extra && *s->extra) || *labels || l->le)
+		dbuf_adds(&s->text, "}");
+	dbuf_addf(&s->text, " %s\n", l->text);
+	return ++s->n == s->stop ? 7 : 0;
+}
+
+/* render_sample's text is the lines render_hist_each gives, in its order:
+ * for several histograms, with and without own labels and extra labels. */
+static void
+test_hist_each(void **state)
+{
+	static const double bounds[] = { -1, 1e-7, 2.5e15 };
+	static const uint64_t big[] = { UINT64_MAX / 2, UINT64_MAX / 2, 1, 0 };
+	static const uint64_t none[] = { 7 };
+	static const char *const labels[] = { "", "path=\"/a\\\"b\"" };
+	static const char *const extras[] = { NULL, "", "job=\"j\",g=\"1\"" };
+	spool_hist hs[] = { { 4, hb, hc, 27.25 }, { 3, bounds, big, NAN },
+	    { 0, bounds, none, -0.0 } };
+	spool_sample x = { "lat_seconds", "", NAN, NULL };
+	hist_seen s;
+	dbuf b;
+
+	(void)state;
+	dbuf_init(&b, 1 << 20);
+	for (size_t h = 0; h < 3; h++)
+		for (size_t l = 0; l < 2; l++)
+			for (size_t e = 0; e < 3; e++) {
+				memset(&s, 0, sizeof(s));
+				x.hist = &hs[h];
+				x.labels = labels[l];
+				s.x = &x;
+				s.extra = extras[e];
+				dbuf_init(&s.text, 1 << 20);
+				dbuf_reset(&b);
+				assert_int_equal(render_sample(&b, &x,
+				    extras[e]), DBUF_OK);
+				assert_int_equal(render_hist_each(&x, hist_cb,
+				    &s), 0);
+				assert_int_equal(s.text.err, DBUF_OK);
+				assert_int_equal(s.n, hs[h].n + 3);
+				assert_int_equal(b.len, s.text.len);
+				assert_memory_equal(b.p, s.text.p, b.len);
+				dbuf_free(&s.text);
+			}
+	dbuf_free(&b);
+
+	/* The sequence itself: buckets in order with their cumulative
+	 * counts, +Inf last with the total, then _sum, then _count. */
+	memset(&s, 0, sizeof(s));
+	x.hist = &hs[0];
+	x.labels = "";
+	s.x = &x;
+	dbuf_init(&s.text, 1 << 20);
+	assert_int_equal(render_hist_each(&x, hist_cb, &s), 0);
+	assert_int_equal(s.n, 7);
+	{
+		static const char *const les[] = { "0.005", "0.5", "1", "10",
+		    "+Inf" };
+		static const double cum[] = { 1, 1, 3, 6, 10 };
+
+		for (size_t i = 0; i < 5; i++) {
+			assert_string_equal(s.suffix[i], "_bucket");
+			assert_true(s.has_le[i]);
+			assert_string_equal(s.le[i], les[i]);
+			assert_true(s.value[i] == cum[i]);
+		}
+	}
+	assert_string_equal(s.suffix[5], "_sum");
+	assert_false(s.has_le[5]);
+	assert_true(s.value[5] == 27.25);
+	assert_string_equal(s.suffix[6], "_count");
+	assert_false(s.has_le[6]);
+	assert_true(s.value[6] == 10);
+	dbuf_free(&s.text);
+
+	/* A callback's non-zero stops the walk and is returned. */
+	memset(&s, 0, sizeof(s));
+	s.x = &x;
+	s.stop = 3;
+	dbuf_init(&s.text, 1 << 20);
+	assert_int_equal(render_hist_each(&x, hist_cb, &s), 7);
+	assert_int_equal(s.n, 3);
+	dbuf_free(&s.text);
+}
+
 static void
 test_buf(void **state)
 {
@@ -683,6 +812,7 @@ main(void)
 		cmocka_unit_test(test_values_match_expo),
 		cmocka_unit_test(test_histogram),
 		cmocka_unit_test(test_histogram_edges),
+		cmocka_unit_test(test_hist_each),
 		cmocka_unit_test(test_buf),
 		cmocka_unit_test(test_render_cap),
 		cmocka_unit_test(test_round_trip),
