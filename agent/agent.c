@@ -29,7 +29,7 @@
 
 #include "agent.h"
 #include "backoff.h"
-#include "collector-spool.h"
+#include "spool-agent.h"
 #include "expo.h"
 #include "limit.h"
 #include "log.h"

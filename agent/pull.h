@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "collector-spool.h"
+#include "spool-agent.h"
 #include "render.h"
 #include "selfm.h"
 

@@ -16,8 +16,8 @@
 
 #include <stddef.h>
 
-#include "collector-spool.h"
 #include "dbuf.h"
+#include "spool-agent.h"
 
 /*
  * render's only failures are its buffer's (dbuf.h): DBUF_ETOOBIG when the

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "collector-spool.h"
+#include "spool-agent.h"
 #include "render.h"
 
 #define SELFM_PREFIX "collector_agent_"

@@ -17,8 +17,8 @@
 
 #include <sqlite3.h>
 
-#include "collector-spool.h"
 #include "dbuf.h"
+#include "spool-agent.h"
 #include "expo.h"
 
 static const char *progname = "collector-spool";

@@ -1864,13 +1864,14 @@ spool_fold(spool_t *s, const spool_fold_options *o, spool_fold_result *res)
 			res->rows++;
 			if ((e = fold_row(&f, q, &size)))
 				goto out;
-			if (o && o->test_fail_after_rows &&
-			    res->rows >= o->test_fail_after_rows) {
+			if (s->test_fail_after_rows &&
+			    res->rows >= s->test_fail_after_rows) {
 				/* Write what was applied so far, then fail:
 				 * the rollback must undo it all. */
+				s->test_fail_after_rows = 0;
 				if ((e = flush(&f)) == SPOOL_OK)
 					e = spool_seterr(s, SPOOL_EIO, "fold "
-					    "stopped by test_fail_after_rows");
+					    "stopped by a test hook");
 				goto out;
 			}
 			/* The caps of SPOOL_FOLD_ROWS, between rows: the row

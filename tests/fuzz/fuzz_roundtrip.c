@@ -31,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector-spool.h"
+#include "spool-agent.h"
 #include "expo.h"
 #include "render.h"
 
