@@ -105,7 +105,7 @@ struct agent {
 	group *groups;
 	size_t ngroups, capgroups;
 	int list_oom;             /* listing the groups ran out of memory */
-	rbuf body;
+	dbuf body;
 	selfm m;
 	push_t *rwp;              /* remote write; NULL when off */
 	rw_batch *batch;
@@ -339,7 +339,7 @@ agent_new(cfg *c, agent_t **out)
 		agent_free(a);
 		return rc;
 	}
-	rbuf_init(&a->body, MAX_CHUNK);
+	dbuf_init(&a->body, MAX_CHUNK);
 	pthread_mutex_init(&a->pc.mu, NULL);
 	if ((a->pc.path = strdup(a->c->spool_path)) == NULL ||
 	    (a->seen = rw_seen_new()) == NULL ||
@@ -374,7 +374,7 @@ agent_free(agent_t *a)
 	spool_close(a->s);
 	free(a->default_grouping);
 	free(a->buckets);
-	rbuf_free(&a->body);
+	dbuf_free(&a->body);
 	cfg_free(a->c);
 	free(a);
 }
@@ -617,7 +617,7 @@ self_before(rctx *r, const char *name)
 	    (n = selfm_family_name(r->next_self)) != NULL &&
 	    (name == NULL || strcmp(n, name) < 0)) {
 		if (selfm_render(&r->a->body, &r->a->m, r->next_self++,
-		    NULL) != RENDER_OK)
+		    NULL) != DBUF_OK)
 			return 1;
 	}
 	return 0;
@@ -632,9 +632,9 @@ fill(rctx *r)
 	const spool_sample *x;
 	int fresh;
 
-	rbuf_reset(&a->body);
+	dbuf_reset(&a->body);
 	r->off = 0;
-	while (a->body.len < CHUNK && !r->ended && a->body.err == RENDER_OK) {
+	while (a->body.len < CHUNK && !r->ended && a->body.err == DBUF_OK) {
 		if (r->cur != NULL) {
 			if (spool_cursor_next(r->cur, &f, &x, &fresh) !=
 			    SPOOL_OK) {
@@ -650,7 +650,7 @@ fill(rctx *r)
 					    selfm_owns(f->name);
 					if (!r->skip && (self_before(r,
 					    f->name) || render_family(
-					    &a->body, f) != RENDER_OK))
+					    &a->body, f) != DBUF_OK))
 						break;
 				}
 				if (!r->skip)
@@ -662,7 +662,7 @@ fill(rctx *r)
 			break;
 		r->ended = 1;
 	}
-	if (a->body.err != RENDER_OK) {
+	if (a->body.err != DBUF_OK) {
 		r->why = render_strerror(a->body.err);
 		return -1;
 	}
@@ -711,7 +711,7 @@ alive(agent_t *a)
 
 /* Renders /metrics; runs on the server's thread. */
 static int
-render_pull(void *arg, rbuf *out, char *err, size_t errlen)
+render_pull(void *arg, dbuf *out, char *err, size_t errlen)
 {
 	pullctx *pc = arg;
 	pull_result res;
@@ -988,7 +988,7 @@ again:
 	r.a = a;
 	r.own = is_default(a, g);
 	r.with_self = with_self;
-	rbuf_reset(&a->body);
+	dbuf_reset(&a->body);
 	if (g->id != 0 &&
 	    (se = spool_cursor_open(a->s, g->id, &r.cur, &version)) !=
 	    SPOOL_OK) {
@@ -1811,7 +1811,7 @@ rw_send(agent_t *a)
 	rw_batch_reset(a->batch);
 	(void)rw_self(a, &r);
 	rc = pull_walk(a->s, &sink, &r, &res, err, sizeof(err));
-	if (rc < 0) {
+	if (rc == PULL_ESPOOL || rc == PULL_ENOMEM) {
 		/* What was sent is current; the rest goes next round. No
 		 * markers: a series not read is not gone. */
 		log_errorx("cannot read the groups for remote write",

@@ -51,6 +51,8 @@ size_t rw_batch_last_labels(const rw_batch *b);
  * group and labels are canonical exposition label lists (`k="v",...`,
  * escaped; "" or NULL for none): the group's labels win over the series'.
  * A value of NaN is sent as is (use rw_stale_nan() for a staleness marker).
+ * After RW_ENOMEM the batch keeps what it holds but takes no more samples
+ * (nor keys) until rw_batch_reset(): its string arena's error is sticky.
  */
 rw_err rw_batch_add(rw_batch *b, const char *name, const char *group,
     const char *labels, double value, int64_t ts_ms);

@@ -98,7 +98,7 @@ int selfm_each(const selfm *m, size_t i, const char *extra,
  * Writes family i of m (HELP, TYPE, samples) into b. extra is a canonical
  * label list put first on every sample (NULL or "" for none).
  */
-render_err selfm_render(rbuf *b, const selfm *m, size_t i,
+dbuf_err selfm_render(dbuf *b, const selfm *m, size_t i,
     const char *extra);
 
 #endif

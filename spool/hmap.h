@@ -1,7 +1,8 @@
 /*
  * hmap — a hash map from byte strings to pointers, for the fold's per-batch
- * caches and the remote-write sink's sets of series. Open addressing with
- * linear probing; no removal (a batch's cache is cleared whole).
+ * caches, the remote-write sink's sets of series and the sets of series
+ * hashes /metrics keeps while it walks the groups (pull.c). Open addressing
+ * with linear probing; no removal (a batch's cache is cleared whole).
  *
  * Keys are copied into the map. Values are the caller's: hmap_clear() and
  * hmap_free() call the free function given to them on each value.
