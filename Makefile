@@ -45,7 +45,7 @@ AGENT_PKGS    = libcurl libconfig libmicrohttpd zlib libprotobuf-c snappy
 AGENT_CFLAGS  = $(shell $(PKG_CONFIG) --cflags $(AGENT_PKGS) 2>/dev/null)
 AGENT_LIBS    = $(shell $(PKG_CONFIG) --libs $(AGENT_PKGS) 2>/dev/null)
 
-LIB_SRC  := spool/expo.c spool/hmap.c spool/spool.c spool/fold.c spool/state.c
+LIB_SRC  := spool/dbuf.c spool/expo.c spool/hmap.c spool/spool.c spool/fold.c spool/state.c
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 LIB_A    := $(B)/libcollector-spool.a
 LIB_SO   := $(B)/libcollector-spool.so.$(VERSION)
