@@ -137,6 +137,9 @@ SPOOL_API const char *spool_path(const spool_t *s);
 SPOOL_API spool_err spool_put(spool_t *s, const char *job,
     const char *grouping, spool_op op, const char *body, size_t len) SPOOL_WUR;
 
+/* The longest job name spool_put() takes, in bytes. */
+#define SPOOL_MAX_JOB 1024
+
 /* Asks the agent to delete a group from the gateway and drop its state. */
 SPOOL_API spool_err spool_request_delete(spool_t *s, const char *job,
     const char *grouping) SPOOL_WUR;
@@ -216,6 +219,9 @@ typedef struct spool_buckets {
 	const double *bounds;  /* strictly increasing, finite; +Inf implied */
 	size_t n;
 } spool_buckets;
+
+/* The most finite bounds one family may have (spool_fold refuses more). */
+#define SPOOL_MAX_BUCKETS 256
 
 /*
  * The limits on what rows may create (spool_fold_options), named as the
