@@ -37,11 +37,11 @@ now_mono(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* A default cfg_http for url; fields the caller changes are its own. */
-static cfg_http
+/* A default http_conf for url; fields the caller changes are its own. */
+static http_conf
 http_for(const char *url)
 {
-	cfg_http h;
+	http_conf h;
 
 	memset(&h, 0, sizeof(h));
 	h.url = (char *)(uintptr_t)url;
@@ -308,7 +308,7 @@ test_new_bad(void **state)
 		"http://h/\na", "gopher://h", "not a url",
 	};
 	char err[256], *hdr[2];
-	cfg_http h;
+	http_conf h;
 	push_t *p = (push_t *)1;
 
 	(void)state;
@@ -385,7 +385,7 @@ static void
 test_new_good(void **state)
 {
 	char err[256], *hdr[1] = { (char *)(uintptr_t)"X-Team: payments" };
-	cfg_http h = http_for("https://gw.example:8443/pushgateway/");
+	http_conf h = http_for("https://gw.example:8443/pushgateway/");
 	push_t *p = NULL;
 	push_status st;
 
@@ -630,10 +630,10 @@ starts(const char *s, const char *prefix)
 }
 
 static push_t *
-push_to(int port, cfg_http *h)
+push_to(int port, http_conf *h)
 {
 	char url[64], err[256];
-	cfg_http d;
+	http_conf d;
 	push_t *p = NULL;
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/pgw", port);
@@ -659,7 +659,7 @@ test_requests(void **state)
 	push_status st;
 	char v[256], *hdr[2] = { (char *)(uintptr_t)"X-Team: payments",
 	    (char *)(uintptr_t)"X-Scope-OrgID: tenant-1" };
-	cfg_http h = http_for(NULL);
+	http_conf h = http_for(NULL);
 	const char body[] = "# TYPE m gauge\nm 1\n";
 
 	(void)state;
@@ -733,7 +733,7 @@ test_bearer(void **state)
 	push_t *p;
 	push_status st;
 	char v[256];
-	cfg_http h = http_for(NULL);
+	http_conf h = http_for(NULL);
 
 	(void)state;
 	h.bearer_token = (char *)(uintptr_t)"tok123";
@@ -874,7 +874,7 @@ test_stream_gzip(void **state)
 	static const char *const resp[] = { R200, R200, R200, R200, R200 };
 	size_t big = 300000;
 	char *text = metric_text(big), v[256];
-	cfg_http h = http_for(NULL);
+	http_conf h = http_for(NULL);
 	push_status st;
 	push_t *p;
 	fake f;
@@ -971,7 +971,7 @@ test_stream_fallback(void **state)
 	static const char *const other[] = { R415, R200, R400_DATA, R200 };
 	size_t big = 100000;
 	char *text = metric_text(big), e[8];
-	cfg_http h = http_for(NULL);
+	http_conf h = http_for(NULL);
 	push_status st;
 	push_t *p;
 	fake f;
@@ -1065,7 +1065,7 @@ fail_src(char *buf, size_t cap, void *arg)
 static void
 test_stream_source_fails(void **state)
 {
-	cfg_http h = http_for(NULL);
+	http_conf h = http_for(NULL);
 	push_status st;
 	push_t *p;
 	int fd, port;
@@ -1111,7 +1111,7 @@ test_answers(void **state)
 	fake f;
 	push_t *p;
 	push_status st;
-	cfg_http h = http_for(NULL);
+	http_conf h = http_for(NULL);
 	size_t o;
 
 	(void)state;
@@ -1206,7 +1206,7 @@ test_timeout(void **state)
 	fake f;
 	push_t *p;
 	push_status st;
-	cfg_http h = http_for(NULL);
+	http_conf h = http_for(NULL);
 	double t0, dt;
 
 	(void)state;
@@ -1469,7 +1469,7 @@ static push_t *
 gw_push(void)
 {
 	char *u = gw_url(""), err[256];
-	cfg_http h = http_for(u);
+	http_conf h = http_for(u);
 	push_t *p = NULL;
 
 	if (push_new(&h, &p, err, sizeof(err)) != PUSH_OK)
@@ -1627,7 +1627,7 @@ static void
 test_gw_prefix(void **state)
 {
 	char *u, err[256];
-	cfg_http h;
+	http_conf h;
 	push_t *p = NULL;
 	push_status st;
 
@@ -1650,7 +1650,7 @@ static void
 test_gw_tls(void **state)
 {
 	char *u, err[256];
-	cfg_http h;
+	http_conf h;
 	push_t *p = NULL;
 	push_status st;
 
