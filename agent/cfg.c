@@ -790,8 +790,11 @@ set_buckets(ld *l, const config_setting_t *s, size_t idx, cfg_histogram *h)
 	    (size_t)config_setting_length(s) : 0;
 	if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST)
 		why = "expected a list of numbers, [ 0.1, 0.5, 1.0 ]";
-	else if (n < 1 || n > SPOOL_MAX_BUCKETS)
-		why = "must hold 1 to 256 bounds";
+	else if (n < 1 || n > SPOOL_MAX_BUCKETS) {
+		eb_add(&l->e, "%shistograms[%zu].buckets: must hold 1 to %d "
+		    "bounds", loc, idx, SPOOL_MAX_BUCKETS);
+		return -1;
+	}
 	if (why != NULL) {
 		eb_add(&l->e, "%shistograms[%zu].buckets: %s", loc, idx, why);
 		return -1;
@@ -1181,7 +1184,7 @@ read_secret(ld *l, size_t ri)
 
 /* Checks of one destination that need several of its settings. */
 static void
-http_checks(ld *l, const char *sec, const http_conf *h)
+dest_checks(ld *l, const char *sec, const http_conf *h)
 {
 	char p[64], loc[LOC_MAX];
 	int ru, rp, rb, rk;
@@ -1239,8 +1242,8 @@ file_checks(ld *l)
 		    "less than pushgateway.retry_min (%.15g)", loc,
 		    l->c->retry_max, l->c->retry_min);
 	}
-	http_checks(l, "pushgateway", &l->c->gw);
-	http_checks(l, "remote_write", &l->c->rw);
+	dest_checks(l, "pushgateway", &l->c->gw);
+	dest_checks(l, "remote_write", &l->c->rw);
 	for (size_t i = 0; i < NROWS; i++) {
 		const row *r = &rows[i];
 		const char *path;
