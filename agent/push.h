@@ -65,11 +65,8 @@ void push_free(push_t *p);
 push_err push_group_path(const char *job, const char *grouping, char **out)
     __attribute__((warn_unused_result));
 
-/*
- * Caps the next requests' timeouts at seconds (connect and total), so that
- * a caller with a deadline (--once, the last push at SIGTERM) is not held
- * past it by one slow request; seconds <= 0 restores the configured ones.
- */
+/* http_limit() on the gateway's client: caps the next requests' timeouts
+ * at seconds; seconds <= 0 restores the configured ones. */
 void push_limit(push_t *p, double seconds);
 
 /* PUT body (len bytes, text format 0.0.4) as the whole group, plain
