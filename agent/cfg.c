@@ -414,21 +414,6 @@ parse_bool(const char *s)
 	return -1;
 }
 
-static int
-parse_port(const char *p, size_t n)
-{
-	long v = 0;
-
-	if (n == 0 || n > 5)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return -1;
-		v = v * 10 + (p[i] - '0');
-	}
-	return v <= 65535 ? (int)v : -1;
-}
-
 /* A base URL, as http_check_url() takes it; *keep is the length without
  * trailing slashes, which the sinks add themselves. */
 static int
@@ -465,7 +450,7 @@ listen_check(const char *s, size_t n, char *why, size_t wn)
 			goto bad;
 	} else if (memchr(s, ':', hl) != NULL)
 		goto bad;
-	if (parse_port(colon + 1, n - hl - 1) < 0) {
+	if (http_parse_port(colon + 1, n - hl - 1) < 0) {
 		snprintf(why, wn, "bad port in '%s'", shown(s, sb, sizeof(sb)));
 		return -1;
 	}
@@ -502,7 +487,8 @@ str_check(const row *r, const char *s, size_t *keep, char *why, size_t wn)
 	switch (r->type) {
 	case T_JOB:
 		if (n > SPOOL_MAX_JOB) {
-			snprintf(why, wn, "too long (limit %d bytes)", SPOOL_MAX_JOB);
+			snprintf(why, wn, "too long (limit %d bytes)",
+			    SPOOL_MAX_JOB);
 			return -1;
 		}
 		/* A job, like a label value, is UTF-8. */

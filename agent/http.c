@@ -87,7 +87,7 @@ seterr(char *errbuf, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* --- checks --------------------------------------------------------------- */
+/* --- checks ------------------------------------------------------------ */
 
 int
 http_has_ctl(const char *s, size_t n)
@@ -98,8 +98,8 @@ http_has_ctl(const char *s, size_t n)
 	return 0;
 }
 
-static int
-parse_port(const char *p, size_t n)
+int
+http_parse_port(const char *p, size_t n)
 {
 	long v = 0;
 
@@ -182,7 +182,8 @@ http_check_url(const char *u, size_t *keep, int *quotable)
 	}
 	if (host_end == p)
 		return "has no host";
-	if (port != NULL && parse_port(port, (size_t)(auth_end - port)) <= 0)
+	if (port != NULL &&
+	    http_parse_port(port, (size_t)(auth_end - port)) <= 0)
 		return "has a bad port";
 	if ((a = curl_check_url(u)) != NULL)
 		return a;
@@ -353,7 +354,7 @@ redact(const http_t *h, char *msg, size_t cap)
 	}
 }
 
-/* --- base64 ----------------------------------------------------------------- */
+/* --- base64 ------------------------------------------------------------ */
 
 dbuf_err
 http_base64(dbuf *b, const void *src, size_t n, int urlsafe)
@@ -399,7 +400,7 @@ http_base64(dbuf *b, const void *src, size_t n, int urlsafe)
 	return b->err;
 }
 
-/* --- the client ------------------------------------------------------------- */
+/* --- the client -------------------------------------------------------- */
 
 static size_t
 on_body(char *data, size_t size, size_t nmemb, void *arg)

@@ -102,6 +102,10 @@ const char *http_check_url(const char *url, size_t *keep, int *quotable);
  */
 int http_check_header(const char *h, char *why, size_t wn);
 
+/* A TCP port in decimal (the n bytes at p, digits only): its value,
+ * 0 to 65535, or -1. */
+int http_parse_port(const char *p, size_t n);
+
 /* 1 when any of the n bytes of s is a control character (below 0x20, or
  * DEL), else 0. */
 int http_has_ctl(const char *s, size_t n);

@@ -183,7 +183,8 @@ push_group_path(const char *job, const char *grouping, char **out)
 			goto out;
 		}
 		vlen = unescape(labels[i].value.p, labels[i].value.len, tmp);
-		add_segment(&b, labels[i].name.p, labels[i].name.len, tmp, vlen);
+		add_segment(&b, labels[i].name.p, labels[i].name.len, tmp,
+		    vlen);
 	}
 	if (b.err == DBUF_ENOMEM)
 		r = PUSH_ENOMEM;

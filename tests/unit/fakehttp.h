@@ -37,6 +37,20 @@ http_for(const char *url)
 	return h;
 }
 
+/* The settings for the scripted server on port, base URL /pgw (written
+ * into url): h, when given, with its URL set; else the defaults, in *d. */
+static inline http_conf *
+fake_conf(int port, http_conf *h, http_conf *d, char url[64])
+{
+	snprintf(url, 64, "http://127.0.0.1:%d/pgw", port);
+	if (h == NULL) {
+		*d = http_for(url);
+		return d;
+	}
+	h->url = url;
+	return h;
+}
+
 /* A listening socket on 127.0.0.1 with a port the kernel picked. */
 static inline int
 listen_any(int *port)

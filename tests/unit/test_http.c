@@ -21,13 +21,8 @@ http_to(int port, http_conf *h)
 	http_conf d;
 	http_t *p = NULL;
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/pgw", port);
-	if (h == NULL) {
-		d = http_for(url);
-		h = &d;
-	} else
-		h->url = url;
-	if (http_new(h, &p, err, sizeof(err)) != HTTP_OK)
+	if (http_new(fake_conf(port, h, &d, url), &p, err, sizeof(err)) !=
+	    HTTP_OK)
 		fail_msg("http_new: %s", err);
 	return p;
 }

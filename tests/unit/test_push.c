@@ -307,13 +307,8 @@ push_to(int port, http_conf *h)
 	http_conf d;
 	push_t *p = NULL;
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/pgw", port);
-	if (h == NULL) {
-		d = http_for(url);
-		h = &d;
-	} else
-		h->url = url;
-	if (push_new(h, &p, err, sizeof(err)) != PUSH_OK)
+	if (push_new(fake_conf(port, h, &d, url), &p, err, sizeof(err)) !=
+	    PUSH_OK)
 		fail_msg("push_new: %s", err);
 	return p;
 }
