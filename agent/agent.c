@@ -107,7 +107,7 @@ struct agent {
 	int list_oom;             /* listing the groups ran out of memory */
 	dbuf body;
 	selfm m;
-	push_t *rwp;              /* remote write; NULL when off */
+	http_t *rwp;              /* remote write; NULL when off */
 	rw_batch *batch;
 	rw_seen *seen;            /* series sent, for staleness markers */
 	int rw_loaded;            /* seen holds the set the spool kept for
@@ -218,7 +218,8 @@ free_groups(agent_t *a)
 static int
 apply_cfg(agent_t *a, cfg *c)
 {
-	push_t *p = NULL, *rwp = NULL;
+	push_t *p = NULL;
+	http_t *rwp = NULL;
 	rw_batch *batch = NULL;
 	char *dg = NULL, err[512];
 	spool_buckets *b = NULL;
@@ -243,14 +244,14 @@ apply_cfg(agent_t *a, cfg *c)
 		return EX_CONFIG;
 	}
 	if (c->rw.url != NULL && c->rw.url[0] != '\0' &&
-	    (push_new(&c->rw, &rwp, err, sizeof(err)) != PUSH_OK ||
+	    (http_new(&c->rw, &rwp, err, sizeof(err)) != HTTP_OK ||
 	    (batch = rw_batch_new((size_t)c->rw_max_samples_per_send)) ==
 	    NULL)) {
 		log_errorx("cannot set up the remote write client", "url=%s "
 		    "reason=%s", log_q(c->rw.url), batch == NULL && rwp ?
 		    "out of memory" : log_q(err));
 		push_free(p);
-		push_free(rwp);
+		http_free(rwp);
 		free(dg);
 		free(b);
 		return EX_CONFIG;
@@ -273,7 +274,7 @@ apply_cfg(agent_t *a, cfg *c)
 		a->rw_loaded = 0;
 	}
 	push_free(a->p);
-	push_free(a->rwp);
+	http_free(a->rwp);
 	rw_batch_free(a->batch);
 	a->rwp = rwp;
 	a->batch = batch;
@@ -366,7 +367,7 @@ agent_free(agent_t *a)
 	free(a->groups);
 	free(a->parks);
 	push_free(a->p);
-	push_free(a->rwp);
+	http_free(a->rwp);
 	rw_batch_free(a->batch);
 	rw_seen_free(a->seen);
 	ttl_free(a->ages);
@@ -1514,7 +1515,7 @@ rw_flush(agent_t *a)
 		rw_batch_reset(a->batch);
 		return 0;
 	}
-	if (push_post_rw(a->rwp, body, len, &st) != PUSH_OK)
+	if (rw_post(a->rwp, body, len, &st) != HTTP_OK)
 		st.outcome = PUSH_RETRY;
 	count_request_rw(a, &st, rw_batch_count(a->batch));
 	alive(a);
@@ -2086,7 +2087,7 @@ agent_once(agent_t *a)
 	 * wait for the gateway. Each request is capped at the time left. */
 	double rw_rejected = a->m.rw_requests[SELFM_REJECTED];
 	int rwrc;
-	while (a->rwp != NULL && (push_limit(a->rwp, deadline - mono()),
+	while (a->rwp != NULL && (http_limit(a->rwp, deadline - mono()),
 	    (rwrc = rw_round(a)) != 0)) {
 		if (rwrc == 2)
 			return EX_IOERR;

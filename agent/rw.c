@@ -3,6 +3,7 @@
 #include <math.h>
 #include <snappy-c.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -710,4 +711,29 @@ rw_batch_encode(rw_batch *b, const char **out, size_t *outlen)
 	*out = z;
 	*outlen = zlen;
 	return RW_OK;
+}
+
+http_err
+rw_post(http_t *h, const void *body, size_t len, http_status *st)
+{
+	static const char *const hdr[] = {
+		"Content-Encoding: snappy",
+		"Content-Type: application/x-protobuf",
+		"X-Prometheus-Remote-Write-Version: 0.1.0",
+	};
+	/* The specification's classification is http_classify()'s: retry
+	 * on 5xx and 429, never on other 4xx; 408 (a proxy timed out
+	 * waiting for the body) is about the connection, so retried too. */
+	http_request rq = { .method = "POST", .body = body, .len = len,
+	    .headers = hdr, .n_headers = sizeof(hdr) / sizeof(hdr[0]) };
+
+	if (body == NULL) {
+		if (st != NULL) {
+			http_status_init(st);
+			snprintf(st->message, sizeof(st->message),
+			    "invalid argument");
+		}
+		return HTTP_EINVAL;
+	}
+	return http_request_do(h, &rq, st);
 }

@@ -129,6 +129,9 @@ SPOOL_API const char *spool_path(const spool_t *s);
 SPOOL_API spool_err spool_put(spool_t *s, const char *job,
     const char *grouping, spool_op op, const char *body, size_t len) SPOOL_WUR;
 
+/* The longest job name spool_put() takes, in bytes. */
+#define SPOOL_MAX_JOB 1024
+
 /* Asks the agent to delete a group from the gateway and drop its state. */
 SPOOL_API spool_err spool_request_delete(spool_t *s, const char *job,
     const char *grouping) SPOOL_WUR;

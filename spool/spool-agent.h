@@ -39,6 +39,9 @@ typedef struct spool_buckets {
 	size_t n;
 } spool_buckets;
 
+/* The most finite bounds one family may have (spool_fold refuses more). */
+#define SPOOL_MAX_BUCKETS 256
+
 /*
  * The limits on what rows may create (spool_fold_options), named as the
  * agent's settings (limits.max_groups, ...) and the label of its metrics.

@@ -13,7 +13,6 @@
 #include "spool-test.h"
 
 #define SPOOL_ERRMSG 1024
-#define SPOOL_MAX_JOB 1024
 #define SPOOL_REJECTED_KEEP 10000 /* newest rejected rows kept */
 
 /*
@@ -69,8 +68,6 @@ const char *spool_check_job(const char *job, size_t len);
  */
 const char *spool_canon_grouping(const char *g, size_t len, char *out,
     size_t cap);
-
-#define SPOOL_MAX_BUCKETS 256
 
 /* A decoded histogram state, on the stack: no allocation. */
 typedef struct spool_hist_buf {
