@@ -31,13 +31,28 @@ WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
         -Wundef -Wwrite-strings
 OPT         ?= -O2 -g
 SAN         ?=
-CFLAGS_ALL   = $(WARN) $(OPT) $(SAN) -fPIC -fvisibility=hidden -pthread \
-               -DSPOOL_VERSION='"$(VERSION)"' -Ispool -Iagent -I$(GEN) $(CFLAGS)
+# Each object also writes the headers it read into a .d file beside it
+# (-MMD; -MP: a header removed later is no error), included below, so that
+# a header change rebuilds only what includes it.
+DEPFLAGS     = -MMD -MP -MT $@ -MF $(basename $@).d
+# A target without its .d (a first build, or a tree built before there were
+# any) is out of date; with one, what the .d lists decides. (Not the .d as a
+# prerequisite: clang writes it after the object, so it would look newer.)
+.SECONDEXPANSION:
+NODEP        = $$(if $$(wildcard $$(basename $$@).d),,FORCE)
+CFLAGS_BASE  = $(WARN) $(OPT) $(SAN) -fPIC -fvisibility=hidden -pthread \
+               -DSPOOL_VERSION='"$(VERSION)"' -Ispool $(CFLAGS)
+# The writers' library (and collector-spool) need SQLite and nothing else:
+# no agent package, no protoc-c.
+LIB_CFLAGS   = $(CFLAGS_BASE) $(SQLITE_CFLAGS)
+CFLAGS_ALL   = $(CFLAGS_BASE) -Iagent -I$(GEN) $(SQLITE_CFLAGS) $(AGENT_CFLAGS)
 # Code generated at build time (protoc-c from agent/remote.proto).
 GEN          = $(B)/gen
+LD          ?= ld
+OBJCOPY     ?= objcopy
 
 # Libraries come from pkg-config; a missing .pc file is a missing -dev package
-# ('make deps' installs it).
+# ('make deps' installs it). Each is asked for only when a rule uses it.
 SQLITE_CFLAGS = $(shell $(PKG_CONFIG) --cflags sqlite3 2>/dev/null)
 SQLITE_LIBS   = $(shell $(PKG_CONFIG) --libs sqlite3 2>/dev/null)
 CMOCKA_LIBS   = $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
@@ -45,8 +60,17 @@ AGENT_PKGS    = libcurl libconfig libmicrohttpd zlib libprotobuf-c snappy
 AGENT_CFLAGS  = $(shell $(PKG_CONFIG) --cflags $(AGENT_PKGS) 2>/dev/null)
 AGENT_LIBS    = $(shell $(PKG_CONFIG) --libs $(AGENT_PKGS) 2>/dev/null)
 
-LIB_SRC  := spool/expo.c spool/hmap.c spool/spool.c spool/fold.c spool/state.c
+# The library is every spool/*.c but the program's: a new module is picked
+# up without a change here.
+LIB_SRC  := $(sort $(filter-out spool/cli.c,$(wildcard spool/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
+# What the programs, the tests and the helpers link: every object, every
+# symbol (the agent's calls of spool-agent.h, the hooks of spool-test.h).
+LIB_INT_A := $(B)/libspool-internal.a
+# The installed libraries export the writers' API (SPOOL_API) and nothing
+# else: the .so through -fvisibility=hidden; the .a is one relocatable
+# object whose hidden symbols are made local, since nm and the static
+# linker see hidden symbols of an archive's members as global.
 LIB_A    := $(B)/libcollector-spool.a
 LIB_SO   := $(B)/libcollector-spool.so.$(VERSION)
 # The agent's modules (everything in agent/ but its main) go into one
@@ -59,35 +83,54 @@ PROGS    := $(B)/collector-spool $(if $(wildcard agent/main.c),$(B)/collector-ag
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 HELPERS    := $(patsubst tests/helpers/%.c,$(B)/tests/%,$(wildcard tests/helpers/*.c))
 
-.PHONY: all deps check test test-build asan valgrind faults fuzz fuzz-build bench bench-scale run \
-        install uninstall clean checksrc
+.PHONY: all lib deps check test test-build asan valgrind faults fuzz fuzz-build bench bench-scale run \
+        install uninstall clean checksrc FORCE
 .DEFAULT_GOAL := all
 
 all: $(LIB_A) $(LIB_SO) $(AGENT_A) $(PROGS) $(B)/collector-spool.pc
 
-$(B)/%.o: %.c $(wildcard spool/*.h agent/*.h) | $(B)/.dirs $(B)/gen/remote.pb-c.h
-	$(CC) $(CFLAGS_ALL) $(SQLITE_CFLAGS) $(AGENT_CFLAGS) -c $< -o $@
+# The writers' library alone: it needs only SQLite.
+lib: $(LIB_A) $(LIB_SO) $(B)/collector-spool.pc
+
+# The library and collector-spool: SQLite's flags only.
+$(B)/spool/%.o: spool/%.c $(NODEP) | $(B)/.dirs
+	$(CC) $(LIB_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+# The agent's objects include the generated protobuf header (rw.c), which
+# must exist before the first build has its .d files.
+$(B)/agent/%.o: agent/%.c $(NODEP) | $(B)/.dirs $(B)/gen/remote.pb-c.h
+	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -c $< -o $@
+
 
 # The remote-write protobuf; generated code is compiled without our
-# warnings (it casts const away in its initialisers).
-$(B)/gen/remote.pb-c.c $(B)/gen/remote.pb-c.h: agent/remote.proto
+# warnings (it casts const away in its initialisers). One run of protoc-c
+# writes both files (&:), also under make -j.
+$(B)/gen/remote.pb-c.c $(B)/gen/remote.pb-c.h &: agent/remote.proto
 	@mkdir -p $(B)/gen
 	protoc-c --proto_path=agent --c_out=$(B)/gen agent/remote.proto
 
-$(B)/gen/remote.pb-c.o: $(B)/gen/remote.pb-c.c
+$(B)/gen/remote.pb-c.o: $(B)/gen/remote.pb-c.c $(B)/gen/remote.pb-c.h
 	$(CC) -std=c11 $(OPT) $(SAN) -fPIC -fvisibility=hidden $(AGENT_CFLAGS) \
 	    -I$(B)/gen -c $< -o $@
 
 $(B)/.dirs:
-	@mkdir -p $(B)/spool $(B)/tests $(B)/agent
+	@mkdir -p $(B)/spool $(B)/tests $(B)/obj/tests $(B)/agent
 	@touch $@
 
-$(LIB_A): $(LIB_OBJ)
+$(LIB_INT_A): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/spool/libcollector-spool.o: $(LIB_OBJ)
+	$(LD) -r -o $@ $^
+	$(OBJCOPY) --localize-hidden $@
+
+$(LIB_A): $(B)/spool/libcollector-spool.o
 	rm -f $@
 	ar rcs $@ $^
 
 $(LIB_SO): $(LIB_OBJ)
-	$(CC) $(CFLAGS_ALL) -shared -Wl,-soname,libcollector-spool.so.$(SOVERSION) \
+	$(CC) $(LIB_CFLAGS) -shared -Wl,-soname,libcollector-spool.so.$(SOVERSION) \
 	    -o $@ $^ $(SQLITE_LIBS) -lm $(LDFLAGS)
 	ln -sf libcollector-spool.so.$(VERSION) $(B)/libcollector-spool.so.$(SOVERSION)
 	ln -sf libcollector-spool.so.$(SOVERSION) $(B)/libcollector-spool.so
@@ -97,28 +140,31 @@ $(AGENT_A): $(AGENT_OBJ)
 	ar rcs $@ $^
 
 # The programs link the library statically: nothing to set up at run time.
-$(B)/collector-spool: $(B)/spool/cli.o $(LIB_A)
-	$(CC) $(CFLAGS_ALL) -o $@ $^ $(SQLITE_LIBS) -lm $(LDFLAGS)
+$(B)/collector-spool: $(B)/spool/cli.o $(LIB_INT_A)
+	$(CC) $(LIB_CFLAGS) -o $@ $< $(LIB_INT_A) $(SQLITE_LIBS) -lm $(LDFLAGS)
 
-$(B)/collector-agent: $(B)/agent/main.o $(AGENT_A) $(LIB_A)
-	$(CC) $(CFLAGS_ALL) -o $@ $^ $(AGENT_LIBS) $(SQLITE_LIBS) -lm $(LDFLAGS)
-
-$(B)/collector-spool.pc: spool/collector-spool.pc.in Makefile | $(B)/.dirs
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+$(B)/collector-agent: $(B)/agent/main.o $(AGENT_A) $(LIB_INT_A)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(AGENT_A) $(LIB_INT_A) $(AGENT_LIBS) \
+	    $(SQLITE_LIBS) -lm $(LDFLAGS)
 
 # --- tests -----------------------------------------------------------------
 
-$(B)/tests/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(AGENT_A) $(LIB_A) | $(B)/.dirs
-	$(CC) $(CFLAGS_ALL) $(SQLITE_CFLAGS) $(AGENT_CFLAGS) -Itests/unit -o $@ $< \
-	    $(AGENT_A) $(LIB_A) $(CMOCKA_LIBS) $(AGENT_LIBS) $(SQLITE_LIBS) -lm $(LDFLAGS)
+# Compiled, then linked: a changed archive relinks a test, and only a
+# header it includes compiles it again. The objects sit apart from the
+# programs: tests/run-tests runs every $(B)/tests/test_*.
+$(B)/obj/tests/%.o: tests/unit/%.c $(NODEP) | $(B)/.dirs $(B)/gen/remote.pb-c.h
+	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -Itests/unit -c $< -o $@
 
-$(B)/tests/%: tests/helpers/%.c $(AGENT_A) $(LIB_A) | $(B)/.dirs
-	$(CC) $(CFLAGS_ALL) $(SQLITE_CFLAGS) $(AGENT_CFLAGS) -o $@ $< $(AGENT_A) $(LIB_A) \
+$(B)/obj/tests/%.o: tests/helpers/%.c $(NODEP) | $(B)/.dirs $(B)/gen/remote.pb-c.h
+	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -c $< -o $@
+
+$(UNIT_TESTS): $(B)/tests/%: $(B)/obj/tests/%.o $(AGENT_A) $(LIB_INT_A)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(AGENT_A) $(LIB_INT_A) $(CMOCKA_LIBS) \
 	    $(AGENT_LIBS) $(SQLITE_LIBS) -lm $(LDFLAGS)
 
-# The peer cases' table is shared with the unit test.
-$(B)/tests/peers-dump: tests/unit/expo_peers.h
+$(HELPERS): $(B)/tests/%: $(B)/obj/tests/%.o $(AGENT_A) $(LIB_INT_A)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(AGENT_A) $(LIB_INT_A) $(AGENT_LIBS) \
+	    $(SQLITE_LIBS) -lm $(LDFLAGS)
 
 test-build: all $(UNIT_TESTS) $(HELPERS)
 
@@ -157,11 +203,11 @@ FUZZ_OBJ := $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRC) $(AGENT_SRC)) \
             build/fuzz/obj/remote.pb-c.o
 FUZZ_NOLINK := $(subst fuzzer,fuzzer-no-link,$(FUZZ_CFLAGS))
 
-build/fuzz/obj/%.o: %.c $(wildcard spool/*.h agent/*.h) build/gen/remote.pb-c.h
+build/fuzz/obj/%.o: %.c $(NODEP) | build/gen/remote.pb-c.h
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_NOLINK) -Ibuild/gen $(SQLITE_CFLAGS) $(AGENT_CFLAGS) -c $< -o $@
+	clang $(FUZZ_NOLINK) $(DEPFLAGS) -Ibuild/gen $(SQLITE_CFLAGS) $(AGENT_CFLAGS) -c $< -o $@
 
-build/fuzz/obj/remote.pb-c.o: build/gen/remote.pb-c.c
+build/fuzz/obj/remote.pb-c.o: build/gen/remote.pb-c.c build/gen/remote.pb-c.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_NOLINK) -Ibuild/gen $(AGENT_CFLAGS) -c $< -o $@
 
@@ -169,8 +215,8 @@ build/fuzz/libfuzzed.a: $(FUZZ_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-build/fuzz/%: tests/fuzz/%.c build/fuzz/libfuzzed.a $(wildcard spool/*.h agent/*.h)
-	clang $(FUZZ_CFLAGS) -Ibuild/gen $(SQLITE_CFLAGS) $(AGENT_CFLAGS) -o $@ $< \
+build/fuzz/%: tests/fuzz/%.c $(NODEP) build/fuzz/libfuzzed.a
+	clang $(FUZZ_CFLAGS) $(DEPFLAGS) -Ibuild/gen $(SQLITE_CFLAGS) $(AGENT_CFLAGS) -o $@ $< \
 	    build/fuzz/libfuzzed.a $(AGENT_LIBS) $(SQLITE_LIBS) -lm
 
 fuzz-build: $(FUZZ_TARGETS)
@@ -224,11 +270,12 @@ bench-scale: deps
 	$(MAKE) all
 	tests/bench/scale $(B)
 
-# Refuses the unsafe string functions in our own sources.
+# Refuses the unsafe string functions in our own sources. The pattern
+# matches the call itself (the name not preceded by a letter, digit or _):
+# snprintf( does not match, and a line with both keeps its sprintf( found.
 checksrc:
-	@bad=$$(grep -nE '(^|[^a-z_])(sprintf|strcpy|strcat|atoi|strtok|gets)\(' \
-	    spool/*.c spool/*.h agent/*.c agent/*.h tests/*/*.c 2>/dev/null | \
-	    grep -v 'snprintf\|vsnprintf'); \
+	@bad=$$(grep -nE '(^|[^[:alnum:]_])(v?sprintf|strcpy|strcat|atoi|strtok|gets)[[:space:]]*\(' \
+	    spool/*.c spool/*.h agent/*.c agent/*.h tests/*/*.c tests/*/*.h 2>/dev/null); \
 	if [ -n "$$bad" ]; then echo "checksrc: unsafe calls:"; echo "$$bad"; exit 1; fi; \
 	echo "checksrc: ok"
 
@@ -249,7 +296,19 @@ SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
             -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
             -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g'
 
-install: all
+# One rule writes the .pc file, with the paths this make was given: into the
+# build tree, and into the installed tree at install time, always (install's
+# PREFIX need not be the build's).
+PC_INST := $(DESTDIR)$(PKGCONFIGDIR)/collector-spool.pc
+$(B)/collector-spool.pc $(PC_INST): spool/collector-spool.pc.in Makefile
+	@mkdir -p $(@D)
+	$(SUBST) spool/collector-spool.pc.in > $@.tmp
+	chmod 0644 $@.tmp
+	mv -f $@.tmp $@
+$(PC_INST): FORCE
+FORCE:
+
+install: all $(PC_INST)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
 	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(DOCDIR)/examples
 	install -m 0755 $(PROGS) $(DESTDIR)$(BINDIR)/
@@ -258,8 +317,6 @@ install: all
 	ln -sf libcollector-spool.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libcollector-spool.so.$(SOVERSION)
 	ln -sf libcollector-spool.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libcollector-spool.so
 	install -m 0644 spool/collector-spool.h $(DESTDIR)$(INCLUDEDIR)/
-	$(SUBST) spool/collector-spool.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/collector-spool.pc
-	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/collector-spool.pc
 	for m in $(MANPAGES); do \
 	    s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 	    install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
@@ -295,3 +352,7 @@ uninstall:
 
 clean:
 	rm -rf build
+
+# What each object, test program and fuzz target read (DEPFLAGS).
+include $(wildcard $(B)/spool/*.d $(B)/agent/*.d $(B)/obj/tests/*.d \
+                   build/fuzz/*.d build/fuzz/obj/*/*.d)

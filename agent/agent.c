@@ -20,7 +20,7 @@
 #include "agent.h"
 #include "agent_test.h"
 #include "clock.h"
-#include "collector-spool.h"
+#include "spool-agent.h"
 #include "expo.h"
 #include "groups.h"
 #include "limit.h"

@@ -28,19 +28,21 @@
 #include <libconfig.h>
 
 #include "cfg.h"
-#include "collector-spool.h"
+#include "spool-agent.h"
+#include "dbuf.h"
 #include "expo.h"
+#include "http.h"
 #include "log.h"
 
-/* Caps: a file of garbage must not make anything grow unbounded. */
+/* Caps: a file of garbage must not make anything grow unbounded. The job
+ * and the buckets of a histogram take the spool's own (SPOOL_MAX_JOB,
+ * SPOOL_MAX_BUCKETS). */
 #define STR_MAX      4096          /* one string setting */
-#define JOB_MAX      1024          /* as the spool's job column */
 #define SECRET_MAX   65536         /* a password or token file */
 #define ENVFILE_MAX  (1024 * 1024) /* an env file */
 #define ERRORS_MAX   65536         /* all messages together */
 #define HEADERS_MAX  64
 #define HIST_MAX     1024
-#define BUCKETS_MAX  256
 #define LOC_MAX      1024          /* "file:line: " */
 
 const char *
@@ -63,29 +65,41 @@ cfg_strerror(cfg_err e)
 
 /* The messages so far, each ending in a newline. */
 typedef struct ebuf {
-	char *s;        /* NULL while empty */
-	size_t len, cap;
+	dbuf b;         /* capped a little above ERRORS_MAX: see eb_add() */
 	int full;       /* past ERRORS_MAX: the rest are dropped */
-	int oom;
+	int oom;        /* anything in the load ran out of memory */
 } ebuf;
 
-static int
-eb_reserve(ebuf *e, size_t extra)
-{
-	size_t want = e->len + extra + 1, cap = e->cap ? e->cap : 256;
-	char *p;
+static const char eb_more[] = "(more errors not shown)\n";
 
-	if (want <= e->cap)
-		return 0;
-	while (cap < want)
-		cap *= 2;
-	if ((p = realloc(e->s, cap)) == NULL) {
+/* An empty list, after the messages in *prev (taken over; NULL: none). */
+static void
+eb_init(ebuf *e, char **prev)
+{
+	size_t n = prev != NULL && *prev != NULL ? strlen(*prev) : 0;
+
+	dbuf_init(&e->b, n + ERRORS_MAX + sizeof(eb_more));
+	e->full = 0;
+	e->oom = 0;
+	if (n > 0 && dbuf_add(&e->b, *prev, n) != DBUF_OK)
 		e->oom = 1;
-		return -1;
+	if (prev != NULL) {
+		free(*prev);
+		*prev = NULL;
 	}
-	e->s = p;
-	e->cap = cap;
-	return 0;
+}
+
+/* The messages as one string (caller frees), NULL when there are none;
+ * e is left empty. */
+static char *
+eb_take(ebuf *e)
+{
+	char *s = NULL;
+
+	if (e->b.len > 0 && (s = dbuf_take(&e->b, NULL)) == NULL)
+		e->oom = 1;
+	dbuf_free(&e->b);
+	return s;
 }
 
 static void eb_add(ebuf *e, const char *fmt, ...)
@@ -94,7 +108,6 @@ static void eb_add(ebuf *e, const char *fmt, ...)
 static void
 eb_add(ebuf *e, const char *fmt, ...)
 {
-	static const char more[] = "(more errors not shown)\n";
 	va_list ap;
 	int n;
 
@@ -107,22 +120,17 @@ eb_add(ebuf *e, const char *fmt, ...)
 		return;
 	/* One line says that messages were dropped, so that a file of
 	 * garbage gives a bounded answer that still says so. */
-	if (e->len + (size_t)n + 1 + sizeof(more) > ERRORS_MAX) {
+	if (e->b.len + (size_t)n + 1 + sizeof(eb_more) > ERRORS_MAX) {
 		e->full = 1;
-		if (eb_reserve(e, sizeof(more)) == 0) {
-			memcpy(e->s + e->len, more, sizeof(more));
-			e->len += sizeof(more) - 1;
-		}
+		if (dbuf_adds(&e->b, eb_more) == DBUF_ENOMEM)
+			e->oom = 1;
 		return;
 	}
-	if (eb_reserve(e, (size_t)n + 1) != 0)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(e->s + e->len, (size_t)n + 1, fmt, ap);
+	dbuf_vaddf(&e->b, fmt, ap);
 	va_end(ap);
-	e->len += (size_t)n;
-	e->s[e->len++] = '\n';
-	e->s[e->len] = '\0';
+	if (dbuf_add(&e->b, "\n", 1) == DBUF_ENOMEM)
+		e->oom = 1;
 }
 
 /* s as it may appear in a message: at most 64 bytes (cut at a character
@@ -359,15 +367,6 @@ blank(char ch)
 	return ch == ' ' || ch == '\t';
 }
 
-static int
-has_ctl(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return 1;
-	return 0;
-}
-
 /* Decimal numbers only, whole text: strtod alone would also take leading
  * blanks, hex, "inf" and "nan". */
 static int
@@ -415,99 +414,24 @@ parse_bool(const char *s)
 	return -1;
 }
 
+/* A base URL, as http_check_url() takes it; *keep is the length without
+ * trailing slashes, which the sinks add themselves. */
 static int
-parse_port(const char *p, size_t n)
+url_check(const char *u, size_t *keep, char *why, size_t wn)
 {
-	long v = 0;
-
-	if (n == 0 || n > 5)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return -1;
-		v = v * 10 + (p[i] - '0');
-	}
-	return v <= 65535 ? (int)v : -1;
-}
-
-/*
- * http:// or https://, a host (a name, an address or [IPv6]), an optional
- * port, an optional path prefix kept as given; no blanks, query, fragment or
- * user:password (credentials come from username and password_file, so that
- * they are never in a URL that gets logged). *keep is the length without
- * trailing slashes, which the push code adds itself.
- */
-static int
-url_check(const char *u, size_t n, size_t *keep, char *why, size_t wn)
-{
-	const char *p, *auth_end, *host_end, *port = NULL;
-	const char *reason = NULL, *a = strstr(u, "://");
+	const char *reason;
 	char sb[80];
-	size_t k;
+	int quotable;
 
-	/* Credentials first, whatever else is wrong: the messages below
-	 * quote the URL, and must not quote a password. */
-	a = a != NULL ? a + 3 : u;
-	if (memchr(a, '@', strcspn(a, "/?#")) != NULL) {
-		snprintf(why, wn, "bad URL: must not carry credentials (use "
-		    "username and password_file)");
-		return -1;
-	}
-	if (n >= 7 && strncasecmp(u, "http://", 7) == 0)
-		p = u + 7;
-	else if (n >= 8 && strncasecmp(u, "https://", 8) == 0)
-		p = u + 8;
-	else {
-		reason = "must start with http:// or https://";
-		goto out;
-	}
-	for (k = 0; k < n; k++)
-		if ((unsigned char)u[k] <= ' ' || u[k] == 0x7f) {
-			reason = "must not contain blanks or control characters";
-			goto out;
-		}
-	if (strpbrk(u, "?#") != NULL) {
-		reason = "must not have a query or fragment";
-		goto out;
-	}
-	auth_end = p + strcspn(p, "/");
-	if (*p == '[') {
-		const char *rb = memchr(p, ']', (size_t)(auth_end - p));
-
-		if (rb == NULL || rb == p + 1 ||
-		    (rb + 1 < auth_end && rb[1] != ':')) {
-			reason = "has a bad IPv6 address";
-			goto out;
-		}
-		host_end = rb + 1;
-		if (host_end < auth_end)
-			port = host_end + 1;
-	} else {
-		const char *colon = memchr(p, ':', (size_t)(auth_end - p));
-
-		host_end = colon ? colon : auth_end;
-		if (colon != NULL)
-			port = colon + 1;
-	}
-	if (host_end == p) {
-		reason = "has no host";
-		goto out;
-	}
-	if (port != NULL && parse_port(port, (size_t)(auth_end - port)) <= 0) {
-		reason = "has a bad port";
-		goto out;
-	}
-	k = n;
-	while (k > (size_t)(auth_end - u) && u[k - 1] == '/')
-		k--;
-	*keep = k;
-out:
-	if (reason != NULL) {
+	if ((reason = http_check_url(u, keep, &quotable)) == NULL)
+		return 0;
+	/* A URL with credentials is not quoted: it holds a password. */
+	if (!quotable)
+		snprintf(why, wn, "bad URL: %s", reason);
+	else
 		snprintf(why, wn, "bad URL '%s': %s", shown(u, sb, sizeof(sb)),
 		    reason);
-		return -1;
-	}
-	return 0;
+	return -1;
 }
 
 /* ADDR:PORT, where ADDR may be empty (every address) or [IPv6]. */
@@ -526,7 +450,7 @@ listen_check(const char *s, size_t n, char *why, size_t wn)
 			goto bad;
 	} else if (memchr(s, ':', hl) != NULL)
 		goto bad;
-	if (parse_port(colon + 1, n - hl - 1) < 0) {
+	if (http_parse_port(colon + 1, n - hl - 1) < 0) {
 		snprintf(why, wn, "bad port in '%s'", shown(s, sb, sizeof(sb)));
 		return -1;
 	}
@@ -555,15 +479,16 @@ str_check(const row *r, const char *s, size_t *keep, char *why, size_t wn)
 		return -1;
 	}
 	if (r->type == T_URL)
-		return url_check(s, n, keep, why, wn);
-	if (has_ctl(s, n)) {
+		return url_check(s, keep, why, wn);
+	if (http_has_ctl(s, n)) {
 		snprintf(why, wn, "must not contain control characters");
 		return -1;
 	}
 	switch (r->type) {
 	case T_JOB:
-		if (n > JOB_MAX) {
-			snprintf(why, wn, "too long (limit %d bytes)", JOB_MAX);
+		if (n > SPOOL_MAX_JOB) {
+			snprintf(why, wn, "too long (limit %d bytes)",
+			    SPOOL_MAX_JOB);
 			return -1;
 		}
 		/* A job, like a label value, is UTF-8. */
@@ -738,58 +663,16 @@ store_text(ld *l, const row *r, const char *text, const char *loc,
 
 /* --- the file ---------------------------------------------------------------- */
 
-static int
-header_name_char(char ch)
-{
-	/* RFC 9110 tchar. */
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	    (ch >= '0' && ch <= '9') || (ch != '\0' &&
-	    strchr("!#$%&'*+-.^_`|~", ch) != NULL);
-}
-
-/* "Name: value" with a token name and a non-empty value that cannot split
- * the request (no CR, LF or other control characters). The value is never
- * quoted back: it may be a credential. */
+/* A header as http_check_header() takes it, and no longer than any string
+ * setting. The value is never quoted back: it may be a credential. */
 static int
 header_check(const char *h, char *why, size_t wn)
 {
-	const char *colon = strchr(h, ':'), *v;
-	char name[80], sb[80];
-	size_t i, nl;
-
 	if (strlen(h) > STR_MAX) {
 		snprintf(why, wn, "too long (limit %d bytes)", STR_MAX);
 		return -1;
 	}
-	if (colon == NULL || colon == h) {
-		snprintf(why, wn, "expected 'Name: value'");
-		return -1;
-	}
-	nl = (size_t)(colon - h);
-	for (i = 0; i < nl; i++)
-		if (!header_name_char(h[i])) {
-			if (nl > 64)
-				nl = 64;
-			memcpy(name, h, nl);
-			name[nl] = '\0';
-			snprintf(why, wn, "bad header name '%s'",
-			    shown(name, sb, sizeof(sb)));
-			return -1;
-		}
-	for (v = colon + 1; blank(*v); v++)
-		;
-	if (*v == '\0') {
-		snprintf(why, wn, "expected 'Name: value' (the value is "
-		    "empty)");
-		return -1;
-	}
-	for (; *v != '\0'; v++)
-		if (((unsigned char)*v < 0x20 && *v != '\t') || *v == 0x7f) {
-			snprintf(why, wn, "the value must not contain line "
-			    "breaks or control characters");
-			return -1;
-		}
-	return 0;
+	return http_check_header(h, why, wn);
 }
 
 static void
@@ -893,8 +776,11 @@ set_buckets(ld *l, const config_setting_t *s, size_t idx, cfg_histogram *h)
 	    (size_t)config_setting_length(s) : 0;
 	if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST)
 		why = "expected a list of numbers, [ 0.1, 0.5, 1.0 ]";
-	else if (n < 1 || n > BUCKETS_MAX)
-		why = "must hold 1 to 256 bounds";
+	else if (n < 1 || n > SPOOL_MAX_BUCKETS) {
+		eb_add(&l->e, "%shistograms[%zu].buckets: must hold 1 to %d "
+		    "bounds", loc, idx, SPOOL_MAX_BUCKETS);
+		return -1;
+	}
 	if (why != NULL) {
 		eb_add(&l->e, "%shistograms[%zu].buckets: %s", loc, idx, why);
 		return -1;
@@ -1268,7 +1154,7 @@ read_secret(ld *l, size_t ri)
 		buf[--len] = '\0';
 	if (memchr(buf, '\0', len) != NULL)
 		why = "holds a NUL byte";
-	else if (has_ctl(buf, len))
+	else if (http_has_ctl(buf, len))
 		why = "holds a line break or control character (only one "
 		    "trailing newline is allowed)";
 	else if (len == 0 && !(r->flags & F_EMPTY))
@@ -1284,7 +1170,7 @@ read_secret(ld *l, size_t ri)
 
 /* Checks of one destination that need several of its settings. */
 static void
-http_checks(ld *l, const char *sec, const cfg_http *h)
+dest_checks(ld *l, const char *sec, const http_conf *h)
 {
 	char p[64], loc[LOC_MAX];
 	int ru, rp, rb, rk;
@@ -1342,8 +1228,8 @@ file_checks(ld *l)
 		    "less than pushgateway.retry_min (%.15g)", loc,
 		    l->c->retry_max, l->c->retry_min);
 	}
-	http_checks(l, "pushgateway", &l->c->gw);
-	http_checks(l, "remote_write", &l->c->rw);
+	dest_checks(l, "pushgateway", &l->c->gw);
+	dest_checks(l, "remote_write", &l->c->rw);
 	for (size_t i = 0; i < NROWS; i++) {
 		const row *r = &rows[i];
 		const char *path;
@@ -1627,21 +1513,21 @@ cfg_parse_env(const char *text, size_t len, const char *name,
     int (*fn)(const char *key, const char *value, void *arg), void *arg,
     char **errors)
 {
-	ebuf e = { NULL, 0, 0, 0, 0 };
+	ebuf e;
 	env_adapter a = { fn, arg };
 	cfg_err rc;
+	char *s;
 
-	if (errors != NULL && *errors != NULL) {
-		e.s = *errors;
-		e.len = strlen(e.s);
-		e.cap = e.len + 1;
-	}
+	eb_init(&e, errors);
 	rc = env_parse(text, len, name ? name : "env", fn ? env_adapt : NULL,
 	    &a, &e);
+	s = eb_take(&e);
+	if (e.oom)
+		rc = CFG_ENOMEM;
 	if (errors != NULL)
-		*errors = e.s;
+		*errors = s;
 	else
-		free(e.s);
+		free(s);
 	return rc;
 }
 
@@ -1843,6 +1729,7 @@ ld_init(ld *l)
 	cfg *c;
 
 	memset(l, 0, sizeof(*l));
+	eb_init(&l->e, NULL);
 	if ((c = l->c = calloc(1, sizeof(*c))) == NULL) {
 		l->e.oom = 1;
 		return -1;
@@ -1930,26 +1817,26 @@ finish(ld *l)
 static cfg_err
 ld_result(ld *l, cfg **out, char **errors)
 {
+	char *msgs = eb_take(&l->e);
 	cfg_err rc = CFG_OK;
 
 	if (l->e.oom)
 		rc = CFG_ENOMEM;
 	else if (l->enoent)
 		rc = CFG_ENOENT;
-	else if (l->e.len > 0)
+	else if (msgs != NULL)
 		rc = CFG_EINVAL;
 	for (size_t i = 0; i < NROWS; i++)
 		free(l->origin[i]);
 	if (rc == CFG_OK) {
 		*out = l->c;
-		free(l->e.s);
 		return rc;
 	}
 	cfg_free(l->c);
 	if (rc == CFG_ENOMEM || errors == NULL)
-		free(l->e.s);
+		free(msgs);
 	else
-		*errors = l->e.s;
+		*errors = msgs;
 	return rc;
 }
 
@@ -2275,7 +2162,7 @@ warn_mode(const char *setting, const char *path)
 }
 
 static void
-warn_http(const char *sec, const cfg_http *h)
+warn_http(const char *sec, const http_conf *h)
 {
 	char p[64];
 

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "http.h"
+
 #define CFG_DEFAULT_FILE "/etc/collector-agent/collector-agent.conf"
 /* The default heartbeat: this many intervals, and at least this many
  * seconds (docs/agent.md, "Heartbeat"). */
@@ -37,26 +39,10 @@ const char *cfg_strerror(cfg_err e);
 
 typedef struct cfg_histogram {
 	char *name;       /* metric family name (valid metric name) */
-	double *bounds;   /* finite, strictly increasing; at most 256 */
+	double *bounds;   /* finite, strictly increasing; at most
+	                     SPOOL_MAX_BUCKETS */
 	size_t n;
 } cfg_histogram;
-
-/* Settings of one HTTP destination (the Pushgateway; remote write later). */
-typedef struct cfg_http {
-	char *url;                 /* http:// or https://, may carry a path */
-	double timeout;            /* seconds, total per request */
-	char *username;            /* basic auth, NULL for none */
-	char *password;            /* read from password_file; secret */
-	char *password_file;
-	char *bearer_token;        /* read from bearer_token_file; secret */
-	char *bearer_token_file;
-	char *ca_file, *cert_file, *key_file; /* NULL for none */
-	int insecure_skip_verify;
-	char **headers;            /* "Name: value" each; n_headers of them */
-	size_t n_headers;
-	int gzip;                  /* gzip PUT bodies (the gateway's only;
-	                            * default 1 there, 0 for remote write) */
-} cfg_http;
 
 typedef struct cfg {
 	/* spool */
@@ -69,7 +55,7 @@ typedef struct cfg {
 	long max_series;           /* default 100000 */
 
 	/* pushgateway */
-	cfg_http gw;               /* default url http://127.0.0.1:9091, timeout 10 */
+	http_conf gw;              /* default url http://127.0.0.1:9091, timeout 10 */
 	int enabled;               /* default 1 */
 	double interval;           /* seconds, default 60, 1..86400 */
 	double heartbeat;          /* seconds between pushes of the agent's
@@ -86,7 +72,7 @@ typedef struct cfg {
 	                            * too; default 0 */
 
 	/* remote write; url NULL or "" disables it */
-	cfg_http rw;
+	http_conf rw;
 	long rw_max_samples_per_send; /* default 2000 */
 
 	char *listen;              /* "ADDR:PORT" or NULL/"" for none */

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "collector-spool.h"
+#include "spool-agent.h"
 #include "ttl.h"
 
 /* One group as listed (strings owned by the list). A sink may change its

@@ -8,7 +8,7 @@
 #define LIMIT_H
 
 #include "cfg.h"
-#include "collector-spool.h"
+#include "spool-agent.h"
 #include "selfm.h"
 
 /* The usage read counts every series (5 ms at 100,000, 60 ms at a

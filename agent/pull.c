@@ -6,20 +6,34 @@
 #include <string.h>
 
 #include "expo.h"
+#include "hmap.h"
 #include "pull.h"
 
+const char *
+pull_strerror(pull_err e)
+{
+	switch (e) {
+	case PULL_OK:
+		return "ok";
+	case PULL_ESTOPPED:
+		return "stopped by its sink";
+	case PULL_ESPOOL:
+		return "cannot read the spool";
+	case PULL_ENOMEM:
+		return "out of memory";
+	}
+	return "unknown pull error";
+}
+
 /*
- * The series of one family already written, across its groups, as 64-bit
- * hashes of the name and the label set. The label set's hash is the sum of
- * its pairs' (mixed) hashes, so it does not depend on the order of the
- * pairs: the same set can be split differently between a group's labels
- * and a series' own. A hash collision would drop a series; at 2^-64 per
- * pair of series that is not a practical concern.
+ * The series of one family already written, across its groups, are kept
+ * as 64-bit hashes of the name and the label set (the keys of an hmap, the
+ * values unused). The label set's hash is the sum of its pairs' (mixed)
+ * hashes, so it does not depend on the order of the pairs: the same set
+ * can be split differently between a group's labels and a series' own. A
+ * hash collision would drop a series; at 2^-64 per pair of series that is
+ * not a practical concern.
  */
-typedef struct hset {
-	uint64_t *slot;   /* 0 is empty */
-	size_t cap, n;
-} hset;
 
 static uint64_t
 fnv(const char *s, size_t n)
@@ -67,57 +81,22 @@ labels_hash(const char *l)
 	return sum;
 }
 
-/* Adds h; returns 1 when it was there, 0 when added, -1 out of memory. */
+/* Adds h to s; returns 1 when it was there, 0 when added, -1 out of
+ * memory. */
 static int
-hset_add(hset *s, uint64_t h)
+hash_add(hmap *s, uint64_t h)
 {
-	size_t i;
+	int created;
 
-	if (h == 0)
-		h = 1;
-	if ((s->n + 1) * 2 > s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 256;
-		uint64_t *n = calloc(cap, sizeof(*n));
-		if (n == NULL)
-			return -1;
-		for (size_t k = 0; k < s->cap; k++) {
-			if (s->slot[k] == 0)
-				continue;
-			for (i = s->slot[k] & (cap - 1); n[i]; i = (i + 1) & (cap - 1))
-				;
-			n[i] = s->slot[k];
-		}
-		free(s->slot);
-		s->slot = n;
-		s->cap = cap;
-	}
-	for (i = h & (s->cap - 1); s->slot[i]; i = (i + 1) & (s->cap - 1))
-		if (s->slot[i] == h)
-			return 1;
-	s->slot[i] = h;
-	s->n++;
-	return 0;
-}
-
-static void
-hset_clear(hset *s)
-{
-	if (s->n > 0)
-		memset(s->slot, 0, s->cap * sizeof(*s->slot));
-	s->n = 0;
+	if (hmap_put(s, &h, sizeof(h), &created) == NULL)
+		return -1;
+	return !created;
 }
 
 static int
-hset_has(const hset *s, uint64_t h)
+hash_has(const hmap *s, uint64_t h)
 {
-	if (h == 0)
-		h = 1;
-	if (s->cap == 0)
-		return 0;
-	for (size_t i = h & (s->cap - 1); s->slot[i]; i = (i + 1) & (s->cap - 1))
-		if (s->slot[i] == h)
-			return 1;
-	return 0;
+	return hmap_get(s, &h, sizeof(h)) != NULL;
 }
 
 /*
@@ -129,7 +108,7 @@ hset_has(const hset *s, uint64_t h)
  * memory.
  */
 static int
-claim(hset *claimed, const spool_family *f)
+claim(hmap *claimed, const spool_family *f)
 {
 	static const char *const sfx[] = { "_count", "_sum", "_bucket" };
 	size_t n = strlen(f->name), k;
@@ -147,7 +126,7 @@ claim(hset *claimed, const spool_family *f)
 		size_t l = strlen(sfx[i]);
 		memcpy(name, f->name, n);
 		memcpy(name + n, sfx[i], l);
-		if (hset_add(claimed, fnv(name, n + l)) < 0)
+		if (hash_add(claimed, fnv(name, n + l)) < 0)
 			return -1;
 	}
 	return 0;
@@ -260,7 +239,7 @@ own_labels(const glabels *g, const char *labels, char *buf,
 	return 1;
 }
 
-int
+pull_err
 pull_walk(spool_t *s, const pull_sink *sink, void *arg, pull_result *res,
     char *err, size_t errlen)
 {
@@ -268,14 +247,16 @@ pull_walk(spool_t *s, const pull_sink *sink, void *arg, pull_result *res,
 	const spool_family *f;
 	const spool_sample *x;
 	glabels g = { 0 };
-	hset seen = { 0 }, claimed = { 0 };
+	hmap *seen = NULL, *claimed = NULL;
 	char *type = NULL, *buf = NULL;
-	int fresh, rc = -1, skip = 0, collides = 0, gkeep = 1;
+	int fresh, skip = 0, collides = 0, gkeep = 1;
+	pull_err rc = PULL_ENOMEM;
 	spool_err e;
 
 	memset(res, 0, sizeof(*res));
 	g.id = -1;
-	if ((buf = malloc(EXPO_MAX_LINE)) == NULL)
+	if ((buf = malloc(EXPO_MAX_LINE)) == NULL ||
+	    (seen = hmap_new()) == NULL || (claimed = hmap_new()) == NULL)
 		goto nomem;
 	if ((e = spool_cursor_open_all(s, &c)) != SPOOL_OK)
 		goto spool;
@@ -292,7 +273,7 @@ pull_walk(spool_t *s, const pull_sink *sink, void *arg, pull_result *res,
 			break;
 		spool_cursor_group(c, &gid, &job, &grouping);
 		if (fresh) {
-			int k = hset_has(&claimed, fnv(f->name,
+			int k = hash_has(claimed, fnv(f->name,
 			    strlen(f->name)));
 			skip = selfm_owns(f->name);
 			collides = !skip && k;
@@ -300,13 +281,13 @@ pull_walk(spool_t *s, const pull_sink *sink, void *arg, pull_result *res,
 			if ((type = strdup(f->type)) == NULL)
 				goto nomem;
 			if (!skip && !collides) {
-				if (claim(&claimed, f) != 0)
+				if (claim(claimed, f) != 0)
 					goto nomem;
 				if (sink->family != NULL &&
 				    sink->family(arg, f) != 0)
 					goto stopped;
 			}
-			hset_clear(&seen);
+			hmap_clear(seen, NULL);
 		}
 		if (skip)
 			continue;
@@ -336,7 +317,7 @@ pull_walk(spool_t *s, const pull_sink *sink, void *arg, pull_result *res,
 		own_labels(&g, x->labels, buf, &labels);
 		h = fnv(x->name, strlen(x->name)) + g.hash +
 		    labels_hash(labels);
-		if ((dup = hset_add(&seen, h)) < 0)
+		if ((dup = hash_add(seen, h)) < 0)
 			goto nomem;
 		if (dup) {
 			res->duplicate++;
@@ -348,20 +329,22 @@ pull_walk(spool_t *s, const pull_sink *sink, void *arg, pull_result *res,
 			goto stopped;
 		res->series++;
 	}
-	rc = 0;
+	rc = PULL_OK;
 	goto done;
 stopped:
-	rc = 1;
+	rc = PULL_ESTOPPED;
 	goto done;
 spool:
+	rc = PULL_ESPOOL;
 	snprintf(err, errlen, "%s", spool_errmsg(s));
 	goto done;
 nomem:
-	snprintf(err, errlen, "out of memory");
+	rc = PULL_ENOMEM;
+	snprintf(err, errlen, "%s", pull_strerror(PULL_ENOMEM));
 done:
 	spool_cursor_close(c);
-	free(seen.slot);
-	free(claimed.slot);
+	hmap_free(seen, NULL);
+	hmap_free(claimed, NULL);
 	clear_group(&g);
 	free(type);
 	free(buf);
@@ -371,30 +354,32 @@ done:
 static int
 text_family(void *arg, const spool_family *f)
 {
-	return render_family(arg, f) != RENDER_OK;
+	return render_family(arg, f) != DBUF_OK;
 }
 
 static int
 text_sample(void *arg, const spool_sample *x, const char *extra)
 {
-	return render_sample(arg, x, extra) != RENDER_OK;
+	return render_sample(arg, x, extra) != DBUF_OK;
 }
 
 int
-pull_render(spool_t *s, const selfm *m, rbuf *out, pull_result *res,
+pull_render(spool_t *s, const selfm *m, dbuf *out, pull_result *res,
     char *err, size_t errlen)
 {
 	static const pull_sink text = { text_family, text_sample, NULL };
-	int rc;
+	pull_err rc;
 
-	rbuf_reset(out);
+	dbuf_reset(out);
 	rc = pull_walk(s, &text, out, res, err, errlen);
-	for (size_t i = 0; rc == 0 && m != NULL &&
+	for (size_t i = 0; rc == PULL_OK && m != NULL &&
 	    i < selfm_count_families(); i++)
-		if (selfm_render(out, m, i, NULL) != RENDER_OK)
-			rc = 1;
-	if (rc == 1)
+		if (selfm_render(out, m, i, NULL) != DBUF_OK)
+			rc = PULL_ESTOPPED;
+	/* The text sink stops only when the buffer is full (or out of
+	 * memory): say which, and the cap. */
+	if (rc == PULL_ESTOPPED)
 		snprintf(err, errlen, "%s (the limit is %zu bytes)",
 		    render_strerror(out->err), out->max);
-	return rc == 0 ? 0 : -1;
+	return rc == PULL_OK ? 0 : -1;
 }

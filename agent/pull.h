@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "collector-spool.h"
+#include "spool-agent.h"
 #include "render.h"
 #include "selfm.h"
 
@@ -50,11 +50,21 @@ typedef struct pull_sink {
 	int (*keep)(void *arg, int64_t group_id);
 } pull_sink;
 
+typedef enum pull_err {
+	PULL_OK = 0,      /* walked to the end */
+	PULL_ESTOPPED,    /* a sink callback returned non-zero */
+	PULL_ESPOOL,      /* reading the spool failed */
+	PULL_ENOMEM
+} pull_err;
+
+const char *pull_strerror(pull_err e);
+
 /*
- * Walks the view into sink. Returns 0 at the end, 1 when the sink stopped
- * it, or -1 with a reason in err (the spool, or memory).
+ * Walks the view into sink. PULL_ESTOPPED is the sink's own doing, not a
+ * failure of the walk. On PULL_ESPOOL and PULL_ENOMEM err holds the reason
+ * (the spool's message; "out of memory").
  */
-int pull_walk(spool_t *s, const pull_sink *sink, void *arg,
+pull_err pull_walk(spool_t *s, const pull_sink *sink, void *arg,
     pull_result *res, char *err, size_t errlen);
 
 /*
@@ -62,7 +72,7 @@ int pull_walk(spool_t *s, const pull_sink *sink, void *arg,
  * Returns 0, or -1 with a reason in err (a spool failure, or out's cap);
  * out then holds a partial text the caller must not serve.
  */
-int pull_render(spool_t *s, const selfm *m, rbuf *out, pull_result *res,
+int pull_render(spool_t *s, const selfm *m, dbuf *out, pull_result *res,
     char *err, size_t errlen);
 
 #endif

@@ -1,19 +1,17 @@
 /*
- * push — the Pushgateway sink, over libcurl. It knows nothing about SQL:
- * it takes a group's job, canonical grouping and rendered body.
- *
- * One push_t holds one reused curl easy handle (keep-alive) for one gateway.
- * curl_global_init() is the caller's (once, at start). Requests carry
- * connect and total timeouts, CURLOPT_NOSIGNAL, low-speed limits, basic auth
- * or a bearer token, TLS settings and extra headers from cfg_http. Secrets
- * never reach a log or an error message.
+ * push — the Pushgateway sink: its paths, PUT with a streamed gzip body
+ * (and the plain fallback), DELETE, and the gateway's start time; over the
+ * HTTP client of http.h, which does the transport (keep-alive, timeouts,
+ * auth, TLS, extra headers, classification, messages without secrets). It
+ * knows nothing about SQL: it takes a group's job, canonical grouping and
+ * rendered body.
  */
 #ifndef PUSH_H
 #define PUSH_H
 
 #include <stddef.h>
 
-#include "cfg.h"
+#include "http.h"
 
 /* Bodies up to this size go plain: with the request's headers they fit
  * one TCP segment (MSS 1448 on Ethernet) either way. */
@@ -32,25 +30,16 @@ typedef enum push_err {
 
 const char *push_strerror(push_err e);
 
-/* What became of one request. */
-typedef enum push_outcome {
-	PUSH_DELIVERED = 0, /* 2xx */
-	PUSH_RETRY,         /* connection error, timeout, 5xx, 429: try again later */
-	PUSH_REFUSED        /* any other answer (4xx, 3xx): the data or request is at fault */
-} push_outcome;
-
-typedef struct push_status {
-	push_outcome outcome;
-	long http_code;        /* 0 when no answer came */
-	double retry_after;    /* seconds from Retry-After; -1 when absent */
-	double seconds;        /* how long the request took */
-	char message[512];     /* the gateway's answer (first line, trimmed) or
-	                          curl's error; "" on success */
-	int gzip;              /* the body went gzip-compressed */
-	int plain_next;        /* refused because the gateway could not read
-	                          gzip: the next PUT goes plain, so send the
-	                          same group again now (push_put_stream) */
-} push_status;
+/*
+ * Transitional: the names these had before http.h, for callers not yet
+ * renamed (push_status is http_status, PUSH_DELIVERED HTTP_DELIVERED, ...).
+ * Remove once no caller uses them.
+ */
+typedef http_outcome push_outcome;
+typedef http_status push_status;
+#define PUSH_DELIVERED HTTP_DELIVERED
+#define PUSH_RETRY HTTP_RETRY
+#define PUSH_REFUSED HTTP_REFUSED
 
 typedef struct push push_t;
 
@@ -59,7 +48,7 @@ typedef struct push push_t;
  * headers); http is copied where needed, so it may be freed afterwards.
  * On failure *out is NULL and errbuf says why.
  */
-push_err push_new(const cfg_http *http, push_t **out, char *errbuf,
+push_err push_new(const http_conf *http, push_t **out, char *errbuf,
     size_t errlen) __attribute__((warn_unused_result));
 
 /* NULL is a no-op. */
@@ -76,24 +65,22 @@ void push_free(push_t *p);
 push_err push_group_path(const char *job, const char *grouping, char **out)
     __attribute__((warn_unused_result));
 
-/*
- * Caps the next requests' timeouts at seconds (connect and total), so that
- * a caller with a deadline (--once, the last push at SIGTERM) is not held
- * past it by one slow request; seconds <= 0 restores the configured ones.
- */
+/* http_limit() on the gateway's client: caps the next requests' timeouts
+ * at seconds; seconds <= 0 restores the configured ones. */
 void push_limit(push_t *p, double seconds);
 
 /* PUT body (len bytes, text format 0.0.4) as the whole group, plain
  * whatever http->gzip says (the agent streams its bodies; this is for
  * bodies already in memory). */
 push_err push_put(push_t *p, const char *job, const char *grouping,
-    const char *body, size_t len, push_status *st)
+    const char *body, size_t len, http_status *st)
     __attribute__((warn_unused_result));
 
 /*
  * The body's source for push_put_stream(): writes up to cap bytes into buf
  * and returns how many, 0 at the end, or (size_t)-1 to abort the request
- * (it then ends as PUSH_RETRY; the source knows why).
+ * (it then ends as HTTP_RETRY; the source knows why): the same contract
+ * as http_source.
  */
 typedef size_t (*push_source)(char *buf, size_t cap, void *arg);
 
@@ -106,7 +93,7 @@ typedef size_t (*push_source)(char *buf, size_t cap, void *arg);
  * PUSH_GZIP_LEVEL; memory stays bounded, see gz.h); a shorter one, which
  * would gain no packet, goes plain with a Content-Length. To know which,
  * src is read for up to PUSH_GZIP_MIN + 1 bytes before the request starts;
- * a source that aborts then ends as PUSH_RETRY with no request sent.
+ * a source that aborts then ends as HTTP_RETRY with no request sent.
  *
  * Gateways before Pushgateway 1.5.0 do not know Content-Encoding and parse
  * the gzip bytes as text. A gzip body refused with 415, or with 400 and a
@@ -118,7 +105,7 @@ typedef size_t (*push_source)(char *buf, size_t cap, void *arg);
  * gzip again, as does push_gzip_again() (a restarted gateway).
  */
 push_err push_put_stream(push_t *p, const char *job, const char *grouping,
-    push_source src, void *arg, push_status *st)
+    push_source src, void *arg, http_status *st)
     __attribute__((warn_unused_result));
 
 /*
@@ -129,18 +116,9 @@ push_err push_put_stream(push_t *p, const char *job, const char *grouping,
  */
 void push_gzip_again(push_t *p);
 
-/*
- * POST a remote-write request (len bytes, snappy-compressed protobuf) to
- * the URL the handle was made with, with remote write's headers and the
- * configured extra ones. 2xx delivered; 5xx, 408 and 429 retry; any other
- * 4xx refused (remote write drops those).
- */
-push_err push_post_rw(push_t *p, const void *body, size_t len,
-    push_status *st) __attribute__((warn_unused_result));
-
 /* DELETE the group from the gateway (202 counts as delivered). */
 push_err push_delete(push_t *p, const char *job, const char *grouping,
-    push_status *st) __attribute__((warn_unused_result));
+    http_status *st) __attribute__((warn_unused_result));
 
 /*
  * GET <url>/api/v1/status, which costs the gateway nothing in proportion to
@@ -150,6 +128,6 @@ push_err push_delete(push_t *p, const char *job, const char *grouping,
  * restarted, and may have lost every group. st says how the request went.
  */
 push_err push_gateway_started(push_t *p, char *out, size_t cap,
-    push_status *st) __attribute__((warn_unused_result));
+    http_status *st) __attribute__((warn_unused_result));
 
 #endif

@@ -12,116 +12,18 @@
 
 #include "expo.h"
 
-/* The first allocation; small bodies then need no second one. */
-#define RBUF_MIN 4096
-
 const char *
-render_strerror(render_err e)
+render_strerror(dbuf_err e)
 {
 	switch (e) {
-	case RENDER_OK:
+	case DBUF_OK:
 		return "ok";
-	case RENDER_ENOMEM:
+	case DBUF_ENOMEM:
 		return "out of memory rendering";
-	case RENDER_ETOOBIG:
+	case DBUF_ETOOBIG:
 		return "rendered body over its size limit";
 	}
 	return "unknown render error";
-}
-
-void
-rbuf_init(rbuf *b, size_t max)
-{
-	b->p = NULL;
-	b->len = 0;
-	b->cap = 0;
-	b->max = max;
-	b->err = RENDER_OK;
-}
-
-void
-rbuf_reset(rbuf *b)
-{
-	b->len = 0;
-	b->err = RENDER_OK;
-}
-
-void
-rbuf_free(rbuf *b)
-{
-	if (b == NULL)
-		return;
-	free(b->p);
-	b->p = NULL;
-	b->len = 0;
-	b->cap = 0;
-	b->err = RENDER_OK;
-}
-
-/*
- * Makes room for n more bytes, or sets the sticky error. Growth doubles so
- * that a body of N bytes costs O(N) copying in all, whatever the line sizes;
- * it stops at max, so the allocation never exceeds the cap either.
- */
-static render_err
-rbuf_room(rbuf *b, size_t n)
-{
-	size_t want, ncap;
-	char *np;
-
-	if (b->err != RENDER_OK)
-		return b->err;
-	if (n > b->max - b->len)
-		return b->err = RENDER_ETOOBIG;
-	want = b->len + n;
-	if (want <= b->cap)
-		return RENDER_OK;
-	ncap = b->cap ? b->cap : RBUF_MIN;
-	while (ncap < want) {
-		if (ncap > SIZE_MAX / 2) {
-			ncap = want;
-			break;
-		}
-		ncap *= 2;
-	}
-	if (ncap > b->max)
-		ncap = b->max;
-	if ((np = realloc(b->p, ncap)) == NULL)
-		return b->err = RENDER_ENOMEM;
-	b->p = np;
-	b->cap = ncap;
-	return RENDER_OK;
-}
-
-render_err
-rbuf_reserve(rbuf *b, size_t n)
-{
-	char *np;
-
-	/* Room for n bytes at once: one allocation of the expected size
-	 * rather than doublings that overshoot it. */
-	if (b->err != RENDER_OK || n <= b->cap - b->len)
-		return b->err;
-	if (n > b->max - b->len)
-		n = b->max - b->len;
-	if ((np = realloc(b->p, b->len + n)) == NULL)
-		return RENDER_OK;   /* only a hint: growth goes on */
-	b->p = np;
-	b->cap = b->len + n;
-	return RENDER_OK;
-}
-
-render_err
-rbuf_add(rbuf *b, const char *s, size_t len)
-{
-	render_err e;
-
-	if ((e = rbuf_room(b, len)) != RENDER_OK)
-		return e;
-	if (len > 0)
-		memcpy(b->p + b->len, s, len);
-	b->len += len;
-	return RENDER_OK;
 }
 
 static const char digits2[201] =
@@ -203,21 +105,19 @@ struct line {
 	size_t vlen;
 };
 
-static render_err
-put_line(rbuf *b, const struct line *l)
+static dbuf_err
+put_line(dbuf *b, const struct line *l)
 {
 	size_t need, parts;
-	render_err e;
-	char *o;
+	char *o, *start;
 
 	parts = (l->elen > 0) + (l->llen > 0) + (l->le != NULL);
 	need = l->nlen + l->slen + 1 + l->vlen + 1;
 	if (parts > 0)
 		need += 2 + (parts - 1) + l->elen + l->llen +
 		    (l->le ? sizeof("le=\"\"") - 1 + l->lelen : 0);
-	if ((e = rbuf_room(b, need)) != RENDER_OK)
-		return e;
-	o = b->p + b->len;
+	if ((o = start = dbuf_room(b, need)) == NULL)
+		return b->err;
 	memcpy(o, l->name, l->nlen);
 	o += l->nlen;
 	if (l->slen > 0) {
@@ -251,21 +151,19 @@ put_line(rbuf *b, const struct line *l)
 	memcpy(o, l->val, l->vlen);
 	o += l->vlen;
 	*o++ = '\n';
-	b->len = (size_t)(o - b->p);
-	return RENDER_OK;
+	dbuf_commit(b, (size_t)(o - start));
+	return DBUF_OK;
 }
 
 /* "# KIND name text\n" as one line, so that it is written whole or not. */
-static render_err
-put_meta(rbuf *b, const char *kind, const char *name, const char *text)
+static dbuf_err
+put_meta(dbuf *b, const char *kind, const char *name, const char *text)
 {
 	size_t klen = strlen(kind), nlen = strlen(name), tlen = strlen(text);
-	render_err e;
-	char *o;
+	char *o, *start;
 
-	if ((e = rbuf_room(b, klen + nlen + tlen + 2)) != RENDER_OK)
-		return e;
-	o = b->p + b->len;
+	if ((o = start = dbuf_room(b, klen + nlen + tlen + 2)) == NULL)
+		return b->err;
 	memcpy(o, kind, klen);
 	o += klen;
 	memcpy(o, name, nlen);
@@ -274,73 +172,98 @@ put_meta(rbuf *b, const char *kind, const char *name, const char *text)
 	memcpy(o, text, tlen);
 	o += tlen;
 	*o++ = '\n';
-	b->len = (size_t)(o - b->p);
-	return RENDER_OK;
+	dbuf_commit(b, (size_t)(o - start));
+	return DBUF_OK;
 }
 
-render_err
-render_family(rbuf *b, const spool_family *f)
+dbuf_err
+render_family(dbuf *b, const spool_family *f)
 {
 	const char *type = f->type ? f->type : "untyped";
-	render_err e;
+	dbuf_err e;
 
 	if (f->help != NULL &&
-	    (e = put_meta(b, "# HELP ", f->name, f->help)) != RENDER_OK)
+	    (e = put_meta(b, "# HELP ", f->name, f->help)) != DBUF_OK)
 		return e;
 	if (f->typed || strcmp(type, "untyped") != 0)
 		return put_meta(b, "# TYPE ", f->name, type);
 	return b->err;
 }
 
-/*
- * The _bucket lines (cumulative), le="+Inf" with the total, then _sum and
- * _count. On an error the buffer goes back to where the histogram began, so
- * that no series is left half written.
- */
-static render_err
-render_hist(rbuf *b, struct line *l, const spool_hist *h)
+int
+render_hist_each(const spool_sample *x,
+    int (*fn)(const render_hist_line *l, void *arg), void *arg)
 {
+	const spool_hist *h = x->hist;
 	char le[EXPO_VALUE_BUF], val[EXPO_VALUE_BUF];
-	size_t mark = b->len;
+	render_hist_line l;
 	uint64_t cum = 0;
-	render_err e = RENDER_OK;
+	int r;
 
-	l->suffix = "_bucket";
-	l->slen = sizeof("_bucket") - 1;
-	l->le = le;
-	l->val = val;
-	for (size_t i = 0; i < h->n && e == RENDER_OK; i++) {
+	/* The text is the value as render writes it; each buffer holds
+	 * EXPO_VALUE_BUF bytes, room for the NUL after the longest value. */
+	l.suffix = "_bucket";
+	l.slen = sizeof("_bucket") - 1;
+	l.le = le;
+	l.text = val;
+	for (size_t i = 0; i < h->n; i++) {
 		cum += h->counts[i];
-		l->lelen = fmt_value(h->bounds[i], le);
-		l->vlen = fmt_u64(cum, val);
-		e = put_line(b, l);
+		l.lelen = fmt_value(h->bounds[i], le);
+		le[l.lelen] = '\0';
+		l.value = (double)cum;
+		l.tlen = fmt_u64(cum, val);
+		val[l.tlen] = '\0';
+		if ((r = fn(&l, arg)) != 0)
+			return r;
 	}
-	if (e != RENDER_OK)
-		goto out;
 	cum += h->counts[h->n];
-	l->le = "+Inf";
-	l->lelen = 4;
-	l->vlen = fmt_u64(cum, val);
-	if ((e = put_line(b, l)) != RENDER_OK)
-		goto out;
-	l->le = NULL;
-	l->suffix = "_sum";
-	l->slen = 4;
-	l->vlen = fmt_value(h->sum, val);
-	if ((e = put_line(b, l)) != RENDER_OK)
-		goto out;
-	l->suffix = "_count";
-	l->slen = 6;
-	l->vlen = fmt_u64(cum, val);
-	e = put_line(b, l);
-out:
-	if (e != RENDER_OK)
-		b->len = mark;
-	return e;
+	l.le = "+Inf";
+	l.lelen = 4;
+	l.value = (double)cum;
+	l.tlen = fmt_u64(cum, val);
+	val[l.tlen] = '\0';
+	if ((r = fn(&l, arg)) != 0)
+		return r;
+	l.suffix = "_sum";
+	l.slen = 4;
+	l.le = NULL;
+	l.lelen = 0;
+	l.value = h->sum;
+	l.tlen = fmt_value(h->sum, val);
+	val[l.tlen] = '\0';
+	if ((r = fn(&l, arg)) != 0)
+		return r;
+	l.suffix = "_count";
+	l.slen = 6;
+	l.value = (double)cum;
+	l.tlen = fmt_u64(cum, val);
+	val[l.tlen] = '\0';
+	return fn(&l, arg);
 }
 
-render_err
-render_sample(rbuf *b, const spool_sample *x, const char *extra)
+/* A histogram's line for render_hist_each: the sample's line with the
+ * expansion's suffix, le and value put in. */
+typedef struct hist_out {
+	dbuf *b;
+	struct line *l;
+} hist_out;
+
+static int
+hist_line(const render_hist_line *h, void *arg)
+{
+	hist_out *o = arg;
+
+	o->l->suffix = h->suffix;
+	o->l->slen = h->slen;
+	o->l->le = h->le;
+	o->l->lelen = h->lelen;
+	o->l->val = h->text;
+	o->l->vlen = h->tlen;
+	return put_line(o->b, o->l) != DBUF_OK;
+}
+
+dbuf_err
+render_sample(dbuf *b, const spool_sample *x, const char *extra)
 {
 	char val[EXPO_VALUE_BUF];
 	struct line l;
@@ -355,8 +278,16 @@ render_sample(rbuf *b, const spool_sample *x, const char *extra)
 	l.llen = strlen(l.labels);
 	l.le = NULL;
 	l.lelen = 0;
-	if (x->hist != NULL)
-		return render_hist(b, &l, x->hist);
+	if (x->hist != NULL) {
+		hist_out o = { b, &l };
+		size_t mark = b->len;
+
+		/* On an error the buffer goes back to where the histogram
+		 * began, so that no series is left half written. */
+		if (render_hist_each(x, hist_line, &o) != 0)
+			dbuf_setlen(b, mark);
+		return b->err;
+	}
 	l.val = val;
 	l.vlen = fmt_value(x->value, val);
 	return put_line(b, &l);

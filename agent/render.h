@@ -16,49 +16,58 @@
 
 #include <stddef.h>
 
-#include "collector-spool.h"
+#include "dbuf.h"
+#include "spool-agent.h"
 
-typedef enum render_err {
-	RENDER_OK = 0,
-	RENDER_ENOMEM,
-	RENDER_ETOOBIG   /* the buffer's cap was reached */
-} render_err;
+/*
+ * render's only failures are its buffer's (dbuf.h): DBUF_ETOOBIG when the
+ * cap is reached, DBUF_ENOMEM. Each call returns the buffer's sticky error,
+ * so a caller may render a whole body and check b->err once. Every line is
+ * written whole or not at all, so a buffer that hit its cap holds only
+ * complete lines.
+ */
 
-const char *render_strerror(render_err e);
-
-/* A growable byte buffer with a cap (curl's dynbuf). After an error the
- * buffer keeps what it had and refuses further writes until reset. */
-typedef struct rbuf {
-	char *p;
-	size_t len;
-	size_t cap;     /* allocated */
-	size_t max;     /* the cap: len never exceeds it */
-	render_err err; /* sticky */
-} rbuf;
-
-/* An empty buffer that will grow to at most max bytes. */
-void rbuf_init(rbuf *b, size_t max);
-/* Empties the buffer (keeps the allocation) and clears the error. */
-void rbuf_reset(rbuf *b);
-/* Frees the memory; the buffer may be initialised again. */
-void rbuf_free(rbuf *b);
-render_err rbuf_add(rbuf *b, const char *s, size_t len);
-/* A hint: makes room for n more bytes in one allocation (at most up to the
- * cap). Out of memory is not an error here; the writes that follow grow
- * the buffer as usual. */
-render_err rbuf_reserve(rbuf *b, size_t n);
+/* The reason, worded for a rendered body ("rendered body over its size
+ * limit"). */
+const char *render_strerror(dbuf_err e);
 
 /*
  * Writes the family's "# HELP" (when help is not NULL) and "# TYPE" (when
  * typed, or the type is not untyped) lines.
  */
-render_err render_family(rbuf *b, const spool_family *f);
+dbuf_err render_family(dbuf *b, const spool_family *f);
 
 /*
  * Writes one sample. extra is a canonical label list to put first (the job
  * and grouping labels in pull mode), or NULL/"". An observed histogram
  * (x->hist) becomes its _bucket, _sum and _count lines.
  */
-render_err render_sample(rbuf *b, const spool_sample *x, const char *extra);
+dbuf_err render_sample(dbuf *b, const spool_sample *x, const char *extra);
+
+/*
+ * One series of an observed histogram's expansion, as render_sample()
+ * writes it: NAME SUFFIX{labels[,le="LE"]} TEXT. All borrowed until the
+ * callback returns; the strings are NUL-terminated.
+ */
+typedef struct render_hist_line {
+	const char *suffix;   /* "_bucket", "_sum" or "_count" */
+	size_t slen;
+	const char *le;       /* _bucket: the bound ("+Inf" last); else NULL */
+	size_t lelen;
+	double value;         /* the cumulative count, the sum, the count */
+	const char *text;     /* value as render writes it (a count in all
+	                       * its digits, even past 2^53) */
+	size_t tlen;
+} render_hist_line;
+
+/*
+ * The expansion of x->hist (which must not be NULL) written once for every
+ * sink: each cumulative bucket in bound order, then le="+Inf" with the
+ * total, then _sum, then _count, each handed to fn. render_sample() writes
+ * its text through it; remote write makes its samples from it. Stops at
+ * the first non-zero return of fn and returns it; 0 when all were given.
+ */
+int render_hist_each(const spool_sample *x,
+    int (*fn)(const render_hist_line *l, void *arg), void *arg);
 
 #endif

@@ -2,9 +2,12 @@
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <snappy-c.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dbuf.h"
 #include "expo.h"
 #include "hmap.h"
 #include "remote.pb-c.h"
@@ -26,21 +29,20 @@ struct rw_batch {
 	ent *ents;
 	lab *labs;
 	size_t nlabs, caplabs;
-	char *arena;               /* NUL-terminated names and raw values */
-	size_t alen, acap;
+	/* NUL-terminated names and raw values. No cap: max_samples bounds
+	 * it. After out of memory it takes nothing until the reset. */
+	dbuf arena;
 	/* What encode builds; kept for the next batch. */
 	Prometheus__TimeSeries *ts, **tsp;
 	Prometheus__Label *pl, **plp;
 	Prometheus__Sample *ps, **psp;
 	size_t capts, cappl;
-	uint8_t *pb;
-	size_t pbcap;
+	dbuf pb;                   /* the packed protobuf */
 	/* The last group's labels, parsed: samples come group by group. */
 	char *gcopy;
 	expo_label gl[EXPO_MAX_LABELS];
 	size_t ng;
-	char *z;
-	size_t zcap;
+	dbuf z;                    /* pb, compressed */
 };
 
 const char *
@@ -73,6 +75,9 @@ rw_batch_new(size_t max_samples)
 		free(b);
 		return NULL;
 	}
+	dbuf_init(&b->arena, SIZE_MAX);
+	dbuf_init(&b->pb, SIZE_MAX);
+	dbuf_init(&b->z, SIZE_MAX);
 	return b;
 }
 
@@ -83,15 +88,15 @@ rw_batch_free(rw_batch *b)
 		return;
 	free(b->ents);
 	free(b->labs);
-	free(b->arena);
+	dbuf_free(&b->arena);
 	free(b->ts);
 	free(b->tsp);
 	free(b->pl);
 	free(b->plp);
 	free(b->ps);
 	free(b->psp);
-	free(b->pb);
-	free(b->z);
+	dbuf_free(&b->pb);
+	dbuf_free(&b->z);
 	free(b->gcopy);
 	free(b);
 }
@@ -101,7 +106,7 @@ rw_batch_reset(rw_batch *b)
 {
 	b->n = 0;
 	b->nlabs = 0;
-	b->alen = 0;
+	dbuf_reset(&b->arena);
 }
 
 size_t
@@ -145,24 +150,17 @@ grow(void **p, size_t *cap, size_t want, size_t sz)
 	return 0;
 }
 
-/* Room for n more bytes in the arena. */
-static int
-arena_room(rw_batch *b, size_t n)
-{
-	return grow((void **)&b->arena, &b->acap, b->alen + n, 1);
-}
 
 /* Appends s (len bytes), unescaped when esc, and a NUL; returns its
  * offset, or (size_t)-1 out of memory. */
 static size_t
 arena_add(rw_batch *b, const char *s, size_t len, int esc)
 {
-	size_t off = b->alen;
-	char *o;
+	size_t off = b->arena.len;
+	char *o, *start;
 
-	if (arena_room(b, len + 1) != 0)
+	if ((o = start = dbuf_room(&b->arena, len + 1)) == NULL)
 		return (size_t)-1;
-	o = b->arena + b->alen;
 	for (size_t i = 0; i < len; i++) {
 		if (esc && s[i] == '\\' && i + 1 < len) {
 			i++;
@@ -171,7 +169,7 @@ arena_add(rw_batch *b, const char *s, size_t len, int esc)
 			*o++ = s[i];
 	}
 	*o++ = '\0';
-	b->alen = (size_t)(o - b->arena);
+	dbuf_commit(&b->arena, (size_t)(o - start));
 	return off;
 }
 
@@ -205,7 +203,7 @@ rw_batch_add(rw_batch *b, const char *name, const char *group,
 	expo_label sl[EXPO_MAX_LABELS];
 	const expo_label *gl;
 	tlab t[2 * EXPO_MAX_LABELS + 1];
-	size_t ng, ns = 0, nt = 0, alen = b->alen, nlabs = b->nlabs;
+	size_t ng, ns = 0, nt = 0, alen = b->arena.len, nlabs = b->nlabs;
 	const char *why;
 	ent *e;
 
@@ -270,7 +268,7 @@ rw_batch_add(rw_batch *b, const char *name, const char *group,
 		l->name = arena_add(b, t[i].name, t[i].nlen, 0);
 		l->value = arena_add(b, t[i].value, t[i].vlen, t[i].esc);
 		if (l->name == (size_t)-1 || l->value == (size_t)-1) {
-			b->alen = alen;
+			dbuf_setlen(&b->arena, alen);
 			b->nlabs = nlabs;
 			return RW_ENOMEM;
 		}
@@ -293,7 +291,7 @@ rw_batch_drop_last(rw_batch *b)
 		return;
 	e = &b->ents[--b->n];
 	b->nlabs = e->lab0;
-	b->alen = b->labs[e->lab0].name;
+	dbuf_setlen(&b->arena, b->labs[e->lab0].name);
 }
 
 /* The labels in a key: pairs of NUL-terminated strings. 0 when it is not
@@ -313,17 +311,19 @@ key_labels(const rw_key *k)
 rw_err
 rw_batch_add_key(rw_batch *b, const rw_key *k, double value, int64_t ts_ms)
 {
-	size_t alen = b->alen, nlabs = b->nlabs, n = 0, off;
+	size_t alen = b->arena.len, nlabs = b->nlabs, n = 0, off;
+	char *o;
 	ent *e;
 
 	if (b->n == b->max)
 		return RW_EFULL;
 	if ((n = key_labels(k)) == 0)
 		return RW_EINVAL;
-	if (labs_room(b, n) != 0 || arena_room(b, k->len) != 0)
+	if (labs_room(b, n) != 0 ||
+	    (o = dbuf_room(&b->arena, k->len)) == NULL)
 		return RW_ENOMEM;
-	memcpy(b->arena + alen, k->p, k->len);
-	b->alen += k->len;
+	memcpy(o, k->p, k->len);
+	dbuf_commit(&b->arena, k->len);
 	for (off = 0; off < k->len;) {
 		lab *l = &b->labs[b->nlabs++];
 		l->name = alen + off;
@@ -434,8 +434,8 @@ rw_seen_note(rw_seen *s, const rw_batch *b, int *dup)
 		return RW_EINVAL;
 	e = &b->ents[b->n - 1];
 	off = b->labs[e->lab0].name;
-	key = b->arena + off;
-	klen = b->alen - off;
+	key = b->arena.p + off;
+	klen = b->arena.len - off;
 	if ((v = hmap_put(s->m, key, klen, &created)) == NULL)
 		return RW_ENOMEM;
 	old = (uintptr_t)*v;
@@ -657,6 +657,8 @@ rw_batch_encode(rw_batch *b, const char **out, size_t *outlen)
 {
 	Prometheus__WriteRequest wr;
 	size_t len, zlen, capts = b->capts, cappl = b->cappl;
+	uint8_t *pb;
+	char *z;
 	size_t c1 = capts, c2 = capts, c3 = capts, c4 = cappl;
 
 	if (grow((void **)&b->ts, &c1, b->n, sizeof(*b->ts)) != 0 ||
@@ -671,8 +673,8 @@ rw_batch_encode(rw_batch *b, const char **out, size_t *outlen)
 	b->cappl = cappl;
 	for (size_t i = 0; i < b->nlabs; i++) {
 		prometheus__label__init(&b->pl[i]);
-		b->pl[i].name = b->arena + b->labs[i].name;
-		b->pl[i].value = b->arena + b->labs[i].value;
+		b->pl[i].name = b->arena.p + b->labs[i].name;
+		b->pl[i].value = b->arena.p + b->labs[i].value;
 		b->plp[i] = &b->pl[i];
 	}
 	for (size_t i = 0; i < b->n; i++) {
@@ -695,17 +697,43 @@ rw_batch_encode(rw_batch *b, const char **out, size_t *outlen)
 	 * whole request once more: every string is in the arena (with a NUL
 	 * to spare); a label adds at most 18 bytes of tags and lengths, a
 	 * series with its one sample at most 32. */
-	len = b->alen + 18 * b->nlabs + 32 * b->n + 16;
-	if (grow((void **)&b->pb, &b->pbcap, len, 1) != 0)
+	len = b->arena.len + 18 * b->nlabs + 32 * b->n + 16;
+	dbuf_reset(&b->pb);
+	dbuf_reset(&b->z);
+	if ((pb = (uint8_t *)dbuf_room(&b->pb, len)) == NULL)
 		return RW_ENOMEM;
-	len = prometheus__write_request__pack(&wr, b->pb);
+	len = prometheus__write_request__pack(&wr, pb);
 	zlen = snappy_max_compressed_length(len);
-	if (grow((void **)&b->z, &b->zcap, zlen, 1) != 0)
+	if ((z = dbuf_room(&b->z, zlen)) == NULL)
 		return RW_ENOMEM;
-	if (snappy_compress((const char *)b->pb, len, b->z, &zlen) !=
-	    SNAPPY_OK)
+	if (snappy_compress((const char *)pb, len, z, &zlen) != SNAPPY_OK)
 		return RW_ECOMPRESS;
-	*out = b->z;
+	*out = z;
 	*outlen = zlen;
 	return RW_OK;
+}
+
+http_err
+rw_post(http_t *h, const void *body, size_t len, http_status *st)
+{
+	static const char *const hdr[] = {
+		"Content-Encoding: snappy",
+		"Content-Type: application/x-protobuf",
+		"X-Prometheus-Remote-Write-Version: 0.1.0",
+	};
+	/* The specification's classification is http_classify()'s: retry
+	 * on 5xx and 429, never on other 4xx; 408 (a proxy timed out
+	 * waiting for the body) is about the connection, so retried too. */
+	http_request rq = { .method = "POST", .body = body, .len = len,
+	    .headers = hdr, .n_headers = sizeof(hdr) / sizeof(hdr[0]) };
+
+	if (body == NULL) {
+		if (st != NULL) {
+			http_status_init(st);
+			snprintf(st->message, sizeof(st->message),
+			    "invalid argument");
+		}
+		return HTTP_EINVAL;
+	}
+	return http_request_do(h, &rq, st);
 }

@@ -1,8 +1,9 @@
 /*
  * rw — Prometheus remote write 1.0 encoding: samples in, a snappy
- * block-compressed WriteRequest protobuf out (protobuf-c, libsnappy). It
- * knows nothing about HTTP or SQL: a sink adds samples as the spool reader
- * hands them over, then sends what rw_batch_encode() gives.
+ * block-compressed WriteRequest protobuf out (protobuf-c, libsnappy), and
+ * the POST that sends it (rw_post, over http.h). It knows nothing about
+ * SQL: a sink adds samples as the spool reader hands them over, then sends
+ * what rw_batch_encode() gives.
  *
  * Each sample is one TimeSeries with one Sample. Its labels are __name__,
  * the group's labels (job and grouping; they replace a series label of the
@@ -14,6 +15,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "http.h"
 
 typedef enum rw_err {
 	RW_OK = 0,
@@ -51,6 +54,8 @@ size_t rw_batch_last_labels(const rw_batch *b);
  * group and labels are canonical exposition label lists (`k="v",...`,
  * escaped; "" or NULL for none): the group's labels win over the series'.
  * A value of NaN is sent as is (use rw_stale_nan() for a staleness marker).
+ * After RW_ENOMEM the batch keeps what it holds but takes no more samples
+ * (nor keys) until rw_batch_reset(): its string arena's error is sticky.
  */
 rw_err rw_batch_add(rw_batch *b, const char *name, const char *group,
     const char *labels, double value, int64_t ts_ms);
@@ -158,5 +163,17 @@ void rw_seen_saved(rw_seen *s);
  * from the batch until its next change.
  */
 rw_err rw_batch_encode(rw_batch *b, const char **out, size_t *outlen);
+
+/*
+ * POSTs one encoded request (len bytes, as rw_batch_encode() gives) to the
+ * receiver h was made for (its URL is the write endpoint itself), with the
+ * headers remote write 1.0 asks for after the configured ones. 2xx is
+ * delivered; 5xx, 429 and 408 are retried; any other answer is refused,
+ * and the protocol says to drop its samples. Returns http.h's error when
+ * the request could not be made (st says why); otherwise st says what
+ * the receiver answered.
+ */
+http_err rw_post(http_t *h, const void *body, size_t len, http_status *st)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -272,8 +272,8 @@ selfm_each(const selfm *m, size_t i, const char *extra,
 }
 
 typedef struct render_ctx {
-	rbuf *b;
-	render_err e;
+	dbuf *b;
+	dbuf_err e;
 } render_ctx;
 
 static int
@@ -282,23 +282,23 @@ render_one(void *arg, const spool_sample *x, const char *extra)
 	render_ctx *r = arg;
 
 	r->e = render_sample(r->b, x, extra);
-	return r->e != RENDER_OK;
+	return r->e != DBUF_OK;
 }
 
-render_err
-selfm_render(rbuf *b, const selfm *m, size_t i, const char *extra)
+dbuf_err
+selfm_render(dbuf *b, const selfm *m, size_t i, const char *extra)
 {
-	render_ctx r = { b, RENDER_OK };
+	render_ctx r = { b, DBUF_OK };
 	spool_family f;
-	render_err e;
+	dbuf_err e;
 
 	if (i >= NFAMS)
-		return RENDER_OK;
+		return DBUF_OK;
 	f.name = fams[i].name;
 	f.type = fams[i].type;
 	f.typed = 1;
 	f.help = fams[i].help;
-	if ((e = render_family(b, &f)) != RENDER_OK)
+	if ((e = render_family(b, &f)) != DBUF_OK)
 		return e;
 	(void)selfm_each(m, i, extra, render_one, &r);
 	return r.e;

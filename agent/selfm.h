@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "collector-spool.h"
+#include "spool-agent.h"
 #include "render.h"
 
 #define SELFM_PREFIX "collector_agent_"
@@ -98,7 +98,7 @@ int selfm_each(const selfm *m, size_t i, const char *extra,
  * Writes family i of m (HELP, TYPE, samples) into b. extra is a canonical
  * label list put first on every sample (NULL or "" for none).
  */
-render_err selfm_render(rbuf *b, const selfm *m, size_t i,
+dbuf_err selfm_render(dbuf *b, const selfm *m, size_t i,
     const char *extra);
 
 #endif

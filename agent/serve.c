@@ -389,7 +389,7 @@ refresh(serve_t *s, char *err, size_t errlen)
 {
 	double now = clock_mono();
 	struct MHD_Response *r;
-	rbuf b;
+	dbuf b;
 
 	if (s->plain != NULL && now - s->made < REUSE_SECONDS)
 		return FRESH_OK;
@@ -404,14 +404,14 @@ refresh(serve_t *s, char *err, size_t errlen)
 		    "try again shortly");
 		return FRESH_BUSY;
 	}
-	rbuf_init(&b, s->o.max_body);
+	dbuf_init(&b, s->o.max_body);
 	if (s->last_len > 0)
-		(void)rbuf_reserve(&b, s->last_len + s->last_len / 8);
+		(void)dbuf_reserve(&b, s->last_len + s->last_len / 8);
 	err[0] = '\0';
-	if (s->o.metrics(s->o.arg, &b, err, errlen) != 0 || b.err != RENDER_OK) {
+	if (s->o.metrics(s->o.arg, &b, err, errlen) != 0 || b.err != DBUF_OK) {
 		if (err[0] == '\0')
 			snprintf(err, errlen, "%s", render_strerror(b.err));
-		rbuf_free(&b);
+		dbuf_free(&b);
 		goto failed;
 	}
 	if (b.p == NULL && (b.p = malloc(1)) == NULL) {

@@ -48,7 +48,7 @@ typedef struct serve_options {
 	                            * seconds without a beat; 0: 60 */
 	/* Renders /metrics into out (empty, capped at max_body); returns 0,
 	 * or -1 with a reason in err. Runs on the server's thread. */
-	int (*metrics)(void *arg, rbuf *out, char *err, size_t errlen);
+	int (*metrics)(void *arg, dbuf *out, char *err, size_t errlen);
 	void *arg;
 } serve_options;
 

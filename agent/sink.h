@@ -18,7 +18,7 @@
 #include <stddef.h>
 
 #include "cfg.h"
-#include "collector-spool.h"
+#include "spool-agent.h"
 #include "groups.h"
 #include "selfm.h"
 

@@ -26,7 +26,7 @@
 
 #include "backoff.h"
 #include "clock.h"
-#include "collector-spool.h"
+#include "spool-agent.h"
 #include "log.h"
 #include "push.h"
 #include "render.h"
@@ -60,7 +60,7 @@ typedef struct gw {
 	int64_t resync_from;      /* ... from this group id on (cut short) */
 	park *parks;
 	size_t nparks, capparks;
-	rbuf body;
+	dbuf body;
 	log_limit record_lim;     /* pushes that could not be recorded */
 	double round_start;       /* monotonic: when this round was due */
 	double hb_next;           /* monotonic: the agent's own metrics are
@@ -201,7 +201,7 @@ self_before(rctx *r, const char *name)
 	    (n = selfm_family_name(r->next_self)) != NULL &&
 	    (name == NULL || strcmp(n, name) < 0)) {
 		if (selfm_render(&r->g->body, r->g->env->m, r->next_self++,
-		    NULL) != RENDER_OK)
+		    NULL) != DBUF_OK)
 			return 1;
 	}
 	return 0;
@@ -216,9 +216,9 @@ fill(rctx *r)
 	const spool_sample *x;
 	int fresh;
 
-	rbuf_reset(&g->body);
+	dbuf_reset(&g->body);
 	r->off = 0;
-	while (g->body.len < CHUNK && !r->ended && g->body.err == RENDER_OK) {
+	while (g->body.len < CHUNK && !r->ended && g->body.err == DBUF_OK) {
 		if (r->cur != NULL) {
 			if (spool_cursor_next(r->cur, &f, &x, &fresh) !=
 			    SPOOL_OK) {
@@ -234,7 +234,7 @@ fill(rctx *r)
 					    selfm_owns(f->name);
 					if (!r->skip && (self_before(r,
 					    f->name) || render_family(
-					    &g->body, f) != RENDER_OK))
+					    &g->body, f) != DBUF_OK))
 						break;
 				}
 				if (!r->skip)
@@ -246,7 +246,7 @@ fill(rctx *r)
 			break;
 		r->ended = 1;
 	}
-	if (g->body.err != RENDER_OK) {
+	if (g->body.err != DBUF_OK) {
 		r->why = render_strerror(g->body.err);
 		return -1;
 	}
@@ -278,14 +278,14 @@ body_source(char *buf, size_t cap, void *arg)
 /* --- requests ------------------------------------------------------------ */
 
 static selfm_result
-result_of(push_outcome o)
+result_of(http_outcome o)
 {
 	switch (o) {
-	case PUSH_DELIVERED:
+	case HTTP_DELIVERED:
 		break;
-	case PUSH_RETRY:
+	case HTTP_RETRY:
 		return SELFM_RETRY;
-	case PUSH_REFUSED:
+	case HTTP_REFUSED:
 		return SELFM_REJECTED;
 	}
 	return SELFM_SUCCESS;
@@ -293,7 +293,7 @@ result_of(push_outcome o)
 
 /* Counts a request and tells the loop it is alive. */
 static void
-count_request(gw *g, const push_status *st)
+count_request(gw *g, const http_status *st)
 {
 	selfm_count(g->env->m, result_of(st->outcome), st->seconds,
 	    clock_wall());
@@ -306,7 +306,7 @@ count_request(gw *g, const push_status *st)
  * retry_max: one proxy's word does not silence the agent (and its
  * heartbeat) past what the operator set. */
 static void
-transport_failed(gw *g, const group *x, const push_status *st,
+transport_failed(gw *g, const group *x, const http_status *st,
     const char *what)
 {
 	double d = backoff_honour(backoff_next(&g->bo), st->retry_after,
@@ -326,7 +326,7 @@ static gw_next
 do_delete(gw *g, group *x, const char *why, step *out)
 {
 	sink_env *env = g->env;
-	push_status st;
+	http_status st;
 	push_err pe;
 	spool_err e;
 	int dropped;
@@ -340,7 +340,7 @@ do_delete(gw *g, group *x, const char *why, step *out)
 	}
 	count_request(g, &st);
 	switch (st.outcome) {
-	case PUSH_DELIVERED:
+	case HTTP_DELIVERED:
 		backoff_reset(&g->bo);
 		e = spool_group_deleted(env->s, x->id, x->version, &dropped);
 		if (e != SPOOL_OK) {
@@ -365,12 +365,12 @@ do_delete(gw *g, group *x, const char *why, step *out)
 		} else
 			x->id = 0;
 		return GW_NEXT;
-	case PUSH_RETRY:
+	case HTTP_RETRY:
 		transport_failed(g, x, &st, "delete");
 		out->transport_failed = 1;
 		out->pending = 1;
 		return GW_UNREACHABLE;
-	case PUSH_REFUSED:
+	case HTTP_REFUSED:
 		/* Parked like a refused push: tried again when the group
 		 * changes or after retry_max, not hammered. */
 		park_set(g, x->id, x->version, clock_mono() +
@@ -395,7 +395,7 @@ do_push(gw *g, group *x, int with_self, step *out, gw_sent *sent)
 	sink_env *env = g->env;
 	rctx r;
 	gw_sent dummy;
-	push_status st;
+	http_status st;
 	int64_t version = 0;
 	push_err pe;
 	spool_err se;
@@ -410,7 +410,7 @@ again:
 	r.g = g;
 	r.own = groups_is_default(env->gl, x);
 	r.with_self = with_self;
-	rbuf_reset(&g->body);
+	dbuf_reset(&g->body);
 	if (x->id != 0 &&
 	    (se = spool_cursor_open(env->s, x->id, &r.cur, &version)) !=
 	    SPOOL_OK) {
@@ -440,7 +440,7 @@ again:
 	if (st.plain_next && plain_again-- > 0)
 		goto again;
 	switch (st.outcome) {
-	case PUSH_DELIVERED:
+	case HTTP_DELIVERED:
 		*sent = SENT_DELIVERED;
 		backoff_reset(&g->bo);
 		park_drop(g, x->id);
@@ -471,13 +471,13 @@ again:
 			    "grouping=%s", log_q(x->job), log_q(x->grouping));
 		x->parked = 0;
 		return GW_NEXT;
-	case PUSH_RETRY:
+	case HTTP_RETRY:
 		*sent = SENT_RETRY;
 		transport_failed(g, x, &st, "push");
 		out->transport_failed = 1;
 		out->pending = 1;
 		return GW_UNREACHABLE;
-	case PUSH_REFUSED:
+	case HTTP_REFUSED:
 		/* The message may carry the status already ("HTTP 301:
 		 * redirect not followed", or "HTTP 404" for an empty body). */
 		if (strncmp(st.message, "HTTP ", 5) == 0)
@@ -588,7 +588,7 @@ probe_gateway(gw *g)
 {
 	sink_env *env = g->env;
 	char started[128], *id;
-	push_status st;
+	http_status st;
 	push_err pe;
 	int changed = 0;
 	size_t n;
@@ -597,7 +597,7 @@ probe_gateway(gw *g)
 		return;
 	g->probe_unreachable = 0;
 	if ((pe = push_gateway_started(g->p, started, sizeof(started), &st)) !=
-	    PUSH_OK || st.outcome == PUSH_RETRY) {
+	    PUSH_OK || st.outcome == HTTP_RETRY) {
 		/* The pushes will meet the same failure. */
 		g->probe_unreachable = 1;
 		snprintf(g->last_failure, sizeof(g->last_failure), "%s",
@@ -605,7 +605,7 @@ probe_gateway(gw *g)
 		return;
 	}
 	(void)env->between(env, g, SINK_MAY_BEAT);
-	if (st.outcome == PUSH_REFUSED || started[0] == '\0') {
+	if (st.outcome == HTTP_REFUSED || started[0] == '\0') {
 		/* A daemon says it once; --once would say it every run, so
 		 * there it is information. */
 		void (*say)(const char *, const char *, ...) =
@@ -615,7 +615,7 @@ probe_gateway(gw *g)
 		    "goes unnoticed, and groups it loses come back only when "
 		    "they change", "url=%s code=%ld reason=%s",
 		    log_q(env->c->gw.url), st.http_code, log_q(st.outcome ==
-		    PUSH_REFUSED ? st.message : "no start_time in "
+		    HTTP_REFUSED ? st.message : "no start_time in "
 		    "/api/v1/status"));
 		return;
 	}
@@ -893,7 +893,7 @@ gw_free(void *self)
 	push_free(g->p);
 	free(g->parks);
 	free(g->gw_known);
-	rbuf_free(&g->body);
+	dbuf_free(&g->body);
 	free(g);
 }
 
@@ -911,7 +911,7 @@ gw_new(sink_env *env, const cfg *c, void **out)
 		return EX_OSERR;
 	}
 	g->env = env;
-	rbuf_init(&g->body, MAX_CHUNK);
+	dbuf_init(&g->body, MAX_CHUNK);
 	if ((rc = connect_gw(g, c)) != 0) {
 		gw_free(g);
 		return rc;

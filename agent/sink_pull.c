@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sysexits.h>
 
-#include "collector-spool.h"
+#include "spool-agent.h"
 #include "log.h"
 #include "pull.h"
 #include "selfm.h"
@@ -47,7 +47,7 @@ typedef struct pulls {
 
 /* Renders /metrics; runs on the server's thread. */
 static int
-render_pull(void *arg, rbuf *out, char *err, size_t errlen)
+render_pull(void *arg, dbuf *out, char *err, size_t errlen)
 {
 	pullctx *pc = arg;
 	pull_result res;

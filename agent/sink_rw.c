@@ -15,11 +15,11 @@
 
 #include "backoff.h"
 #include "clock.h"
-#include "collector-spool.h"
+#include "spool-agent.h"
 #include "expo.h"
 #include "log.h"
 #include "pull.h"
-#include "push.h"
+#include "http.h"
 #include "rw.h"
 #include "selfm.h"
 #include "sink.h"
@@ -53,7 +53,7 @@ typedef enum rws_mark {
 
 typedef struct rws {
 	sink_env *env;
-	push_t *p;
+	http_t *p;
 	rw_batch *batch;
 	rw_seen *seen;            /* series sent, for staleness markers */
 	int loaded;               /* seen holds the set the spool kept for
@@ -73,14 +73,14 @@ typedef struct rws {
 } rws;
 
 static selfm_result
-result_of(push_outcome o)
+result_of(http_outcome o)
 {
 	switch (o) {
-	case PUSH_DELIVERED:
+	case HTTP_DELIVERED:
 		break;
-	case PUSH_RETRY:
+	case HTTP_RETRY:
 		return SELFM_RETRY;
-	case PUSH_REFUSED:
+	case HTTP_REFUSED:
 		return SELFM_REJECTED;
 	}
 	return SELFM_SUCCESS;
@@ -88,7 +88,7 @@ result_of(push_outcome o)
 
 /* A remote-write request of n samples. */
 static void
-count_request(rws *w, const push_status *st, size_t n)
+count_request(rws *w, const http_status *st, size_t n)
 {
 	selfm *m = w->env->m;
 	selfm_result r = result_of(st->outcome);
@@ -109,7 +109,7 @@ rw_flush(rws *w)
 	sink_env *env = w->env;
 	const char *body;
 	size_t len;
-	push_status st;
+	http_status st;
 	rw_err e;
 
 	if (rw_batch_count(w->batch) == 0)
@@ -128,12 +128,12 @@ rw_flush(rws *w)
 		rw_batch_reset(w->batch);
 		return RWS_SENT;
 	}
-	if (push_post_rw(w->p, body, len, &st) != PUSH_OK)
-		st.outcome = PUSH_RETRY;
+	if (rw_post(w->p, body, len, &st) != HTTP_OK)
+		st.outcome = HTTP_RETRY;
 	count_request(w, &st, rw_batch_count(w->batch));
 	(void)env->between(env, w, SINK_MAY_BEAT);
 	switch (st.outcome) {
-	case PUSH_DELIVERED:
+	case HTTP_DELIVERED:
 		/* The backoff is reset by a whole round, not by one request:
 		 * a receiver that takes the first requests of each round and
 		 * refuses the rest is not to be retried at retry_min. */
@@ -141,13 +141,13 @@ rw_flush(rws *w)
 		    "seconds=%.3f", rw_batch_count(w->batch), len,
 		    st.http_code, st.seconds);
 		break;
-	case PUSH_REFUSED:
+	case HTTP_REFUSED:
 		log_warnx("remote write receiver refused a request; its "
 		    "samples are dropped, as the protocol says", "samples=%zu "
 		    "code=%ld reason=%s", rw_batch_count(w->batch),
 		    st.http_code, log_q(st.message));
 		break;
-	case PUSH_RETRY: {
+	case HTTP_RETRY: {
 		/* The backoff's wait, or the server's Retry-After, never
 		 * longer than retry_max: one proxy's word does not silence
 		 * the agent past what the operator set. */
@@ -384,7 +384,7 @@ rw_send(rws *w)
 	char err[512];
 	double start = clock_mono();
 	int64_t now_ms = (int64_t)(r.now_wall * 1000.0), slack;
-	int rc;
+	pull_err rc;
 
 	/* Every round (retries too) has a timestamp of its own, at least
 	 * 2 ms after the last (room for owed markers), so a receiver never
@@ -420,7 +420,7 @@ rw_send(rws *w)
 	rw_batch_reset(w->batch);
 	(void)rw_self(w, &r);
 	rc = pull_walk(env->s, &sink, &r, &res, err, sizeof(err));
-	if (rc < 0) {
+	if (rc == PULL_ESPOOL || rc == PULL_ENOMEM) {
 		/* What was sent is current; the rest goes next round. No
 		 * markers: a series not read is not gone. */
 		log_errorx("cannot read the groups for remote write",
@@ -608,20 +608,20 @@ wanted(const cfg *c)
 static int
 connect_rw(rws *w, const cfg *c)
 {
-	push_t *p = NULL;
+	http_t *p = NULL;
 	rw_batch *batch = NULL;
 	char err[512];
 
-	if (push_new(&c->rw, &p, err, sizeof(err)) != PUSH_OK ||
+	if (http_new(&c->rw, &p, err, sizeof(err)) != HTTP_OK ||
 	    (batch = rw_batch_new((size_t)c->rw_max_samples_per_send)) ==
 	    NULL) {
 		log_errorx("cannot set up the remote write client", "url=%s "
 		    "reason=%s", log_q(c->rw.url), batch == NULL && p ?
 		    "out of memory" : log_q(err));
-		push_free(p);
+		http_free(p);
 		return EX_CONFIG;
 	}
-	push_free(w->p);
+	http_free(w->p);
 	rw_batch_free(w->batch);
 	w->p = p;
 	w->batch = batch;
@@ -638,7 +638,7 @@ rws_free(void *self)
 
 	if (w == NULL)
 		return;
-	push_free(w->p);
+	http_free(w->p);
 	rw_batch_free(w->batch);
 	rw_seen_free(w->seen);
 	free(w);
@@ -681,7 +681,7 @@ rws_round(void *self, double deadline)
 	rws *w = self;
 
 	if (deadline > 0)
-		push_limit(w->p, deadline - clock_mono());
+		http_limit(w->p, deadline - clock_mono());
 	(void)rw_round(w);
 }
 
@@ -717,7 +717,7 @@ rws_once(void *self, double deadline, sink_result *res)
 	double rejected = env->m->rw_requests[SELFM_REJECTED];
 	rws_outcome rc;
 
-	while (push_limit(w->p, deadline - clock_mono()),
+	while (http_limit(w->p, deadline - clock_mono()),
 	    (rc = rw_round(w)) != RWS_SENT) {
 		if (rc == RWS_SPOOL_FAILED) {
 			res->spool_failed = 1;

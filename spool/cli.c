@@ -17,7 +17,8 @@
 
 #include <sqlite3.h>
 
-#include "collector-spool.h"
+#include "dbuf.h"
+#include "spool-agent.h"
 #include "expo.h"
 
 static const char *progname = "collector-spool";
@@ -124,36 +125,43 @@ open_spool(const char *path, int create, spool_t **s)
 static int
 read_stdin(char **out, size_t *len)
 {
-	size_t cap = 65536, n = 0, limit = (size_t)EXPO_MAX_BODY + 1;
-	char *buf = malloc(cap);
+	size_t limit = (size_t)EXPO_MAX_BODY + 1;
+	dbuf b;
 
-	if (buf == NULL)
-		return -1;
+	dbuf_init(&b, limit);
 	for (;;) {
-		size_t r;
-		if (n == cap) {
-			char *nb;
-			if (cap >= limit)
-				break;
-			cap = cap * 2 > limit ? limit : cap * 2;
-			if ((nb = realloc(buf, cap)) == NULL) {
-				free(buf);
-				return -1;
-			}
-			buf = nb;
+		size_t room = b.cap - b.len, r;
+		char *o;
+
+		/* Each read fills the room there is; when there is none, the
+		 * buffer doubles (64 KiB first), up to the limit. */
+		if (room == 0)
+			room = b.len == 0 ? 65536 : b.len;
+		if (room > limit - b.len)
+			room = limit - b.len;
+		if (room == 0)
+			break;
+		if ((o = dbuf_room(&b, room)) == NULL) {
+			dbuf_free(&b);
+			errno = ENOMEM;
+			return -1;
 		}
-		r = fread(buf + n, 1, cap - n, stdin);
-		n += r;
+		r = fread(o, 1, room, stdin);
+		dbuf_commit(&b, r);
 		if (r == 0) {
 			if (ferror(stdin)) {
-				free(buf);
+				dbuf_free(&b);
 				return -1;
 			}
 			break;
 		}
 	}
-	*out = buf;
-	*len = n;
+	*len = b.len;
+	if ((*out = dbuf_take(&b, NULL)) == NULL) {
+		dbuf_free(&b);
+		errno = ENOMEM;
+		return -1;
+	}
 	return 0;
 }
 

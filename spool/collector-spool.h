@@ -1,10 +1,15 @@
 /*
- * libcollector-spool — write and read the collector-agent spool.
+ * libcollector-spool — write metric rows into the collector-agent spool.
  *
  * The spool is a SQLite file (WAL mode) that producers write metric rows into
  * and the agent folds into per-group state. Producers need only spool_open(),
  * spool_put() and spool_close(); the batch calls make many puts one
- * transaction. The fold and the state are the agent's.
+ * transaction; stats and the rejected list say what became of the rows.
+ *
+ * This header is the library's whole interface, and the installed library
+ * exports nothing else. The fold and the group state are the agent's: it
+ * reaches them through a header of the source tree (spool/spool-agent.h)
+ * and links the library statically, so they may change with the agent.
  *
  * Every call returns a spool_err; results go through out-parameters. After a
  * failure, spool_errmsg() says what went wrong in words for the user (the
@@ -88,34 +93,21 @@ typedef struct spool_options {
 SPOOL_API spool_err spool_open(const char *path, const spool_options *opts,
     spool_t **out, char *errbuf, size_t errlen) SPOOL_WUR;
 
-/* Sets the handle's page cache to kib KiB (SQLite's default is 2 MiB).
- * A reader of big groups keeps its memory flat with a small one. (A
- * function, not an option field, so that spool_options keeps its size.) */
-SPOOL_API spool_err spool_set_cache(spool_t *s, int kib) SPOOL_WUR;
-
 /*
  * Closes the handle, rolling back an open batch. NULL is a no-op. The
  * WAL and its index (the -wal and -shm files) stay for the next writer:
  * no checkpoint, so no fsync; a handle that finds itself the spool's only
  * user and the WAL over 256 KiB moves the WAL into the database and
- * truncates it. The agent's handle (spool_claim()) checkpoints and removes
- * them when it closes last, as SQLite does; so does any handle when the
- * files lack the spool's group or mode, or when a process that has
- * another file open at the path holds them (docs/spool.md, "What a
+ * truncates it. The agent's handle (it claims the spool) checkpoints and
+ * removes them when it closes last, as SQLite does; so does any handle
+ * when the files lack the spool's group or mode, or when a process that
+ * has another file open at the path holds them (docs/spool.md, "What a
  * writer's close does").
  */
 SPOOL_API void spool_close(spool_t *s);
 
 /* The message for the last failure on s; borrowed until the next call on s. */
 SPOOL_API const char *spool_errmsg(const spool_t *s);
-
-/*
- * Is the file at the handle's path still the one it opened? *moved is 1
- * after the file was deleted, renamed or replaced (a long-running reader
- * would otherwise go on with the unlinked file, unseen by writers); then
- * spool_errmsg() says so and what to do.
- */
-SPOOL_API spool_err spool_moved(spool_t *s, int *moved) SPOOL_WUR;
 
 /* The path the handle was opened with; borrowed until spool_close(). */
 SPOOL_API const char *spool_path(const spool_t *s);
@@ -136,6 +128,9 @@ SPOOL_API const char *spool_path(const spool_t *s);
  */
 SPOOL_API spool_err spool_put(spool_t *s, const char *job,
     const char *grouping, spool_op op, const char *body, size_t len) SPOOL_WUR;
+
+/* The longest job name spool_put() takes, in bytes. */
+#define SPOOL_MAX_JOB 1024
 
 /* Asks the agent to delete a group from the gateway and drop its state. */
 SPOOL_API spool_err spool_request_delete(spool_t *s, const char *job,
@@ -209,285 +204,6 @@ typedef struct spool_rejected {
  * until fn returns. fn returns 0 to go on, non-zero to stop. */
 SPOOL_API spool_err spool_rejected_each(spool_t *s,
     int (*fn)(const spool_rejected *r, void *arg), void *arg) SPOOL_WUR;
-
-/* Histogram buckets for `observe` on one metric family. */
-typedef struct spool_buckets {
-	const char *name;      /* family name */
-	const double *bounds;  /* strictly increasing, finite; +Inf implied */
-	size_t n;
-} spool_buckets;
-
-/*
- * The limits on what rows may create (spool_fold_options), named as the
- * agent's settings (limits.max_groups, ...) and the label of its metrics.
- */
-typedef enum spool_limit {
-	SPOOL_LIMIT_GROUPS = 0,        /* groups in the spool */
-	SPOOL_LIMIT_SERIES_PER_GROUP,  /* series in one group */
-	SPOOL_LIMIT_SERIES             /* series in all groups */
-} spool_limit;
-#define SPOOL_NLIMITS 3
-
-/* "max_groups", "max_series_per_group", "max_series"; NULL past the end. */
-SPOOL_API const char *spool_limit_name(spool_limit l);
-
-/*
- * The batch of spool_fold(). With max_rows 0 a batch takes up to
- * SPOOL_FOLD_ROWS rows. Whatever max_rows, it also ends after the row
- * that takes it to SPOOL_FOLD_LINES sample lines, to SPOOL_FOLD_BYTES
- * bytes of job, grouping and body, or to SPOOL_FOLD_ENTRIES groups,
- * families and series held in memory; so one call stays short (about a
- * tenth of a second on two shared cores) and its memory bounded (a few
- * MiB), however the rows are shaped. A row is never split: one of up to
- * the 16 MiB a body may have is a batch of its own (0.3 s).
- */
-#define SPOOL_FOLD_ROWS 50000
-#define SPOOL_FOLD_LINES 50000
-#define SPOOL_FOLD_BYTES (4u * 1024u * 1024u)
-#define SPOOL_FOLD_ENTRIES 8192
-
-typedef struct spool_fold_options {
-	const char *default_job;      /* rows with NULL job; NULL: "collector_agent" */
-	const char *default_grouping; /* rows with NULL grouping; NULL: "" */
-	const spool_buckets *buckets; /* may be NULL; others get the defaults */
-	size_t nbuckets;
-	size_t max_rows;              /* rows per transaction at most;
-	                               * 0: SPOOL_FOLD_ROWS, the fastest */
-	/* For tests only: fail after applying this many rows of the batch,
-	 * before committing. 0 disables. */
-	size_t test_fail_after_rows;
-	/* Limits; 0: none. A row that would take a count past one goes to
-	 * the rejected list, its reason naming the agent's setting
-	 * (limits.max_groups, ...) and the fix. What is folded already
-	 * stays, and a row that only changes existing series is never
-	 * refused by them. A delete request for a group the spool does not
-	 * hold starts one, and counts as one. An observed histogram is one
-	 * series. */
-	size_t max_groups;            /* groups */
-	size_t max_series_per_group;  /* series in one group */
-	size_t max_series;            /* series in all groups */
-} spool_fold_options;
-
-typedef struct spool_fold_result {
-	size_t rows;      /* rows taken from the inbox */
-	size_t lines;     /* sample lines applied */
-	size_t rejected;  /* rows moved to the rejected list */
-	size_t groups;    /* groups changed */
-	size_t deletes;   /* delete requests taken */
-} spool_fold_result;
-
-/*
- * Folds one batch of inbox rows into the group state in one transaction
- * that also removes them from the inbox, so that each row counts exactly
- * once whatever happens. res->rows == 0 means the inbox was empty. A
- * batch holds what it folds in memory and writes each touched series once,
- * at its end (a delete request writes what came before it first); see
- * SPOOL_FOLD_ROWS for its size.
- * A row that does not parse goes to the rejected list with its reason and
- * does not stop the others.
- */
-SPOOL_API spool_err spool_fold(spool_t *s, const spool_fold_options *opts,
-    spool_fold_result *res) SPOOL_WUR;
-
-/* What the limits count now, and the rows each refused. */
-typedef struct spool_usage {
-	/* By spool_limit: the groups, the series of the largest group,
-	 * the series of all groups. */
-	int64_t used[SPOOL_NLIMITS];
-	int64_t refused[SPOOL_NLIMITS];  /* rows ever refused by each */
-	int64_t largest_group;           /* its id; 0 when no group has series */
-} spool_usage;
-
-/* Reads the usage in one read transaction; it counts every series, so
- * call it now and then, not per row. */
-SPOOL_API spool_err spool_get_usage(spool_t *s, spool_usage *out) SPOOL_WUR;
-
-/* The value of one series of a group, for tests and tools. grouping is the
- * canonical form (sorted `k="v"` pairs); labels likewise. Sets *found to 0
- * when there is no such series. NaN when the series holds NaN. */
-SPOOL_API spool_err spool_series_value(spool_t *s, const char *job,
-    const char *grouping, const char *name, const char *labels,
-    double *value, int *found) SPOOL_WUR;
-
-/*
- * Reading the group state (the agent's side). A group is pushed while
- * version > pushed_version; the agent records what it delivered with the
- * calls below, so a fold that lands during a push is never lost.
- */
-typedef struct spool_group {
-	int64_t id;
-	const char *job;
-	const char *grouping;      /* canonical: sorted `k="v"` pairs */
-	int64_t version;           /* grows with each fold that touches it */
-	int64_t pushed_version;    /* the version the gateway has */
-	int64_t last_row_ms;       /* newest row folded into it; 0 unknown */
-	int delete_pending;        /* a delete request awaits the gateway */
-	const char *park_reason;   /* the gateway's refusal, NULL if none */
-	int has_series;            /* the state holds at least one series */
-} spool_group;
-
-/* Calls fn for every group, ordered by id; strings borrowed until fn
- * returns. fn returns 0 to go on, non-zero to stop. */
-SPOOL_API spool_err spool_groups_each(spool_t *s,
-    int (*fn)(const spool_group *g, void *arg), void *arg) SPOOL_WUR;
-
-/* An observed histogram: counts per bucket (not cumulative), the last one
- * for +Inf. */
-typedef struct spool_hist {
-	size_t n;                 /* finite bounds; counts has n + 1 */
-	const double *bounds;
-	const uint64_t *counts;
-	double sum;
-} spool_hist;
-
-typedef struct spool_family {
-	const char *name;
-	const char *type;   /* "counter", "gauge", "histogram", "summary", "untyped" */
-	int typed;          /* a TYPE line named it */
-	const char *help;   /* escaped HELP text, NULL for none */
-} spool_family;
-
-typedef struct spool_sample {
-	const char *name;        /* as written: NAME, NAME_bucket, NAME_sum... */
-	const char *labels;      /* canonical, escaped; "" for none */
-	double value;            /* NaN when hist is set */
-	const spool_hist *hist;  /* observed histogram, else NULL */
-} spool_sample;
-
-typedef struct spool_reader {
-	/* Called once per family, before its samples; families in name
-	 * order, each family's samples contiguous, ordered by name then
-	 * labels. Return 0 to go on. All pointers borrowed until return. */
-	int (*family)(const spool_family *f, void *arg);
-	int (*sample)(const spool_family *f, const spool_sample *x, void *arg);
-} spool_reader;
-
-/*
- * Reads one group's whole state in one read transaction (a consistent
- * snapshot) and sets *version to the version that snapshot holds, which is
- * what spool_group_pushed() takes after a successful push. A callback that
- * returns non-zero stops the read; the call then returns SPOOL_OK with
- * *stopped set to 1. A group that does not exist reads as empty with
- * *version 0.
- */
-SPOOL_API spool_err spool_group_read(spool_t *s, int64_t group_id,
-    const spool_reader *r, void *arg, int64_t *version, int *stopped)
-    SPOOL_WUR;
-
-/*
- * The same read, pulled one sample at a time (for a sink that streams).
- * spool_cursor_open() starts a read transaction on the group and sets
- * *version; until spool_cursor_close() no other call may use s.
- * spool_cursor_next() sets *x to the next sample and *f to its family
- * (both borrowed until the next call), *new_family to 1 on a family's first
- * sample; at the end it returns SPOOL_OK with *x NULL. close(NULL) is a
- * no-op.
- */
-typedef struct spool_cursor spool_cursor;
-SPOOL_API spool_err spool_cursor_open(spool_t *s, int64_t group_id,
-    spool_cursor **out, int64_t *version) SPOOL_WUR;
-SPOOL_API spool_err spool_cursor_next(spool_cursor *c,
-    const spool_family **f, const spool_sample **x, int *new_family)
-    SPOOL_WUR;
-SPOOL_API void spool_cursor_close(spool_cursor *c);
-
-/*
- * A cursor over every group at once (pull mode): families come in name
- * order, each family's groups in id order, so one family's samples are
- * contiguous across groups; *new_family is 1 only on the first sample of a
- * name. *f is the current group's family row (its type and HELP may differ
- * from another group's). spool_cursor_group() names the group of the
- * sample last returned: *job and *grouping (canonical) are borrowed until
- * the next spool_cursor_next(); on a one-group cursor they are NULL.
- */
-SPOOL_API spool_err spool_cursor_open_all(spool_t *s, spool_cursor **out)
-    SPOOL_WUR;
-SPOOL_API void spool_cursor_group(const spool_cursor *c, int64_t *id,
-    const char **job, const char **grouping);
-
-/* Records that the gateway holds the group at version: pushed_version
- * rises to it (never falls) and the park reason is cleared. */
-SPOOL_API spool_err spool_group_pushed(spool_t *s, int64_t group_id,
-    int64_t version) SPOOL_WUR;
-
-/* Records the gateway's refusal (reason NULL clears it). */
-SPOOL_API spool_err spool_group_park(spool_t *s, int64_t group_id,
-    const char *reason) SPOOL_WUR;
-
-/*
- * After the gateway confirmed a DELETE of the group, decided when the group
- * was at version seen. For a delete request (delete_pending), the fold
- * already dropped the state, so the group goes if no series came after the
- * request; for an expiry, it goes with its state if no row came since
- * (version == seen). Otherwise the state stays, the request is cleared and
- * the group counts as never pushed, so the next push sends it whole.
- * *dropped says which.
- */
-SPOOL_API spool_err spool_group_deleted(spool_t *s, int64_t group_id,
-    int64_t seen, int *dropped) SPOOL_WUR;
-
-/*
- * Claims the spool for this process's agent: an exclusive flock(2) on the
- * spool file, held until spool_close() and dropped by the kernel when the
- * process ends, however it ends (SIGKILL leaves no stale lock). It does not
- * touch SQLite's own locks, so writers and readers go on as before. The
- * handle's close, when it is the spool's last user, then checkpoints the
- * WAL and removes it (see spool_close()). When
- * another process holds it: SPOOL_EBUSY, spool_errmsg() names it, and
- * *holder is its PID when /proc/locks tells (else 0).
- */
-SPOOL_API spool_err spool_claim(spool_t *s, long *holder) SPOOL_WUR;
-
-/*
- * Records the identity of the gateway the agent pushes to: any text that
- * changes when the gateway is restarted or replaced (its URL and start
- * time). When it differs from the identity recorded before, the gateway
- * may hold none of the groups: every group counts as never pushed, so that
- * all go again, and *changed is 1. The first identity a spool records
- * changes nothing. One transaction.
- */
-SPOOL_API spool_err spool_gateway_seen(spool_t *s, const char *identity,
-    int *changed) SPOOL_WUR;
-
-/*
- * The set of series the agent's remote-write sink sent to one receiver, so
- * that a series gone while the agent was stopped, or between two --once
- * runs, still gets its staleness marker. A key is a series' identity as
- * the agent builds it (opaque bytes here). The set belongs to one receiver
- * (any text naming it, such as its URL): for another receiver it reads as
- * empty, and the first save for that receiver replaces it. The table is
- * created by the first save; a spool without it reads as empty.
- */
-typedef struct spool_rw_key {
-	const void *p;   /* borrowed from the caller */
-	size_t len;      /* at least 1 */
-} spool_rw_key;
-
-/* Calls fn for every key of receiver's set, in no particular order, inside
- * one read transaction; the key is borrowed until fn returns. fn returns 0
- * to go on, non-zero to stop (the call then returns SPOOL_OK). */
-SPOOL_API spool_err spool_rw_sent_each(spool_t *s, const char *receiver,
-    int (*fn)(const void *key, size_t len, void *arg), void *arg) SPOOL_WUR;
-
-/*
- * Changes receiver's set in one transaction: removes the ndel keys of del,
- * then adds the nadd keys of add (a key in both ends up in the set; a key
- * already there or not there is no error). The arrays and keys stay the
- * caller's. When the set belonged to another receiver, it is emptied
- * first. A key of length 0 or a NULL argument (arrays may be NULL when
- * their count is 0) is SPOOL_EINVAL, and nothing is changed.
- */
-SPOOL_API spool_err spool_rw_sent_save(spool_t *s, const char *receiver,
-    const spool_rw_key *add, size_t nadd, const spool_rw_key *del,
-    size_t ndel) SPOOL_WUR;
-
-/* Moves the WAL into the database file and truncates it; for idle times.
- * It waits at most 100 ms for other connections' read transactions (and
- * holds off writers that long); when they have not finished, the WAL is
- * left as it is, and the next call tries again. When the file was deleted
- * or replaced (spool_moved()) it does nothing: the WAL at the path then
- * holds what writers put into the new file. */
-SPOOL_API spool_err spool_checkpoint(spool_t *s) SPOOL_WUR;
 
 /* The library's version, "MAJOR.MINOR.PATCH". */
 SPOOL_API const char *spool_version(void);

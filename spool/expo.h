@@ -16,6 +16,9 @@
  * below. A bare "# HELP" or "# TYPE" is a comment, as the Pushgateway reads
  * it. What depends on a sample's family (le, quantile, counts) is checked
  * by expo_check_member() once the caller knows the family.
+ *
+ * Shared by the library and the agent; not installed; not exported from the
+ * installed libraries.
  */
 #ifndef EXPO_H
 #define EXPO_H

@@ -19,10 +19,12 @@
 #define _GNU_SOURCE
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dbuf.h"
 #include "expo.h"
 #include "hmap.h"
 #include "spool_int.h"
@@ -114,10 +116,10 @@ typedef struct fold {
 	int64_t ngroups, nseries, unwritten;
 	size_t refused[SPOOL_NLIMITS]; /* rows this batch refused, by limit */
 	expo_line *line;
-	char *key;     /* scratch for building keys */
-	size_t keycap;
-	char *rkey;    /* scratch for keys of rawgroups */
-	size_t rkeycap;
+	char *key;     /* scratch for building keys: keyb's bytes */
+	dbuf keyb;
+	char *rkey;    /* scratch for keys of rawgroups: rkeyb's bytes */
+	dbuf rkeyb;
 	char *canon;   /* scratch for canonical groupings */
 	char reason[512];
 	sqlite3_stmt *st_gsel, *st_gins, *st_gupd, *st_fsel, *st_fput,
@@ -363,28 +365,29 @@ run(fold *f, sqlite3_stmt *st, const char *doing)
 	return rc == SQLITE_DONE ? SPOOL_OK : spool_sqlerr(f->s, rc, doing);
 }
 
+/*
+ * Room for need bytes at *p, the start of b. Keys are built from their
+ * first byte, so b's length stays 0 and only its room matters. The fold
+ * starts zeroed: a buffer not allocated yet is given its (absent) cap here.
+ */
 static spool_err
-buf_reserve(fold *f, char **buf, size_t *bufcap, size_t need)
+buf_reserve(fold *f, dbuf *b, char **p, size_t need)
 {
-	char *k;
-	size_t cap;
-
-	if (need <= *bufcap)
-		return SPOOL_OK;
-	cap = *bufcap ? *bufcap : 256;
-	while (cap < need)
-		cap *= 2;
-	if ((k = realloc(*buf, cap)) == NULL)
+	if (b->p == NULL)
+		dbuf_init(b, SIZE_MAX);
+	if (dbuf_room(b, need) == NULL) {
+		/* Not sticky here: a later, shorter key may still fit. */
+		dbuf_reset(b);
 		return spool_seterr(f->s, SPOOL_ENOMEM, "out of memory folding");
-	*buf = k;
-	*bufcap = cap;
+	}
+	*p = b->p;
 	return SPOOL_OK;
 }
 
 static spool_err
 key_reserve(fold *f, size_t need)
 {
-	return buf_reserve(f, &f->key, &f->keycap, need);
+	return buf_reserve(f, &f->keyb, &f->key, need);
 }
 
 /* Looks a group up (loading it from the table); with create, inserts it.
@@ -1577,7 +1580,7 @@ raw_key(fold *f, const char *job, size_t jlen, const char *grouping,
 	size_t kl = 1 + sizeof(jlen) + jlen + gl;
 	spool_err e;
 
-	if ((e = buf_reserve(f, &f->rkey, &f->rkeycap, kl)))
+	if ((e = buf_reserve(f, &f->rkeyb, &f->rkey, kl)))
 		return e;
 	f->rkey[0] = grouping == NULL ? 'd' : 'g';
 	memcpy(f->rkey + 1, &jlen, sizeof(jlen));
@@ -1768,8 +1771,8 @@ fold_free(fold *f)
 	hmap_free(f->rowmeta, free);
 	hmap_free(f->rownew, NULL);
 	free(f->line);
-	free(f->key);
-	free(f->rkey);
+	dbuf_free(&f->keyb);
+	dbuf_free(&f->rkeyb);
 	free(f->smp);
 	free(f->canon);
 }
@@ -1861,13 +1864,14 @@ spool_fold(spool_t *s, const spool_fold_options *o, spool_fold_result *res)
 			res->rows++;
 			if ((e = fold_row(&f, q, &size)))
 				goto out;
-			if (o && o->test_fail_after_rows &&
-			    res->rows >= o->test_fail_after_rows) {
+			if (s->test_fail_after_rows &&
+			    res->rows >= s->test_fail_after_rows) {
 				/* Write what was applied so far, then fail:
 				 * the rollback must undo it all. */
+				s->test_fail_after_rows = 0;
 				if ((e = flush(&f)) == SPOOL_OK)
 					e = spool_seterr(s, SPOOL_EIO, "fold "
-					    "stopped by test_fail_after_rows");
+					    "stopped by a test hook");
 				goto out;
 			}
 			/* The caps of SPOOL_FOLD_ROWS, between rows: the row

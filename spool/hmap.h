@@ -1,10 +1,14 @@
 /*
  * hmap — a hash map from byte strings to pointers, for the fold's per-batch
- * caches. Open addressing with linear probing; no removal (a batch's cache is
- * cleared whole).
+ * caches, the remote-write sink's sets of series and the sets of series
+ * hashes /metrics keeps while it walks the groups (pull.c). Open addressing
+ * with linear probing; no removal (a batch's cache is cleared whole).
  *
  * Keys are copied into the map. Values are the caller's: hmap_clear() and
  * hmap_free() call the free function given to them on each value.
+ *
+ * Shared by the library and the agent; not installed; not exported from the
+ * installed libraries.
  */
 #ifndef HMAP_H
 #define HMAP_H

@@ -1469,3 +1469,9 @@ spool_series_value(spool_t *s, const char *job, const char *grouping,
 		return spool_sqlerr(s, rc, "reading a series");
 	return SPOOL_OK;
 }
+
+void
+spool_test_fail_fold_after(spool_t *s, size_t n)
+{
+	s->test_fail_after_rows = n;
+}

@@ -1,16 +1,18 @@
 /*
- * Internals shared by the spool library's modules (spool.c, fold.c).
- * Not installed.
+ * Internals shared by the spool library's modules (spool.c, fold.c,
+ * state.c). Not installed; hidden, so not exported from the installed
+ * libraries. The library implements all three of its headers: the
+ * writers' API (collector-spool.h), the agent's (spool-agent.h) and the
+ * test hooks (spool-test.h).
  */
 #ifndef SPOOL_INT_H
 #define SPOOL_INT_H
 
 #include <sqlite3.h>
 
-#include "collector-spool.h"
+#include "spool-test.h"
 
 #define SPOOL_ERRMSG 1024
-#define SPOOL_MAX_JOB 1024
 #define SPOOL_REJECTED_KEEP 10000 /* newest rejected rows kept */
 
 /*
@@ -39,6 +41,7 @@ struct spool {
 	sqlite3_stmt *st_begin, *st_commit; /* prepared once: see tx_step() */
 	int agent_fd;    /* holds spool_claim()'s lock, plus one; 0: none */
 	int keep_wal;    /* close leaves the WAL: see keep_wal() in spool.c */
+	size_t test_fail_after_rows; /* spool_test_fail_fold_after(); 0: off */
 	char errmsg[SPOOL_ERRMSG];
 };
 
@@ -65,8 +68,6 @@ const char *spool_check_job(const char *job, size_t len);
  */
 const char *spool_canon_grouping(const char *g, size_t len, char *out,
     size_t cap);
-
-#define SPOOL_MAX_BUCKETS 256
 
 /* A decoded histogram state, on the stack: no allocation. */
 typedef struct spool_hist_buf {

@@ -31,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector-spool.h"
+#include "spool-agent.h"
 #include "expo.h"
 #include "render.h"
 
@@ -237,7 +237,7 @@ str_is(expo_str s, const char *p, size_t len)
 
 /* The next line of the body into *l and *llen; aborts if there is none. */
 static void
-next_line(const rbuf *b, size_t *pos, const char **l, size_t *llen)
+next_line(const dbuf *b, size_t *pos, const char **l, size_t *llen)
 {
 	const char *nl;
 
@@ -254,7 +254,7 @@ next_line(const rbuf *b, size_t *pos, const char **l, size_t *llen)
 /* Parses the next line as a sample of name+suffix with labels[0, nl)
  * and, when le is not NULL, le last; returns its value. */
 static double
-expect_sample(const rbuf *b, size_t *pos, const char *name,
+expect_sample(const dbuf *b, size_t *pos, const char *name,
     const char *suffix, size_t nl, const char *le, size_t lelen)
 {
 	const char *l, *why = NULL;
@@ -301,7 +301,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	spool_family f;
 	spool_sample x;
 	spool_hist h;
-	rbuf b, small;
+	dbuf b, small;
 	const char *l, *why = NULL;
 	size_t llen;
 
@@ -380,9 +380,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	f.typed = typed;
 	f.help = has_help ? help : NULL;
 
-	rbuf_init(&b, 16u << 20);
-	if (render_family(&b, &f) != RENDER_OK ||
-	    render_sample(&b, &x, extra) != RENDER_OK)
+	dbuf_init(&b, 16u << 20);
+	if (render_family(&b, &f) != DBUF_OK ||
+	    render_sample(&b, &x, extra) != DBUF_OK)
 		abort();
 
 	if (has_help) {
@@ -433,19 +433,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort(); /* nothing after the last expected line */
 
 	/* A small cap: whole lines or nothing, the histogram all or none. */
-	rbuf_init(&small, cap % (b.len + 1));
+	dbuf_init(&small, cap % (b.len + 1));
 	(void)render_family(&small, &f);
 	(void)render_sample(&small, &x, extra);
 	if (small.len > b.len || (small.len > 0 &&
 	    memcmp(small.p, b.p, small.len) != 0) ||
 	    (small.len > 0 && small.p[small.len - 1] != '\n'))
 		abort();
-	if (small.err == RENDER_OK ? small.len != b.len :
-	    (small.err != RENDER_ETOOBIG || (is_hist && small.len > full)))
+	if (small.err == DBUF_OK ? small.len != b.len :
+	    (small.err != DBUF_ETOOBIG || (is_hist && small.len > full)))
 		abort();
-	rbuf_free(&small);
+	dbuf_free(&small);
 
-	rbuf_free(&b);
+	dbuf_free(&b);
 	free(extra);
 	free(own);
 	return 0;

@@ -43,8 +43,8 @@ main(int argc, char **argv)
 	char (*labels)[96] = calloc(SERIES, sizeof(*labels));
 	int n = argc > 2 ? (int)strtol(argv[2], NULL, 10) : 20;
 	double t0, t1, best = 1e300;
-	render_err e = RENDER_OK;
-	rbuf b;
+	dbuf_err e = DBUF_OK;
+	dbuf b;
 
 	if (xs == NULL || labels == NULL) {
 		fprintf(stderr, "bench_render: out of memory\n");
@@ -61,21 +61,21 @@ main(int argc, char **argv)
 		xs[i].value = (double)((long long)i * 7919 % 100000 + 1);
 		xs[i].hist = NULL;
 	}
-	rbuf_init(&b, 256u << 20);
+	dbuf_init(&b, 256u << 20);
 	t0 = now_ms();
-	for (int r = 0; r < n && e == RENDER_OK; r++) {
+	for (int r = 0; r < n && e == DBUF_OK; r++) {
 		double s = now_ms(), d;
 
-		rbuf_reset(&b);
+		dbuf_reset(&b);
 		e = render_family(&b, &fam);
-		for (int i = 0; i < SERIES && e == RENDER_OK; i++)
+		for (int i = 0; i < SERIES && e == DBUF_OK; i++)
 			e = render_sample(&b, &xs[i], NULL);
 		d = now_ms() - s;
 		if (d < best)
 			best = d;
 	}
 	t1 = now_ms();
-	if (e != RENDER_OK) {
+	if (e != DBUF_OK) {
 		fprintf(stderr, "bench_render: %s\n", render_strerror(e));
 		return 70;
 	}
@@ -91,7 +91,7 @@ main(int argc, char **argv)
 			return 73;
 		}
 	}
-	rbuf_free(&b);
+	dbuf_free(&b);
 	free(labels);
 	free(xs);
 	return 0;

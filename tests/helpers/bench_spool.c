@@ -40,7 +40,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
-#include "collector-spool.h"
+#include "spool-test.h"
 
 extern char **environ;
 

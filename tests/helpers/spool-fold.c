@@ -2,7 +2,7 @@
  * the totals: "rows=N lines=N rejected=N deletes=N". */
 #include <stdio.h>
 
-#include "collector-spool.h"
+#include "spool-agent.h"
 
 int
 main(int argc, char **argv)

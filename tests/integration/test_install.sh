@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make install`: the installed tree, file by file; the units pass
+# `make install`: the installed tree, file by file; the installed header
+# and libraries hold the writers' API and nothing else; the units pass
 # `systemd-analyze verify`; sysusers and tmpfiles give the spool directory
 # its owner and mode; programs built against the installed .pc (shared and
 # static) link and write rows; the shell and Python writer examples write
@@ -77,6 +78,37 @@ done
 like "$("$D/usr/bin/collector-spool" --version)" "collector-spool $VERSION " "installed collector-spool runs: --version"
 like "$("$D/usr/bin/collector-agent" --version)" "collector-agent $VERSION " "installed collector-agent runs: --version"
 check "header installed unchanged" cmp -s spool/collector-spool.h "$D/usr/include/collector-spool.h"
+
+# ------------------------------------------- what the library exports
+# The installed header is the writers' API, and the installed libraries
+# export it and nothing else: not the agent's calls (spool/spool-agent.h),
+# not the test hooks (spool/spool-test.h), not the library's internals
+# (expo_*, hmap_*, spool_int.h). Names are the calls the headers declare
+# (a declaration starts its line; comments and struct members do not).
+declared() { grep -hE '^[A-Za-z]' "$@" | grep -oE '\<spool_[a-z0-9_]+\(' | tr -d '(' | LC_ALL=C sort -u; }
+declared "$D/usr/include/collector-spool.h" >"$T/api"
+declared spool/spool-agent.h spool/spool-test.h >"$T/private"
+is "$(grep -cx 'spool_open\|spool_put' "$T/api")/$(grep -cx 'spool_fold\|spool_series_value' "$T/private")" \
+	2/2 "the headers' calls are read: spool_open, spool_put installed; spool_fold, spool_series_value not"
+is "$(LC_ALL=C comm -12 "$T/api" "$T/private" | tr '\n' ' ')" "" \
+	"the installed header declares no call of spool-agent.h or spool-test.h"
+is "$(grep -nE '\<(test_[a-z_]*|spool_test_[a-z_]*)\>' "$D/usr/include/collector-spool.h")" "" \
+	"the installed header has no test hook"
+# A sanitized build adds the sanitizers' own symbols; they are not ours.
+ours() { grep -vE '^(__(asan|ubsan|sanitizer|odr_asan|sancov|lsan)|_init$|_fini$)'; }
+so="$D/usr/lib/libcollector-spool.so.$VERSION"
+nm -D --defined-only "$so" | awk 'NF == 3 && $2 ~ /[A-Z]/ { print $3 }' | ours |
+	LC_ALL=C sort -u >"$T/so.syms"
+nm -g --defined-only "$D/usr/lib/libcollector-spool.a" | awk 'NF == 3 { print $3 }' | ours |
+	LC_ALL=C sort -u >"$T/a.syms"
+for lib in so a; do
+	is "$(grep -v '^spool_' "$T/$lib.syms" | tr '\n' ' ')" "" \
+		"installed .$lib: every defined global symbol starts with spool_"
+	is "$(LC_ALL=C comm -23 "$T/$lib.syms" "$T/api" | tr '\n' ' ')" "" \
+		"installed .$lib: exports only the calls of the installed header"
+	is "$(LC_ALL=C comm -13 "$T/$lib.syms" "$T/api" | tr '\n' ' ')" "" \
+		"installed .$lib: exports every call of the installed header"
+done
 is "$(readelf -d "$D/usr/lib/libcollector-spool.so.$VERSION" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')" \
 	"libcollector-spool.so.$SOVERSION" "shared library SONAME"
 is "$(sed -n 's/^\(prefix\|libdir\|includedir\|Version:\)[=: ]*//p' "$D/usr/lib/pkgconfig/collector-spool.pc" | tr '\n' ' ')" \

@@ -5,7 +5,7 @@
 
 #include "testutil.h"
 
-#include "collector-spool.h"
+#include "spool-test.h"
 
 struct fx {
 	char *dir;

@@ -8,7 +8,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "collector-spool.h"
+#include "spool-test.h"
 
 #define WRITERS 8
 #define ADDS 1000

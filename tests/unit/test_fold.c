@@ -796,7 +796,7 @@ test_abort_leaves_nothing(void **state)
 		put(f->s, "j", "", SPOOL_OP_ADD, "c 1\nd 1");
 	sql_insert(f->s, "j", "", "set", "bad 1 2");
 	memset(&o, 0, sizeof(o));
-	o.test_fail_after_rows = 7;
+	spool_test_fail_fold_after(f->s, 7);
 	assert_int_equal(spool_fold(f->s, &o, &r), SPOOL_EIO);
 	assert_int_equal(r.rows, 0);
 	/* Nothing of the failed batch: state, inbox and rejects as before. */

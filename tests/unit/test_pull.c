@@ -1,14 +1,15 @@
 /* pull: the exact text GET /metrics serves from a spool (families merged
  * across groups, the job and grouping labels, overrides, duplicates, type
  * clashes, the agent's own families, escapes, the cap), and the spool's
- * all-groups cursor it reads with. */
+ * all-groups cursor it reads with; pull_walk's results. */
 #include "spoolfx.h"
 
 #include <math.h>
+#include <sqlite3.h>
 
 #include "pull.h"
 #include "selfm.h"
-#include "rbufcheck.h"
+#include "dbufcheck.h"
 
 
 /* Folds everything with the given defaults (NULL: the library's). */
@@ -42,13 +43,13 @@ static void
 pull_is(spool_t *s, const selfm *m, pull_result *res, const char *want)
 {
 	char err[256] = "";
-	rbuf b;
+	dbuf b;
 
-	rbuf_init(&b, 1 << 20);
+	dbuf_init(&b, 1 << 20);
 	if (pull_render(s, m, &b, res, err, sizeof(err)) != 0)
 		fail_msg("pull_render: %s", err);
 	assert_buf(&b, want);
-	rbuf_free(&b);
+	dbuf_free(&b);
 }
 
 /* The agent's own families as selfm_render writes them, in a string the
@@ -56,15 +57,15 @@ pull_is(spool_t *s, const selfm *m, pull_result *res, const char *want)
 static char *
 self_text(const selfm *m)
 {
-	rbuf b;
+	dbuf b;
 	char *t;
 
-	rbuf_init(&b, 1 << 20);
+	dbuf_init(&b, 1 << 20);
 	for (size_t i = 0; i < selfm_count_families(); i++)
-		assert_int_equal(selfm_render(&b, m, i, NULL), RENDER_OK);
+		assert_int_equal(selfm_render(&b, m, i, NULL), DBUF_OK);
 	t = strndup(b.p, b.len);
 	assert_non_null(t);
-	rbuf_free(&b);
+	dbuf_free(&b);
 	return t;
 }
 
@@ -350,13 +351,13 @@ test_cap(void **state)
 	pull_result res;
 	char err[256] = "";
 	selfm m;
-	rbuf b;
+	dbuf b;
 
 	memset(&m, 0, sizeof(m));
 	put(f->s, "j", "", SPOOL_OP_SET, "# HELP m A help text that is long "
 	    "enough.\nm{a=\"1\"} 1\nm{a=\"2\"} 2\n");
 	fold(f->s);
-	rbuf_init(&b, 64);
+	dbuf_init(&b, 64);
 	assert_int_equal(pull_render(f->s, NULL, &b, &res, err, sizeof(err)),
 	    -1);
 	assert_string_equal(err, "rendered body over its size limit (the "
@@ -364,13 +365,13 @@ test_cap(void **state)
 	assert_true(b.len <= 64);
 	/* Only the self metrics overflow. */
 	memset(err, 0, sizeof(err));
-	rbuf_free(&b);
-	rbuf_init(&b, 200);
+	dbuf_free(&b);
+	dbuf_init(&b, 200);
 	assert_int_equal(pull_render(f->s, &m, &b, &res, err, sizeof(err)),
 	    -1);
 	assert_string_equal(err, "rendered body over its size limit (the "
 	    "limit is 200 bytes)");
-	rbuf_free(&b);
+	dbuf_free(&b);
 	/* The read transaction ended: writes and folds go on. */
 	put(f->s, "j", "", SPOOL_OP_SET, "m{a=\"1\"} 5\n");
 	fold(f->s);
@@ -385,19 +386,92 @@ test_reuses_buffer(void **state)
 	struct fx *f = *state;
 	pull_result res;
 	char err[256];
-	rbuf b;
+	dbuf b;
 
 	put(f->s, "j", "", SPOOL_OP_SET, "m 1\n");
 	fold(f->s);
-	rbuf_init(&b, 1 << 20);
-	assert_int_equal(rbuf_add(&b, "junk\n", 5), RENDER_OK);
+	dbuf_init(&b, 1 << 20);
+	assert_int_equal(dbuf_add(&b, "junk\n", 5), DBUF_OK);
 	assert_int_equal(pull_render(f->s, NULL, &b, &res, err, sizeof(err)),
 	    0);
 	assert_buf(&b, "m{job=\"j\"} 1\n");
 	assert_int_equal(pull_render(f->s, NULL, &b, &res, err, sizeof(err)),
 	    0);
 	assert_buf(&b, "m{job=\"j\"} 1\n");
-	rbuf_free(&b);
+	dbuf_free(&b);
+}
+
+/* A sink that counts, and stops the walk at its stop-th series (0:
+ * never). */
+typedef struct counter {
+	size_t families, samples, stop;
+} counter;
+
+static int
+count_family(void *arg, const spool_family *f)
+{
+	(void)f;
+	((counter *)arg)->families++;
+	return 0;
+}
+
+static int
+count_sample(void *arg, const spool_sample *x, const char *extra)
+{
+	counter *c = arg;
+
+	(void)x;
+	(void)extra;
+	return ++c->samples == c->stop;
+}
+
+/* pull_walk's results: the end, a sink that stops it, a spool that fails;
+ * and their names. */
+static void
+test_walk_results(void **state)
+{
+	static const pull_sink sink = { count_family, count_sample, NULL };
+	struct fx *f = *state;
+	counter c = { 0, 0, 0 };
+	pull_result res;
+	char err[256] = "";
+	sqlite3 *db;
+
+	put(f->s, "j", "", SPOOL_OP_SET, "a 1\nb 2\nc 3\n");
+	fold(f->s);
+	assert_int_equal(pull_walk(f->s, &sink, &c, &res, err, sizeof(err)),
+	    PULL_OK);
+	assert_int_equal(c.families, 3);
+	assert_int_equal(c.samples, 3);
+	assert_int_equal(res.series, 3);
+	assert_string_equal(err, "");
+
+	/* Stopped at the second series: the sink's doing, err untouched. */
+	memset(&c, 0, sizeof(c));
+	c.stop = 2;
+	assert_int_equal(pull_walk(f->s, &sink, &c, &res, err, sizeof(err)),
+	    PULL_ESTOPPED);
+	assert_int_equal(c.samples, 2);
+	assert_int_equal(res.series, 1);
+	assert_string_equal(err, "");
+
+	/* The spool fails under it (its table gone): err says why. */
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE series", NULL, NULL,
+	    NULL), SQLITE_OK);
+	sqlite3_close(db);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(pull_walk(f->s, &sink, &c, &res, err, sizeof(err)),
+	    PULL_ESPOOL);
+	assert_int_equal(c.samples, 0);
+	assert_true(strstr(err, "series") != NULL);
+
+	assert_string_equal(pull_strerror(PULL_OK), "ok");
+	assert_string_equal(pull_strerror(PULL_ESTOPPED),
+	    "stopped by its sink");
+	assert_string_equal(pull_strerror(PULL_ESPOOL),
+	    "cannot read the spool");
+	assert_string_equal(pull_strerror(PULL_ENOMEM), "out of memory");
 }
 
 /* --- the all-groups cursor --------------------------------------------- */
@@ -590,6 +664,7 @@ main(void)
 		T(test_empty),
 		T(test_cap),
 		T(test_reuses_buffer),
+		T(test_walk_results),
 		T(test_cursor_all),
 		T(test_cursor_all_empty),
 		T(test_cursor_one_group),

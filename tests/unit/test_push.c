@@ -1,22 +1,16 @@
-/* The Pushgateway sink: group paths (exact strings, and decoded back),
- * push_new's checks, the requests it sends and how it reads answers (against
- * a scripted HTTP server in a thread), and end to end against a real
- * Pushgateway started for this program. */
-#include "testutil.h"
+/* The Pushgateway sink: group paths (exact strings, and decoded back), the
+ * requests it sends (against a scripted HTTP server in a thread: paths,
+ * content type, gzip and its fallback), and end to end against a real
+ * Pushgateway started for this program. The transport under it (checks,
+ * auth, timeouts, answers) is test_http.c's. */
+#include "fakehttp.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <strings.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 
 #include <curl/curl.h>
 #include <zlib.h>
@@ -27,56 +21,6 @@
 #ifndef GATEWAY
 #define GATEWAY "/usr/bin/prometheus-pushgateway"
 #endif
-
-static double
-now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* A default cfg_http for url; fields the caller changes are its own. */
-static cfg_http
-http_for(const char *url)
-{
-	cfg_http h;
-
-	memset(&h, 0, sizeof(h));
-	h.url = (char *)(uintptr_t)url;
-	h.timeout = 5;
-	return h;
-}
-
-/* A listening socket on 127.0.0.1 with a port the kernel picked. */
-static int
-listen_any(int *port)
-{
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(fd, 8), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
-	*port = ntohs(sa.sin_port);
-	return fd;
-}
-
-/* A port that nothing listens on (bound, then closed). */
-static int
-free_port(void)
-{
-	int port, fd = listen_any(&port);
-
-	close(fd);
-	return port;
-}
 
 /* --- group paths ------------------------------------------------------- */
 
@@ -297,95 +241,11 @@ test_group_path_long(void **state)
 	free(g);
 }
 
-/* --- push_new ------------------------------------------------------------ */
-
-static void
-test_new_bad(void **state)
-{
-	static const char *const urls[] = {
-		"", "ftp://h/", "file:///etc/passwd", "127.0.0.1:9091",
-		"http://", "http://h/?a=1", "http://h/#x", "http://h/ a",
-		"http://h/\na", "gopher://h", "not a url",
-	};
-	char err[256], *hdr[2];
-	cfg_http h;
-	push_t *p = (push_t *)1;
-
-	(void)state;
-	assert_int_equal(push_new(NULL, &p, err, sizeof(err)), PUSH_EINVAL);
-	assert_null(p);
-	assert_true(strlen(err) > 0);
-	h = http_for("http://127.0.0.1:9");
-	assert_int_equal(push_new(&h, NULL, err, sizeof(err)), PUSH_EINVAL);
-	h.url = NULL;
-	assert_int_equal(push_new(&h, &p, err, sizeof(err)), PUSH_EINVAL);
-	assert_null(p);
-	for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
-		h = http_for(urls[i]);
-		p = (push_t *)1;
-		err[0] = '\0';
-		if (push_new(&h, &p, err, sizeof(err)) != PUSH_EINVAL)
-			fail_msg("url '%s' accepted", urls[i]);
-		assert_null(p);
-		assert_true(strlen(err) > 0);
-	}
-
-	/* Timeouts: positive, finite, at most a day. */
-	h = http_for("http://127.0.0.1:9");
-	h.timeout = 0;
-	assert_int_equal(push_new(&h, &p, err, sizeof(err)), PUSH_EINVAL);
-	h.timeout = -1;
-	assert_int_equal(push_new(&h, &p, err, sizeof(err)), PUSH_EINVAL);
-	h.timeout = NAN;
-	assert_int_equal(push_new(&h, &p, err, sizeof(err)), PUSH_EINVAL);
-	h.timeout = 1e9;
-	assert_int_equal(push_new(&h, &p, err, sizeof(err)), PUSH_EINVAL);
-
-	/* Both kinds of credentials: ambiguous, refused. */
-	h = http_for("http://127.0.0.1:9");
-	h.username = (char *)(uintptr_t)"u";
-	h.password = (char *)(uintptr_t)"pw-secret";
-	h.bearer_token = (char *)(uintptr_t)"tok-secret";
-	assert_int_equal(push_new(&h, &p, err, sizeof(err)), PUSH_EINVAL);
-	assert_null(strstr(err, "secret"));
-	/* A line break in a secret would inject headers; not quoted back. */
-	h.username = NULL;
-	h.password = NULL;
-	h.bearer_token = (char *)(uintptr_t)"tok-secret\r\nX-Evil: 1";
-	assert_int_equal(push_new(&h, &p, err, sizeof(err)), PUSH_EINVAL);
-	assert_null(strstr(err, "secret"));
-	h.bearer_token = NULL;
-	h.username = (char *)(uintptr_t)"u";
-	h.password = (char *)(uintptr_t)"pw-secret\n";
-	assert_int_equal(push_new(&h, &p, err, sizeof(err)), PUSH_EINVAL);
-	assert_null(strstr(err, "secret"));
-
-	/* Headers: "Name: value", one line. */
-	h = http_for("http://127.0.0.1:9");
-	hdr[0] = (char *)(uintptr_t)"X-Ok: 1";
-	h.headers = hdr;
-	h.n_headers = 2;
-	hdr[1] = (char *)(uintptr_t)"no colon here";
-	assert_int_equal(push_new(&h, &p, err, sizeof(err)), PUSH_EINVAL);
-	assert_non_null(strstr(err, "header 2"));
-	hdr[1] = (char *)(uintptr_t)": empty name";
-	assert_int_equal(push_new(&h, &p, err, sizeof(err)), PUSH_EINVAL);
-	hdr[1] = (char *)(uintptr_t)"X-Key: secret\r\nX-Evil: 1";
-	assert_int_equal(push_new(&h, &p, err, sizeof(err)), PUSH_EINVAL);
-	assert_null(strstr(err, "secret"));
-	hdr[1] = (char *)(uintptr_t)"Bad Name: 1";
-	assert_int_equal(push_new(&h, &p, err, sizeof(err)), PUSH_EINVAL);
-	hdr[1] = NULL;
-	assert_int_equal(push_new(&h, &p, err, sizeof(err)), PUSH_EINVAL);
-	/* A NULL errbuf is fine. */
-	assert_int_equal(push_new(&h, &p, NULL, 0), PUSH_EINVAL);
-}
-
 static void
 test_new_good(void **state)
 {
 	char err[256], *hdr[1] = { (char *)(uintptr_t)"X-Team: payments" };
-	cfg_http h = http_for("https://gw.example:8443/pushgateway/");
+	http_conf h = http_for("https://gw.example:8443/pushgateway/");
 	push_t *p = NULL;
 	push_status st;
 
@@ -417,238 +277,41 @@ test_new_good(void **state)
 		assert_true(strlen(push_strerror((push_err)e)) > 0);
 }
 
-/* --- a scripted server ---------------------------------------------------- */
-
-#define FAKE_MAX 12
-
-/*
- * Answers requests in order with fixed responses and keeps what it
- * received, to check what push sends and how it reads answers. A
- * connection stays open unless the response says "Connection: close", so
- * conns counts how often the client connected. A NULL response reads the
- * request and never answers (until the client hangs up).
- */
-typedef struct fake {
-	int fd, port;
-	pthread_t th;
-	const char *resp[FAKE_MAX];
-	int nresp;
-	int conns;
-	char *req[FAKE_MAX];    /* head and body, NUL-terminated */
-	size_t reqlen[FAKE_MAX];
-	size_t head[FAKE_MAX];  /* length of the head, blank line included */
-	int chunked[FAKE_MAX];  /* the body came chunked (req holds it
-	                         * decoded) */
-} fake;
-
-/* Walks a chunked body (b, n bytes): 1 once the last chunk and the final
- * CRLF are there, 0 while more is to come. */
-static int
-dechunk(const char *b, size_t n)
-{
-	size_t i = 0;
-
-	for (;;) {
-		unsigned long size;
-		const char *crlf = memmem(b + i, n - i, "\r\n", 2);
-
-		if (crlf == NULL)
-			return 0;
-		size = strtoul(b + i, NULL, 16);
-		i = (size_t)(crlf - b) + 2;
-		if (size == 0)
-			return n - i >= 2;
-		if (n - i < size + 2)
-			return 0;
-		i += size + 2;
-	}
-}
-
-/* Decodes in place, once dechunk() said that the body is whole. */
-static size_t
-dechunk_copy(char *b, size_t n)
-{
-	size_t i = 0, o = 0;
-
-	for (;;) {
-		unsigned long size = strtoul(b + i, NULL, 16);
-		const char *crlf = memmem(b + i, n - i, "\r\n", 2);
-
-		i = (size_t)(crlf - b) + 2;
-		if (size == 0)
-			return o;
-		memmove(b + o, b + i, size);
-		o += size;
-		i += size + 2;
-	}
-}
-
-/* Reads one request from c into f->req[i]; 0 when the peer closed first. */
-static int
-fake_read(fake *f, int c, int i)
-{
-	char buf[65536];
-	size_t cap = 0, clen = 0, len = 0, head = 0;
-	char *r = NULL;
-	ssize_t n;
-	int chunked = 0;
-
-	while (head == 0 || (chunked ? !dechunk(r + head, len - head) :
-	    len < head + clen)) {
-		if ((n = read(c, buf, sizeof(buf))) <= 0)
-			break;
-		if (len + (size_t)n + 1 > cap) {
-			while (len + (size_t)n + 1 > cap)
-				cap = cap ? cap * 2 : 65536;
-			if ((r = realloc(r, cap)) == NULL)
-				abort();
-		}
-		memcpy(r + len, buf, (size_t)n);
-		len += (size_t)n;
-		r[len] = '\0';
-		if (head == 0) {
-			char *e = strstr(r, "\r\n\r\n");
-			char *cl;
-
-			if (e == NULL)
-				continue;
-			head = (size_t)(e - r) + 4;
-			cl = strcasestr(r, "\r\nContent-Length:");
-			if (cl != NULL && cl < e)
-				clen = strtoul(cl + 17, NULL, 10);
-			cl = strcasestr(r, "\r\nTransfer-Encoding: chunked");
-			chunked = cl != NULL && cl < e;
-		}
-	}
-	if (chunked && head > 0) {
-		len = head + dechunk_copy(r + head, len - head);
-		r[len] = '\0';
-	}
-	f->chunked[i] = chunked;
-	if (len == 0) {
-		free(r);
-		return 0;
-	}
-	f->req[i] = r;
-	f->reqlen[i] = len;
-	f->head[i] = head;
-	return 1;
-}
-
-static void *
-fake_run(void *arg)
-{
-	fake *f = arg;
-	char buf[4096];
-	int c = -1;
-
-	for (int i = 0; i < f->nresp; i++) {
-		if (c < 0) {
-			if ((c = accept(f->fd, NULL, NULL)) < 0)
-				return NULL;
-			f->conns++;
-		}
-		if (!fake_read(f, c, i)) {
-			/* The client closed a kept connection: a new one. */
-			close(c);
-			c = -1;
-			i--;
-			continue;
-		}
-		if (f->resp[i] == NULL) {
-			while (read(c, buf, sizeof(buf)) > 0)
-				;
-			close(c);
-			c = -1;
-			continue;
-		}
-		if (write(c, f->resp[i], strlen(f->resp[i])) < 0)
-			perror("fake: write");
-		if (strstr(f->resp[i], "Connection: close") != NULL) {
-			close(c);
-			c = -1;
-		}
-	}
-	if (c >= 0) {
-		/* Wait for the client to hang up (push_free). */
-		while (read(c, buf, sizeof(buf)) > 0)
-			;
-		close(c);
-	}
-	return NULL;
-}
-
-/* Starts the server with n responses (NULL for "hang"). */
+/* push_new() refuses what http_new() refuses (test_http.c has the cases),
+ * and says why. */
 static void
-fake_start(fake *f, int n, const char *const *resp)
+test_new_bad(void **state)
 {
-	memset(f, 0, sizeof(*f));
-	assert_true(n <= FAKE_MAX);
-	f->fd = listen_any(&f->port);
-	for (int i = 0; i < n; i++)
-		f->resp[i] = resp[i];
-	f->nresp = n;
-	assert_int_equal(pthread_create(&f->th, NULL, fake_run, f), 0);
-}
+	char err[256];
+	http_conf h = http_for("ftp://h/");
+	push_t *p = (push_t *)1;
 
-/* Waits for the server to finish: the client must have closed by now. */
-static void
-fake_join(fake *f)
-{
-	pthread_join(f->th, NULL);
-	close(f->fd);
-}
-
-static void
-fake_free(fake *f)
-{
-	for (int i = 0; i < FAKE_MAX; i++)
-		free(f->req[i]);
-}
-
-/* Request i's header line "Name: value" for name, or NULL. */
-static const char *
-req_header(const fake *f, int i, const char *name, char *out, size_t cap)
-{
-	char pat[128];
-	const char *h, *e;
-
-	snprintf(pat, sizeof(pat), "\r\n%s:", name);
-	h = strcasestr(f->req[i], pat);
-	if (h == NULL || (size_t)(h - f->req[i]) >= f->head[i])
-		return NULL;
-	h += 2;
-	e = strstr(h, "\r\n");
-	snprintf(out, cap, "%.*s", (int)(e - h), h);
-	return out;
-}
-
-static int
-starts(const char *s, const char *prefix)
-{
-	return strncmp(s, prefix, strlen(prefix)) == 0;
+	(void)state;
+	assert_int_equal(push_new(NULL, &p, err, sizeof(err)), PUSH_EINVAL);
+	assert_null(p);
+	assert_string_equal(err, "no URL");
+	p = (push_t *)1;
+	assert_int_equal(push_new(&h, &p, err, sizeof(err)), PUSH_EINVAL);
+	assert_null(p);
+	assert_string_equal(err, "the URL must start with http:// or https://");
+	h = http_for("http://127.0.0.1:9");
+	assert_int_equal(push_new(&h, NULL, err, sizeof(err)), PUSH_EINVAL);
+	h.timeout = 0;
+	assert_int_equal(push_new(&h, &p, NULL, 0), PUSH_EINVAL);
 }
 
 static push_t *
-push_to(int port, cfg_http *h)
+push_to(int port, http_conf *h)
 {
 	char url[64], err[256];
-	cfg_http d;
+	http_conf d;
 	push_t *p = NULL;
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/pgw", port);
-	if (h == NULL) {
-		d = http_for(url);
-		h = &d;
-	} else
-		h->url = url;
-	if (push_new(h, &p, err, sizeof(err)) != PUSH_OK)
+	if (push_new(fake_conf(port, h, &d, url), &p, err, sizeof(err)) !=
+	    PUSH_OK)
 		fail_msg("push_new: %s", err);
 	return p;
 }
-
-#define R200 "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
-#define R202 "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n"
 
 static void
 test_requests(void **state)
@@ -659,7 +322,7 @@ test_requests(void **state)
 	push_status st;
 	char v[256], *hdr[2] = { (char *)(uintptr_t)"X-Team: payments",
 	    (char *)(uintptr_t)"X-Scope-OrgID: tenant-1" };
-	cfg_http h = http_for(NULL);
+	http_conf h = http_for(NULL);
 	const char body[] = "# TYPE m gauge\nm 1\n";
 
 	(void)state;
@@ -675,7 +338,7 @@ test_requests(void **state)
 	assert_int_equal(st.http_code, 200);
 	assert_string_equal(st.message, "");
 	assert_true(st.retry_after == -1);
-	assert_true(st.seconds >= 0 && st.seconds < 5);
+	assert_true(st.seconds >= 0);
 	assert_int_equal(push_delete(p, "api", "instance=\"h:1\"", &st),
 	    PUSH_OK);
 	assert_int_equal(st.outcome, PUSH_DELIVERED);
@@ -723,62 +386,6 @@ test_requests(void **state)
 	    "Content-Length: 0");
 	assert_non_null(req_header(&f, 2, "Content-Type", v, sizeof(v)));
 	fake_free(&f);
-}
-
-static void
-test_bearer(void **state)
-{
-	static const char *const resp[] = { R200 };
-	fake f;
-	push_t *p;
-	push_status st;
-	char v[256];
-	cfg_http h = http_for(NULL);
-
-	(void)state;
-	h.bearer_token = (char *)(uintptr_t)"tok123";
-	fake_start(&f, 1, resp);
-	p = push_to(f.port, &h);
-	assert_int_equal(push_delete(p, "j", "a=\"1\"", &st), PUSH_OK);
-	assert_int_equal(st.outcome, PUSH_DELIVERED);
-	push_free(p);
-	fake_join(&f);
-	assert_true(starts(f.req[0], "DELETE /pgw/metrics/job/j/a/1 "));
-	/* Sent with the first request, without a 401 round first. */
-	assert_string_equal(req_header(&f, 0, "Authorization", v, sizeof(v)),
-	    "Authorization: Bearer tok123");
-	fake_free(&f);
-}
-
-/* A body over 1 MiB: curl would ask "Expect: 100-continue" and wait. */
-static void
-test_large_body(void **state)
-{
-	static const char *const resp[] = { R200 };
-	size_t n = 3u * 1024 * 1024;
-	char *body = malloc(n), v[256];
-	fake f;
-	push_t *p;
-	push_status st;
-	double t0;
-
-	(void)state;
-	assert_non_null(body);
-	for (size_t i = 0; i < n; i++)
-		body[i] = (i % 64 == 63) ? '\n' : (char)('a' + i % 26);
-	fake_start(&f, 1, resp);
-	p = push_to(f.port, NULL);
-	t0 = now_mono();
-	assert_int_equal(push_put(p, "big", "", body, n, &st), PUSH_OK);
-	assert_int_equal(st.outcome, PUSH_DELIVERED);
-	assert_true(now_mono() - t0 < 0.9);
-	push_free(p);
-	fake_join(&f);
-	assert_null(req_header(&f, 0, "Expect", v, sizeof(v)));
-	assert_int_equal(f.reqlen[0] - f.head[0], n);
-	assert_memory_equal(f.req[0] + f.head[0], body, n);
-	fake_free(&f);
-	free(body);
 }
 
 /* --- streamed bodies and gzip -------------------------------------------- */
@@ -862,19 +469,12 @@ body_gunzips_to(const fake *f, int i, const char *want, size_t len)
 }
 
 static void
-body_is(const fake *f, int i, const char *want, size_t len)
-{
-	assert_int_equal(f->reqlen[i] - f->head[i], len);
-	assert_memory_equal(f->req[i] + f->head[i], want, len);
-}
-
-static void
 test_stream_gzip(void **state)
 {
 	static const char *const resp[] = { R200, R200, R200, R200, R200 };
 	size_t big = 300000;
 	char *text = metric_text(big), v[256];
-	cfg_http h = http_for(NULL);
+	http_conf h = http_for(NULL);
 	push_status st;
 	push_t *p;
 	fake f;
@@ -971,7 +571,7 @@ test_stream_fallback(void **state)
 	static const char *const other[] = { R415, R200, R400_DATA, R200 };
 	size_t big = 100000;
 	char *text = metric_text(big), e[8];
-	cfg_http h = http_for(NULL);
+	http_conf h = http_for(NULL);
 	push_status st;
 	push_t *p;
 	fake f;
@@ -1065,7 +665,7 @@ fail_src(char *buf, size_t cap, void *arg)
 static void
 test_stream_source_fails(void **state)
 {
-	cfg_http h = http_for(NULL);
+	http_conf h = http_for(NULL);
 	push_status st;
 	push_t *p;
 	int fd, port;
@@ -1084,169 +684,81 @@ test_stream_source_fails(void **state)
 	close(fd);
 }
 
-/* 600 two-byte characters, then more lines; over the 4 KiB body cap. */
-static char big_answer[8192];
-
+/* What is the gateway's in an answer: a redirect names the gateway's URL;
+ * a group that has no path is refused before its body is read. */
 static void
-test_answers(void **state)
+test_gateway_answers(void **state)
 {
-	const char *resp[] = {
-		"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 17\r\n"
-		"Content-Length: 5\r\n\r\nbusy\n",
-		NULL, /* 429 with an HTTP-date, filled in below */
-		"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n",
-		"HTTP/1.1 400 Bad Request\r\nContent-Length: 32\r\n\r\n"
-		"  bad\tthing\x01 here \xff caf\xc3\xa9\r\nnext\n",
-		"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+	static const char *const resp[] = {
 		"HTTP/1.1 301 Moved Permanently\r\nLocation: /elsewhere\r\n"
 		"Content-Length: 0\r\n\r\n",
-		big_answer,
-		"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789",
-		"HTTP/1.1 401 Unauthorized\r\nContent-Length: 13\r\n\r\n"
-		"unauthorized\n",
+		"HTTP/1.1 400 Bad Request\r\nContent-Length: 42\r\n\r\n"
+		"pushed metrics are invalid or inconsistent",
 	};
-	char date[64], r429[256];
-	time_t t = time(NULL) + 100;
-	struct tm tm;
-	fake f;
+	const char text[] = "m 1\n";
+	msrc m = { text, 4, 0, 0 };
+	http_status st;
 	push_t *p;
-	push_status st;
-	cfg_http h = http_for(NULL);
-	size_t o;
+	fake f;
 
 	(void)state;
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT",
-	    gmtime_r(&t, &tm));
-	snprintf(r429, sizeof(r429), "HTTP/1.1 429 Too Many Requests\r\n"
-	    "retry-after: %s\r\nContent-Length: 0\r\n\r\n", date);
-	resp[1] = r429;
-	o = (size_t)snprintf(big_answer, sizeof(big_answer),
-	    "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 6000\r\n"
-	    "\r\n");
-	for (int i = 0; i < 600; i++) {
-		big_answer[o++] = '\xc3';
-		big_answer[o++] = '\xa9';
-	}
-	memset(big_answer + o, 'x', 4800);
-	big_answer[o + 1000] = '\n';
-	big_answer[o + 4800] = '\0';
-
-	h.username = (char *)(uintptr_t)"u";
-	h.password = (char *)(uintptr_t)"pw-do-not-print";
-	fake_start(&f, 9, resp);
-	p = push_to(f.port, &h);
-
-	assert_int_equal(push_put(p, "j", "", "m 1\n", 4, &st), PUSH_OK);
-	assert_int_equal(st.outcome, PUSH_RETRY);
-	assert_int_equal(st.http_code, 503);
-	assert_true(st.retry_after == 17);
-	assert_string_equal(st.message, "busy");
-
-	assert_int_equal(push_put(p, "j", "", "m 1\n", 4, &st), PUSH_OK);
-	assert_int_equal(st.outcome, PUSH_RETRY);
-	assert_int_equal(st.http_code, 429);
-	assert_true(st.retry_after > 95 && st.retry_after <= 100);
-	assert_string_equal(st.message, "HTTP 429");
-
-	assert_int_equal(push_delete(p, "j", "", &st), PUSH_OK);
-	assert_int_equal(st.outcome, PUSH_RETRY);
-	assert_int_equal(st.http_code, 408);
-	/* Retry-After belongs to one answer only. */
-	assert_true(st.retry_after == -1);
-
-	/* Blanks trimmed, tab a blank, control characters gone, a bad byte
-	 * shown as '?', UTF-8 kept, only the first line. */
-	assert_int_equal(push_put(p, "j", "", "m 1\n", 4, &st), PUSH_OK);
-	assert_int_equal(st.outcome, PUSH_REFUSED);
-	assert_int_equal(st.http_code, 400);
-	assert_string_equal(st.message, "bad thing here ? caf\xc3\xa9");
-
-	assert_int_equal(push_put(p, "j", "", "m 1\n", 4, &st), PUSH_OK);
-	assert_int_equal(st.outcome, PUSH_REFUSED);
-	assert_int_equal(st.http_code, 404);
-	assert_string_equal(st.message, "HTTP 404");
-
-	/* Not followed: the next request is the next push, not /elsewhere. */
-	assert_int_equal(push_put(p, "j", "", "m 1\n", 4, &st), PUSH_OK);
-	assert_int_equal(st.outcome, PUSH_REFUSED);
+	fake_start(&f, 2, resp);
+	p = push_to(f.port, NULL);
+	assert_int_equal(push_put(p, "j", "", text, 4, &st), PUSH_OK);
+	assert_int_equal(st.outcome, HTTP_REFUSED);
 	assert_int_equal(st.http_code, 301);
-	assert_non_null(strstr(st.message, "redirect"));
-
-	/* A long answer: the message is cut at a character boundary. */
-	assert_int_equal(push_put(p, "j2", "", "m 1\n", 4, &st), PUSH_OK);
-	assert_int_equal(st.outcome, PUSH_RETRY);
-	assert_int_equal(st.http_code, 500);
-	assert_int_equal(strlen(st.message), 510);
-	for (size_t i = 0; i < 510; i += 2)
-		assert_memory_equal(st.message + i, "\xc3\xa9", 2);
-
-	/* A 2xx with a body still counts as delivered, message empty. */
-	assert_int_equal(push_put(p, "j", "", "m 1\n", 4, &st), PUSH_OK);
-	assert_int_equal(st.outcome, PUSH_DELIVERED);
-	assert_string_equal(st.message, "");
-
-	assert_int_equal(push_put(p, "j", "", "m 1\n", 4, &st), PUSH_OK);
-	assert_int_equal(st.outcome, PUSH_REFUSED);
-	assert_int_equal(st.http_code, 401);
-	assert_string_equal(st.message, "unauthorized");
-
-	push_free(p);
-	fake_join(&f);
-	assert_true(starts(f.req[6], "PUT /pgw/metrics/job/j2 "));
-	/* Every answer had a length: one connection throughout. */
-	assert_int_equal(f.conns, 1);
-	fake_free(&f);
-}
-
-/* A gateway that accepts but never answers: the timeout ends the wait. */
-static void
-test_timeout(void **state)
-{
-	static const char *const resp[] = { NULL };
-	fake f;
-	push_t *p;
-	push_status st;
-	cfg_http h = http_for(NULL);
-	double t0, dt;
-
-	(void)state;
-	h.timeout = 0.3;
-	fake_start(&f, 1, resp);
-	p = push_to(f.port, &h);
-	t0 = now_mono();
-	assert_int_equal(push_put(p, "j", "", "m 1\n", 4, &st), PUSH_OK);
-	dt = now_mono() - t0;
-	push_free(p);
-	fake_join(&f);
-	assert_int_equal(st.outcome, PUSH_RETRY);
-	assert_int_equal(st.http_code, 0);
-	assert_true(dt >= 0.25 && dt < 2);
-	assert_true(st.seconds >= 0.25 && st.seconds < 2);
-	assert_non_null(strcasestr(st.message, "timed out"));
-	fake_free(&f);
-}
-
-static void
-test_refused_connection(void **state)
-{
-	push_t *p;
-	push_status st;
-	double t0, dt;
-
-	(void)state;
-	p = push_to(free_port(), NULL);
-	t0 = now_mono();
-	assert_int_equal(push_put(p, "j", "", "m 1\n", 4, &st), PUSH_OK);
-	dt = now_mono() - t0;
-	assert_int_equal(st.outcome, PUSH_RETRY);
-	assert_int_equal(st.http_code, 0);
-	assert_true(st.retry_after == -1);
-	assert_true(dt < 1);
-	assert_non_null(strcasestr(st.message, "connect"));
-	/* And again, on the same handle, with DELETE. */
+	assert_string_equal(st.message, "HTTP 301: redirect not followed "
+	    "(check the gateway URL)");
+	assert_int_equal(push_put_stream(p, "j", "bad", msrc_read, &m, &st),
+	    PUSH_EINVAL);
+	assert_int_equal(st.outcome, HTTP_REFUSED);
+	assert_string_equal(st.message, "invalid job or grouping");
+	assert_int_equal(m.calls, 0);
 	assert_int_equal(push_delete(p, "j", "", &st), PUSH_OK);
-	assert_int_equal(st.outcome, PUSH_RETRY);
+	assert_int_equal(st.outcome, HTTP_REFUSED);
+	assert_string_equal(st.message,
+	    "pushed metrics are invalid or inconsistent");
 	push_free(p);
+	fake_join(&f);
+	assert_true(starts(f.req[1], "DELETE /pgw/metrics/job/j HTTP/1.1\r\n"));
+	fake_free(&f);
+}
+
+static void
+test_gateway_started(void **state)
+{
+	static const char *const resp[] = {
+		"HTTP/1.1 200 OK\r\nContent-Length: 65\r\n\r\n"
+		"{\"status\":\"success\",\"data\":{\"start_time\":"
+		"\"2026-12-07T04:00:00Z\"}}",
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+		"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
+	};
+	char started[64], tiny[4];
+	http_status st;
+	push_t *p;
+	fake f;
+
+	(void)state;
+	fake_start(&f, 3, resp);
+	p = push_to(f.port, NULL);
+	assert_int_equal(push_gateway_started(p, started, sizeof(started),
+	    &st), PUSH_OK);
+	assert_int_equal(st.outcome, HTTP_DELIVERED);
+	assert_string_equal(started, "2026-12-07T04:00:00Z");
+	/* No start time in the answer: "". */
+	assert_int_equal(push_gateway_started(p, started, sizeof(started),
+	    &st), PUSH_OK);
+	assert_string_equal(started, "");
+	assert_int_equal(push_gateway_started(p, tiny, sizeof(tiny), &st),
+	    PUSH_OK);
+	assert_int_equal(st.outcome, HTTP_RETRY);
+	assert_string_equal(tiny, "");
+	assert_int_equal(push_gateway_started(p, NULL, 0, &st), PUSH_EINVAL);
+	push_free(p);
+	fake_join(&f);
+	assert_true(starts(f.req[0], "GET /pgw/api/v1/status HTTP/1.1\r\n"));
+	fake_free(&f);
 }
 
 /* --- a real Pushgateway --------------------------------------------------- */
@@ -1469,7 +981,7 @@ static push_t *
 gw_push(void)
 {
 	char *u = gw_url(""), err[256];
-	cfg_http h = http_for(u);
+	http_conf h = http_for(u);
 	push_t *p = NULL;
 
 	if (push_new(&h, &p, err, sizeof(err)) != PUSH_OK)
@@ -1512,7 +1024,7 @@ test_gw_put_readback(void **state)
 		fail_msg("push: %ld %s", st.http_code, st.message);
 	assert_int_equal(st.http_code, 200);
 	assert_string_equal(st.message, "");
-	assert_true(st.seconds > 0 && st.seconds < 5);
+	assert_true(st.seconds > 0);
 
 	json = gw_state();
 	assert_non_null(strstr(json, "{\"labels\":{\"empty\":\"\","
@@ -1627,7 +1139,7 @@ static void
 test_gw_prefix(void **state)
 {
 	char *u, err[256];
-	cfg_http h;
+	http_conf h;
 	push_t *p = NULL;
 	push_status st;
 
@@ -1650,7 +1162,7 @@ static void
 test_gw_tls(void **state)
 {
 	char *u, err[256];
-	cfg_http h;
+	http_conf h;
 	push_t *p = NULL;
 	push_status st;
 
@@ -1715,14 +1227,11 @@ main(void)
 		cmocka_unit_test(test_new_bad),
 		cmocka_unit_test(test_new_good),
 		cmocka_unit_test(test_requests),
-		cmocka_unit_test(test_bearer),
-		cmocka_unit_test(test_large_body),
 		cmocka_unit_test(test_stream_gzip),
 		cmocka_unit_test(test_stream_fallback),
 		cmocka_unit_test(test_stream_source_fails),
-		cmocka_unit_test(test_answers),
-		cmocka_unit_test(test_timeout),
-		cmocka_unit_test(test_refused_connection),
+		cmocka_unit_test(test_gateway_answers),
+		cmocka_unit_test(test_gateway_started),
 		cmocka_unit_test(test_gw_put_readback),
 		cmocka_unit_test(test_gw_refused),
 		cmocka_unit_test(test_gw_delete),

@@ -11,17 +11,17 @@
 
 #include "expo.h"
 #include "render.h"
-#include "rbufcheck.h"
+#include "dbufcheck.h"
 
 static void
 family_is(const spool_family *f, const char *want)
 {
-	rbuf b;
+	dbuf b;
 
-	rbuf_init(&b, 1 << 20);
-	assert_int_equal(render_family(&b, f), RENDER_OK);
+	dbuf_init(&b, 1 << 20);
+	assert_int_equal(render_family(&b, f), DBUF_OK);
 	assert_buf(&b, want);
-	rbuf_free(&b);
+	dbuf_free(&b);
 }
 
 static void
@@ -29,12 +29,12 @@ sample_is(const char *name, const char *labels, double v, const char *extra,
     const char *want)
 {
 	spool_sample x = { name, labels, v, NULL };
-	rbuf b;
+	dbuf b;
 
-	rbuf_init(&b, 1 << 20);
-	assert_int_equal(render_sample(&b, &x, extra), RENDER_OK);
+	dbuf_init(&b, 1 << 20);
+	assert_int_equal(render_sample(&b, &x, extra), DBUF_OK);
 	assert_buf(&b, want);
-	rbuf_free(&b);
+	dbuf_free(&b);
 }
 
 static void
@@ -170,9 +170,9 @@ test_values_match_expo(void **state)
 	    NAN, INFINITY, -INFINITY };
 	char want[EXPO_VALUE_BUF + 8], wv[EXPO_VALUE_BUF];
 	uint64_t seed = 0x9e3779b97f4a7c15ULL;
-	rbuf b;
+	dbuf b;
 
-	rbuf_init(&b, 1 << 20);
+	dbuf_init(&b, 1 << 20);
 	for (size_t i = 0; i < sizeof(edge) / sizeof(edge[0]) + 200000; i++) {
 		double v = i < sizeof(edge) / sizeof(edge[0]) ? edge[i] :
 		    rnd_double(&seed);
@@ -185,11 +185,11 @@ test_values_match_expo(void **state)
 		memcpy(want + 2, wv, n);
 		want[n + 2] = '\n';
 		want[n + 3] = '\0';
-		rbuf_reset(&b);
-		assert_int_equal(render_sample(&b, &x, NULL), RENDER_OK);
+		dbuf_reset(&b);
+		assert_int_equal(render_sample(&b, &x, NULL), DBUF_OK);
 		assert_buf(&b, want);
 	}
-	rbuf_free(&b);
+	dbuf_free(&b);
 }
 
 static const double hb[] = { 0.005, 0.5, 1, 10 };
@@ -201,10 +201,10 @@ test_histogram(void **state)
 	(void)state;
 	spool_hist h = { 4, hb, hc, 27.25 };
 	spool_sample x = { "lat_seconds", "", NAN, &h };
-	rbuf b;
+	dbuf b;
 
-	rbuf_init(&b, 1 << 20);
-	assert_int_equal(render_sample(&b, &x, NULL), RENDER_OK);
+	dbuf_init(&b, 1 << 20);
+	assert_int_equal(render_sample(&b, &x, NULL), DBUF_OK);
 	assert_buf(&b,
 	    "lat_seconds_bucket{le=\"0.005\"} 1\n"
 	    "lat_seconds_bucket{le=\"0.5\"} 1\n"
@@ -214,9 +214,9 @@ test_histogram(void **state)
 	    "lat_seconds_sum 27.25\n"
 	    "lat_seconds_count 10\n");
 
-	rbuf_reset(&b);
+	dbuf_reset(&b);
 	x.labels = "path=\"/a\\\"b\"";
-	assert_int_equal(render_sample(&b, &x, NULL), RENDER_OK);
+	assert_int_equal(render_sample(&b, &x, NULL), DBUF_OK);
 	assert_buf(&b,
 	    "lat_seconds_bucket{path=\"/a\\\"b\",le=\"0.005\"} 1\n"
 	    "lat_seconds_bucket{path=\"/a\\\"b\",le=\"0.5\"} 1\n"
@@ -226,8 +226,8 @@ test_histogram(void **state)
 	    "lat_seconds_sum{path=\"/a\\\"b\"} 27.25\n"
 	    "lat_seconds_count{path=\"/a\\\"b\"} 10\n");
 
-	rbuf_reset(&b);
-	assert_int_equal(render_sample(&b, &x, "job=\"j\""), RENDER_OK);
+	dbuf_reset(&b);
+	assert_int_equal(render_sample(&b, &x, "job=\"j\""), DBUF_OK);
 	assert_buf(&b,
 	    "lat_seconds_bucket{job=\"j\",path=\"/a\\\"b\",le=\"0.005\"} 1\n"
 	    "lat_seconds_bucket{job=\"j\",path=\"/a\\\"b\",le=\"0.5\"} 1\n"
@@ -237,9 +237,9 @@ test_histogram(void **state)
 	    "lat_seconds_sum{job=\"j\",path=\"/a\\\"b\"} 27.25\n"
 	    "lat_seconds_count{job=\"j\",path=\"/a\\\"b\"} 10\n");
 
-	rbuf_reset(&b);
+	dbuf_reset(&b);
 	x.labels = "";
-	assert_int_equal(render_sample(&b, &x, "job=\"j\""), RENDER_OK);
+	assert_int_equal(render_sample(&b, &x, "job=\"j\""), DBUF_OK);
 	assert_buf(&b,
 	    "lat_seconds_bucket{job=\"j\",le=\"0.005\"} 1\n"
 	    "lat_seconds_bucket{job=\"j\",le=\"0.5\"} 1\n"
@@ -248,7 +248,7 @@ test_histogram(void **state)
 	    "lat_seconds_bucket{job=\"j\",le=\"+Inf\"} 10\n"
 	    "lat_seconds_sum{job=\"j\"} 27.25\n"
 	    "lat_seconds_count{job=\"j\"} 10\n");
-	rbuf_free(&b);
+	dbuf_free(&b);
 }
 
 static void
@@ -260,12 +260,12 @@ test_histogram_edges(void **state)
 	static const uint64_t none[] = { 0 };
 	spool_hist h = { 3, bounds, big, NAN };
 	spool_sample x = { "h", "", NAN, &h };
-	rbuf b;
+	dbuf b;
 
 	/* Counts are integers beyond 2^53 and printed exactly; bounds and
 	 * the sum are values like any other. */
-	rbuf_init(&b, 1 << 20);
-	assert_int_equal(render_sample(&b, &x, NULL), RENDER_OK);
+	dbuf_init(&b, 1 << 20);
+	assert_int_equal(render_sample(&b, &x, NULL), DBUF_OK);
 	assert_buf(&b,
 	    "h_bucket{le=\"-1\"} 9223372036854775807\n"
 	    "h_bucket{le=\"1e-07\"} 18446744073709551614\n"
@@ -275,30 +275,159 @@ test_histogram_edges(void **state)
 	    "h_count 18446744073709551615\n");
 
 	/* No finite bounds: the +Inf bucket alone. */
-	rbuf_reset(&b);
+	dbuf_reset(&b);
 	h.n = 0;
 	h.counts = none;
 	h.sum = -0.0;
-	assert_int_equal(render_sample(&b, &x, NULL), RENDER_OK);
+	assert_int_equal(render_sample(&b, &x, NULL), DBUF_OK);
 	assert_buf(&b, "h_bucket{le=\"+Inf\"} 0\nh_sum -0\nh_count 0\n");
-	rbuf_free(&b);
+	dbuf_free(&b);
+}
+
+/* What render_hist_each hands out, kept, and the text it makes: each
+ * line as render writes it, from the callback's parts alone. */
+typedef struct hist_seen {
+	const spool_sample *x;
+	const char *extra;
+	dbuf text;
+	char suffix[8][8], le[8][32];
+	double value[8];
+	int has_le[8];
+	size_t n, stop;
+} hist_seen;
+
+static int
+hist_cb(const render_hist_line *l, void *arg)
+{
+	hist_seen *s = arg;
+	const char *labels = s->x->labels;
+	int first = 1;
+
+	assert_int_equal(strlen(l->suffix), l->slen);
+	assert_int_equal(strlen(l->text), l->tlen);
+	if (s->n < 8) {
+		snprintf(s->suffix[s->n], sizeof(s->suffix[0]), "%s",
+		    l->suffix);
+		s->has_le[s->n] = l->le != NULL;
+		if (l->le != NULL) {
+			assert_int_equal(strlen(l->le), l->lelen);
+			snprintf(s->le[s->n], sizeof(s->le[0]), "%s", l->le);
+		}
+		s->value[s->n] = l->value;
+	}
+	dbuf_addf(&s->text, "%s%s", s->x->name, l->suffix);
+	if ((s->extra && *s->extra) || *labels || l->le)
+		dbuf_adds(&s->text, "{");
+	if (s->extra && *s->extra) {
+		dbuf_adds(&s->text, s->extra);
+		first = 0;
+	}
+	if (*labels) {
+		dbuf_addf(&s->text, "%s%s", first ? "" : ",", labels);
+		first = 0;
+	}
+	if (l->le)
+		dbuf_addf(&s->text, "%sle=\"%s\"", first ? "" : ",", l->le);
+	if ((s->extra && *s->extra) || *labels || l->le)
+		dbuf_adds(&s->text, "}");
+	dbuf_addf(&s->text, " %s\n", l->text);
+	return ++s->n == s->stop ? 7 : 0;
+}
+
+/* render_sample's text is the lines render_hist_each gives, in its order:
+ * for several histograms, with and without own labels and extra labels. */
+static void
+test_hist_each(void **state)
+{
+	static const double bounds[] = { -1, 1e-7, 2.5e15 };
+	static const uint64_t big[] = { UINT64_MAX / 2, UINT64_MAX / 2, 1, 0 };
+	static const uint64_t none[] = { 7 };
+	static const char *const labels[] = { "", "path=\"/a\\\"b\"" };
+	static const char *const extras[] = { NULL, "", "job=\"j\",g=\"1\"" };
+	spool_hist hs[] = { { 4, hb, hc, 27.25 }, { 3, bounds, big, NAN },
+	    { 0, bounds, none, -0.0 } };
+	spool_sample x = { "lat_seconds", "", NAN, NULL };
+	hist_seen s;
+	dbuf b;
+
+	(void)state;
+	dbuf_init(&b, 1 << 20);
+	for (size_t h = 0; h < 3; h++)
+		for (size_t l = 0; l < 2; l++)
+			for (size_t e = 0; e < 3; e++) {
+				memset(&s, 0, sizeof(s));
+				x.hist = &hs[h];
+				x.labels = labels[l];
+				s.x = &x;
+				s.extra = extras[e];
+				dbuf_init(&s.text, 1 << 20);
+				dbuf_reset(&b);
+				assert_int_equal(render_sample(&b, &x,
+				    extras[e]), DBUF_OK);
+				assert_int_equal(render_hist_each(&x, hist_cb,
+				    &s), 0);
+				assert_int_equal(s.text.err, DBUF_OK);
+				assert_int_equal(s.n, hs[h].n + 3);
+				assert_int_equal(b.len, s.text.len);
+				assert_memory_equal(b.p, s.text.p, b.len);
+				dbuf_free(&s.text);
+			}
+	dbuf_free(&b);
+
+	/* The sequence itself: buckets in order with their cumulative
+	 * counts, +Inf last with the total, then _sum, then _count. */
+	memset(&s, 0, sizeof(s));
+	x.hist = &hs[0];
+	x.labels = "";
+	s.x = &x;
+	dbuf_init(&s.text, 1 << 20);
+	assert_int_equal(render_hist_each(&x, hist_cb, &s), 0);
+	assert_int_equal(s.n, 7);
+	{
+		static const char *const les[] = { "0.005", "0.5", "1", "10",
+		    "+Inf" };
+		static const double cum[] = { 1, 1, 3, 6, 10 };
+
+		for (size_t i = 0; i < 5; i++) {
+			assert_string_equal(s.suffix[i], "_bucket");
+			assert_true(s.has_le[i]);
+			assert_string_equal(s.le[i], les[i]);
+			assert_true(s.value[i] == cum[i]);
+		}
+	}
+	assert_string_equal(s.suffix[5], "_sum");
+	assert_false(s.has_le[5]);
+	assert_true(s.value[5] == 27.25);
+	assert_string_equal(s.suffix[6], "_count");
+	assert_false(s.has_le[6]);
+	assert_true(s.value[6] == 10);
+	dbuf_free(&s.text);
+
+	/* A callback's non-zero stops the walk and is returned. */
+	memset(&s, 0, sizeof(s));
+	s.x = &x;
+	s.stop = 3;
+	dbuf_init(&s.text, 1 << 20);
+	assert_int_equal(render_hist_each(&x, hist_cb, &s), 7);
+	assert_int_equal(s.n, 3);
+	dbuf_free(&s.text);
 }
 
 static void
-test_rbuf(void **state)
+test_buf(void **state)
 {
 	(void)state;
 	char chunk[1000];
-	rbuf b;
+	dbuf b;
 
 	/* Many small writes: the content survives every growth, and the
 	 * allocation never passes the cap. */
-	rbuf_init(&b, 1000000);
+	dbuf_init(&b, 1000000);
 	for (int i = 0; i < 1000; i++) {
 		memset(chunk, 'a' + i % 26, (size_t)(i % 997) + 1);
 		size_t before = b.len;
-		assert_int_equal(rbuf_add(&b, chunk, (size_t)(i % 997) + 1),
-		    RENDER_OK);
+		assert_int_equal(dbuf_add(&b, chunk, (size_t)(i % 997) + 1),
+		    DBUF_OK);
 		assert_int_equal(b.p[before], 'a' + i % 26);
 	}
 	assert_true(b.cap <= b.max);
@@ -311,34 +440,34 @@ test_rbuf(void **state)
 		pos += (size_t)(i % 997) + 1;
 	}
 	assert_int_equal(pos, b.len);
-	assert_int_equal(rbuf_add(&b, "", 0), RENDER_OK);
-	rbuf_free(&b);
-	rbuf_free(&b);
-	rbuf_free(NULL);
+	assert_int_equal(dbuf_add(&b, "", 0), DBUF_OK);
+	dbuf_free(&b);
+	dbuf_free(&b);
+	dbuf_free(NULL);
 
 	/* Filled exactly to the cap. */
-	rbuf_init(&b, 10);
-	assert_int_equal(rbuf_add(&b, "0123456789", 10), RENDER_OK);
+	dbuf_init(&b, 10);
+	assert_int_equal(dbuf_add(&b, "0123456789", 10), DBUF_OK);
 	assert_int_equal(b.len, 10);
 	assert_true(b.cap <= 10);
-	assert_int_equal(rbuf_add(&b, "x", 1), RENDER_ETOOBIG);
-	assert_int_equal(rbuf_add(&b, "", 0), RENDER_ETOOBIG);
+	assert_int_equal(dbuf_add(&b, "x", 1), DBUF_ETOOBIG);
+	assert_int_equal(dbuf_add(&b, "", 0), DBUF_ETOOBIG);
 	assert_int_equal(b.len, 10);
-	rbuf_reset(&b);
+	dbuf_reset(&b);
 	assert_int_equal(b.len, 0);
-	assert_int_equal(rbuf_add(&b, "abc", 3), RENDER_OK);
+	assert_int_equal(dbuf_add(&b, "abc", 3), DBUF_OK);
 	assert_buf(&b, "abc");
-	rbuf_free(&b);
+	dbuf_free(&b);
 
-	assert_string_equal(render_strerror(RENDER_OK), "ok");
-	assert_non_null(render_strerror(RENDER_ENOMEM));
-	assert_non_null(render_strerror(RENDER_ETOOBIG));
-	assert_string_not_equal(render_strerror(RENDER_ENOMEM),
-	    render_strerror(RENDER_ETOOBIG));
+	assert_string_equal(render_strerror(DBUF_OK), "ok");
+	assert_non_null(render_strerror(DBUF_ENOMEM));
+	assert_non_null(render_strerror(DBUF_ETOOBIG));
+	assert_string_not_equal(render_strerror(DBUF_ENOMEM),
+	    render_strerror(DBUF_ETOOBIG));
 }
 
 static void
-test_rbuf_cap(void **state)
+test_render_cap(void **state)
 {
 	(void)state;
 	spool_family f = { "m", "gauge", 1, "help" };
@@ -346,57 +475,57 @@ test_rbuf_cap(void **state)
 	spool_hist h = { 4, hb, hc, 1 };
 	spool_sample hx = { "h", "", NAN, &h };
 	size_t max = 100, last = 0;
-	render_err e = RENDER_OK;
-	rbuf b;
+	dbuf_err e = DBUF_OK;
+	dbuf b;
 
 	/* Lines are written whole or not at all: past the cap, the buffer
 	 * holds the lines that fit and len never passes max. */
-	rbuf_init(&b, max);
-	assert_int_equal(render_family(&b, &f), RENDER_OK);
-	for (int i = 0; i < 100 && e == RENDER_OK; i++) {
+	dbuf_init(&b, max);
+	assert_int_equal(render_family(&b, &f), DBUF_OK);
+	for (int i = 0; i < 100 && e == DBUF_OK; i++) {
 		last = b.len;
 		e = render_sample(&b, &x, NULL);
 		assert_true(b.len <= max);
 	}
-	assert_int_equal(e, RENDER_ETOOBIG);
-	assert_int_equal(b.err, RENDER_ETOOBIG);
+	assert_int_equal(e, DBUF_ETOOBIG);
+	assert_int_equal(b.err, DBUF_ETOOBIG);
 	assert_int_equal(b.len, last);
 	assert_int_equal(b.p[b.len - 1], '\n');
 	assert_true(b.len + strlen("m{a=\"1\"} 12345\n") > max);
 
 	/* Sticky: even what would fit is refused. */
-	assert_int_equal(rbuf_add(&b, "x", 1), RENDER_ETOOBIG);
-	assert_int_equal(render_family(&b, &f), RENDER_ETOOBIG);
+	assert_int_equal(dbuf_add(&b, "x", 1), DBUF_ETOOBIG);
+	assert_int_equal(render_family(&b, &f), DBUF_ETOOBIG);
 	x.name = "n";
 	x.labels = "";
-	assert_int_equal(render_sample(&b, &x, NULL), RENDER_ETOOBIG);
+	assert_int_equal(render_sample(&b, &x, NULL), DBUF_ETOOBIG);
 	assert_int_equal(b.len, last);
 
 	/* Reset clears it. */
-	rbuf_reset(&b);
-	assert_int_equal(render_sample(&b, &x, NULL), RENDER_OK);
+	dbuf_reset(&b);
+	assert_int_equal(render_sample(&b, &x, NULL), DBUF_OK);
 	assert_buf(&b, "n 12345\n");
 
 	/* A histogram that does not fit whole leaves nothing of itself. */
-	rbuf_reset(&b);
-	assert_int_equal(render_sample(&b, &x, NULL), RENDER_OK);
-	assert_int_equal(render_sample(&b, &hx, NULL), RENDER_ETOOBIG);
+	dbuf_reset(&b);
+	assert_int_equal(render_sample(&b, &x, NULL), DBUF_OK);
+	assert_int_equal(render_sample(&b, &hx, NULL), DBUF_ETOOBIG);
 	assert_buf(&b, "n 12345\n");
 	assert_true(b.cap <= max);
-	rbuf_free(&b);
+	dbuf_free(&b);
 
 	/* A line exactly as long as the cap fits. */
-	rbuf_init(&b, strlen("n 12345\n"));
-	assert_int_equal(render_sample(&b, &x, NULL), RENDER_OK);
+	dbuf_init(&b, strlen("n 12345\n"));
+	assert_int_equal(render_sample(&b, &x, NULL), DBUF_OK);
 	assert_int_equal(b.len, b.max);
-	rbuf_free(&b);
+	dbuf_free(&b);
 
 	/* Cap 0: nothing fits, and nothing is allocated. */
-	rbuf_init(&b, 0);
-	assert_int_equal(render_sample(&b, &x, NULL), RENDER_ETOOBIG);
+	dbuf_init(&b, 0);
+	assert_int_equal(render_sample(&b, &x, NULL), DBUF_ETOOBIG);
 	assert_int_equal(b.len, 0);
 	assert_null(b.p);
-	rbuf_free(&b);
+	dbuf_free(&b);
 }
 
 /* A random escaped label value: plain text, escapes and UTF-8. */
@@ -471,14 +600,14 @@ test_round_trip(void **state)
 	uint64_t seed = 0x2545f4914f6cdd1dULL;
 	const char *line, *why;
 	size_t pos = 0, llen, i = 0;
-	rbuf b;
+	dbuf b;
 
 	assert_non_null(labels);
 	assert_non_null(extras);
 	assert_non_null(vals);
 	assert_non_null(nm);
 	assert_non_null(l);
-	rbuf_init(&b, 64u << 20);
+	dbuf_init(&b, 64u << 20);
 	for (i = 0; i < N; i++) {
 		spool_sample x;
 
@@ -491,7 +620,7 @@ test_round_trip(void **state)
 		x.value = vals[i];
 		x.hist = NULL;
 		assert_int_equal(render_sample(&b, &x, extras[i] ? extra :
-		    NULL), RENDER_OK);
+		    NULL), DBUF_OK);
 	}
 	for (i = 0; expo_next_line(b.p, b.len, &pos, &line, &llen); i++) {
 		char got[2048];
@@ -520,7 +649,7 @@ test_round_trip(void **state)
 			    vals[i], l->value);
 	}
 	assert_int_equal(i, N);
-	rbuf_free(&b);
+	dbuf_free(&b);
 	free(l);
 	free(nm);
 	free(vals);
@@ -592,7 +721,7 @@ promtool_check(const char *body, size_t len, char **out)
 
 /* A body of several families as the agent writes them. */
 static void
-render_body(rbuf *b)
+render_body(dbuf *b)
 {
 	static const spool_family fams[] = {
 		{ "api_requests_total", "counter", 1,
@@ -629,10 +758,10 @@ render_body(rbuf *b)
 	const size_t ns[] = { 2, 2, 1, 4, 1 };
 
 	for (size_t i = 0; i < 5; i++) {
-		assert_int_equal(render_family(b, &fams[i]), RENDER_OK);
+		assert_int_equal(render_family(b, &fams[i]), DBUF_OK);
 		for (size_t j = 0; j < ns[i]; j++)
 			assert_int_equal(render_sample(b, &ss[i][j],
-			    i % 2 ? extra : NULL), RENDER_OK);
+			    i % 2 ? extra : NULL), DBUF_OK);
 	}
 }
 
@@ -643,16 +772,16 @@ test_promtool(void **state)
 	const char *bad = "m{a=\"\\q\"} 1\n";
 	char *out = NULL;
 	int st;
-	rbuf b;
+	dbuf b;
 
-	rbuf_init(&b, 1 << 20);
+	dbuf_init(&b, 1 << 20);
 	render_body(&b);
 	st = promtool_check(b.p, b.len, &out);
 	/* Not cmocka's skip(): libcmocka 1.1.5 prints it in TAP as
 	 * "not ok N # SKIP", which prove counts as a failure. */
 	if (st == 127) {
 		free(out);
-		rbuf_free(&b);
+		dbuf_free(&b);
 		print_message("# SKIP promtool cannot be run (Debian package "
 		    "prometheus)\n");
 		return;
@@ -669,7 +798,7 @@ test_promtool(void **state)
 		fail_msg("promtool exit %d for %s:\n%s", st, bad,
 		    out ? out : "");
 	free(out);
-	rbuf_free(&b);
+	dbuf_free(&b);
 }
 
 int
@@ -683,8 +812,9 @@ main(void)
 		cmocka_unit_test(test_values_match_expo),
 		cmocka_unit_test(test_histogram),
 		cmocka_unit_test(test_histogram_edges),
-		cmocka_unit_test(test_rbuf),
-		cmocka_unit_test(test_rbuf_cap),
+		cmocka_unit_test(test_hist_each),
+		cmocka_unit_test(test_buf),
+		cmocka_unit_test(test_render_cap),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_promtool),
 	};

@@ -9,7 +9,7 @@
 #include <microhttpd.h>
 
 #include "selfm.h"
-#include "rbufcheck.h"
+#include "dbufcheck.h"
 
 #define NFAM 19
 
@@ -31,12 +31,12 @@ static void
 render_is(const selfm *m, const char *suffix, const char *extra,
     const char *want)
 {
-	rbuf b;
+	dbuf b;
 
-	rbuf_init(&b, 1 << 20);
-	assert_int_equal(selfm_render(&b, m, fam(suffix), extra), RENDER_OK);
+	dbuf_init(&b, 1 << 20);
+	assert_int_equal(selfm_render(&b, m, fam(suffix), extra), DBUF_OK);
 	assert_buf(&b, want);
-	rbuf_free(&b);
+	dbuf_free(&b);
 }
 
 /* A selfm with a distinct figure in every field. */
@@ -439,14 +439,14 @@ test_render_all_and_past_end(void **state)
 {
 	selfm m = known();
 	size_t types = 0, helps = 0, at = 0;
-	rbuf b;
+	dbuf b;
 
 	(void)state;
-	rbuf_init(&b, 1 << 20);
+	dbuf_init(&b, 1 << 20);
 	for (size_t i = 0; i < selfm_count_families(); i++)
-		assert_int_equal(selfm_render(&b, &m, i, NULL), RENDER_OK);
+		assert_int_equal(selfm_render(&b, &m, i, NULL), DBUF_OK);
 	/* NUL-terminated for strstr, the NUL not counted. */
-	assert_int_equal(rbuf_add(&b, "", 1), RENDER_OK);
+	assert_int_equal(dbuf_add(&b, "", 1), DBUF_OK);
 	b.len--;
 	for (size_t i = 0; i < selfm_count_families(); i++) {
 		char line[160];
@@ -472,12 +472,12 @@ test_render_all_and_past_end(void **state)
 	{
 		size_t len = b.len;
 
-		assert_int_equal(selfm_render(&b, &m, NFAM, NULL), RENDER_OK);
+		assert_int_equal(selfm_render(&b, &m, NFAM, NULL), DBUF_OK);
 		assert_int_equal(selfm_render(&b, &m, NFAM + 5, "job=\"j\""),
-		    RENDER_OK);
+		    DBUF_OK);
 		assert_int_equal(b.len, len);
 	}
-	rbuf_free(&b);
+	dbuf_free(&b);
 }
 
 /* A cap too small for the family: the error, and only whole lines. */
@@ -485,16 +485,16 @@ static void
 test_render_cap(void **state)
 {
 	selfm m = known();
-	rbuf b;
+	dbuf b;
 
 	(void)state;
-	rbuf_init(&b, 100);
+	dbuf_init(&b, 100);
 	assert_int_equal(selfm_render(&b, &m, fam("pushes_total"), NULL),
-	    RENDER_ETOOBIG);
-	assert_int_equal(b.err, RENDER_ETOOBIG);
+	    DBUF_ETOOBIG);
+	assert_int_equal(b.err, DBUF_ETOOBIG);
 	assert_buf(&b, "# HELP collector_agent_pushes_total Requests to the "
 	    "gateway by result.\n");
-	rbuf_free(&b);
+	dbuf_free(&b);
 }
 
 /* A limit's state: none below 90 %, near from 90 %, reached at the limit;

@@ -94,7 +94,7 @@ struct fx {
 };
 
 static int
-metrics_cb(void *arg, rbuf *out, char *err, size_t errlen)
+metrics_cb(void *arg, dbuf *out, char *err, size_t errlen)
 {
 	struct fx *f = arg;
 	int n = atomic_fetch_add(&f->calls, 1) + 1;
@@ -103,17 +103,17 @@ metrics_cb(void *arg, rbuf *out, char *err, size_t errlen)
 
 	switch ((enum mode)atomic_load(&f->mode)) {
 	case M_TEXT:
-		return rbuf_add(out, TEXT, strlen(TEXT)) == RENDER_OK ? 0 : -1;
+		return dbuf_add(out, TEXT, strlen(TEXT)) == DBUF_OK ? 0 : -1;
 	case M_COUNT:
 		snprintf(line, sizeof(line), "renders %d\n", n);
-		return rbuf_add(out, line, strlen(line)) == RENDER_OK ? 0 : -1;
+		return dbuf_add(out, line, strlen(line)) == DBUF_OK ? 0 : -1;
 	case M_FAIL:
 		snprintf(err, errlen, "the spool is locked");
 		return -1;
 	case M_BIG:
 		/* Over the cap: the error is in the buffer, err left empty. */
 		memset(big, 'x', sizeof(big));
-		if (rbuf_add(out, big, sizeof(big)) != RENDER_OK)
+		if (dbuf_add(out, big, sizeof(big)) != DBUF_OK)
 			return -1;
 		return 0;
 	case M_EMPTY:

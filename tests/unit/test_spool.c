@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "collector-spool.h"
+#include "spool-test.h"
 
 static char *dir;
 

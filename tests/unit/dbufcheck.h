@@ -1,13 +1,13 @@
-/* For the tests of what the agent renders: compare a whole rbuf (not
+/* For the tests of what the agent renders: compare a whole dbuf (not
  * NUL-terminated) with the text wanted, showing both on a mismatch.
  * Include after testutil.h. */
-#ifndef RBUFCHECK_H
-#define RBUFCHECK_H
+#ifndef DBUFCHECK_H
+#define DBUFCHECK_H
 
 #include "render.h"
 
 static inline void
-assert_buf(const rbuf *b, const char *want)
+assert_buf(const dbuf *b, const char *want)
 {
 	size_t n = strlen(want);
 
