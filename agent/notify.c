@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "notify.h"
 
@@ -18,15 +19,6 @@ static socklen_t addrlen;
 static int fd = -1;
 static double wd_interval;   /* seconds; 0 none */
 static double wd_next;       /* monotonic */
-
-static double
-mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 void
 notify_init(void)
@@ -94,7 +86,7 @@ notify_alive(void)
 
 	if (fd < 0 || wd_interval <= 0)
 		return;
-	now = mono();
+	now = clock_mono();
 	if (now < wd_next)
 		return;
 	wd_next = now + wd_interval;

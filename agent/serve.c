@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "clock.h"
 #include "log.h"
 #include "serve.h"
 
@@ -71,15 +72,6 @@ serve_strerror(serve_err e)
 		return "out of memory";
 	}
 	return "unknown error";
-}
-
-static double
-mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* --- the listening socket ------------------------------------------------ */
@@ -395,7 +387,7 @@ drop_rendering(serve_t *s)
 static int
 refresh(serve_t *s, char *err, size_t errlen)
 {
-	double now = mono();
+	double now = clock_mono();
 	struct MHD_Response *r;
 	dbuf b;
 
@@ -517,7 +509,7 @@ handle(void *cls, struct MHD_Connection *c, const char *url,
 	stall = s->o.stall;
 	pthread_mutex_unlock(&s->mu);
 	if (strcmp(url, "/-/healthy") == 0) {
-		double idle = mono() - beat;
+		double idle = clock_mono() - beat;
 		char msg[128];
 		if (idle <= stall)
 			return MHD_queue_response(c, MHD_HTTP_OK, s->rok);
@@ -572,7 +564,7 @@ serve_start(const serve_options *o, serve_t **out, char *err, size_t errlen)
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->cache_mu, NULL);
 	atomic_init(&s->live, 0);
-	s->beat = mono();
+	s->beat = clock_mono();
 	s->listen = strdup(o->listen);
 	s->r404 = text_response("not found: try /metrics, /-/healthy or "
 	    "/-/ready\n", 0);
@@ -649,7 +641,7 @@ serve_beat(serve_t *s)
 {
 	if (s == NULL)
 		return;
-	double now = mono();
+	double now = clock_mono();
 
 	pthread_mutex_lock(&s->mu);
 	s->beat = now;

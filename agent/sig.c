@@ -113,3 +113,10 @@ sig_pending(void)
 {
 	return stop != 0 || hup != 0;
 }
+
+void
+sig_forget(void)
+{
+	stop = 0;
+	hup = 0;
+}

@@ -37,4 +37,8 @@ int sig_take_reload(void);
 /* Is a reload or a stop waiting to be handled? (Nothing is cleared.) */
 int sig_pending(void);
 
+/* Forgets the stop and reload noted: for tests that run the loop more
+ * than once in one process. */
+void sig_forget(void);
+
 #endif
