@@ -30,17 +30,6 @@ typedef enum push_err {
 
 const char *push_strerror(push_err e);
 
-/*
- * Transitional: the names these had before http.h, for callers not yet
- * renamed (push_status is http_status, PUSH_DELIVERED HTTP_DELIVERED, ...).
- * Remove once no caller uses them.
- */
-typedef http_outcome push_outcome;
-typedef http_status push_status;
-#define PUSH_DELIVERED HTTP_DELIVERED
-#define PUSH_RETRY HTTP_RETRY
-#define PUSH_REFUSED HTTP_REFUSED
-
 typedef struct push push_t;
 
 /*

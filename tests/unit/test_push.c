@@ -247,7 +247,7 @@ test_new_good(void **state)
 	char err[256], *hdr[1] = { (char *)(uintptr_t)"X-Team: payments" };
 	http_conf h = http_for("https://gw.example:8443/pushgateway/");
 	push_t *p = NULL;
-	push_status st;
+	http_status st;
 
 	(void)state;
 	h.username = (char *)(uintptr_t)"pusher";
@@ -262,7 +262,7 @@ test_new_good(void **state)
 	assert_string_equal(err, "");
 	/* Invalid groups are refused before any request. */
 	assert_int_equal(push_put(p, "j", "bad", "", 0, &st), PUSH_EINVAL);
-	assert_int_equal(st.outcome, PUSH_REFUSED);
+	assert_int_equal(st.outcome, HTTP_REFUSED);
 	assert_true(strlen(st.message) > 0);
 	assert_int_equal(st.http_code, 0);
 	assert_int_equal(push_delete(p, NULL, "", &st), PUSH_EINVAL);
@@ -319,7 +319,7 @@ test_requests(void **state)
 	static const char *const resp[] = { R200, R202, R200 };
 	fake f;
 	push_t *p;
-	push_status st;
+	http_status st;
 	char v[256], *hdr[2] = { (char *)(uintptr_t)"X-Team: payments",
 	    (char *)(uintptr_t)"X-Scope-OrgID: tenant-1" };
 	http_conf h = http_for(NULL);
@@ -334,18 +334,18 @@ test_requests(void **state)
 	p = push_to(f.port, &h);
 	assert_int_equal(push_put(p, "api", "instance=\"h:1\"", body,
 	    strlen(body), &st), PUSH_OK);
-	assert_int_equal(st.outcome, PUSH_DELIVERED);
+	assert_int_equal(st.outcome, HTTP_DELIVERED);
 	assert_int_equal(st.http_code, 200);
 	assert_string_equal(st.message, "");
 	assert_true(st.retry_after == -1);
 	assert_true(st.seconds >= 0);
 	assert_int_equal(push_delete(p, "api", "instance=\"h:1\"", &st),
 	    PUSH_OK);
-	assert_int_equal(st.outcome, PUSH_DELIVERED);
+	assert_int_equal(st.outcome, HTTP_DELIVERED);
 	assert_int_equal(st.http_code, 202);
 	/* An empty body is a valid PUT (and is not read from stdin). */
 	assert_int_equal(push_put(p, "api", "", NULL, 0, &st), PUSH_OK);
-	assert_int_equal(st.outcome, PUSH_DELIVERED);
+	assert_int_equal(st.outcome, HTTP_DELIVERED);
 	push_free(p);
 	fake_join(&f);
 
@@ -435,7 +435,7 @@ metric_text(size_t len)
 
 /* PUT len bytes of want through push_put_stream(). */
 static void
-put_stream(push_t *p, const char *want, size_t len, push_status *st)
+put_stream(push_t *p, const char *want, size_t len, http_status *st)
 {
 	msrc m = { want, len, 0, 0 };
 
@@ -475,7 +475,7 @@ test_stream_gzip(void **state)
 	size_t big = 300000;
 	char *text = metric_text(big), v[256];
 	http_conf h = http_for(NULL);
-	push_status st;
+	http_status st;
 	push_t *p;
 	fake f;
 
@@ -484,7 +484,7 @@ test_stream_gzip(void **state)
 	fake_start(&f, 5, resp);
 	p = push_to(f.port, &h);
 	put_stream(p, text, big, &st);
-	assert_int_equal(st.outcome, PUSH_DELIVERED);
+	assert_int_equal(st.outcome, HTTP_DELIVERED);
 	assert_true(st.gzip);
 	assert_false(st.plain_next);
 	/* At the threshold: plain, with its length; one byte past: gzip. */
@@ -493,7 +493,7 @@ test_stream_gzip(void **state)
 	put_stream(p, text, PUSH_GZIP_MIN + 1, &st);
 	assert_true(st.gzip);
 	put_stream(p, text, 0, &st);
-	assert_int_equal(st.outcome, PUSH_DELIVERED);
+	assert_int_equal(st.outcome, HTTP_DELIVERED);
 	assert_false(st.gzip);
 	/* A DELETE between leaves no encoding behind. */
 	assert_int_equal(push_delete(p, "j", "", &st), PUSH_OK);
@@ -531,7 +531,7 @@ test_stream_gzip(void **state)
 	fake_start(&f, 1, resp);
 	p = push_to(f.port, &h);
 	put_stream(p, text, big, &st);
-	assert_int_equal(st.outcome, PUSH_DELIVERED);
+	assert_int_equal(st.outcome, HTTP_DELIVERED);
 	assert_false(st.gzip);
 	push_free(p);
 	fake_join(&f);
@@ -572,7 +572,7 @@ test_stream_fallback(void **state)
 	size_t big = 100000;
 	char *text = metric_text(big), e[8];
 	http_conf h = http_for(NULL);
-	push_status st;
+	http_status st;
 	push_t *p;
 	fake f;
 
@@ -581,23 +581,23 @@ test_stream_fallback(void **state)
 	fake_start(&f, 4, old);
 	p = push_to(f.port, &h);
 	put_stream(p, text, big, &st);
-	assert_int_equal(st.outcome, PUSH_REFUSED);
+	assert_int_equal(st.outcome, HTTP_REFUSED);
 	assert_int_equal(st.http_code, 400);
 	assert_true(st.gzip);
 	assert_true(st.plain_next);
 	assert_string_equal(st.message,
 	    "text format parsing error in line 1: invalid metric name");
 	put_stream(p, text, big, &st);
-	assert_int_equal(st.outcome, PUSH_DELIVERED);
+	assert_int_equal(st.outcome, HTTP_DELIVERED);
 	assert_false(st.gzip);
 	assert_false(st.plain_next);
 	put_stream(p, text, big, &st);
-	assert_int_equal(st.outcome, PUSH_DELIVERED);
+	assert_int_equal(st.outcome, HTTP_DELIVERED);
 	assert_false(st.gzip);
 	/* The gateway restarted, perhaps upgraded: gzip again. */
 	push_gzip_again(p);
 	put_stream(p, text, big, &st);
-	assert_int_equal(st.outcome, PUSH_DELIVERED);
+	assert_int_equal(st.outcome, HTTP_DELIVERED);
 	assert_true(st.gzip);
 	push_free(p);
 	fake_join(&f);
@@ -613,13 +613,13 @@ test_stream_fallback(void **state)
 	put_stream(p, text, big, &st);
 	assert_true(st.plain_next);
 	put_stream(p, text, big, &st);
-	assert_int_equal(st.outcome, PUSH_REFUSED);
+	assert_int_equal(st.outcome, HTTP_REFUSED);
 	assert_false(st.gzip);
 	assert_false(st.plain_next);
 	assert_string_equal(st.message,
 	    "pushed metrics are invalid or inconsistent");
 	put_stream(p, text, big, &st);
-	assert_int_equal(st.outcome, PUSH_DELIVERED);
+	assert_int_equal(st.outcome, HTTP_DELIVERED);
 	assert_true(st.gzip);
 	push_free(p);
 	fake_join(&f);
@@ -633,12 +633,12 @@ test_stream_fallback(void **state)
 	assert_int_equal(st.http_code, 415);
 	assert_true(st.plain_next);
 	put_stream(p, text, big, &st);
-	assert_int_equal(st.outcome, PUSH_DELIVERED);
+	assert_int_equal(st.outcome, HTTP_DELIVERED);
 	push_free(p);
 	/* A new handle (a reload) tries gzip again. */
 	p = push_to(f.port, &h);
 	put_stream(p, text, big, &st);
-	assert_int_equal(st.outcome, PUSH_REFUSED);
+	assert_int_equal(st.outcome, HTTP_REFUSED);
 	assert_true(st.gzip);
 	assert_false(st.plain_next);
 	put_stream(p, text, big, &st);
@@ -666,7 +666,7 @@ static void
 test_stream_source_fails(void **state)
 {
 	http_conf h = http_for(NULL);
-	push_status st;
+	http_status st;
 	push_t *p;
 	int fd, port;
 
@@ -676,7 +676,7 @@ test_stream_source_fails(void **state)
 	p = push_to(port, &h);
 	assert_int_equal(push_put_stream(p, "j", "", fail_src, NULL, &st),
 	    PUSH_OK);
-	assert_int_equal(st.outcome, PUSH_RETRY);
+	assert_int_equal(st.outcome, HTTP_RETRY);
 	assert_int_equal(st.http_code, 0);
 	assert_false(st.gzip);
 	assert_string_equal(st.message, "the body's source failed");
@@ -1012,7 +1012,7 @@ test_gw_put_readback(void **state)
 	    "t_m{x=\"y\"} 42.5\nt_m{x=\"z\"} -1e-07\n"
 	    "# TYPE t_c_total counter\nt_c_total 7\n";
 	push_t *p;
-	push_status st;
+	http_status st;
 	char *json;
 
 	(void)state;
@@ -1020,7 +1020,7 @@ test_gw_put_readback(void **state)
 	p = gw_push();
 	assert_int_equal(push_put(p, "t/put", grouping, body, strlen(body),
 	    &st), PUSH_OK);
-	if (st.outcome != PUSH_DELIVERED)
+	if (st.outcome != HTTP_DELIVERED)
 		fail_msg("push: %ld %s", st.http_code, st.message);
 	assert_int_equal(st.http_code, 200);
 	assert_string_equal(st.message, "");
@@ -1041,7 +1041,7 @@ test_gw_put_readback(void **state)
 	/* PUT replaces the whole group. */
 	assert_int_equal(push_put(p, "t/put", grouping, "t_m{x=\"w\"} 3\n",
 	    13, &st), PUSH_OK);
-	assert_int_equal(st.outcome, PUSH_DELIVERED);
+	assert_int_equal(st.outcome, HTTP_DELIVERED);
 	json = gw_state();
 	assert_non_null(strstr(json, "\"x\":\"w\"},\"value\":\"3\""));
 	assert_null(strstr(json, "42.5"));
@@ -1051,10 +1051,10 @@ test_gw_put_readback(void **state)
 	/* Dot segments and the job alone. */
 	assert_int_equal(push_put(p, ".", "x=\"..\"", "t_d 1\n", 6, &st),
 	    PUSH_OK);
-	assert_int_equal(st.outcome, PUSH_DELIVERED);
+	assert_int_equal(st.outcome, HTTP_DELIVERED);
 	assert_int_equal(push_put(p, "t_alone", "", "t_d 2\n", 6, &st),
 	    PUSH_OK);
-	assert_int_equal(st.outcome, PUSH_DELIVERED);
+	assert_int_equal(st.outcome, HTTP_DELIVERED);
 	json = gw_state();
 	assert_non_null(strstr(json, "{\"labels\":{\"job\":\".\",\"x\":\"..\"}"));
 	assert_non_null(strstr(json, "{\"labels\":{\"job\":\"t_alone\"}"));
@@ -1066,7 +1066,7 @@ static void
 test_gw_refused(void **state)
 {
 	push_t *p;
-	push_status st;
+	http_status st;
 	char *json;
 
 	(void)state;
@@ -1074,20 +1074,20 @@ test_gw_refused(void **state)
 	p = gw_push();
 	assert_int_equal(push_put(p, "t_ts", "", "t_ts 1 1700000000000\n",
 	    21, &st), PUSH_OK);
-	assert_int_equal(st.outcome, PUSH_REFUSED);
+	assert_int_equal(st.outcome, HTTP_REFUSED);
 	assert_int_equal(st.http_code, 400);
 	assert_non_null(strstr(st.message, "must not have timestamps"));
 
 	assert_int_equal(push_put(p, "t_bad", "", "metric\n", 7, &st),
 	    PUSH_OK);
-	assert_int_equal(st.outcome, PUSH_REFUSED);
+	assert_int_equal(st.outcome, HTTP_REFUSED);
 	assert_int_equal(st.http_code, 400);
 	assert_non_null(strstr(st.message, "text format parsing error"));
 
 	/* A refusal does not spoil the handle. */
 	assert_int_equal(push_put(p, "t_ok", "", "t_ok 1\n", 7, &st),
 	    PUSH_OK);
-	assert_int_equal(st.outcome, PUSH_DELIVERED);
+	assert_int_equal(st.outcome, HTTP_DELIVERED);
 	json = gw_state();
 	assert_non_null(strstr(json, "{\"labels\":{\"job\":\"t_ok\"}"));
 	free(json);
@@ -1098,7 +1098,7 @@ static void
 test_gw_delete(void **state)
 {
 	push_t *p;
-	push_status st;
+	http_status st;
 	char *json;
 
 	(void)state;
@@ -1106,12 +1106,12 @@ test_gw_delete(void **state)
 	p = gw_push();
 	assert_int_equal(push_put(p, "t_del", "a=\"1\"", "t_del 1\n", 8, &st),
 	    PUSH_OK);
-	assert_int_equal(st.outcome, PUSH_DELIVERED);
+	assert_int_equal(st.outcome, HTTP_DELIVERED);
 	json = gw_state();
 	assert_non_null(strstr(json, "\"job\":\"t_del\""));
 	free(json);
 	assert_int_equal(push_delete(p, "t_del", "a=\"1\"", &st), PUSH_OK);
-	assert_int_equal(st.outcome, PUSH_DELIVERED);
+	assert_int_equal(st.outcome, HTTP_DELIVERED);
 	assert_int_equal(st.http_code, 202);
 	/* 202 is "accepted": the gateway applies the delete on its own time,
 	 * so on a loaded machine the group may still show for a moment. */
@@ -1129,7 +1129,7 @@ test_gw_delete(void **state)
 	free(json);
 	/* A group that is not there: still 202. */
 	assert_int_equal(push_delete(p, "t_never", "", &st), PUSH_OK);
-	assert_int_equal(st.outcome, PUSH_DELIVERED);
+	assert_int_equal(st.outcome, HTTP_DELIVERED);
 	assert_int_equal(st.http_code, 202);
 	push_free(p);
 }
@@ -1141,7 +1141,7 @@ test_gw_prefix(void **state)
 	char *u, err[256];
 	http_conf h;
 	push_t *p = NULL;
-	push_status st;
+	http_status st;
 
 	(void)state;
 	NEED_GATEWAY();
@@ -1151,7 +1151,7 @@ test_gw_prefix(void **state)
 	free(u);
 	assert_int_equal(push_put(p, "t_pre", "", "t_pre 1\n", 8, &st),
 	    PUSH_OK);
-	assert_int_equal(st.outcome, PUSH_REFUSED);
+	assert_int_equal(st.outcome, HTTP_REFUSED);
 	assert_int_equal(st.http_code, 404);
 	push_free(p);
 }
@@ -1164,7 +1164,7 @@ test_gw_tls(void **state)
 	char *u, err[256];
 	http_conf h;
 	push_t *p = NULL;
-	push_status st;
+	http_status st;
 
 	(void)state;
 	NEED_GATEWAY();
@@ -1180,7 +1180,7 @@ test_gw_tls(void **state)
 	assert_int_equal(push_new(&h, &p, err, sizeof(err)), PUSH_OK);
 	assert_int_equal(push_put(p, "t_tls", "", "t_tls 1\n", 8, &st),
 	    PUSH_OK);
-	if (st.outcome != PUSH_DELIVERED)
+	if (st.outcome != HTTP_DELIVERED)
 		fail_msg("%ld %s", st.http_code, st.message);
 	assert_int_equal(st.http_code, 200);
 	push_free(p);
@@ -1191,7 +1191,7 @@ test_gw_tls(void **state)
 	assert_int_equal(push_new(&h, &p, err, sizeof(err)), PUSH_OK);
 	assert_int_equal(push_put(p, "t_tls", "", "t_tls 1\n", 8, &st),
 	    PUSH_OK);
-	assert_int_equal(st.outcome, PUSH_RETRY);
+	assert_int_equal(st.outcome, HTTP_RETRY);
 	assert_int_equal(st.http_code, 0);
 	assert_non_null(strcasestr(st.message, "certificate"));
 	push_free(p);
@@ -1200,7 +1200,7 @@ test_gw_tls(void **state)
 	assert_int_equal(push_new(&h, &p, err, sizeof(err)), PUSH_OK);
 	assert_int_equal(push_put(p, "t_tls", "", "t_tls 2\n", 8, &st),
 	    PUSH_OK);
-	assert_int_equal(st.outcome, PUSH_DELIVERED);
+	assert_int_equal(st.outcome, HTTP_DELIVERED);
 	push_free(p);
 
 	/* Without a client certificate the gateway ends the handshake. */
@@ -1210,7 +1210,7 @@ test_gw_tls(void **state)
 	assert_int_equal(push_new(&h, &p, err, sizeof(err)), PUSH_OK);
 	assert_int_equal(push_put(p, "t_tls", "", "t_tls 3\n", 8, &st),
 	    PUSH_OK);
-	assert_int_equal(st.outcome, PUSH_RETRY);
+	assert_int_equal(st.outcome, HTTP_RETRY);
 	assert_int_equal(st.http_code, 0);
 	assert_true(strlen(st.message) > 0);
 	push_free(p);
