@@ -20,6 +20,7 @@
 #include "log.h"
 #include "pull.h"
 #include "http.h"
+#include "render.h"
 #include "rw.h"
 #include "selfm.h"
 #include "sink.h"
@@ -216,38 +217,46 @@ rw_add(rws *w, const char *name, const char *glab, const char *labels,
 	return 0;
 }
 
-/* An observed histogram as its cumulative _bucket samples, _sum, _count. */
+/* rw_hist's state for render_hist_each(). */
+typedef struct rw_hist_ctx {
+	rws *w;
+	const spool_sample *x;
+	const char *glab;
+	int64_t ts;
+	char *lab;      /* a bucket's labels: x->labels, then le="..." */
+	size_t ll;      /* strlen(x->labels) */
+} rw_hist_ctx;
+
+static int
+rw_hist_line(const render_hist_line *l, void *arg)
+{
+	rw_hist_ctx *h = arg;
+	char name[EXPO_MAX_NAME + 16];
+	const char *labels = h->x->labels;
+
+	snprintf(name, sizeof(name), "%s%s", h->x->name, l->suffix);
+	if (l->le != NULL) {
+		snprintf(h->lab, h->ll + EXPO_VALUE_BUF + 8, "%s%sle=\"%s\"",
+		    h->x->labels, h->ll ? "," : "", l->le);
+		labels = h->lab;
+	}
+	return rw_add(h->w, name, h->glab, labels, l->value, h->ts);
+}
+
+/* An observed histogram as its cumulative _bucket samples, _sum, _count:
+ * the series the text format shows (render_hist_each), one sample each. */
 static int
 rw_hist(rws *w, const spool_sample *x, const char *glab, int64_t ts)
 {
-	const spool_hist *h = x->hist;
-	char name[EXPO_MAX_NAME + 16], le[EXPO_VALUE_BUF], *lab;
-	size_t ll = strlen(x->labels);
-	uint64_t cum = 0;
-	int rc = 0;
+	rw_hist_ctx h = { w, x, glab, ts, NULL, strlen(x->labels) };
+	int rc;
 
-	if ((lab = malloc(ll + EXPO_VALUE_BUF + 8)) == NULL) {
+	if ((h.lab = malloc(h.ll + EXPO_VALUE_BUF + 8)) == NULL) {
 		w->incomplete = 1;
 		return 0;
 	}
-	snprintf(name, sizeof(name), "%s_bucket", x->name);
-	for (size_t i = 0; i <= h->n && rc == 0; i++) {
-		cum += h->counts[i];
-		if (i < h->n)
-			le[expo_format_value(h->bounds[i], le)] = '\0';
-		else
-			snprintf(le, sizeof(le), "+Inf");
-		snprintf(lab, ll + EXPO_VALUE_BUF + 8, "%s%sle=\"%s\"",
-		    x->labels, ll ? "," : "", le);
-		rc = rw_add(w, name, glab, lab, (double)cum, ts);
-	}
-	snprintf(name, sizeof(name), "%s_sum", x->name);
-	if (rc == 0)
-		rc = rw_add(w, name, glab, x->labels, h->sum, ts);
-	snprintf(name, sizeof(name), "%s_count", x->name);
-	if (rc == 0)
-		rc = rw_add(w, name, glab, x->labels, (double)cum, ts);
-	free(lab);
+	rc = render_hist_each(x, rw_hist_line, &h);
+	free(h.lab);
 	return rc;
 }
 
