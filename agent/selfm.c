@@ -344,3 +344,17 @@ selfm_sig_diff(const selfm_sig *a, const selfm_sig *b)
 		return "backlog";
 	return NULL;
 }
+
+selfm_result
+selfm_result_of(http_outcome o)
+{
+	switch (o) {
+	case HTTP_DELIVERED:
+		break;
+	case HTTP_RETRY:
+		return SELFM_RETRY;
+	case HTTP_REFUSED:
+		return SELFM_REJECTED;
+	}
+	return SELFM_SUCCESS;
+}

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "spool-agent.h"
+#include "http.h"
 #include "render.h"
 
 #define SELFM_PREFIX "collector_agent_"
@@ -23,6 +24,9 @@ typedef enum selfm_result {
 	SELFM_RETRY,        /* transport failure, 5xx or 429: retried */
 	SELFM_REJECTED      /* any other 4xx: parked */
 } selfm_result;
+
+/* How a request that ended with outcome o is counted. */
+selfm_result selfm_result_of(http_outcome o);
 
 typedef struct selfm {
 	double pushes[3];          /* by selfm_result */

@@ -277,25 +277,11 @@ body_source(char *buf, size_t cap, void *arg)
 
 /* --- requests ------------------------------------------------------------ */
 
-static selfm_result
-result_of(http_outcome o)
-{
-	switch (o) {
-	case HTTP_DELIVERED:
-		break;
-	case HTTP_RETRY:
-		return SELFM_RETRY;
-	case HTTP_REFUSED:
-		return SELFM_REJECTED;
-	}
-	return SELFM_SUCCESS;
-}
-
 /* Counts a request and tells the loop it is alive. */
 static void
 count_request(gw *g, const http_status *st)
 {
-	selfm_count(g->env->m, result_of(st->outcome), st->seconds,
+	selfm_count(g->env->m, selfm_result_of(st->outcome), st->seconds,
 	    clock_wall());
 	(void)g->env->between(g->env, g, SINK_MAY_BEAT);
 }

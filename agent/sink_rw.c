@@ -73,26 +73,12 @@ typedef struct rws {
 	log_limit keep_lim;       /* loads and saves of the series sent */
 } rws;
 
-static selfm_result
-result_of(http_outcome o)
-{
-	switch (o) {
-	case HTTP_DELIVERED:
-		break;
-	case HTTP_RETRY:
-		return SELFM_RETRY;
-	case HTTP_REFUSED:
-		return SELFM_REJECTED;
-	}
-	return SELFM_SUCCESS;
-}
-
 /* A remote-write request of n samples. */
 static void
 count_request(rws *w, const http_status *st, size_t n)
 {
 	selfm *m = w->env->m;
-	selfm_result r = result_of(st->outcome);
+	selfm_result r = selfm_result_of(st->outcome);
 
 	m->rw_requests[r]++;
 	if (r == SELFM_SUCCESS)
