@@ -1,0 +1,233 @@
+/*
+ * cfg_print.c — what -t shows and what is worth a warning: cfg_print()
+ * writes the effective settings as a libconfig file, row by row of the
+ * table, secrets and credential-looking headers redacted; cfg_warn() logs
+ * what is valid but unsafe (no TLS verification, secret files others read).
+ */
+#define _GNU_SOURCE
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "cfg.h"
+#include "cfg_int.h"
+#include "expo.h"
+#include "http.h"
+#include "log.h"
+
+/* --- print ------------------------------------------------------------------------ */
+
+/* A libconfig string literal. */
+static void
+put_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s != NULL && *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch == '\n')
+			fputs("\\n", f);
+		else if (ch == '\r')
+			fputs("\\r", f);
+		else if (ch == '\t')
+			fputs("\\t", f);
+		else if (ch < 0x20 || ch == 0x7f)
+			fprintf(f, "\\x%02x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+/* Text inside a '#' comment: a line break would end the comment. */
+static void
+put_comment(FILE *f, const char *s)
+{
+	for (; *s != '\0'; s++)
+		fputc(((unsigned char)*s < 0x20 || *s == 0x7f) ? '?' : *s, f);
+}
+
+/* A number that libconfig reads back as a float, to the same double. */
+static void
+put_num(FILE *f, double v)
+{
+	char buf[EXPO_VALUE_BUF];
+	size_t n = expo_format_value(v, buf);
+
+	fputs(buf, f);
+	if (strcspn(buf, ".eEnN") == n)
+		fputs(".0", f);
+}
+
+/* Header values under these names are credentials as often as not. */
+static int
+header_is_secret(const char *h)
+{
+	static const char *const words[] = { "auth", "token", "secret", "key",
+	    "password", "cookie", "session" };
+	size_t nl = strcspn(h, ":");
+
+	for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
+		size_t wl = strlen(words[w]);
+
+		for (size_t i = 0; i + wl <= nl; i++)
+			if (strncasecmp(h + i, words[w], wl) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+static void
+put_value(FILE *f, const cfg *c, const row *r)
+{
+	switch (r->type) {
+	case T_NUM:
+		put_num(f, *CFIELD(c, r->off, double));
+		break;
+	case T_INT:
+		fprintf(f, "%ld", *CFIELD(c, r->off, long));
+		break;
+	case T_BOOL:
+		fputs(*CFIELD(c, r->off, int) ? "true" : "false", f);
+		break;
+	case T_SYNC:
+		fputs(*CFIELD(c, r->off, int) ? "\"full\"" : "\"normal\"", f);
+		break;
+	case T_LEVEL:
+		fprintf(f, "\"%s\"", log_level_name(*CFIELD(c, r->off, int)));
+		break;
+	case T_STR:
+	case T_PATH:
+	case T_URL:
+	case T_JOB:
+	case T_INSTANCE:
+	case T_LISTEN:
+		put_str(f, *CFIELD(c, r->off, str_t));
+		break;
+	case T_HEADERS: {
+		char *const *h = *CFIELD(c, r->off, strv_t);
+		size_t n = *CFIELD(c, r->off_n, size_t);
+
+		fputc('[', f);
+		for (size_t i = 0; i < n; i++) {
+			fputs(i ? ", " : " ", f);
+			if (header_is_secret(h[i])) {
+				fprintf(f, "\"%.*s: <redacted>\"",
+				    (int)strcspn(h[i], ":"), h[i]);
+			} else
+				put_str(f, h[i]);
+		}
+		fputs(n ? " ]" : "]", f);
+		break;
+	}
+	case T_HIST: {
+		const cfg_histogram *h = *CFIELD(c, r->off, hist_t);
+		size_t n = *CFIELD(c, r->off_n, size_t);
+
+		fputc('(', f);
+		for (size_t i = 0; i < n; i++) {
+			fprintf(f, "%s\n  { name = ", i ? "," : "");
+			put_str(f, h[i].name);
+			fputs("; buckets = [ ", f);
+			for (size_t j = 0; j < h[i].n; j++) {
+				if (j)
+					fputs(", ", f);
+				put_num(f, h[i].bounds[j]);
+			}
+			fputs(" ]; }", f);
+		}
+		fputs(n ? "\n)" : ")", f);
+		break;
+	}
+	}
+}
+
+void
+cfg_print(const cfg *c, FILE *f)
+{
+	const char *sec = NULL;
+	size_t secl = 0;
+
+	fputs("# collector-agent: the effective configuration; secrets are "
+	    "<redacted>\n# config file: ", f);
+	put_comment(f, c->config_file ? c->config_file :
+	    "none (built-in defaults)");
+	fputs("\n# env file: ", f);
+	put_comment(f, c->env_file ? c->env_file : "none");
+	fputs("\n", f);
+	for (size_t i = 0; i < CFG_NROWS; i++) {
+		const row *r = &cfg_rows[i];
+		const char *dot = strchr(r->path, '.');
+		size_t pl = dot ? (size_t)(dot - r->path) : 0;
+
+		if (sec != NULL && (pl != secl ||
+		    strncmp(sec, r->path, pl) != 0)) {
+			fputs("};\n", f);
+			sec = NULL;
+		}
+		if (dot != NULL && sec == NULL) {
+			fprintf(f, "%.*s: {\n", (int)pl, r->path);
+			sec = r->path;
+			secl = pl;
+		}
+		fprintf(f, "%s%s = ", dot ? "\t" : "", dot ? dot + 1 : r->path);
+		put_value(f, c, r);
+		fputc(';', f);
+		if (r->secret != NULL && *CFIELD(c, r->off_secret, str_t))
+			fprintf(f, "  # %s: <redacted>", r->secret);
+		fputc('\n', f);
+	}
+	if (sec != NULL)
+		fputs("};\n", f);
+}
+
+/* --- warn ------------------------------------------------------------------------- */
+
+/* A file holding a secret that other users may read. */
+static void
+warn_mode(const char *setting, const char *path)
+{
+	struct stat st;
+
+	if (path == NULL || *path == '\0' || stat(path, &st) != 0)
+		return;
+	if (st.st_mode & (S_IROTH | S_IWOTH))
+		log_warnx("a secret file is readable by other users; make it "
+		    "0600 or 0640 (group of the agent's user)", "setting=%s "
+		    "file=%s mode=%04o", setting, log_q(path),
+		    (unsigned)(st.st_mode & 07777));
+}
+
+static void
+warn_http(const char *sec, const http_conf *h)
+{
+	char p[64];
+
+	if (h->url == NULL || *h->url == '\0')
+		return;
+	if (h->insecure_skip_verify) {
+		snprintf(p, sizeof(p), "%s.insecure_skip_verify", sec);
+		log_warnx("TLS CERTIFICATES ARE NOT VERIFIED: anyone between "
+		    "the agent and the server can read and change what is "
+		    "sent, credentials included; set ca_file instead",
+		    "setting=%s url=%s", p, log_q(h->url));
+	}
+	snprintf(p, sizeof(p), "%s.password_file", sec);
+	warn_mode(p, h->password_file);
+	snprintf(p, sizeof(p), "%s.bearer_token_file", sec);
+	warn_mode(p, h->bearer_token_file);
+	snprintf(p, sizeof(p), "%s.key_file", sec);
+	warn_mode(p, h->key_file);
+}
+
+void
+cfg_warn(const cfg *c)
+{
+	if (c->enabled)
+		warn_http("pushgateway", &c->gw);
+	warn_http("remote_write", &c->rw);
+}
