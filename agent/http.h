@@ -11,7 +11,7 @@
  * Redirects are not followed. Secrets never reach a log or an error
  * message: an answer that quotes them back has them replaced.
  *
- * The URL and header checks here are the only ones: cfg.c reports them
+ * The URL and header checks here are the only ones: cfg reports them
  * against the setting that gave the value, http_new() refuses what they
  * refuse.
  */
