@@ -37,8 +37,6 @@
 #define ONCE_MAX_FOLD_STEPS 1000
 /* The deadline for the last push after SIGTERM. */
 #define LAST_PUSH_SECONDS 5.0
-/* A lasting failure is logged at most once in this many seconds. */
-#define LOG_REPEAT_S 60.0
 /* The loop folds at least this often, during long rounds too. */
 #define FOLD_PERIOD_S 1.0
 /* --once waiting for another --once's lock looks again this often. */
@@ -101,18 +99,18 @@ has_deleter(const agent_t *a)
 /*
  * Sets up what depends on the settings: the default grouping, the
  * histogram buckets, and the sinks: those c asks for that do not exist are
- * made, the others reload, and those c no longer asks for are freed. On
- * failure nothing of a is changed (a sink already reloaded is reloaded
- * again with the settings before) and the status is returned; c is the
- * caller's then.
+ * made, the others prepare the new settings, and those c no longer asks
+ * for are freed. Only when every sink could is anything applied (the
+ * prepared settings committed): on failure nothing of a is changed and the
+ * status is returned; c is the caller's then.
  */
 static int
 apply_cfg(agent_t *a, cfg *c)
 {
 	char *dg = NULL;
 	spool_buckets *b = NULL;
-	void **fresh = NULL;
-	unsigned char *state = NULL;   /* 1 reloaded, 2 unwanted */
+	void **fresh = NULL, **pending = NULL;
+	unsigned char *state = NULL;   /* 1 prepared, 2 unwanted */
 	size_t i, k;
 	int rc = 0;
 
@@ -129,6 +127,7 @@ apply_cfg(agent_t *a, cfg *c)
 		}
 	}
 	if ((fresh = calloc(a->nsinks, sizeof(*fresh))) == NULL ||
+	    (pending = calloc(a->nsinks, sizeof(*pending))) == NULL ||
 	    (state = calloc(a->nsinks, 1)) == NULL)
 		goto nomem;
 	if (a->c != NULL && strcmp(a->c->spool_path, c->spool_path) != 0) {
@@ -147,7 +146,7 @@ apply_cfg(agent_t *a, cfg *c)
 	for (i = 0; i < a->nsinks && rc == 0; i++) {
 		if (a->sinks[i] == NULL)
 			continue;
-		rc = a->ops[i]->reload(a->sinks[i], c);
+		rc = a->ops[i]->prepare(a->sinks[i], c, &pending[i]);
 		if (rc == SINK_UNWANTED) {
 			state[i] = 2;
 			rc = 0;
@@ -156,17 +155,22 @@ apply_cfg(agent_t *a, cfg *c)
 	}
 	if (rc != 0) {
 		for (k = 0; k < a->nsinks; k++) {
-			if (state[k] == 1)
-				(void)a->ops[k]->reload(a->sinks[k], a->c);
+			if (pending[k] != NULL && a->ops[k]->discard != NULL)
+				a->ops[k]->discard(pending[k]);
 			if (fresh[k] != NULL)
 				a->ops[k]->free(fresh[k]);
 		}
 		free(fresh);
+		free(pending);
 		free(state);
 		free(dg);
 		free(b);
 		return rc;
 	}
+	/* While env->c is still the settings before: a sink compares. */
+	for (i = 0; i < a->nsinks; i++)
+		if (state[i] == 1)
+			a->ops[i]->commit(a->sinks[i], c, pending[i]);
 	free(a->env.default_grouping);
 	free(a->buckets);
 	if (a->c != NULL && a->c != c)
@@ -192,11 +196,13 @@ apply_cfg(agent_t *a, cfg *c)
 			a->ops[i]->ready(fresh[i], a->ready);
 	}
 	free(fresh);
+	free(pending);
 	free(state);
 	log_setlevel(c->log_level);
 	return 0;
 nomem:
 	free(fresh);
+	free(pending);
 	free(state);
 	free(dg);
 	free(b);
@@ -555,7 +561,7 @@ agent_once(agent_t *a)
 {
 	double deadline = clock_mono() + a->c->once_timeout;
 	sink_result all = { 0 };
-	int more = 1;
+	int more = 1, said = 0;
 	int rc;
 
 	if ((rc = claim(a, deadline)) != 0)
@@ -579,13 +585,16 @@ agent_once(agent_t *a)
 			all.refused |= r.refused;
 			all.late |= r.late;
 			all.keep_failed |= r.keep_failed;
-			all.said |= r.said;
+			if (r.done_warn != NULL) {
+				all.done_warn = r.done_warn;
+				all.done_target = r.done_target;
+			}
 		}
 	if (!has_deleter(a)) {
 		if (drop_locally(a) != 0)
 			return EX_IOERR;
 		log_info("pushing is disabled; folded only", NULL);
-		all.said = 1;
+		said = 1;
 	}
 	/* Refused data first: it needs a person. Then a spool that could
 	 * not keep a sink's record, then a target not reached in time. */
@@ -595,7 +604,11 @@ agent_once(agent_t *a)
 		return EX_IOERR;
 	if (all.late)
 		return EX_TEMPFAIL;
-	if (!all.said)
+	/* A word about a target that did not answer, only when the run is
+	 * otherwise done: the next run with data will wait for it. */
+	if (all.done_warn != NULL)
+		log_warnx(all.done_warn, "url=%s", log_q(all.done_target));
+	else if (!said)
 		log_info("done; all delivered", NULL);
 	return EX_OK;
 }

@@ -10,8 +10,10 @@
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "backoff.h"
+#include "clock.h"
 
 /* Any non-zero constant will do; this one is the golden ratio's bits. */
 #define DEFAULT_SEED 0x9E3779B97F4A7C15ULL
@@ -262,4 +264,16 @@ backoff_parse_retry_after(const char *value, double now)
 		return -1;
 	v = (double)t - now;
 	return v > 0 ? v : 0;
+}
+
+double
+backoff_after(backoff *b, double retry_after)
+{
+	return backoff_honour(backoff_next(b), retry_after, b->max);
+}
+
+uint64_t
+backoff_seed(uint64_t salt)
+{
+	return (uint64_t)getpid() ^ (uint64_t)(clock_wall() * 1e6) ^ salt;
 }

@@ -37,6 +37,18 @@ void backoff_reset(backoff *b);
 double backoff_honour(double delay, double retry_after, double limit);
 
 /*
+ * The wait after a transport failure, as every sink takes it: the next
+ * delay, or the server's Retry-After (< 0: none) when that is longer, but
+ * never more than b's max, so that one proxy's word does not silence a
+ * sink past what the operator set. Counts one more failure.
+ */
+double backoff_after(backoff *b, double retry_after);
+
+/* A seed that differs between processes, runs and salts (one per sink),
+ * so that agents that failed together do not retry together. */
+uint64_t backoff_seed(uint64_t salt);
+
+/*
  * Parses an HTTP Retry-After value: delta-seconds ("120") or an HTTP-date
  * ("Wed, 21 Oct 2015 07:28:00 GMT") taken relative to now (seconds since
  * the epoch). Returns seconds >= 0, or -1 when value is NULL or unparsable.

@@ -56,6 +56,9 @@ void log_errorx(const char *msg, const char *kvfmt, ...)
  * held back and counted. log_limit_clear() when the failure is over.
  * Zeroed memory is a valid log_limit. Main thread only.
  */
+/* The period of such lines everywhere in the agent. */
+#define LOG_REPEAT_S 60.0
+
 typedef struct log_limit {
 	double at;        /* monotonic seconds of the last line; 0 none */
 	unsigned held;

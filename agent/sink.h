@@ -45,7 +45,7 @@ typedef enum sink_go {
 	                   * comes back to this one right after */
 } sink_go;
 
-/* reload()'s answer when the new settings no longer ask for the sink. */
+/* prepare()'s answer when the new settings no longer ask for the sink. */
 #define SINK_UNWANTED (-1)
 
 typedef struct sink_env sink_env;
@@ -78,7 +78,10 @@ typedef struct sink_result {
 	int refused;       /* the target refused some data */
 	int late;          /* the target was not reached before the deadline */
 	int keep_failed;   /* the sink's own record in the spool was not saved */
-	int said;          /* the sink said how the run ended (no "done") */
+	/* Said instead of "done; all delivered" when the run ends with 0
+	 * (NULL: nothing): a warning about target (a URL). */
+	const char *done_warn;
+	const char *done_target;
 } sink_result;
 
 /*
@@ -101,10 +104,19 @@ typedef struct sink_ops {
 	double (*due)(const void *self);
 	/* One round of the daemon, due now. */
 	void (*round)(void *self, double deadline);
-	/* New settings c (SIGHUP): 0 applied; SINK_UNWANTED when c does not
-	 * ask for the sink (nothing changed; the loop frees it); or an exit
-	 * status after logging why (nothing changed). */
-	int (*reload)(void *self, const cfg *c);
+	/*
+	 * New settings c (SIGHUP), in two steps so that a reload is all or
+	 * nothing. prepare() makes what may fail (a client) into *pending
+	 * and changes nothing of the sink: 0; SINK_UNWANTED when c does not
+	 * ask for the sink (the loop frees it); or an exit status after
+	 * logging why. When every sink prepared, the loop calls commit()
+	 * with *pending, which cannot fail (env->c is still the settings
+	 * before); otherwise discard() (may be NULL when *pending is always
+	 * NULL).
+	 */
+	int (*prepare)(void *self, const cfg *c, void **pending);
+	void (*commit)(void *self, const cfg *c, void *pending);
+	void (*discard)(void *pending);
 	/* --once: everything there is to deliver, until deadline. */
 	void (*once)(void *self, double deadline, sink_result *r);
 	/* The daemon stops: a last round before deadline, or with deadline

@@ -37,8 +37,6 @@
  * that would not fit (lines are at most 64 KiB, histograms 256 buckets). */
 #define CHUNK (64u * 1024u)
 #define MAX_CHUNK (16u * 1024u * 1024u)
-/* A lasting failure is logged at most once in this many seconds. */
-#define LOG_REPEAT_S 60.0
 /* --once gives up on rounds past this many, whatever the deadline says:
  * a bound on a loop that each round's progress ends much sooner. */
 #define ONCE_MAX_ROUNDS 100000
@@ -295,8 +293,7 @@ static void
 transport_failed(gw *g, const group *x, const http_status *st,
     const char *what)
 {
-	double d = backoff_honour(backoff_next(&g->bo), st->retry_after,
-	    g->env->c->retry_max);
+	double d = backoff_after(&g->bo, st->retry_after);
 
 	g->retry_at = clock_mono() + d;
 	g->resync = 1;
@@ -845,28 +842,32 @@ network_round(gw *g, double deadline, step *out)
 
 /* --- the sink ------------------------------------------------------------ */
 
-/* The gateway client for c, and a backoff that starts again; 0 or
- * EX_CONFIG after logging why. */
+/* A gateway client for c into *out; 0, or EX_CONFIG after logging why. */
 static int
-connect_gw(gw *g, const cfg *c)
+gw_client(const cfg *c, push_t **out)
 {
-	push_t *p = NULL;
 	char err[512];
 
-	if (push_new(&c->gw, &p, err, sizeof(err)) != PUSH_OK) {
+	if (push_new(&c->gw, out, err, sizeof(err)) != PUSH_OK) {
 		log_errorx("cannot set up the gateway client", "url=%s reason=%s",
 		    log_q(c->gw.url), log_q(err));
 		return EX_CONFIG;
 	}
+	return 0;
+}
+
+/* Takes client p for c, with a backoff that starts again. */
+static void
+gw_adopt(gw *g, const cfg *c, push_t *p)
+{
 	push_free(g->p);
 	g->p = p;
 	backoff_init(&g->bo, c->retry_min, c->retry_max,
-	    (uint64_t)getpid() ^ (uint64_t)(clock_wall() * 1e6));
+	    backoff_seed(0));
 	g->retry_at = 0;
 	/* Another gateway, or one that can now tell its start time. */
 	g->probe_off = 0;
 	g->probe_next = 0;
-	return 0;
 }
 
 static void
@@ -886,6 +887,7 @@ gw_free(void *self)
 static int
 gw_new(sink_env *env, const cfg *c, void **out)
 {
+	push_t *p = NULL;
 	gw *g;
 	int rc;
 
@@ -898,10 +900,11 @@ gw_new(sink_env *env, const cfg *c, void **out)
 	}
 	g->env = env;
 	dbuf_init(&g->body, MAX_CHUNK);
-	if ((rc = connect_gw(g, c)) != 0) {
+	if ((rc = gw_client(c, &p)) != 0) {
 		gw_free(g);
 		return rc;
 	}
+	gw_adopt(g, c, p);
 	*out = g;
 	return 0;
 }
@@ -952,18 +955,35 @@ gw_round(void *self, double deadline)
 }
 
 static int
-gw_reload(void *self, const cfg *c)
+gw_prepare(void *self, const cfg *c, void **pending)
 {
-	gw *g = self;
+	push_t *p = NULL;
 	int rc;
 
+	(void)self;
+	*pending = NULL;
 	if (!c->enabled)
 		return SINK_UNWANTED;
-	if ((rc = connect_gw(g, c)) != 0)
+	if ((rc = gw_client(c, &p)) != 0)
 		return rc;
+	*pending = p;
+	return 0;
+}
+
+static void
+gw_commit(void *self, const cfg *c, void *pending)
+{
+	gw *g = self;
+
+	gw_adopt(g, c, pending);
 	/* Limits, job, instance may be new: the next round says so. */
 	g->self_reset = "reload";
-	return 0;
+}
+
+static void
+gw_discard(void *pending)
+{
+	push_free(pending);
 }
 
 /*
@@ -1015,9 +1035,9 @@ gw_once(void *self, double deadline, sink_result *res)
 	/* Nothing to deliver is not a failure, but a gateway that did not
 	 * answer is worth a word: the next run with data will wait for it. */
 	if (g->probe_unreachable && env->m->pushes[SELFM_SUCCESS] == 0) {
-		log_warnx("done; nothing to deliver, and the gateway did not "
-		    "answer", "url=%s", log_q(env->c->gw.url));
-		res->said = 1;
+		res->done_warn = "done; nothing to deliver, and the gateway did "
+		    "not answer";
+		res->done_target = env->c->gw.url;
 	}
 	return;
 timeout:
@@ -1055,7 +1075,9 @@ const sink_ops sink_gw_ops = {
 	.start = gw_start,
 	.due = gw_due,
 	.round = gw_round,
-	.reload = gw_reload,
+	.prepare = gw_prepare,
+	.commit = gw_commit,
+	.discard = gw_discard,
 	.once = gw_once,
 	.last = gw_last,
 	.beat = NULL,

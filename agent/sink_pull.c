@@ -254,17 +254,23 @@ pulls_round(void *self, double deadline)
 }
 
 /* A listener that cannot move stays where it was (logged): a reload never
- * fails for it. */
+ * fails for it, and it moves only once every sink took the settings. */
 static int
-pulls_reload(void *self, const cfg *c)
+pulls_prepare(void *self, const cfg *c, void **pending)
+{
+	(void)self;
+	*pending = NULL;
+	return wanted(c) ? 0 : SINK_UNWANTED;
+}
+
+static void
+pulls_commit(void *self, const cfg *c, void *pending)
 {
 	pulls *p = self;
 
-	if (!wanted(c))
-		return SINK_UNWANTED;
+	(void)pending;
 	(void)serve_apply(p, c);
 	serve_set_ready(p->srv, p->ready);
-	return 0;
 }
 
 static void
@@ -301,7 +307,9 @@ const sink_ops sink_pull_ops = {
 	.start = pulls_start,
 	.due = pulls_due,
 	.round = pulls_round,
-	.reload = pulls_reload,
+	.prepare = pulls_prepare,
+	.commit = pulls_commit,
+	.discard = NULL,
 	.once = pulls_once,
 	.last = pulls_last,
 	.beat = pulls_beat,

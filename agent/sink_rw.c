@@ -25,8 +25,6 @@
 #include "selfm.h"
 #include "sink.h"
 
-/* A lasting failure is logged at most once in this many seconds. */
-#define LOG_REPEAT_S 60.0
 /* A step back of the wall clock up to this many milliseconds (or two
  * intervals, if more) is bridged by keeping timestamps rising; past it
  * they restart from the clock. */
@@ -135,11 +133,7 @@ rw_flush(rws *w)
 		    st.http_code, log_q(st.message));
 		break;
 	case HTTP_RETRY: {
-		/* The backoff's wait, or the server's Retry-After, never
-		 * longer than retry_max: one proxy's word does not silence
-		 * the agent past what the operator set. */
-		double d = backoff_honour(backoff_next(&w->bo),
-		    st.retry_after, env->c->retry_max);
+		double d = backoff_after(&w->bo, st.retry_after);
 		w->next = clock_mono() + d;
 		log_warnx("remote write receiver unreachable; will retry",
 		    "code=%ld reason=%s retry_in=%.3f", st.http_code,
@@ -598,32 +592,57 @@ wanted(const cfg *c)
 	return c->rw.url != NULL && c->rw.url[0] != '\0';
 }
 
-/* The client and batch for c, a backoff that starts again and a round due
- * now; 0 or EX_CONFIG after logging why (nothing changed then). */
-static int
-connect_rw(rws *w, const cfg *c)
-{
-	http_t *p = NULL;
-	rw_batch *batch = NULL;
-	char err[512];
+/* What a client for one receiver is made of (prepared on a reload). */
+typedef struct rw_client {
+	http_t *p;
+	rw_batch *batch;
+} rw_client;
 
-	if (http_new(&c->rw, &p, err, sizeof(err)) != HTTP_OK ||
-	    (batch = rw_batch_new((size_t)c->rw_max_samples_per_send)) ==
+static void
+rw_client_free(rw_client *k)
+{
+	if (k == NULL)
+		return;
+	http_free(k->p);
+	rw_batch_free(k->batch);
+	free(k);
+}
+
+/* A client and a batch for c into *out; 0, or EX_CONFIG after logging
+ * why. */
+static int
+rw_client_new(const cfg *c, rw_client **out)
+{
+	rw_client *k = calloc(1, sizeof(*k));
+	char err[512] = "out of memory";
+
+	*out = NULL;
+	if (k == NULL || http_new(&c->rw, &k->p, err, sizeof(err)) != HTTP_OK ||
+	    (k->batch = rw_batch_new((size_t)c->rw_max_samples_per_send)) ==
 	    NULL) {
 		log_errorx("cannot set up the remote write client", "url=%s "
-		    "reason=%s", log_q(c->rw.url), batch == NULL && p ?
+		    "reason=%s", log_q(c->rw.url), k != NULL && k->p != NULL ?
 		    "out of memory" : log_q(err));
-		http_free(p);
+		rw_client_free(k);
 		return EX_CONFIG;
 	}
+	*out = k;
+	return 0;
+}
+
+/* Takes client k for c (and frees k's shell), with a backoff that starts
+ * again and a round due now. */
+static void
+rw_adopt(rws *w, const cfg *c, rw_client *k)
+{
 	http_free(w->p);
 	rw_batch_free(w->batch);
-	w->p = p;
-	w->batch = batch;
+	w->p = k->p;
+	w->batch = k->batch;
+	free(k);
 	backoff_init(&w->bo, c->retry_min, c->retry_max,
-	    (uint64_t)getpid() ^ (uint64_t)(clock_wall() * 1e6) ^ 0x5bd1e995u);
+	    backoff_seed(0x5bd1e995u));
 	w->next = 0;
-	return 0;
 }
 
 static void
@@ -642,6 +661,7 @@ rws_free(void *self)
 static int
 rws_new(sink_env *env, const cfg *c, void **out)
 {
+	rw_client *k = NULL;
 	rws *w;
 	int rc;
 
@@ -655,10 +675,11 @@ rws_new(sink_env *env, const cfg *c, void **out)
 		return EX_OSERR;
 	}
 	w->env = env;
-	if ((rc = connect_rw(w, c)) != 0) {
+	if ((rc = rw_client_new(c, &k)) != 0) {
 		rws_free(w);
 		return rc;
 	}
+	rw_adopt(w, c, k);
 	*out = w;
 	return 0;
 }
@@ -681,22 +702,39 @@ rws_round(void *self, double deadline)
 }
 
 static int
-rws_reload(void *self, const cfg *c)
+rws_prepare(void *self, const cfg *c, void **pending)
 {
-	rws *w = self;
+	rw_client *k = NULL;
 	int rc;
 
+	(void)self;
+	*pending = NULL;
 	if (!wanted(c))
 		return SINK_UNWANTED;
-	if ((rc = connect_rw(w, c)) != 0)
+	if ((rc = rw_client_new(c, &k)) != 0)
 		return rc;
+	*pending = k;
+	return 0;
+}
+
+static void
+rws_commit(void *self, const cfg *c, void *pending)
+{
+	rws *w = self;
+
+	rw_adopt(w, c, pending);
 	/* Another receiver never saw the series: no markers for it. What
 	 * the spool kept for the new one is loaded at its first round. */
 	if (strcmp(w->env->c->rw.url, c->rw.url) != 0) {
 		rw_seen_clear(w->seen);
 		w->loaded = 0;
 	}
-	return 0;
+}
+
+static void
+rws_discard(void *pending)
+{
+	rw_client_free(pending);
 }
 
 /*
@@ -758,7 +796,9 @@ const sink_ops sink_rw_ops = {
 	.start = NULL,
 	.due = rws_due,
 	.round = rws_round,
-	.reload = rws_reload,
+	.prepare = rws_prepare,
+	.commit = rws_commit,
+	.discard = rws_discard,
 	.once = rws_once,
 	.last = rws_last,
 	.beat = NULL,

@@ -75,6 +75,8 @@ typedef struct fake {
 	sink_result once_res;/* what --once reports */
 	double once_retry;   /* --once retries this often until the deadline
 	                      * (0: one try) */
+	unsigned hup_after;  /* raise SIGHUP once this many requests went */
+	int prepare_rc;      /* what prepare() answers */
 
 	/* What the fake records. */
 	sink_env *env;
@@ -90,6 +92,8 @@ typedef struct fake {
 	double once_deadline, once_end;
 	unsigned once_tries;
 	int once_seq;        /* the order --once called the sinks in */
+	unsigned prepares, commits, discards;
+	int token;           /* what prepare() hands over as pending */
 	int freed;
 } fake;
 
@@ -159,17 +163,41 @@ fake_round(void *self, double deadline)
 		in_round++;
 		if (f->stop_after > 0 && f->total == f->stop_after)
 			raise(SIGTERM);
+		if (f->hup_after > 0 && f->total == f->hup_after)
+			raise(SIGHUP);
 	}
 	f->done = 0;
 	f->next = start + (f->unreachable ? f->retry : f->interval);
 }
 
 static int
-fake_reload(void *self, const cfg *c)
+fake_prepare(void *self, const cfg *c, void **pending)
 {
-	(void)self;
+	fake *f = self;
+
 	(void)c;
-	return 0;
+	f->prepares++;
+	*pending = f->prepare_rc == 0 ? &f->token : NULL;
+	return f->prepare_rc;
+}
+
+static void
+fake_commit(void *self, const cfg *c, void *pending)
+{
+	fake *f = self;
+
+	(void)c;
+	assert_ptr_equal(pending, &f->token);
+	f->commits++;
+}
+
+static void
+fake_discard(void *pending)
+{
+	fake *f = pending == &fakes[0].token ? &fakes[0] : &fakes[1];
+
+	assert_ptr_equal(pending, &f->token);
+	f->discards++;
 }
 
 static void
@@ -207,14 +235,16 @@ fake_free(void *self)
 
 static const sink_ops fake_a = {
 	.name = "a", .carries_deletes = 0, .new = fake_new_a, .start = NULL,
-	.due = fake_due, .round = fake_round, .reload = fake_reload,
+	.due = fake_due, .round = fake_round, .prepare = fake_prepare, .commit = fake_commit,
+	.discard = fake_discard,
 	.once = fake_once, .last = fake_last, .beat = NULL, .ready = NULL,
 	.free = fake_free,
 };
 
 static const sink_ops fake_b = {
 	.name = "b", .carries_deletes = 0, .new = fake_new_b, .start = NULL,
-	.due = fake_due, .round = fake_round, .reload = fake_reload,
+	.due = fake_due, .round = fake_round, .prepare = fake_prepare, .commit = fake_commit,
+	.discard = fake_discard,
 	.once = fake_once, .last = fake_last, .beat = NULL, .ready = NULL,
 	.free = fake_free,
 };
@@ -222,7 +252,8 @@ static const sink_ops fake_b = {
 /* The same as b, for --once's order: it carries deletes. */
 static const sink_ops fake_b_deletes = {
 	.name = "b", .carries_deletes = 1, .new = fake_new_b, .start = NULL,
-	.due = fake_due, .round = fake_round, .reload = fake_reload,
+	.due = fake_due, .round = fake_round, .prepare = fake_prepare, .commit = fake_commit,
+	.discard = fake_discard,
 	.once = fake_once, .last = fake_last, .beat = NULL, .ready = NULL,
 	.free = fake_free,
 };
@@ -256,14 +287,14 @@ teardown(void **state)
 	return 0;
 }
 
-/* An agent on a fresh spool with the sinks given, pushing off. */
-static agent_t *
-agent_with(const sink_ops *const *sinks, size_t n)
+/* The tests' settings: a fresh spool, pushing off. */
+static cfg *
+test_cfg(void *arg)
 {
 	char text[1024], *path = tu_path(dir, "spool.db"), *errs = NULL;
 	cfg *c = NULL;
-	agent_t *a = NULL;
 
+	(void)arg;
 	assert_non_null(path);
 	snprintf(text, sizeof(text), "spool: { path = \"%s\"; };\n"
 	    "pushgateway: { enabled = false; interval = 10; "
@@ -272,6 +303,16 @@ agent_with(const sink_ops *const *sinks, size_t n)
 	free(path);
 	if (cfg_load_string(text, "t.conf", &c, &errs) != CFG_OK)
 		fail_msg("config: %s", errs ? errs : "?");
+	return c;
+}
+
+/* An agent with the sinks given, on test_cfg(). */
+static agent_t *
+agent_with(const sink_ops *const *sinks, size_t n)
+{
+	cfg *c = test_cfg(NULL);
+	agent_t *a = NULL;
+
 	assert_int_equal(agent_new_with(c, sinks, n, &a), 0);
 	assert_non_null(a);
 	return a;
@@ -464,11 +505,11 @@ test_once_status(void **state)
 		sink_result a, b;
 		int want;
 	} cases[] = {
-		{ { 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0 }, EX_OK },
-		{ { 0, 0, 1, 0, 0 }, { 0, 0, 0, 0, 0 }, EX_TEMPFAIL },
-		{ { 0, 0, 1, 0, 0 }, { 0, 0, 0, 1, 0 }, EX_IOERR },
-		{ { 0, 1, 0, 0, 0 }, { 0, 0, 1, 1, 0 }, EX_DATAERR },
-		{ { 0, 0, 0, 0, 0 }, { 1, 0, 0, 0, 0 }, EX_IOERR },
+		{ { 0, 0, 0, 0, NULL, NULL }, { 0, 0, 0, 0, NULL, NULL }, EX_OK },
+		{ { 0, 0, 1, 0, NULL, NULL }, { 0, 0, 0, 0, NULL, NULL }, EX_TEMPFAIL },
+		{ { 0, 0, 1, 0, NULL, NULL }, { 0, 0, 0, 1, NULL, NULL }, EX_IOERR },
+		{ { 0, 1, 0, 0, NULL, NULL }, { 0, 0, 1, 1, NULL, NULL }, EX_DATAERR },
+		{ { 0, 0, 0, 0, NULL, NULL }, { 1, 0, 0, 0, NULL, NULL }, EX_IOERR },
 	};
 
 	(void)state;
@@ -511,6 +552,36 @@ test_once_order(void **state)
 	agent_free(a);
 }
 
+/* A reload is all or nothing: when one sink cannot take the new settings,
+ * none is changed (what the others prepared is discarded); when all can,
+ * each commits once. */
+static void
+test_reload_all_or_nothing(void **state)
+{
+	static const sink_ops *const sinks[] = { &fake_a, &fake_b };
+	agent_t *a;
+
+	(void)state;
+	for (int fail = 1; fail >= 0; fail--) {
+		teardown(NULL);
+		setup(NULL);
+		fakes[0].interval = fakes[1].interval = 5;
+		fakes[0].requests = fakes[1].requests = 1;
+		fakes[0].hup_after = 1;
+		fakes[0].stop_after = 2;
+		fakes[1].prepare_rc = fail ? EX_CONFIG : 0;
+		a = agent_with(sinks, 2);
+		assert_int_equal(agent_run(a, test_cfg, NULL), EX_OK);
+		assert_int_equal(fakes[0].prepares, 1);
+		assert_int_equal(fakes[1].prepares, 1);
+		assert_int_equal(fakes[0].commits, fail ? 0 : 1);
+		assert_int_equal(fakes[1].commits, fail ? 0 : 1);
+		assert_int_equal(fakes[0].discards, fail ? 1 : 0);
+		assert_int_equal(fakes[1].discards, 0);
+		agent_free(a);
+	}
+}
+
 int
 main(void)
 {
@@ -528,6 +599,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_once_deadline, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_once_status, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_reload_all_or_nothing, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_once_order, setup,
 		    teardown),
