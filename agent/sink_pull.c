@@ -19,10 +19,19 @@
 #include "serve.h"
 #include "sink.h"
 
-/* /-/healthy's stall limit: a request takes at most timeout, and the loop
- * beats between requests, so a loop silent for much longer than one
- * request (with room for a fold and a slow disk) is stuck. */
-#define STALL_S(timeout) (30 + 2 * (timeout))
+/* /-/healthy's stall limit: a request takes at most its timeout, and the
+ * loop beats between requests, so a loop silent for much longer than the
+ * longest request of any sink (with room for a fold and a slow disk) is
+ * stuck. */
+static double
+stall_s(const cfg *c)
+{
+	double t = c->gw.timeout;
+
+	if (c->rw.url != NULL && c->rw.url[0] != '\0' && c->rw.timeout > t)
+		t = c->rw.timeout;
+	return 30 + 2 * t;
+}
 
 /*
  * What the server thread shares with the loop: a copy of the agent's
@@ -107,7 +116,7 @@ serve_open(pulls *p, const cfg *c, const char *want, serve_t **out)
 	serve_err e;
 
 	o.listen = want;
-	o.stall = STALL_S(c->gw.timeout);
+	o.stall = stall_s(c);
 	o.metrics = render_pull;
 	o.arg = &p->pc;
 	if ((e = serve_start(&o, out, err, sizeof(err))) == SERVE_OK) {
@@ -147,7 +156,7 @@ serve_apply(pulls *p, const cfg *c)
 	int rc;
 
 	if (p->srv != NULL && strcmp(p->listen, want) == 0) {
-		serve_set_stall(p->srv, STALL_S(c->gw.timeout));
+		serve_set_stall(p->srv, stall_s(c));
 		return 0;
 	}
 	if (want[0] == '\0') {
