@@ -26,7 +26,11 @@ import sys
 import threading
 import time
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# The HTTP stand-ins' shared module lives with the integration tests.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+sys.dont_write_bytecode = True
+import httpfx  # noqa: E402
 
 HOP = {"connection", "keep-alive", "proxy-authorization", "proxy-authenticate",
        "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
@@ -34,37 +38,11 @@ HOP = {"connection", "keep-alive", "proxy-authorization", "proxy-authenticate",
 
 
 def make_handler(a, lock, log, counter):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class Handler(httpfx.Handler):
         server_version = "count-proxy/1"
 
-        def log_message(self, fmt, *args):
-            pass
-
-        def body(self):
-            """The entity and the bytes its framing took on the wire."""
-            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-                out = bytearray()
-                wire = 0
-                while True:
-                    line = self.rfile.readline(65537)
-                    wire += len(line)
-                    size = int(line.split(b";")[0].strip() or b"0", 16)
-                    if size == 0:
-                        while True:
-                            t = self.rfile.readline(65537)
-                            wire += len(t)
-                            if t in (b"\r\n", b"\n", b""):
-                                return bytes(out), wire
-                    data = self.rfile.read(size)
-                    out += data
-                    wire += len(data) + len(self.rfile.readline(65537))
-            n = int(self.headers.get("Content-Length") or 0)
-            data = self.rfile.read(n) if n > 0 else b""
-            return data, len(data)
-
         def forward(self):
-            entity, framed = self.body()
+            entity, framed = httpfx.read_body(self.rfile, self.headers)
             # Request line and headers as they came, give or take the
             # case of header names: a few hundred bytes beside the body.
             wire = len(self.raw_requestline) + framed + 2 + sum(
@@ -121,20 +99,7 @@ def main(argv):
         os.makedirs(a.save_dir, exist_ok=True)
     lock = threading.Lock()
     log = open(a.log, "a", encoding="utf-8")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(a, lock, log, [0]))
-    server.daemon_threads = True
-    tmp = a.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("%d\n" % server.server_address[1])
-    os.rename(tmp, a.port_file)
-    timer = threading.Timer(a.max_seconds, server.shutdown)
-    timer.daemon = True
-    timer.start()
-    try:
-        server.serve_forever(poll_interval=0.1)
-    finally:
-        server.server_close()
-    return 0
+    return httpfx.serve(make_handler(a, lock, log, [0]), a.port_file, a.max_seconds)
 
 
 if __name__ == "__main__":

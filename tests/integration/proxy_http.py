@@ -17,13 +17,13 @@ Hop-by-hop headers and Proxy-* headers are not forwarded.
 """
 import argparse
 import http.client
-import os
 import select
 import socket
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
+
+import httpfx
 
 HOP = {"connection", "keep-alive", "proxy-authorization", "proxy-authenticate",
        "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
@@ -37,12 +37,8 @@ def make_handler(a, lock, log):
             return "127.0.0.1", port
         return None
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class Handler(httpfx.Handler):
         server_version = "test-proxy/1"
-
-        def log_message(self, fmt, *args):
-            pass
 
         def record(self, status):
             with lock:
@@ -51,30 +47,11 @@ def make_handler(a, lock, log):
                 log.flush()
 
         def fail(self, status, text):
-            data = (text + "\n").encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def body(self):
-            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-                out = bytearray()
-                while True:
-                    size = int(self.rfile.readline(65537).split(b";")[0].strip() or b"0", 16)
-                    if size == 0:
-                        while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                            pass
-                        return bytes(out)
-                    out += self.rfile.read(size)
-                    self.rfile.readline(65537)
-            n = int(self.headers.get("Content-Length") or 0)
-            return self.rfile.read(n) if n > 0 else b""
+            self.send_text(status, text + "\n", ctype="text/plain")
 
         def forward(self):
             u = urlsplit(self.path)
-            data = self.body()
+            data = self.read_body()
             if u.scheme != "http" or not u.hostname:
                 self.record(400)
                 return self.fail(400, "proxy: absolute http:// URL expected")
@@ -156,20 +133,7 @@ def main(argv):
     a = p.parse_args(argv)
     lock = threading.Lock()
     log = open(a.log, "a", encoding="utf-8")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(a, lock, log))
-    server.daemon_threads = True
-    tmp = a.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("%d\n" % server.server_address[1])
-    os.rename(tmp, a.port_file)
-    timer = threading.Timer(a.max_seconds, server.shutdown)
-    timer.daemon = True
-    timer.start()
-    try:
-        server.serve_forever(poll_interval=0.1)
-    finally:
-        server.server_close()
-    return 0
+    return httpfx.serve(make_handler(a, lock, log), a.port_file, a.max_seconds)
 
 
 if __name__ == "__main__":
