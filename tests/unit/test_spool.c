@@ -442,87 +442,80 @@ test_adopt_null_id(void **state)
 	free(p);
 }
 
-static void
-test_adopt_text_id(void **state)
-{
-	char *p = tu_path(dir, "textid.db");
-	spool_t *s;
-
-	(void)state;
-	s = adopt(p, "CREATE TABLE inbox(id TEXT PRIMARY KEY, job, grouping, "
-	    "op, body, received_ms);"
+/*
+ * Inboxes of other shapes, each with a few rows: what the fold must make of
+ * them (c_total and g in job "j", the default grouping; g < 0: no such
+ * series), however many times it runs; then a row by the stable INSERT
+ * counts once more.
+ */
+static const struct adopt_case {
+	const char *file, *why, *create;
+	double c_total, g;
+} adopt_cases[] = {
+	{"textid.db", "an id that is text",
+	    "CREATE TABLE inbox(id TEXT PRIMARY KEY, job, grouping, op, body, "
+	    "received_ms);"
 	    "INSERT INTO inbox VALUES ('b', 'j', '', 'add', 'c_total 1', 0);"
-	    "INSERT INTO inbox VALUES ('a', 'j', '', 'add', 'c_total 2', 0)");
-	fold_times(s, 5);
-	assert_true(value(s, "j", "", "c_total") == 3);
-	assert_int_equal(pending(s), 0);
-	spool_close(s);
-	free(p);
-}
-
-/* No id column at all: the fold used to fail on every batch. */
-static void
-test_adopt_no_id(void **state)
-{
-	char *p = tu_path(dir, "noid.db");
-	spool_t *s;
-
-	(void)state;
-	s = adopt(p, "CREATE TABLE inbox(job, grouping, op, body, received_ms);"
+	    "INSERT INTO inbox VALUES ('a', 'j', '', 'add', 'c_total 2', 0)",
+	    3, -1},
+	/* The fold used to fail on every batch. */
+	{"noid.db", "no id column at all",
+	    "CREATE TABLE inbox(job, grouping, op, body, received_ms);"
 	    "INSERT INTO inbox VALUES ('j', '', 'add', 'c_total 1', 0);"
-	    "INSERT INTO inbox VALUES ('j', '', 'set', 'g 4', 0)");
-	fold_times(s, 5);
-	assert_true(value(s, "j", "", "c_total") == 1);
-	assert_true(value(s, "j", "", "g") == 4);
-	assert_int_equal(pending(s), 0);
-	spool_close(s);
-	free(p);
-}
-
-/* The table's name in other letters is the same table to SQL, and to the
- * writers' INSERT. */
-static void
-test_adopt_name_case(void **state)
-{
-	char *p = tu_path(dir, "case.db");
-	spool_t *s;
-
-	(void)state;
-	s = adopt(p, "CREATE TABLE Inbox(Job, Grouping, Op, Body);"
-	    "INSERT INTO Inbox VALUES ('j', '', 'add', 'c_total 1')");
-	fold_times(s, 3);
-	assert_true(value(s, "j", "", "c_total") == 1);
-	assert_int_equal(pending(s), 0);
-	spool_close(s);
-	free(p);
-}
-
-/* A WITHOUT ROWID table has no insertion order but its key: rows go in id
- * order. It refused the stable INSERT (its key cannot be NULL); ours
- * takes it. */
-static void
-test_adopt_without_rowid(void **state)
-{
-	char *p = tu_path(dir, "norowid.db");
-	spool_t *s;
-
-	(void)state;
-	s = adopt(p, "CREATE TABLE inbox(id INTEGER PRIMARY KEY, job, grouping,"
+	    "INSERT INTO inbox VALUES ('j', '', 'set', 'g 4', 0)",
+	    1, 4},
+	/* The same table to SQL, and to the writers' INSERT. */
+	{"case.db", "the table's name in other letters",
+	    "CREATE TABLE Inbox(Job, Grouping, Op, Body);"
+	    "INSERT INTO Inbox VALUES ('j', '', 'add', 'c_total 1')",
+	    1, -1},
+	/* No insertion order but its key: rows go in id order. It refused
+	 * the stable INSERT (its key cannot be NULL); ours takes it. */
+	{"norowid.db", "a WITHOUT ROWID table",
+	    "CREATE TABLE inbox(id INTEGER PRIMARY KEY, job, grouping,"
 	    " op, body) WITHOUT ROWID;"
 	    "INSERT INTO inbox VALUES (2, 'j', '', 'set', 'g 2');"
 	    "INSERT INTO inbox VALUES (1, 'j', '', 'set', 'g 1');"
-	    "INSERT INTO inbox VALUES (3, 'j', '', 'add', 'c_total 1')");
-	fold_times(s, 5);
-	assert_true(value(s, "j", "", "g") == 2);
-	assert_true(value(s, "j", "", "c_total") == 1);
-	assert_int_equal(pending(s), 0);
-	sql(p, "INSERT INTO inbox(job, grouping, op, body) VALUES ('j', '', "
-	    "'add', 'c_total 1')");
-	fold_times(s, 3);
-	assert_true(value(s, "j", "", "c_total") == 2);
-	assert_int_equal(pending(s), 0);
-	spool_close(s);
-	free(p);
+	    "INSERT INTO inbox VALUES (3, 'j', '', 'add', 'c_total 1')",
+	    1, 2},
+};
+
+static void
+assert_adopted(spool_t *s, const struct adopt_case *c, double c_total)
+{
+	double v = -12345;
+	int found = 0;
+
+	if (value(s, "j", "", "c_total") != c_total)
+		fail_msg("%s: c_total %g, want %g", c->why,
+		    value(s, "j", "", "c_total"), c_total);
+	assert_int_equal(spool_series_value(s, "j", "", "g", "", &v, &found),
+	    SPOOL_OK);
+	if (c->g >= 0 ? !found || v != c->g : found)
+		fail_msg("%s: g %s %g, want %g", c->why, found ? "" : "absent",
+		    v, c->g);
+	if (pending(s) != 0)
+		fail_msg("%s: %lld rows left", c->why, (long long)pending(s));
+}
+
+static void
+test_adopt_shapes(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(adopt_cases) / sizeof(adopt_cases[0]); i++) {
+		const struct adopt_case *c = &adopt_cases[i];
+		char *p = tu_path(dir, c->file);
+		spool_t *s = adopt(p, c->create);
+
+		fold_times(s, 5);
+		assert_adopted(s, c, c->c_total);
+		sql(p, "INSERT INTO inbox(job, grouping, op, body) VALUES "
+		    "('j', '', 'add', 'c_total 1')");
+		fold_times(s, 3);
+		assert_adopted(s, c, c->c_total + 1);
+		spool_close(s);
+		free(p);
+	}
 }
 
 /* Repeated and NULL ids, columns of the writer's own (one NOT NULL, which
@@ -1389,10 +1382,7 @@ main(void)
 		cmocka_unit_test(test_migrate_v0_empty_file),
 		cmocka_unit_test(test_v0_inbox_missing_column),
 		cmocka_unit_test(test_adopt_null_id),
-		cmocka_unit_test(test_adopt_text_id),
-		cmocka_unit_test(test_adopt_no_id),
-		cmocka_unit_test(test_adopt_name_case),
-		cmocka_unit_test(test_adopt_without_rowid),
+		cmocka_unit_test(test_adopt_shapes),
 		cmocka_unit_test(test_adopt_duplicate_ids_extra_columns),
 		cmocka_unit_test(test_adopt_received_ms),
 		cmocka_unit_test(test_v0_inbox_view),
