@@ -147,27 +147,9 @@ agent_bg() {
 # 90 s at most); sets SILENT_PID, SILENT_URL, SILENT_LOG.
 SILENT_N=0
 silent_start() {
-	local i=0 pf
 	SILENT_N=$((SILENT_N + 1))
-	SILENT_LOG="$T/silent-$SILENT_N.log"
-	pf="$T/silent-$SILENT_N.port"
-	: >"$SILENT_LOG"
-	"$PY" "$FAULT_DIR/silent_gateway.py" --port-file "$pf" --log "$SILENT_LOG" \
-		--max-seconds 90 2>"$T/silent-$SILENT_N.err" &
-	SILENT_PID=$!
-	track "$SILENT_PID"
-	while [ $i -lt 100 ]; do
-		if [ -s "$pf" ]; then
-			SILENT_URL="http://127.0.0.1:$(cat "$pf")"
-			return 0
-		fi
-		kill -0 "$SILENT_PID" 2>/dev/null || break
-		sleep 0.1
-		i=$((i + 1))
-	done
-	echo "# the silent gateway did not start"
-	diag_file "$T/silent-$SILENT_N.err"
-	return 1
+	stand_in "silent-$SILENT_N" "$FAULT_DIR/silent_gateway.py" http - --max-seconds 90 || return 1
+	SILENT_PID=$SI_PID SILENT_URL=$SI_URL SILENT_LOG=$SI_LOG
 }
 
 # rand_secs MAX_MS: a random 0..MAX_MS milliseconds, as seconds ("0.137")

@@ -226,31 +226,44 @@ gw_push() {
 		--data-binary @- "$GW_URL/metrics/job/$1"
 }
 
+# stand_in NAME SCRIPT SCHEME READY ARG...: starts the Python stand-in
+# SCRIPT (it takes --port-file and --log, see httpfx.py) with ARGs, its log
+# $T/NAME.log (emptied first), its stderr $T/NAME.err. Waits up to 10 s
+# for its port and, when READY is "ready", for GET /-/ready to answer (curl
+# -k: only the harness skips verification, never the agent under test).
+# Sets SI_PID, SI_LOG and SI_URL (SCHEME://127.0.0.1:PORT); on failure
+# shows its stderr and returns 1.
+stand_in() {
+	local name=$1 script=$2 scheme=$3 ready=$4 i=0
+	shift 4
+	SI_LOG="$T/$name.log"
+	: >"$SI_LOG"
+	rm -f "$T/$name.port"
+	"$PY" "$script" --port-file "$T/$name.port" --log "$SI_LOG" "$@" 2>"$T/$name.err" &
+	SI_PID=$!
+	track "$SI_PID"
+	while [ $i -lt 100 ]; do
+		if [ -s "$T/$name.port" ]; then
+			SI_URL="$scheme://127.0.0.1:$(cat "$T/$name.port")"
+			[ "$ready" = ready ] || return 0
+			curl -skf --max-time 1 "$SI_URL/-/ready" >/dev/null 2>&1 && return 0
+		fi
+		kill -0 "$SI_PID" 2>/dev/null || break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "# $(basename "$script") did not start"
+	diag_file "$T/$name.err"
+	return 1
+}
+
 # fake_start [fake_gateway.py options]: starts the fake gateway on a free
 # port; sets FAKE_PID, FAKE_URL, FAKE_LOG (its request log).
 FAKE_N=0
 fake_start() {
-	local i=0
 	FAKE_N=$((FAKE_N + 1))
-	FAKE_LOG="$T/fake-$FAKE_N.log"
-	: >"$FAKE_LOG"
-	rm -f "$T/fake-$FAKE_N.port"
-	"$PY" "$INT_DIR/fake_gateway.py" --port-file "$T/fake-$FAKE_N.port" \
-		--log "$FAKE_LOG" --max-seconds 120 "$@" 2>"$T/fake-$FAKE_N.err" &
-	FAKE_PID=$!
-	track "$FAKE_PID"
-	while [ $i -lt 100 ]; do
-		if [ -s "$T/fake-$FAKE_N.port" ]; then
-			FAKE_URL="http://127.0.0.1:$(cat "$T/fake-$FAKE_N.port")"
-			curl -sf --max-time 1 "$FAKE_URL/-/ready" >/dev/null 2>&1 && return 0
-		fi
-		kill -0 "$FAKE_PID" 2>/dev/null || break
-		sleep 0.1
-		i=$((i + 1))
-	done
-	echo "# the fake gateway did not start"
-	diag_file "$T/fake-$FAKE_N.err"
-	return 1
+	stand_in "fake-$FAKE_N" "$INT_DIR/fake_gateway.py" http ready --max-seconds 120 "$@" || return 1
+	FAKE_PID=$SI_PID FAKE_URL=$SI_URL FAKE_LOG=$SI_LOG
 }
 fake_stop() {
 	[ -n "${FAKE_PID:-}" ] || return 0
@@ -272,16 +285,10 @@ fake_statuses() { awk -v m="$1" -v p="$2" '$2 == m && $3 == p { printf "%s%s", (
 # refusals, delays) on a free port in front of --upstream; sets PROXY_URL
 # and PROXY_LOG (one line per request: time, method, path, status).
 proxy_start() {
-	local name=$1 i=0
+	local name=$1
 	shift
-	PROXY_LOG="$T/$name.log"
-	: >"$PROXY_LOG"
-	"$PY" "$INT_DIR/flaky_proxy.py" --port-file "$T/$name.port" --log "$PROXY_LOG" \
-		--max-seconds 90 "$@" 2>"$T/$name.err" &
-	track "$!"
-	while [ $i -lt 100 ] && [ ! -s "$T/$name.port" ]; do sleep 0.1; i=$((i + 1)); done
-	[ -s "$T/$name.port" ] || return 1
-	PROXY_URL="http://127.0.0.1:$(cat "$T/$name.port")"
+	stand_in "$name" "$INT_DIR/flaky_proxy.py" http - --max-seconds 90 "$@" || return 1
+	PROXY_URL=$SI_URL PROXY_LOG=$SI_LOG
 }
 
 # ------------------------------------------------------------------- tools

@@ -110,32 +110,14 @@ tgw_query() {
 
 # echo_start [tls_echo_headers.py options]: the header-recording stand-in
 # on a free port (HTTPS with --tls CERT KEY). Sets ECHO_URL (http:// or
-# https://), ECHO_PID, ECHO_LOG. The wait for it uses curl -k: only the
-# harness skips verification, never the agent under test.
+# https://), ECHO_PID, ECHO_LOG.
 ECHO_N=0
 echo_start() {
-	local i=0 scheme=http a
+	local scheme=http a
 	for a in "$@"; do [ "$a" = --tls ] && scheme=https; done
 	ECHO_N=$((ECHO_N + 1))
-	ECHO_LOG="$T/echo-$ECHO_N.log"
-	: >"$ECHO_LOG"
-	rm -f "$T/echo-$ECHO_N.port"
-	"$PY" "$INT_DIR/tls_echo_headers.py" --port-file "$T/echo-$ECHO_N.port" \
-		--log "$ECHO_LOG" --max-seconds 90 "$@" 2>"$T/echo-$ECHO_N.err" &
-	ECHO_PID=$!
-	track "$ECHO_PID"
-	while [ $i -lt 100 ]; do
-		if [ -s "$T/echo-$ECHO_N.port" ]; then
-			ECHO_URL="$scheme://127.0.0.1:$(cat "$T/echo-$ECHO_N.port")"
-			curl -skf --max-time 1 "$ECHO_URL/-/ready" >/dev/null 2>&1 && return 0
-		fi
-		kill -0 "$ECHO_PID" 2>/dev/null || break
-		sleep 0.1
-		i=$((i + 1))
-	done
-	echo "# the echo server did not start"
-	diag_file "$T/echo-$ECHO_N.err"
-	return 1
+	stand_in "echo-$ECHO_N" "$INT_DIR/tls_echo_headers.py" "$scheme" ready --max-seconds 90 "$@" || return 1
+	ECHO_PID=$SI_PID ECHO_URL=$SI_URL ECHO_LOG=$SI_LOG
 }
 # echo_hdr HEADER [METHOD] [LOG]: "METHOD PATH STATUS VALUE" per request
 echo_hdr() { "$PY" "$INT_DIR/tls_echo_headers.py" --read "${3:-$ECHO_LOG}" "$1" ${2:+"$2"}; }
@@ -147,27 +129,9 @@ echo_values() { echo_hdr "$@" | cut -d' ' -f4- | sort -u; }
 # Sets PROXY_URL (http://127.0.0.1:PORT), PROXY_PID, PROXY_LOG.
 PROXY_N=0
 proxy_start() {
-	local i=0
 	PROXY_N=$((PROXY_N + 1))
-	PROXY_LOG="$T/proxy-$PROXY_N.log"
-	: >"$PROXY_LOG"
-	rm -f "$T/proxy-$PROXY_N.port"
-	"$PY" "$INT_DIR/proxy_http.py" --port-file "$T/proxy-$PROXY_N.port" \
-		--log "$PROXY_LOG" --max-seconds 90 "$@" 2>"$T/proxy-$PROXY_N.err" &
-	PROXY_PID=$!
-	track "$PROXY_PID"
-	while [ $i -lt 100 ]; do
-		if [ -s "$T/proxy-$PROXY_N.port" ]; then
-			PROXY_URL="http://127.0.0.1:$(cat "$T/proxy-$PROXY_N.port")"
-			return 0
-		fi
-		kill -0 "$PROXY_PID" 2>/dev/null || break
-		sleep 0.1
-		i=$((i + 1))
-	done
-	echo "# the proxy did not start"
-	diag_file "$T/proxy-$PROXY_N.err"
-	return 1
+	stand_in "proxy-$PROXY_N" "$INT_DIR/proxy_http.py" http - --max-seconds 90 "$@" || return 1
+	PROXY_PID=$SI_PID PROXY_URL=$SI_URL PROXY_LOG=$SI_LOG
 }
 
 
