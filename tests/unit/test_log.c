@@ -175,10 +175,10 @@ test_lines(void **state)
 	(void)state;
 	for (line = strtok_r(out, "\n", &save); line != NULL;
 	    line = strtok_r(NULL, "\n", &save), i++) {
-		assert_true(i < sizeof(want) / sizeof(want[0]));
+		assert_true(i < TU_N(want));
 		assert_string_equal(after_ts(line), want[i]);
 	}
-	assert_int_equal(i, sizeof(want) / sizeof(want[0]));
+	assert_int_equal(i, TU_N(want));
 	free(out);
 }
 

@@ -11,25 +11,6 @@
 
 #include "collector-spool.h"
 
-static char *dir;
-
-static int
-setup(void **state)
-{
-	(void)state;
-	dir = tu_mkdtemp();
-	return dir == NULL;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	tu_rmdir(dir);
-	dir = NULL;
-	return 0;
-}
-
 static void
 sql(const char *path, const char *q)
 {
@@ -177,7 +158,7 @@ adopt(const char *p, const char *create)
 static void
 test_create(void **state)
 {
-	char *p = tu_path(dir, "new.db"), err[512], wal[600];
+	char *p = tu_path(tu_dir, "new.db"), err[512], wal[600];
 	spool_t *s;
 	struct stat st;
 	mode_t old = umask(0);
@@ -208,7 +189,7 @@ test_create(void **state)
 static void
 test_umask_respected(void **state)
 {
-	char *p = tu_path(dir, "umask.db"), err[512];
+	char *p = tu_path(tu_dir, "umask.db"), err[512];
 	spool_t *s;
 	struct stat st;
 	mode_t old = umask(027);
@@ -225,7 +206,7 @@ test_umask_respected(void **state)
 static void
 test_cannot_create(void **state)
 {
-	char *p = tu_path(dir, "no/such/dir/spool.db"), err[512];
+	char *p = tu_path(tu_dir, "no/such/dir/spool.db"), err[512];
 	spool_t *s = (spool_t *)1;
 
 	(void)state;
@@ -235,7 +216,7 @@ test_cannot_create(void **state)
 	assert_non_null(strstr(err, "cannot create spool"));
 	assert_non_null(strstr(err, "No such file or directory"));
 	free(p);
-	assert_int_equal(spool_open(dir, NULL, &s, err, sizeof(err)),
+	assert_int_equal(spool_open(tu_dir, NULL, &s, err, sizeof(err)),
 	    SPOOL_ECREATE);
 	assert_non_null(strstr(err, "is a directory"));
 	assert_int_equal(spool_open("", NULL, &s, err, sizeof(err)),
@@ -245,7 +226,7 @@ test_cannot_create(void **state)
 static void
 test_not_sqlite_untouched(void **state)
 {
-	char *p = tu_path(dir, "text.db"), err[512], *before, *after;
+	char *p = tu_path(tu_dir, "text.db"), err[512], *before, *after;
 	const char text[] = "this is not a database, it is a text file that "
 	    "somebody pointed the spool at by mistake\n";
 	spool_t *s;
@@ -272,7 +253,7 @@ test_not_sqlite_untouched(void **state)
 static void
 test_truncated(void **state)
 {
-	char *p = tu_path(dir, "trunc.db"), err[512], *before, *after;
+	char *p = tu_path(tu_dir, "trunc.db"), err[512], *before, *after;
 	spool_t *s;
 	size_t n1, n2;
 	spool_err e;
@@ -307,7 +288,7 @@ test_truncated(void **state)
 static void
 test_newer_schema(void **state)
 {
-	char *p = tu_path(dir, "newer.db"), err[512];
+	char *p = tu_path(tu_dir, "newer.db"), err[512];
 	spool_t *s;
 
 	(void)state;
@@ -326,7 +307,7 @@ test_newer_schema(void **state)
 static void
 test_foreign_database(void **state)
 {
-	char *p = tu_path(dir, "app.db"), err[512];
+	char *p = tu_path(tu_dir, "app.db"), err[512];
 	spool_t *s;
 
 	(void)state;
@@ -344,7 +325,7 @@ test_foreign_database(void **state)
 static void
 test_migrate_v0(void **state)
 {
-	char *p = tu_path(dir, "v0.db"), err[512];
+	char *p = tu_path(tu_dir, "v0.db"), err[512];
 	spool_t *s;
 	spool_fold_result r;
 	spool_stats st;
@@ -381,7 +362,7 @@ test_migrate_v0(void **state)
 static void
 test_migrate_v0_empty_file(void **state)
 {
-	char *p = tu_path(dir, "empty.db"), err[512];
+	char *p = tu_path(tu_dir, "empty.db"), err[512];
 	spool_t *s;
 
 	(void)state;
@@ -395,7 +376,7 @@ test_migrate_v0_empty_file(void **state)
 static void
 test_v0_inbox_missing_column(void **state)
 {
-	char *p = tu_path(dir, "v0bad.db"), err[512], *before;
+	char *p = tu_path(tu_dir, "v0bad.db"), err[512], *before;
 	spool_t *s;
 	size_t n;
 
@@ -420,7 +401,7 @@ test_v0_inbox_missing_column(void **state)
 static void
 test_adopt_null_id(void **state)
 {
-	char *p = tu_path(dir, "nullid.db");
+	char *p = tu_path(tu_dir, "nullid.db");
 	spool_t *s;
 
 	(void)state;
@@ -502,9 +483,9 @@ static void
 test_adopt_shapes(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < sizeof(adopt_cases) / sizeof(adopt_cases[0]); i++) {
+	for (size_t i = 0; i < TU_N(adopt_cases); i++) {
 		const struct adopt_case *c = &adopt_cases[i];
-		char *p = tu_path(dir, c->file);
+		char *p = tu_path(tu_dir, c->file);
 		spool_t *s = adopt(p, c->create);
 
 		fold_times(s, 5);
@@ -524,7 +505,7 @@ test_adopt_shapes(void **state)
 static void
 test_adopt_duplicate_ids_extra_columns(void **state)
 {
-	char *p = tu_path(dir, "dupid.db"), *ids;
+	char *p = tu_path(tu_dir, "dupid.db"), *ids;
 	spool_t *s;
 
 	(void)state;
@@ -558,7 +539,7 @@ test_adopt_duplicate_ids_extra_columns(void **state)
 static void
 test_adopt_received_ms(void **state)
 {
-	char *p = tu_path(dir, "received.db"), *got;
+	char *p = tu_path(tu_dir, "received.db"), *got;
 	spool_t *s;
 
 	(void)state;
@@ -587,7 +568,7 @@ test_adopt_received_ms(void **state)
 static void
 test_v0_inbox_view(void **state)
 {
-	char *p = tu_path(dir, "view.db"), err[512], *before;
+	char *p = tu_path(tu_dir, "view.db"), err[512], *before;
 	spool_t *s;
 	size_t n;
 
@@ -610,7 +591,8 @@ test_v0_inbox_view(void **state)
 static void
 test_symlink(void **state)
 {
-	char *link = tu_path(dir, "link.db"), *target = tu_path(dir, "t.db");
+	char *link = tu_path(tu_dir, "link.db");
+	char *target = tu_path(tu_dir, "t.db");
 	char err[512];
 	spool_t *s;
 
@@ -647,7 +629,7 @@ test_symlink(void **state)
 static void
 test_locked(void **state)
 {
-	char *p = tu_path(dir, "locked.db"), err[512];
+	char *p = tu_path(tu_dir, "locked.db"), err[512];
 	spool_options o = { 0, 100 };
 	spool_t *s;
 	sqlite3 *db;
@@ -674,7 +656,7 @@ test_locked(void **state)
 static void
 test_put_refuses(void **state)
 {
-	char *p = tu_path(dir, "put.db"), err[512];
+	char *p = tu_path(tu_dir, "put.db"), err[512];
 	spool_t *s;
 
 	(void)state;
@@ -700,7 +682,7 @@ test_put_refuses(void **state)
 static void
 test_batch(void **state)
 {
-	char *p = tu_path(dir, "batch.db"), err[512];
+	char *p = tu_path(tu_dir, "batch.db"), err[512];
 	spool_t *s;
 
 	(void)state;
@@ -978,7 +960,7 @@ copy_file(const char *from, const char *to)
 static void
 test_put_commit_fails(void **state)
 {
-	char *p = tu_path(dir, "fsync.db"), *c = tu_path(dir, "crash.db");
+	char *p = tu_path(tu_dir, "fsync.db"), *c = tu_path(tu_dir, "crash.db");
 	char err[512], wal[600], cwal[600];
 	spool_options o = { 1, 0 };
 	spool_t *s;
@@ -1036,7 +1018,7 @@ test_put_commit_fails(void **state)
 static void
 test_put_fails_before_commit(void **state)
 {
-	char *p = tu_path(dir, "eread.db"), err[512];
+	char *p = tu_path(tu_dir, "eread.db"), err[512];
 	spool_options o = { 1, 0 };
 	spool_t *s;
 	spool_err e;
@@ -1125,7 +1107,7 @@ put_once(const char *p, const spool_options *o)
 static void
 test_writer_close_keeps_wal(void **state)
 {
-	char *p = tu_path(dir, "keepwal.db"), err[512], shm[600];
+	char *p = tu_path(tu_dir, "keepwal.db"), err[512], shm[600];
 	spool_options full = { 1, 0 };
 	spool_t *s;
 	long holder;
@@ -1181,7 +1163,7 @@ test_writer_close_keeps_wal(void **state)
 static void
 test_wal_bounded_without_agent(void **state)
 {
-	char *p = tu_path(dir, "bounded.db");
+	char *p = tu_path(tu_dir, "bounded.db");
 	long long size, max = 0;
 	int trims = 0, go[2], ready[2];
 	char c;
@@ -1245,7 +1227,8 @@ test_wal_bounded_without_agent(void **state)
 static void
 test_checkpoint_after_replace(void **state)
 {
-	char *p = tu_path(dir, "replaced.db"), *q = tu_path(dir, "fresh.db");
+	char *p = tu_path(tu_dir, "replaced.db");
+	char *q = tu_path(tu_dir, "fresh.db");
 	char err[512], c;
 	int go[2], done[2];
 	spool_t *s;
@@ -1303,7 +1286,7 @@ test_checkpoint_after_replace(void **state)
 static void
 test_stats_and_rejected(void **state)
 {
-	char *p = tu_path(dir, "stats.db"), err[512];
+	char *p = tu_path(tu_dir, "stats.db"), err[512];
 	spool_t *s;
 	spool_stats st;
 	spool_fold_result r;
@@ -1402,5 +1385,6 @@ main(void)
 		cmocka_unit_test(test_strerror_and_ops),
 	};
 
-	return cmocka_run_group_tests_name("spool", tests, setup, teardown);
+	return cmocka_run_group_tests_name("spool", tests, tu_dir_setup,
+	    tu_dir_teardown);
 }

@@ -15,6 +15,9 @@
 
 #include <cmocka.h>
 
+/* The number of elements of an array (not a pointer). */
+#define TU_N(a) (sizeof(a) / sizeof((a)[0]))
+
 /* A fresh directory under $TMPDIR (or /tmp), removed by tu_rmdir(). */
 static inline char *
 tu_mkdtemp(void)
@@ -57,6 +60,29 @@ tu_rmdir(char *dir)
 	}
 	free(cmd);
 	free(dir);
+}
+
+/* One private directory for a whole test program, made and removed by
+ * cmocka's group fixtures:
+ *   cmocka_run_group_tests(tests, tu_dir_setup, tu_dir_teardown);
+ * the tests make their files in tu_dir. */
+static char *tu_dir;
+
+static inline int
+tu_dir_setup(void **state)
+{
+	(void)state;
+	tu_dir = tu_mkdtemp();
+	return tu_dir == NULL;
+}
+
+static inline int
+tu_dir_teardown(void **state)
+{
+	(void)state;
+	tu_rmdir(tu_dir);
+	tu_dir = NULL;
+	return 0;
 }
 
 #endif
