@@ -21,9 +21,9 @@ WINDOW=10
 # RSS growth allowed while the fast agent makes ~100 timed-out requests.
 MAX_GROWTH_KIB=256
 
-silent_start || { tap_fail "the silent gateway starts"; tap_done; exit; }
+silent_start || tap_bail "the silent gateway starts"
 slow_url=$SILENT_URL slow_log=$SILENT_LOG
-silent_start || { tap_fail "a second silent gateway starts"; tap_done; exit; }
+silent_start || tap_bail "a second silent gateway starts"
 fast_url=$SILENT_URL fast_log=$SILENT_LOG
 
 export COLLECTOR_SPOOL="$T/hang.db"

@@ -12,7 +12,7 @@ if [ ! -r "$FT" ]; then
 	echo "1..0 # SKIP libfaketime not installed (package faketime)"
 	exit 0
 fi
-gw_start || { tap_fail "the gateway starts"; tap_done; exit 1; }
+gw_start || tap_bail "the gateway starts"
 
 # fake_agent NAME OFFSET ARG...: the agent with its wall clock OFFSET away
 # (libfaketime's "+1d"); an ASan build must accept the preloaded library.

@@ -6,7 +6,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 need agent gateway
 
-gw_start || { tap_fail "the gateway starts"; tap_done; exit 1; }
+gw_start || tap_bail "the gateway starts"
 
 # ------------------------------------------------------ expiry by TTL
 # Every check here follows an event the test observed (a row written, a

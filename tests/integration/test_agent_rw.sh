@@ -25,7 +25,7 @@ export COLLECTOR_SPOOL="$T/rw.db"
 
 # ------------------------------------------------------ VictoriaMetrics
 vport=$(free_port)
-vm_start "$vport" || { tap_fail "VictoriaMetrics starts"; tap_done; exit 1; }
+vm_start "$vport" || tap_bail "VictoriaMetrics starts"
 PROMETHEUS_PUSHGATEWAY_ENABLED=false run_agent --spool "$COLLECTOR_SPOOL" \
 	--remote-write "http://127.0.0.1:$vport/api/v1/write" --once --log-level debug
 is_rc 0 "--once to VictoriaMetrics: exit 0"

@@ -20,7 +20,7 @@ PROM=${PROM:-/usr/bin/prometheus}
 vm_is() { [ "$(vm_last "http://127.0.0.1:$1" "$2")" = "$3" ]; }
 
 # ------------------------------------------------------ VictoriaMetrics
-vm_start || { tap_fail "VictoriaMetrics starts"; tap_done; exit 1; }
+vm_start || tap_bail "VictoriaMetrics starts"
 vport=$VM_PORT vpid=$VM_PID
 
 export COLLECTOR_SPOOL="$T/vm.db"
@@ -70,7 +70,7 @@ printf 'global: { scrape_interval: 1m }\n' >"$T/prom.yml"
 ppid=$!
 track "$ppid"
 if ! wait_until -t 30 curl -sf --max-time 1 "http://127.0.0.1:$pport/-/ready" -o /dev/null; then
-	tap_fail "Prometheus starts"; diag_file "$T/prom.log"; tap_done; exit 1
+	tap_bail "Prometheus starts" "$(tail -n 30 "$T/prom.log")"
 fi
 pq() { prom_query "http://127.0.0.1:$pport" "$1"; }
 pq_is() { [ "$(pq "$1")" = "$2" ]; }

@@ -64,10 +64,10 @@ track "$PROM_PID"
 # up PID URL: the process is ours and alive, and answers URL
 up() { kill -0 "$1" 2>/dev/null && curl -sf --max-time 1 "$2" >/dev/null 2>&1; }
 if ! wait_until -t 20 up "$VM_PID" "$VM_URL/health"; then
-	tap_fail "VictoriaMetrics starts"; diag_file "$T/vm.log"; tap_done; exit 1
+	tap_bail "VictoriaMetrics starts" "$(tail -n 30 "$T/vm.log")"
 fi
 if ! wait_until -t 30 up "$PROM_PID" "$PROM_URL/-/ready"; then
-	tap_fail "Prometheus starts"; diag_file "$T/prom.log"; tap_done; exit 1
+	tap_bail "Prometheus starts" "$(tail -n 30 "$T/prom.log")"
 fi
 # A port taken by someone else between free_port and the bind ends the
 # receiver right after the check above; look once more.

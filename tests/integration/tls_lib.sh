@@ -23,6 +23,15 @@ tls_need() {
 		{ echo "1..0 # SKIP python3 has no crypt module"; exit 0; }
 }
 
+# tls_pki: the test PKI in $T/pki (tls_make_pki), or the file ends with a
+# failure. Sets PKI, CA (its ca.crt) and UNKNOWN_CA.
+tls_pki() {
+	PKI="$T/pki"
+	tls_make_pki "$PKI" || tap_bail "openssl makes the test PKI"
+	CA="$PKI/ca.crt"
+	UNKNOWN_CA="$PKI/unknown-ca.crt"
+}
+
 # tls_make_pki DIR: a CA (ca.crt), a server certificate for 127.0.0.1 with
 # subjectAltName IP:127.0.0.1 (server.crt, server.key), a client
 # certificate from the same CA (client.crt, client.key), and a second CA
