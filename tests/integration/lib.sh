@@ -24,6 +24,7 @@ PY=/usr/bin/python3
 GATEWAY_BIN=${GATEWAY_BIN:-/usr/bin/prometheus-pushgateway}
 VM=${VM:-/usr/bin/victoria-metrics}
 PROMTOOL=${PROMTOOL:-/usr/bin/promtool}
+PROM=${PROM:-/usr/bin/prometheus}
 export LC_ALL=C PYTHONDONTWRITEBYTECODE=1
 
 # The caller's environment must not leak into the agent under test.
@@ -193,6 +194,25 @@ vm_start() {
 	wait_until curl -sf --max-time 1 "$VM_URL/health" -o /dev/null && return 0
 	echo "# VictoriaMetrics did not start on port $port"
 	diag_file "$T/vm-$port.log"
+	return 1
+}
+
+# prom_rw_start: a real Prometheus ($PROM) that takes remote write, on a
+# free port, its data in $T/prom, its log $T/prom.log; waits until it is
+# ready. Sets PROM_PORT, PROM_URL, PROM_PID. Returns 1, its log shown,
+# when it does not come up within 30 s.
+prom_rw_start() {
+	PROM_PORT=$(free_port)
+	PROM_URL="http://127.0.0.1:$PROM_PORT"
+	printf 'global: { scrape_interval: 1m }\n' >"$T/prom.yml"
+	"$PROM" --config.file="$T/prom.yml" --storage.tsdb.path="$T/prom" \
+		--web.listen-address="127.0.0.1:$PROM_PORT" --web.enable-remote-write-receiver \
+		>"$T/prom.log" 2>&1 &
+	PROM_PID=$!
+	track "$PROM_PID"
+	wait_until -t 30 curl -sf --max-time 1 "$PROM_URL/-/ready" -o /dev/null && return 0
+	echo "# Prometheus did not start on port $PROM_PORT"
+	diag_file "$T/prom.log"
 	return 1
 }
 

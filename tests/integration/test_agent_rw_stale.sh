@@ -63,15 +63,8 @@ is "$STOP_RC" 0 "SIGTERM: exit 0"
 stop_pid "$vpid" 10
 
 # ------------------------------------------------------------- Prometheus
-pport=$(free_port)
-printf 'global: { scrape_interval: 1m }\n' >"$T/prom.yml"
-"$PROM" --config.file="$T/prom.yml" --storage.tsdb.path="$T/prom" \
-	--web.listen-address="127.0.0.1:$pport" --web.enable-remote-write-receiver >"$T/prom.log" 2>&1 &
-ppid=$!
-track "$ppid"
-if ! wait_until -t 30 curl -sf --max-time 1 "http://127.0.0.1:$pport/-/ready" -o /dev/null; then
-	tap_bail "Prometheus starts" "$(tail -n 30 "$T/prom.log")"
-fi
+prom_rw_start || tap_bail "Prometheus starts"
+pport=$PROM_PORT ppid=$PROM_PID
 pq() { prom_query "http://127.0.0.1:$pport" "$1"; }
 pq_is() { [ "$(pq "$1")" = "$2" ]; }
 
