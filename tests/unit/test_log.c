@@ -104,28 +104,9 @@ test_quote_ring(void **state)
 static char *
 captured(void (*emit)(void))
 {
-	FILE *tmp = tmpfile();
-	int saved;
-	long n;
-	char *out;
-
-	assert_non_null(tmp);
-	fflush(stderr);
-	saved = dup(STDERR_FILENO);
-	assert_true(saved >= 0);
-	assert_true(dup2(fileno(tmp), STDERR_FILENO) >= 0);
+	tu_stderr_begin();
 	emit();
-	fflush(stderr);
-	assert_true(dup2(saved, STDERR_FILENO) >= 0);
-	close(saved);
-	n = (long)lseek(fileno(tmp), 0, SEEK_END);
-	assert_true(n >= 0);
-	out = malloc((size_t)n + 1);
-	assert_non_null(out);
-	assert_int_equal(pread(fileno(tmp), out, (size_t)n, 0), n);
-	out[n] = '\0';
-	fclose(tmp);
-	return out;
+	return tu_stderr_end();
 }
 
 /* "ts=YYYY-MM-DDTHH:MM:SS.mmmZ " at the start of each line: the rest. */
