@@ -149,6 +149,23 @@ wait_until() {
 	done
 }
 
+# starts PID CMD [ARG...]: runs CMD every 0.1 s until it succeeds (0),
+# the process PID has ended or 10 s have passed (1): for a server that
+# is starting, or failed to.
+starts() {
+	local pid=$1 i=0
+	shift
+	while [ $i -lt 100 ]; do
+		"$@" && return 0
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+# ready URL [CURL-ARG...]: GET URL/-/ready answers 2xx
+ready() { local u=$1; shift; curl -sf --max-time 1 "$@" "$u/-/ready" -o /dev/null 2>&1; }
+
 # ----------------------------------------------------------------- network
 
 free_port() {
@@ -160,7 +177,7 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.clos
 # (a free port when not given) and waits until it is ready. Sets GW_PORT,
 # GW_URL, GW_PID. Returns 1 when it does not come up within 10 s.
 gw_start() {
-	local port=${1:-$(free_port)} i=0
+	local port=${1:-$(free_port)}
 	GW_PORT=$port
 	GW_URL="http://127.0.0.1:$port"
 	GW_LOG="$T/gateway-$port.log"
@@ -168,12 +185,7 @@ gw_start() {
 		>>"$GW_LOG" 2>&1 &
 	GW_PID=$!
 	track "$GW_PID"
-	while [ $i -lt 100 ]; do
-		curl -sf --max-time 1 "$GW_URL/-/ready" >/dev/null 2>&1 && return 0
-		kill -0 "$GW_PID" 2>/dev/null || break
-		sleep 0.1
-		i=$((i + 1))
-	done
+	starts "$GW_PID" ready "$GW_URL" && return 0
 	echo "# the gateway did not start on port $port"
 	diag_file "$GW_LOG"
 	return 1
@@ -254,7 +266,7 @@ gw_push() {
 # Sets SI_PID, SI_LOG and SI_URL (SCHEME://127.0.0.1:PORT); on failure
 # shows its stderr and returns 1.
 stand_in() {
-	local name=$1 script=$2 scheme=$3 ready=$4 i=0
+	local name=$1 script=$2 scheme=$3 ready=$4
 	shift 4
 	SI_LOG="$T/$name.log"
 	: >"$SI_LOG"
@@ -262,19 +274,18 @@ stand_in() {
 	"$PY" "$script" --port-file "$T/$name.port" --log "$SI_LOG" "$@" 2>"$T/$name.err" &
 	SI_PID=$!
 	track "$SI_PID"
-	while [ $i -lt 100 ]; do
-		if [ -s "$T/$name.port" ]; then
-			SI_URL="$scheme://127.0.0.1:$(cat "$T/$name.port")"
-			[ "$ready" = ready ] || return 0
-			curl -skf --max-time 1 "$SI_URL/-/ready" >/dev/null 2>&1 && return 0
-		fi
-		kill -0 "$SI_PID" 2>/dev/null || break
-		sleep 0.1
-		i=$((i + 1))
-	done
+	starts "$SI_PID" si_up "$T/$name.port" "$scheme" "$ready" && return 0
 	echo "# $(basename "$script") did not start"
 	diag_file "$T/$name.err"
 	return 1
+}
+
+# si_up PORT-FILE SCHEME READY: the stand-in wrote its port (sets SI_URL)
+# and, with READY "ready", answers GET /-/ready
+si_up() {
+	[ -s "$1" ] || return 1
+	SI_URL="$2://127.0.0.1:$(cat "$1")"
+	[ "$3" != ready ] || ready "$SI_URL" -k
 }
 
 # fake_start [fake_gateway.py options]: starts the fake gateway on a free

@@ -80,11 +80,11 @@ print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))'
 
 # tls_gw_start WEBCONFIG CURL-ARG...: a real Pushgateway (memory only) with
 # --web.config.file on a free 127.0.0.1 port; waits until GET /-/ready with
-# curl and the given arguments (--cacert, -u, --cert ...) answers 200.
+# curl and the given arguments (--cacert, -u, --cert ...) answers 2xx.
 # Sets TGW_URL, TGW_PID, TGW_LOG. Returns 1 when it does not come up in 10 s.
 TGW_N=0
 tls_gw_start() {
-	local web=$1 port i=0 code
+	local web=$1 port
 	shift
 	TGW_N=$((TGW_N + 1))
 	port=$(free_port)
@@ -94,14 +94,7 @@ tls_gw_start() {
 		--web.config.file="$web" >>"$TGW_LOG" 2>&1 &
 	TGW_PID=$!
 	track "$TGW_PID"
-	while [ $i -lt 100 ]; do
-		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$@" \
-			"$TGW_URL/-/ready" 2>/dev/null)
-		[ "$code" = 200 ] && return 0
-		kill -0 "$TGW_PID" 2>/dev/null || break
-		sleep 0.1
-		i=$((i + 1))
-	done
+	starts "$TGW_PID" ready "$TGW_URL" "$@" && return 0
 	echo "# the TLS gateway did not start on port $port"
 	diag_file "$TGW_LOG"
 	return 1
