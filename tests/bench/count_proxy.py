@@ -20,7 +20,6 @@ none). With --save-dir, the plain body of each PUT or POST is saved there as
 """
 import argparse
 import gzip
-import http.client
 import os
 import sys
 import threading
@@ -31,10 +30,6 @@ import zlib
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 sys.dont_write_bytecode = True
 import httpfx  # noqa: E402
-
-HOP = {"connection", "keep-alive", "proxy-authorization", "proxy-authenticate",
-       "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
-       "content-length"}
 
 
 def make_handler(a, lock, log, counter):
@@ -52,16 +47,9 @@ def make_handler(a, lock, log, counter):
                 plain = gzip.decompress(entity) if enc == "gzip" else entity
             except (OSError, EOFError, zlib.error):
                 plain = b""
-            hdrs = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
-            hdrs["Content-Length"] = str(len(entity))
             try:
-                c = http.client.HTTPConnection("127.0.0.1", a.upstream, timeout=120)
-                c.request(self.command, self.path, body=entity, headers=hdrs)
-                r = c.getresponse()
-                rbody = r.read()
-                rh = [(k, v) for k, v in r.getheaders() if k.lower() not in HOP]
-                status = r.status
-                c.close()
+                status, rh, rbody = httpfx.forward("127.0.0.1", a.upstream, self.command,
+                                                   self.path, entity, self.headers, 120)
             except OSError as e:
                 status, rh, rbody = 502, [("Content-Type", "text/plain")], (
                     "count-proxy: upstream: %s\n" % e).encode()
@@ -75,12 +63,7 @@ def make_handler(a, lock, log, counter):
             if a.save_dir and self.command in ("PUT", "POST"):
                 with open(os.path.join(a.save_dir, "%d.body" % n), "wb") as f:
                     f.write(plain)
-            self.send_response(status)
-            for k, v in rh:
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(rbody)))
-            self.end_headers()
-            self.wfile.write(rbody)
+            self.send_answer(status, rh, rbody)
 
         do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = forward
 

@@ -4,11 +4,36 @@ HTTP/1.1 handler base that reads chunked or sized bodies, and a server on
 127.0.0.1 that publishes its port atomically, stops itself after a time
 and takes a client that hung up as no error. Standard library only.
 """
+import http.client
 import os
 import ssl
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+# Hop-by-hop headers (and proxy credentials): a proxy does not pass them on.
+HOP = {"connection", "keep-alive", "proxy-authorization", "proxy-authenticate",
+       "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
+
+
+def forward(host, port, method, path, body, headers, timeout):
+    """Sends the request to host:port, HOP headers left out and
+    Content-Length set to the body's, and returns the answer as (status,
+    headers, body), its HOP headers and Content-Length left out. Raises
+    OSError when the upstream cannot be reached or breaks off."""
+    hdrs = {k: v for k, v in headers.items() if k.lower() not in HOP}
+    hdrs["Content-Length"] = str(len(body))
+    c = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        c.request(method, path, body=body, headers=hdrs)
+        r = c.getresponse()
+        rbody = r.read()
+        rh = [(k, v) for k, v in r.getheaders()
+              if k.lower() not in HOP and k.lower() != "content-length"]
+        return r.status, rh, rbody
+    finally:
+        c.close()
 
 
 def read_body(rfile, headers):
@@ -60,6 +85,16 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
+
+
+    def send_answer(self, status, headers, body):
+        """Relays an answer forward() returned."""
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
 
 class Server(ThreadingHTTPServer):

@@ -16,7 +16,6 @@ without it the named host must be 127.0.0.1 or localhost (else 502).
 Hop-by-hop headers and Proxy-* headers are not forwarded.
 """
 import argparse
-import http.client
 import select
 import socket
 import sys
@@ -24,10 +23,6 @@ import threading
 from urllib.parse import urlsplit
 
 import httpfx
-
-HOP = {"connection", "keep-alive", "proxy-authorization", "proxy-authenticate",
-       "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
-
 
 def make_handler(a, lock, log):
     def target(host, port):
@@ -62,27 +57,14 @@ def make_handler(a, lock, log):
             path = u.path or "/"
             if u.query:
                 path += "?" + u.query
-            hdrs = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
-            hdrs["Content-Length"] = str(len(data))
             try:
-                c = http.client.HTTPConnection(dest[0], dest[1], timeout=10)
-                c.request(self.command, path, body=data, headers=hdrs)
-                r = c.getresponse()
-                rbody = r.read()
-                rh = [(k, v) for k, v in r.getheaders()
-                      if k.lower() not in HOP and k.lower() != "content-length"]
-                status = r.status
-                c.close()
+                status, rh, rbody = httpfx.forward(dest[0], dest[1], self.command, path,
+                                                   data, self.headers, 10)
             except OSError as e:
                 self.record(502)
                 return self.fail(502, "proxy: upstream: %s" % e)
             self.record(status)
-            self.send_response(status)
-            for k, v in rh:
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(rbody)))
-            self.end_headers()
-            self.wfile.write(rbody)
+            self.send_answer(status, rh, rbody)
 
         do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = forward
 
