@@ -105,6 +105,29 @@ assert_untouched(const char *p, const char *before, size_t n)
 	assert_int_not_equal(access(side, F_OK), 0);
 }
 
+/* Opening p must be refused with want, the message holding each of the
+ * words (NULL ends them), and leave the file byte for byte as it was, with
+ * nothing created beside it. */
+static void
+refused_untouched(const char *p, spool_err want, ...)
+{
+	char err[512], *before;
+	const char *w;
+	spool_t *s;
+	size_t n;
+	va_list ap;
+
+	before = slurp(p, &n);
+	assert_int_equal(spool_open(p, NULL, &s, err, sizeof(err)), want);
+	va_start(ap, want);
+	while ((w = va_arg(ap, const char *)) != NULL)
+		if (strstr(err, w) == NULL)
+			fail_msg("%s: no '%s' in: %s", p, w, err);
+	va_end(ap);
+	assert_untouched(p, before, n);
+	free(before);
+}
+
 /* Folds n times, whether or not rows are left: a row that the fold never
  * removes is counted once more by each. */
 static void
@@ -226,27 +249,14 @@ test_cannot_create(void **state)
 static void
 test_not_sqlite_untouched(void **state)
 {
-	char *p = tu_path(tu_dir, "text.db"), err[512], *before, *after;
+	char *p = tu_path(tu_dir, "text.db");
 	const char text[] = "this is not a database, it is a text file that "
 	    "somebody pointed the spool at by mistake\n";
-	spool_t *s;
-	size_t n1, n2;
-	char wal[600];
 
 	(void)state;
 	write_file(p, text, sizeof(text) - 1);
-	before = slurp(p, &n1);
-	assert_int_equal(spool_open(p, NULL, &s, err, sizeof(err)),
-	    SPOOL_ENOTSPOOL);
-	assert_non_null(strstr(err, "is not a SQLite database"));
-	assert_non_null(strstr(err, "left untouched"));
-	after = slurp(p, &n2);
-	assert_int_equal(n1, n2);
-	assert_memory_equal(before, after, n1);
-	snprintf(wal, sizeof(wal), "%s-wal", p);
-	assert_int_not_equal(access(wal, F_OK), 0);
-	free(before);
-	free(after);
+	refused_untouched(p, SPOOL_ENOTSPOOL, "is not a SQLite database",
+	    "left untouched", (char *)NULL);
 	free(p);
 }
 
@@ -288,16 +298,13 @@ test_truncated(void **state)
 static void
 test_newer_schema(void **state)
 {
-	char *p = tu_path(tu_dir, "newer.db"), err[512];
-	spool_t *s;
+	char *p = tu_path(tu_dir, "newer.db");
 
 	(void)state;
 	sql(p, "CREATE TABLE inbox(job, grouping, op, body); "
 	    "PRAGMA user_version=99");
-	assert_int_equal(spool_open(p, NULL, &s, err, sizeof(err)),
-	    SPOOL_ENEWER);
-	assert_non_null(strstr(err, "schema version 99"));
-	assert_non_null(strstr(err, "upgrade"));
+	refused_untouched(p, SPOOL_ENEWER, "schema version 99", "upgrade",
+	    (char *)NULL);
 	assert_int_equal(sql_int(p, "PRAGMA user_version"), 99);
 	assert_int_equal(sql_int(p, "SELECT journal_mode = 'delete' FROM "
 	    "pragma_journal_mode"), 1);
@@ -307,14 +314,12 @@ test_newer_schema(void **state)
 static void
 test_foreign_database(void **state)
 {
-	char *p = tu_path(tu_dir, "app.db"), err[512];
-	spool_t *s;
+	char *p = tu_path(tu_dir, "app.db");
 
 	(void)state;
 	sql(p, "CREATE TABLE users(id, name); INSERT INTO users VALUES (1, 'a')");
-	assert_int_equal(spool_open(p, NULL, &s, err, sizeof(err)),
-	    SPOOL_ENOTSPOOL);
-	assert_non_null(strstr(err, "not a collector spool"));
+	refused_untouched(p, SPOOL_ENOTSPOOL, "not a collector spool",
+	    (char *)NULL);
 	assert_int_equal(sql_int(p, "SELECT count(*) FROM sqlite_master"), 1);
 	assert_int_equal(sql_int(p, "SELECT journal_mode = 'delete' FROM "
 	    "pragma_journal_mode"), 1);
@@ -376,19 +381,13 @@ test_migrate_v0_empty_file(void **state)
 static void
 test_v0_inbox_missing_column(void **state)
 {
-	char *p = tu_path(tu_dir, "v0bad.db"), err[512], *before;
-	spool_t *s;
-	size_t n;
+	char *p = tu_path(tu_dir, "v0bad.db");
 
 	(void)state;
 	sql(p, "CREATE TABLE inbox(job TEXT, body TEXT)");
-	before = slurp(p, &n);
-	assert_int_equal(spool_open(p, NULL, &s, err, sizeof(err)),
-	    SPOOL_ENOTSPOOL);
-	assert_non_null(strstr(err, "without a 'grouping' column"));
 	/* Refused before anything is written: not even the WAL switch. */
-	assert_untouched(p, before, n);
-	free(before);
+	refused_untouched(p, SPOOL_ENOTSPOOL, "without a 'grouping' column",
+	    (char *)NULL);
 	free(p);
 }
 
@@ -568,21 +567,14 @@ test_adopt_received_ms(void **state)
 static void
 test_v0_inbox_view(void **state)
 {
-	char *p = tu_path(tu_dir, "view.db"), err[512], *before;
-	spool_t *s;
-	size_t n;
+	char *p = tu_path(tu_dir, "view.db");
 
 	(void)state;
 	sql(p, "CREATE VIEW inbox AS SELECT 'j' AS job, '' AS grouping, "
 	    "'add' AS op, 'c 1' AS body");
-	before = slurp(p, &n);
-	assert_int_equal(spool_open(p, NULL, &s, err, sizeof(err)),
-	    SPOOL_ENOTSPOOL);
-	assert_non_null(strstr(err, "has an inbox that is a view, not a table"));
-	assert_non_null(strstr(err, "left untouched"));
-	assert_non_null(strstr(err, p));
-	assert_untouched(p, before, n);
-	free(before);
+	refused_untouched(p, SPOOL_ENOTSPOOL,
+	    "has an inbox that is a view, not a table", "left untouched", p,
+	    (char *)NULL);
 	free(p);
 }
 
