@@ -71,17 +71,22 @@ untrack() {
 stop_pid() {
 	local pid=$1 secs=${2:-10} sig=${3:-TERM} deadline
 	STOP_KILLED=0
-	kill "-$sig" "$pid" 2>/dev/null
-	deadline=$(( $(now_us) + secs * 1000000 ))
-	while kill -0 "$pid" 2>/dev/null && [ "$(now_us)" -lt "$deadline" ]; do
-		sleep 0.05
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		STOP_KILLED=1
-		kill -KILL "$pid" 2>/dev/null
-	fi
-	wait "$pid" 2>/dev/null
-	STOP_RC=$?
+	# Bash reports a child that a signal ended ("Killed", "Aborted") on
+	# stderr when it reaps it; here that is the test's doing, not news:
+	# STOP_RC says it.
+	{
+		kill "-$sig" "$pid"
+		deadline=$(( $(now_us) + secs * 1000000 ))
+		while kill -0 "$pid" && [ "$(now_us)" -lt "$deadline" ]; do
+			sleep 0.05
+		done
+		if kill -0 "$pid"; then
+			STOP_KILLED=1
+			kill -KILL "$pid"
+		fi
+		wait "$pid"
+		STOP_RC=$?
+	} 2>/dev/null
 	untrack "$pid"
 }
 
@@ -90,12 +95,15 @@ stop_pid() {
 wait_exit() {
 	local pid=$1 secs=${2:-20} deadline
 	deadline=$(( $(now_us) + secs * 1000000 ))
-	while kill -0 "$pid" 2>/dev/null && [ "$(now_us)" -lt "$deadline" ]; do
-		sleep 0.05
-	done
-	kill -0 "$pid" 2>/dev/null && return 1
-	wait "$pid" 2>/dev/null
-	STOP_RC=$?
+	# As in stop_pid: no job report on stderr.
+	{
+		while kill -0 "$pid" && [ "$(now_us)" -lt "$deadline" ]; do
+			sleep 0.05
+		done
+		kill -0 "$pid" && return 1
+		wait "$pid"
+		STOP_RC=$?
+	} 2>/dev/null
 	untrack "$pid"
 	return 0
 }
@@ -103,18 +111,20 @@ wait_exit() {
 cleanup() {
 	local p jobs_now
 	jobs_now=" $(jobs -p | tr '\n' ' ') "
-	for p in "${TRACKED[@]}"; do
-		# Only processes this shell still knows as its jobs (no PID reuse).
-		case $jobs_now in *" $p "*) ;; *) continue ;; esac
-		kill -TERM "$p" 2>/dev/null
-	done
-	for p in "${TRACKED[@]}"; do
-		case $jobs_now in *" $p "*) ;; *) continue ;; esac
-		local i=0
-		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+	{
+		for p in "${TRACKED[@]}"; do
+			# Only processes this shell still knows as its jobs (no PID reuse).
+			case $jobs_now in *" $p "*) ;; *) continue ;; esac
+			kill -TERM "$p"
+		done
+		for p in "${TRACKED[@]}"; do
+			case $jobs_now in *" $p "*) ;; *) continue ;; esac
+			local i=0
+			while kill -0 "$p" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+			kill -KILL "$p"
+			wait "$p"
+		done
+	} 2>/dev/null
 	if [ -n "${KEEP_TMP:-}" ]; then
 		echo "# kept $T" >&2
 	else
