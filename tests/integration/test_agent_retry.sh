@@ -221,7 +221,9 @@ track "$writer"
 wait_until gw_present outage 'instance="w"'
 is "$?" 0 "daemon: the writer's group arrives"
 sleep 1
-echo "# stopping the gateway for 5 s; writes_total is $(gw_value outage 'instance="w"' writes_total) there now"
+before=$(gw_value outage 'instance="w"' writes_total)
+echo "# stopping the gateway for 5 s; writes_total is $before there now"
+check "the writer is still adding when the gateway stops ($before of 200)" kill -0 "$writer"
 gw_stop
 sleep 5
 check "daemon: still running during the outage" kill -0 "$apid"

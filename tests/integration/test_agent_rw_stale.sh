@@ -54,8 +54,12 @@ collector_agent_remote_write_requests_total{instance="si",job="sj",result="retry
 collector_agent_up{instance="si",job="sj"} 1.0' "the agent's own metrics go too, as its default group"
 ok_sent=$(vm_last "http://127.0.0.1:$vport" 'collector_agent_remote_write_requests_total{result="success"}' | awk '{ print $2 }')
 check "... with the successful requests counted ($ok_sent)" less_than 0 "${ok_sent:-0}"
-# Two more intervals: the markers went once, and the series stay ended.
-sleep 2.5
+# Two more rounds (counted in the log, not slept): the markers went once,
+# and the series stay ended.
+sent() { grep -c 'msg="remote write sent"' "$T/vm.err"; }
+rounds_from=$(sent)
+two_more() { [ "$(sent)" -ge $((rounds_from + 2)) ]; }
+check "two more rounds go" wait_until -t 20 two_more
 is "$(markers "$T/vm.err")" 2 "two markers, each sent once"
 is "$(vm_last "http://127.0.0.1:$vport" '{__name__=~".+_gauge"}')" "$after" "still ended two intervals later"
 stop_pid "$apid" 10
