@@ -21,7 +21,7 @@ agent_start ttl -c "$T/ttl.conf"
 apid=$AGENT_PID
 # expired_logged JOB INSTANCE: the agent logged the group's deletion by TTL
 expired_logged() {
-	grep 'msg="deleted group"' "$T/ttl.err" | grep -F "job=$1 " |
+	grep -s 'msg="deleted group"' "$T/ttl.err" | grep -F "job=$1 " |
 		grep -F "instance=\\\"$2\\\"" | grep -q 'why=expired'
 }
 # The default group (no job, no grouping: the agent's own) and "gone"
@@ -131,7 +131,7 @@ export COLLECTOR_SPOOL="$T/termdown.db"
 "$CS" put --job term --grouping 'instance="t"' 'last_words 1'
 agent_start termdown -c "$T/termdown.conf"
 apid=$AGENT_PID
-gw_down_logged() { grep -q 'msg="gateway unreachable; will retry"' "$T/termdown.err"; }
+gw_down_logged() { grep -qs 'msg="gateway unreachable; will retry"' "$T/termdown.err"; }
 wait_until gw_down_logged
 is "$?" 0 "SIGTERM with the gateway down: the agent tried it first"
 stop_pid "$apid" 15
