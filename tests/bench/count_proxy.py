@@ -20,51 +20,24 @@ none). With --save-dir, the plain body of each PUT or POST is saved there as
 """
 import argparse
 import gzip
-import http.client
 import os
 import sys
 import threading
 import time
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-HOP = {"connection", "keep-alive", "proxy-authorization", "proxy-authenticate",
-       "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
-       "content-length"}
+# The HTTP stand-ins' shared module lives with the integration tests.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+sys.dont_write_bytecode = True
+import httpfx  # noqa: E402
 
 
 def make_handler(a, lock, log, counter):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class Handler(httpfx.Handler):
         server_version = "count-proxy/1"
 
-        def log_message(self, fmt, *args):
-            pass
-
-        def body(self):
-            """The entity and the bytes its framing took on the wire."""
-            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-                out = bytearray()
-                wire = 0
-                while True:
-                    line = self.rfile.readline(65537)
-                    wire += len(line)
-                    size = int(line.split(b";")[0].strip() or b"0", 16)
-                    if size == 0:
-                        while True:
-                            t = self.rfile.readline(65537)
-                            wire += len(t)
-                            if t in (b"\r\n", b"\n", b""):
-                                return bytes(out), wire
-                    data = self.rfile.read(size)
-                    out += data
-                    wire += len(data) + len(self.rfile.readline(65537))
-            n = int(self.headers.get("Content-Length") or 0)
-            data = self.rfile.read(n) if n > 0 else b""
-            return data, len(data)
-
         def forward(self):
-            entity, framed = self.body()
+            entity, framed = httpfx.read_body(self.rfile, self.headers)
             # Request line and headers as they came, give or take the
             # case of header names: a few hundred bytes beside the body.
             wire = len(self.raw_requestline) + framed + 2 + sum(
@@ -74,16 +47,9 @@ def make_handler(a, lock, log, counter):
                 plain = gzip.decompress(entity) if enc == "gzip" else entity
             except (OSError, EOFError, zlib.error):
                 plain = b""
-            hdrs = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
-            hdrs["Content-Length"] = str(len(entity))
             try:
-                c = http.client.HTTPConnection("127.0.0.1", a.upstream, timeout=120)
-                c.request(self.command, self.path, body=entity, headers=hdrs)
-                r = c.getresponse()
-                rbody = r.read()
-                rh = [(k, v) for k, v in r.getheaders() if k.lower() not in HOP]
-                status = r.status
-                c.close()
+                status, rh, rbody = httpfx.forward("127.0.0.1", a.upstream, self.command,
+                                                   self.path, entity, self.headers, 120)
             except OSError as e:
                 status, rh, rbody = 502, [("Content-Type", "text/plain")], (
                     "count-proxy: upstream: %s\n" % e).encode()
@@ -97,12 +63,7 @@ def make_handler(a, lock, log, counter):
             if a.save_dir and self.command in ("PUT", "POST"):
                 with open(os.path.join(a.save_dir, "%d.body" % n), "wb") as f:
                     f.write(plain)
-            self.send_response(status)
-            for k, v in rh:
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(rbody)))
-            self.end_headers()
-            self.wfile.write(rbody)
+            self.send_answer(status, rh, rbody)
 
         do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = forward
 
@@ -121,20 +82,7 @@ def main(argv):
         os.makedirs(a.save_dir, exist_ok=True)
     lock = threading.Lock()
     log = open(a.log, "a", encoding="utf-8")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(a, lock, log, [0]))
-    server.daemon_threads = True
-    tmp = a.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("%d\n" % server.server_address[1])
-    os.rename(tmp, a.port_file)
-    timer = threading.Timer(a.max_seconds, server.shutdown)
-    timer.daemon = True
-    timer.start()
-    try:
-        server.serve_forever(poll_interval=0.1)
-    finally:
-        server.server_close()
-    return 0
+    return httpfx.serve(make_handler(a, lock, log, [0]), a.port_file, a.max_seconds)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,13 @@ is() {
 like() {
 	case "$1" in *"$2"*) tap_ok "$3" ;; *) tap_fail "$3" "got:  $1" "want substring: $2" ;; esac
 }
+# tap_bail NAME [diagnostic...]: a failed check that the rest depends on
+# (a server that does not start): prints the plan and ends the file.
+tap_bail() {
+	tap_fail "$@"
+	tap_done
+	exit 1
+}
 tap_done() {
 	echo "1..$TAP_N"
 	[ "$TAP_FAILED" -eq 0 ]

@@ -72,6 +72,18 @@ sides() {
 
 # tree: every entry under $T/case with its type and size
 tree() { find "$T/case" -mindepth 1 -printf '%P:%y:%s ' | tr ' ' '\n' | sort | tr '\n' ' '; }
+# fresh NAME CMD FILE: a new, empty $T/case and p=$T/case/FILE for the
+# check NAME of CMD; 1, the check skipped, when CMD is the agent and it is
+# not built
+fresh() {
+	if [ "$2" = agent ] && [ ! -x "$AGENT" ]; then
+		tap_skip "$1: collector-agent not built"
+		return 1
+	fi
+	rm -rf "$T/case"
+	mkdir "$T/case"
+	p="$T/case/$3"
+}
 
 # tap_pinned NAME OK PIN DIAG...: one check; with a PIN (a known bug) it is
 # a TAP TODO: "not ok # TODO" while the bug is there (prove does not count
@@ -173,12 +185,8 @@ while IFS='|' read -r cname rel mk cmds want msg fix pin needs; do
 		if [ "$needs" = user ] && [ "$ROOT" -eq 1 ]; then
 			tap_skip "$name: running as root, permissions do not apply"; continue
 		fi
-		if [ "$cmd" = agent ] && [ ! -x "$AGENT" ]; then
-			tap_skip "$name: collector-agent not built"; continue
-		fi
 		# A fresh file for every command, so that one cannot spoil the next.
-		rm -rf "$T/case"; mkdir "$T/case"
-		p="$T/case/$rel"
+		fresh "$name" "$cmd" "$rel" || continue
 		if ! "$mk" "$p" 2>"$T/mk.err"; then
 			tap_skip "$name: cannot make the file here ($(head -c 120 "$T/mk.err"))"; continue
 		fi
@@ -213,36 +221,38 @@ done <"$T/cases"
 # (docs/spool.md, "What a writer's close does"); the agent's, as the last
 # user, checkpoints the WAL into the file and removes both.
 kept() { [ "$1" = agent ] && echo "" || echo "$2-wal $2-shm"; }
+# made CASE CMD MODE: CMD left the spool $p a spool (schema 1) with MODE,
+# and beside it what it keeps
+made() {
+	is "$(sides "$p")" "$(kept "$2" "$p")" "$1: $2: beside it: '$(kept "$2" "$p")'"
+	is "$(sqlite3 "$p" 'PRAGMA user_version')" 1 "$1: $2: the file is a spool (schema 1)"
+	is "$(stat -c %a "$p")" "$3" "$1: $2: mode $3"
+}
 # A missing file in an existing directory: put and the agent create the
 # spool (mode 0660 less the umask); a read-only command does not (above).
 for cmd in put agent; do
-	if [ "$cmd" = agent ] && [ ! -x "$AGENT" ]; then tap_skip "missing file: agent: not built"; continue; fi
-	rm -rf "$T/case"; mkdir "$T/case"; p="$T/case/new.db"
+	fresh "missing file: $cmd" "$cmd" new.db || continue
 	(umask 0007; run "$cmd" "$p"; echo "$RC" >"$T/rc")
 	is "$(cat "$T/rc")" 0 "missing file: $cmd creates the spool: exit 0"
-	is "$(sides "$p")" "$(kept "$cmd" "$p")" "missing file: $cmd: beside it: '$(kept "$cmd" "$p")'"
-	is "$(sqlite3 "$p" 'PRAGMA user_version')" 1 "missing file: $cmd: the new file is a spool (schema 1)"
-	is "$(stat -c %a "$p")" 660 "missing file: $cmd: mode 0660 less the umask (0007)"
+	# 0660 less the umask (0007)
+	made "missing file" "$cmd" 660
 done
 # An empty file (as systemd-tmpfiles makes it) gets its tables from
 # whichever program opens it first, read-only commands included
 # (docs/spool.md, "Let the agent create the spool").
 for cmd in $ALL; do
-	if [ "$cmd" = agent ] && [ ! -x "$AGENT" ]; then tap_skip "empty file: agent: not built"; continue; fi
-	rm -rf "$T/case"; mkdir "$T/case"; p="$T/case/empty.db"
-	: >"$p"; chmod 0660 "$p"
+	fresh "empty file: $cmd" "$cmd" empty.db || continue
+	: >"$p"; chmod 0640 "$p"
 	run "$cmd" "$p"
 	is "$RC" 0 "empty file: $cmd: exit 0"
-	is "$(sides "$p")" "$(kept "$cmd" "$p")" "empty file: $cmd: beside it: '$(kept "$cmd" "$p")'"
-	is "$(sqlite3 "$p" 'PRAGMA user_version')" 1 "empty file: $cmd: now a spool (schema 1)"
-	is "$(stat -c %a "$p")" 660 "empty file: $cmd: mode kept"
+	# Its mode kept (0640, not the 0660 of a spool created anew).
+	made "empty file" "$cmd" 640
 done
 # A symbolic link to a spool is followed: the rows land in the target, and
 # SQLite keeps the -wal and -shm beside the target, so every process that
 # opens either path shares them.
 for cmd in $ALL; do
-	if [ "$cmd" = agent ] && [ ! -x "$AGENT" ]; then tap_skip "link to a spool: agent: not built"; continue; fi
-	rm -rf "$T/case"; mkdir "$T/case"; p="$T/case/link.db"
+	fresh "link to a spool: $cmd" "$cmd" link.db || continue
 	cp "$T/real.db" "$T/case/target.db"; ln -s target.db "$p"
 	run "$cmd" "$p"
 	is "$RC" 0 "link to a spool: $cmd: exit 0"

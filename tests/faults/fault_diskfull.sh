@@ -33,11 +33,7 @@ trap 'umount -l "$MNT" 2>/dev/null; cleanup' EXIT
 
 avail_kib() { df -Pk "$MNT" | awk 'NR == 2 { print $4 }'; }
 
-if ! gw_start; then
-	tap_fail "a real Pushgateway starts"
-	tap_done
-	exit
-fi
+gw_start || tap_bail "a real Pushgateway starts"
 export COLLECTOR_SPOOL="$MNT/spool.db"
 agent_conf "$T/full.conf" "$GW_URL" fault_agent full interval=1 timeout=2 \
 	retry_min=0.2 retry_max=1.0 once_timeout=20

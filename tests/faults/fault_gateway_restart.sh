@@ -19,11 +19,7 @@ RESTARTS=5
 RANDOM=$FAULT_SEED
 echo "# seed=$FAULT_SEED writers=$WRITERS rows_per_writer=$ROWS restarts=$RESTARTS"
 
-if ! gw_start; then
-	tap_fail "a real Pushgateway starts"
-	tap_done
-	exit
-fi
+gw_start || tap_bail "a real Pushgateway starts"
 port=$GW_PORT
 export COLLECTOR_SPOOL="$T/restart.db"
 agent_conf "$T/restart.conf" "$GW_URL" fault_agent restart interval=1 timeout=1 \

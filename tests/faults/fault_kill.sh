@@ -20,11 +20,7 @@ MAX_ROUNDS=150
 RANDOM=$FAULT_SEED
 echo "# seed=$FAULT_SEED writers=$WRITERS rows_per_writer=$ROWS"
 
-if ! gw_start; then
-	tap_fail "a real Pushgateway starts"
-	tap_done
-	exit
-fi
+gw_start || tap_bail "a real Pushgateway starts"
 export COLLECTOR_SPOOL="$T/kill.db"
 agent_conf "$T/kill.conf" "$GW_URL" fault_agent kill interval=1 timeout=2 \
 	retry_min=0.1 retry_max=0.5 once_timeout=20

@@ -26,7 +26,7 @@ LEDGER_PY="$FAULT_DIR/ledger.py"
 # between rows ("" none).
 fault_writer() {
 	local w=$1 rows=$2 job=$3 groups=$4 ledger=$5 pause=${6:-}
-	local i g k a rc t=$'\t'
+	local i g k a rc op t=$'\t' lines led
 	RANDOM=$((FAULT_SEED * 100 + w))
 	: >"$ledger"
 	: >"$ledger.fail"
@@ -34,27 +34,22 @@ fault_writer() {
 		g=$((RANDOM % groups))
 		k=$((RANDOM % 4))
 		a=$((RANDOM % 100 + 1))
+		# The row's lines, and what the ledger records for each sample.
 		if ((i % 10 == 0)); then
-			"$CS" put --job "$job" --grouping "g=\"$g\"" \
-				'# TYPE fault_last_row gauge' \
-				"fault_last_row{writer=\"$w\"} $i" 2>"$ledger.err"
-			rc=$?
-			[ $rc = 0 ] && printf '%s\n' \
-				"$job${t}g=\"$g\"${t}row${t}${t}${t}" \
-				"$job${t}g=\"$g\"${t}set${t}fault_last_row${t}writer=\"$w\"${t}$i" \
-				>>"$ledger"
+			op=set
+			lines=('# TYPE fault_last_row gauge' "fault_last_row{writer=\"$w\"} $i")
+			led=("fault_last_row${t}writer=\"$w\"${t}$i")
 		else
-			"$CS" put --job "$job" --grouping "g=\"$g\"" --op add \
-				'# TYPE fault_ops_total counter' \
-				"fault_ops_total{k=\"$k\"} $a" \
-				"fault_bytes{k=\"$k\"} $((a * 1000)).5" 2>"$ledger.err"
-			rc=$?
-			[ $rc = 0 ] && printf '%s\n' \
-				"$job${t}g=\"$g\"${t}row${t}${t}${t}" \
-				"$job${t}g=\"$g\"${t}add${t}fault_ops_total${t}k=\"$k\"${t}$a" \
-				"$job${t}g=\"$g\"${t}add${t}fault_bytes${t}k=\"$k\"${t}$((a * 1000)).5" \
-				>>"$ledger"
+			op=add
+			lines=('# TYPE fault_ops_total counter' "fault_ops_total{k=\"$k\"} $a"
+				"fault_bytes{k=\"$k\"} $((a * 1000)).5")
+			led=("fault_ops_total${t}k=\"$k\"${t}$a"
+				"fault_bytes${t}k=\"$k\"${t}$((a * 1000)).5")
 		fi
+		"$CS" put --job "$job" --grouping "g=\"$g\"" --op "$op" "${lines[@]}" 2>"$ledger.err"
+		rc=$?
+		[ $rc = 0 ] && printf '%s\n' "$job${t}g=\"$g\"${t}row${t}${t}${t}" \
+			"${led[@]/#/$job${t}g=\"$g\"${t}$op${t}}" >>"$ledger"
 		[ $rc = 0 ] || echo "row $i: exit $rc: $(head -c 300 "$ledger.err")" >>"$ledger.fail"
 		[ -z "$pause" ] || sleep "$pause"
 	done
@@ -147,27 +142,9 @@ agent_bg() {
 # 90 s at most); sets SILENT_PID, SILENT_URL, SILENT_LOG.
 SILENT_N=0
 silent_start() {
-	local i=0 pf
 	SILENT_N=$((SILENT_N + 1))
-	SILENT_LOG="$T/silent-$SILENT_N.log"
-	pf="$T/silent-$SILENT_N.port"
-	: >"$SILENT_LOG"
-	"$PY" "$FAULT_DIR/silent_gateway.py" --port-file "$pf" --log "$SILENT_LOG" \
-		--max-seconds 90 2>"$T/silent-$SILENT_N.err" &
-	SILENT_PID=$!
-	track "$SILENT_PID"
-	while [ $i -lt 100 ]; do
-		if [ -s "$pf" ]; then
-			SILENT_URL="http://127.0.0.1:$(cat "$pf")"
-			return 0
-		fi
-		kill -0 "$SILENT_PID" 2>/dev/null || break
-		sleep 0.1
-		i=$((i + 1))
-	done
-	echo "# the silent gateway did not start"
-	diag_file "$T/silent-$SILENT_N.err"
-	return 1
+	stand_in "silent-$SILENT_N" "$FAULT_DIR/silent_gateway.py" http - --max-seconds 90 || return 1
+	SILENT_PID=$SI_PID SILENT_URL=$SI_URL SILENT_LOG=$SI_LOG
 }
 
 # rand_secs MAX_MS: a random 0..MAX_MS milliseconds, as seconds ("0.137")

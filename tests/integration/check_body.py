@@ -18,6 +18,10 @@ import math
 import os
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gwquery import parse_labels, read_quoted  # noqa: E402
+
 
 def parse_sample(line):
     """-> (name, [(label, value)], value_text, rest) or raises ValueError."""
@@ -42,25 +46,8 @@ def parse_sample(line):
             lname = line[j:i]
             if not lname or i >= n or line[i] != "=" or i + 1 >= n or line[i + 1] != '"':
                 raise ValueError("bad label")
-            i += 2
-            val = []
-            while True:
-                if i >= n:
-                    raise ValueError("unterminated label value")
-                c = line[i]
-                if c == "\\":
-                    e = line[i + 1] if i + 1 < n else ""
-                    if e not in ('\\', '"', "n"):
-                        raise ValueError("bad escape \\%s" % e)
-                    val.append("\n" if e == "n" else e)
-                    i += 2
-                elif c == '"':
-                    i += 1
-                    break
-                else:
-                    val.append(c)
-                    i += 1
-            labels.append((lname, "".join(val)))
+            val, i = read_quoted(line, i + 2, strict=True)
+            labels.append((lname, val))
     rest = line[i:].split()
     if not rest:
         raise ValueError("no value")
@@ -176,9 +163,6 @@ def check(data):
 
 
 def value_of(data, name, labels):
-    sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from gwquery import parse_labels
     want = parse_labels(labels)
     found = []
     for line in data.decode("utf-8").split("\n"):

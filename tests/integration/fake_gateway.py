@@ -32,7 +32,8 @@ import os
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpfx
 
 
 def parse_args(argv):
@@ -95,42 +96,11 @@ class State:
 
 
 def make_handler(state):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class Handler(httpfx.Handler):
         server_version = "fake-pushgateway/1"
 
-        def log_message(self, fmt, *args):  # quiet; we keep our own log
-            pass
-
-        def read_body(self):
-            te = self.headers.get("Transfer-Encoding", "").lower()
-            if "chunked" in te:
-                out = bytearray()
-                while True:
-                    line = self.rfile.readline(65537)
-                    if not line:
-                        break
-                    size = int(line.split(b";")[0].strip() or b"0", 16)
-                    if size == 0:
-                        while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                            pass
-                        break
-                    out += self.rfile.read(size)
-                    self.rfile.readline(65537)
-                return bytes(out)
-            n = int(self.headers.get("Content-Length") or 0)
-            return self.rfile.read(n) if n > 0 else b""
-
         def send(self, status, text="", extra=()):
-            data = text.encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            for k, v in extra:
-                self.send_header(k, v)
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(data)
+            self.send_text(status, text, extra)
 
         def do_GET(self):
             if self.path in ("/-/ready", "/-/healthy"):
@@ -175,22 +145,7 @@ def make_handler(state):
 def main(argv):
     args = parse_args(argv)
     state = State(args)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(state))
-    server.daemon_threads = True
-    port = server.server_address[1]
-    if args.port_file:
-        tmp = args.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % port)
-        os.rename(tmp, args.port_file)
-    timer = threading.Timer(args.max_seconds, server.shutdown)
-    timer.daemon = True
-    timer.start()
-    try:
-        server.serve_forever(poll_interval=0.1)
-    finally:
-        server.server_close()
-    return 0
+    return httpfx.serve(make_handler(state), args.port_file, args.max_seconds, port=args.port)
 
 
 if __name__ == "__main__":

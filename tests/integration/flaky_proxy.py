@@ -25,13 +25,13 @@ GET /-/ready is answered 200 here. Each request is one line in --log:
   <monotonic seconds> <METHOD> <path> <status>
 """
 import argparse
-import os
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpfx
 
 FORWARD = ("Content-Type", "Content-Encoding", "Authorization", "User-Agent",
            "X-Prometheus-Remote-Write-Version")
@@ -53,12 +53,7 @@ def main(argv):
     lock = threading.Lock()
     posts = [0]
 
-    class H(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *a):
-            pass
-
+    class H(httpfx.Handler):
         body_seen = None
 
         def record(self, status):
@@ -80,23 +75,12 @@ def main(argv):
             self.wfile.write(body)
             self.record(status)
 
-        def read_body(self):
-            # The agent streams a group's PUT body in chunks.
-            if "chunked" in (self.headers.get("Transfer-Encoding") or ""):
-                out = b""
-                while True:
-                    size = int(self.rfile.readline().split(b";")[0].strip(), 16)
-                    if size == 0:
-                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                            pass
-                        return out
-                    out += self.rfile.read(size)
-                    self.rfile.readline()
-            n = int(self.headers.get("Content-Length") or 0)
-            return self.rfile.read(n) if n else None
-
         def handle_any(self):
             body = self.body_seen = self.read_body()
+            # No body at all goes upstream as none (urllib would add a
+            # Content-Type to an empty one).
+            if not body and "chunked" not in (self.headers.get("Transfer-Encoding") or ""):
+                body = None
             if self.command == "GET" and self.path == "/-/ready":
                 return self.answer(200, b"ok")
             if args.no_gzip and self.headers.get("Content-Encoding") == "gzip":
@@ -125,15 +109,7 @@ def main(argv):
 
         do_GET = do_PUT = do_POST = do_DELETE = handle_any
 
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
-    srv.daemon_threads = True
-    tmp = args.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("%d\n" % srv.server_address[1])
-    os.rename(tmp, args.port_file)
-    threading.Timer(args.max_seconds, srv.shutdown).start()
-    srv.serve_forever()
-    return 0
+    return httpfx.serve(H, args.port_file, args.max_seconds)
 
 
 if __name__ == "__main__":

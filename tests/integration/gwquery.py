@@ -45,28 +45,38 @@ def parse_labels(text):
         i = j + 1
         if i >= n or text[i] != '"':
             raise ValueError("expected '\"' after %s= in %r" % (name, text))
-        i += 1
-        val = []
-        while True:
-            if i >= n:
-                raise ValueError("unterminated value in %r" % text)
-            c = text[i]
-            if c == "\\":
-                if i + 1 >= n:
-                    raise ValueError("bad escape in %r" % text)
-                e = text[i + 1]
-                val.append({"n": "\n", "\\": "\\", '"': '"'}.get(e, "\\" + e))
-                i += 2
-            elif c == '"':
-                i += 1
-                break
-            else:
-                val.append(c)
-                i += 1
+        try:
+            out_val, i = read_quoted(text, i + 1)
+        except ValueError as e:
+            raise ValueError("%s in %r" % (e, text)) from None
         if name in out:
             raise ValueError("label %s twice in %r" % (name, text))
-        out[name] = "".join(val)
+        out[name] = out_val
     return out
+
+
+def read_quoted(text, i, strict=False):
+    """The label value that starts at text[i], just after its opening
+    quote, unescaped (\\\\ \\" \\n), and the index after its closing quote.
+    Another escape is kept as written, or with strict raises ValueError,
+    as does a value without its closing quote."""
+    n = len(text)
+    val = []
+    while True:
+        if i >= n:
+            raise ValueError("unterminated label value")
+        c = text[i]
+        if c == "\\":
+            e = text[i + 1] if i + 1 < n else ""
+            if e not in ("\\", '"', "n") and (strict or not e):
+                raise ValueError("bad escape \\%s" % e)
+            val.append({"n": "\n", "\\": "\\", '"': '"'}.get(e, "\\" + e))
+            i += 2
+        elif c == '"':
+            return "".join(val), i + 1
+        else:
+            val.append(c)
+            i += 1
 
 
 def norm_group(labels):

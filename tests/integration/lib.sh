@@ -24,6 +24,7 @@ PY=/usr/bin/python3
 GATEWAY_BIN=${GATEWAY_BIN:-/usr/bin/prometheus-pushgateway}
 VM=${VM:-/usr/bin/victoria-metrics}
 PROMTOOL=${PROMTOOL:-/usr/bin/promtool}
+PROM=${PROM:-/usr/bin/prometheus}
 export LC_ALL=C PYTHONDONTWRITEBYTECODE=1
 
 # The caller's environment must not leak into the agent under test.
@@ -70,17 +71,22 @@ untrack() {
 stop_pid() {
 	local pid=$1 secs=${2:-10} sig=${3:-TERM} deadline
 	STOP_KILLED=0
-	kill "-$sig" "$pid" 2>/dev/null
-	deadline=$(( $(now_us) + secs * 1000000 ))
-	while kill -0 "$pid" 2>/dev/null && [ "$(now_us)" -lt "$deadline" ]; do
-		sleep 0.05
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		STOP_KILLED=1
-		kill -KILL "$pid" 2>/dev/null
-	fi
-	wait "$pid" 2>/dev/null
-	STOP_RC=$?
+	# Bash reports a child that a signal ended ("Killed", "Aborted") on
+	# stderr when it reaps it; here that is the test's doing, not news:
+	# STOP_RC says it.
+	{
+		kill "-$sig" "$pid"
+		deadline=$(( $(now_us) + secs * 1000000 ))
+		while kill -0 "$pid" && [ "$(now_us)" -lt "$deadline" ]; do
+			sleep 0.05
+		done
+		if kill -0 "$pid"; then
+			STOP_KILLED=1
+			kill -KILL "$pid"
+		fi
+		wait "$pid"
+		STOP_RC=$?
+	} 2>/dev/null
 	untrack "$pid"
 }
 
@@ -89,12 +95,15 @@ stop_pid() {
 wait_exit() {
 	local pid=$1 secs=${2:-20} deadline
 	deadline=$(( $(now_us) + secs * 1000000 ))
-	while kill -0 "$pid" 2>/dev/null && [ "$(now_us)" -lt "$deadline" ]; do
-		sleep 0.05
-	done
-	kill -0 "$pid" 2>/dev/null && return 1
-	wait "$pid" 2>/dev/null
-	STOP_RC=$?
+	# As in stop_pid: no job report on stderr.
+	{
+		while kill -0 "$pid" && [ "$(now_us)" -lt "$deadline" ]; do
+			sleep 0.05
+		done
+		kill -0 "$pid" && return 1
+		wait "$pid"
+		STOP_RC=$?
+	} 2>/dev/null
 	untrack "$pid"
 	return 0
 }
@@ -102,18 +111,20 @@ wait_exit() {
 cleanup() {
 	local p jobs_now
 	jobs_now=" $(jobs -p | tr '\n' ' ') "
-	for p in "${TRACKED[@]}"; do
-		# Only processes this shell still knows as its jobs (no PID reuse).
-		case $jobs_now in *" $p "*) ;; *) continue ;; esac
-		kill -TERM "$p" 2>/dev/null
-	done
-	for p in "${TRACKED[@]}"; do
-		case $jobs_now in *" $p "*) ;; *) continue ;; esac
-		local i=0
-		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+	{
+		for p in "${TRACKED[@]}"; do
+			# Only processes this shell still knows as its jobs (no PID reuse).
+			case $jobs_now in *" $p "*) ;; *) continue ;; esac
+			kill -TERM "$p"
+		done
+		for p in "${TRACKED[@]}"; do
+			case $jobs_now in *" $p "*) ;; *) continue ;; esac
+			local i=0
+			while kill -0 "$p" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+			kill -KILL "$p"
+			wait "$p"
+		done
+	} 2>/dev/null
 	if [ -n "${KEEP_TMP:-}" ]; then
 		echo "# kept $T" >&2
 	else
@@ -148,6 +159,23 @@ wait_until() {
 	done
 }
 
+# starts PID CMD [ARG...]: runs CMD every 0.1 s until it succeeds (0),
+# the process PID has ended or 10 s have passed (1): for a server that
+# is starting, or failed to.
+starts() {
+	local pid=$1 i=0
+	shift
+	while [ $i -lt 100 ]; do
+		"$@" && return 0
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+# ready URL [CURL-ARG...]: GET URL/-/ready answers 2xx
+ready() { local u=$1; shift; curl -sf --max-time 1 "$@" "$u/-/ready" -o /dev/null 2>&1; }
+
 # ----------------------------------------------------------------- network
 
 free_port() {
@@ -159,7 +187,7 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.clos
 # (a free port when not given) and waits until it is ready. Sets GW_PORT,
 # GW_URL, GW_PID. Returns 1 when it does not come up within 10 s.
 gw_start() {
-	local port=${1:-$(free_port)} i=0
+	local port=${1:-$(free_port)}
 	GW_PORT=$port
 	GW_URL="http://127.0.0.1:$port"
 	GW_LOG="$T/gateway-$port.log"
@@ -167,12 +195,7 @@ gw_start() {
 		>>"$GW_LOG" 2>&1 &
 	GW_PID=$!
 	track "$GW_PID"
-	while [ $i -lt 100 ]; do
-		curl -sf --max-time 1 "$GW_URL/-/ready" >/dev/null 2>&1 && return 0
-		kill -0 "$GW_PID" 2>/dev/null || break
-		sleep 0.1
-		i=$((i + 1))
-	done
+	starts "$GW_PID" ready "$GW_URL" && return 0
 	echo "# the gateway did not start on port $port"
 	diag_file "$GW_LOG"
 	return 1
@@ -193,6 +216,25 @@ vm_start() {
 	wait_until curl -sf --max-time 1 "$VM_URL/health" -o /dev/null && return 0
 	echo "# VictoriaMetrics did not start on port $port"
 	diag_file "$T/vm-$port.log"
+	return 1
+}
+
+# prom_rw_start: a real Prometheus ($PROM) that takes remote write, on a
+# free port, its data in $T/prom, its log $T/prom.log; waits until it is
+# ready. Sets PROM_PORT, PROM_URL, PROM_PID. Returns 1, its log shown,
+# when it does not come up within 30 s.
+prom_rw_start() {
+	PROM_PORT=$(free_port)
+	PROM_URL="http://127.0.0.1:$PROM_PORT"
+	printf 'global: { scrape_interval: 1m }\n' >"$T/prom.yml"
+	"$PROM" --config.file="$T/prom.yml" --storage.tsdb.path="$T/prom" \
+		--web.listen-address="127.0.0.1:$PROM_PORT" --web.enable-remote-write-receiver \
+		>"$T/prom.log" 2>&1 &
+	PROM_PID=$!
+	track "$PROM_PID"
+	wait_until -t 30 curl -sf --max-time 1 "$PROM_URL/-/ready" -o /dev/null && return 0
+	echo "# Prometheus did not start on port $PROM_PORT"
+	diag_file "$T/prom.log"
 	return 1
 }
 
@@ -226,31 +268,43 @@ gw_push() {
 		--data-binary @- "$GW_URL/metrics/job/$1"
 }
 
+# stand_in NAME SCRIPT SCHEME READY ARG...: starts the Python stand-in
+# SCRIPT (it takes --port-file and --log, see httpfx.py) with ARGs, its log
+# $T/NAME.log (emptied first), its stderr $T/NAME.err. Waits up to 10 s
+# for its port and, when READY is "ready", for GET /-/ready to answer (curl
+# -k: only the harness skips verification, never the agent under test).
+# Sets SI_PID, SI_LOG and SI_URL (SCHEME://127.0.0.1:PORT); on failure
+# shows its stderr and returns 1.
+stand_in() {
+	local name=$1 script=$2 scheme=$3 ready=$4
+	shift 4
+	SI_LOG="$T/$name.log"
+	: >"$SI_LOG"
+	rm -f "$T/$name.port"
+	"$PY" "$script" --port-file "$T/$name.port" --log "$SI_LOG" "$@" 2>"$T/$name.err" &
+	SI_PID=$!
+	track "$SI_PID"
+	starts "$SI_PID" si_up "$T/$name.port" "$scheme" "$ready" && return 0
+	echo "# $(basename "$script") did not start"
+	diag_file "$T/$name.err"
+	return 1
+}
+
+# si_up PORT-FILE SCHEME READY: the stand-in wrote its port (sets SI_URL)
+# and, with READY "ready", answers GET /-/ready
+si_up() {
+	[ -s "$1" ] || return 1
+	SI_URL="$2://127.0.0.1:$(cat "$1")"
+	[ "$3" != ready ] || ready "$SI_URL" -k
+}
+
 # fake_start [fake_gateway.py options]: starts the fake gateway on a free
 # port; sets FAKE_PID, FAKE_URL, FAKE_LOG (its request log).
 FAKE_N=0
 fake_start() {
-	local i=0
 	FAKE_N=$((FAKE_N + 1))
-	FAKE_LOG="$T/fake-$FAKE_N.log"
-	: >"$FAKE_LOG"
-	rm -f "$T/fake-$FAKE_N.port"
-	"$PY" "$INT_DIR/fake_gateway.py" --port-file "$T/fake-$FAKE_N.port" \
-		--log "$FAKE_LOG" --max-seconds 120 "$@" 2>"$T/fake-$FAKE_N.err" &
-	FAKE_PID=$!
-	track "$FAKE_PID"
-	while [ $i -lt 100 ]; do
-		if [ -s "$T/fake-$FAKE_N.port" ]; then
-			FAKE_URL="http://127.0.0.1:$(cat "$T/fake-$FAKE_N.port")"
-			curl -sf --max-time 1 "$FAKE_URL/-/ready" >/dev/null 2>&1 && return 0
-		fi
-		kill -0 "$FAKE_PID" 2>/dev/null || break
-		sleep 0.1
-		i=$((i + 1))
-	done
-	echo "# the fake gateway did not start"
-	diag_file "$T/fake-$FAKE_N.err"
-	return 1
+	stand_in "fake-$FAKE_N" "$INT_DIR/fake_gateway.py" http ready --max-seconds 120 "$@" || return 1
+	FAKE_PID=$SI_PID FAKE_URL=$SI_URL FAKE_LOG=$SI_LOG
 }
 fake_stop() {
 	[ -n "${FAKE_PID:-}" ] || return 0
@@ -272,16 +326,10 @@ fake_statuses() { awk -v m="$1" -v p="$2" '$2 == m && $3 == p { printf "%s%s", (
 # refusals, delays) on a free port in front of --upstream; sets PROXY_URL
 # and PROXY_LOG (one line per request: time, method, path, status).
 proxy_start() {
-	local name=$1 i=0
+	local name=$1
 	shift
-	PROXY_LOG="$T/$name.log"
-	: >"$PROXY_LOG"
-	"$PY" "$INT_DIR/flaky_proxy.py" --port-file "$T/$name.port" --log "$PROXY_LOG" \
-		--max-seconds 90 "$@" 2>"$T/$name.err" &
-	track "$!"
-	while [ $i -lt 100 ] && [ ! -s "$T/$name.port" ]; do sleep 0.1; i=$((i + 1)); done
-	[ -s "$T/$name.port" ] || return 1
-	PROXY_URL="http://127.0.0.1:$(cat "$T/$name.port")"
+	stand_in "$name" "$INT_DIR/flaky_proxy.py" http - --max-seconds 90 "$@" || return 1
+	PROXY_URL=$SI_URL PROXY_LOG=$SI_LOG
 }
 
 # ------------------------------------------------------------------- tools

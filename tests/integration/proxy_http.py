@@ -16,18 +16,13 @@ without it the named host must be 127.0.0.1 or localhost (else 502).
 Hop-by-hop headers and Proxy-* headers are not forwarded.
 """
 import argparse
-import http.client
-import os
 import select
 import socket
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-HOP = {"connection", "keep-alive", "proxy-authorization", "proxy-authenticate",
-       "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
-
+import httpfx
 
 def make_handler(a, lock, log):
     def target(host, port):
@@ -37,12 +32,8 @@ def make_handler(a, lock, log):
             return "127.0.0.1", port
         return None
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class Handler(httpfx.Handler):
         server_version = "test-proxy/1"
-
-        def log_message(self, fmt, *args):
-            pass
 
         def record(self, status):
             with lock:
@@ -51,30 +42,11 @@ def make_handler(a, lock, log):
                 log.flush()
 
         def fail(self, status, text):
-            data = (text + "\n").encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def body(self):
-            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-                out = bytearray()
-                while True:
-                    size = int(self.rfile.readline(65537).split(b";")[0].strip() or b"0", 16)
-                    if size == 0:
-                        while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                            pass
-                        return bytes(out)
-                    out += self.rfile.read(size)
-                    self.rfile.readline(65537)
-            n = int(self.headers.get("Content-Length") or 0)
-            return self.rfile.read(n) if n > 0 else b""
+            self.send_text(status, text + "\n", ctype="text/plain")
 
         def forward(self):
             u = urlsplit(self.path)
-            data = self.body()
+            data = self.read_body()
             if u.scheme != "http" or not u.hostname:
                 self.record(400)
                 return self.fail(400, "proxy: absolute http:// URL expected")
@@ -85,27 +57,14 @@ def make_handler(a, lock, log):
             path = u.path or "/"
             if u.query:
                 path += "?" + u.query
-            hdrs = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
-            hdrs["Content-Length"] = str(len(data))
             try:
-                c = http.client.HTTPConnection(dest[0], dest[1], timeout=10)
-                c.request(self.command, path, body=data, headers=hdrs)
-                r = c.getresponse()
-                rbody = r.read()
-                rh = [(k, v) for k, v in r.getheaders()
-                      if k.lower() not in HOP and k.lower() != "content-length"]
-                status = r.status
-                c.close()
+                status, rh, rbody = httpfx.forward(dest[0], dest[1], self.command, path,
+                                                   data, self.headers, 10)
             except OSError as e:
                 self.record(502)
                 return self.fail(502, "proxy: upstream: %s" % e)
             self.record(status)
-            self.send_response(status)
-            for k, v in rh:
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(rbody)))
-            self.end_headers()
-            self.wfile.write(rbody)
+            self.send_answer(status, rh, rbody)
 
         do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = forward
 
@@ -156,20 +115,7 @@ def main(argv):
     a = p.parse_args(argv)
     lock = threading.Lock()
     log = open(a.log, "a", encoding="utf-8")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(a, lock, log))
-    server.daemon_threads = True
-    tmp = a.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("%d\n" % server.server_address[1])
-    os.rename(tmp, a.port_file)
-    timer = threading.Timer(a.max_seconds, server.shutdown)
-    timer.daemon = True
-    timer.start()
-    try:
-        server.serve_forever(poll_interval=0.1)
-    finally:
-        server.server_close()
-    return 0
+    return httpfx.serve(make_handler(a, lock, log), a.port_file, a.max_seconds)
 
 
 if __name__ == "__main__":

@@ -6,43 +6,70 @@ set -u
 . "$(dirname "$0")/lib.sh"
 need agent gateway
 
-gw_start || { tap_fail "the gateway starts"; tap_done; exit 1; }
+gw_start || tap_bail "the gateway starts"
 
 # ------------------------------------------------------ expiry by TTL
-agent_conf "$T/ttl.conf" "$GW_URL" ejob e interval=1 group_ttl=2
+# Every check here follows an event the test observed (a row written, a
+# "deleted group" line in the agent's log, a group on the gateway), never a
+# sleep, so a slow agent or writer (ASan, a loaded machine) only makes it
+# take longer. The one margin left: the writer of "kept" puts a row every
+# 0.2 s against a group_ttl of 4 s, and must not stall for 4 s.
+TTL=4
+agent_conf "$T/ttl.conf" "$GW_URL" ejob e interval=1 group_ttl=$TTL
 export COLLECTOR_SPOOL="$T/ttl.db"
 agent_start ttl -c "$T/ttl.conf"
 apid=$AGENT_PID
-(
-	for i in $(seq 80); do
-		"$CS" put --job ttl --grouping 'instance="kept"' --op add 'beats_total 1'
-		sleep 0.25
-	done
-) &
-keeper=$!
-track "$keeper"
+# expired_logged JOB INSTANCE: the agent logged the group's deletion by TTL
+expired_logged() {
+	grep -s 'msg="deleted group"' "$T/ttl.err" | grep -F "job=$1 " |
+		grep -F "instance=\\\"$2\\\"" | grep -q 'why=expired'
+}
+# The default group (no job, no grouping: the agent's own) and "gone"
+# receive a row each at the same moment, then nothing.
 t0=$(now_us)
+"$CS" put 'eff_setting 7'
 "$CS" put --job ttl --grouping 'instance="gone"' 'ephemeral 1'
 wait_until gw_is 1 ttl 'instance="gone"' ephemeral
 is "$?" 0 "ttl: the group written once arrives"
+wait_until gw_is 7 ejob 'instance="e"' eff_setting
+is "$?" 0 "ttl: the default group's row arrives"
+"$CS" put --job ttl --grouping 'instance="kept"' --op add 'beats_total 1'
 wait_until gw_present ttl 'instance="kept"'
 is "$?" 0 "ttl: the group written all along arrives"
 groups_before=$(spool_stat groups)
-wait_until -t 20 gw_absent ttl 'instance="gone"'
-is "$?" 0 "ttl: the group disappears from the gateway"
+# "kept" gets a row each 0.2 s until the log says "gone" expired.
+deadline=$(( $(now_us) + 30000000 ))
+while ! expired_logged ttl gone && [ "$(now_us)" -lt "$deadline" ]; do
+	tlast=$(now_us)
+	"$CS" put --job ttl --grouping 'instance="kept"' --op add 'beats_total 1'
+	sleep 0.2
+done
 lived=$(secs_since "$t0")
-echo "# the group lived $lived s on the gateway (group_ttl 2)"
-check "ttl: not before group_ttl (lived >= 1.5 s)" less_than 1.5 "$lived"
+check "ttl: the group written once is deleted (logged why=expired)" expired_logged ttl gone
+wait_until -t 5 gw_absent ttl 'instance="gone"'
+is "$?" 0 "ttl: the group disappears from the gateway"
+echo "# the group lived $lived s (group_ttl $TTL)"
+# Its row was written after t0, so it cannot have gone sooner.
+check "ttl: not before group_ttl (lived >= $TTL s)" not less_than "$lived" "$TTL"
 check "ttl: a group that keeps receiving rows stays" gw_present ttl 'instance="kept"'
-like "$(gw_families ejob 'instance="e"')" collector_agent_ "ttl: the default group stays"
+check "ttl: ...and was never deleted" not expired_logged ttl kept
+is "$(gw_value ejob 'instance="e"' eff_setting)" 7 \
+	"ttl: the default group, silent as long as the expired one, stays with its row"
 groups_dropped() { [ "$(spool_stat groups)" -eq $((groups_before - 1)) ]; }
 wait_until -t 5 groups_dropped
 is "$?" 0 "ttl: the expired group's state is dropped (stats groups $groups_before -> $(spool_stat groups))"
-stop_pid "$keeper" 5
-wait_until -t 20 gw_absent ttl 'instance="kept"'
+# Now "kept" goes silent too (since its last row, written after tlast).
+wait_until -t 30 expired_logged ttl kept
 is "$?" 0 "ttl: once its writer stops, that group expires too"
-sleep 1.5
-like "$(gw_families ejob 'instance="e"')" collector_agent_ "ttl: the default group never expires"
+lived=$(secs_since "$tlast")
+wait_until -t 5 gw_absent ttl 'instance="kept"'
+is "$?" 0 "ttl: ...and disappears from the gateway"
+check "ttl: not before group_ttl after its last row ($lived s)" not less_than "$lived" "$TTL"
+# By now the default group has been silent for two group_ttl; each
+# expiry above was a round that looked at it too.
+is "$(gw_value ejob 'instance="e"' eff_setting)" 7 "ttl: the default group never expires"
+like "$(gw_families ejob 'instance="e"')" collector_agent_ "ttl: ...and still carries the agent's own metrics"
+check "ttl: the default group was never deleted" not grep -q 'msg="deleted group" job=ejob ' "$T/ttl.err"
 check "ttl: the daemon is running" kill -0 "$apid"
 stop_pid "$apid" 10
 is "$STOP_RC" 0 "ttl: SIGTERM, exit 0"
@@ -85,10 +112,11 @@ agent_conf "$T/term.conf" "$GW_URL" tjob t interval=60
 export COLLECTOR_SPOOL="$T/term.db"
 agent_start term -c "$T/term.conf"
 apid=$AGENT_PID
-sleep 1
+# The agent is up once its first round pushed its own group; with
+# interval=60 the next round is a minute away.
+wait_until gw_present tjob 'instance="t"'
+is "$?" 0 "SIGTERM: the agent's first round is done"
 "$CS" put --job term --grouping 'instance="t"' 'last_words 99'
-sleep 0.3
-echo "# before SIGTERM the gateway shows: $(gw_value term 'instance="t"' last_words)"
 t0=$(now_us)
 stop_pid "$apid" 10
 echo "# the agent took $(secs_since "$t0") s to exit after SIGTERM"
@@ -103,7 +131,9 @@ export COLLECTOR_SPOOL="$T/termdown.db"
 "$CS" put --job term --grouping 'instance="t"' 'last_words 1'
 agent_start termdown -c "$T/termdown.conf"
 apid=$AGENT_PID
-sleep 1
+gw_down_logged() { grep -qs 'msg="gateway unreachable; will retry"' "$T/termdown.err"; }
+wait_until gw_down_logged
+is "$?" 0 "SIGTERM with the gateway down: the agent tried it first"
 stop_pid "$apid" 15
 is "$STOP_RC" 0 "SIGTERM with the gateway down: exit 0"
 is "$STOP_KILLED" 0 "SIGTERM with the gateway down: ended without KILL (within 15 s)"

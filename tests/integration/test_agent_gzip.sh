@@ -12,9 +12,9 @@ set -u
 need agent gateway promtool
 
 N=3000
-gw_start || { tap_fail "the gateway starts"; tap_done; exit 1; }
+gw_start || tap_bail "the gateway starts"
 proxy_start rec --upstream "$GW_URL" --record "$T/rec.rec" ||
-	{ tap_fail "the recording proxy starts"; tap_done; exit 1; }
+	tap_bail "the recording proxy starts"
 REC_URL=$PROXY_URL
 BIG=/metrics/job/gzjob/instance/big
 SMALL=/metrics/job/gzjob/instance/small
@@ -77,7 +77,7 @@ like "$OUT" "gzip = false;" "-t shows PROMETHEUS_PUSHGATEWAY_GZIP=false"
 
 # ------------------------------------------------- a gateway before 1.5.0
 proxy_start old --upstream "$GW_URL" --record "$T/old.rec" --no-gzip ||
-	{ tap_fail "the old-gateway proxy starts"; tap_done; exit 1; }
+	tap_bail "the old-gateway proxy starts"
 agent_conf "$T/old.conf" "$PROXY_URL" gzjob host
 cat "$T/limits.conf" >>"$T/old.conf"
 "$PY" "$INT_DIR/gzip_group.py" $N 3 gzjob big "$T/in3.txt" "$T/want3.txt"

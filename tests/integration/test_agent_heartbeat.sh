@@ -12,9 +12,9 @@ set -u
 . "$(dirname "$0")/lib.sh"
 need agent gateway
 
-gw_start || { tap_fail "the gateway starts"; tap_done; exit 1; }
+gw_start || tap_bail "the gateway starts"
 proxy_start hb --upstream "$GW_URL" ||
-	{ tap_fail "the proxy starts"; tap_done; exit 1; }
+	tap_bail "the proxy starts"
 
 # rounds FROM TO: the proxy log's requests of rounds FROM..TO (1 is the
 # first round in the log), one "METHOD path status" line each, the GET

@@ -33,11 +33,15 @@ ppid=$!
 track "$ppid"
 P="http://127.0.0.1:$pport"
 # q EXPR: the instant vector as sorted lines 'labels value' (labels sorted,
-# __name__ left out), or "" when empty.
+# __name__ left out), or "" when empty or while Prometheus, still
+# starting, answers nothing.
 q() {
 	curl -s --max-time 5 -G "$P/api/v1/query" --data-urlencode "query=$1" | "$PY" -c '
 import json, sys
-d = json.load(sys.stdin)
+try:
+    d = json.load(sys.stdin)
+except ValueError:
+    sys.exit(0)
 out = []
 for r in d.get("data", {}).get("result", []):
     m = r["metric"]; m.pop("__name__", None)

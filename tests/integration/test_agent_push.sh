@@ -6,7 +6,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 need agent gateway
 
-gw_start || { tap_fail "the gateway starts"; tap_done; exit 1; }
+gw_start || tap_bail "the gateway starts"
 DEAD_URL="http://127.0.0.1:$(free_port)"   # nothing listens there
 
 # ---------------------------------------------------------------- usage
@@ -144,11 +144,15 @@ export COLLECTOR_SPOOL="$T/observe.db"
 "$CS" put --job obs --grouping 'instance="o"' --op observe 'lat 0.0625' 'lat 0.5' 'lat 4' 'lat 20' 'lat{path="/x"} 0.5'
 run_agent -c "$T/add.conf" --once
 is_rc 0 "observe: exit 0"
+# lat_buckets 'LE=N ...': the gateway's count for each LE, in that form
+lat_buckets() {
+	local b got=""
+	for b in $1; do got="$got ${b%%=*}=$(gw_value obs 'instance="o"' lat_bucket "le=\"${b%%=*}\"")"; done
+	echo "${got# }"
+}
 # Default buckets; le is inclusive (0.5 falls in le="0.5").
 want="0.005=0 0.01=0 0.025=0 0.05=0 0.1=1 0.25=1 0.5=2 1=2 2.5=2 5=3 10=3 +Inf=4"
-got=""
-for b in $want; do got="$got ${b%%=*}=$(gw_value obs 'instance="o"' lat_bucket "le=\"${b%%=*}\"")"; done
-is "${got# }" "$want" "observe: exact cumulative default buckets"
+is "$(lat_buckets "$want")" "$want" "observe: exact cumulative default buckets"
 is "$(gw_value obs 'instance="o"' lat_sum)" 24.5625 "observe: _sum"
 is "$(gw_value obs 'instance="o"' lat_count)" 4 "observe: _count"
 is "$(gw_value obs 'instance="o"' lat_count 'path="/x"')" 1 "observe: a labeled series of its own"
@@ -156,9 +160,7 @@ is "$(gw_value obs 'instance="o"' lat_count 'path="/x"')" 1 "observe: a labeled 
 run_agent -c "$T/add.conf" --once
 is_rc 0 "observe, second run: exit 0"
 want="0.005=1 0.01=1 0.025=1 0.05=1 0.1=2 0.25=2 0.5=3 1=3 2.5=3 5=4 10=4 +Inf=5"
-got=""
-for b in $want; do got="$got ${b%%=*}=$(gw_value obs 'instance="o"' lat_bucket "le=\"${b%%=*}\"")"; done
-is "${got# }" "$want" "observe across two runs: buckets"
+is "$(lat_buckets "$want")" "$want" "observe across two runs: buckets"
 is "$(gw_value obs 'instance="o"' lat_sum)" 24.564453125 "observe across two runs: _sum"
 is "$(gw_value obs 'instance="o"' lat_count)" 5 "observe across two runs: _count"
 

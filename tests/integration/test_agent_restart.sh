@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 need agent gateway
 
-gw_start || { tap_fail "the gateway starts"; tap_done; exit 1; }
+gw_start || tap_bail "the gateway starts"
 port=$GW_PORT
 export COLLECTOR_SPOOL="$T/spool.db"
 "$CS" put --job still --grouping 'g="a"' 'still_gauge 1'
@@ -30,7 +30,7 @@ puts_before=$(grep -c 'msg="pushed group"' "$T/d.err")
 more_puts() { [ "$(grep -c 'msg="pushed group"' "$T/d.err")" -gt "$1" ]; }
 wait_until more_puts "$puts_before"
 gw_stop
-gw_start "$port" || { tap_fail "the gateway starts again"; tap_done; exit 1; }
+gw_start "$port" || tap_bail "the gateway starts again"
 is "$(gw_groups | wc -l)" 0 "the restarted gateway holds nothing"
 # One interval (2 s) to notice, and the pushes; 8 s is the test's bound.
 check "the unchanged groups are back within an interval" \
@@ -59,7 +59,7 @@ is_rc 0 "after SIGKILL of the daemon, --once runs: no stale lock"
 # Two --once runs that overlap (a timer and a batch job): the second waits
 # for the first, then delivers what was written after the first folded.
 proxy_start slowput --upstream "$GW_URL" --delay-method PUT --delay 1 ||
-	{ tap_fail "the proxy starts"; tap_done; exit 1; }
+	tap_bail "the proxy starts"
 agent_conf "$T/o.conf" "$PROXY_URL" rj2 ri2 once_timeout=15
 "$CS" put --job first --grouping '' 'first_gauge 1'
 agent_start o1 -c "$T/o.conf" --once
@@ -77,7 +77,7 @@ is "$(gw_value first '' first_gauge)/$(gw_value second '' second_gauge)" "1/2" "
 
 # ---------------------------------------------------- --once, restarted
 gw_stop
-gw_start "$port" || { tap_fail "the gateway starts again"; tap_done; exit 1; }
+gw_start "$port" || tap_bail "the gateway starts again"
 run_agent -c "$T/d2.conf" --once
 is_rc 0 "--once after a gateway restart, nothing written since: exit 0"
 is "$(gw_value daily '' backup_last_success_timestamp_seconds)/$(gw_value still 'g="a"' still_gauge)/$(gw_value batch '' batch_gauge)" \
@@ -87,7 +87,7 @@ is "$(grep -c 'msg="pushed group"' "$AGENT_ERR_FILE")" 0 \
 	"the next --once, same gateway: no group pushed again, nothing for itself"
 
 # ---------------------------- a gateway that cannot tell its start time
-fake_start || { tap_fail "the fake gateway starts"; tap_done; exit 1; }
+fake_start || tap_bail "the fake gateway starts"
 # A heartbeat every round: the rounds are counted by it.
 agent_conf "$T/f.conf" "$FAKE_URL" fj fi heartbeat=1
 export COLLECTOR_SPOOL="$T/fake.db"

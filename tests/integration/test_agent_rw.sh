@@ -25,7 +25,7 @@ export COLLECTOR_SPOOL="$T/rw.db"
 
 # ------------------------------------------------------ VictoriaMetrics
 vport=$(free_port)
-vm_start "$vport" || { tap_fail "VictoriaMetrics starts"; tap_done; exit 1; }
+vm_start "$vport" || tap_bail "VictoriaMetrics starts"
 PROMETHEUS_PUSHGATEWAY_ENABLED=false run_agent --spool "$COLLECTOR_SPOOL" \
 	--remote-write "http://127.0.0.1:$vport/api/v1/write" --once --log-level debug
 is_rc 0 "--once to VictoriaMetrics: exit 0"
@@ -72,13 +72,8 @@ wide_is() { [ "$(wide_labels)" = "$1" ]; }
 check "VictoriaMetrics 1.79 keeps 30 of the 31 labels, as the warning says" wait_until wide_is 30
 
 # ------------------------------------------------------------- Prometheus
-pport=$(free_port)
-printf 'global: { scrape_interval: 1m }\n' >"$T/prom.yml"
-"$PROM" --config.file="$T/prom.yml" --storage.tsdb.path="$T/prom" \
-	--web.listen-address="127.0.0.1:$pport" --web.enable-remote-write-receiver >"$T/prom.log" 2>&1 &
-ppid=$!
-track "$ppid"
-wait_until -t 30 curl -sf --max-time 1 "http://127.0.0.1:$pport/-/ready" -o /dev/null
+prom_rw_start || tap_bail "Prometheus starts"
+pport=$PROM_PORT ppid=$PROM_PID
 PROMETHEUS_PUSHGATEWAY_ENABLED=false run_agent --spool "$COLLECTOR_SPOOL" \
 	--remote-write "http://127.0.0.1:$pport/api/v1/write" --once
 is_rc 0 "--once to Prometheus: exit 0"

@@ -18,7 +18,7 @@ need agent
 [ -x "$VM" ] || { echo "1..0 # SKIP $VM not installed"; exit 0; }
 command -v sqlite3 >/dev/null || { echo "1..0 # SKIP sqlite3 not installed"; exit 0; }
 
-vm_start || { tap_fail "VictoriaMetrics starts"; tap_done; exit 1; }
+vm_start || tap_bail "VictoriaMetrics starts"
 vport=$VM_PORT vpid=$VM_PID VMURL=$VM_URL
 vm_is() { [ "$(vm_last "$VMURL" "$1")" = "$2" ]; }
 

@@ -16,14 +16,14 @@ set -u
 need agent gateway
 [ -x "$VM" ] || { echo "1..0 # SKIP $VM not installed"; exit 0; }
 
-vm_start || { tap_fail "VictoriaMetrics starts"; tap_done; exit 1; }
+vm_start || tap_bail "VictoriaMetrics starts"
 vport=$VM_PORT vpid=$VM_PID VMURL=$VM_URL
 
 vm_is() { [ "$(vm_last "$VMURL" "$1")" = "$2" ]; }
 
 # ------------------------- a receiver that refuses every second request
 proxy_start half --upstream "$VMURL" --refuse-every 2 --refuse-status 429 ||
-	{ tap_fail "the proxy starts"; tap_done; exit 1; }
+	tap_bail "the proxy starts"
 export COLLECTOR_SPOOL="$T/half.db"
 lines=()
 for i in 0 1 2 3 4 5 6 7 8 9; do lines+=("stay_gauge{n=\"$i\"} $i"); done
@@ -55,11 +55,11 @@ longest=$(grep -o 'code=429 reason="rate limited" retry_in=[0-9.]*' "$T/half.err
 check "the backoff grows past 0.4 s (longest wait $longest s)" less_than 0.4 "${longest:-0}"
 
 # --------------------- a slow gateway does not hold remote write back
-gw_start || { tap_fail "gateway starts"; tap_done; exit 1; }
+gw_start || tap_bail "gateway starts"
 proxy_start slowgw --upstream "$GW_URL" --delay-method PUT --delay 0.7 ||
-	{ tap_fail "the gateway proxy starts"; tap_done; exit 1; }
+	tap_bail "the gateway proxy starts"
 GWP_URL=$PROXY_URL GWP_LOG=$PROXY_LOG
-proxy_start rwlog --upstream "$VMURL" || { tap_fail "the receiver proxy starts"; tap_done; exit 1; }
+proxy_start rwlog --upstream "$VMURL" || tap_bail "the receiver proxy starts"
 export COLLECTOR_SPOOL="$T/slow.db"
 for g in 1 2 3 4 5 6 7 8; do "$CS" put --job "slow$g" --grouping '' "slow_gauge $g"; done
 agent_conf "$T/slow.conf" "$GWP_URL" sj si
@@ -86,7 +86,7 @@ gw_stop
 # about 9 s, longer than the interval, so a round is always due. SIGHUP and
 # SIGTERM are taken at the next request.
 proxy_start slowrw --upstream "$VMURL" --delay-method POST --delay 1 ||
-	{ tap_fail "the slow receiver's proxy starts"; tap_done; exit 1; }
+	tap_bail "the slow receiver's proxy starts"
 export COLLECTOR_SPOOL="$T/slowrw.db"
 lines=()
 for i in $(seq 0 39); do lines+=("slowrw_gauge{n=\"$i\"} $i"); done

@@ -20,7 +20,7 @@ PROM=${PROM:-/usr/bin/prometheus}
 vm_is() { [ "$(vm_last "http://127.0.0.1:$1" "$2")" = "$3" ]; }
 
 # ------------------------------------------------------ VictoriaMetrics
-vm_start || { tap_fail "VictoriaMetrics starts"; tap_done; exit 1; }
+vm_start || tap_bail "VictoriaMetrics starts"
 vport=$VM_PORT vpid=$VM_PID
 
 export COLLECTOR_SPOOL="$T/vm.db"
@@ -54,8 +54,12 @@ collector_agent_remote_write_requests_total{instance="si",job="sj",result="retry
 collector_agent_up{instance="si",job="sj"} 1.0' "the agent's own metrics go too, as its default group"
 ok_sent=$(vm_last "http://127.0.0.1:$vport" 'collector_agent_remote_write_requests_total{result="success"}' | awk '{ print $2 }')
 check "... with the successful requests counted ($ok_sent)" less_than 0 "${ok_sent:-0}"
-# Two more intervals: the markers went once, and the series stay ended.
-sleep 2.5
+# Two more rounds (counted in the log, not slept): the markers went once,
+# and the series stay ended.
+sent() { grep -c 'msg="remote write sent"' "$T/vm.err"; }
+rounds_from=$(sent)
+two_more() { [ "$(sent)" -ge $((rounds_from + 2)) ]; }
+check "two more rounds go" wait_until -t 20 two_more
 is "$(markers "$T/vm.err")" 2 "two markers, each sent once"
 is "$(vm_last "http://127.0.0.1:$vport" '{__name__=~".+_gauge"}')" "$after" "still ended two intervals later"
 stop_pid "$apid" 10
@@ -63,15 +67,8 @@ is "$STOP_RC" 0 "SIGTERM: exit 0"
 stop_pid "$vpid" 10
 
 # ------------------------------------------------------------- Prometheus
-pport=$(free_port)
-printf 'global: { scrape_interval: 1m }\n' >"$T/prom.yml"
-"$PROM" --config.file="$T/prom.yml" --storage.tsdb.path="$T/prom" \
-	--web.listen-address="127.0.0.1:$pport" --web.enable-remote-write-receiver >"$T/prom.log" 2>&1 &
-ppid=$!
-track "$ppid"
-if ! wait_until -t 30 curl -sf --max-time 1 "http://127.0.0.1:$pport/-/ready" -o /dev/null; then
-	tap_fail "Prometheus starts"; diag_file "$T/prom.log"; tap_done; exit 1
-fi
+prom_rw_start || tap_bail "Prometheus starts"
+pport=$PROM_PORT ppid=$PROM_PID
 pq() { prom_query "http://127.0.0.1:$pport" "$1"; }
 pq_is() { [ "$(pq "$1")" = "$2" ]; }
 

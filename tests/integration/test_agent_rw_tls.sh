@@ -15,8 +15,8 @@ tls_need
 VM=${VM:-/usr/bin/victoria-metrics}
 [ -x "$VM" ] || { echo "1..0 # SKIP $VM not installed"; exit 0; }
 
-tls_make_pki "$T/pki" || { tap_fail "test PKI"; tap_done; exit 1; }
-P="$T/pki"
+tls_pki
+P=$PKI
 PASS='vm-Pa55-XyZ-0042'
 (umask 077; printf '%s\n' "$PASS" >"$T/pass"; printf 'wrong-password\n' >"$T/badpass")
 
@@ -30,7 +30,7 @@ track "$vpid"
 VMURL="https://127.0.0.1:$vport"
 vcurl() { curl -s --max-time 5 --cacert "$P/ca.crt" -u "writer:$PASS" "$@"; }
 if ! wait_until vcurl -f -o /dev/null "$VMURL/health"; then
-	tap_fail "VictoriaMetrics starts with TLS and basic auth"; diag_file "$T/vm.log"; tap_done; exit 1
+	tap_bail "VictoriaMetrics starts with TLS and basic auth" "$(tail -n 30 "$T/vm.log")"
 fi
 vm_is() { [ "$(vm_last "$VMURL" "$1" --cacert "$P/ca.crt" -u "writer:$PASS")" = "$2" ]; }
 
@@ -73,7 +73,7 @@ like "$ERR" 'SSL certificate problem' "curl's reason is in the log"
 
 # ------------------------------------------------ what the request carries
 echo_start --tls "$P/server.crt" "$P/server.key" ||
-	{ tap_fail "the header-recording stand-in starts"; tap_done; exit 1; }
+	tap_bail "the header-recording stand-in starts"
 TOKEN='tok-RW-777-abcdef'
 (umask 077; printf '%s\n' "$TOKEN" >"$T/token")
 rw_conf "$T/hdr.conf" "$ECHO_URL/metrics/job/rw" "ca_file = \"$P/ca.crt\"" \

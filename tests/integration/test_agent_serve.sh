@@ -8,7 +8,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 need agent gateway promtool
 
-gw_start || { tap_fail "gateway starts"; tap_done; exit 1; }
+gw_start || tap_bail "gateway starts"
 agent_conf "$T/a.conf" "$GW_URL" svc host1
 export COLLECTOR_SPOOL="$T/serve.db"
 "$CS" put --job web --grouping 'instance="h1"' 'hits_total{instance="elsewhere",path="/"} 7'

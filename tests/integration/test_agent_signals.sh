@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 need agent gateway
 
-gw_start || { tap_fail "the gateway starts"; tap_done; exit 1; }
+gw_start || tap_bail "the gateway starts"
 export COLLECTOR_SPOOL="$T/spool.db"
 "$CS" put --job seed --grouping '' 'seed_gauge 1'
 
@@ -113,7 +113,7 @@ feed_stop
 # ------------------------------------------------ a long push round
 # 300 changed groups; the proxy holds every PUT 0.5 s: a round of 150 s.
 proxy_start slow --upstream "$GW_URL" --delay-method PUT --delay 0.5 ||
-	{ tap_fail "the proxy starts"; tap_done; exit 1; }
+	tap_bail "the proxy starts"
 export COLLECTOR_SPOOL="$T/long.db"
 "$CS" put --job first --grouping '' 'first_gauge 1'
 "$PY" -c '

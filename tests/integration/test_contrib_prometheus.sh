@@ -51,7 +51,7 @@ run_ok "promtool check config $P/prometheus.yml (and the rule file it names)" \
 	"$PROMTOOL" check config "$P/prometheus.yml"
 
 # --------------------------------------- the gateway's metric names, for real
-gw_start || { tap_fail "the gateway starts"; tap_done; exit 1; }
+gw_start || tap_bail "the gateway starts"
 is "$(gw_push 'names/instance/ok' $'names_ok 1\n')" 200 "a push to the gateway is accepted"
 # A refused push, so that the failure metrics exist as well.
 is "$(gw_push 'names/instance/bad' $'names_bad 1 1000\n')" 400 "a push with a timestamp is refused"

@@ -14,7 +14,7 @@ DUMP="$BUILD/tests/peers-dump"
 
 gw_start || { echo "1..0 # SKIP the gateway did not start"; exit 0; }
 mkdir -p "$T/peers"
-"$DUMP" "$T/peers" >"$T/peers.tsv" || { tap_fail "peers-dump"; tap_done; exit; }
+"$DUMP" "$T/peers" >"$T/peers.tsv" || tap_bail "peers-dump"
 
 while IFS=$'\t' read -r n gw series labels shows src; do
 	code=$(curl -s -o "$T/reply" -w '%{http_code}' --max-time 10 -X PUT \

@@ -105,7 +105,7 @@ at-limit       | AT_LIMIT                | esc  | ok                            
 over-limit     | OVER_LIMIT              | esc  | refuse: job: job too long (limit 1024 bytes) | refuse: grouping: grouping too long (limit 8192 bytes) | refuse: line 1: line too long (limit 65536 bytes) | -
 EOF
 
-gw_start || { tap_fail "the gateway starts"; tap_done; exit 1; }
+gw_start || tap_bail "the gateway starts"
 agent_conf "$T/h.conf" "$GW_URL" hostile_default hostile-instance
 export COLLECTOR_SPOOL="$T/hostile.db"
 

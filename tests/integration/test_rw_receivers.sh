@@ -52,22 +52,12 @@ VM_URL="http://127.0.0.1:$VM_PORT"
 VM_PID=$!
 track "$VM_PID"
 
-PROM_PORT=$(free_port)
-PROM_URL="http://127.0.0.1:$PROM_PORT"
-printf 'global:\n  scrape_interval: 15s\n' >"$T/prometheus.yml"
-"$PROM_BIN" --config.file="$T/prometheus.yml" --storage.tsdb.path="$T/prom" \
-	--web.listen-address="127.0.0.1:$PROM_PORT" --web.enable-remote-write-receiver \
-	>"$T/prom.log" 2>&1 &
-PROM_PID=$!
-track "$PROM_PID"
-
+PROM=$PROM_BIN
+prom_rw_start || tap_bail "Prometheus starts"
 # up PID URL: the process is ours and alive, and answers URL
 up() { kill -0 "$1" 2>/dev/null && curl -sf --max-time 1 "$2" >/dev/null 2>&1; }
 if ! wait_until -t 20 up "$VM_PID" "$VM_URL/health"; then
-	tap_fail "VictoriaMetrics starts"; diag_file "$T/vm.log"; tap_done; exit 1
-fi
-if ! wait_until -t 30 up "$PROM_PID" "$PROM_URL/-/ready"; then
-	tap_fail "Prometheus starts"; diag_file "$T/prom.log"; tap_done; exit 1
+	tap_bail "VictoriaMetrics starts" "$(tail -n 30 "$T/vm.log")"
 fi
 # A port taken by someone else between free_port and the bind ends the
 # receiver right after the check above; look once more.

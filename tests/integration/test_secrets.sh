@@ -16,9 +16,7 @@ set -u
 need agent
 tls_need
 
-PKI="$T/pki"
-tls_make_pki "$PKI" || { tap_fail "openssl makes the test PKI"; tap_done; exit 1; }
-CA="$PKI/ca.crt"
+tls_pki
 
 PW='S3cr3t-PW-xyzzy'
 NEWPW='N3w-PW-plugh'
@@ -59,7 +57,7 @@ free_of() {
 }
 quiet_free_of() { free_of "$@" >/dev/null; }
 
-echo_start --require-auth "$BASIC" || { tap_fail "the stand-in starts"; tap_done; exit 1; }
+echo_start --require-auth "$BASIC" || tap_bail "the stand-in starts"
 OK_URL=$ECHO_URL OK_LOG=$ECHO_LOG
 basic=('username = "pusher"')
 hdrs='headers = [ "X-Api-Key: '"$HKEY"'", "X-Team: payments" ]'
@@ -102,7 +100,7 @@ like "$(cat "$T/stats-401.txt")" 'HTTP 401: Unauthorized' "stats shows the parke
 
 # ------------------------------------------------------------ TLS failure
 echo_start --tls "$PKI/server.crt" "$PKI/server.key" --require-auth "$BASIC" ||
-	{ tap_fail "the TLS stand-in starts"; tap_done; exit 1; }
+	tap_bail "the TLS stand-in starts"
 TLS_URL=$ECHO_URL TLS_LOG=$ECHO_LOG
 export COLLECTOR_SPOOL="$T/tls.db"
 "$CS" put --job sec --grouping 'instance="tls"' 'sec_value 3'
@@ -130,7 +128,7 @@ like "$ERR" 'msg="gateway unreachable; will retry"' "logged as unreachable"
 # ------------------- pull mode, and the password file re-read on SIGHUP
 # The stand-in wants the new password; the agent starts with the old one
 # (401, parked), then the file changes and SIGHUP makes it read it again.
-echo_start --require-auth "$BASIC_NEW" || { tap_fail "the stand-in starts"; tap_done; exit 1; }
+echo_start --require-auth "$BASIC_NEW" || tap_bail "the stand-in starts"
 HUP_URL=$ECHO_URL HUP_LOG=$ECHO_LOG
 secret_file live-pw "$PW"
 export COLLECTOR_SPOOL="$T/live.db"
@@ -256,9 +254,9 @@ is "$(grep -c 'level=warn' "$AGENT_ERR_FILE")" 0 "mode 0640 (group may read): no
 # ------------------------------------------------------------------ proxies
 # http_proxy: a gateway name that resolves nowhere (.invalid) works only
 # through the proxy, which sends everything to the stand-in.
-echo_start --require-auth "$BASIC" || { tap_fail "the stand-in starts"; tap_done; exit 1; }
+echo_start --require-auth "$BASIC" || tap_bail "the stand-in starts"
 PX_URL=$ECHO_URL PX_LOG=$ECHO_LOG
-proxy_start --upstream "${PX_URL##*:}" || { tap_fail "the proxy starts"; tap_done; exit 1; }
+proxy_start --upstream "${PX_URL##*:}" || tap_bail "the proxy starts"
 export COLLECTOR_SPOOL="$T/proxy.db"
 "$CS" put --job sec --grouping 'instance="proxy"' 'sec_value 6'
 # once_self_metrics: two PUTs a run, the group and the agent's own.
@@ -302,7 +300,7 @@ is_rc 75 "a dead proxy with user:password: exit 75"
 like "$ERR" 'msg="gateway unreachable; will retry"' "logged as unreachable"
 
 # https_proxy: a CONNECT tunnel to the TLS stand-in, verified end to end.
-proxy_start || { tap_fail "the second proxy starts"; tap_done; exit 1; }
+proxy_start || tap_bail "the second proxy starts"
 n_tls=$(echo_n "$TLS_LOG")
 "$CS" put --job sec --grouping 'instance="proxy"' 'sec_value 11'
 agent_conf "$T/pxtls.conf" "$TLS_URL" secjob s "${basic[@]}" "password_file = \"$T/pw\"" "ca_file = \"$CA\"" \
@@ -317,7 +315,7 @@ is "$(($(echo_n "$TLS_LOG") - n_tls))/$(echo_hdr Authorization PUT "$TLS_LOG" | 
 # Not the agent's fault, but its logs, stats and /metrics are where they
 # end up: the agent knows its secrets and could blank them in what a
 # gateway says. Kept apart from the outputs checked above.
-echo_start --require-auth "$BASIC_NEW" --reflect-auth || { tap_fail "the stand-in starts"; tap_done; exit 1; }
+echo_start --require-auth "$BASIC_NEW" --reflect-auth || tap_bail "the stand-in starts"
 export COLLECTOR_SPOOL="$T/reflect.db"
 "$CS" put --job sec --grouping 'instance="reflect"' 'sec_value 12'
 agent_conf "$T/reflect.conf" "$ECHO_URL" secjob s "${basic[@]}" "password_file = \"$T/pw\""

@@ -16,16 +16,13 @@ set -u
 need agent gateway
 tls_need
 
-PKI="$T/pki"
-tls_make_pki "$PKI" || { tap_fail "openssl makes the test PKI"; tap_done; exit 1; }
-CA="$PKI/ca.crt"
-UNKNOWN_CA="$PKI/unknown-ca.crt"
+tls_pki
 PW='S3cr3t-PW-xyzzy'
 (umask 077; printf '%s\n' "$PW" >"$T/pw"; printf 'wrong-PW-42\n' >"$T/badpw")
 HASH=$(tls_bcrypt "$PW")
 case $HASH in
 '$2'*) ;;
-*) tap_fail "python3 makes a bcrypt hash" "got: $HASH"; tap_done; exit 1 ;;
+*) tap_bail "python3 makes a bcrypt hash" "got: $HASH" ;;
 esac
 
 cat >"$T/web-auth.yml" <<EOF
@@ -44,7 +41,7 @@ tls_server_config:
 EOF
 
 tls_gw_start "$T/web-auth.yml" --cacert "$CA" -u "pusher:$PW" ||
-	{ tap_fail "the gateway with TLS and basic auth starts"; tap_done; exit 1; }
+	tap_bail "the gateway with TLS and basic auth starts"
 AUTH_URL=$TGW_URL
 q_auth() { tgw_query "$AUTH_URL" --cacert "$CA" --user pusher --password-file "$T/pw" -- "$@"; }
 q_auth_is() { local want=$1; shift; [ "$(q_auth value "$@")" = "$want" ]; }
@@ -174,7 +171,7 @@ check "-t warns about insecure_skip_verify too" \
 
 # -------------------------------------------------------------------- mTLS
 tls_gw_start "$T/web-mtls.yml" --cacert "$CA" --cert "$PKI/client.crt" --key "$PKI/client.key" ||
-	{ tap_fail "the gateway requiring client certificates starts"; tap_done; exit 1; }
+	tap_bail "the gateway requiring client certificates starts"
 MTLS_URL=$TGW_URL
 q_mtls() { tgw_query "$MTLS_URL" --cacert "$CA" --cert "$PKI/client.crt" --key "$PKI/client.key" -- "$@"; }
 curl -s -o /dev/null --cacert "$CA" "$MTLS_URL/-/ready"
@@ -212,7 +209,7 @@ is_rc 0 "the same spool with the client certificate: exit 0"
 is "$(q_mtls value tls 'instance="nocert"' tls_value)" 17 "what was kept is delivered"
 
 # ------------------------------------- bearer token and extra headers (stand-in)
-echo_start || { tap_fail "the header-recording stand-in starts"; tap_done; exit 1; }
+echo_start || tap_bail "the header-recording stand-in starts"
 (umask 077; printf 'tok-ABCDEF-123\n' >"$T/token")
 export COLLECTOR_SPOOL="$T/bearer.db"
 "$CS" put --job tls --grouping 'instance="bearer"' 'tls_value 1'

@@ -28,15 +28,18 @@ import argparse
 import gzip
 import json
 import os
-import ssl
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpfx
 
 
 def read_log(path, header, method):
     with open(path, encoding="utf-8") as f:
         for line in f:
+            # The server may be writing its last line right now.
+            if not line.endswith("\n"):
+                break
             r = json.loads(line)
             if r["path"].startswith("/-/"):
                 continue
@@ -49,38 +52,11 @@ def read_log(path, header, method):
 
 
 def make_handler(a, lock, log):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class Handler(httpfx.Handler):
         server_version = "echo-headers/1"
 
-        def log_message(self, fmt, *args):
-            pass
-
-        def body(self):
-            te = self.headers.get("Transfer-Encoding", "").lower()
-            if "chunked" in te:
-                out = bytearray()
-                while True:
-                    size = int(self.rfile.readline(65537).split(b";")[0].strip() or b"0", 16)
-                    if size == 0:
-                        while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                            pass
-                        return bytes(out)
-                    out += self.rfile.read(size)
-                    self.rfile.readline(65537)
-            n = int(self.headers.get("Content-Length") or 0)
-            return self.rfile.read(n) if n > 0 else b""
-
-        def answer(self, status, text):
-            data = text.encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
         def handle_any(self):
-            raw = self.body()
+            raw = self.read_body()
             if self.headers.get("Content-Encoding") == "gzip":
                 try:
                     raw = gzip.decompress(raw)
@@ -105,7 +81,7 @@ def make_handler(a, lock, log):
                     "headers": [[k, v] for k, v in self.headers.items()],
                     "body": raw.decode("utf-8", "replace")}) + "\n")
                 log.flush()
-            self.answer(status, text)
+            self.send_text(status, text)
 
         do_GET = do_PUT = do_POST = do_DELETE = handle_any
 
@@ -125,30 +101,21 @@ def main(argv):
     if a.read:
         if len(a.read) not in (2, 3):
             p.error("--read LOG HEADER [METHOD]")
-        return read_log(a.read[0], a.read[1], a.read[2] if len(a.read) == 3 else None)
+        try:
+            return read_log(a.read[0], a.read[1], a.read[2] if len(a.read) == 3 else None)
+        except BrokenPipeError:
+            # The reader had enough (`| grep -q`): not an error. Stdout
+            # goes to /dev/null so that the exit does not flush into the
+            # closed pipe again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
     if not a.port_file or not a.log:
         p.error("--port-file and --log are needed")
 
     lock = threading.Lock()
     log = open(a.log, "a", encoding="utf-8")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(a, lock, log))
-    server.daemon_threads = True
-    if a.tls:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(a.tls[0], a.tls[1])
-        server.socket = ctx.wrap_socket(server.socket, server_side=True)
-    tmp = a.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("%d\n" % server.server_address[1])
-    os.rename(tmp, a.port_file)
-    timer = threading.Timer(a.max_seconds, server.shutdown)
-    timer.daemon = True
-    timer.start()
-    try:
-        server.serve_forever(poll_interval=0.1)
-    finally:
-        server.server_close()
-    return 0
+    return httpfx.serve(make_handler(a, lock, log), a.port_file, a.max_seconds,
+                        tls=a.tls)
 
 
 if __name__ == "__main__":

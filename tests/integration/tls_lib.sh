@@ -23,6 +23,15 @@ tls_need() {
 		{ echo "1..0 # SKIP python3 has no crypt module"; exit 0; }
 }
 
+# tls_pki: the test PKI in $T/pki (tls_make_pki), or the file ends with a
+# failure. Sets PKI, CA (its ca.crt) and UNKNOWN_CA.
+tls_pki() {
+	PKI="$T/pki"
+	tls_make_pki "$PKI" || tap_bail "openssl makes the test PKI"
+	CA="$PKI/ca.crt"
+	UNKNOWN_CA="$PKI/unknown-ca.crt"
+}
+
 # tls_make_pki DIR: a CA (ca.crt), a server certificate for 127.0.0.1 with
 # subjectAltName IP:127.0.0.1 (server.crt, server.key), a client
 # certificate from the same CA (client.crt, client.key), and a second CA
@@ -71,11 +80,11 @@ print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))'
 
 # tls_gw_start WEBCONFIG CURL-ARG...: a real Pushgateway (memory only) with
 # --web.config.file on a free 127.0.0.1 port; waits until GET /-/ready with
-# curl and the given arguments (--cacert, -u, --cert ...) answers 200.
+# curl and the given arguments (--cacert, -u, --cert ...) answers 2xx.
 # Sets TGW_URL, TGW_PID, TGW_LOG. Returns 1 when it does not come up in 10 s.
 TGW_N=0
 tls_gw_start() {
-	local web=$1 port i=0 code
+	local web=$1 port
 	shift
 	TGW_N=$((TGW_N + 1))
 	port=$(free_port)
@@ -85,14 +94,7 @@ tls_gw_start() {
 		--web.config.file="$web" >>"$TGW_LOG" 2>&1 &
 	TGW_PID=$!
 	track "$TGW_PID"
-	while [ $i -lt 100 ]; do
-		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$@" \
-			"$TGW_URL/-/ready" 2>/dev/null)
-		[ "$code" = 200 ] && return 0
-		kill -0 "$TGW_PID" 2>/dev/null || break
-		sleep 0.1
-		i=$((i + 1))
-	done
+	starts "$TGW_PID" ready "$TGW_URL" "$@" && return 0
 	echo "# the TLS gateway did not start on port $port"
 	diag_file "$TGW_LOG"
 	return 1
@@ -110,32 +112,14 @@ tgw_query() {
 
 # echo_start [tls_echo_headers.py options]: the header-recording stand-in
 # on a free port (HTTPS with --tls CERT KEY). Sets ECHO_URL (http:// or
-# https://), ECHO_PID, ECHO_LOG. The wait for it uses curl -k: only the
-# harness skips verification, never the agent under test.
+# https://), ECHO_PID, ECHO_LOG.
 ECHO_N=0
 echo_start() {
-	local i=0 scheme=http a
+	local scheme=http a
 	for a in "$@"; do [ "$a" = --tls ] && scheme=https; done
 	ECHO_N=$((ECHO_N + 1))
-	ECHO_LOG="$T/echo-$ECHO_N.log"
-	: >"$ECHO_LOG"
-	rm -f "$T/echo-$ECHO_N.port"
-	"$PY" "$INT_DIR/tls_echo_headers.py" --port-file "$T/echo-$ECHO_N.port" \
-		--log "$ECHO_LOG" --max-seconds 90 "$@" 2>"$T/echo-$ECHO_N.err" &
-	ECHO_PID=$!
-	track "$ECHO_PID"
-	while [ $i -lt 100 ]; do
-		if [ -s "$T/echo-$ECHO_N.port" ]; then
-			ECHO_URL="$scheme://127.0.0.1:$(cat "$T/echo-$ECHO_N.port")"
-			curl -skf --max-time 1 "$ECHO_URL/-/ready" >/dev/null 2>&1 && return 0
-		fi
-		kill -0 "$ECHO_PID" 2>/dev/null || break
-		sleep 0.1
-		i=$((i + 1))
-	done
-	echo "# the echo server did not start"
-	diag_file "$T/echo-$ECHO_N.err"
-	return 1
+	stand_in "echo-$ECHO_N" "$INT_DIR/tls_echo_headers.py" "$scheme" ready --max-seconds 90 "$@" || return 1
+	ECHO_PID=$SI_PID ECHO_URL=$SI_URL ECHO_LOG=$SI_LOG
 }
 # echo_hdr HEADER [METHOD] [LOG]: "METHOD PATH STATUS VALUE" per request
 echo_hdr() { "$PY" "$INT_DIR/tls_echo_headers.py" --read "${3:-$ECHO_LOG}" "$1" ${2:+"$2"}; }
@@ -147,27 +131,9 @@ echo_values() { echo_hdr "$@" | cut -d' ' -f4- | sort -u; }
 # Sets PROXY_URL (http://127.0.0.1:PORT), PROXY_PID, PROXY_LOG.
 PROXY_N=0
 proxy_start() {
-	local i=0
 	PROXY_N=$((PROXY_N + 1))
-	PROXY_LOG="$T/proxy-$PROXY_N.log"
-	: >"$PROXY_LOG"
-	rm -f "$T/proxy-$PROXY_N.port"
-	"$PY" "$INT_DIR/proxy_http.py" --port-file "$T/proxy-$PROXY_N.port" \
-		--log "$PROXY_LOG" --max-seconds 90 "$@" 2>"$T/proxy-$PROXY_N.err" &
-	PROXY_PID=$!
-	track "$PROXY_PID"
-	while [ $i -lt 100 ]; do
-		if [ -s "$T/proxy-$PROXY_N.port" ]; then
-			PROXY_URL="http://127.0.0.1:$(cat "$T/proxy-$PROXY_N.port")"
-			return 0
-		fi
-		kill -0 "$PROXY_PID" 2>/dev/null || break
-		sleep 0.1
-		i=$((i + 1))
-	done
-	echo "# the proxy did not start"
-	diag_file "$T/proxy-$PROXY_N.err"
-	return 1
+	stand_in "proxy-$PROXY_N" "$INT_DIR/proxy_http.py" http - --max-seconds 90 "$@" || return 1
+	PROXY_PID=$SI_PID PROXY_URL=$SI_URL PROXY_LOG=$SI_LOG
 }
 
 

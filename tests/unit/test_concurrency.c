@@ -13,25 +13,6 @@
 #define WRITERS 8
 #define ADDS 1000
 
-static char *dir;
-
-static int
-setup(void **state)
-{
-	(void)state;
-	dir = tu_mkdtemp();
-	return dir == NULL;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	tu_rmdir(dir);
-	dir = NULL;
-	return 0;
-}
-
 /* A writer using the library: one row per add, each its own transaction. */
 static int
 writer_api(const char *path, int id)
@@ -112,7 +93,7 @@ total(spool_t *s)
 static void
 test_writers_and_folder(void **state)
 {
-	char *p = tu_path(dir, "conc.db"), err[512];
+	char *p = tu_path(tu_dir, "conc.db"), err[512];
 	pid_t pids[WRITERS];
 	spool_t *s;
 	spool_fold_result r;
@@ -165,7 +146,7 @@ test_writers_and_folder(void **state)
 static void
 test_concurrent_create(void **state)
 {
-	char *p = tu_path(dir, "create.db");
+	char *p = tu_path(tu_dir, "create.db");
 	pid_t pids[WRITERS];
 	int failed = 0;
 
@@ -212,7 +193,7 @@ test_concurrent_create(void **state)
 static void
 test_folder_killed(void **state)
 {
-	char *p = tu_path(dir, "kill.db"), err[512];
+	char *p = tu_path(tu_dir, "kill.db"), err[512];
 	spool_t *s;
 	spool_fold_result r;
 	unsigned int seed = (unsigned int)time(NULL);
@@ -289,6 +270,6 @@ main(void)
 		cmocka_unit_test(test_folder_killed),
 	};
 
-	return cmocka_run_group_tests_name("concurrency", tests, setup,
-	    teardown);
+	return cmocka_run_group_tests_name("concurrency", tests, tu_dir_setup,
+	    tu_dir_teardown);
 }

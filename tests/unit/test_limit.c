@@ -14,25 +14,13 @@
 static char *
 checked(limit_watch *w, spool_t *s, const cfg *c, selfm *m, double now)
 {
-	char path[] = "/tmp/cs-limit-log-XXXXXX", buf[4096], *out;
-	int fd = mkstemp(path), saved = dup(2);
+	char *buf, *out;
 	size_t n, o = 0;
-	FILE *f;
 
-	assert_true(fd >= 0 && saved >= 0);
-	fflush(stderr);
-	assert_int_equal(dup2(fd, 2), 2);
+	tu_stderr_begin();
 	limit_check(w, s, c, m, now);
-	fflush(stderr);
-	assert_int_equal(dup2(saved, 2), 2);
-	close(saved);
-	close(fd);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	unlink(path);
-	buf[n] = '\0';
+	buf = tu_stderr_end();
+	n = strlen(buf);
 	out = calloc(1, n + 1);
 	assert_non_null(out);
 	for (char *line = buf, *nl; *line != '\0'; line = nl + 1) {
@@ -45,6 +33,7 @@ checked(limit_watch *w, spool_t *s, const cfg *c, selfm *m, double now)
 		o += (size_t)snprintf(out + o, n + 1 - o, "%s%s", o ? "|" : "",
 		    lv ? lv : line);
 	}
+	free(buf);
 	return out;
 }
 
@@ -74,18 +63,24 @@ fold_with(spool_t *s, const cfg *c)
 	while (r.rows > 0);
 }
 
+/* What limit_check() says about limits.max_groups = 10. */
+#define NEAR_GROUPS(used) "level=warn msg=\"near a limit; past it, rows " \
+	"that start new groups are refused\" limit=limits.max_groups " \
+	"used=" #used " max=10 hint=\"raise limits.max_groups, or delete " \
+	"groups no longer needed (collector-spool delete)\""
+#define REFUSED_GROUPS(rows) "level=warn msg=\"rows refused by a limit\" " \
+	"limit=limits.max_groups rows=" #rows " max=10 " \
+	"hint=\"collector-spool rejected\""
+
 static void
 test_groups(void **state)
 {
 	struct fx *f = *state;
-	limit_watch w;
-	selfm m;
-	cfg c;
+	limit_watch w = { 0 };
+	selfm m = { 0 };
+	cfg c = { 0 };
 	char job[16];
 
-	memset(&w, 0, sizeof(w));
-	memset(&m, 0, sizeof(m));
-	memset(&c, 0, sizeof(c));
 	c.max_groups = 10;
 	log_init(LOG_LINFO);
 	for (int i = 0; i < 8; i++) {
@@ -104,45 +99,29 @@ test_groups(void **state)
 	/* Not due yet: nothing read. */
 	logs_is(&w, f->s, &c, &m, 105, "");
 	assert_int_equal(m.use.used[SPOOL_LIMIT_GROUPS], 8);
-	logs_is(&w, f->s, &c, &m, 110, "level=warn msg=\"near a limit; past "
-	    "it, rows that start new groups are refused\" "
-	    "limit=limits.max_groups used=9 max=10 hint=\"raise "
-	    "limits.max_groups, or delete groups no longer needed "
-	    "(collector-spool delete)\"");
+	logs_is(&w, f->s, &c, &m, 110, NEAR_GROUPS(9));
 	/* Still there: not again within the hour. */
 	logs_is(&w, f->s, &c, &m, 120, "");
 	logs_is(&w, f->s, &c, &m, 110 + 3599, "");
-	logs_is(&w, f->s, &c, &m, 110 + 3610, "level=warn msg=\"near a limit; "
-	    "past it, rows that start new groups are refused\" "
-	    "limit=limits.max_groups used=9 max=10 hint=\"raise "
-	    "limits.max_groups, or delete groups no longer needed "
-	    "(collector-spool delete)\"");
+	logs_is(&w, f->s, &c, &m, 110 + 3610, NEAR_GROUPS(9));
 	/* Two rows refused: said once, with the count; the third within the
 	 * minute waits, and is said after it. */
 	put(f->s, "j9", "", SPOOL_OP_SET, "x 1");
 	put(f->s, "j10", "", SPOOL_OP_SET, "x 1");
 	put(f->s, "j11", "", SPOOL_OP_SET, "x 1");
 	fold_with(f->s, &c);
-	logs_is(&w, f->s, &c, &m, 4000, "level=warn msg=\"rows refused by a "
-	    "limit\" limit=limits.max_groups rows=2 max=10 hint=\"collector-spool "
-	    "rejected\"");
+	logs_is(&w, f->s, &c, &m, 4000, REFUSED_GROUPS(2));
 	assert_int_equal(m.use.refused[SPOOL_LIMIT_GROUPS], 2);
 	put(f->s, "j12", "", SPOOL_OP_SET, "x 1");
 	fold_with(f->s, &c);
 	logs_is(&w, f->s, &c, &m, 4030, "");
 	assert_int_equal(m.use.refused[SPOOL_LIMIT_GROUPS], 3);
-	logs_is(&w, f->s, &c, &m, 4060, "level=warn msg=\"rows refused by a "
-	    "limit\" limit=limits.max_groups rows=1 max=10 hint=\"collector-spool "
-	    "rejected\"");
+	logs_is(&w, f->s, &c, &m, 4060, REFUSED_GROUPS(1));
 	/* Below 80 % it is re-armed: back at 90 %, said at once. */
 	c.max_groups = 20;
 	logs_is(&w, f->s, &c, &m, 4100, "");
 	c.max_groups = 10;
-	logs_is(&w, f->s, &c, &m, 4110, "level=warn msg=\"near a limit; past "
-	    "it, rows that start new groups are refused\" "
-	    "limit=limits.max_groups used=10 max=10 hint=\"raise "
-	    "limits.max_groups, or delete groups no longer needed "
-	    "(collector-spool delete)\"");
+	logs_is(&w, f->s, &c, &m, 4110, NEAR_GROUPS(10));
 	/* 0 is no limit: nothing to say. */
 	c.max_groups = 0;
 	logs_is(&w, f->s, &c, &m, 9000, "");
@@ -155,13 +134,10 @@ static void
 test_largest_group(void **state)
 {
 	struct fx *f = *state;
-	limit_watch w;
-	selfm m;
-	cfg c;
+	limit_watch w = { 0 };
+	selfm m = { 0 };
+	cfg c = { 0 };
 
-	memset(&w, 0, sizeof(w));
-	memset(&m, 0, sizeof(m));
-	memset(&c, 0, sizeof(c));
 	c.max_series_per_group = 3;
 	c.max_series = 100;
 	put(f->s, "a", "", SPOOL_OP_SET, "x 1");
@@ -185,13 +161,10 @@ static void
 test_read_when_due(void **state)
 {
 	struct fx *f = *state;
-	limit_watch w;
-	selfm m;
-	cfg c;
+	limit_watch w = { 0 };
+	selfm m = { 0 };
+	cfg c = { 0 };
 
-	memset(&w, 0, sizeof(w));
-	memset(&m, 0, sizeof(m));
-	memset(&c, 0, sizeof(c));
 	c.max_series = 4;
 	put(f->s, "j", "", SPOOL_OP_SET, "x 1");
 	fold_with(f->s, &c);

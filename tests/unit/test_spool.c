@@ -11,25 +11,6 @@
 
 #include "spool-test.h"
 
-static char *dir;
-
-static int
-setup(void **state)
-{
-	(void)state;
-	dir = tu_mkdtemp();
-	return dir == NULL;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	tu_rmdir(dir);
-	dir = NULL;
-	return 0;
-}
-
 static void
 sql(const char *path, const char *q)
 {
@@ -124,6 +105,29 @@ assert_untouched(const char *p, const char *before, size_t n)
 	assert_int_not_equal(access(side, F_OK), 0);
 }
 
+/* Opening p must be refused with want, the message holding each of the
+ * words (NULL ends them), and leave the file byte for byte as it was, with
+ * nothing created beside it. */
+static void
+refused_untouched(const char *p, spool_err want, ...)
+{
+	char err[512], *before;
+	const char *w;
+	spool_t *s;
+	size_t n;
+	va_list ap;
+
+	before = slurp(p, &n);
+	assert_int_equal(spool_open(p, NULL, &s, err, sizeof(err)), want);
+	va_start(ap, want);
+	while ((w = va_arg(ap, const char *)) != NULL)
+		if (strstr(err, w) == NULL)
+			fail_msg("%s: no '%s' in: %s", p, w, err);
+	va_end(ap);
+	assert_untouched(p, before, n);
+	free(before);
+}
+
 /* Folds n times, whether or not rows are left: a row that the fold never
  * removes is counted once more by each. */
 static void
@@ -177,7 +181,7 @@ adopt(const char *p, const char *create)
 static void
 test_create(void **state)
 {
-	char *p = tu_path(dir, "new.db"), err[512], wal[600];
+	char *p = tu_path(tu_dir, "new.db"), err[512], wal[600];
 	spool_t *s;
 	struct stat st;
 	mode_t old = umask(0);
@@ -208,7 +212,7 @@ test_create(void **state)
 static void
 test_umask_respected(void **state)
 {
-	char *p = tu_path(dir, "umask.db"), err[512];
+	char *p = tu_path(tu_dir, "umask.db"), err[512];
 	spool_t *s;
 	struct stat st;
 	mode_t old = umask(027);
@@ -225,7 +229,7 @@ test_umask_respected(void **state)
 static void
 test_cannot_create(void **state)
 {
-	char *p = tu_path(dir, "no/such/dir/spool.db"), err[512];
+	char *p = tu_path(tu_dir, "no/such/dir/spool.db"), err[512];
 	spool_t *s = (spool_t *)1;
 
 	(void)state;
@@ -235,7 +239,7 @@ test_cannot_create(void **state)
 	assert_non_null(strstr(err, "cannot create spool"));
 	assert_non_null(strstr(err, "No such file or directory"));
 	free(p);
-	assert_int_equal(spool_open(dir, NULL, &s, err, sizeof(err)),
+	assert_int_equal(spool_open(tu_dir, NULL, &s, err, sizeof(err)),
 	    SPOOL_ECREATE);
 	assert_non_null(strstr(err, "is a directory"));
 	assert_int_equal(spool_open("", NULL, &s, err, sizeof(err)),
@@ -245,34 +249,21 @@ test_cannot_create(void **state)
 static void
 test_not_sqlite_untouched(void **state)
 {
-	char *p = tu_path(dir, "text.db"), err[512], *before, *after;
+	char *p = tu_path(tu_dir, "text.db");
 	const char text[] = "this is not a database, it is a text file that "
 	    "somebody pointed the spool at by mistake\n";
-	spool_t *s;
-	size_t n1, n2;
-	char wal[600];
 
 	(void)state;
 	write_file(p, text, sizeof(text) - 1);
-	before = slurp(p, &n1);
-	assert_int_equal(spool_open(p, NULL, &s, err, sizeof(err)),
-	    SPOOL_ENOTSPOOL);
-	assert_non_null(strstr(err, "is not a SQLite database"));
-	assert_non_null(strstr(err, "left untouched"));
-	after = slurp(p, &n2);
-	assert_int_equal(n1, n2);
-	assert_memory_equal(before, after, n1);
-	snprintf(wal, sizeof(wal), "%s-wal", p);
-	assert_int_not_equal(access(wal, F_OK), 0);
-	free(before);
-	free(after);
+	refused_untouched(p, SPOOL_ENOTSPOOL, "is not a SQLite database",
+	    "left untouched", (char *)NULL);
 	free(p);
 }
 
 static void
 test_truncated(void **state)
 {
-	char *p = tu_path(dir, "trunc.db"), err[512], *before, *after;
+	char *p = tu_path(tu_dir, "trunc.db"), err[512], *before, *after;
 	spool_t *s;
 	size_t n1, n2;
 	spool_err e;
@@ -307,16 +298,13 @@ test_truncated(void **state)
 static void
 test_newer_schema(void **state)
 {
-	char *p = tu_path(dir, "newer.db"), err[512];
-	spool_t *s;
+	char *p = tu_path(tu_dir, "newer.db");
 
 	(void)state;
 	sql(p, "CREATE TABLE inbox(job, grouping, op, body); "
 	    "PRAGMA user_version=99");
-	assert_int_equal(spool_open(p, NULL, &s, err, sizeof(err)),
-	    SPOOL_ENEWER);
-	assert_non_null(strstr(err, "schema version 99"));
-	assert_non_null(strstr(err, "upgrade"));
+	refused_untouched(p, SPOOL_ENEWER, "schema version 99", "upgrade",
+	    (char *)NULL);
 	assert_int_equal(sql_int(p, "PRAGMA user_version"), 99);
 	assert_int_equal(sql_int(p, "SELECT journal_mode = 'delete' FROM "
 	    "pragma_journal_mode"), 1);
@@ -326,14 +314,12 @@ test_newer_schema(void **state)
 static void
 test_foreign_database(void **state)
 {
-	char *p = tu_path(dir, "app.db"), err[512];
-	spool_t *s;
+	char *p = tu_path(tu_dir, "app.db");
 
 	(void)state;
 	sql(p, "CREATE TABLE users(id, name); INSERT INTO users VALUES (1, 'a')");
-	assert_int_equal(spool_open(p, NULL, &s, err, sizeof(err)),
-	    SPOOL_ENOTSPOOL);
-	assert_non_null(strstr(err, "not a collector spool"));
+	refused_untouched(p, SPOOL_ENOTSPOOL, "not a collector spool",
+	    (char *)NULL);
 	assert_int_equal(sql_int(p, "SELECT count(*) FROM sqlite_master"), 1);
 	assert_int_equal(sql_int(p, "SELECT journal_mode = 'delete' FROM "
 	    "pragma_journal_mode"), 1);
@@ -344,7 +330,7 @@ test_foreign_database(void **state)
 static void
 test_migrate_v0(void **state)
 {
-	char *p = tu_path(dir, "v0.db"), err[512];
+	char *p = tu_path(tu_dir, "v0.db"), err[512];
 	spool_t *s;
 	spool_fold_result r;
 	spool_stats st;
@@ -381,7 +367,7 @@ test_migrate_v0(void **state)
 static void
 test_migrate_v0_empty_file(void **state)
 {
-	char *p = tu_path(dir, "empty.db"), err[512];
+	char *p = tu_path(tu_dir, "empty.db"), err[512];
 	spool_t *s;
 
 	(void)state;
@@ -395,19 +381,13 @@ test_migrate_v0_empty_file(void **state)
 static void
 test_v0_inbox_missing_column(void **state)
 {
-	char *p = tu_path(dir, "v0bad.db"), err[512], *before;
-	spool_t *s;
-	size_t n;
+	char *p = tu_path(tu_dir, "v0bad.db");
 
 	(void)state;
 	sql(p, "CREATE TABLE inbox(job TEXT, body TEXT)");
-	before = slurp(p, &n);
-	assert_int_equal(spool_open(p, NULL, &s, err, sizeof(err)),
-	    SPOOL_ENOTSPOOL);
-	assert_non_null(strstr(err, "without a 'grouping' column"));
 	/* Refused before anything is written: not even the WAL switch. */
-	assert_untouched(p, before, n);
-	free(before);
+	refused_untouched(p, SPOOL_ENOTSPOOL, "without a 'grouping' column",
+	    (char *)NULL);
 	free(p);
 }
 
@@ -420,7 +400,7 @@ test_v0_inbox_missing_column(void **state)
 static void
 test_adopt_null_id(void **state)
 {
-	char *p = tu_path(dir, "nullid.db");
+	char *p = tu_path(tu_dir, "nullid.db");
 	spool_t *s;
 
 	(void)state;
@@ -442,87 +422,80 @@ test_adopt_null_id(void **state)
 	free(p);
 }
 
-static void
-test_adopt_text_id(void **state)
-{
-	char *p = tu_path(dir, "textid.db");
-	spool_t *s;
-
-	(void)state;
-	s = adopt(p, "CREATE TABLE inbox(id TEXT PRIMARY KEY, job, grouping, "
-	    "op, body, received_ms);"
+/*
+ * Inboxes of other shapes, each with a few rows: what the fold must make of
+ * them (c_total and g in job "j", the default grouping; g < 0: no such
+ * series), however many times it runs; then a row by the stable INSERT
+ * counts once more.
+ */
+static const struct adopt_case {
+	const char *file, *why, *create;
+	double c_total, g;
+} adopt_cases[] = {
+	{"textid.db", "an id that is text",
+	    "CREATE TABLE inbox(id TEXT PRIMARY KEY, job, grouping, op, body, "
+	    "received_ms);"
 	    "INSERT INTO inbox VALUES ('b', 'j', '', 'add', 'c_total 1', 0);"
-	    "INSERT INTO inbox VALUES ('a', 'j', '', 'add', 'c_total 2', 0)");
-	fold_times(s, 5);
-	assert_true(value(s, "j", "", "c_total") == 3);
-	assert_int_equal(pending(s), 0);
-	spool_close(s);
-	free(p);
-}
-
-/* No id column at all: the fold used to fail on every batch. */
-static void
-test_adopt_no_id(void **state)
-{
-	char *p = tu_path(dir, "noid.db");
-	spool_t *s;
-
-	(void)state;
-	s = adopt(p, "CREATE TABLE inbox(job, grouping, op, body, received_ms);"
+	    "INSERT INTO inbox VALUES ('a', 'j', '', 'add', 'c_total 2', 0)",
+	    3, -1},
+	/* The fold used to fail on every batch. */
+	{"noid.db", "no id column at all",
+	    "CREATE TABLE inbox(job, grouping, op, body, received_ms);"
 	    "INSERT INTO inbox VALUES ('j', '', 'add', 'c_total 1', 0);"
-	    "INSERT INTO inbox VALUES ('j', '', 'set', 'g 4', 0)");
-	fold_times(s, 5);
-	assert_true(value(s, "j", "", "c_total") == 1);
-	assert_true(value(s, "j", "", "g") == 4);
-	assert_int_equal(pending(s), 0);
-	spool_close(s);
-	free(p);
-}
-
-/* The table's name in other letters is the same table to SQL, and to the
- * writers' INSERT. */
-static void
-test_adopt_name_case(void **state)
-{
-	char *p = tu_path(dir, "case.db");
-	spool_t *s;
-
-	(void)state;
-	s = adopt(p, "CREATE TABLE Inbox(Job, Grouping, Op, Body);"
-	    "INSERT INTO Inbox VALUES ('j', '', 'add', 'c_total 1')");
-	fold_times(s, 3);
-	assert_true(value(s, "j", "", "c_total") == 1);
-	assert_int_equal(pending(s), 0);
-	spool_close(s);
-	free(p);
-}
-
-/* A WITHOUT ROWID table has no insertion order but its key: rows go in id
- * order. It refused the stable INSERT (its key cannot be NULL); ours
- * takes it. */
-static void
-test_adopt_without_rowid(void **state)
-{
-	char *p = tu_path(dir, "norowid.db");
-	spool_t *s;
-
-	(void)state;
-	s = adopt(p, "CREATE TABLE inbox(id INTEGER PRIMARY KEY, job, grouping,"
+	    "INSERT INTO inbox VALUES ('j', '', 'set', 'g 4', 0)",
+	    1, 4},
+	/* The same table to SQL, and to the writers' INSERT. */
+	{"case.db", "the table's name in other letters",
+	    "CREATE TABLE Inbox(Job, Grouping, Op, Body);"
+	    "INSERT INTO Inbox VALUES ('j', '', 'add', 'c_total 1')",
+	    1, -1},
+	/* No insertion order but its key: rows go in id order. It refused
+	 * the stable INSERT (its key cannot be NULL); ours takes it. */
+	{"norowid.db", "a WITHOUT ROWID table",
+	    "CREATE TABLE inbox(id INTEGER PRIMARY KEY, job, grouping,"
 	    " op, body) WITHOUT ROWID;"
 	    "INSERT INTO inbox VALUES (2, 'j', '', 'set', 'g 2');"
 	    "INSERT INTO inbox VALUES (1, 'j', '', 'set', 'g 1');"
-	    "INSERT INTO inbox VALUES (3, 'j', '', 'add', 'c_total 1')");
-	fold_times(s, 5);
-	assert_true(value(s, "j", "", "g") == 2);
-	assert_true(value(s, "j", "", "c_total") == 1);
-	assert_int_equal(pending(s), 0);
-	sql(p, "INSERT INTO inbox(job, grouping, op, body) VALUES ('j', '', "
-	    "'add', 'c_total 1')");
-	fold_times(s, 3);
-	assert_true(value(s, "j", "", "c_total") == 2);
-	assert_int_equal(pending(s), 0);
-	spool_close(s);
-	free(p);
+	    "INSERT INTO inbox VALUES (3, 'j', '', 'add', 'c_total 1')",
+	    1, 2},
+};
+
+static void
+assert_adopted(spool_t *s, const struct adopt_case *c, double c_total)
+{
+	double v = -12345;
+	int found = 0;
+
+	if (value(s, "j", "", "c_total") != c_total)
+		fail_msg("%s: c_total %g, want %g", c->why,
+		    value(s, "j", "", "c_total"), c_total);
+	assert_int_equal(spool_series_value(s, "j", "", "g", "", &v, &found),
+	    SPOOL_OK);
+	if (c->g >= 0 ? !found || v != c->g : found)
+		fail_msg("%s: g %s %g, want %g", c->why, found ? "" : "absent",
+		    v, c->g);
+	if (pending(s) != 0)
+		fail_msg("%s: %lld rows left", c->why, (long long)pending(s));
+}
+
+static void
+test_adopt_shapes(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < TU_N(adopt_cases); i++) {
+		const struct adopt_case *c = &adopt_cases[i];
+		char *p = tu_path(tu_dir, c->file);
+		spool_t *s = adopt(p, c->create);
+
+		fold_times(s, 5);
+		assert_adopted(s, c, c->c_total);
+		sql(p, "INSERT INTO inbox(job, grouping, op, body) VALUES "
+		    "('j', '', 'add', 'c_total 1')");
+		fold_times(s, 3);
+		assert_adopted(s, c, c->c_total + 1);
+		spool_close(s);
+		free(p);
+	}
 }
 
 /* Repeated and NULL ids, columns of the writer's own (one NOT NULL, which
@@ -531,7 +504,7 @@ test_adopt_without_rowid(void **state)
 static void
 test_adopt_duplicate_ids_extra_columns(void **state)
 {
-	char *p = tu_path(dir, "dupid.db"), *ids;
+	char *p = tu_path(tu_dir, "dupid.db"), *ids;
 	spool_t *s;
 
 	(void)state;
@@ -565,7 +538,7 @@ test_adopt_duplicate_ids_extra_columns(void **state)
 static void
 test_adopt_received_ms(void **state)
 {
-	char *p = tu_path(dir, "received.db"), *got;
+	char *p = tu_path(tu_dir, "received.db"), *got;
 	spool_t *s;
 
 	(void)state;
@@ -594,21 +567,14 @@ test_adopt_received_ms(void **state)
 static void
 test_v0_inbox_view(void **state)
 {
-	char *p = tu_path(dir, "view.db"), err[512], *before;
-	spool_t *s;
-	size_t n;
+	char *p = tu_path(tu_dir, "view.db");
 
 	(void)state;
 	sql(p, "CREATE VIEW inbox AS SELECT 'j' AS job, '' AS grouping, "
 	    "'add' AS op, 'c 1' AS body");
-	before = slurp(p, &n);
-	assert_int_equal(spool_open(p, NULL, &s, err, sizeof(err)),
-	    SPOOL_ENOTSPOOL);
-	assert_non_null(strstr(err, "has an inbox that is a view, not a table"));
-	assert_non_null(strstr(err, "left untouched"));
-	assert_non_null(strstr(err, p));
-	assert_untouched(p, before, n);
-	free(before);
+	refused_untouched(p, SPOOL_ENOTSPOOL,
+	    "has an inbox that is a view, not a table", "left untouched", p,
+	    (char *)NULL);
 	free(p);
 }
 
@@ -617,7 +583,8 @@ test_v0_inbox_view(void **state)
 static void
 test_symlink(void **state)
 {
-	char *link = tu_path(dir, "link.db"), *target = tu_path(dir, "t.db");
+	char *link = tu_path(tu_dir, "link.db");
+	char *target = tu_path(tu_dir, "t.db");
 	char err[512];
 	spool_t *s;
 
@@ -654,7 +621,7 @@ test_symlink(void **state)
 static void
 test_locked(void **state)
 {
-	char *p = tu_path(dir, "locked.db"), err[512];
+	char *p = tu_path(tu_dir, "locked.db"), err[512];
 	spool_options o = { 0, 100 };
 	spool_t *s;
 	sqlite3 *db;
@@ -681,7 +648,7 @@ test_locked(void **state)
 static void
 test_put_refuses(void **state)
 {
-	char *p = tu_path(dir, "put.db"), err[512];
+	char *p = tu_path(tu_dir, "put.db"), err[512];
 	spool_t *s;
 
 	(void)state;
@@ -707,7 +674,7 @@ test_put_refuses(void **state)
 static void
 test_batch(void **state)
 {
-	char *p = tu_path(dir, "batch.db"), err[512];
+	char *p = tu_path(tu_dir, "batch.db"), err[512];
 	spool_t *s;
 
 	(void)state;
@@ -985,7 +952,7 @@ copy_file(const char *from, const char *to)
 static void
 test_put_commit_fails(void **state)
 {
-	char *p = tu_path(dir, "fsync.db"), *c = tu_path(dir, "crash.db");
+	char *p = tu_path(tu_dir, "fsync.db"), *c = tu_path(tu_dir, "crash.db");
 	char err[512], wal[600], cwal[600];
 	spool_options o = { 1, 0 };
 	spool_t *s;
@@ -1043,7 +1010,7 @@ test_put_commit_fails(void **state)
 static void
 test_put_fails_before_commit(void **state)
 {
-	char *p = tu_path(dir, "eread.db"), err[512];
+	char *p = tu_path(tu_dir, "eread.db"), err[512];
 	spool_options o = { 1, 0 };
 	spool_t *s;
 	spool_err e;
@@ -1132,7 +1099,7 @@ put_once(const char *p, const spool_options *o)
 static void
 test_writer_close_keeps_wal(void **state)
 {
-	char *p = tu_path(dir, "keepwal.db"), err[512], shm[600];
+	char *p = tu_path(tu_dir, "keepwal.db"), err[512], shm[600];
 	spool_options full = { 1, 0 };
 	spool_t *s;
 	long holder;
@@ -1188,7 +1155,7 @@ test_writer_close_keeps_wal(void **state)
 static void
 test_wal_bounded_without_agent(void **state)
 {
-	char *p = tu_path(dir, "bounded.db");
+	char *p = tu_path(tu_dir, "bounded.db");
 	long long size, max = 0;
 	int trims = 0, go[2], ready[2];
 	char c;
@@ -1252,7 +1219,8 @@ test_wal_bounded_without_agent(void **state)
 static void
 test_checkpoint_after_replace(void **state)
 {
-	char *p = tu_path(dir, "replaced.db"), *q = tu_path(dir, "fresh.db");
+	char *p = tu_path(tu_dir, "replaced.db");
+	char *q = tu_path(tu_dir, "fresh.db");
 	char err[512], c;
 	int go[2], done[2];
 	spool_t *s;
@@ -1310,7 +1278,7 @@ test_checkpoint_after_replace(void **state)
 static void
 test_stats_and_rejected(void **state)
 {
-	char *p = tu_path(dir, "stats.db"), err[512];
+	char *p = tu_path(tu_dir, "stats.db"), err[512];
 	spool_t *s;
 	spool_stats st;
 	spool_fold_result r;
@@ -1389,10 +1357,7 @@ main(void)
 		cmocka_unit_test(test_migrate_v0_empty_file),
 		cmocka_unit_test(test_v0_inbox_missing_column),
 		cmocka_unit_test(test_adopt_null_id),
-		cmocka_unit_test(test_adopt_text_id),
-		cmocka_unit_test(test_adopt_no_id),
-		cmocka_unit_test(test_adopt_name_case),
-		cmocka_unit_test(test_adopt_without_rowid),
+		cmocka_unit_test(test_adopt_shapes),
 		cmocka_unit_test(test_adopt_duplicate_ids_extra_columns),
 		cmocka_unit_test(test_adopt_received_ms),
 		cmocka_unit_test(test_v0_inbox_view),
@@ -1412,5 +1377,6 @@ main(void)
 		cmocka_unit_test(test_strerror_and_ops),
 	};
 
-	return cmocka_run_group_tests_name("spool", tests, setup, teardown);
+	return cmocka_run_group_tests_name("spool", tests, tu_dir_setup,
+	    tu_dir_teardown);
 }

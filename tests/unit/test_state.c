@@ -104,14 +104,35 @@ on_sample(const spool_family *f, const spool_sample *x, void *arg)
 
 static const spool_reader reader = { on_fam, on_sample };
 
+/* A read of a group: what the reader saw, the snapshot's version, and
+ * whether the reader stopped it. */
+typedef struct readout {
+	trace t;
+	int64_t v;
+	int stopped;
+} readout;
+
+/* Folds, then reads the first group into r (r->t.stop_after as set);
+ * returns the groups. */
+static glist
+fold_read(spool_t *s, readout *r)
+{
+	glist l;
+
+	fold(s);
+	l = groups(s);
+	assert_true(l.n >= 1);
+	assert_int_equal(spool_group_read(s, l.g[0].id, &reader, &r->t, &r->v,
+	    &r->stopped), SPOOL_OK);
+	return l;
+}
+
 static void
 test_families_contiguous(void **state)
 {
 	struct fx *f = *state;
-	trace t = { .len = 0 };
+	readout r = { .t.len = 0 };
 	glist l;
-	int64_t v;
-	int stopped;
 
 	/* x is a histogram; x_c is a gauge that sorts between x_bucket and
 	 * x_count: it must not split family x. */
@@ -120,14 +141,11 @@ test_families_contiguous(void **state)
 	    "x_bucket{le=\"1\"} 2\nx_bucket{le=\"+Inf\"} 3\nx_sum 4.5\n"
 	    "x_count 3\n# TYPE x_c gauge\nx_c 7\n");
 	put(f->s, "j", "", SPOOL_OP_SET, "b{k=\"2\"} 2\nb{k=\"1\"} 1\na 0.5\n");
-	fold(f->s);
-	l = groups(f->s);
+	l = fold_read(f->s, &r);
 	assert_int_equal(l.n, 1);
-	assert_int_equal(spool_group_read(f->s, l.g[0].id, &reader, &t, &v,
-	    &stopped), SPOOL_OK);
-	assert_int_equal(stopped, 0);
-	assert_int_equal(v, l.g[0].version);
-	assert_string_equal(t.buf,
+	assert_int_equal(r.stopped, 0);
+	assert_int_equal(r.v, l.g[0].version);
+	assert_string_equal(r.t.buf,
 	    "F a untyped\n"
 	    "S a/a {} 0.5\n"
 	    "F b untyped\n"
@@ -148,10 +166,7 @@ static void
 test_bucket_order(void **state)
 {
 	struct fx *f = *state;
-	trace t = { .len = 0 };
-	glist l;
-	int64_t v;
-	int stopped;
+	readout r = { .t.len = 0 };
 
 	put(f->s, "j", "", SPOOL_OP_SET, "# TYPE h histogram\n"
 	    "h_bucket{a=\"2\",le=\"+Inf\"} 1\n"
@@ -160,11 +175,9 @@ test_bucket_order(void **state)
 	    "h_bucket{a=\"1\",le=\"2\"} 7\n"
 	    "h_bucket{a=\"1\",le=\"0.5\",z=\"q\"} 1\n"
 	    "h_count{a=\"1\"} 9\n");
-	fold(f->s);
-	l = groups(f->s);
-	assert_int_equal(spool_group_read(f->s, l.g[0].id, &reader, &t, &v,
-	    &stopped), SPOOL_OK);
-	assert_string_equal(t.buf, "F h histogram\n"
+	fold_read(f->s, &r);
+	assert_int_equal(r.stopped, 0);
+	assert_string_equal(r.t.buf, "F h histogram\n"
 	    "S h/h_bucket {a=\"1\",le=\"2\"} 7\n"
 	    "S h/h_bucket {a=\"1\",le=\"10\"} 8\n"
 	    "S h/h_bucket {a=\"1\",le=\"+Inf\"} 9\n"
@@ -216,17 +229,12 @@ static void
 test_observed_histogram(void **state)
 {
 	struct fx *f = *state;
-	trace t = { .len = 0 };
-	glist l;
-	int64_t v;
-	int stopped;
+	readout r = { .t.len = 0 };
 
 	put(f->s, "j", "a=\"1\"", SPOOL_OP_OBSERVE, "lat 0.3\nlat 7\nlat 20\n");
-	fold(f->s);
-	l = groups(f->s);
-	assert_int_equal(spool_group_read(f->s, l.g[0].id, &reader, &t, &v,
-	    &stopped), SPOOL_OK);
-	assert_string_equal(t.buf, "F lat histogram\n"
+	fold_read(f->s, &r);
+	assert_int_equal(r.stopped, 0);
+	assert_string_equal(r.t.buf, "F lat histogram\n"
 	    "H lat/lat {} n=11 0 0 0 0 0 0 1 0 0 0 1 1 sum=27.3\n");
 }
 
@@ -234,23 +242,17 @@ static void
 test_stop_and_missing(void **state)
 {
 	struct fx *f = *state;
-	trace t = { .len = 0, .stop_after = 2 };
-	glist l;
-	int64_t v;
-	int stopped;
+	readout r = { .t.stop_after = 2 };
 
 	put(f->s, "j", "", SPOOL_OP_SET, "a 1\nb 2\nc 3\n");
-	fold(f->s);
-	l = groups(f->s);
-	assert_int_equal(spool_group_read(f->s, l.g[0].id, &reader, &t, &v,
-	    &stopped), SPOOL_OK);
-	assert_int_equal(stopped, 1);
-	assert_string_equal(t.buf, "F a untyped\nS a/a {} 1\n");
-	memset(&t, 0, sizeof(t));
-	assert_int_equal(spool_group_read(f->s, 999, &reader, &t, &v,
-	    &stopped), SPOOL_OK);
-	assert_int_equal(v, 0);
-	assert_int_equal(t.len, 0);
+	fold_read(f->s, &r);
+	assert_int_equal(r.stopped, 1);
+	assert_string_equal(r.t.buf, "F a untyped\nS a/a {} 1\n");
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(spool_group_read(f->s, 999, &reader, &r.t, &r.v,
+	    &r.stopped), SPOOL_OK);
+	assert_int_equal(r.v, 0);
+	assert_int_equal(r.t.len, 0);
 }
 
 /* The push protocol: a fold during a push leaves the group dirty. */
@@ -258,21 +260,16 @@ static void
 test_pushed_and_park(void **state)
 {
 	struct fx *f = *state;
-	trace t = { .len = 0 };
+	readout r = { .t.len = 0 };
 	glist l;
-	int64_t v;
-	int stopped;
 
 	put(f->s, "j", "i=\"1\"", SPOOL_OP_ADD, "c_total 1\n");
-	fold(f->s);
-	l = groups(f->s);
+	l = fold_read(f->s, &r);
 	assert_string_equal(l.text[0], "j|i=\"1\" v1 p0 d0 s1 -");
-	assert_int_equal(spool_group_read(f->s, l.g[0].id, &reader, &t, &v,
-	    &stopped), SPOOL_OK);
 	/* Another fold lands while the push is on the wire. */
 	put(f->s, "j", "i=\"1\"", SPOOL_OP_ADD, "c_total 1\n");
 	fold(f->s);
-	assert_int_equal(spool_group_pushed(f->s, l.g[0].id, v), SPOOL_OK);
+	assert_int_equal(spool_group_pushed(f->s, l.g[0].id, r.v), SPOOL_OK);
 	l = groups(f->s);
 	assert_string_equal(l.text[0], "j|i=\"1\" v2 p1 d0 s1 -");
 	assert_int_equal(spool_group_park(f->s, l.g[0].id, "HTTP 400: bad"),

@@ -15,6 +15,9 @@
 
 #include <cmocka.h>
 
+/* The number of elements of an array (not a pointer). */
+#define TU_N(a) (sizeof(a) / sizeof((a)[0]))
+
 /* A fresh directory under $TMPDIR (or /tmp), removed by tu_rmdir(). */
 static inline char *
 tu_mkdtemp(void)
@@ -57,6 +60,67 @@ tu_rmdir(char *dir)
 	}
 	free(cmd);
 	free(dir);
+}
+
+/* What the code under test writes to standard error, for tests of its log
+ * lines: tu_stderr_begin() sends fd 2 to a temporary file, tu_stderr_end()
+ * puts it back and returns what was written (caller frees). Not nested. */
+static FILE *tu_err_file;
+static int tu_err_saved = -1;
+
+static inline void
+tu_stderr_begin(void)
+{
+	tu_err_file = tmpfile();
+	assert_non_null(tu_err_file);
+	fflush(stderr);
+	tu_err_saved = dup(STDERR_FILENO);
+	assert_true(tu_err_saved >= 0);
+	assert_true(dup2(fileno(tu_err_file), STDERR_FILENO) >= 0);
+}
+
+static inline char *
+tu_stderr_end(void)
+{
+	long n;
+	char *out;
+
+	fflush(stderr);
+	assert_true(dup2(tu_err_saved, STDERR_FILENO) >= 0);
+	close(tu_err_saved);
+	tu_err_saved = -1;
+	n = (long)lseek(fileno(tu_err_file), 0, SEEK_END);
+	assert_true(n >= 0);
+	out = malloc((size_t)n + 1);
+	assert_non_null(out);
+	assert_int_equal(pread(fileno(tu_err_file), out, (size_t)n, 0), n);
+	out[n] = '\0';
+	fclose(tu_err_file);
+	tu_err_file = NULL;
+	return out;
+}
+
+/* One private directory for a whole test program, made and removed by
+ * cmocka's group fixtures:
+ *   cmocka_run_group_tests(tests, tu_dir_setup, tu_dir_teardown);
+ * the tests make their files in tu_dir. */
+static char *tu_dir;
+
+static inline int
+tu_dir_setup(void **state)
+{
+	(void)state;
+	tu_dir = tu_mkdtemp();
+	return tu_dir == NULL;
+}
+
+static inline int
+tu_dir_teardown(void **state)
+{
+	(void)state;
+	tu_rmdir(tu_dir);
+	tu_dir = NULL;
+	return 0;
 }
 
 #endif
