@@ -575,9 +575,13 @@ test_stream_fallback(void **state)
 	http_status st;
 	push_t *p;
 	fake f;
+	char *said;
+	int n;
 
 	(void)state;
 	h.gzip = 1;
+	/* The warning goes once per handle that fell back (old, other). */
+	tu_stderr_begin();
 	fake_start(&f, 4, old);
 	p = push_to(f.port, &h);
 	put_stream(p, text, big, &st);
@@ -648,6 +652,13 @@ test_stream_fallback(void **state)
 	encodings(&f, 4, e);
 	assert_string_equal(e, "g-gg");
 	fake_free(&f);
+	said = tu_stderr_end();
+	n = 0;
+	for (const char *q = said; (q = strstr(q, "does not take gzip")) != NULL;
+	    q++)
+		n++;
+	assert_int_equal(n, 2);
+	free(said);
 	free(text);
 }
 
