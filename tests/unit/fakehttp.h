@@ -37,6 +37,25 @@ http_for(const char *url)
 	return h;
 }
 
+/* Every setting a client takes, for url (none of them reached): basic
+ * auth, a CA file that does not exist, no verification, one header, a
+ * short timeout. */
+static inline http_conf
+http_for_all(const char *url)
+{
+	static char *hdr[1] = { (char *)(uintptr_t)"X-Team: payments" };
+	http_conf h = http_for(url);
+
+	h.username = (char *)(uintptr_t)"pusher";
+	h.password = (char *)(uintptr_t)"pw";
+	h.ca_file = (char *)(uintptr_t)"/nonexistent/ca.pem";
+	h.insecure_skip_verify = 1;
+	h.headers = hdr;
+	h.n_headers = 1;
+	h.timeout = 0.5;
+	return h;
+}
+
 /* The settings for the scripted server on port, base URL /pgw (written
  * into url): h, when given, with its URL set; else the defaults, in *d. */
 static inline http_conf *

@@ -244,19 +244,12 @@ test_group_path_long(void **state)
 static void
 test_new_good(void **state)
 {
-	char err[256], *hdr[1] = { (char *)(uintptr_t)"X-Team: payments" };
-	http_conf h = http_for("https://gw.example:8443/pushgateway/");
+	char err[256];
+	http_conf h = http_for_all("https://gw.example:8443/pushgateway/");
 	push_t *p = NULL;
 	http_status st;
 
 	(void)state;
-	h.username = (char *)(uintptr_t)"pusher";
-	h.password = (char *)(uintptr_t)"pw";
-	h.ca_file = (char *)(uintptr_t)"/nonexistent/ca.pem";
-	h.insecure_skip_verify = 1;
-	h.headers = hdr;
-	h.n_headers = 1;
-	h.timeout = 0.5;
 	assert_int_equal(push_new(&h, &p, err, sizeof(err)), PUSH_OK);
 	assert_non_null(p);
 	assert_string_equal(err, "");
