@@ -219,6 +219,8 @@ is "$(readelf -d "$W/writer-static" | grep -c 'NEEDED.*libcollector-spool')" 0 "
 "$PY" "$EX/writer.py" "$S" 2>"$T/py.err"
 is "$?" 66 "writer.py: no spool there: exit 66"
 check "writer.py: and no file was created" not test -e "$S"
+like "$(cat "$T/py.err")" "collector-spool --spool $S put" \
+	"writer.py: the error names what creates a spool (put, not stats)"
 
 # The Python package, where Debian's /usr/bin/python3 imports it: for
 # PREFIX=/usr the version-free dist-packages, for /usr/local the one of
