@@ -230,14 +230,14 @@ PYD="$D/usr/lib/python3/dist-packages"
 is "$(PYTHONPATH="$PYD" /usr/bin/python3 -c 'import collector_spool; print(collector_spool.__file__)' 2>&1)" \
 	"$PYD/collector_spool/__init__.py" "python3 imports the installed collector_spool"
 install_tree local DESTDIR="$T/local" PREFIX=/usr/local
-pydirs() { /usr/bin/python3 -c 'import site; print("\n".join(site.getsitepackages()))'; }
+PYDIRS=$(/usr/bin/python3 -c 'import site; print("\n".join(site.getsitepackages()))')
 for tree in "$D:/usr/lib/python3/dist-packages" "$T/local:/usr/local/lib/python3"; do
 	got=$(cd "${tree%%:*}" && find . -name collector_spool -type d | sed 's/^\.//')
-	if [ -n "$got" ] && pydirs | grep -qxF "${got%/collector_spool}"; then
+	if [ -n "$got" ] && grep -qxF "${got%/collector_spool}" <<<"$PYDIRS"; then
 		tap_ok "collector_spool installed in ${got%/collector_spool}, a directory of /usr/bin/python3's path"
 	else
 		tap_fail "collector_spool installed in a directory of /usr/bin/python3's path (${tree#*:}...)" \
-			"installed: ${got:-nothing}" "python3 reads: $(pydirs | tr '\n' ' ')"
+			"installed: ${got:-nothing}" "python3 reads: $(tr '\n' ' ' <<<"$PYDIRS")"
 	fi
 done
 COLLECTOR_SPOOL_TEST_INSTALLED=1 PYTHONPATH="$PYD" /usr/bin/python3 -m unittest discover \
