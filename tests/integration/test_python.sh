@@ -85,6 +85,8 @@ elif action == "push-without-gauge":
     push_to_spool(spool, "pyapp", registry(False, 5), KEY)
 elif action == "pushadd-without-gauge":
     pushadd_to_spool(spool, "pyadd", registry(False, 5), KEY)
+elif action == "push-empty":
+    push_to_spool(spool, "pyapp", CollectorRegistry(), KEY)
 elif action == "delete":
     delete_from_spool(spool, "pyadd", KEY)
     delete_from_spool(spool, "pyapp", KEY)
@@ -220,6 +222,14 @@ if [ "$REPLACE" = 1 ]; then
 		"push_to_spool: the other families stay"
 else
 	skip_replace "push_to_spool without the gauge: the gauge is gone"
+fi
+# An empty registry empties the group, as a PUT of it does; the group stays.
+if [ "$REPLACE" = 1 ]; then
+	drive push-empty || tap_fail "push_to_spool of an empty registry runs"
+	once "an empty registry"
+	is "$(gw_families pyapp 'instance="web1"')" "" "push_to_spool of an empty registry: the group is there, empty"
+else
+	skip_replace "push_to_spool of an empty registry empties the group"
 fi
 
 # ------------------------------------------------------------- deleted
