@@ -9,6 +9,7 @@ The spools here are files with the inbox table alone, as a writer sees it
 package against real spools, the agent and the Pushgateway.
 """
 
+import importlib.util
 import os
 import sqlite3
 import subprocess
@@ -26,11 +27,7 @@ if not os.environ.get("COLLECTOR_SPOOL_TEST_INSTALLED"):
 
 import collector_spool as cs  # noqa: E402
 
-try:
-    import prometheus_client  # noqa: F401
-    HAVE_PROM = True
-except ImportError:
-    HAVE_PROM = False
+HAVE_PROM = importlib.util.find_spec("prometheus_client") is not None
 
 
 def make_spool(path):
