@@ -288,6 +288,13 @@ DOCDIR      ?= $(DATADIR)/doc/collector-agent
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+# The Python package collector_spool goes where Debian's python3 imports it:
+# /usr/lib/python3/dist-packages for PREFIX=/usr, PREFIX/lib/python3.X/
+# dist-packages for any other (X: the installing python3's; the only
+# directory under /usr/local that Debian's python3 reads).
+PYTHON3     ?= /usr/bin/python3
+PYTHONDIR   ?= $(if $(filter /usr,$(PREFIX)),$(PREFIX)/lib/python3/dist-packages,$(PREFIX)/lib/python$(shell $(PYTHON3) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo 3)/dist-packages)
+PYPKG       := $(wildcard contrib/python/collector_spool/*.py)
 MANPAGES    := $(wildcard docs/man/*.[158])
 UNITS_IN    := $(wildcard systemd/*.service.in systemd/*.timer.in)
 # Units and the .pc file name the installed paths, so they are written at
@@ -332,6 +339,8 @@ install: all $(PC_INST)
 	    contrib/examples/writer.c $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0755 contrib/examples/writer.sh contrib/examples/writer.py \
 	    $(DESTDIR)$(DOCDIR)/examples/
+	install -d $(DESTDIR)$(PYTHONDIR)/collector_spool
+	install -m 0644 $(PYPKG) $(DESTDIR)$(PYTHONDIR)/collector_spool/
 	# A short configuration of defaults and commented choices, only where
 	# there is none yet: an upgrade never overwrites the operator's.
 	install -d $(DESTDIR)$(SYSCONFDIR)/collector-agent
@@ -349,6 +358,7 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(UNITS_IN:.in=)))
 	rm -f $(foreach m,$(MANPAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 	rm -rf $(DESTDIR)$(DOCDIR)
+	rm -rf $(DESTDIR)$(PYTHONDIR)/collector_spool
 
 clean:
 	rm -rf build

@@ -15,6 +15,9 @@ instance="py":
 so after N runs the agent pushes example_runs_total N and
 example_duration_seconds_count N.
 
+The package collector_spool (contrib/python, installed by make install)
+writes such rows too: Spool(path).write(rows), or its set, add and observe.
+
 The statement used is the spool's stable interface:
 
     INSERT INTO inbox(job, grouping, op, body) VALUES (?, ?, ?, ?)
@@ -26,7 +29,8 @@ a row that does not parse lands in `collector-spool rejected`, never blocks
 the others.
 
 Exit status (sysexits.h): 0 written; 64 usage; 66 no spool at that path
-(start the agent, or run `collector-spool --spool SPOOL stats` once);
+(check the path; the agent creates the spool when it starts, and so does
+`collector-spool --spool SPOOL put ...`; `stats` creates nothing);
 74 the file is not a spool; 75 the spool stayed locked past the timeout
 (try again later); in all of these nothing was written. 71, as for
 collector-spool: the COMMIT failed after the rows may have reached the
@@ -62,8 +66,9 @@ def main(argv):
     path = argv[1] if len(argv) == 2 else (os.environ.get("COLLECTOR_SPOOL")
                                            or DEFAULT_SPOOL)
     if not os.path.exists(path):
-        print(f"writer.py: no spool at {path}: start the agent, or run "
-              f"'collector-spool --spool {path} stats' once", file=sys.stderr)
+        print(f"writer.py: no spool at {path}: is it the agent's spool? "
+              f"The agent creates it when it starts, and so does "
+              f"'collector-spool --spool {path} put ...'", file=sys.stderr)
         return 66
     # mode=rw: open, never create. timeout: how long to wait for the write
     # lock (SQLite's busy timeout) while the agent folds; it is reliable

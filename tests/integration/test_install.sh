@@ -4,7 +4,8 @@
 # `systemd-analyze verify`; sysusers and tmpfiles give the spool directory
 # its owner and mode; programs built against the installed .pc (shared and
 # static) link and write rows; the shell and Python writer examples write
-# rows; the installed agent delivers all of them with exact values; the
+# rows; the Python package collector_spool lands where Debian's python3
+# imports it; the installed agent delivers all of them with exact values; the
 # container files agree with the Makefile and the built programs.
 #
 # It installs what $BUILD holds and never builds: `make -o all` (for
@@ -49,6 +50,7 @@ CS="$D/usr/bin/collector-spool"
 		"usr/lib/libcollector-spool.so.$SOVERSION -> libcollector-spool.so.$VERSION" \
 		"usr/lib/libcollector-spool.so.$VERSION 755" \
 		"usr/lib/pkgconfig/collector-spool.pc 644" \
+		"usr/lib/python3/dist-packages/collector_spool/__init__.py 644" \
 		"usr/lib/sysusers.d/collector-agent.conf 644" \
 		"usr/lib/tmpfiles.d/collector-agent.conf 644" \
 		"usr/share/doc/collector-agent/examples/collector-agent.conf 644" \
@@ -217,6 +219,32 @@ is "$(readelf -d "$W/writer-static" | grep -c 'NEEDED.*libcollector-spool')" 0 "
 "$PY" "$EX/writer.py" "$S" 2>"$T/py.err"
 is "$?" 66 "writer.py: no spool there: exit 66"
 check "writer.py: and no file was created" not test -e "$S"
+like "$(cat "$T/py.err")" "collector-spool --spool $S put" \
+	"writer.py: the error names what creates a spool (put, not stats)"
+
+# The Python package, where Debian's /usr/bin/python3 imports it: for
+# PREFIX=/usr the version-free dist-packages, for /usr/local the one of
+# python3.X (site.getsitepackages(): the directories python3 reads, made
+# or not).
+PYD="$D/usr/lib/python3/dist-packages"
+is "$(PYTHONPATH="$PYD" /usr/bin/python3 -c 'import collector_spool; print(collector_spool.__file__)' 2>&1)" \
+	"$PYD/collector_spool/__init__.py" "python3 imports the installed collector_spool"
+install_tree local DESTDIR="$T/local" PREFIX=/usr/local
+PYDIRS=$(/usr/bin/python3 -c 'import site; print("\n".join(site.getsitepackages()))')
+for tree in "$D:/usr/lib/python3/dist-packages" "$T/local:/usr/local/lib/python3"; do
+	got=$(cd "${tree%%:*}" && find . -name collector_spool -type d | sed 's/^\.//')
+	if [ -n "$got" ] && grep -qxF "${got%/collector_spool}" <<<"$PYDIRS"; then
+		tap_ok "collector_spool installed in ${got%/collector_spool}, a directory of /usr/bin/python3's path"
+	else
+		tap_fail "collector_spool installed in a directory of /usr/bin/python3's path (${tree#*:}...)" \
+			"installed: ${got:-nothing}" "python3 reads: $(tr '\n' ' ' <<<"$PYDIRS")"
+	fi
+done
+COLLECTOR_SPOOL_TEST_INSTALLED=1 PYTHONPATH="$PYD" /usr/bin/python3 -m unittest discover \
+	-s "$ROOT/contrib/python/tests" >"$T/pyunit.log" 2>&1
+rc=$?
+is "$rc" 0 "the installed collector_spool passes its unit tests"
+[ "$rc" = 0 ] || diag_file "$T/pyunit.log"
 
 # Each writer twice, by argument and by COLLECTOR_SPOOL: 3 rows a run into
 # its own group (instance sh, py, c).
