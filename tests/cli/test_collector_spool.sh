@@ -360,6 +360,69 @@ else
 	tap_skip "side files of another group: rows"
 fi
 
+# Readers without write access (monitoring users): stats, rejected and
+# show read the spool without creating or changing anything beside it;
+# what needs writing says so. Run as user nobody (tests run as root).
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+	nob() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@" >"$T/out" 2>"$T/err"; RC=$?
+		OUT=$(cat "$T/out"); ERR=$(cat "$T/err"); }
+	listing() { (cd "$1" && stat -c '%n %s %Y %U' -- * | LC_ALL=C sort | tr '\n' ' '); }
+	chmod 0711 "$T"
+	mkdir -m 0755 "$T/mon"
+	M="$T/mon/s.db"
+	"$CS" --spool "$M" put --job mon 'm 1' && "$FOLD" "$M" >/dev/null && "$CS" --spool "$M" put --job mon 'm 2'
+	chmod 0644 "$M" "$M-wal" "$M-shm"
+	before=$(listing "$T/mon")
+	nob "$CS" --spool "$M" stats --json
+	is "$RC:$(printf '%s' "$OUT" | json '(d["pending_rows"], d["groups"])')" "0:(1, 1)" "read-only user: stats works (rows in the -wal seen)"
+	nob "$CS" --spool "$M" show
+	is "$RC:$(printf '%s' "$OUT" | grep -v '^# ')" "0:m 1" "read-only user: show works"
+	nob "$CS" --spool "$M" rejected
+	is "$RC:$OUT" "0:no rejected rows" "read-only user: rejected works"
+	nob "$CS" --spool "$M" rejected --clear
+	is "$RC:$ERR" "73:collector-spool: spool $M is not writable (Permission denied): fix its owner or mode, or run as a user in its group
+collector-spool: rejected --clear removes rows, so it needs write access to the spool" "read-only user: rejected --clear: 73, needs write access"
+	nob "$CS" --spool "$M" put --job mon 'm 3'
+	is "$RC" 73 "read-only user: put: 73"
+	is "$(listing "$T/mon")" "$before" "read-only user: nothing created or changed beside the spool"
+	# With the agent stopped and no writer since, there is no -wal: the
+	# file is read as it is, and nothing is created even in a directory
+	# the reader may write.
+	sqlite3 "$M" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
+	rm -f "$M-wal" "$M-shm"
+	chmod 0777 "$T/mon"
+	before=$(listing "$T/mon")
+	nob "$CS" --spool "$M" stats --json
+	is "$RC:$(printf '%s' "$OUT" | json 'd["pending_rows"]')" "0:1" "read-only user, no -wal: stats works"
+	is "$(listing "$T/mon")" "$before" "read-only user, no -wal, writable directory: no -wal or -shm created"
+	chmod 0755 "$T/mon"
+	# A -wal without its -shm, or files the reader may not read: what is
+	# missing is said.
+	"$CS" --spool "$M" put --job mon 'm 4' && chmod 0644 "$M"* && rm -f "$M-shm"
+	nob "$CS" --spool "$M" stats
+	is "$RC:$ERR" "73:collector-spool: spool $M has a -wal file but no -shm, and a user who cannot write the spool does not create one: run it again while the agent runs, or after a put (either makes the -shm), or as a user who can write the spool" \
+		"read-only user, a -wal without -shm: 73, says what is missing"
+	"$CS" --spool "$M" put --job mon 'm 5' && chmod 0600 "$M-shm"
+	nob "$CS" --spool "$M" show
+	like "$RC:$ERR" "73:collector-spool: spool $M: its -shm file $M-shm is not readable (Permission denied)" \
+		"read-only user, unreadable -shm: 73, names it"
+	chmod 0600 "$M"
+	nob "$CS" --spool "$M" rejected
+	is "$RC:$ERR" "73:collector-spool: spool $M is not readable (Permission denied): fix its owner or mode, or run as a user in its group" \
+		"read-only user, unreadable spool: 73, says so"
+	: >"$T/mon/empty.db"; chmod 0644 "$T/mon/empty.db"
+	nob "$CS" --spool "$T/mon/empty.db" stats
+	is "$RC:$ERR" "74:collector-spool: spool $T/mon/empty.db is not a spool yet (an empty file); it was left untouched: this user cannot write it, so cannot make it one; the agent does at its start, as does a put by a user who can write it" \
+		"read-only user, an empty file: 74, not a spool yet"
+	is "$(stat -c %s "$T/mon/empty.db"):$(ls "$T/mon" | tr '\n' ' ')" "0:empty.db s.db s.db-shm s.db-wal " \
+		"read-only user, an empty file: left empty, nothing beside it"
+else
+	for c in stats show rejected "rejected --clear" put unchanged "no -wal" "no -wal: nothing created" \
+		"-wal without -shm" "unreadable -shm" "unreadable spool" "empty file" "empty file untouched"; do
+		tap_skip "read-only user: $c: needs root and setpriv"
+	done
+fi
+
 # A spool the user cannot write (only meaningful when not root).
 if [ "$(id -u)" -ne 0 ]; then
 	mkdir "$T/ro" && "$CS" --spool "$T/ro/s.db" put --job j 'x 1' && chmod 0444 "$T/ro/s.db"
