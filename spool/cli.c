@@ -944,7 +944,7 @@ text_sample(const spool_sample *x)
 		if (i < h->n)
 			expo_format_value(h->bounds[i], le);
 		else
-			strcpy(le, "+Inf");
+			snprintf(le, sizeof(le), "+Inf");
 		text_line(x->name, "_bucket", x->labels, le, val);
 	}
 	expo_format_value(h->sum, val);
@@ -976,7 +976,7 @@ json_sample(const spool_sample *x)
 		if (i < h->n)
 			expo_format_value(h->bounds[i], le);
 		else
-			strcpy(le, "+Inf");
+			snprintf(le, sizeof(le), "+Inf");
 		printf("%s{\"le\":\"%s\",\"count\":\"%" PRIu64 "\"}", i ? "," : "",
 		    le, cum);
 	}
