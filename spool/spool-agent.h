@@ -2,8 +2,8 @@
  * The spool library's calls for the agent: the fold, the group state and
  * its cursors, what the agent records of its deliveries (pushed, parked,
  * deleted, the gateway's identity, the remote-write sets), its claim on the
- * spool and the idle checkpoint. collector-spool (its `groups` command),
- * the tests and the benchmarks use them too.
+ * spool and the idle checkpoint. collector-spool (its read-only open, its
+ * `show` and `rejected --clear`), the tests and the benchmarks use them too.
  *
  * Not installed, and not exported from the installed libraries: the
  * declarations carry no SPOOL_API, so -fvisibility=hidden keeps them out
@@ -18,6 +18,39 @@
 #define SPOOL_AGENT_H
 
 #include "collector-spool.h"
+
+/*
+ * Opens an existing spool for reading only, for a user who may read it but
+ * not write it (monitoring): it never creates, migrates or writes anything,
+ * neither the file nor its -wal and -shm. opts may be NULL (only its busy
+ * timeout is used). A call that writes (spool_put(), ...) then fails.
+ *
+ * SQLite needs, for a WAL-mode file opened read-only, a -shm index it may
+ * read, or one it may create. Creating one here would leave files of this
+ * user's owner beside the spool, which could lock the agent out; so:
+ *   - with a -wal beside the file, both the -wal and the -shm must exist and
+ *     be readable (they do while the agent runs, and after any put); the
+ *     -shm is opened read-only (SQLite's readonly_shm) and nothing is
+ *     created;
+ *   - with no -wal, everything is in the file: it is read as an immutable
+ *     file (no locks, no WAL), a snapshot of the moment. (A writer that
+ *     starts and checkpoints during that read could make it fail: run it
+ *     again.)
+ * Errors: a missing file or one that is not a spool yet (an empty file, a
+ * writer's own inbox: SPOOL_ENOTSPOOL, since only a writer can make it
+ * one); a file, -wal or -shm this user cannot read, or a -wal without its
+ * -shm (SPOOL_ECREATE); errbuf says which file and what to do.
+ */
+spool_err spool_open_readonly(const char *path, const spool_options *opts,
+    spool_t **out, char *errbuf, size_t errlen) SPOOL_WUR;
+
+/*
+ * Removes the rejected rows whose id is below before (all of them when
+ * before is 0 or less), in one write transaction; *removed says how many.
+ * rejected_total (rows ever rejected) is not changed.
+ */
+spool_err spool_rejected_clear(spool_t *s, int64_t before,
+    int64_t *removed) SPOOL_WUR;
 
 /* Sets the handle's page cache to kib KiB (SQLite's default is 2 MiB).
  * A reader of big groups keeps its memory flat with a small one. (A

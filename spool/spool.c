@@ -687,6 +687,177 @@ spool_open(const char *path, const spool_options *o, spool_t **out,
 	return SPOOL_OK;
 }
 
+/*
+ * The read-only open (spool-agent.h). The path goes to SQLite as a URI, so
+ * that it can carry mode=ro with readonly_shm or immutable; every byte but
+ * the unreserved ones and '/' is percent-encoded. Returns 0, or -1 when it
+ * does not fit in cap bytes.
+ */
+static int
+uri_of(char *out, size_t cap, const char *path, const char *params)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	if (cap < 6)
+		return -1;
+	memcpy(out, "file:", 5);
+	o = 5;
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		if (o + 4 > cap)
+			return -1;
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-._~/", *p) != NULL)
+			out[o++] = (char)*p;
+		else {
+			out[o++] = '%';
+			out[o++] = hex[*p >> 4];
+			out[o++] = hex[*p & 15];
+		}
+	}
+	if (o + strlen(params) + 1 > cap)
+		return -1;
+	memcpy(out + o, params, strlen(params) + 1);
+	return 0;
+}
+
+/* The words for a reader that SQLite refused: what a read-only open needs. */
+static spool_err
+ro_refused(spool_t *s, spool_err e, const char *doing)
+{
+	if (e != SPOOL_ECREATE)
+		return e;
+	return spool_seterr(s, SPOOL_ECREATE, "spool %s cannot be read (%s, "
+	    "while %s): a user who cannot write the spool needs read access "
+	    "to it and to its -wal and -shm files, which must exist (they do "
+	    "while the agent runs, and after any put)", s->path,
+	    sqlite3_errmsg(s->db), doing);
+}
+
+static spool_err
+setup_ro(spool_t *s)
+{
+	static const char *const sfx[] = { "-wal", "-shm" };
+	char side[2][4096], *uri;
+	int has[2], rc;
+	int64_t version = 0;
+	struct stat st;
+	spool_err e;
+	size_t cap;
+
+	if (stat(s->path, &st) != 0)
+		return spool_seterr(s, SPOOL_ENOTSPOOL, "no spool at %s (%s): "
+		    "check the path; a spool is created by the agent or by the "
+		    "first put", s->path, strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return spool_seterr(s, SPOOL_ECREATE, "spool %s is a "
+		    "directory: give the path of a file", s->path);
+	if (!S_ISREG(st.st_mode))
+		return spool_seterr(s, SPOOL_ENOTSPOOL, "spool %s is not a "
+		    "regular file; it is left untouched: point "
+		    "--spool/COLLECTOR_SPOOL at another path", s->path);
+	if (access(s->path, R_OK) != 0)
+		return spool_seterr(s, SPOOL_ECREATE, "spool %s is not readable "
+		    "(%s): fix its owner or mode, or run as a user in its group",
+		    s->path, strerror(errno));
+	for (size_t i = 0; i < 2; i++) {
+		if ((size_t)snprintf(side[i], sizeof(side[i]), "%s%s", s->path,
+		    sfx[i]) >= sizeof(side[i]))
+			return spool_seterr(s, SPOOL_EINVAL, "spool path too "
+			    "long: %s", s->path);
+		has[i] = stat(side[i], &st) == 0;
+		if (has[i] && access(side[i], R_OK) != 0)
+			return spool_seterr(s, SPOOL_ECREATE, "spool %s: its "
+			    "%s file %s is not readable (%s): a reader needs "
+			    "read access to the spool and its -wal and -shm "
+			    "files (the spool's group and mode: docs/spool.md, "
+			    "\"Permissions\")", s->path, sfx[i], side[i],
+			    strerror(errno));
+	}
+	/* SQLite would create a missing -shm as this user; the -wal's rows
+	 * cannot be read without one. */
+	if (has[0] && !has[1])
+		return spool_seterr(s, SPOOL_ECREATE, "spool %s has a -wal file "
+		    "but no -shm, and a user who cannot write the spool does "
+		    "not create one: run it again while the agent runs, or after "
+		    "a put (either makes the -shm), or as a user who can write "
+		    "the spool", s->path);
+	cap = 3 * strlen(s->path) + 64;
+	if ((uri = malloc(cap)) == NULL)
+		return spool_seterr(s, SPOOL_ENOMEM, "out of memory");
+	rc = uri_of(uri, cap, s->path, has[0] ? "?mode=ro&readonly_shm=1" :
+	    "?mode=ro&immutable=1");
+	if (rc == 0)
+		rc = sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY |
+		    SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+	else
+		rc = SQLITE_CANTOPEN;
+	free(uri);
+	if (rc != SQLITE_OK) {
+		if (s->db == NULL)
+			return spool_seterr(s, SPOOL_ENOMEM, "out of memory "
+			    "opening %s", s->path);
+		return ro_refused(s, spool_sqlerr(s, rc, "opening the spool"),
+		    "opening the spool");
+	}
+	sqlite3_extended_result_codes(s->db, 0);
+	sqlite3_busy_timeout(s->db, s->busy_ms);
+	/* Nothing to checkpoint from here, and never a write. */
+	(void)sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1,
+	    (int *)NULL);
+	if ((e = spool_exec(s, "BEGIN", "reading the spool header")))
+		return ro_refused(s, e, "reading the spool header");
+	e = read_header(s, &version);
+	sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	if (e)
+		return ro_refused(s, e, "reading the spool header");
+	if (version < SPOOL_SCHEMA_VERSION) {
+		if (is_link(s->path))
+			return refuse_link(s, 1);
+		return spool_seterr(s, SPOOL_ENOTSPOOL, "spool %s is not a spool "
+		    "yet (%s); it was left untouched: this user cannot write "
+		    "it, so cannot make it one; the agent does at its start, as "
+		    "does a put by a user who can write it", s->path,
+		    st.st_size == 0 ? "an empty file" : "no tables but a "
+		    "writer's inbox");
+	}
+	return SPOOL_OK;
+}
+
+spool_err
+spool_open_readonly(const char *path, const spool_options *o, spool_t **out,
+    char *errbuf, size_t errlen)
+{
+	spool_t *s;
+	spool_err e;
+
+	*out = NULL;
+	if (errbuf && errlen)
+		errbuf[0] = '\0';
+	if (path == NULL || path[0] == '\0') {
+		if (errbuf)
+			snprintf(errbuf, errlen, "no spool path given");
+		return SPOOL_EINVAL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL || (s->path = strdup(path)) == NULL) {
+		free(s);
+		if (errbuf)
+			snprintf(errbuf, errlen, "out of memory");
+		return SPOOL_ENOMEM;
+	}
+	s->busy_ms = o && o->busy_timeout_ms > 0 ? o->busy_timeout_ms :
+	    SPOOL_DEFAULT_BUSY_TIMEOUT_MS;
+	if ((e = setup_ro(s))) {
+		if (errbuf)
+			snprintf(errbuf, errlen, "%s", s->errmsg);
+		spool_close(s);
+		return e;
+	}
+	*out = s;
+	return SPOOL_OK;
+}
+
 spool_err
 spool_set_cache(spool_t *s, int kib)
 {
@@ -1438,6 +1609,38 @@ spool_rejected_each(spool_t *s, int (*fn)(const spool_rejected *, void *),
 	if (rc != SQLITE_DONE)
 		return spool_sqlerr(s, rc, "reading rejected rows");
 	return SPOOL_OK;
+}
+
+spool_err
+spool_rejected_clear(spool_t *s, int64_t before, int64_t *removed)
+{
+	sqlite3_stmt *q = NULL;
+	spool_err e;
+	int rc;
+
+	*removed = 0;
+	s->errmsg[0] = '\0';
+	if ((e = spool_exec(s, "BEGIN IMMEDIATE", "locking the spool to clear "
+	    "rejected rows")))
+		return e;
+	rc = sqlite3_prepare_v2(s->db, "DELETE FROM rejected WHERE ?1 <= 0 OR "
+	    "id < ?1", -1, &q, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(q, 1, before);
+		rc = sqlite3_step(q);
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE) {
+		e = spool_sqlerr(s, rc, "clearing rejected rows");
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return e;
+	}
+	*removed = sqlite3_changes64(s->db);
+	if ((e = commit_tx(s, "clearing rejected rows"))) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		*removed = 0;
+	}
+	return e;
 }
 
 spool_err

@@ -56,11 +56,13 @@ is "$(pending)" 2 "stdin put is one row"
 
 run put --job j 'ok 1' 'also_ok{a="1"} 2' 'bad 1 1700000000' 'never 4'
 is "$RC" 65 "bad line: 65"
-is "$ERR" "collector-spool: line 3: timestamps are not allowed (the Pushgateway rejects them)" "bad line: line N: reason"
+is "$ERR" "collector-spool: line 3: timestamps are not allowed (the Pushgateway rejects them)
+       3 | bad 1 1700000000" "bad line: line N: reason, then the line"
 is "$(pending)" 2 "bad put writes nothing (atomic)"
 run_stdin $'a 1\nb{x="1",x="2"} 2\n' put
 is "$RC" 65 "duplicate label from stdin: 65"
 like "$ERR" "line 2: duplicate label name" "duplicate label: line 2"
+like "$ERR" $'\n       2 | b{x="1",x="2"} 2' "duplicate label: the line from standard input is echoed"
 run_stdin '' put --job j
 is "$RC" 65 "empty input: 65"
 like "$ERR" "no metric lines" "empty input: says so"
@@ -70,18 +72,26 @@ is "$ERR" "collector-spool: job: job must not be empty" "empty job: message"
 run put --job j --grouping 'instance=db1' 'x 1'
 is "$RC" 65 "bad grouping: 65"
 like "$ERR" "grouping: expected '\"' to open label value" "bad grouping: message"
+like "$ERR" $'\n--grouping | instance=db1' "bad grouping: the grouping is echoed"
 run put --job j --op observe 'lat{le="1"} 0.5'
 is "$RC" 65 "observe with le: 65"
 # What the Pushgateway would refuse for the whole group, or store wrapped.
 run put --job j '# TYPE h histogram' 'h_bucket{le="1"} 1' 'h_bucket{le="0x1p-3"} 1'
 is "$RC" 65 "le not a float: 65"
-is "$ERR" "collector-spool: line 3: histogram h: le must be a number such as 0.25, 1e3 or +Inf (not NaN, hex or text)" "le not a float: line N: reason"
+is "$ERR" "collector-spool: line 3: histogram h: le must be a number such as 0.25, 1e3 or +Inf (not NaN, hex or text)
+       3 | h_bucket{le=\"0x1p-3\"} 1" "le not a float: line N: reason, then the line"
 run put --job j 'h_count -2693' '# TYPE h histogram'
 is "$RC" 65 "negative histogram count: 65"
-is "$ERR" "collector-spool: line 1: histogram h: bucket and count values must be 0 or more, finite and below 2^64 (the Pushgateway stores them as unsigned integers)" "negative count: line N: reason"
+is "$ERR" "collector-spool: line 1: histogram h: bucket and count values must be 0 or more, finite and below 2^64 (the Pushgateway stores them as unsigned integers)
+       1 | h_count -2693" "negative count: line N: reason, then the line"
 run put --job j $'x 1\r'
 is "$RC" 65 "CRLF: 65"
 like "$ERR" "carriage return" "CRLF: says so"
+like "$ERR" '       1 | x 1\r' "CRLF: the line is echoed, the carriage return shown as \\r"
+# A long line is echoed cut, with its length.
+long="long_metric{v=\"$(printf '%0300d' 0)\"} 1 2"
+run put --job j "$long"
+is "$(printf '%s' "$ERR" | sed -n 2p)" "       1 | ${long:0:160}... (321 bytes in all)" "a long line is echoed cut to 160 bytes, with its length"
 head -c $((16 * 1024 * 1024 + 1)) /dev/zero | tr '\0' '#' > "$T/big"
 "$CS" put --job j < "$T/big" >"$T/out" 2>"$T/err"; RC=$?
 is "$RC" 65 "body over 16 MiB: 65"
@@ -133,14 +143,135 @@ is "$(printf '%s' "$OUT" | json '[(len(r["body"]), r["body_bytes"], r["body_fnv1
 	"[(4096, 5006, '694271ccdf0a2220', True, 'rejects them)')]" "rejected --json: body_bytes, body_fnv1a64, body_cut"
 is "$(sqlite3 "$CUT" 'SELECT length(body) FROM rejected')" 4096 "the spool keeps 4096 bytes of it"
 
+# rejected: an empty list says so; --clear removes rows and says how many,
+# all or those below an id; rows ever rejected still count them.
+E="$T/empty.db"
+"$CS" --spool "$E" put --job j 'ok 1' >/dev/null
+run --spool "$E" rejected
+is "$RC:$OUT:$ERR" "0:no rejected rows:" "rejected: an empty list says so on stdout, exit 0"
+run --spool "$E" rejected --json
+is "$RC:$OUT" "0:[]" "rejected --json: an empty list is []"
+sqlite3 "$COLLECTOR_SPOOL" ".backup '$T/clr.db'"
+is "$(sqlite3 "$T/clr.db" 'SELECT group_concat(id) FROM rejected')" "1,2,3" "(setup) a copy with rejected rows 1, 2, 3"
+run --spool "$T/clr.db" rejected --before 2
+is "$RC:$ERR" "64:collector-spool: rejected: --before goes with --clear
+Try 'collector-spool --help'." "rejected --before without --clear: 64"
+run --spool "$T/clr.db" rejected --clear --before 0
+is "$RC" 64 "rejected --clear --before 0: 64"
+run --spool "$T/clr.db" rejected --clear --json
+is "$RC" 64 "rejected --clear --json: 64"
+run --spool "$T/clr.db" rejected --clear --before 2
+is "$RC:$OUT" "0:removed 1 rejected row (those with an id below 2)" "rejected --clear --before 2: says what it removed"
+is "$(sqlite3 "$T/clr.db" 'SELECT group_concat(id) FROM rejected')" "2,3" "rejected --clear --before 2: row 1 gone, 2 and 3 kept"
+run --spool "$T/clr.db" rejected --clear
+is "$RC:$OUT" "0:removed 2 rejected rows" "rejected --clear: removes the rest, says how many"
+is "$(COLLECTOR_SPOOL=$T/clr.db "$CS" stats --json | json '(d["rejected_rows"], d["rejected_total"])')" "(0, 3)" \
+	"rejected --clear: none kept now, rows ever rejected still 3"
+run --spool "$T/clr.db" rejected
+is "$OUT" "no rejected rows" "rejected after --clear: none"
+run --spool "$T/nothere.db" rejected --clear
+is "$RC" 66 "rejected --clear on a missing spool: 66"
+[ ! -e "$T/nothere.db" ] && tap_ok "rejected --clear creates no spool" || tap_fail "rejected --clear creates no spool"
+
+# show: the groups' state as the agent would push it.
+SH="$T/show.db"
+run --spool "$SH" show
+is "$RC" 66 "show on a missing spool: 66"
+like "$ERR" "no spool at $SH" "show on a missing spool: says so"
+"$CS" --spool "$SH" put --job app --grouping 'instance="b"' '# HELP req_total Requests, "all" of them.' \
+	'# TYPE req_total counter' 'req_total{code="200"} 3' 'temp{room="a\\b"} -1.5e-07' 'up NaN'
+"$CS" --spool "$SH" put --job app --grouping 'instance="b"' --op observe 'lat 0.3' 'lat 7'
+run --spool "$SH" show
+is "$RC:$OUT" "0:# 2 rows pending: not folded by the agent yet, so not shown
+# no groups" "show before the fold: no groups, and the pending rows said"
+run --spool "$SH" show --json
+is "$RC:$OUT" "0:[]" "show --json with no groups: []"
+"$FOLD" "$SH" >/dev/null
+notime() { sed -E 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z/TIME/'; }
+BODY='# TYPE lat histogram
+lat_bucket{le="0.005"} 0
+lat_bucket{le="0.01"} 0
+lat_bucket{le="0.025"} 0
+lat_bucket{le="0.05"} 0
+lat_bucket{le="0.1"} 0
+lat_bucket{le="0.25"} 0
+lat_bucket{le="0.5"} 1
+lat_bucket{le="1"} 1
+lat_bucket{le="2.5"} 1
+lat_bucket{le="5"} 1
+lat_bucket{le="10"} 2
+lat_bucket{le="+Inf"} 2
+lat_sum 7.3
+lat_count 2
+# HELP req_total Requests, "all" of them.
+# TYPE req_total counter
+req_total{code="200"} 3
+temp{room="a\\b"} -1.5e-07
+up NaN'
+run --spool "$SH" show --job app --grouping 'instance="b"'
+is "$RC:$(printf '%s' "$OUT" | notime)" "0:# group job=app grouping=instance=\"b\"
+# last written TIME, version 1
+# never pushed
+$BODY" "show --job --grouping: the group's header comments, then its exposition text"
+run --spool "$SH" show --job nope
+is "$RC:$OUT" "0:# no groups match" "show --job of no group: says so, exit 0"
+run --spool "$SH" show --grouping ''
+is "$RC:$OUT" "0:# no groups match" "show --grouping '': only the job alone"
+run --spool "$SH" show --grouping 'instance=b'
+is "$RC" 65 "show with a bad grouping: 65"
+run --spool "$SH" show extra
+is "$RC" 64 "show with an argument: 64"
+run --spool "$SH" show --json
+is "$RC" 0 "show --json exits 0"
+is "$(printf '%s' "$OUT" | json '[(g["job"], g["grouping"], g["version"], g["pushed_version"], g["last_pushed"], g["delete_pending"], g["park_reason"], len(g["last_written"])) for g in d]')" \
+	"[('app', 'instance=\"b\"', 1, 0, None, False, None, 20)]" "show --json: one object per group, with versions and times"
+is "$(printf '%s' "$OUT" | json '[(f["name"], f["type"], f["help"], [(x["name"], x["labels"], x.get("value")) for x in f["series"]]) for f in d[0]["families"][1:]]')" \
+	"[('req_total', 'counter', 'Requests, \"all\" of them.', [('req_total', {'code': '200'}, '3')]), ('temp', 'untyped', None, [('temp', {'room': 'a\\\\b'}, '-1.5e-07')]), ('up', 'untyped', None, [('up', {}, 'NaN')])]" \
+	"show --json: families with type, HELP and series (labels unescaped, values as text)"
+is "$(printf '%s' "$OUT" | json '([(b["le"], b["count"]) for b in d[0]["families"][0]["series"][0]["buckets"]][-4:], d[0]["families"][0]["series"][0]["sum"], d[0]["families"][0]["series"][0]["count"])')" \
+	"([('2.5', '1'), ('5', '1'), ('10', '2'), ('+Inf', '2')], '7.3', '2')" "show --json: an observed histogram's cumulative buckets, sum and count"
+
+# What show prints is what the agent pushes: the body of its PUT, byte
+# for byte, after the header comments.
+AGENT="$B/collector-agent"
+FAKE="$here/../integration/fake_gateway.py"
+if [ -x "$AGENT" ] && [ -x /usr/bin/python3 ]; then
+	/usr/bin/python3 "$FAKE" --port-file "$T/gw.port" --save-bodies "$T/bodies" --max-seconds 60 >/dev/null 2>&1 &
+	fake_pid=$!
+	for _ in $(seq 100); do [ -s "$T/gw.port" ] && break; sleep 0.1; done
+	printf 'pushgateway: { url = "http://127.0.0.1:%s"; once_timeout = 10; };\nlisten = "";\n' \
+		"$(cat "$T/gw.port")" >"$T/agent.conf"
+	timeout -k 2 30 "$AGENT" -c "$T/agent.conf" --once --spool "$SH" >/dev/null 2>"$T/agent.err"
+	is "$?" 0 "the agent pushes the shown group (--once to a stand-in gateway)"
+	n=$(awk '$2 == "PUT" && $3 ~ /\/job\/app\/instance\/b$/ { print $1 }' "$T/bodies/index" 2>/dev/null | tail -n 1)
+	run --spool "$SH" show --job app --grouping 'instance="b"'
+	is "$(cat "$T/bodies/$n-PUT.body" 2>/dev/null)" "$(printf '%s\n' "$OUT" | tail -n +4)" "show's text is the body the agent PUT"
+	is "$(printf '%s\n' "$OUT" | sed -n 3p)" "# pushed version 1 (the spool keeps no time of pushes): the gateway has this state" \
+		"show after the push: the gateway has this version"
+	kill "$fake_pid" 2>/dev/null; wait "$fake_pid" 2>/dev/null
+else
+	tap_skip "show vs the agent's PUT: collector-agent not built"
+	tap_skip "show vs the agent's PUT: body"
+	tap_skip "show vs the agent's PUT: pushed version"
+fi
+
 # delete
 run delete
 is "$RC" 64 "delete without --job: 64"
 like "$ERR" "--job is required" "delete without --job: says so"
-run delete --job j --grouping 'instance="a"'
+run delete --job j --grouping 'z="2",instance="a"'
 is "$RC" 0 "delete --job --grouping"
+is "$OUT" 'delete requested: job=j grouping=instance="a",z="2"; the agent deletes it from the gateway at its next round' \
+	"delete says what it requested (grouping in the spool's order)"
+"$FOLD" "$COLLECTOR_SPOOL" >/dev/null
+run delete --job j --grouping 'instance="a"'
+is "$OUT" 'delete requested: job=j grouping=instance="a"; the agent deletes it from the gateway at its next round' \
+	"delete: a second request, said too"
 is "$("$FOLD" "$COLLECTOR_SPOOL")" "rows=1 lines=0 rejected=0 deletes=1" "the delete request folds"
-is "$("$CS" stats --json | json 'd["delete_pending_groups"]')" 1 "stats shows the delete pending"
+is "$("$CS" stats --json | json 'd["delete_pending_groups"]')" 2 "stats shows the deletes pending"
+run delete --job j
+is "$OUT" 'delete requested: job=j grouping=(none); the agent deletes it from the gateway at its next round' \
+	"delete without --grouping: the job alone, said as (none)"
 
 # Files the tool must not touch, and the exit statuses for them.
 run --spool "$T/no/such/dir/s.db" put --job j 'x 1'
@@ -227,6 +358,69 @@ else
 	tap_skip "side files of another group: needs root and setpriv"
 	tap_skip "side files of another group: removed"
 	tap_skip "side files of another group: rows"
+fi
+
+# Readers without write access (monitoring users): stats, rejected and
+# show read the spool without creating or changing anything beside it;
+# what needs writing says so. Run as user nobody (tests run as root).
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+	nob() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@" >"$T/out" 2>"$T/err"; RC=$?
+		OUT=$(cat "$T/out"); ERR=$(cat "$T/err"); }
+	listing() { (cd "$1" && stat -c '%n %s %Y %U' -- * | LC_ALL=C sort | tr '\n' ' '); }
+	chmod 0711 "$T"
+	mkdir -m 0755 "$T/mon"
+	M="$T/mon/s.db"
+	"$CS" --spool "$M" put --job mon 'm 1' && "$FOLD" "$M" >/dev/null && "$CS" --spool "$M" put --job mon 'm 2'
+	chmod 0644 "$M" "$M-wal" "$M-shm"
+	before=$(listing "$T/mon")
+	nob "$CS" --spool "$M" stats --json
+	is "$RC:$(printf '%s' "$OUT" | json '(d["pending_rows"], d["groups"])')" "0:(1, 1)" "read-only user: stats works (rows in the -wal seen)"
+	nob "$CS" --spool "$M" show
+	is "$RC:$(printf '%s' "$OUT" | grep -v '^# ')" "0:m 1" "read-only user: show works"
+	nob "$CS" --spool "$M" rejected
+	is "$RC:$OUT" "0:no rejected rows" "read-only user: rejected works"
+	nob "$CS" --spool "$M" rejected --clear
+	is "$RC:$ERR" "73:collector-spool: spool $M is not writable (Permission denied): fix its owner or mode, or run as a user in its group
+collector-spool: rejected --clear removes rows, so it needs write access to the spool" "read-only user: rejected --clear: 73, needs write access"
+	nob "$CS" --spool "$M" put --job mon 'm 3'
+	is "$RC" 73 "read-only user: put: 73"
+	is "$(listing "$T/mon")" "$before" "read-only user: nothing created or changed beside the spool"
+	# With the agent stopped and no writer since, there is no -wal: the
+	# file is read as it is, and nothing is created even in a directory
+	# the reader may write.
+	sqlite3 "$M" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
+	rm -f "$M-wal" "$M-shm"
+	chmod 0777 "$T/mon"
+	before=$(listing "$T/mon")
+	nob "$CS" --spool "$M" stats --json
+	is "$RC:$(printf '%s' "$OUT" | json 'd["pending_rows"]')" "0:1" "read-only user, no -wal: stats works"
+	is "$(listing "$T/mon")" "$before" "read-only user, no -wal, writable directory: no -wal or -shm created"
+	chmod 0755 "$T/mon"
+	# A -wal without its -shm, or files the reader may not read: what is
+	# missing is said.
+	"$CS" --spool "$M" put --job mon 'm 4' && chmod 0644 "$M"* && rm -f "$M-shm"
+	nob "$CS" --spool "$M" stats
+	is "$RC:$ERR" "73:collector-spool: spool $M has a -wal file but no -shm, and a user who cannot write the spool does not create one: run it again while the agent runs, or after a put (either makes the -shm), or as a user who can write the spool" \
+		"read-only user, a -wal without -shm: 73, says what is missing"
+	"$CS" --spool "$M" put --job mon 'm 5' && chmod 0600 "$M-shm"
+	nob "$CS" --spool "$M" show
+	like "$RC:$ERR" "73:collector-spool: spool $M: its -shm file $M-shm is not readable (Permission denied)" \
+		"read-only user, unreadable -shm: 73, names it"
+	chmod 0600 "$M"
+	nob "$CS" --spool "$M" rejected
+	is "$RC:$ERR" "73:collector-spool: spool $M is not readable (Permission denied): fix its owner or mode, or run as a user in its group" \
+		"read-only user, unreadable spool: 73, says so"
+	: >"$T/mon/empty.db"; chmod 0644 "$T/mon/empty.db"
+	nob "$CS" --spool "$T/mon/empty.db" stats
+	is "$RC:$ERR" "74:collector-spool: spool $T/mon/empty.db is not a spool yet (an empty file); it was left untouched: this user cannot write it, so cannot make it one; the agent does at its start, as does a put by a user who can write it" \
+		"read-only user, an empty file: 74, not a spool yet"
+	is "$(stat -c %s "$T/mon/empty.db"):$(ls "$T/mon" | tr '\n' ' ')" "0:empty.db s.db s.db-shm s.db-wal " \
+		"read-only user, an empty file: left empty, nothing beside it"
+else
+	for c in stats show rejected "rejected --clear" put unchanged "no -wal" "no -wal: nothing created" \
+		"-wal without -shm" "unreadable -shm" "unreadable spool" "empty file" "empty file untouched"; do
+		tap_skip "read-only user: $c: needs root and setpriv"
+	done
 fi
 
 # A spool the user cannot write (only meaningful when not root).

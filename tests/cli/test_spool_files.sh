@@ -150,8 +150,9 @@ foreign     | foreign.db      | mk_foreign     | ALL         | 74 | %P is a SQLi
 directory   | dir.db          | mk_dir         | ALL         | 73 | spool %P is a directory | give the path of a file | - | -
 fifo        | fifo.db         | mk_fifo        | ALL         | 74 | %P is not a regular file | point --spool/COLLECTOR_SPOOL at another path | - | -
 device      | device.db       | mk_device      | ALL         | 74 | %P is not a regular file | point --spool/COLLECTOR_SPOOL at another path | - | root
-no-perm     | noperm.db       | mk_noperm      | ALL         | 73 | spool %P is not writable (Permission denied) | fix its owner or mode, or run as a user in its group | - | user
-read-only   | readonly.db     | mk_readonly    | ALL         | 73 | spool %P is not writable (Permission denied) | fix its owner or mode, or run as a user in its group | - | user
+no-perm     | noperm.db       | mk_noperm      | put delete agent | 73 | spool %P is not writable (Permission denied) | fix its owner or mode, or run as a user in its group | - | user
+no-perm     | noperm.db       | mk_noperm      | RO          | 73 | spool %P is not readable (Permission denied) | fix its owner or mode, or run as a user in its group | - | user
+read-only   | readonly.db     | mk_readonly    | put delete agent | 73 | spool %P is not writable (Permission denied) | fix its owner or mode, or run as a user in its group | - | user
 missing     | missing.db      | mk_missing     | RO          | 66 | no spool at %P | check the path (--spool, COLLECTOR_SPOOL) | - | -
 missing-dir | nodir/s.db      | mk_missing_dir | RO          | 66 | no spool at %P | check the path (--spool, COLLECTOR_SPOOL) | - | -
 missing-dir | nodir/s.db      | mk_missing_dir | put delete agent | 73 | cannot create spool %P (No such file or directory) | create its directory with write access for this user | - | -

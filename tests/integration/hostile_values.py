@@ -291,10 +291,16 @@ def cmd_check(state_path, url, cs, spool):
             else:
                 reason = expect[len("refuse: "):]
                 want_err = "collector-spool: %s\n" % reason
-                if r["rc"] != 65 or r["stderr"] != want_err:
+                # The reason, then at most one line echoing what was
+                # refused, with no raw control character in it.
+                first, _, echo = r["stderr"].partition("\n")
+                echo = echo.rstrip("\n")
+                if (r["rc"] != 65 or first + "\n" != want_err or
+                        "\n" in echo or
+                        any(ord(ch) < 0x20 or ord(ch) == 0x7f for ch in echo)):
                     bad.append("put exit %d, stderr %r; want exit 65, %r"
                                % (r["rc"], r["stderr"], want_err))
-                got.append("put exit %d %r" % (r["rc"], r["stderr"].strip()))
+                got.append("put exit %d %r" % (r["rc"], first))
         else:
             rej = rej_by_metric.get(r["metric"], [])
             if expect == "ok":

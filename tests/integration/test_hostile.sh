@@ -116,7 +116,8 @@ put_is() {
 	local name=$1 want_rc=$2 want_err=$3 rc err
 	shift 3
 	"$CS" put "$@" </dev/null >/dev/null 2>"$T/put.err"; rc=$?
-	err=$(cat "$T/put.err")
+	# The reason's line; the next one echoes what was refused.
+	err=$(head -n 1 "$T/put.err")
 	if [ "$rc" = "$want_rc" ] && [ "$err" = "$want_err" ]; then
 		tap_ok "$name: exit $rc${err:+, '$err'}"
 	else

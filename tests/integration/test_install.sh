@@ -136,6 +136,39 @@ is_rc 0 "installed agent: -t on the installed configuration exits 0"
 check "/etc gets the short configuration, the reference goes to the examples" \
 	cmp -s contrib/collector-agent.etc.conf "$D/etc/collector-agent/collector-agent.conf"
 
+# ------------------------------- a C program against a PREFIX install
+# The loader does not search $P/lib: a program linked there without more
+# fails to start; with the rpath flag docs/spool.md gives ("C, with
+# libcollector-spool"), taken from the .pc's libdir, it runs and writes.
+PC_P="$P/lib/pkgconfig"
+is "$(PKG_CONFIG_PATH="$PC_P" pkg-config --variable=libdir collector-spool)" "$P/lib" \
+	"PREFIX install: the .pc's libdir is \$PREFIX/lib"
+RSAN=
+if readelf -d "$P/lib/libcollector-spool.so.$VERSION" | grep -q 'NEEDED.*libasan'; then
+	RSAN='-fsanitize=address,undefined'
+fi
+# shellcheck disable=SC2086,SC2046
+cc $RSAN -o "$T/writer-norpath" "$EX/writer.c" $(PKG_CONFIG_PATH="$PC_P" pkg-config --cflags --libs collector-spool) \
+	>"$T/cc-norpath.out" 2>&1
+"$T/writer-norpath" "$T/rpath.db" >/dev/null 2>"$T/norpath.err"
+rc=$?
+is "$rc" 127 "PREFIX install, no rpath: the program does not start (exit 127)"
+like "$(cat "$T/norpath.err")" "libcollector-spool.so.$SOVERSION: cannot open shared object file" \
+	"PREFIX install, no rpath: the loader names the library it cannot find"
+# shellcheck disable=SC2086,SC2046
+cc $RSAN -o "$T/writer-rpath" "$EX/writer.c" $(PKG_CONFIG_PATH="$PC_P" pkg-config --cflags --libs collector-spool) \
+	-Wl,-rpath,"$(PKG_CONFIG_PATH="$PC_P" pkg-config --variable=libdir collector-spool)" >"$T/cc-rpath.out" 2>&1
+rc=$?
+is "$rc" 0 "PREFIX install: writer.c builds with -Wl,-rpath,\$PREFIX/lib"
+[ "$rc" = 0 ] || diag_file "$T/cc-rpath.out"
+env -u LD_LIBRARY_PATH "$T/writer-rpath" "$T/rpath.db" 2>"$T/rpath.err"
+rc=$?
+is "$rc" 0 "PREFIX install, rpath: the program runs (no LD_LIBRARY_PATH)"
+[ "$rc" = 0 ] || diag_file "$T/rpath.err"
+is "$(ldd "$T/writer-rpath" | awk '$1 == "libcollector-spool.so.'"$SOVERSION"'" { print $3 }')" \
+	"$P/lib/libcollector-spool.so.$SOVERSION" "PREFIX install, rpath: it uses \$PREFIX/lib's library"
+is "$(sqlite3 "$T/rpath.db" 'SELECT count(*) FROM inbox')" 3 "PREFIX install, rpath: its 3 rows are in the spool"
+
 # ---------------------------------------------------- systemd-analyze
 if command -v systemd-analyze >/dev/null; then
 	# The Documentation= man pages are looked up in the installed tree; while

@@ -286,7 +286,7 @@ none_wrong "$bad" "collector-agent.conf.5: each setting names its flag and varia
 # -------------------------------------------- collector-spool(1): commands
 
 cmds=$(grep -oE 'strcmp\(cmd, "[a-z]+"\) == 0' "$CLI_C" | sed 's/.*"\(.*\)".*/\1/')
-is "$(echo "$cmds" | wc -w)" 4 "spool/cli.c: 4 commands (put, stats, rejected, delete)"
+is "$(echo "$cmds" | wc -w)" 5 "spool/cli.c: 5 commands (put, stats, rejected, show, delete)"
 page_cmds=$(section "$SPOOL1" SYNOPSIS | grep -oE '^ *collector-spool \[--spool path\] [a-z]+' |
 	awk '{ print $NF }')
 same_set "collector-spool.1: SYNOPSIS has every command, no other" "$cmds" "$page_cmds"
