@@ -31,7 +31,7 @@ usage_main(FILE *f)
 	    "usage: collector-spool [--spool PATH] COMMAND [ARGS]\n"
 	    "\n"
 	    "Commands:\n"
-	    "  put [--job JOB] [--grouping 'k=\"v\",...'] [--op set|add|observe] [LINE...]\n"
+	    "  put [--job JOB] [--grouping 'k=\"v\",...'] [--op set|add|observe|replace] [LINE...]\n"
 	    "                 write metric lines (from LINE arguments, else standard input)\n"
 	    "  stats [--json] pending rows, groups, series, rejected rows, spool size\n"
 	    "  rejected [--json] | --clear [--before ID]\n"
@@ -312,15 +312,18 @@ cmd_put(const char *path, int argc, char **argv)
 			if (spool_op_parse(optarg, &op) != SPOOL_OK ||
 			    op == SPOOL_OP_DELETE)
 				return usage_error("put: --op must be set, add or "
-				    "observe, not '%s'", optarg);
+				    "observe, not '%s' (or replace: the lines "
+				    "become the group's whole state)", optarg);
 			break;
 		case 'h':
 			printf("usage: collector-spool [--spool PATH] put [--job JOB] "
-			    "[--grouping 'k=\"v\",...'] [--op set|add|observe] "
-			    "[LINE...]\n\nWrites metric lines in the Prometheus text "
-			    "format, one per LINE argument or, with none, from "
-			    "standard input.\nEverything is checked first and "
-			    "written in one transaction, or nothing is.\n"
+			    "[--grouping 'k=\"v\",...'] [--op set|add|observe|"
+			    "replace] [LINE...]\n\nWrites metric lines in the "
+			    "Prometheus text format, one per LINE argument or, with "
+			    "none, from standard input.\nEverything is checked "
+			    "first and written in one transaction, or nothing is.\n"
+			    "--op replace makes the lines the group's whole state "
+			    "(none: the group empty).\n"
 			    "Without --job or --grouping the agent's configured job "
 			    "and default grouping apply;\n--grouping '' means the "
 			    "job alone.\n");

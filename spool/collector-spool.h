@@ -65,14 +65,20 @@ SPOOL_API const char *spool_strerror(spool_err e);
  * later), 74 (anything else: nothing was written). */
 SPOOL_API int spool_exit_status(spool_err e);
 
+/* Ops; add-only, values are stable. */
 typedef enum spool_op {
 	SPOOL_OP_SET = 0,  /* each sample sets its series */
 	SPOOL_OP_ADD,      /* each sample is added to its series */
 	SPOOL_OP_OBSERVE,  /* each sample is one histogram observation */
-	SPOOL_OP_DELETE    /* drop the group (body empty); the agent DELETEs it */
+	SPOOL_OP_DELETE,   /* drop the group (body empty); the agent DELETEs it */
+	SPOOL_OP_REPLACE   /* the body, read as a set body, becomes the
+	                    * group's whole state: series and families it does
+	                    * not name are dropped (an empty body leaves the
+	                    * group with none); the agent PUTs it, with no
+	                    * DELETE, and a pending delete request is dropped */
 } spool_op;
 
-/* "set", "add", "observe", "delete". */
+/* "set", "add", "observe", "delete", "replace". */
 SPOOL_API const char *spool_op_name(spool_op op);
 /* Parses an op name; returns SPOOL_OK or SPOOL_EPARSE. */
 SPOOL_API spool_err spool_op_parse(const char *name, spool_op *out) SPOOL_WUR;
@@ -123,8 +129,8 @@ SPOOL_API const char *spool_path(const spool_t *s);
  * its commit failed (an fsync or a write of the WAL) when the row may
  * already be on disk: it may be in the spool now or appear after a crash,
  * or never. Writing an `add` or `observe` row again could count it twice:
- * check the group's value first; `set` and `delete` rows are safe to write
- * again. Every other error means that nothing was written.
+ * check the group's value first; `set`, `replace` and `delete` rows are
+ * safe to write again. Every other error means that nothing was written.
  */
 SPOOL_API spool_err spool_put(spool_t *s, const char *job,
     const char *grouping, spool_op op, const char *body, size_t len) SPOOL_WUR;

@@ -124,7 +124,8 @@ typedef struct fold {
 	char reason[512];
 	sqlite3_stmt *st_gsel, *st_gins, *st_gupd, *st_fsel, *st_fput,
 	    *st_ssel, *st_sput, *st_rej, *st_idel, *st_iclr, *st_gcnt, *st_scnt,
-	    *st_sgcnt, *st_sdrop, *st_fdrop, *st_gdrop, *st_rows, *st_next;
+	    *st_sgcnt, *st_sdrop, *st_fdrop, *st_gdrop, *st_gkeep, *st_rows,
+	    *st_next;
 	/* The inbox ids read: the last, and the first of the chunk. */
 	int64_t last_id, chunk_first;
 	spool_fold_result *res;
@@ -345,7 +346,7 @@ finalize_all(fold *f)
 	sqlite3_stmt **all[] = { &f->st_gsel, &f->st_gins, &f->st_gupd,
 	    &f->st_fsel, &f->st_fput, &f->st_ssel, &f->st_sput, &f->st_rej,
 	    &f->st_idel, &f->st_iclr, &f->st_gcnt, &f->st_scnt, &f->st_sgcnt,
-	    &f->st_sdrop, &f->st_fdrop, &f->st_gdrop, &f->st_rows,
+	    &f->st_sdrop, &f->st_fdrop, &f->st_gdrop, &f->st_gkeep, &f->st_rows,
 	    &f->st_next };
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
@@ -872,6 +873,10 @@ check_row(fold *f, int64_t gid, spool_op op, const char *body, size_t len,
 	}
 	if (op == SPOOL_OP_DELETE)
 		return SPOOL_OK;
+	/* A replace's body is read as a set's; fold_row() passes gid 0 for
+	 * it, as the state it replaces does not count. */
+	if (op == SPOOL_OP_REPLACE)
+		op = SPOOL_OP_SET;
 	/* TYPE lines first: they hold for the whole row. So do the names op
 	 * observe feeds, which become histograms. A body without a '#' has
 	 * no TYPE line, and most rows are such: one pass less. */
@@ -1056,6 +1061,7 @@ apply_sample(fold *f, grp *g, spool_op op, const rowsmp *m, int parsed)
 		sr->value = NAN;
 		break;
 	case SPOOL_OP_DELETE:
+	case SPOOL_OP_REPLACE: /* applied as SPOOL_OP_SET */
 		break;
 	}
 	sr->dirty = 1;
@@ -1299,15 +1305,24 @@ flush(fold *f)
 	return SPOOL_OK;
 }
 
-/* A delete request: the group's state goes now, in order with the rows
- * around it; the gateway's copy goes when the agent's DELETE succeeds. */
+/*
+ * A delete request or a replace: the group's state goes now, in order with
+ * the rows around it. A delete request marks the group (the gateway's
+ * copy goes when the agent's DELETE succeeds); a replace drops a pending
+ * request instead, since the PUT of what it leaves replaces the
+ * gateway's whole group as the DELETE would have. So a replace is never
+ * a DELETE then a PUT, and an empty one leaves the group in place, empty
+ * (spool_group_deleted() would drop a group whose request finds it so).
+ */
 static spool_err
-apply_delete(fold *f, grp *g)
+drop_state(fold *f, grp *g, int replace)
 {
-	sqlite3_stmt **drop[] = { &f->st_sdrop, &f->st_fdrop, &f->st_gdrop };
-	static const char *const sql[] = {
+	sqlite3_stmt **drop[] = { &f->st_sdrop, &f->st_fdrop,
+	    replace ? &f->st_gkeep : &f->st_gdrop };
+	const char *const sql[] = {
 		"DELETE FROM series WHERE group_id = ?",
 		"DELETE FROM families WHERE group_id = ?",
+		replace ? "UPDATE groups SET delete_pending = 0 WHERE id = ?" :
 		"UPDATE groups SET delete_pending = 1, park_reason = NULL "
 		"WHERE id = ?"
 	};
@@ -1324,13 +1339,15 @@ apply_delete(fold *f, grp *g)
 		if ((e = run(f, *drop[i], "deleting a group's state")))
 			return e;
 	}
-	/* The series went; the group stays (its DELETE is pending). */
+	/* The series went; the group stays (its DELETE is pending, or the
+	 * replace's body fills it). */
 	if (f->nseries >= 0 && g->nseries >= 0)
 		f->nseries -= g->nseries;
 	else
 		f->nseries = -1;
 	g->nseries = 0;
-	f->res->deletes++;
+	if (!replace)
+		f->res->deletes++;
 	return SPOOL_OK;
 }
 
@@ -1360,7 +1377,7 @@ count_query(fold *f, sqlite3_stmt **st, const char *sql, int64_t gid,
 /*
  * The counts, read from the state once per batch, when a row first needs
  * them, and kept up to date from then on (group_get(), apply_row(),
- * apply_delete()). Series the batch made and holds in its cache are added
+ * drop_state()). Series the batch made and holds in its cache are added
  * to what the table counts (writing them out first would write them twice
  * in a batch).
  */
@@ -1402,12 +1419,65 @@ count_group_series(fold *f, grp *g)
 }
 
 /*
- * Would the row take a count past its limit? g is NULL for a group the row
- * would create; nnew the series it would create. Sets *why (naming the
- * setting and the fix) and counts the refusal.
+ * The series limits for a replace of the existing group g by a body of
+ * nnew series, all of them counted (check_row() looked at no group): the
+ * group is left with nnew series, so it grows by nnew less those it has.
+ * Like a row that only changes existing series, one that does not grow
+ * the group is never refused, even by a limit lowered since.
  */
 static spool_err
-check_limits(fold *f, grp *g, size_t nnew, const char **why)
+check_limits_replace(fold *f, grp *g, size_t nnew, const char **why)
+{
+	const spool_fold_options *o = f->o;
+	int64_t grow;
+	spool_err e;
+
+	if (nnew == 0)
+		return SPOOL_OK;
+	if ((e = count_group_series(f, g)))
+		return e;
+	grow = (int64_t)nnew - g->nseries;
+	if (grow <= 0)
+		return SPOOL_OK;
+	if (o->max_series_per_group > 0 &&
+	    (int64_t)nnew > (int64_t)o->max_series_per_group) {
+		snprintf(f->reason, sizeof(f->reason),
+		    "limits.max_series_per_group: this replace would leave "
+		    "%zu series in a group that may have %zu (it has %lld); "
+		    "raise limits.max_series_per_group in the agent's "
+		    "configuration, or split the series among groups", nnew,
+		    o->max_series_per_group, (long long)g->nseries);
+		f->refused[SPOOL_LIMIT_SERIES_PER_GROUP]++;
+		*why = f->reason;
+		return SPOOL_OK;
+	}
+	if (o->max_series > 0) {
+		if ((e = count_series(f)))
+			return e;
+		if (f->nseries + grow > (int64_t)o->max_series) {
+			snprintf(f->reason, sizeof(f->reason), "limits.max_series:"
+			    " this replace would add %lld series to the %lld the "
+			    "spool holds (limit %zu); raise limits.max_series in "
+			    "the agent's configuration, or delete groups no "
+			    "longer needed (collector-spool delete)",
+			    (long long)grow, (long long)f->nseries,
+			    o->max_series);
+			f->refused[SPOOL_LIMIT_SERIES]++;
+			*why = f->reason;
+			return SPOOL_OK;
+		}
+	}
+	return SPOOL_OK;
+}
+
+/*
+ * Would the row take a count past its limit? g is NULL for a group the row
+ * would create; nnew the series it would create (for a replace, all those
+ * of its body). Sets *why (naming the setting and the fix) and counts the
+ * refusal.
+ */
+static spool_err
+check_limits(fold *f, grp *g, size_t nnew, int replace, const char **why)
 {
 	const spool_fold_options *o = f->o;
 	spool_err e;
@@ -1416,6 +1486,8 @@ check_limits(fold *f, grp *g, size_t nnew, const char **why)
 	*why = NULL;
 	if (o == NULL)
 		return SPOOL_OK;
+	if (replace && g != NULL)
+		return check_limits_replace(f, g, nnew, why);
 	if (g == NULL && o->max_groups > 0) {
 		if ((e = count_groups(f)))
 			return e;
@@ -1622,10 +1694,10 @@ fold_row(fold *f, sqlite3_stmt *row, size_t *size)
 	}
 	if (opname != NULL && strlen(opname) != olen)
 		return reject(f, row, "unknown op: it holds a NUL byte (set, "
-		    "add, observe or delete)");
+		    "add, observe, delete or replace)");
 	if (opname != NULL && spool_op_parse(opname, &op) != SPOOL_OK) {
 		snprintf(f->reason, sizeof(f->reason), "unknown op '%.40s' "
-		    "(set, add, observe or delete)", opname);
+		    "(set, add, observe, delete or replace)", opname);
 		return reject(f, row, f->reason);
 	}
 	if (body == NULL) {
@@ -1654,9 +1726,12 @@ fold_row(fold *f, sqlite3_stmt *row, size_t *size)
 	}
 	if (!known && (e = group_get(f, job, grouping, 0, &g)))
 		return e;
-	if ((e = check_row(f, g ? g->id : 0, op, body, blen, &why, &nnew)))
+	/* A replace is checked as if the group were empty, as it will be. */
+	if ((e = check_row(f, g && op != SPOOL_OP_REPLACE ? g->id : 0, op,
+	    body, blen, &why, &nnew)))
 		return e;
-	if (why == NULL && (e = check_limits(f, g, nnew, &why)))
+	if (why == NULL && (e = check_limits(f, g, nnew,
+	    op == SPOOL_OP_REPLACE, &why)))
 		return e;
 	if (why != NULL)
 		return reject(f, row, why);
@@ -1670,10 +1745,14 @@ fold_row(fold *f, sqlite3_stmt *row, size_t *size)
 			    "out of memory folding");
 		*slot = g;
 	}
-	if (op == SPOOL_OP_DELETE)
-		e = apply_delete(f, g);
-	else
-		e = apply_row(f, g, op, body, blen);
+	/* check_row() left no pointer into the caches for a replace (it
+	 * looked at no group), so drop_state() may empty them. */
+	e = SPOOL_OK;
+	if (op == SPOOL_OP_DELETE || op == SPOOL_OP_REPLACE)
+		e = drop_state(f, g, op == SPOOL_OP_REPLACE);
+	if (e == SPOOL_OK && op != SPOOL_OP_DELETE)
+		e = apply_row(f, g, op == SPOOL_OP_REPLACE ? SPOOL_OP_SET : op,
+		    body, blen);
 	if (e)
 		return e;
 	g->touched = 1;

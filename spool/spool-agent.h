@@ -115,9 +115,10 @@ typedef struct spool_fold_options {
 	 * the rejected list, its reason naming the agent's setting
 	 * (limits.max_groups, ...) and the fix. What is folded already
 	 * stays, and a row that only changes existing series is never
-	 * refused by them. A delete request for a group the spool does not
-	 * hold starts one, and counts as one. An observed histogram is one
-	 * series. */
+	 * refused by them, nor a replace that leaves its group no more
+	 * series than it had. A delete request for a group the spool does
+	 * not hold starts one, and counts as one. An observed histogram is
+	 * one series. */
 	size_t max_groups;            /* groups */
 	size_t max_series_per_group;  /* series in one group */
 	size_t max_series;            /* series in all groups */
@@ -136,8 +137,8 @@ typedef struct spool_fold_result {
  * that also removes them from the inbox, so that each row counts exactly
  * once whatever happens. res->rows == 0 means the inbox was empty. A
  * batch holds what it folds in memory and writes each touched series once,
- * at its end (a delete request writes what came before it first); see
- * SPOOL_FOLD_ROWS for its size.
+ * at its end (a delete request or a replace writes what came before it
+ * first); see SPOOL_FOLD_ROWS for its size.
  * A row that does not parse goes to the rejected list with its reason and
  * does not stop the others.
  */

@@ -159,6 +159,8 @@ spool_op_name(spool_op op)
 		return "observe";
 	case SPOOL_OP_DELETE:
 		return "delete";
+	case SPOOL_OP_REPLACE:
+		return "replace";
 	}
 	return "set";
 }
@@ -167,7 +169,7 @@ spool_err
 spool_op_parse(const char *name, spool_op *out)
 {
 	static const spool_op all[] = { SPOOL_OP_SET, SPOOL_OP_ADD,
-	    SPOOL_OP_OBSERVE, SPOOL_OP_DELETE };
+	    SPOOL_OP_OBSERVE, SPOOL_OP_DELETE, SPOOL_OP_REPLACE };
 
 	if (name == NULL)
 		return SPOOL_EPARSE;
@@ -1273,12 +1275,14 @@ spool_validate_body(spool_op op, const char *body, size_t len, char *errbuf,
 			}
 		}
 	}
-	if (useful == 0) {
+	/* A replace may leave the group empty: its body may be. */
+	if (useful == 0 && op != SPOOL_OP_REPLACE) {
 		if (errbuf)
 			snprintf(errbuf, errlen, "no metric lines (the body is "
 			    "empty or only comments)");
 		e = SPOOL_EPARSE;
-	} else if (families && (op == SPOOL_OP_SET || op == SPOOL_OP_ADD) &&
+	} else if (families && (op == SPOOL_OP_SET || op == SPOOL_OP_ADD ||
+	    op == SPOOL_OP_REPLACE) &&
 	    check_members(seen, body, len, l, errbuf, errlen) != 0)
 		e = SPOOL_EPARSE;
 	goto out;
@@ -1350,7 +1354,8 @@ commit_tx(spool_t *s, const char *doing)
 	    "after a crash. Writing an add or observe row again could count "
 	    "it twice: first check the group's value (on the gateway, or "
 	    "pending rows with 'collector-spool stats'); set and delete rows "
-	    "are safe to write again. Check the disk and its free space",
+	    "are safe to write again, and so are replace rows. Check the "
+	    "disk and its free space",
 	    s->path, doing, sqlite3_errmsg(s->db), why);
 }
 

@@ -22,7 +22,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[256], buf[EXPO_VALUE_BUF];
 
 	/* The body check over the whole input, each op. */
-	for (int op = SPOOL_OP_SET; op <= SPOOL_OP_DELETE; op++)
+	for (int op = SPOOL_OP_SET; op <= SPOOL_OP_REPLACE; op++)
 		(void)spool_validate_body((spool_op)op, s, size, err,
 		    sizeof(err));
 	if (expo_parse_line(s, size, &l1, &why) != 0) {

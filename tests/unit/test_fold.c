@@ -197,7 +197,7 @@ test_rejects(void **state)
 	    "(SELECT reason FROM rejected ORDER BY id)");
 	assert_string_equal(why,
 	    "line 1: timestamps are not allowed (the Pushgateway rejects them)|"
-	    "unknown op 'sett' (set, add, observe or delete)|"
+	    "unknown op 'sett' (set, add, observe, delete or replace)|"
 	    "grouping: grouping must not contain a job label (the job has its "
 	    "own column and flag)|"
 	    "job: job must not be empty|"
