@@ -583,6 +583,7 @@ agent_once(agent_t *a)
 			if (r.spool_failed)
 				return EX_IOERR;
 			all.refused |= r.refused;
+			all.config |= r.config;
 			all.late |= r.late;
 			all.keep_failed |= r.keep_failed;
 			if (r.done_warn != NULL) {
@@ -596,8 +597,11 @@ agent_once(agent_t *a)
 		log_info("pushing is disabled; folded only", NULL);
 		said = 1;
 	}
-	/* Refused data first: it needs a person. Then a spool that could
-	 * not keep a sink's record, then a target not reached in time. */
+	/* Settings the target refused first, then refused data: both need a
+	 * person. Then a spool that could not keep a sink's record, then a
+	 * target not reached in time. */
+	if (all.config)
+		return EX_CONFIG;
 	if (all.refused)
 		return EX_DATAERR;
 	if (all.keep_failed)

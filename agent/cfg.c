@@ -603,6 +603,8 @@ static const ovr ovrs[] = {
 	/* E_HOST stands for API_HOST and API_PORT together. */
 	{ "pushgateway.instance", E_HOST, "--instance",
 	  offsetof(cfg_args, instance) },
+	{ "pushgateway.once_timeout", -1, "--once-timeout",
+	  offsetof(cfg_args, once_timeout) },
 	{ "remote_write.url", -1, "--remote-write",
 	  offsetof(cfg_args, remote_write) },
 	{ "listen", -1, "--listen", offsetof(cfg_args, listen) },

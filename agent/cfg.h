@@ -97,6 +97,7 @@ typedef struct cfg_args {
 	const char *listen;
 	const char *log_level;
 	const char *remote_write;
+	const char *once_timeout;  /* --once-timeout SECONDS */
 } cfg_args;
 
 /*

@@ -76,6 +76,8 @@ struct sink_env {
 typedef struct sink_result {
 	int spool_failed;  /* the spool failed: --once ends with 74 now */
 	int refused;       /* the target refused some data */
+	int config;        /* the target refused the agent's settings (a
+	                    * wrong URL, credentials): exit 78 */
 	int late;          /* the target was not reached before the deadline */
 	int keep_failed;   /* the sink's own record in the spool was not saved */
 	/* Said instead of "done; all delivered" when the run ends with 0
