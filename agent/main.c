@@ -216,7 +216,11 @@ main(int argc, char **argv)
 		return status;
 	if (check) {
 		cfg_print(c, stdout);
-		fprintf(stderr, "collector-agent: configuration OK\n");
+		if (cfg_check(c) > 0)
+			fprintf(stderr, "collector-agent: configuration OK, "
+			    "with the warnings above\n");
+		else
+			fprintf(stderr, "collector-agent: configuration OK\n");
 		cfg_free(c);
 		return EX_OK;
 	}
