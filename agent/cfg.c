@@ -296,9 +296,18 @@ const char *
 cfg_near_name(const char *name, size_t len, const char *const *names,
     size_t n)
 {
-	const char *best = NULL;
-	size_t bd = CFG_NEAR_EDITS + 1;
+	const char *best = NULL, *last = name;
+	size_t bd;
 
+	/* Short names are near too many others ("foo" and "job"): one edit
+	 * per three characters of the last part of the name, at most. */
+	for (size_t i = 0; i < len; i++)
+		if (name[i] == '.')
+			last = name + i + 1;
+	bd = (len - (size_t)(last - name)) / 3;
+	if (bd > CFG_NEAR_EDITS)
+		bd = CFG_NEAR_EDITS;
+	bd++;
 	for (size_t i = 0; i < n; i++) {
 		size_t d;
 

@@ -93,8 +93,10 @@ int cfg_row_find(const char *path);
 /*
  * The name of names[0..n) that name (len bytes) was likely meant to be: one
  * equal but for case, or at most CFG_NEAR_EDITS single-character edits
- * away (insertions, deletions, substitutions); the nearest, the first of
- * equals. NULL when none is that near, or name is one of them.
+ * away (insertions, deletions, substitutions), and no more than one per
+ * three characters of name's last '.'-separated part (so "foo" is not
+ * taken for "job"); the nearest, the first of equals. NULL when none is
+ * that near, or name is one of them.
  */
 #define CFG_NEAR_EDITS 2
 const char *cfg_near_name(const char *name, size_t len,
