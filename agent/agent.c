@@ -583,7 +583,6 @@ agent_once(agent_t *a)
 			if (r.spool_failed)
 				return EX_IOERR;
 			all.refused |= r.refused;
-			all.config |= r.config;
 			all.late |= r.late;
 			all.keep_failed |= r.keep_failed;
 			if (r.done_warn != NULL) {
@@ -600,7 +599,7 @@ agent_once(agent_t *a)
 	/* Settings the target refused first, then refused data: both need a
 	 * person. Then a spool that could not keep a sink's record, then a
 	 * target not reached in time. */
-	if (all.config)
+	if (all.refused & SINK_REFUSED_CONFIG)
 		return EX_CONFIG;
 	if (all.refused)
 		return EX_DATAERR;

@@ -1157,7 +1157,8 @@ gw_once(void *self, double deadline, sink_result *res)
 		}
 	}
 	res->refused |= refused;
-	res->config |= g->config_failed;
+	if (g->config_failed)
+		res->refused |= SINK_REFUSED_CONFIG;
 	if (g->config_failed) {
 		log_errorx("done; the gateway refused the agent's requests "
 		    "(HTTP 401, 403 or 404): the configuration is at fault, the "
@@ -1186,7 +1187,7 @@ timeout:
 	    "the next run", "url=%s once_timeout=%g reason=%s",
 	    log_q(env->c->gw.url), env->c->once_timeout,
 	    log_q(g->last_failure[0] ? g->last_failure : "no answer"));
-	res->refused |= refused;
+	res->refused |= refused | (g->config_failed ? SINK_REFUSED_CONFIG : 0);
 	res->late = 1;
 }
 
