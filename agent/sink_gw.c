@@ -46,6 +46,8 @@ typedef struct park {
 	int64_t id;
 	int64_t version;   /* the version the gateway refused */
 	double retry_at;   /* monotonic; retried then even if unchanged */
+	int config;        /* held for a 401, 403 or 404: the settings'
+	                    * fault, forgotten when they change */
 } park;
 
 typedef struct gw {
@@ -82,6 +84,8 @@ typedef struct gw {
 	log_limit gw_record_lim;  /* failures to record it */
 	log_limit config_lim;     /* 401, 403, 404: said once a minute */
 	int config_failed;        /* --once: such an answer came */
+	int config_held;          /* such an answer came since the last
+	                           * delivered request */
 	int delivered_any;        /* a request was delivered since start */
 	double down_since;        /* monotonic: the first transport failure
 	                           * of the current run of them; 0: none */
@@ -135,7 +139,7 @@ park_drop(gw *g, int64_t id)
 		*p = g->parks[--g->nparks];
 }
 
-static void
+static park *
 park_set(gw *g, int64_t id, int64_t version, double retry_at)
 {
 	park *p = park_find(g, id);
@@ -145,7 +149,8 @@ park_set(gw *g, int64_t id, int64_t version, double retry_at)
 			size_t cap = g->capparks ? g->capparks * 2 : 8;
 			park *n = realloc(g->parks, cap * sizeof(*n));
 			if (n == NULL)
-				return; /* retried at once next round: harmless */
+				return NULL; /* retried at once next round:
+				              * harmless */
 			g->parks = n;
 			g->capparks = cap;
 		}
@@ -154,6 +159,8 @@ park_set(gw *g, int64_t id, int64_t version, double retry_at)
 	p->id = id;
 	p->version = version;
 	p->retry_at = retry_at;
+	p->config = 0;
+	return p;
 }
 
 /* Forgets parks of groups that are gone. */
@@ -342,6 +349,10 @@ delivered(gw *g)
 		    g->down_since, g->down_failures);
 	g->down_since = 0;
 	g->down_failures = 0;
+	if (g->config_held && g->daemon)
+		log_info("the gateway accepts the agent's requests again", "url=%s",
+		    log_q(url));
+	g->config_held = 0;
 	if (!g->delivered_any && g->daemon)
 		log_info("first push delivered; pushes work", "url=%s",
 		    log_q(url));
@@ -383,9 +394,13 @@ config_refused(gw *g, group *x, int64_t version, const http_status *st,
 	char *path = NULL, *url = NULL;
 	unsigned held;
 	size_t n;
+	park *p = park_set(g, x->id, version, clock_mono() +
+	    env->c->retry_max);
 
-	park_set(g, x->id, version, clock_mono() + env->c->retry_max);
+	if (p != NULL)
+		p->config = 1;
 	g->config_failed = 1;
+	g->config_held = 1;
 	if (!log_limit_pass(&g->config_lim, clock_mono(), LOG_REPEAT_S, &held))
 		return;
 	/* The URL requested, as curl was given it. */
@@ -1107,6 +1122,13 @@ gw_commit(void *self, const cfg *c, void *pending)
 	gw_adopt(g, c, pending);
 	/* Limits, job, instance may be new: the next round says so. */
 	g->self_reset = "reload";
+	/* Groups held for the old settings' 401, 403 or 404 go at once with
+	 * the new ones. */
+	for (size_t i = 0; i < g->nparks;)
+		if (g->parks[i].config)
+			g->parks[i] = g->parks[--g->nparks];
+		else
+			i++;
 }
 
 static void
