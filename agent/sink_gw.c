@@ -350,8 +350,8 @@ delivered(gw *g)
 	g->down_since = 0;
 	g->down_failures = 0;
 	if (g->config_held && g->daemon)
-		log_info("the gateway accepts the agent's requests again", "url=%s",
-		    log_q(url));
+		log_info("the gateway accepts the agent's requests again",
+		    "url=%s", log_q(url));
 	g->config_held = 0;
 	if (!g->delivered_any && g->daemon)
 		log_info("first push delivered; pushes work", "url=%s",

@@ -88,6 +88,23 @@ is "$(grep -c 'msg="first push delivered' "$T/info.err")" 1 "the first push is s
 stop_pid "$AGENT_PID" 10
 GW_URL=$GW_SAVE_URL GW_PID=$GW_SAVE_PID
 
+# The same two lines for remote write: a receiver down at the start (the
+# fake gateway takes POSTs under /metrics/job), then up on the same port.
+port=$(free_port)
+export COLLECTOR_SPOOL="$T/w.db"
+"$CS" put --job app --grouping 'instance="w"' 'app_up 1'
+PROMETHEUS_PUSHGATEWAY_ENABLED=false agent_start rw --interval 1 --log-level info \
+	--remote-write "http://127.0.0.1:$port/metrics/job/rw"
+wait_until grep -q 'msg="remote write receiver unreachable; will retry"' "$T/rw.err"
+is "$?" 0 "remote write: the daemon meets a down receiver"
+fake_start --port "$port" || tap_bail "the fake receiver starts"
+wait_until grep -q 'msg="first remote write request delivered; sending works"' "$T/rw.err"
+is "$?" 0 "remote write: an info line at the first delivered request"
+matches "$(cat "$T/rw.err")" 'level=info msg="the remote write receiver answers again" url=http://127.0.0.1:'"$port"'/metrics/job/rw down_seconds=[0-9.]+ failed_requests=[1-9]' \
+	"remote write: an info line when the receiver answers again"
+stop_pid "$AGENT_PID" 10
+fake_stop
+
 # ------------------------------------------------ -t and the spool's directory
 run_agent -t --spool "$T/no/such/dir/spool.db"
 is_rc 0 "-t with a missing spool directory: still valid"
