@@ -732,6 +732,13 @@ probe_gateway(gw *g)
 		return;
 	}
 	(void)env->between(env, g, SINK_MAY_BEAT);
+	/* Wrong credentials, or a URL ending in /metrics: the pushes meet
+	 * the same answer and say what to fix; the gateway may well tell its
+	 * start time once the settings are right. */
+	if (st.outcome == HTTP_REFUSED && (st.http_code == 401 ||
+	    st.http_code == 403 || (st.http_code == 404 &&
+	    ends_in_metrics(env->c->gw.url))))
+		return;
 	if (st.outcome == HTTP_REFUSED || started[0] == '\0') {
 		/* A daemon says it once; --once would say it every run, so
 		 * there it is information. */
