@@ -359,6 +359,17 @@ delivered(gw *g)
 	g->delivered_any = 1;
 }
 
+/* When a held group is tried again, for a log line: retry_max seconds on
+ * in the daemon; --once promises only the next run. */
+static const char *
+retry_kv(const gw *g, char *buf, size_t n)
+{
+	if (g->once)
+		return "retry=next_run";
+	snprintf(buf, n, "retry_in=%.0f", g->env->c->retry_max);
+	return buf;
+}
+
 /* The answers that say the agent's settings, not the data, are wrong:
  * every group would get the same one. */
 static int
@@ -391,7 +402,7 @@ config_refused(gw *g, group *x, int64_t version, const http_status *st,
 {
 	sink_env *env = g->env;
 	const http_conf *h = &env->c->gw;
-	char *path = NULL, *url = NULL;
+	char *path = NULL, *url = NULL, rk[64];
 	unsigned held;
 	size_t n;
 	park *p = park_set(g, x->id, version, clock_mono() +
@@ -410,21 +421,21 @@ config_refused(gw *g, group *x, int64_t version, const http_status *st,
 	if (st->http_code == 404)
 		log_errorx("the gateway has no such path (HTTP 404); check "
 		    "pushgateway.url", "op=%s url=%s code=404 reason=%s "
-		    "hint=%s retry_in=%.0f failures_since_last_report=%u", what,
+		    "hint=%s %s failures_since_last_report=%u", what,
 		    log_q(url ? url : h->url), log_q(st->message),
 		    log_q(ends_in_metrics(h->url) ? "pushgateway.url ends in "
 		    "/metrics; set it to the gateway's base URL "
 		    "(http://HOST:9091), the agent adds /metrics/job/..." :
 		    "pushgateway.url is the gateway's base URL "
 		    "(http://HOST:9091, or the prefix a proxy serves it under)"),
-		    env->c->retry_max, held);
+		    retry_kv(g, rk, sizeof(rk)), held);
 	else
 		log_errorx(h->bearer_token_file != NULL ? "authentication "
 		    "failed at the gateway; check "
 		    "pushgateway.bearer_token_file" : "authentication failed "
 		    "at the gateway; check pushgateway.username and "
 		    "pushgateway.password_file", "op=%s url=%s code=%ld "
-		    "reason=%s hint=%s retry_in=%.0f "
+		    "reason=%s hint=%s %s "
 		    "failures_since_last_report=%u", what,
 		    log_q(url ? url : h->url), st->http_code, log_q(st->message),
 		    log_q(h->bearer_token_file != NULL ? "the token in "
@@ -433,7 +444,8 @@ config_refused(gw *g, group *x, int64_t version, const http_status *st,
 		    "pushgateway.username with the password in "
 		    "pushgateway.password_file" : "the gateway asks for "
 		    "credentials; set pushgateway.username and "
-		    "pushgateway.password_file"), env->c->retry_max, held);
+		    "pushgateway.password_file"), retry_kv(g, rk, sizeof(rk)),
+		    held);
 	free(path);
 	free(url);
 }
@@ -444,6 +456,7 @@ do_delete(gw *g, group *x, const char *why, step *out)
 {
 	sink_env *env = g->env;
 	http_status st;
+	char rk[64];
 	push_err pe;
 	spool_err e;
 	int dropped;
@@ -497,9 +510,9 @@ do_delete(gw *g, group *x, const char *why, step *out)
 		park_set(g, x->id, x->version, clock_mono() +
 		    env->c->retry_max);
 		log_warnx("gateway refused a delete; will retry", "job=%s "
-		    "grouping=%s code=%ld reason=%s retry_in=%.0f",
+		    "grouping=%s code=%ld reason=%s %s",
 		    log_q(x->job), log_q(x->grouping), st.http_code,
-		    log_q(st.message), env->c->retry_max);
+		    log_q(st.message), retry_kv(g, rk, sizeof(rk)));
 		out->refused = 1;
 		return GW_NEXT;
 	}
@@ -520,7 +533,7 @@ do_push(gw *g, group *x, int with_self, step *out, gw_sent *sent)
 	int64_t version = 0;
 	push_err pe;
 	spool_err se;
-	char reason[600];
+	char reason[600], rk[64];
 	int plain_again = 1;
 
 	if (sent == NULL)
@@ -620,8 +633,8 @@ refused_locally:
 	park_set(g, x->id, x->id ? (version ? version : x->version) : 0,
 	    clock_mono() + env->c->retry_max);
 	log_warnx("gateway refused group; parked, data kept", "job=%s "
-	    "grouping=%s reason=%s retry_in=%.0f", log_q(x->job),
-	    log_q(x->grouping), log_q(reason), env->c->retry_max);
+	    "grouping=%s reason=%s %s", log_q(x->job),
+	    log_q(x->grouping), log_q(reason), retry_kv(g, rk, sizeof(rk)));
 	if (x->id != 0 && spool_group_park(env->s, x->id, reason) != SPOOL_OK)
 		out->spool_failed = 1;
 	else if (x->id != 0)

@@ -40,6 +40,8 @@ matches "$ERR" 'level=error msg="the gateway has no such path \(HTTP 404\); chec
 matches "$ERR" 'hint="pushgateway.url ends in /metrics; set it to the gateway'"'"'s base URL \(http://HOST:9091\), the agent adds /metrics/job/..."' \
 	"the hint says the URL ends in /metrics"
 nomatch "$ERR" 'parked, data kept|hint="collector-spool stats"' "the 404 is not reported as refused data"
+matches "$ERR" 'code=404 .* retry=next_run failures_since_last_report=0$' "--once promises the next run, not a retry_in it will not keep"
+nomatch "$ERR" 'retry_in=' "--once names no retry_in past its deadline"
 matches "$ERR" 'msg="done; the gateway refused the agent'"'"'s requests \(HTTP 401, 403 or 404\): the configuration is at fault, the data is kept"' \
 	"--once ends saying the configuration is at fault"
 is "$(parked_count)" 0 "stats blames no group"
