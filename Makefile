@@ -51,6 +51,17 @@ GEN          = $(B)/gen
 LD          ?= ld
 OBJCOPY     ?= objcopy
 
+# Quiet by default: one short line per step ("  CC      agent/push.o"), so
+# that a warning stands out; make V=1 prints every command line instead.
+V           ?= 0
+ifeq ($(V),1)
+Q           :=
+say         := @:
+else
+Q           := @
+say          = @printf '  %-7s %s\n' $(1) '$(patsubst $(B)/%,%,$(2))'
+endif
+
 # Libraries come from pkg-config; a missing .pc file is a missing -dev package
 # ('make deps' installs it). Each is asked for only when a rule uses it.
 SQLITE_CFLAGS = $(shell $(PKG_CONFIG) --cflags sqlite3 2>/dev/null)
@@ -94,12 +105,14 @@ lib: $(LIB_A) $(LIB_SO) $(B)/collector-spool.pc
 
 # The library and collector-spool: SQLite's flags only.
 $(B)/spool/%.o: spool/%.c $(NODEP) | $(B)/.dirs
-	$(CC) $(LIB_CFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(call say,CC,$@)
+	$(Q)$(CC) $(LIB_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 # The agent's objects include the generated protobuf header (rw.c), which
 # must exist before the first build has its .d files.
 $(B)/agent/%.o: agent/%.c $(NODEP) | $(B)/.dirs $(B)/gen/remote.pb-c.h
-	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -c $< -o $@
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -c $< -o $@
 
 
 # The remote-write protobuf; generated code is compiled without our
@@ -107,10 +120,12 @@ $(B)/agent/%.o: agent/%.c $(NODEP) | $(B)/.dirs $(B)/gen/remote.pb-c.h
 # writes both files (&:), also under make -j.
 $(B)/gen/remote.pb-c.c $(B)/gen/remote.pb-c.h &: agent/remote.proto
 	@mkdir -p $(B)/gen
-	protoc-c --proto_path=agent --c_out=$(B)/gen agent/remote.proto
+	$(call say,PROTOC,$<)
+	$(Q)protoc-c --proto_path=agent --c_out=$(B)/gen agent/remote.proto
 
 $(B)/gen/remote.pb-c.o: $(B)/gen/remote.pb-c.c $(B)/gen/remote.pb-c.h
-	$(CC) -std=c11 $(OPT) $(SAN) -fPIC -fvisibility=hidden $(AGENT_CFLAGS) \
+	$(call say,CC,$@)
+	$(Q)$(CC) -std=c11 $(OPT) $(SAN) -fPIC -fvisibility=hidden $(AGENT_CFLAGS) \
 	    -I$(B)/gen -c $< -o $@
 
 $(B)/.dirs:
@@ -118,33 +133,40 @@ $(B)/.dirs:
 	@touch $@
 
 $(LIB_INT_A): $(LIB_OBJ)
-	rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
 
 $(B)/spool/libcollector-spool.o: $(LIB_OBJ)
-	$(LD) -r -o $@ $^
-	$(OBJCOPY) --localize-hidden $@
+	$(call say,LD,$@)
+	$(Q)$(LD) -r -o $@ $^
+	$(Q)$(OBJCOPY) --localize-hidden $@
 
 $(LIB_A): $(B)/spool/libcollector-spool.o
-	rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
 
 $(LIB_SO): $(LIB_OBJ)
-	$(CC) $(LIB_CFLAGS) -shared -Wl,-soname,libcollector-spool.so.$(SOVERSION) \
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(LIB_CFLAGS) -shared -Wl,-soname,libcollector-spool.so.$(SOVERSION) \
 	    -o $@ $^ $(SQLITE_LIBS) -lm $(LDFLAGS)
-	ln -sf libcollector-spool.so.$(VERSION) $(B)/libcollector-spool.so.$(SOVERSION)
-	ln -sf libcollector-spool.so.$(SOVERSION) $(B)/libcollector-spool.so
+	$(Q)ln -sf libcollector-spool.so.$(VERSION) $(B)/libcollector-spool.so.$(SOVERSION)
+	$(Q)ln -sf libcollector-spool.so.$(SOVERSION) $(B)/libcollector-spool.so
 
 $(AGENT_A): $(AGENT_OBJ)
-	rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
 
 # The programs link the library statically: nothing to set up at run time.
 $(B)/collector-spool: $(B)/spool/cli.o $(LIB_INT_A)
-	$(CC) $(LIB_CFLAGS) -o $@ $< $(LIB_INT_A) $(SQLITE_LIBS) -lm $(LDFLAGS)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(LIB_CFLAGS) -o $@ $< $(LIB_INT_A) $(SQLITE_LIBS) -lm $(LDFLAGS)
 
 $(B)/collector-agent: $(B)/agent/main.o $(AGENT_A) $(LIB_INT_A)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(AGENT_A) $(LIB_INT_A) $(AGENT_LIBS) \
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(AGENT_A) $(LIB_INT_A) $(AGENT_LIBS) \
 	    $(SQLITE_LIBS) -lm $(LDFLAGS)
 
 # --- tests -----------------------------------------------------------------
@@ -153,17 +175,21 @@ $(B)/collector-agent: $(B)/agent/main.o $(AGENT_A) $(LIB_INT_A)
 # header it includes compiles it again. The objects sit apart from the
 # programs: tests/run-tests runs every $(B)/tests/test_*.
 $(B)/obj/tests/%.o: tests/unit/%.c $(NODEP) | $(B)/.dirs $(B)/gen/remote.pb-c.h
-	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -Itests/unit -c $< -o $@
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -Itests/unit -c $< -o $@
 
 $(B)/obj/tests/%.o: tests/helpers/%.c $(NODEP) | $(B)/.dirs $(B)/gen/remote.pb-c.h
-	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -c $< -o $@
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -c $< -o $@
 
 $(UNIT_TESTS): $(B)/tests/%: $(B)/obj/tests/%.o $(AGENT_A) $(LIB_INT_A)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(AGENT_A) $(LIB_INT_A) $(CMOCKA_LIBS) \
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(AGENT_A) $(LIB_INT_A) $(CMOCKA_LIBS) \
 	    $(AGENT_LIBS) $(SQLITE_LIBS) -lm $(LDFLAGS)
 
 $(HELPERS): $(B)/tests/%: $(B)/obj/tests/%.o $(AGENT_A) $(LIB_INT_A)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(AGENT_A) $(LIB_INT_A) $(AGENT_LIBS) \
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(AGENT_A) $(LIB_INT_A) $(AGENT_LIBS) \
 	    $(SQLITE_LIBS) -lm $(LDFLAGS)
 
 test-build: all $(UNIT_TESTS) $(HELPERS)
@@ -205,18 +231,22 @@ FUZZ_NOLINK := $(subst fuzzer,fuzzer-no-link,$(FUZZ_CFLAGS))
 
 build/fuzz/obj/%.o: %.c $(NODEP) | build/gen/remote.pb-c.h
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_NOLINK) $(DEPFLAGS) -Ibuild/gen $(SQLITE_CFLAGS) $(AGENT_CFLAGS) -c $< -o $@
+	$(call say,CC,$@)
+	$(Q)clang $(FUZZ_NOLINK) $(DEPFLAGS) -Ibuild/gen $(SQLITE_CFLAGS) $(AGENT_CFLAGS) -c $< -o $@
 
 build/fuzz/obj/remote.pb-c.o: build/gen/remote.pb-c.c build/gen/remote.pb-c.h
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_NOLINK) -Ibuild/gen $(AGENT_CFLAGS) -c $< -o $@
+	$(call say,CC,$@)
+	$(Q)clang $(FUZZ_NOLINK) -Ibuild/gen $(AGENT_CFLAGS) -c $< -o $@
 
 build/fuzz/libfuzzed.a: $(FUZZ_OBJ)
-	rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
 
 build/fuzz/%: tests/fuzz/%.c $(NODEP) build/fuzz/libfuzzed.a
-	clang $(FUZZ_CFLAGS) $(DEPFLAGS) -Ibuild/gen $(SQLITE_CFLAGS) $(AGENT_CFLAGS) -o $@ $< \
+	$(call say,LINK,$@)
+	$(Q)clang $(FUZZ_CFLAGS) $(DEPFLAGS) -Ibuild/gen $(SQLITE_CFLAGS) $(AGENT_CFLAGS) -o $@ $< \
 	    build/fuzz/libfuzzed.a $(AGENT_LIBS) $(SQLITE_LIBS) -lm
 
 fuzz-build: $(FUZZ_TARGETS)

@@ -596,8 +596,11 @@ agent_once(agent_t *a)
 		log_info("pushing is disabled; folded only", NULL);
 		said = 1;
 	}
-	/* Refused data first: it needs a person. Then a spool that could
-	 * not keep a sink's record, then a target not reached in time. */
+	/* Settings the target refused first, then refused data: both need a
+	 * person. Then a spool that could not keep a sink's record, then a
+	 * target not reached in time. */
+	if (all.refused & SINK_REFUSED_CONFIG)
+		return EX_CONFIG;
 	if (all.refused)
 		return EX_DATAERR;
 	if (all.keep_failed)
@@ -615,6 +618,28 @@ agent_once(agent_t *a)
 
 /* --- the daemon --------------------------------------------------------- */
 
+
+/* The start line: where the rows go. A gateway is named only when pushing
+ * is on; remote write and the listener when they are set. */
+static void
+started(const agent_t *a)
+{
+	const cfg *c = a->c;
+	char gw[600] = "", rw[600] = "", ls[300] = "";
+
+	if (has_deleter(a))
+		snprintf(gw, sizeof(gw), " gateway=%s push=on",
+		    log_q(c->gw.url));
+	else
+		snprintf(gw, sizeof(gw), " push=off");
+	if (c->rw.url != NULL && *c->rw.url != '\0')
+		snprintf(rw, sizeof(rw), " remote_write=%s", log_q(c->rw.url));
+	if (c->listen != NULL && *c->listen != '\0')
+		snprintf(ls, sizeof(ls), " listen=%s", log_q(c->listen));
+	log_info("started", "spool=%s%s%s%s interval=%g job=%s instance=%s",
+	    log_q(c->spool_path), gw, rw, ls, c->interval, log_q(c->job),
+	    log_q(c->instance));
+}
 /* SIGHUP: new settings, or the old ones stay. */
 static void
 reload_now(agent_t *a, cfg *(*reload)(void *), void *arg)
@@ -660,10 +685,7 @@ agent_run(agent_t *a, cfg *(*reload)(void *), void *arg)
 
 	if ((status = claim(a, 0)) != 0)
 		return status;
-	log_info("started", "spool=%s gateway=%s push=%s interval=%g job=%s "
-	    "instance=%s", log_q(a->c->spool_path), log_q(a->c->gw.url),
-	    has_deleter(a) ? "on" : "off", a->c->interval, log_q(a->c->job),
-	    log_q(a->c->instance));
+	started(a);
 	notify_init();
 	/* The signals are blocked since main() began (sig.c): the server
 	 * thread inherits the mask, so they reach this thread's wait. */

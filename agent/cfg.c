@@ -257,6 +257,99 @@ cfg_row_find(const char *path)
 	return -1;
 }
 
+/* --- near-miss names ------------------------------------------------------------ */
+
+/* Levenshtein distance of a (an bytes) and b, computed only up to
+ * CFG_NEAR_EDITS + 1: the rows of a longer name are not needed. */
+static size_t
+edits(const char *a, size_t an, const char *b)
+{
+	size_t bn = strlen(b), prev[128], cur[128];
+
+	if (an + CFG_NEAR_EDITS < bn || bn + CFG_NEAR_EDITS < an ||
+	    bn + 1 > sizeof(prev) / sizeof(prev[0]))
+		return CFG_NEAR_EDITS + 1;
+	for (size_t j = 0; j <= bn; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= an; i++) {
+		size_t best;
+
+		cur[0] = best = i;
+		for (size_t j = 1; j <= bn; j++) {
+			size_t d = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			if (prev[j] + 1 < d)
+				d = prev[j] + 1;
+			if (cur[j - 1] + 1 < d)
+				d = cur[j - 1] + 1;
+			cur[j] = d;
+			if (d < best)
+				best = d;
+		}
+		if (best > CFG_NEAR_EDITS)
+			return CFG_NEAR_EDITS + 1;
+		memcpy(prev, cur, (bn + 1) * sizeof(prev[0]));
+	}
+	return prev[bn];
+}
+
+const char *
+cfg_near_name(const char *name, size_t len, const char *const *names,
+    size_t n)
+{
+	const char *best = NULL, *last = name;
+	size_t bd;
+
+	/* Short names are near too many others ("foo" and "job"): one edit
+	 * per three characters of the last part of the name, at most. */
+	for (size_t i = 0; i < len; i++)
+		if (name[i] == '.')
+			last = name + i + 1;
+	bd = (len - (size_t)(last - name)) / 3;
+	if (bd > CFG_NEAR_EDITS)
+		bd = CFG_NEAR_EDITS;
+	bd++;
+	for (size_t i = 0; i < n; i++) {
+		size_t d;
+
+		if (strlen(names[i]) == len && memcmp(names[i], name, len) == 0)
+			return NULL;
+		if (strlen(names[i]) == len &&
+		    strncasecmp(names[i], name, len) == 0)
+			d = 0;
+		else
+			d = edits(name, len, names[i]);
+		if (d < bd) {
+			bd = d;
+			best = names[i];
+		}
+	}
+	return best;
+}
+
+const char *
+cfg_near_setting(const char *path, char *buf, size_t cap)
+{
+	/* The rows' paths, and their sections ("pushgateway"). */
+	const char *names[2 * CFG_NROWS], *near;
+	char secs[CFG_NROWS][32];
+	size_t n = 0;
+
+	for (size_t i = 0; i < CFG_NROWS; i++) {
+		const char *dot = strchr(rows[i].path, '.');
+
+		names[n++] = rows[i].path;
+		if (dot != NULL && (size_t)(dot - rows[i].path) < sizeof(secs[0])) {
+			snprintf(secs[i], sizeof(secs[i]), "%.*s",
+			    (int)(dot - rows[i].path), rows[i].path);
+			names[n++] = secs[i];
+		}
+	}
+	if ((near = cfg_near_name(path, strlen(path), names, n)) == NULL)
+		return NULL;
+	snprintf(buf, cap, "%s", near);
+	return buf;
+}
+
 /* --- the environment's names ------------------------------------------------- */
 
 enum {
@@ -603,6 +696,8 @@ static const ovr ovrs[] = {
 	/* E_HOST stands for API_HOST and API_PORT together. */
 	{ "pushgateway.instance", E_HOST, "--instance",
 	  offsetof(cfg_args, instance) },
+	{ "pushgateway.once_timeout", -1, "--once-timeout",
+	  offsetof(cfg_args, once_timeout) },
 	{ "remote_write.url", -1, "--remote-write",
 	  offsetof(cfg_args, remote_write) },
 	{ "listen", -1, "--listen", offsetof(cfg_args, listen) },
@@ -672,6 +767,7 @@ ld_init(ld *l)
 
 	memset(l, 0, sizeof(*l));
 	cfg_eb_init(&l->e, NULL);
+	cfg_eb_init(&l->w, NULL);
 	if ((c = l->c = calloc(1, sizeof(*c))) == NULL) {
 		l->e.oom = 1;
 		return -1;
@@ -760,9 +856,10 @@ static cfg_err
 ld_result(ld *l, cfg **out, char **errors)
 {
 	char *msgs = cfg_eb_take(&l->e);
+	char *warns = cfg_eb_take(&l->w);
 	cfg_err rc = CFG_OK;
 
-	if (l->e.oom)
+	if (l->e.oom || l->w.oom)
 		rc = CFG_ENOMEM;
 	else if (l->enoent)
 		rc = CFG_ENOENT;
@@ -771,9 +868,11 @@ ld_result(ld *l, cfg **out, char **errors)
 	for (size_t i = 0; i < CFG_NROWS; i++)
 		free(l->origin[i]);
 	if (rc == CFG_OK) {
+		l->c->warnings = warns;
 		*out = l->c;
 		return rc;
 	}
+	free(warns);
 	cfg_free(l->c);
 	if (rc == CFG_ENOMEM || errors == NULL)
 		free(msgs);
@@ -889,6 +988,7 @@ cfg_free(cfg *c)
 	}
 	free(c->config_file);
 	free(c->env_file);
+	free(c->warnings);
 	free(c);
 }
 

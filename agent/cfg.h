@@ -82,6 +82,10 @@ typedef struct cfg {
 
 	char *config_file;         /* the file read, NULL when none was */
 	char *env_file;            /* the env file read, NULL when none */
+	char *warnings;            /* what the load found valid but likely
+	                            * wrong (a near-miss environment name),
+	                            * one message a line; NULL: none.
+	                            * cfg_warn() logs them */
 } cfg;
 
 /* What the command line gave; NULL for a flag not given. */
@@ -97,6 +101,7 @@ typedef struct cfg_args {
 	const char *listen;
 	const char *log_level;
 	const char *remote_write;
+	const char *once_timeout;  /* --once-timeout SECONDS */
 } cfg_args;
 
 /*
@@ -137,11 +142,20 @@ cfg_err cfg_parse_env(const char *text, size_t len, const char *name,
 void cfg_print(const cfg *c, FILE *f);
 
 /*
- * Logs (log_warnx) what is valid but unsafe: insecure_skip_verify, and
- * secret files (password, token, TLS key) that other users may read.
+ * Logs (log_warnx) what is valid but unsafe or likely a mistake:
+ * insecure_skip_verify, secret files (password, token, TLS key) that other
+ * users may read, a gateway URL that ends in /metrics, and c->warnings.
  * Called at start, by -t, and after each reload.
  */
 void cfg_warn(const cfg *c);
+
+/*
+ * What only -t checks, after cfg_warn(): the things the agent would meet at
+ * start, as the user running -t (the spool's directory exists and that
+ * user may write it). Logs a warning for each, with the path and the fix;
+ * returns how many.
+ */
+int cfg_check(const cfg *c);
 
 /* NULL is a no-op. */
 void cfg_free(cfg *c);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cfg.h"
 #include "cfg_int.h"
@@ -246,10 +247,49 @@ env_take(envset *es, const char *key, size_t klen, const char *value,
 	return 0;
 }
 
+/*
+ * A name with the agent's prefixes that it does not read, but that is near
+ * one it does (a typo, or the wrong case): a warning with the name meant,
+ * since the setting it was meant for silently keeps its default. Only
+ * these prefixes are looked at: other programs' variables are none of the
+ * agent's business, and collector-spool's own are known.
+ */
+static void
+env_near(ld *l, const char *key, size_t klen, const char *loc)
+{
+	static const char *const others[] = {
+		"COLLECTOR_SPOOL_BUSY_TIMEOUT_MS",
+		"COLLECTOR_SPOOL_SYNCHRONOUS",
+	};
+	const char *near;
+
+	if (!(klen > 11 && strncasecmp(key, "PROMETHEUS_", 11) == 0) &&
+	    !(klen > 10 && strncasecmp(key, "COLLECTOR_", 10) == 0))
+		return;
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+		if (strlen(others[i]) == klen &&
+		    memcmp(others[i], key, klen) == 0)
+			return;
+	near = cfg_near_name(key, klen, cfg_env_names, CFG_ENV_N);
+	if (near != NULL)
+		cfg_eb_add(&l->w, "%s%.*s: not a name the agent reads, ignored; "
+		    "did you mean %s?", loc, (int)klen, key, near);
+}
+
+typedef struct file_take {
+	ld *l;
+	envset *es;
+} file_take;
+
 static int
 env_file_take(const char *key, const char *value, unsigned line, void *arg)
 {
-	return env_take(arg, key, strlen(key), value, line);
+	file_take *ft = arg;
+	char loc[LOC_MAX];
+
+	snprintf(loc, sizeof(loc), "%s:%u: ", ft->es->file, line);
+	env_near(ft->l, key, strlen(key), loc);
+	return env_take(ft->es, key, strlen(key), value, line);
 }
 
 void
@@ -258,6 +298,7 @@ cfg_read_env_file(ld *l, envset *es, const char *path)
 	char *buf = NULL;
 	size_t len;
 	int err;
+	file_take ft = { l, es };
 
 	es->file = path;
 	err = cfg_slurp(path, ENVFILE_MAX, 0, &buf, &len);
@@ -276,7 +317,8 @@ cfg_read_env_file(ld *l, envset *es, const char *path)
 		l->enoent = 1;
 		return;
 	}
-	if (env_parse(buf, len, path, env_file_take, es, &l->e) == CFG_ENOMEM)
+	if (env_parse(buf, len, path, env_file_take, &ft, &l->e) ==
+	    CFG_ENOMEM)
 		l->e.oom = 1;
 	explicit_bzero(buf, len);
 	free(buf);
@@ -290,8 +332,10 @@ cfg_read_environ(ld *l, envset *es, char *const *envp)
 	for (; envp != NULL && *envp != NULL; envp++) {
 		const char *eq = strchr(*envp, '=');
 
-		if (eq != NULL && env_take(es, *envp, (size_t)(eq - *envp),
-		    eq + 1, 0) != 0)
+		if (eq == NULL)
+			continue;
+		env_near(l, *envp, (size_t)(eq - *envp), "env ");
+		if (env_take(es, *envp, (size_t)(eq - *envp), eq + 1, 0) != 0)
 			l->e.oom = 1;
 	}
 }

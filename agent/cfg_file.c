@@ -385,7 +385,7 @@ walk(ld *l, const config_setting_t *g, const char *prefix)
 		const config_setting_t *s = config_setting_get_elem(g,
 		    (unsigned)i);
 		const char *name = config_setting_name(s);
-		char path[128], loc[LOC_MAX];
+		char path[128], loc[LOC_MAX], near[128];
 		int n, ri;
 
 		if (name == NULL)
@@ -407,8 +407,14 @@ walk(ld *l, const config_setting_t *g, const char *prefix)
 				    loc, path);
 			continue;
 		}
-		cfg_eb_add(&l->e, "%sunknown setting '%s%s%s'", loc,
-		    prefix ? prefix : "", prefix ? "." : "", name);
+		/* A misspelt key: say the one meant. */
+		if (n > 0 && (size_t)n < sizeof(path) &&
+		    cfg_near_setting(path, near, sizeof(near)) != NULL)
+			cfg_eb_add(&l->e, "%sunknown setting '%s'; did you mean "
+			    "'%s'?", loc, path, near);
+		else
+			cfg_eb_add(&l->e, "%sunknown setting '%s%s%s'", loc,
+			    prefix ? prefix : "", prefix ? "." : "", name);
 	}
 }
 

@@ -90,6 +90,23 @@ extern const row *const cfg_rows;
 /* The index in cfg_rows of path ("section.key" or "key"), or -1. */
 int cfg_row_find(const char *path);
 
+/*
+ * The name of names[0..n) that name (len bytes) was likely meant to be: one
+ * equal but for case, or at most CFG_NEAR_EDITS single-character edits
+ * away (insertions, deletions, substitutions), and no more than one per
+ * three characters of name's last '.'-separated part (so "foo" is not
+ * taken for "job"); the nearest, the first of equals. NULL when none is
+ * that near, or name is one of them.
+ */
+#define CFG_NEAR_EDITS 2
+const char *cfg_near_name(const char *name, size_t len,
+    const char *const *names, size_t n);
+
+/* The setting path (cfg_rows, or a section of them) nearest to path as
+ * cfg_near_name() says, copied into buf (cap bytes) and returned; NULL
+ * when none is near. */
+const char *cfg_near_setting(const char *path, char *buf, size_t cap);
+
 /* Field access by offset; the typedefs keep "const" on the right level. */
 typedef char *str_t;
 typedef const char *cstr_t;
@@ -104,6 +121,8 @@ typedef cfg_histogram *hist_t;
 typedef struct ld {
 	cfg *c;
 	ebuf e;
+	ebuf w;                  /* warnings: c->warnings when the load
+	                          * succeeds */
 	int enoent;              /* a file named by -c or --env-file is missing */
 	const char *name;        /* the config file, for messages */
 	unsigned line[CFG_NROWS];    /* the file set the row at this line;

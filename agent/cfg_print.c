@@ -2,14 +2,21 @@
  * cfg_print.c — what -t shows and what is worth a warning: cfg_print()
  * writes the effective settings as a libconfig file, row by row of the
  * table, secrets and credential-looking headers redacted; cfg_warn() logs
- * what is valid but unsafe (no TLS verification, secret files others read).
+ * what is valid but unsafe (no TLS verification, secret files others read)
+ * or likely a mistake (a gateway URL ending in /metrics, a near-miss
+ * environment name); cfg_check() what only -t looks at (the spool's
+ * directory).
  */
 #define _GNU_SOURCE
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <errno.h>
+#include <pwd.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cfg.h"
 #include "cfg_int.h"
@@ -224,10 +231,91 @@ warn_http(const char *sec, const http_conf *h)
 	warn_mode(p, h->key_file);
 }
 
+/* 1 when url ends in "/metrics" (trailing slashes are gone already). */
+static int
+ends_in_metrics(const char *url)
+{
+	size_t n = url ? strlen(url) : 0;
+
+	return n >= 8 && strcmp(url + n - 8, "/metrics") == 0;
+}
+
 void
 cfg_warn(const cfg *c)
 {
-	if (c->enabled)
+	const char *p = c->warnings;
+
+	if (c->enabled) {
 		warn_http("pushgateway", &c->gw);
+		/* The agent adds /metrics/job/...: every push would be a
+		 * 404 at .../metrics/metrics/job/... */
+		if (ends_in_metrics(c->gw.url))
+			log_warnx("pushgateway.url ends in /metrics; it is the "
+			    "gateway's base URL (http://HOST:9091), the agent "
+			    "adds /metrics/job/... itself", "setting="
+			    "pushgateway.url url=%s", log_q(c->gw.url));
+	}
 	warn_http("remote_write", &c->rw);
+	while (p != NULL && *p != '\0') {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		char *line = strndup(p, n);
+
+		if (line != NULL && n > 0)
+			log_warnx(line, NULL);
+		free(line);
+		p = nl ? nl + 1 : p + n;
+	}
+}
+
+/* --- check (-t) ------------------------------------------------------------------- */
+
+int
+cfg_check(const cfg *c)
+{
+	const struct passwd *pw = getpwuid(geteuid());
+	const char *user = pw != NULL ? pw->pw_name : "this user";
+	const char *path = c->spool_path, *slash;
+	char *dir;
+	struct stat st;
+	int n = 0, rc;
+
+	if (path == NULL || *path == '\0')
+		return 0;
+	/* SQLite writes the file and its -wal and -shm beside it: the agent
+	 * needs the directory, not only the file. */
+	slash = strrchr(path, '/');
+	if (slash == NULL)
+		dir = strdup(".");
+	else if (slash == path)
+		dir = strdup("/");
+	else
+		dir = strndup(path, (size_t)(slash - path));
+	if (dir == NULL)
+		return 0;
+	if ((rc = stat(dir, &st)) != 0 || !S_ISDIR(st.st_mode)) {
+		log_warnx("the spool's directory does not exist; the agent "
+		    "cannot create the spool", "spool=%s dir=%s reason=%s "
+		    "fix=%s", log_q(path), log_q(dir), log_q(rc != 0 ?
+		    strerror(errno) : "not a directory"),
+		    log_q("create it for the agent's user (install -d -o USER "
+		    "DIR), or set spool.path"));
+		n++;
+	} else if (access(dir, W_OK | X_OK) != 0) {
+		log_warnx("the spool's directory is not writable by the user "
+		    "running this check; an agent run as that user cannot "
+		    "create or open the spool", "spool=%s dir=%s user=%s "
+		    "fix=%s", log_q(path), log_q(dir), log_q(user),
+		    log_q("run the agent as the directory's owner, or give its "
+		    "user write access (chown or chmod), or set spool.path"));
+		n++;
+	} else if (access(path, F_OK) == 0 && access(path, R_OK | W_OK) != 0) {
+		log_warnx("the spool is not writable by the user running this "
+		    "check", "spool=%s user=%s fix=%s", log_q(path), log_q(user),
+		    log_q("run the agent as the spool's owner, or give its user "
+		    "write access"));
+		n++;
+	}
+	free(dir);
+	return n;
 }

@@ -31,7 +31,8 @@ usage(FILE *f)
 	    "                       [--job NAME] [--instance VALUE] [--interval SECONDS]\n"
 	    "                       [--heartbeat SECONDS] [--listen ADDR:PORT]\n"
 	    "                       [--remote-write URL] [--log-level LEVEL]\n"
-	    "                       [--once] [-t|--check-config] [-V|--version] [-h|--help]\n"
+	    "                       [--once] [--once-timeout SECONDS]\n"
+	    "                       [-t|--check-config] [-V|--version] [-h|--help]\n"
 	    "\n"
 	    "Folds the metric rows that applications write into the spool and pushes\n"
 	    "each changed group to a Prometheus Pushgateway, retrying while it is down.\n"
@@ -50,6 +51,7 @@ usage(FILE *f)
 	    "      --remote-write URL  also send to a remote-write receiver\n"
 	    "      --log-level LEVEL   debug, info, warn or error\n"
 	    "      --once           fold, push, expire, then exit (for batch jobs)\n"
+	    "      --once-timeout SECS  --once gives up after this long (default 30)\n"
 	    "  -t, --check-config   check the configuration, print it (secrets redacted)\n"
 	    "  -V, --version        print the version\n"
 	    "  -h, --help           this help\n"
@@ -63,7 +65,8 @@ usage(FILE *f)
 	    "Exit status: 0 ok; 64 usage; 65 the gateway refused data (kept);\n"
 	    "66 a named file is missing; 69 another agent uses the spool;\n"
 	    "73/74 spool cannot be created/read;\n"
-	    "75 gateway unreachable within once_timeout (data kept); 78 bad configuration.\n",
+	    "75 gateway unreachable within once_timeout (data kept); 78 bad configuration\n"
+	    "(also: the gateway answered 401, 403 or 404 to --once).\n",
 	    CFG_DEFAULT_FILE, SPOOL_DEFAULT_PATH);
 }
 
@@ -133,7 +136,7 @@ int
 main(int argc, char **argv)
 {
 	enum { O_ENV = 256, O_SPOOL, O_GW, O_JOB, O_INST, O_INTERVAL,
-	    O_HEARTBEAT, O_LISTEN, O_LEVEL, O_ONCE, O_RW };
+	    O_HEARTBEAT, O_LISTEN, O_LEVEL, O_ONCE, O_RW, O_ONCE_TIMEOUT };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "env-file", required_argument, NULL, O_ENV },
@@ -147,6 +150,7 @@ main(int argc, char **argv)
 		{ "remote-write", required_argument, NULL, O_RW },
 		{ "log-level", required_argument, NULL, O_LEVEL },
 		{ "once", no_argument, NULL, O_ONCE },
+		{ "once-timeout", required_argument, NULL, O_ONCE_TIMEOUT },
 		{ "check-config", no_argument, NULL, 't' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -182,6 +186,7 @@ main(int argc, char **argv)
 		case O_RW: args.remote_write = optarg; break;
 		case O_LEVEL: args.log_level = optarg; break;
 		case O_ONCE: once = 1; break;
+		case O_ONCE_TIMEOUT: args.once_timeout = optarg; break;
 		case 't': check = 1; break;
 		case 'V':
 			printf("collector-agent %s (libcollector-spool %s, %s)\n",
@@ -211,7 +216,11 @@ main(int argc, char **argv)
 		return status;
 	if (check) {
 		cfg_print(c, stdout);
-		fprintf(stderr, "collector-agent: configuration OK\n");
+		if (cfg_check(c) > 0)
+			fprintf(stderr, "collector-agent: configuration OK, "
+			    "with the warnings above\n");
+		else
+			fprintf(stderr, "collector-agent: configuration OK\n");
 		cfg_free(c);
 		return EX_OK;
 	}

@@ -72,10 +72,16 @@ struct sink_env {
 	void *loop;                    /* the loop's, for between() */
 };
 
+/* sink_result.refused's bits: --once ends 65 for data, 78 for settings. */
+#define SINK_REFUSED_DATA   1
+#define SINK_REFUSED_CONFIG 2
+
 /* How one sink's --once pass went (sink_ops.once). */
 typedef struct sink_result {
 	int spool_failed;  /* the spool failed: --once ends with 74 now */
-	int refused;       /* the target refused some data */
+	int refused;       /* SINK_REFUSED_DATA: the target refused some
+	                    * data; | SINK_REFUSED_CONFIG: it refused the
+	                    * agent's settings (a wrong URL, credentials) */
 	int late;          /* the target was not reached before the deadline */
 	int keep_failed;   /* the sink's own record in the spool was not saved */
 	/* Said instead of "done; all delivered" when the run ends with 0

@@ -46,6 +46,8 @@ typedef struct park {
 	int64_t id;
 	int64_t version;   /* the version the gateway refused */
 	double retry_at;   /* monotonic; retried then even if unchanged */
+	int config;        /* held for a 401, 403 or 404: the settings'
+	                    * fault, forgotten when they change */
 } park;
 
 typedef struct gw {
@@ -80,6 +82,15 @@ typedef struct gw {
 	                           * seen; NULL before the first answer */
 	int gw_unrecorded;        /* ... not yet recorded in the spool */
 	log_limit gw_record_lim;  /* failures to record it */
+	log_limit config_lim;     /* 401, 403, 404: said once a minute */
+	int config_failed;        /* --once: such an answer came */
+	int config_held;          /* such an answer came since the last
+	                           * delivered request */
+	int delivered_any;        /* a request was delivered since start */
+	double down_since;        /* monotonic: the first transport failure
+	                           * of the current run of them; 0: none */
+	unsigned down_failures;   /* requests failed in that run */
+	double once_deadline;     /* --once: when it gives up; 0: daemon */
 } gw;
 
 /* Outcome of one round's network work. */
@@ -128,7 +139,7 @@ park_drop(gw *g, int64_t id)
 		*p = g->parks[--g->nparks];
 }
 
-static void
+static park *
 park_set(gw *g, int64_t id, int64_t version, double retry_at)
 {
 	park *p = park_find(g, id);
@@ -138,7 +149,8 @@ park_set(gw *g, int64_t id, int64_t version, double retry_at)
 			size_t cap = g->capparks ? g->capparks * 2 : 8;
 			park *n = realloc(g->parks, cap * sizeof(*n));
 			if (n == NULL)
-				return; /* retried at once next round: harmless */
+				return NULL; /* retried at once next round:
+				              * harmless */
 			g->parks = n;
 			g->capparks = cap;
 		}
@@ -147,6 +159,8 @@ park_set(gw *g, int64_t id, int64_t version, double retry_at)
 	p->id = id;
 	p->version = version;
 	p->retry_at = retry_at;
+	p->config = 0;
+	return p;
 }
 
 /* Forgets parks of groups that are gone. */
@@ -294,14 +308,146 @@ transport_failed(gw *g, const group *x, const http_status *st,
     const char *what)
 {
 	double d = backoff_after(&g->bo, st->retry_after);
+	double now = clock_mono();
 
-	g->retry_at = clock_mono() + d;
+	g->retry_at = now + d;
 	g->resync = 1;
 	g->resync_from = 0;
+	if (g->down_since <= 0)
+		g->down_since = now;
+	g->down_failures++;
 	snprintf(g->last_failure, sizeof(g->last_failure), "%s", st->message);
+	/* --once gives up rather than wait past its deadline: it promises no
+	 * retry it will not make. */
+	if (g->once_deadline > 0 && g->retry_at >= g->once_deadline) {
+		log_warnx("gateway unreachable; no time left for a retry "
+		    "within once_timeout, giving up", "op=%s job=%s "
+		    "grouping=%s code=%ld reason=%s once_timeout=%g", what,
+		    log_q(x->job), log_q(x->grouping), st->http_code,
+		    log_q(st->message), g->env->c->once_timeout);
+		return;
+	}
 	log_warnx("gateway unreachable; will retry", "op=%s job=%s "
 	    "grouping=%s code=%ld reason=%s retry_in=%.3f", what, log_q(x->job),
 	    log_q(x->grouping), st->http_code, log_q(st->message), d);
+}
+
+/*
+ * A request the gateway took. The daemon says so at the first one after
+ * start, and when the gateway answers again after transport failures, so
+ * that an info-level log shows pushes work without a line per push.
+ */
+static void
+delivered(gw *g)
+{
+	const char *url = g->env->c->gw.url;
+
+	backoff_reset(&g->bo);
+	if (g->down_since > 0 && g->daemon)
+		log_info("the gateway answers again", "url=%s down_seconds=%.1f "
+		    "failed_requests=%u", log_q(url), clock_mono() -
+		    g->down_since, g->down_failures);
+	g->down_since = 0;
+	g->down_failures = 0;
+	if (g->config_held && g->daemon)
+		log_info("the gateway accepts the agent's requests again",
+		    "url=%s", log_q(url));
+	g->config_held = 0;
+	if (!g->delivered_any && g->daemon)
+		log_info("first push delivered; pushes work", "url=%s",
+		    log_q(url));
+	g->delivered_any = 1;
+}
+
+/* When a held group is tried again, for a log line: retry_max seconds on
+ * in the daemon; --once promises only the next run. */
+static const char *
+retry_kv(const gw *g, char *buf, size_t n)
+{
+	if (g->once)
+		return "retry=next_run";
+	snprintf(buf, n, "retry_in=%.0f", g->env->c->retry_max);
+	return buf;
+}
+
+/* The answers that say the agent's settings, not the data, are wrong:
+ * every group would get the same one. */
+static int
+config_code(long code)
+{
+	return code == 401 || code == 403 || code == 404;
+}
+
+/* 1 when url ends in "/metrics": the agent adds that itself. */
+static int
+ends_in_metrics(const char *url)
+{
+	size_t n = strlen(url);
+
+	return n >= 8 && strcmp(url + n - 8, "/metrics") == 0;
+}
+
+/*
+ * 401, 403 or 404 for x: the configuration is at fault (the URL, the
+ * credentials), not the group. The group is held in memory only, like a
+ * park (tried again when it changes or after retry_max), but not recorded
+ * in the spool as refused nor counted in collector_agent_parked_groups:
+ * nothing is wrong with its data. The line names the URL requested and the
+ * settings to check, never a secret; said once a minute at most, since
+ * every group meets it.
+ */
+static void
+config_refused(gw *g, group *x, int64_t version, const http_status *st,
+    const char *what)
+{
+	sink_env *env = g->env;
+	const http_conf *h = &env->c->gw;
+	char *path = NULL, *url = NULL, rk[64];
+	unsigned held;
+	size_t n;
+	park *p = park_set(g, x->id, version, clock_mono() +
+	    env->c->retry_max);
+
+	if (p != NULL)
+		p->config = 1;
+	g->config_failed = 1;
+	g->config_held = 1;
+	if (!log_limit_pass(&g->config_lim, clock_mono(), LOG_REPEAT_S, &held))
+		return;
+	/* The URL requested, as curl was given it. */
+	if (push_group_path(x->job, x->grouping, &path) == PUSH_OK &&
+	    (url = malloc(n = strlen(h->url) + strlen(path) + 1)) != NULL)
+		snprintf(url, n, "%s%s", h->url, path);
+	if (st->http_code == 404)
+		log_errorx("the gateway has no such path (HTTP 404); check "
+		    "pushgateway.url", "op=%s url=%s code=404 reason=%s "
+		    "hint=%s %s failures_since_last_report=%u", what,
+		    log_q(url ? url : h->url), log_q(st->message),
+		    log_q(ends_in_metrics(h->url) ? "pushgateway.url ends in "
+		    "/metrics; set it to the gateway's base URL "
+		    "(http://HOST:9091), the agent adds /metrics/job/..." :
+		    "pushgateway.url is the gateway's base URL "
+		    "(http://HOST:9091, or the prefix a proxy serves it under)"),
+		    retry_kv(g, rk, sizeof(rk)), held);
+	else
+		log_errorx(h->bearer_token_file != NULL ? "authentication "
+		    "failed at the gateway; check "
+		    "pushgateway.bearer_token_file" : "authentication failed "
+		    "at the gateway; check pushgateway.username and "
+		    "pushgateway.password_file", "op=%s url=%s code=%ld "
+		    "reason=%s hint=%s %s "
+		    "failures_since_last_report=%u", what,
+		    log_q(url ? url : h->url), st->http_code, log_q(st->message),
+		    log_q(h->bearer_token_file != NULL ? "the token in "
+		    "pushgateway.bearer_token_file was refused" :
+		    h->username != NULL ? "the gateway refused "
+		    "pushgateway.username with the password in "
+		    "pushgateway.password_file" : "the gateway asks for "
+		    "credentials; set pushgateway.username and "
+		    "pushgateway.password_file"), retry_kv(g, rk, sizeof(rk)),
+		    held);
+	free(path);
+	free(url);
 }
 
 /* DELETE one group; on success drop its state (unless rows came since). */
@@ -310,6 +456,7 @@ do_delete(gw *g, group *x, const char *why, step *out)
 {
 	sink_env *env = g->env;
 	http_status st;
+	char rk[64];
 	push_err pe;
 	spool_err e;
 	int dropped;
@@ -324,7 +471,7 @@ do_delete(gw *g, group *x, const char *why, step *out)
 	count_request(g, &st);
 	switch (st.outcome) {
 	case HTTP_DELIVERED:
-		backoff_reset(&g->bo);
+		delivered(g);
 		e = spool_group_deleted(env->s, x->id, x->version, &dropped);
 		if (e != SPOOL_OK) {
 			log_errorx("cannot record a delete", "reason=%s",
@@ -354,14 +501,18 @@ do_delete(gw *g, group *x, const char *why, step *out)
 		out->pending = 1;
 		return GW_UNREACHABLE;
 	case HTTP_REFUSED:
+		if (config_code(st.http_code)) {
+			config_refused(g, x, x->version, &st, "delete");
+			return GW_NEXT;
+		}
 		/* Parked like a refused push: tried again when the group
 		 * changes or after retry_max, not hammered. */
 		park_set(g, x->id, x->version, clock_mono() +
 		    env->c->retry_max);
 		log_warnx("gateway refused a delete; will retry", "job=%s "
-		    "grouping=%s code=%ld reason=%s retry_in=%.0f",
+		    "grouping=%s code=%ld reason=%s %s",
 		    log_q(x->job), log_q(x->grouping), st.http_code,
-		    log_q(st.message), env->c->retry_max);
+		    log_q(st.message), retry_kv(g, rk, sizeof(rk)));
 		out->refused = 1;
 		return GW_NEXT;
 	}
@@ -382,7 +533,7 @@ do_push(gw *g, group *x, int with_self, step *out, gw_sent *sent)
 	int64_t version = 0;
 	push_err pe;
 	spool_err se;
-	char reason[600];
+	char reason[600], rk[64];
 	int plain_again = 1;
 
 	if (sent == NULL)
@@ -425,7 +576,7 @@ again:
 	switch (st.outcome) {
 	case HTTP_DELIVERED:
 		*sent = SENT_DELIVERED;
-		backoff_reset(&g->bo);
+		delivered(g);
 		park_drop(g, x->id);
 		if (x->id != 0 && spool_group_pushed(env->s, x->id, version) !=
 		    SPOOL_OK) {
@@ -461,6 +612,12 @@ again:
 		out->pending = 1;
 		return GW_UNREACHABLE;
 	case HTTP_REFUSED:
+		if (config_code(st.http_code)) {
+			*sent = SENT_REFUSED;
+			config_refused(g, x, x->id ? (version ? version :
+			    x->version) : 0, &st, "push");
+			return GW_NEXT;
+		}
 		/* The message may carry the status already ("HTTP 301:
 		 * redirect not followed", or "HTTP 404" for an empty body). */
 		if (strncmp(st.message, "HTTP ", 5) == 0)
@@ -476,8 +633,8 @@ refused_locally:
 	park_set(g, x->id, x->id ? (version ? version : x->version) : 0,
 	    clock_mono() + env->c->retry_max);
 	log_warnx("gateway refused group; parked, data kept", "job=%s "
-	    "grouping=%s reason=%s retry_in=%.0f", log_q(x->job),
-	    log_q(x->grouping), log_q(reason), env->c->retry_max);
+	    "grouping=%s reason=%s %s", log_q(x->job),
+	    log_q(x->grouping), log_q(reason), retry_kv(g, rk, sizeof(rk)));
 	if (x->id != 0 && spool_group_park(env->s, x->id, reason) != SPOOL_OK)
 		out->spool_failed = 1;
 	else if (x->id != 0)
@@ -588,6 +745,13 @@ probe_gateway(gw *g)
 		return;
 	}
 	(void)env->between(env, g, SINK_MAY_BEAT);
+	/* Wrong credentials, or a URL ending in /metrics: the pushes meet
+	 * the same answer and say what to fix; the gateway may well tell its
+	 * start time once the settings are right. */
+	if (st.outcome == HTTP_REFUSED && (st.http_code == 401 ||
+	    st.http_code == 403 || (st.http_code == 404 &&
+	    ends_in_metrics(env->c->gw.url))))
+		return;
 	if (st.outcome == HTTP_REFUSED || started[0] == '\0') {
 		/* A daemon says it once; --once would say it every run, so
 		 * there it is information. */
@@ -978,6 +1142,13 @@ gw_commit(void *self, const cfg *c, void *pending)
 	gw_adopt(g, c, pending);
 	/* Limits, job, instance may be new: the next round says so. */
 	g->self_reset = "reload";
+	/* Groups held for the old settings' 401, 403 or 404 go at once with
+	 * the new ones. */
+	for (size_t i = 0; i < g->nparks;)
+		if (g->parks[i].config)
+			g->parks[i] = g->parks[--g->nparks];
+		else
+			i++;
 }
 
 static void
@@ -999,6 +1170,7 @@ gw_once(void *self, double deadline, sink_result *res)
 	int refused = 0;
 
 	g->once = 1;
+	g->once_deadline = deadline;
 	push_limit(g->p, deadline - clock_mono());
 	probe_gateway(g);
 	if (groups_list(env->gl, env->s) != SPOOL_OK) {
@@ -1027,6 +1199,16 @@ gw_once(void *self, double deadline, sink_result *res)
 		}
 	}
 	res->refused |= refused;
+	if (g->config_failed)
+		res->refused |= SINK_REFUSED_CONFIG;
+	if (g->config_failed) {
+		log_errorx("done; the gateway refused the agent's requests "
+		    "(HTTP 401, 403 or 404): the configuration is at fault, the "
+		    "data is kept", "url=%s hint=%s", log_q(env->c->gw.url),
+		    log_q("collector-agent -t; docs/agent.md, When the gateway "
+		    "fails"));
+		return;
+	}
 	if (refused) {
 		log_warnx("done; the gateway refused some data (kept, parked)",
 		    "hint=%s", log_q("collector-spool stats"));
@@ -1047,7 +1229,7 @@ timeout:
 	    "the next run", "url=%s once_timeout=%g reason=%s",
 	    log_q(env->c->gw.url), env->c->once_timeout,
 	    log_q(g->last_failure[0] ? g->last_failure : "no answer"));
-	res->refused |= refused;
+	res->refused |= refused | (g->config_failed ? SINK_REFUSED_CONFIG : 0);
 	res->late = 1;
 }
 

@@ -69,6 +69,12 @@ typedef struct rws {
 	backoff bo;               /* transport failures */
 	double next;              /* monotonic: the next round */
 	log_limit keep_lim;       /* loads and saves of the series sent */
+	int once;                 /* in --once: no lines of the daemon's */
+	double once_deadline;     /* --once: when it gives up */
+	int delivered_any;        /* a request was delivered since start */
+	double down_since;        /* monotonic: the first failure of the
+	                           * current run of them; 0: none */
+	unsigned down_failures;   /* requests failed in that run */
 } rws;
 
 /* A remote-write request of n samples. */
@@ -125,6 +131,20 @@ rw_flush(rws *w)
 		log_debug("remote write sent", "samples=%zu bytes=%zu code=%ld "
 		    "seconds=%.3f", rw_batch_count(w->batch), len,
 		    st.http_code, st.seconds);
+		/* The daemon says so at the first request after start and
+		 * when the receiver answers again after failures: an info
+		 * log shows that sending works without a line per request. */
+		if (w->down_since > 0 && !w->once)
+			log_info("the remote write receiver answers again",
+			    "url=%s down_seconds=%.1f failed_requests=%u",
+			    log_q(env->c->rw.url), clock_mono() -
+			    w->down_since, w->down_failures);
+		if (!w->delivered_any && !w->once)
+			log_info("first remote write request delivered; sending "
+			    "works", "url=%s", log_q(env->c->rw.url));
+		w->down_since = 0;
+		w->down_failures = 0;
+		w->delivered_any = 1;
 		break;
 	case HTTP_REFUSED:
 		log_warnx("remote write receiver refused a request; its "
@@ -135,6 +155,19 @@ rw_flush(rws *w)
 	case HTTP_RETRY: {
 		double d = backoff_after(&w->bo, st.retry_after);
 		w->next = clock_mono() + d;
+		if (w->down_since <= 0)
+			w->down_since = clock_mono();
+		w->down_failures++;
+		/* --once promises no retry past its deadline. */
+		if (w->once && w->next >= w->once_deadline) {
+			log_warnx("remote write receiver unreachable; no time "
+			    "left for a retry within once_timeout, giving up",
+			    "code=%ld reason=%s once_timeout=%g",
+			    st.http_code, log_q(st.message),
+			    env->c->once_timeout);
+			rw_batch_reset(w->batch);
+			return RWS_UNREACHABLE;
+		}
 		log_warnx("remote write receiver unreachable; will retry",
 		    "code=%ld reason=%s retry_in=%.3f", st.http_code,
 		    log_q(st.message), d);
@@ -750,6 +783,8 @@ rws_once(void *self, double deadline, sink_result *res)
 	double rejected = env->m->rw_requests[SELFM_REJECTED];
 	rws_outcome rc;
 
+	w->once = 1;
+	w->once_deadline = deadline;
 	while (http_limit(w->p, deadline - clock_mono()),
 	    (rc = rw_round(w)) != RWS_SENT) {
 		if (rc == RWS_SPOOL_FAILED) {

@@ -43,7 +43,8 @@ else
 fi
 cat <<MSG
 run: in another terminal, write a metric and look at the gateway:
-run:   $B/collector-spool --spool var/spool.db put --job demo 'demo_temperature_celsius 21.5'
+run:   $B/collector-spool --spool var/spool.db put --job demo \\
+run:       \$'# TYPE demo_temperature_celsius gauge\\ndemo_temperature_celsius 21.5'
 run:   curl -s http://127.0.0.1:9091/metrics | grep demo_
 run: Ctrl-C stops the agent (after one last push).
 MSG

@@ -183,8 +183,9 @@ agent_conf "$T/f404.conf" "$FAKE_URL" fjob f once_timeout=3 retry_max=30
 export COLLECTOR_SPOOL="$T/f404.db"
 "$CS" put --job f404 --grouping 'instance="x"' 'v 1'
 run_agent -c "$T/f404.conf" --once
-is_rc 65 "404 with an empty body: parked, exit 65"
-is "$(park_reason)" "HTTP 404" "404 with no words: the reason is the status, once"
+is_rc 78 "404 with an empty body: the configuration (pushgateway.url), exit 78"
+like "$ERR" 'msg="the gateway has no such path (HTTP 404); check pushgateway.url" op=push url='"$FAKE_URL"'/metrics/job/f404/instance/x code=404 reason="HTTP 404"' \
+	"404 with no words: the reason is the status, once, and the URL requested is named"
 fake_stop
 
 # ------------------------------------------- a DELETE the gateway refuses

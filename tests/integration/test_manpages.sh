@@ -109,7 +109,7 @@ done
 # The long options of main()'s getopt_long table.
 long_opts=$(awk '/static const struct option opts\[\]/,/^\t};/' "$MAIN_C" |
 	grep -oE '\{ "[a-z][a-z-]*"' | sed 's/{ "//; s/"//')
-is "$(echo "$long_opts" | wc -w)" 15 "agent/main.c: 15 long options read from the getopt_long table"
+is "$(echo "$long_opts" | wc -w)" 16 "agent/main.c: 16 long options read from the getopt_long table"
 # Every documented option is an item of the option list: .It Fl ... -name
 page_long=$(grep -E '^\.It Fl ' "$AGENT8" | grep -oE 'Fl -[a-z][a-z-]*' | sed 's/^Fl -//')
 same_set "collector-agent.8: the option list has every long option, no other" \

@@ -117,21 +117,19 @@ export COLLECTOR_SPOOL="$T/auth.db"
 (umask 077; cp "$T/badpw" "$T/live-pw")
 agent_conf "$T/auth.conf" "$AUTH_URL" tlsjob agent-2 "${common[@]}" "password_file = \"$T/live-pw\""
 run_agent -c "$T/auth.conf" --once
-is_rc 65 "wrong password: --once exits 65"
-check "401: the group is parked with the gateway's words" warn_line "$AGENT_ERR_FILE" \
-	'msg="gateway refused group; parked, data kept"' 'job=tls' 'reason="HTTP 401: Unauthorized"'
-diag_agent 'refused group' "$AGENT_ERR_FILE"
-is "$(stats_json '"|".join(p["job"] + " " + p["grouping"] + " " + p["reason"] for p in s["parked"])')" \
-	'tls instance="auth" HTTP 401: Unauthorized' "stats shows the group parked with the gateway's answer"
-is "$(spool_stat pending_rows)/$(spool_stat dirty_groups)/$(spool_stat parked_groups)" 0/1/1 \
-	"data kept: folded, dirty and parked"
+is_rc 78 "wrong password: --once exits 78 (the configuration, not the data)"
+like "$ERR" 'level=error msg="authentication failed at the gateway; check pushgateway.username and pushgateway.password_file"' \
+	"401: authentication failed, the settings named"
+like "$ERR" 'code=401 reason=Unauthorized' "with the gateway's words"
+is "$(spool_stat pending_rows)/$(spool_stat dirty_groups)/$(spool_stat parked_groups)" 0/1/0 \
+	"data kept: folded and dirty, no group blamed"
 is "$(q_auth value tls 'instance="auth"' tls_value)" absent "nothing reached the gateway"
 
 # A running agent: 401, then the password file is fixed and SIGHUP re-reads it.
 agent_start auth-live -c "$T/auth.conf"
 apid=$AGENT_PID
-wait_until grep -q 'job=tls grouping="instance=\\"auth\\"" reason="HTTP 401: Unauthorized"' "$T/auth-live.err"
-is "$?" 0 "the running agent is refused too (401, parked)"
+wait_until grep -q 'msg="authentication failed at the gateway; .* url=.*/metrics/job/tls/instance/auth code=401' "$T/auth-live.err"
+is "$?" 0 "the running agent is refused too (401)"
 printf '%s\n' "$PW" >"$T/live-pw"
 kill -HUP "$apid"
 wait_until grep -q 'msg="configuration reloaded"' "$T/auth-live.err"
@@ -139,9 +137,8 @@ is "$?" 0 "SIGHUP: the configuration is reloaded"
 wait_until q_auth_is 5 tls 'instance="auth"' tls_value
 is "$?" 0 "with the fixed password file the parked group is delivered: exact value 5"
 # The value is at the gateway before the agent logs the answer: wait.
-wait_until grep -qF 'msg="gateway accepted a parked group" job=tls grouping="instance=\"auth\""' \
-	"$T/auth-live.err"
-is "$?" 0 "and the agent says the parked group went through"
+wait_until grep -qF 'msg="the gateway accepts the agent'"'"'s requests again"' "$T/auth-live.err"
+is "$?" 0 "and the agent says the gateway accepts its requests again"
 stop_pid "$apid" 10
 is "$STOP_RC" 0 "SIGTERM: exit 0"
 is "$(spool_stat dirty_groups)/$(spool_stat parked_groups)" 0/0 "stats: nothing dirty or parked"

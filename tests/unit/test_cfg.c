@@ -731,6 +731,94 @@ test_unknown_keys(void **state)
 	    "t.conf:1: unknown setting 'histograms[0].bucket'\n");
 }
 
+/* A misspelt key says the setting meant: two edits away, or another case. */
+static void
+test_unknown_keys_near(void **state)
+{
+	(void)state;
+	expect_errors("pushgateway: { intervall = 60; };\n",
+	    "t.conf:1: unknown setting 'pushgateway.intervall'; did you mean "
+	    "'pushgateway.interval'?\n");
+	expect_errors("pushgateway: { URL = \"http://h:9091\"; };\n",
+	    "t.conf:1: unknown setting 'pushgateway.URL'; did you mean "
+	    "'pushgateway.url'?\n");
+	expect_errors("pushgateway: { pasword_file = \"/p\"; };\n",
+	    "t.conf:1: unknown setting 'pushgateway.pasword_file'; did you "
+	    "mean 'pushgateway.password_file'?\n");
+	/* A section's name too. */
+	expect_errors("pushgatway = 1;\n",
+	    "t.conf:1: unknown setting 'pushgatway'; did you mean "
+	    "'pushgateway'?\n");
+	/* Three edits: no guess. */
+	expect_errors("pushgateway: { intervalls_ = 60; };\n",
+	    "t.conf:1: unknown setting 'pushgateway.intervalls_'\n");
+}
+
+/*
+ * A PROMETHEUS_* or COLLECTOR_* name the agent does not read but that is
+ * near one it does: a warning (c->warnings) with the name meant, from the
+ * environment and from the env file; the setting keeps its value. Other
+ * prefixes, names far from any, and collector-spool's own are left alone.
+ */
+static void
+test_env_near_names(void **state)
+{
+	static const char *const env[] = {
+		"PROMETHEUS_PUSHGATEWAY_URl=http://typo:9091",
+		"prometheus_job_name=lower",
+		"COLLECTOR_SPOOl=/x.db",
+		/* Not the agent's prefixes, or too far, or known. */
+		"PROMETHEUS_PUSHGATEWAY_URI_X=1",
+		"MY_PROMETHEUS_PUSHGATEWAY_URL=1",
+		"API_HOSTS=h",
+		"PROMETHEUS_MULTIPROC_DIR=/tmp",
+		"COLLECTOR_SPOOL_SYNCHRONOUS=full",
+		"COLLECTOR_SPOOL_BUSY_TIMEOUT_MS=5000",
+		"PROMETHEUS_PUSHGATEWAY_URL=http://right:9091",
+		NULL
+	};
+	char *envf = put_file("near.env", "# typos\n"
+	    "PROMETHEUS_PUSHGATEWAY_INTERVALL=5\n"
+	    "PROMETHEUS_PUSHGATEWAY_INTERVAL=7\n"
+	    "PROMETHEUS_PUSHGATEWAY_GZIp=false\n");
+	cfg_args a = { 0 };
+	cfg *c = NULL;
+	char *errs = NULL, *want = NULL;
+
+	(void)state;
+	assert_int_equal(load_env(&a, env, &c, &errs), CFG_OK);
+	assert_string_equal(c->gw.url, "http://right:9091");
+	assert_string_equal(c->warnings,
+	    "env PROMETHEUS_PUSHGATEWAY_URl: not a name the agent reads, "
+	    "ignored; did you mean PROMETHEUS_PUSHGATEWAY_URL?\n"
+	    "env prometheus_job_name: not a name the agent reads, ignored; "
+	    "did you mean PROMETHEUS_JOB_NAME?\n"
+	    "env COLLECTOR_SPOOl: not a name the agent reads, ignored; did "
+	    "you mean COLLECTOR_SPOOL?\n");
+	cfg_free(c);
+
+	a.env_file = envf;
+	assert_int_equal(load_env(&a, no_env, &c, &errs), CFG_OK);
+	assert_true(c->interval == 7);
+	assert_int_equal(c->gw.gzip, 1);
+	assert_true(asprintf(&want,
+	    "%s:2: PROMETHEUS_PUSHGATEWAY_INTERVALL: not a name the agent "
+	    "reads, ignored; did you mean PROMETHEUS_PUSHGATEWAY_INTERVAL?\n"
+	    "%s:4: PROMETHEUS_PUSHGATEWAY_GZIp: not a name the agent reads, "
+	    "ignored; did you mean PROMETHEUS_PUSHGATEWAY_GZIP?\n", envf,
+	    envf) > 0);
+	assert_string_equal(c->warnings, want);
+	free(want);
+	cfg_free(c);
+
+	/* Nothing near: no warnings at all. */
+	a.env_file = NULL;
+	assert_int_equal(load_env(&a, no_env, &c, &errs), CFG_OK);
+	assert_null(c->warnings);
+	cfg_free(c);
+	free(envf);
+}
+
 static void
 test_wrong_types(void **state)
 {
@@ -1545,6 +1633,8 @@ main(void)
 		cmocka_unit_test(test_print),
 		cmocka_unit_test(test_include_in_file),
 		cmocka_unit_test(test_errors_across_layers),
+		cmocka_unit_test(test_unknown_keys_near),
+		cmocka_unit_test(test_env_near_names),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
