@@ -278,7 +278,10 @@ body_source(char *buf, size_t cap, void *arg)
 		if (fill(r) != 0)
 			return (size_t)-1;
 	}
-	n = g->body.len - r->off;
+	/* fill() leaves nothing only at the end: an empty group (a
+	 * replace with no lines) has no buffer at all. */
+	if ((n = g->body.len - r->off) == 0)
+		return 0;
 	if (n > cap)
 		n = cap;
 	memcpy(buf, g->body.p + r->off, n);
