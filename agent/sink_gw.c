@@ -87,6 +87,9 @@ typedef struct gw {
 	int config_held;          /* such an answer came since the last
 	                           * delivered request */
 	int delivered_any;        /* a request was delivered since start */
+	int round_delivered;      /* ... in the current round */
+	long probe_config;        /* --once: the start-time question met a
+	                           * 401/403 (its code); 0: it did not */
 	double down_since;        /* monotonic: the first transport failure
 	                           * of the current run of them; 0: none */
 	unsigned down_failures;   /* requests failed in that run */
@@ -108,7 +111,9 @@ typedef struct step {
  * cannot be reached. */
 typedef enum gw_next {
 	GW_NEXT = 0,
-	GW_UNREACHABLE
+	GW_UNREACHABLE,
+	GW_HELD           /* the settings are wrong for every group: the
+	                   * round ends, the sink waits (config_refused) */
 } gw_next;
 
 /* What became of one PUT (do_push). */
@@ -356,6 +361,7 @@ delivered(gw *g)
 		log_info("the gateway accepts the agent's requests again",
 		    "url=%s", log_q(url));
 	g->config_held = 0;
+	g->round_delivered = 1;
 	if (!g->delivered_any && g->daemon)
 		log_info("first push delivered; pushes work", "url=%s",
 		    log_q(url));
@@ -396,10 +402,16 @@ ends_in_metrics(const char *url)
  * park (tried again when it changes or after retry_max), but not recorded
  * in the spool as refused nor counted in collector_agent_parked_groups:
  * nothing is wrong with its data. The line names the URL requested and the
- * settings to check, never a secret; said once a minute at most, since
- * every group meets it.
+ * settings to check, never a secret; said once a minute at most.
+ *
+ * When nothing was delivered in this round yet, the settings are most
+ * likely wrong for every group: the round ends and the whole sink waits
+ * retry_max (or a reload), so that a wrong password costs one request per
+ * retry_max, not one per changed group per round (GW_HELD). After a
+ * delivery in the same round the refusal is this group's own (a proxy
+ * that refuses some jobs): the other groups go on (GW_NEXT).
  */
-static void
+static gw_next
 config_refused(gw *g, group *x, int64_t version, const http_status *st,
     const char *what)
 {
@@ -411,12 +423,17 @@ config_refused(gw *g, group *x, int64_t version, const http_status *st,
 	park *p = park_set(g, x->id, version, clock_mono() +
 	    env->c->retry_max);
 
+	gw_next next = g->round_delivered ? GW_NEXT : GW_HELD;
+
 	if (p != NULL)
 		p->config = 1;
 	g->config_failed = 1;
-	g->config_held = 1;
+	if (next == GW_HELD) {
+		g->config_held = 1;
+		g->retry_at = clock_mono() + env->c->retry_max;
+	}
 	if (!log_limit_pass(&g->config_lim, clock_mono(), LOG_REPEAT_S, &held))
-		return;
+		return next;
 	/* The URL requested, as curl was given it. */
 	if (push_group_path(x->job, x->grouping, &path) == PUSH_OK &&
 	    (url = malloc(n = strlen(h->url) + strlen(path) + 1)) != NULL)
@@ -451,6 +468,7 @@ config_refused(gw *g, group *x, int64_t version, const http_status *st,
 		    held);
 	free(path);
 	free(url);
+	return next;
 }
 
 /* DELETE one group; on success drop its state (unless rows came since). */
@@ -505,8 +523,8 @@ do_delete(gw *g, group *x, const char *why, step *out)
 		return GW_UNREACHABLE;
 	case HTTP_REFUSED:
 		if (config_code(st.http_code)) {
-			config_refused(g, x, x->version, &st, "delete");
-			return GW_NEXT;
+			return config_refused(g, x, x->version, &st,
+			    "delete");
 		}
 		/* Parked like a refused push: tried again when the group
 		 * changes or after retry_max, not hammered. */
@@ -617,9 +635,8 @@ again:
 	case HTTP_REFUSED:
 		if (config_code(st.http_code)) {
 			*sent = SENT_REFUSED;
-			config_refused(g, x, x->id ? (version ? version :
-			    x->version) : 0, &st, "push");
-			return GW_NEXT;
+			return config_refused(g, x, x->id ? (version ?
+			    version : x->version) : 0, &st, "push");
 		}
 		/* The message may carry the status already ("HTTP 301:
 		 * redirect not followed", or "HTTP 404" for an empty body). */
@@ -750,11 +767,15 @@ probe_gateway(gw *g)
 	(void)env->between(env, g, SINK_MAY_BEAT);
 	/* Wrong credentials, or a URL ending in /metrics: the pushes meet
 	 * the same answer and say what to fix; the gateway may well tell its
-	 * start time once the settings are right. */
-	if (st.outcome == HTTP_REFUSED && (st.http_code == 401 ||
-	    st.http_code == 403 || (st.http_code == 404 &&
-	    ends_in_metrics(env->c->gw.url))))
+	 * start time once the settings are right. Once a push went through,
+	 * such an answer is a proxy that allows only pushes: asked no more
+	 * (below), so that no round sends a request that cannot work. */
+	if (st.outcome == HTTP_REFUSED && !g->delivered_any &&
+	    (st.http_code == 401 || st.http_code == 403 ||
+	    (st.http_code == 404 && ends_in_metrics(env->c->gw.url)))) {
+		g->probe_config = st.http_code;
 		return;
+	}
 	if (st.outcome == HTTP_REFUSED || started[0] == '\0') {
 		/* A daemon says it once; --once would say it every run, so
 		 * there it is information. */
@@ -930,6 +951,7 @@ network_round(gw *g, double deadline, step *out)
 	group dflt = { 0 };
 	group *dg = NULL;
 
+	g->round_delivered = 0;
 	push_limit(g->p, 0);
 	for (size_t i = 0; i < gl->n && dg == NULL; i++)
 		if (gl->v[i].id != 0 && groups_is_default(gl, &gl->v[i]))
@@ -1201,6 +1223,10 @@ gw_once(void *self, double deadline, sink_result *res)
 			return;
 		}
 	}
+	/* Nothing went, and the start-time question was refused for its
+	 * credentials: the settings are wrong even if no push said so. */
+	if (g->probe_config != 0 && !g->delivered_any)
+		g->config_failed = 1;
 	res->refused |= refused;
 	if (g->config_failed)
 		res->refused |= SINK_REFUSED_CONFIG;

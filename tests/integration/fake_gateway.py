@@ -4,7 +4,7 @@
   fake_gateway.py [--port N] [--port-file FILE] [--answers 503,503,200]
                   [--match SUBSTRING] [--body TEXT] [--retry-after SECONDS]
                   [--delete-answers 202] [--log FILE] [--save-bodies DIR]
-                  [--max-seconds 60]
+                  [--max-seconds 60] [--status-answer 404]
 
 PUT and POST on /metrics/... paths that contain --match (every path when
 it is not given) are answered from --answers, one status per request and
@@ -22,7 +22,9 @@ DIR/NNNNN-<METHOD>.body, and DIR/index gets "NNNNN METHOD path status
 content-encoding" lines.
 
 GET /-/ready and /-/healthy answer 200, so the harness can wait for it;
-any other GET is answered 404 and logged. The
+GET /api/v1/status is answered --status-answer (default 404, with --body
+when that is given and the status is not 404); any other GET is answered
+404. Every other GET is logged. The
 server listens on 127.0.0.1 (port 0: any free port, written to --port-file
 once it is listening) and stops itself after --max-seconds.
 """
@@ -48,6 +50,7 @@ def parse_args(argv):
     p.add_argument("--log")
     p.add_argument("--save-bodies")
     p.add_argument("--max-seconds", type=float, default=60.0)
+    p.add_argument("--status-answer", type=int, default=404)
     a = p.parse_args(argv)
     a.answers = [int(x) for x in a.answers.split(",") if x.strip()]
     a.delete_answers = [int(x) for x in a.delete_answers.split(",") if x.strip()]
@@ -105,6 +108,11 @@ def make_handler(state):
         def do_GET(self):
             if self.path in ("/-/ready", "/-/healthy"):
                 self.send(200, "OK\n")
+            elif self.path == "/api/v1/status" and state.args.status_answer != 404:
+                # A proxy in front that refuses the agent's credentials.
+                code = state.args.status_answer
+                state.record("GET", self.path, code, b"", b"", None)
+                self.send(code, (state.args.body or "refused") + "\n")
             else:
                 # Logged: the agent asks /api/v1/status, which a fake
                 # gateway (like an old one, or a proxy) does not have.

@@ -57,17 +57,48 @@ is "$(gw_value app 'instance="a"' app_up)" 1 "the value is at the gateway"
 SECRET='s3cr3t-friction-pw'
 printf '%s' "$SECRET" >"$T/pw"
 chmod 600 "$T/pw"
-fake_start --answers 401 --body "Unauthorized"
+fake_start --answers 401 --status-answer 401 --body "Unauthorized"
 agent_conf "$T/a.conf" "$FAKE_URL" ajob a once_timeout=3 retry_max=30 \
 	'username = "pusher"' "password_file = \"$T/pw\""
 export COLLECTOR_SPOOL="$T/a.db"
 "$CS" put --job app --grouping 'instance="a"' 'app_up 1'
+"$CS" put --job app --grouping 'instance="b"' 'app_up 1'
+"$CS" put --job app --grouping 'instance="c"' 'app_up 1'
 run_agent -c "$T/a.conf" --once
 is_rc 78 "401 from the gateway: --once exits 78"
+is "$(awk '$2 == "PUT"' "$FAKE_LOG" | wc -l)" 1 \
+	"a wrong password costs one PUT, not one per changed group"
 like "$ERR" 'level=error msg="authentication failed at the gateway; check pushgateway.username and pushgateway.password_file" op=push url='"$FAKE_URL"'/metrics/job/app/instance/a code=401 reason=Unauthorized hint="the gateway refused pushgateway.username with the password in pushgateway.password_file"' \
 	"the 401 says authentication failed and names the settings"
 nomatch "$ERR$OUT" "$SECRET" "the password is printed nowhere"
 is "$(parked_count)" 0 "stats blames no group for a 401"
+# Nothing to push: the start-time question alone meets the 401, and the
+# run says the settings are wrong rather than "all delivered".
+export COLLECTOR_SPOOL="$T/a3.db"
+run_agent -c "$T/a.conf" --once
+is_rc 78 "401 to the start-time question with nothing to push: --once exits 78"
+nomatch "$ERR" 'all delivered' "...and does not say all was delivered"
+fake_stop
+
+# ------------------- a proxy that lets pushes through but not the question
+# 403 to GET /api/v1/status while PUTs go: once a push went, the question
+# is asked no more (it would be a request that cannot work, every round).
+fake_start --answers 200 --status-answer 403 --body "Forbidden"
+agent_conf "$T/p.conf" "$FAKE_URL" pjob p interval=1
+export COLLECTOR_SPOOL="$T/p.db"
+"$CS" put --job app --grouping 'instance="p"' 'app_up 1'
+agent_start proxy -c "$T/p.conf"
+wait_until test "$(fake_count PUT /metrics/job/app/instance/p)" -ge 1
+for v in 2 3 4 5; do
+	"$CS" put --job app --grouping 'instance="p"' "app_up $v"
+	wait_until test "$(fake_count PUT /metrics/job/app/instance/p)" -ge "$v"
+done
+stop_pid "$AGENT_PID" 10
+is "$(fake_count PUT /metrics/job/app/instance/p)" 5 "five changes, five PUTs through the proxy"
+is "$(fake_count GET /api/v1/status)" 2 \
+	"the refused question is asked until a push went, then no more"
+like "$(cat "$T/proxy.err")" 'msg="the gateway does not tell its start time' \
+	"...and the agent says what that costs, once"
 fake_stop
 
 # --------------------------------------- info lines: first push, and back
