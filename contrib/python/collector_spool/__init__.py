@@ -283,31 +283,51 @@ class Spool:
                 for job, grouping, op, body in rows]
         with self._locked():
             db = self._connection()
+            if db.in_transaction:
+                # Left open by a failure we could not roll back from, or by
+                # a use of the connection outside this class: BEGIN would
+                # fail, and the lock would be held until then.
+                self._rollback(db)
+                db = self._connection()
+            committing = False
+            # One try from BEGIN to COMMIT, for any exception at all
+            # (KeyboardInterrupt too): the connection never stays inside a
+            # transaction, which would hold the spool's write lock and
+            # block every other writer and the agent's fold.
             try:
                 db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as e:
-                raise self._error(e) from e
-            try:
                 db.executemany(_INSERT, rows)
-            except BaseException as e:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                if isinstance(e, sqlite3.Error):
-                    raise self._error(e) from e
-                raise
-            try:
+                committing = True
                 db.execute("COMMIT")
-            except sqlite3.Error as e:
+            except BaseException as e:
                 # A COMMIT that leaves the transaction open (the lock)
                 # wrote nothing; one that ended it may have written.
+                unknown = committing and not db.in_transaction
                 if db.in_transaction:
-                    db.execute("ROLLBACK")
-                    raise self._error(e) from e
-                raise OutcomeUnknownError(
-                    "%s: outcome unknown: the commit failed (%s) and the "
-                    "rows may or may not have been written; check before "
-                    "writing an add or observe row again" % (self.path, e),
-                    self.path) from e
+                    self._rollback(db)
+                if not isinstance(e, sqlite3.Error):
+                    raise
+                if unknown:
+                    raise OutcomeUnknownError(
+                        "%s: outcome unknown: the commit failed (%s) and the "
+                        "rows may or may not have been written; check before "
+                        "writing an add or observe row again"
+                        % (self.path, e), self.path) from e
+                raise self._error(e) from e
+
+    def _rollback(self, db):
+        # Called with self._lock held. A ROLLBACK that fails is not
+        # raised (the caller's exception is the one that matters): the
+        # connection is closed instead, which ends its transaction, and
+        # the next write opens another.
+        try:
+            db.execute("ROLLBACK")
+        except BaseException:
+            self._db = None
+            try:
+                db.close()
+            except BaseException:
+                pass
 
     def put(self, body, job=None, grouping=None, op="set"):
         """Writes one row. body: exposition-format lines (str or UTF-8

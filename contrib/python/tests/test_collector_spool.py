@@ -245,6 +245,85 @@ class Locking(Base):
             other.close()
         self.assertEqual(len(rows(self.path)), 1)
 
+    def test_interrupted_write_leaves_no_transaction(self):
+        # An exception of any kind between BEGIN and COMMIT (here a
+        # KeyboardInterrupt right after BEGIN) must not leave the write
+        # lock held: another connection takes it at once.
+        class Interrupted:
+            def __init__(self, db):
+                self.db = db
+
+            def __getattr__(self, name):
+                return getattr(self.db, name)
+
+            def execute(self, sql, *args):
+                cur = self.db.execute(sql, *args)
+                if sql.startswith("BEGIN"):
+                    raise KeyboardInterrupt
+                return cur
+
+        with cs.Spool(self.path) as s:
+            real = s._db
+            s._db = Interrupted(real)
+            with self.assertRaises(KeyboardInterrupt):
+                s.put("a 1\n")
+            self.assertFalse(real.in_transaction)
+            other = sqlite3.connect(self.path, isolation_level=None,
+                                    timeout=0)
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                other.execute("ROLLBACK")
+            finally:
+                other.close()
+            s._db = real
+            s.put("b 1\n")
+        self.assertEqual(rows(self.path), [(None, None, "set", "b 1\n")])
+
+    def test_failing_rollback_closes_the_connection(self):
+        class NoRollback:
+            def __init__(self, db):
+                self.db = db
+                self.closed = False
+
+            def __getattr__(self, name):
+                return getattr(self.db, name)
+
+            def execute(self, sql, *args):
+                if sql == "ROLLBACK":
+                    raise sqlite3.OperationalError("disk I/O error")
+                return self.db.execute(sql, *args)
+
+            def executemany(self, sql, *args):
+                raise KeyboardInterrupt
+
+            def close(self):
+                self.closed = True
+                self.db.close()
+
+        with cs.Spool(self.path) as s:
+            bad = s._db = NoRollback(s._db)
+            with self.assertRaises(KeyboardInterrupt):
+                s.put("a 1\n")
+            self.assertTrue(bad.closed)
+            self.assertIsNone(s._db)
+            other = sqlite3.connect(self.path, isolation_level=None,
+                                    timeout=0)
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                other.execute("ROLLBACK")
+            finally:
+                other.close()
+            s.put("b 1\n")       # a new connection
+        self.assertEqual(rows(self.path), [(None, None, "set", "b 1\n")])
+
+    def test_transaction_left_open_is_rolled_back(self):
+        with cs.Spool(self.path) as s:
+            s._db.execute("BEGIN")
+            s._db.execute("INSERT INTO inbox(body) VALUES ('stray')")
+            s.put("a 1\n")
+            self.assertFalse(s._db.in_transaction)
+        self.assertEqual(rows(self.path), [(None, None, "set", "a 1\n")])
+
     def test_threads_share_one_spool(self):
         with cs.Spool(self.path) as s:
             def work(n):
