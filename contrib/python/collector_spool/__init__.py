@@ -109,7 +109,16 @@ def _labels_text(labels, where):
     pairs = []
     for name in sorted(labels):
         _check_label_name(name, where)
-        pairs.append('%s="%s"' % (name, escape_label_value(labels[name])))
+        value = str(labels[name])
+        # The spool refuses a row holding either anywhere (docs/spool.md,
+        # "What is checked when"); said here, the caller learns which
+        # label, rather than finding the row in `collector-spool rejected`.
+        if "\r" in value or "\0" in value:
+            raise ValueError("%s: the value of label %r holds a %s, which "
+                             "the spool refuses"
+                             % (where, name, "carriage return"
+                                if "\r" in value else "NUL byte"))
+        pairs.append('%s="%s"' % (name, escape_label_value(value)))
     return ",".join(pairs)
 
 

@@ -74,6 +74,27 @@ class Grouping(unittest.TestCase):
         self.assertEqual(cs.escape_label_value('\\"\n'), '\\\\\\"\\n')
         self.assertEqual(cs.escape_label_value("é/ x"), "é/ x")
 
+    def test_carriage_return_and_nul_refused(self):
+        # The spool refuses a row holding either; the caller learns which
+        # label at once, and nothing is written.
+        for value in ("a\rb", "a\r\nb", "a\0b"):
+            with self.assertRaises(ValueError, msg=repr(value)) as cm:
+                cs.grouping_text({"ok": "x", "host": value})
+            self.assertIn("'host'", str(cm.exception))
+            self.assertIn("grouping", str(cm.exception))
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "spool.db")
+            make_spool(path)
+            with cs.Spool(path) as s:
+                with self.assertRaises(ValueError) as cm:
+                    s.add("x_total", job="j", grouping={"host": "db\r1"})
+                self.assertIn("carriage return", str(cm.exception))
+                with self.assertRaises(ValueError) as cm:
+                    s.set("x", 1, {"path": "a\0"})
+                self.assertIn("'path'", str(cm.exception))
+                self.assertIn("NUL", str(cm.exception))
+            self.assertEqual(rows(path), [])
+
     def test_refused_names(self):
         for g in ({"job": "x"}, {"1a": "x"}, {"a-b": "x"}, {"__a": "x"},
                   {"": "x"}):
