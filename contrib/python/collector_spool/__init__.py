@@ -28,6 +28,7 @@ import re
 import sqlite3
 import threading
 import urllib.parse
+import weakref
 
 __all__ = [
     "DEFAULT_PATH", "OPS", "Spool", "SpoolError", "NoSpoolError",
@@ -46,10 +47,17 @@ _METRIC = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
 _LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
-# Connections made before a fork() and left behind by the child. They are
-# kept referenced so that the child never closes them: SQLite's close of a
-# connection it did not open could checkpoint or remove the parent's WAL.
+# Connections that a child found open after a fork() that ran no hooks
+# (one made in C, not through os.fork). They are kept referenced so that the
+# child never closes them: SQLite's close of a connection it did not open
+# could checkpoint or remove the parent's WAL.
 _ABANDONED = []
+
+# Every live Spool, for the fork hooks at the end of this module. The lock
+# guards the set (a WeakSet must not change while it is iterated) and is
+# always taken before any Spool's own lock.
+_SPOOLS = weakref.WeakSet()
+_SPOOLS_LOCK = threading.Lock()
 
 
 class SpoolError(Exception):
@@ -208,6 +216,10 @@ class Spool:
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._closed = False
+        # Known to the fork hooks before a connection exists, so that none
+        # is ever open unknown to them.
+        with _SPOOLS_LOCK:
+            _SPOOLS.add(self)
         # Opened now, so that a wrong path is an error here, not at the
         # first write.
         with self._locked():
@@ -235,8 +247,9 @@ class Spool:
                 self._db = None
 
     def _locked(self):
-        # After fork() a lock that another thread of the parent held stays
-        # held in the child: the child takes a new one.
+        # The fork hooks do this for os.fork(). This is for a fork() that
+        # ran them not (made in C): a lock that another thread of the
+        # parent held stays held in the child, which takes a new one.
         if self._pid != os.getpid():
             self._lock = threading.Lock()
             if self._db is not None:
@@ -435,3 +448,55 @@ def delete_from_spool(spool, job, grouping_key=None, timeout=None):
     """As prometheus_client's delete_from_gateway: the group is dropped and
     the agent DELETEs it at the gateway (a delete row)."""
     _spool_row(spool, timeout, job, grouping_key, "delete", "")
+
+
+# fork(): SQLite must not have a connection open across it. The child
+# inherits the parent's POSIX lock records, which SQLite keeps one per file
+# and process: a connection the child opens may believe it holds locks it
+# does not, and its commits can be lost when another process checkpoints
+# and removes the WAL. So before os.fork() every Spool's lock is taken
+# (waiting for a write under way in another thread: no connection is closed
+# mid-transaction) and its connection closed; after it the parent lets go
+# (its connection reopens at the next write) and the child makes fresh
+# locks, since threads of the parent that held them do not exist there.
+_FORK_HELD = []
+
+
+def _before_fork():
+    _SPOOLS_LOCK.acquire()
+    for spool in list(_SPOOLS):
+        spool._lock.acquire()
+        _FORK_HELD.append(spool)
+        db, spool._db = spool._db, None
+        if db is not None and spool._pid == os.getpid():
+            try:
+                db.close()
+            except sqlite3.Error:
+                # Not closed: never used again, and never closed by the
+                # child either.
+                _ABANDONED.append(db)
+        elif db is not None:
+            _ABANDONED.append(db)
+
+
+def _after_fork_in_parent():
+    while _FORK_HELD:
+        _FORK_HELD.pop()._lock.release()
+    _SPOOLS_LOCK.release()
+
+
+def _after_fork_in_child():
+    global _SPOOLS_LOCK
+    pid = os.getpid()
+    for spool in _FORK_HELD:
+        spool._lock = threading.Lock()
+        spool._db = None
+        spool._pid = pid
+    del _FORK_HELD[:]
+    _SPOOLS_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork,
+                        after_in_parent=_after_fork_in_parent,
+                        after_in_child=_after_fork_in_child)

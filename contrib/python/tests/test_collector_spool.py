@@ -378,23 +378,16 @@ class Lifetime(Base):
                 raise RuntimeError("x")
         self.assertIsNone(s._db)
 
-    @unittest.skipUnless(hasattr(os, "fork"), "no fork()")
-    def test_fork(self):
-        s = cs.Spool(self.path)
-        s.put("parent 1\n")
-        parent_db = s._db
+    def fork(self, child):
+        """Runs child() in a child process; returns what it returned (bytes)
+        once the child has exited with status 0."""
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:
-            # The child: its writes go through a connection of its own;
-            # the parent's is kept, never used nor closed.
             status = 1
             try:
                 os.close(r)
-                s.put("child 1\n")
-                ok = (s._db is not parent_db and parent_db in cs._ABANDONED)
-                s.close()
-                os.write(w, b"ok" if ok else b"shared")
+                os.write(w, child())
                 status = 0
             finally:
                 os._exit(status)
@@ -405,13 +398,54 @@ class Lifetime(Base):
         self.assertEqual(os.waitstatus_to_exitcode(status)
                          if hasattr(os, "waitstatus_to_exitcode")
                          else status >> 8, 0)
-        self.assertEqual(said, b"ok")
-        # The parent's connection goes on as before.
-        self.assertIs(s._db, parent_db)
+        return said
+
+    @unittest.skipUnless(hasattr(os, "fork"), "no fork()")
+    def test_fork(self):
+        # No connection is open across fork(): the parent's is closed
+        # before it, the child starts without one, and each opens its own
+        # at its next write. Every row of both is there at the end.
+        s = cs.Spool(self.path)
+        s.put("parent 1\n")
+
+        def child():
+            fresh = s._db is None
+            s.put("child 1\n")
+            s.close()
+            return b"ok" if fresh else b"inherited"
+        self.assertEqual(self.fork(child), b"ok")
+        self.assertIsNone(s._db)
         s.put("parent 2\n")
         s.close()
+        db = sqlite3.connect(self.path)
+        try:
+            self.assertEqual(db.execute("SELECT count(*) FROM inbox")
+                             .fetchone()[0], 3)
+        finally:
+            db.close()
         self.assertEqual([b for _, _, _, b in rows(self.path)],
                          ["parent 1\n", "child 1\n", "parent 2\n"])
+
+    @unittest.skipUnless(hasattr(os, "fork"), "no fork()")
+    def test_fork_waits_for_a_write(self):
+        # A write under way in another thread (its lock held) is let finish
+        # before the connection is closed for the fork; in the child the
+        # lock is a new one, free.
+        s = cs.Spool(self.path)
+        s._lock.acquire()
+        timer = threading.Timer(0.3, s._lock.release)
+        timer.start()
+        t0 = time.monotonic()
+        try:
+            said = self.fork(lambda: b"free" if s._lock.acquire(False)
+                             else b"held")
+        finally:
+            timer.join()
+        self.assertGreaterEqual(time.monotonic() - t0, 0.25)
+        self.assertEqual(said, b"free")
+        s.put("a 1\n")
+        s.close()
+        self.assertEqual(len(rows(self.path)), 1)
 
 
 class Imports(unittest.TestCase):
