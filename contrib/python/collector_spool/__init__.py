@@ -196,14 +196,19 @@ class Spool:
 
     Every write is one transaction taken with BEGIN IMMEDIATE and bound
     parameters. A Spool may be shared by threads (one write at a time) and
-    survives fork(): a child never uses the parent's connection but opens
-    its own. Usable as a context manager, which closes it.
+    survives fork(): no connection is open across it (os.fork closes them
+    first, after any write under way), and parent and child each reopen
+    their own at their next write. The path is made absolute here: a
+    chdir() later does not move the spool. Usable as a context manager,
+    which closes it.
     """
 
     def __init__(self, path=None, busy_timeout=5.0, synchronous="NORMAL"):
         if path is None:
             path = os.environ.get("COLLECTOR_SPOOL") or DEFAULT_PATH
-        self.path = os.fspath(path)
+        # Absolute now: the connection is reopened after a fork(), by which
+        # time the process may have changed its directory.
+        self.path = os.path.abspath(os.fspath(path))
         self.busy_timeout = float(busy_timeout)
         if self.busy_timeout < 0:
             raise ValueError("busy_timeout must not be negative")
@@ -270,8 +275,10 @@ class Spool:
                 "`collector-spool --spool %s put ...` once; this package "
                 "never creates it, so that a wrong path is an error"
                 % (self.path, self.path, self.path), self.path)
-        uri = ("file:" + urllib.parse.quote(os.path.abspath(self.path))
-               + "?mode=rw")
+        # "file://" and an empty authority: a path starting with "//"
+        # (which abspath keeps) would otherwise be read as one. quote()
+        # encodes "?", "#", "%" and spaces, which a URI path cannot hold.
+        uri = "file://" + urllib.parse.quote(self.path) + "?mode=rw"
         try:
             # isolation_level=None: BEGIN IMMEDIATE and COMMIT are ours.
             # check_same_thread=False: self._lock serialises the threads.

@@ -217,6 +217,41 @@ class Opening(unittest.TestCase):
         self.assertEqual(rows(path), [("j", None, "set", "a 1\n")])
         self.assertEqual(sorted(os.listdir(self.dir.name))[0], "a ?b#c%20d.db")
 
+    def test_path_starting_with_two_slashes(self):
+        # "//x" is a path (abspath keeps the two slashes), not a URI
+        # authority: the URI is file:////x.
+        path = "/" + os.path.join(self.dir.name, "spool.db")
+        self.assertTrue(path.startswith("//"))
+        make_spool(path)
+        with cs.Spool(path) as s:
+            self.assertEqual(s.path, path)
+            s.put("a 1\n", job="j")
+        self.assertEqual(rows(path), [("j", None, "set", "a 1\n")])
+
+    def test_relative_path_survives_chdir(self):
+        path = os.path.join(self.dir.name, "rel.db")
+        make_spool(path)
+        other = os.path.join(self.dir.name, "elsewhere")
+        os.mkdir(other)
+        make_spool(os.path.join(other, "rel.db"))
+        cwd = os.getcwd()
+        os.chdir(self.dir.name)
+        try:
+            s = cs.Spool("rel.db")
+            self.assertEqual(s.path, os.path.abspath("rel.db"))
+            os.chdir(other)
+            # The connection goes (as at a fork) and is opened again from
+            # a directory that has another rel.db.
+            cs._before_fork()
+            cs._after_fork_in_parent()
+            self.assertIsNone(s._db)
+            s.put("a 1\n", job="j")
+            s.close()
+        finally:
+            os.chdir(cwd)
+        self.assertEqual(rows(path), [("j", None, "set", "a 1\n")])
+        self.assertEqual(rows(os.path.join(other, "rel.db")), [])
+
     def test_file_without_tables(self):
         path = os.path.join(self.dir.name, "empty.db")
         open(path, "w").close()
