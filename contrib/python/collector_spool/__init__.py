@@ -28,6 +28,7 @@ import re
 import sqlite3
 import threading
 import urllib.parse
+import weakref
 
 __all__ = [
     "DEFAULT_PATH", "OPS", "Spool", "SpoolError", "NoSpoolError",
@@ -46,10 +47,17 @@ _METRIC = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
 _LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
-# Connections made before a fork() and left behind by the child. They are
-# kept referenced so that the child never closes them: SQLite's close of a
-# connection it did not open could checkpoint or remove the parent's WAL.
+# Connections that a child found open after a fork() that ran no hooks
+# (one made in C, not through os.fork). They are kept referenced so that the
+# child never closes them: SQLite's close of a connection it did not open
+# could checkpoint or remove the parent's WAL.
 _ABANDONED = []
+
+# Every live Spool, for the fork hooks at the end of this module. The lock
+# guards the set (a WeakSet must not change while it is iterated) and is
+# always taken before any Spool's own lock.
+_SPOOLS = weakref.WeakSet()
+_SPOOLS_LOCK = threading.Lock()
 
 
 class SpoolError(Exception):
@@ -109,7 +117,16 @@ def _labels_text(labels, where):
     pairs = []
     for name in sorted(labels):
         _check_label_name(name, where)
-        pairs.append('%s="%s"' % (name, escape_label_value(labels[name])))
+        value = str(labels[name])
+        # The spool refuses a row holding either anywhere (docs/spool.md,
+        # "What is checked when"); said here, the caller learns which
+        # label, rather than finding the row in `collector-spool rejected`.
+        if "\r" in value or "\0" in value:
+            raise ValueError("%s: the value of label %r holds a %s, which "
+                             "the spool refuses"
+                             % (where, name, "carriage return"
+                                if "\r" in value else "NUL byte"))
+        pairs.append('%s="%s"' % (name, escape_label_value(value)))
     return ",".join(pairs)
 
 
@@ -179,14 +196,19 @@ class Spool:
 
     Every write is one transaction taken with BEGIN IMMEDIATE and bound
     parameters. A Spool may be shared by threads (one write at a time) and
-    survives fork(): a child never uses the parent's connection but opens
-    its own. Usable as a context manager, which closes it.
+    survives fork(): no connection is open across it (os.fork closes them
+    first, after any write under way), and parent and child each reopen
+    their own at their next write. The path is made absolute here: a
+    chdir() later does not move the spool. Usable as a context manager,
+    which closes it.
     """
 
     def __init__(self, path=None, busy_timeout=5.0, synchronous="NORMAL"):
         if path is None:
             path = os.environ.get("COLLECTOR_SPOOL") or DEFAULT_PATH
-        self.path = os.fspath(path)
+        # Absolute now: the connection is reopened after a fork(), by which
+        # time the process may have changed its directory.
+        self.path = os.path.abspath(os.fspath(path))
         self.busy_timeout = float(busy_timeout)
         if self.busy_timeout < 0:
             raise ValueError("busy_timeout must not be negative")
@@ -199,6 +221,10 @@ class Spool:
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._closed = False
+        # Known to the fork hooks before a connection exists, so that none
+        # is ever open unknown to them.
+        with _SPOOLS_LOCK:
+            _SPOOLS.add(self)
         # Opened now, so that a wrong path is an error here, not at the
         # first write.
         with self._locked():
@@ -226,8 +252,9 @@ class Spool:
                 self._db = None
 
     def _locked(self):
-        # After fork() a lock that another thread of the parent held stays
-        # held in the child: the child takes a new one.
+        # The fork hooks do this for os.fork(). This is for a fork() that
+        # ran them not (made in C): a lock that another thread of the
+        # parent held stays held in the child, which takes a new one.
         if self._pid != os.getpid():
             self._lock = threading.Lock()
             if self._db is not None:
@@ -248,8 +275,10 @@ class Spool:
                 "`collector-spool --spool %s put ...` once; this package "
                 "never creates it, so that a wrong path is an error"
                 % (self.path, self.path, self.path), self.path)
-        uri = ("file:" + urllib.parse.quote(os.path.abspath(self.path))
-               + "?mode=rw")
+        # "file://" and an empty authority: a path starting with "//"
+        # (which abspath keeps) would otherwise be read as one. quote()
+        # encodes "?", "#", "%" and spaces, which a URI path cannot hold.
+        uri = "file://" + urllib.parse.quote(self.path) + "?mode=rw"
         try:
             # isolation_level=None: BEGIN IMMEDIATE and COMMIT are ours.
             # check_same_thread=False: self._lock serialises the threads.
@@ -283,31 +312,51 @@ class Spool:
                 for job, grouping, op, body in rows]
         with self._locked():
             db = self._connection()
+            if db.in_transaction:
+                # Left open by a failure we could not roll back from, or by
+                # a use of the connection outside this class: BEGIN would
+                # fail, and the lock would be held until then.
+                self._rollback(db)
+                db = self._connection()
+            committing = False
+            # One try from BEGIN to COMMIT, for any exception at all
+            # (KeyboardInterrupt too): the connection never stays inside a
+            # transaction, which would hold the spool's write lock and
+            # block every other writer and the agent's fold.
             try:
                 db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as e:
-                raise self._error(e) from e
-            try:
                 db.executemany(_INSERT, rows)
-            except BaseException as e:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                if isinstance(e, sqlite3.Error):
-                    raise self._error(e) from e
-                raise
-            try:
+                committing = True
                 db.execute("COMMIT")
-            except sqlite3.Error as e:
+            except BaseException as e:
                 # A COMMIT that leaves the transaction open (the lock)
                 # wrote nothing; one that ended it may have written.
+                unknown = committing and not db.in_transaction
                 if db.in_transaction:
-                    db.execute("ROLLBACK")
-                    raise self._error(e) from e
-                raise OutcomeUnknownError(
-                    "%s: outcome unknown: the commit failed (%s) and the "
-                    "rows may or may not have been written; check before "
-                    "writing an add or observe row again" % (self.path, e),
-                    self.path) from e
+                    self._rollback(db)
+                if not isinstance(e, sqlite3.Error):
+                    raise
+                if unknown:
+                    raise OutcomeUnknownError(
+                        "%s: outcome unknown: the commit failed (%s) and the "
+                        "rows may or may not have been written; check before "
+                        "writing an add or observe row again"
+                        % (self.path, e), self.path) from e
+                raise self._error(e) from e
+
+    def _rollback(self, db):
+        # Called with self._lock held. A ROLLBACK that fails is not
+        # raised (the caller's exception is the one that matters): the
+        # connection is closed instead, which ends its transaction, and
+        # the next write opens another.
+        try:
+            db.execute("ROLLBACK")
+        except BaseException:
+            self._db = None
+            try:
+                db.close()
+            except BaseException:
+                pass
 
     def put(self, body, job=None, grouping=None, op="set"):
         """Writes one row. body: exposition-format lines (str or UTF-8
@@ -406,3 +455,55 @@ def delete_from_spool(spool, job, grouping_key=None, timeout=None):
     """As prometheus_client's delete_from_gateway: the group is dropped and
     the agent DELETEs it at the gateway (a delete row)."""
     _spool_row(spool, timeout, job, grouping_key, "delete", "")
+
+
+# fork(): SQLite must not have a connection open across it. The child
+# inherits the parent's POSIX lock records, which SQLite keeps one per file
+# and process: a connection the child opens may believe it holds locks it
+# does not, and its commits can be lost when another process checkpoints
+# and removes the WAL. So before os.fork() every Spool's lock is taken
+# (waiting for a write under way in another thread: no connection is closed
+# mid-transaction) and its connection closed; after it the parent lets go
+# (its connection reopens at the next write) and the child makes fresh
+# locks, since threads of the parent that held them do not exist there.
+_FORK_HELD = []
+
+
+def _before_fork():
+    _SPOOLS_LOCK.acquire()
+    for spool in list(_SPOOLS):
+        spool._lock.acquire()
+        _FORK_HELD.append(spool)
+        db, spool._db = spool._db, None
+        if db is not None and spool._pid == os.getpid():
+            try:
+                db.close()
+            except sqlite3.Error:
+                # Not closed: never used again, and never closed by the
+                # child either.
+                _ABANDONED.append(db)
+        elif db is not None:
+            _ABANDONED.append(db)
+
+
+def _after_fork_in_parent():
+    while _FORK_HELD:
+        _FORK_HELD.pop()._lock.release()
+    _SPOOLS_LOCK.release()
+
+
+def _after_fork_in_child():
+    global _SPOOLS_LOCK
+    pid = os.getpid()
+    for spool in _FORK_HELD:
+        spool._lock = threading.Lock()
+        spool._db = None
+        spool._pid = pid
+    del _FORK_HELD[:]
+    _SPOOLS_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork,
+                        after_in_parent=_after_fork_in_parent,
+                        after_in_child=_after_fork_in_child)

@@ -74,6 +74,27 @@ class Grouping(unittest.TestCase):
         self.assertEqual(cs.escape_label_value('\\"\n'), '\\\\\\"\\n')
         self.assertEqual(cs.escape_label_value("é/ x"), "é/ x")
 
+    def test_carriage_return_and_nul_refused(self):
+        # The spool refuses a row holding either; the caller learns which
+        # label at once, and nothing is written.
+        for value in ("a\rb", "a\r\nb", "a\0b"):
+            with self.assertRaises(ValueError, msg=repr(value)) as cm:
+                cs.grouping_text({"ok": "x", "host": value})
+            self.assertIn("'host'", str(cm.exception))
+            self.assertIn("grouping", str(cm.exception))
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "spool.db")
+            make_spool(path)
+            with cs.Spool(path) as s:
+                with self.assertRaises(ValueError) as cm:
+                    s.add("x_total", job="j", grouping={"host": "db\r1"})
+                self.assertIn("carriage return", str(cm.exception))
+                with self.assertRaises(ValueError) as cm:
+                    s.set("x", 1, {"path": "a\0"})
+                self.assertIn("'path'", str(cm.exception))
+                self.assertIn("NUL", str(cm.exception))
+            self.assertEqual(rows(path), [])
+
     def test_refused_names(self):
         for g in ({"job": "x"}, {"1a": "x"}, {"a-b": "x"}, {"__a": "x"},
                   {"": "x"}):
@@ -196,6 +217,41 @@ class Opening(unittest.TestCase):
         self.assertEqual(rows(path), [("j", None, "set", "a 1\n")])
         self.assertEqual(sorted(os.listdir(self.dir.name))[0], "a ?b#c%20d.db")
 
+    def test_path_starting_with_two_slashes(self):
+        # "//x" is a path (abspath keeps the two slashes), not a URI
+        # authority: the URI is file:////x.
+        path = "/" + os.path.join(self.dir.name, "spool.db")
+        self.assertTrue(path.startswith("//"))
+        make_spool(path)
+        with cs.Spool(path) as s:
+            self.assertEqual(s.path, path)
+            s.put("a 1\n", job="j")
+        self.assertEqual(rows(path), [("j", None, "set", "a 1\n")])
+
+    def test_relative_path_survives_chdir(self):
+        path = os.path.join(self.dir.name, "rel.db")
+        make_spool(path)
+        other = os.path.join(self.dir.name, "elsewhere")
+        os.mkdir(other)
+        make_spool(os.path.join(other, "rel.db"))
+        cwd = os.getcwd()
+        os.chdir(self.dir.name)
+        try:
+            s = cs.Spool("rel.db")
+            self.assertEqual(s.path, os.path.abspath("rel.db"))
+            os.chdir(other)
+            # The connection goes (as at a fork) and is opened again from
+            # a directory that has another rel.db.
+            cs._before_fork()
+            cs._after_fork_in_parent()
+            self.assertIsNone(s._db)
+            s.put("a 1\n", job="j")
+            s.close()
+        finally:
+            os.chdir(cwd)
+        self.assertEqual(rows(path), [("j", None, "set", "a 1\n")])
+        self.assertEqual(rows(os.path.join(other, "rel.db")), [])
+
     def test_file_without_tables(self):
         path = os.path.join(self.dir.name, "empty.db")
         open(path, "w").close()
@@ -245,6 +301,85 @@ class Locking(Base):
             other.close()
         self.assertEqual(len(rows(self.path)), 1)
 
+    def test_interrupted_write_leaves_no_transaction(self):
+        # An exception of any kind between BEGIN and COMMIT (here a
+        # KeyboardInterrupt right after BEGIN) must not leave the write
+        # lock held: another connection takes it at once.
+        class Interrupted:
+            def __init__(self, db):
+                self.db = db
+
+            def __getattr__(self, name):
+                return getattr(self.db, name)
+
+            def execute(self, sql, *args):
+                cur = self.db.execute(sql, *args)
+                if sql.startswith("BEGIN"):
+                    raise KeyboardInterrupt
+                return cur
+
+        with cs.Spool(self.path) as s:
+            real = s._db
+            s._db = Interrupted(real)
+            with self.assertRaises(KeyboardInterrupt):
+                s.put("a 1\n")
+            self.assertFalse(real.in_transaction)
+            other = sqlite3.connect(self.path, isolation_level=None,
+                                    timeout=0)
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                other.execute("ROLLBACK")
+            finally:
+                other.close()
+            s._db = real
+            s.put("b 1\n")
+        self.assertEqual(rows(self.path), [(None, None, "set", "b 1\n")])
+
+    def test_failing_rollback_closes_the_connection(self):
+        class NoRollback:
+            def __init__(self, db):
+                self.db = db
+                self.closed = False
+
+            def __getattr__(self, name):
+                return getattr(self.db, name)
+
+            def execute(self, sql, *args):
+                if sql == "ROLLBACK":
+                    raise sqlite3.OperationalError("disk I/O error")
+                return self.db.execute(sql, *args)
+
+            def executemany(self, sql, *args):
+                raise KeyboardInterrupt
+
+            def close(self):
+                self.closed = True
+                self.db.close()
+
+        with cs.Spool(self.path) as s:
+            bad = s._db = NoRollback(s._db)
+            with self.assertRaises(KeyboardInterrupt):
+                s.put("a 1\n")
+            self.assertTrue(bad.closed)
+            self.assertIsNone(s._db)
+            other = sqlite3.connect(self.path, isolation_level=None,
+                                    timeout=0)
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                other.execute("ROLLBACK")
+            finally:
+                other.close()
+            s.put("b 1\n")       # a new connection
+        self.assertEqual(rows(self.path), [(None, None, "set", "b 1\n")])
+
+    def test_transaction_left_open_is_rolled_back(self):
+        with cs.Spool(self.path) as s:
+            s._db.execute("BEGIN")
+            s._db.execute("INSERT INTO inbox(body) VALUES ('stray')")
+            s.put("a 1\n")
+            self.assertFalse(s._db.in_transaction)
+        self.assertEqual(rows(self.path), [(None, None, "set", "a 1\n")])
+
     def test_threads_share_one_spool(self):
         with cs.Spool(self.path) as s:
             def work(n):
@@ -278,23 +413,16 @@ class Lifetime(Base):
                 raise RuntimeError("x")
         self.assertIsNone(s._db)
 
-    @unittest.skipUnless(hasattr(os, "fork"), "no fork()")
-    def test_fork(self):
-        s = cs.Spool(self.path)
-        s.put("parent 1\n")
-        parent_db = s._db
+    def fork(self, child):
+        """Runs child() in a child process; returns what it returned (bytes)
+        once the child has exited with status 0."""
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:
-            # The child: its writes go through a connection of its own;
-            # the parent's is kept, never used nor closed.
             status = 1
             try:
                 os.close(r)
-                s.put("child 1\n")
-                ok = (s._db is not parent_db and parent_db in cs._ABANDONED)
-                s.close()
-                os.write(w, b"ok" if ok else b"shared")
+                os.write(w, child())
                 status = 0
             finally:
                 os._exit(status)
@@ -305,13 +433,54 @@ class Lifetime(Base):
         self.assertEqual(os.waitstatus_to_exitcode(status)
                          if hasattr(os, "waitstatus_to_exitcode")
                          else status >> 8, 0)
-        self.assertEqual(said, b"ok")
-        # The parent's connection goes on as before.
-        self.assertIs(s._db, parent_db)
+        return said
+
+    @unittest.skipUnless(hasattr(os, "fork"), "no fork()")
+    def test_fork(self):
+        # No connection is open across fork(): the parent's is closed
+        # before it, the child starts without one, and each opens its own
+        # at its next write. Every row of both is there at the end.
+        s = cs.Spool(self.path)
+        s.put("parent 1\n")
+
+        def child():
+            fresh = s._db is None
+            s.put("child 1\n")
+            s.close()
+            return b"ok" if fresh else b"inherited"
+        self.assertEqual(self.fork(child), b"ok")
+        self.assertIsNone(s._db)
         s.put("parent 2\n")
         s.close()
+        db = sqlite3.connect(self.path)
+        try:
+            self.assertEqual(db.execute("SELECT count(*) FROM inbox")
+                             .fetchone()[0], 3)
+        finally:
+            db.close()
         self.assertEqual([b for _, _, _, b in rows(self.path)],
                          ["parent 1\n", "child 1\n", "parent 2\n"])
+
+    @unittest.skipUnless(hasattr(os, "fork"), "no fork()")
+    def test_fork_waits_for_a_write(self):
+        # A write under way in another thread (its lock held) is let finish
+        # before the connection is closed for the fork; in the child the
+        # lock is a new one, free.
+        s = cs.Spool(self.path)
+        s._lock.acquire()
+        timer = threading.Timer(0.3, s._lock.release)
+        timer.start()
+        t0 = time.monotonic()
+        try:
+            said = self.fork(lambda: b"free" if s._lock.acquire(False)
+                             else b"held")
+        finally:
+            timer.join()
+        self.assertGreaterEqual(time.monotonic() - t0, 0.25)
+        self.assertEqual(said, b"free")
+        s.put("a 1\n")
+        s.close()
+        self.assertEqual(len(rows(self.path)), 1)
 
 
 class Imports(unittest.TestCase):
