@@ -248,6 +248,12 @@ is "$RC:$(printf '%s' "$OUT" | notime)" "0:# group job=app grouping=instance=\"h
 # TYPE collector_agent_up gauge
 collector_agent_up 5
 x 1" "show: a collector_agent_* family is said to be the agent's"
+# A cursor reads a group dropped since the listing as version 0, and show
+# leaves it out; a group that is there at version 0 is still shown.
+sqlite3 "$OWN" "UPDATE groups SET version = 0 WHERE job = 'app'"
+run --spool "$OWN" show --job app
+is "$RC:$(printf '%s\n' "$OUT" | sed -n 2p | notime)" "0:# last written TIME, version 0" \
+	"show: a group still there at version 0 is shown"
 if [ -w /dev/full ]; then
 	"$CS" --spool "$OWN" show --json >/dev/full 2>"$T/err"; RC=$?
 	is "$RC:$(cat "$T/err")" "74:collector-spool: writing standard output: No space left on device" \
