@@ -800,6 +800,11 @@ cmd_rejected(const char *path, int argc, char **argv)
 
 /* --- show ---------------------------------------------------------------- */
 
+/* The names of the agent's own metrics (agent/selfm.c, selfm_owns()): in
+ * its default group the agent pushes its own families, not rows of these
+ * names, and its /metrics never serves them from the spool. */
+#define AGENT_PREFIX "collector_agent_"
+
 /* A group that show lists: copied out of spool_groups_each(). */
 struct show_group {
 	int64_t id, version, pushed_version, last_row_ms;
@@ -1034,10 +1039,27 @@ show_head(const struct show_group *g, int64_t version, int json)
 		    "gateway at its next round\n");
 }
 
+/* Is the listed group g still in the spool (same id, job and grouping)? */
+struct still_ctx {
+	const struct show_group *g;
+	int found;
+};
+
+static int
+still_there(const spool_group *x, void *arg)
+{
+	struct still_ctx *c = arg;
+
+	if (x->id == c->g->id && strcmp(x->job, c->g->job) == 0 &&
+	    strcmp(x->grouping, c->g->grouping) == 0)
+		c->found = 1;
+	return c->found;
+}
+
 /* Writes one group's state from a cursor: its snapshot, one read
- * transaction. */
+ * transaction; after a separator when *shown, which it counts. */
 static spool_err
-show_group(spool_t *s, const struct show_group *g, int json)
+show_group(spool_t *s, const struct show_group *g, int json, size_t *shown)
 {
 	const spool_family *f;
 	const spool_sample *x;
@@ -1049,6 +1071,25 @@ show_group(spool_t *s, const struct show_group *g, int json)
 
 	if ((e = spool_cursor_open(s, g->id, &c, &version)) != SPOOL_OK)
 		return e;
+	/* A group's version never goes down while it exists, and a cursor
+	 * reads a group that is gone as version 0: one dropped since the
+	 * listing (the agent's delete, an expiry) is not shown. Version 0
+	 * is also that of a group only a delete request made, so then the
+	 * listing is asked again. */
+	if (version == 0 || version < g->version) {
+		struct still_ctx sc = { g, 0 };
+
+		spool_cursor_close(c);
+		if ((e = spool_groups_each(s, still_there, &sc)) != SPOOL_OK)
+			return e;
+		if (!sc.found)
+			return SPOOL_OK;
+		if ((e = spool_cursor_open(s, g->id, &c, &version)) !=
+		    SPOOL_OK)
+			return e;
+	}
+	if ((*shown)++)
+		printf(json ? "," : "\n");
 	show_head(g, version, json);
 	while ((e = spool_cursor_next(c, &f, &x, &fresh)) == SPOOL_OK &&
 	    x != NULL) {
@@ -1065,6 +1106,12 @@ show_group(spool_t *s, const struct show_group *g, int json)
 			printf(",\"series\":[");
 			ns = 0;
 		} else if (fresh) {
+			if (strncmp(f->name, AGENT_PREFIX,
+			    sizeof(AGENT_PREFIX) - 1) == 0)
+				printf("# %s: a name of the agent's own; not "
+				    "pushed as written in the agent's default "
+				    "group (its configured job and instance), "
+				    "nor served on /metrics\n", f->name);
 			if (f->help != NULL)
 				printf("# HELP %s %s\n", f->name, f->help);
 			if (f->typed || (f->type && strcmp(f->type, "untyped")))
@@ -1098,7 +1145,8 @@ cmd_show(const char *path, int argc, char **argv)
 	spool_stats st;
 	spool_t *s = NULL;
 	spool_err e;
-	int ch, json = 0, rc;
+	size_t shown = 0;
+	int ch, json = 0, rc, moved = 0;
 
 	memset(&c, 0, sizeof(c));
 	optind = 1;
@@ -1147,15 +1195,17 @@ cmd_show(const char *path, int argc, char **argv)
 		    st.pending_rows == 1 ? "" : "s");
 	if (e == SPOOL_OK && json)
 		printf("[");
-	else if (e == SPOOL_OK && c.n == 0)
-		printf("# no groups%s\n", c.job || c.grouping ? " match" : "");
-	for (size_t i = 0; e == SPOOL_OK && i < c.n; i++) {
-		if (i)
-			printf(json ? "," : "\n");
-		e = show_group(s, &c.g[i], json);
-	}
+	for (size_t i = 0; e == SPOOL_OK && i < c.n; i++)
+		e = show_group(s, &c.g[i], json, &shown);
+	/* Read as it was (no -wal), the file may have been checkpointed
+	 * under these reads by a writer since: then it is an error. */
+	if (e == SPOOL_OK && (e = spool_moved(s, &moved)) == SPOOL_OK &&
+	    moved)
+		e = SPOOL_EIO;
 	if (e == SPOOL_OK && json)
 		printf("]\n");
+	else if (e == SPOOL_OK && shown == 0)
+		printf("# no groups%s\n", c.job || c.grouping ? " match" : "");
 	rc = e ? fail(e, e == SPOOL_ENOMEM && c.oom ? NULL : spool_errmsg(s)) :
 	    EX_OK;
 	spool_close(s);
@@ -1166,7 +1216,10 @@ cmd_show(const char *path, int argc, char **argv)
 	}
 	free(c.g);
 	free(canon);
-	if (rc == EX_OK && fflush(stdout) != 0) {
+	/* Streamed, so that memory stays flat for big groups: what failed
+	 * partway (a write included: its error sticks to stdout) exits
+	 * non-zero, and what stdout holds then is not whole. */
+	if (rc == EX_OK && (fflush(stdout) != 0 || ferror(stdout))) {
 		perror("collector-spool: writing standard output");
 		return EX_IOERR;
 	}

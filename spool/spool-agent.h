@@ -33,9 +33,15 @@
  *     -shm is opened read-only (SQLite's readonly_shm) and nothing is
  *     created;
  *   - with no -wal, everything is in the file: it is read as an immutable
- *     file (no locks, no WAL), a snapshot of the moment. (A writer that
- *     starts and checkpoints during that read could make it fail: run it
- *     again.)
+ *     file (no locks, no WAL), a snapshot of the moment. A -wal that a
+ *     writer makes while this opens is looked for again once the header is
+ *     read: then the spool is opened the -wal's way instead (SPOOL_EBUSY,
+ *     "run it again", when writers come and go through three tries). One
+ *     made later, during the caller's reads, could see the file
+ *     checkpointed under them: spool_moved() then sets *moved, with a
+ *     message to run it again, so a reader calls it after its reads.
+ * The -wal and -shm are looked for beside the file a symbolic link points
+ * to, where SQLite keeps them; messages name the path as given.
  * Errors: a missing file or one that is not a spool yet (an empty file, a
  * writer's own inbox: SPOOL_ENOTSPOOL, since only a writer can make it
  * one); a file, -wal or -shm this user cannot read, or a -wal without its
@@ -60,8 +66,9 @@ spool_err spool_set_cache(spool_t *s, int kib) SPOOL_WUR;
 /*
  * Is the file at the handle's path still the one it opened? *moved is 1
  * after the file was deleted, renamed or replaced (a long-running reader
- * would otherwise go on with the unlinked file, unseen by writers); then
- * spool_errmsg() says so and what to do.
+ * would otherwise go on with the unlinked file, unseen by writers), or
+ * when a -wal appeared beside one spool_open_readonly() read as immutable;
+ * then spool_errmsg() says so and what to do.
  */
 spool_err spool_moved(spool_t *s, int *moved) SPOOL_WUR;
 

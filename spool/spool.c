@@ -199,6 +199,8 @@ spool_errmsg(const spool_t *s)
 	return s->errmsg[0] ? s->errmsg : "no error";
 }
 
+static int wal_appeared(spool_t *s);
+
 spool_err
 spool_moved(spool_t *s, int *moved)
 {
@@ -214,6 +216,13 @@ spool_moved(spool_t *s, int *moved)
 		(void)spool_seterr(s, SPOOL_EIO, "spool %s was deleted, "
 		    "renamed or replaced while open: what is written there now "
 		    "is not seen by this process; restart it", s->path);
+	} else if (wal_appeared(s)) {
+		/* A read-only handle read the file as it was (no -wal): a
+		 * writer since may have checkpointed into it mid-read. */
+		*moved = 1;
+		(void)spool_seterr(s, SPOOL_EIO, "spool %s: a writer started "
+		    "while it was read as it was (it had no -wal): what was "
+		    "read may be out of date or mixed; run it again", s->path);
 	}
 	return SPOOL_OK;
 }
@@ -692,19 +701,21 @@ spool_open(const char *path, const spool_options *o, spool_t **out,
 /*
  * The read-only open (spool-agent.h). The path goes to SQLite as a URI, so
  * that it can carry mode=ro with readonly_shm or immutable; every byte but
- * the unreserved ones and '/' is percent-encoded. Returns 0, or -1 when it
- * does not fit in cap bytes.
+ * the unreserved ones and '/' is percent-encoded. An absolute path follows
+ * "file://" and an empty authority: "file:" and a path starting with "//"
+ * would read as an authority ("file://var/x" is refused), so "//x" becomes
+ * "file:////x". Returns 0, or -1 when it does not fit in cap bytes.
  */
 static int
 uri_of(char *out, size_t cap, const char *path, const char *params)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
+	const char *head = path[0] == '/' ? "file://" : "file:";
+	size_t o = strlen(head);
 
-	if (cap < 6)
+	if (cap < o + 1)
 		return -1;
-	memcpy(out, "file:", 5);
-	o = 5;
+	memcpy(out, head, o);
 	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
 		if (o + 4 > cap)
 			return -1;
@@ -736,38 +747,28 @@ ro_refused(spool_t *s, spool_err e, const char *doing)
 	    sqlite3_errmsg(s->db), doing);
 }
 
+/*
+ * One try of the read-only open of real (the spool's resolved path: SQLite
+ * follows a symbolic link and keeps the -wal and -shm beside its target,
+ * so that is where they are looked for). *immutable says which way it was
+ * opened; *st is the file's stat.
+ */
 static spool_err
-setup_ro(spool_t *s)
+open_ro(spool_t *s, const char *real, int *immutable, struct stat *st)
 {
 	static const char *const sfx[] = { "-wal", "-shm" };
 	char side[2][4096], *uri;
 	int has[2], rc;
 	int64_t version = 0;
-	struct stat st;
 	spool_err e;
 	size_t cap;
 
-	if (stat(s->path, &st) != 0)
-		return spool_seterr(s, SPOOL_ENOTSPOOL, "no spool at %s (%s): "
-		    "check the path; a spool is created by the agent or by the "
-		    "first put", s->path, strerror(errno));
-	if (S_ISDIR(st.st_mode))
-		return spool_seterr(s, SPOOL_ECREATE, "spool %s is a "
-		    "directory: give the path of a file", s->path);
-	if (!S_ISREG(st.st_mode))
-		return spool_seterr(s, SPOOL_ENOTSPOOL, "spool %s is not a "
-		    "regular file; it is left untouched: point "
-		    "--spool/COLLECTOR_SPOOL at another path", s->path);
-	if (access(s->path, R_OK) != 0)
-		return spool_seterr(s, SPOOL_ECREATE, "spool %s is not readable "
-		    "(%s): fix its owner or mode, or run as a user in its group",
-		    s->path, strerror(errno));
 	for (size_t i = 0; i < 2; i++) {
-		if ((size_t)snprintf(side[i], sizeof(side[i]), "%s%s", s->path,
+		if ((size_t)snprintf(side[i], sizeof(side[i]), "%s%s", real,
 		    sfx[i]) >= sizeof(side[i]))
 			return spool_seterr(s, SPOOL_EINVAL, "spool path too "
 			    "long: %s", s->path);
-		has[i] = stat(side[i], &st) == 0;
+		has[i] = stat(side[i], st) == 0;
 		if (has[i] && access(side[i], R_OK) != 0)
 			return spool_seterr(s, SPOOL_ECREATE, "spool %s: its "
 			    "%s file %s is not readable (%s): a reader needs "
@@ -784,10 +785,15 @@ setup_ro(spool_t *s)
 		    "not create one: run it again while the agent runs, or after "
 		    "a put (either makes the -shm), or as a user who can write "
 		    "the spool", s->path);
-	cap = 3 * strlen(s->path) + 64;
+	if (stat(real, st) != 0)
+		return spool_seterr(s, SPOOL_ENOTSPOOL, "no spool at %s (%s): "
+		    "check the path; a spool is created by the agent or by the "
+		    "first put", s->path, strerror(errno));
+	*immutable = !has[0];
+	cap = 3 * strlen(real) + 64;
 	if ((uri = malloc(cap)) == NULL)
 		return spool_seterr(s, SPOOL_ENOMEM, "out of memory");
-	rc = uri_of(uri, cap, s->path, has[0] ? "?mode=ro&readonly_shm=1" :
+	rc = uri_of(uri, cap, real, has[0] ? "?mode=ro&readonly_shm=1" :
 	    "?mode=ro&immutable=1");
 	if (rc == 0)
 		rc = sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY |
@@ -820,10 +826,73 @@ setup_ro(spool_t *s)
 		    "yet (%s); it was left untouched: this user cannot write "
 		    "it, so cannot make it one; the agent does at its start, as "
 		    "does a put by a user who can write it", s->path,
-		    st.st_size == 0 ? "an empty file" : "no tables but a "
+		    st->st_size == 0 ? "an empty file" : "no tables but a "
 		    "writer's inbox");
 	}
 	return SPOOL_OK;
+}
+
+/* Is there a -wal beside an immutable handle's file? A writer started
+ * after the open: it may checkpoint into the file under the reader. */
+static int
+wal_appeared(spool_t *s)
+{
+	sqlite3_filename f;
+	struct stat st;
+
+	if (s->db == NULL || (f = sqlite3_db_filename(s->db, "main")) == NULL
+	    || !sqlite3_uri_boolean(f, "immutable", 0))
+		return 0;
+	return stat(sqlite3_filename_wal(f), &st) == 0;
+}
+
+static spool_err
+setup_ro(spool_t *s)
+{
+	struct stat st;
+	spool_err e;
+	char *real;
+	int immutable = 0;
+
+	if (stat(s->path, &st) != 0)
+		return spool_seterr(s, SPOOL_ENOTSPOOL, "no spool at %s (%s): "
+		    "check the path; a spool is created by the agent or by the "
+		    "first put", s->path, strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return spool_seterr(s, SPOOL_ECREATE, "spool %s is a "
+		    "directory: give the path of a file", s->path);
+	if (!S_ISREG(st.st_mode))
+		return spool_seterr(s, SPOOL_ENOTSPOOL, "spool %s is not a "
+		    "regular file; it is left untouched: point "
+		    "--spool/COLLECTOR_SPOOL at another path", s->path);
+	if (access(s->path, R_OK) != 0)
+		return spool_seterr(s, SPOOL_ECREATE, "spool %s is not readable "
+		    "(%s): fix its owner or mode, or run as a user in its group",
+		    s->path, strerror(errno));
+	if ((real = realpath(s->path, NULL)) == NULL)
+		return spool_seterr(s, errno == ENOMEM ? SPOOL_ENOMEM :
+		    SPOOL_ECREATE, "spool %s: its path cannot be resolved (%s)",
+		    s->path, strerror(errno));
+	/* A writer may make a -wal between the look for one and the read of
+	 * the header: opened immutable, the file could then be checkpointed
+	 * under this reader. Looked for again after the header; when it is
+	 * there, the spool is opened again the -wal's way. Twice is plenty:
+	 * a -wal stays until the last writer closes. */
+	for (int tries = 0;; tries++) {
+		e = open_ro(s, real, &immutable, &st);
+		if (e != SPOOL_OK || !wal_appeared(s))
+			break;
+		sqlite3_close(s->db);
+		s->db = NULL;
+		if (tries == 2) {
+			e = spool_seterr(s, SPOOL_EBUSY, "spool %s: writers "
+			    "started and stopped while it was being opened: "
+			    "run it again", s->path);
+			break;
+		}
+	}
+	free(real);
+	return e;
 }
 
 spool_err

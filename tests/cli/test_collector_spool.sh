@@ -231,6 +231,37 @@ is "$(printf '%s' "$OUT" | json '[(f["name"], f["type"], f["help"], [(x["name"],
 is "$(printf '%s' "$OUT" | json '([(b["le"], b["count"]) for b in d[0]["families"][0]["series"][0]["buckets"]][-4:], d[0]["families"][0]["series"][0]["sum"], d[0]["families"][0]["series"][0]["count"])')" \
 	"([('2.5', '1'), ('5', '1'), ('10', '2'), ('+Inf', '2')], '7.3', '2')" "show --json: an observed histogram's cumulative buckets, sum and count"
 
+# The agent's own names (collector_agent_*) written by a user: show says
+# they are the agent's (agent/selfm.c), not pushed as written in its
+# default group. An error partway (here a full standard output, past
+# stdio's buffer) exits non-zero, never 0 with a cut JSON.
+OWN="$T/own.db"
+"$CS" --spool "$OWN" put --job app --grouping 'instance="h"' '# TYPE collector_agent_up gauge' \
+	'collector_agent_up 5' 'x 1'
+seq 3000 | sed 's/.*/big{i="&"} 1/' | "$CS" --spool "$OWN" put --job big
+"$FOLD" "$OWN" >/dev/null
+run --spool "$OWN" show --job app
+is "$RC:$(printf '%s' "$OUT" | notime)" "0:# group job=app grouping=instance=\"h\"
+# last written TIME, version 1
+# never pushed
+# collector_agent_up: a name of the agent's own; not pushed as written in the agent's default group (its configured job and instance), nor served on /metrics
+# TYPE collector_agent_up gauge
+collector_agent_up 5
+x 1" "show: a collector_agent_* family is said to be the agent's"
+# A cursor reads a group dropped since the listing as version 0, and show
+# leaves it out; a group that is there at version 0 is still shown.
+sqlite3 "$OWN" "UPDATE groups SET version = 0 WHERE job = 'app'"
+run --spool "$OWN" show --job app
+is "$RC:$(printf '%s\n' "$OUT" | sed -n 2p | notime)" "0:# last written TIME, version 0" \
+	"show: a group still there at version 0 is shown"
+if [ -w /dev/full ]; then
+	"$CS" --spool "$OWN" show --json >/dev/full 2>"$T/err"; RC=$?
+	is "$RC:$(cat "$T/err")" "74:collector-spool: writing standard output: No space left on device" \
+		"show --json to a full output: 74, said on standard error"
+else
+	tap_skip "show --json to a full output: no /dev/full"
+fi
+
 # What show prints is what the agent pushes: the body of its PUT, byte
 # for byte, after the header comments.
 AGENT="$B/collector-agent"
@@ -377,6 +408,17 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	is "$RC:$(printf '%s' "$OUT" | json '(d["pending_rows"], d["groups"])')" "0:(1, 1)" "read-only user: stats works (rows in the -wal seen)"
 	nob "$CS" --spool "$M" show
 	is "$RC:$(printf '%s' "$OUT" | grep -v '^# ')" "0:m 1" "read-only user: show works"
+	# A symbolic link to the spool: SQLite keeps the -wal and -shm beside
+	# the target, so they are looked for there (beside the link, none: the
+	# row in the -wal would be missed). A path that starts with "//" is a
+	# path, not a URI's authority.
+	ln -s "$M" "$T/link.db"
+	nob "$CS" --spool "$T/link.db" stats --json
+	is "$RC:$(printf '%s' "$OUT" | json '(d["pending_rows"], d["groups"])')" "0:(1, 1)" \
+		"read-only user, symlinked spool: the row in the target's -wal seen"
+	nob "$CS" --spool "/$M" stats --json
+	is "$RC:$(printf '%s' "$OUT" | json '(d["pending_rows"], d["groups"])'):$ERR" "0:(1, 1):" \
+		"read-only user, a path starting with //: read"
 	nob "$CS" --spool "$M" rejected
 	is "$RC:$OUT" "0:no rejected rows" "read-only user: rejected works"
 	nob "$CS" --spool "$M" rejected --clear
@@ -395,6 +437,9 @@ collector-spool: rejected --clear removes rows, so it needs write access to the 
 	nob "$CS" --spool "$M" stats --json
 	is "$RC:$(printf '%s' "$OUT" | json 'd["pending_rows"]')" "0:1" "read-only user, no -wal: stats works"
 	is "$(listing "$T/mon")" "$before" "read-only user, no -wal, writable directory: no -wal or -shm created"
+	nob "$CS" --spool "/$T/link.db" show
+	is "$RC:$(printf '%s' "$OUT" | grep -v '^# ')" "0:m 1" "read-only user, no -wal, via // and a symlink: show works"
+	is "$(listing "$T/mon")" "$before" "read-only user, no -wal, via a symlink: nothing created beside the target"
 	chmod 0755 "$T/mon"
 	# A -wal without its -shm, or files the reader may not read: what is
 	# missing is said.
@@ -417,7 +462,8 @@ collector-spool: rejected --clear removes rows, so it needs write access to the 
 	is "$(stat -c %s "$T/mon/empty.db"):$(ls "$T/mon" | tr '\n' ' ')" "0:empty.db s.db s.db-shm s.db-wal " \
 		"read-only user, an empty file: left empty, nothing beside it"
 else
-	for c in stats show rejected "rejected --clear" put unchanged "no -wal" "no -wal: nothing created" \
+	for c in stats show "symlinked spool" "// path" rejected "rejected --clear" put unchanged "no -wal" \
+		"no -wal: nothing created" "no -wal, symlink: show" "no -wal, symlink: nothing created" \
 		"-wal without -shm" "unreadable -shm" "unreadable spool" "empty file" "empty file untouched"; do
 		tap_skip "read-only user: $c: needs root and setpriv"
 	done
