@@ -545,7 +545,7 @@ cmd_stats(const char *path, int argc, char **argv)
 	spool_stats st;
 	spool_t *s = NULL;
 	spool_err e;
-	int json, rc;
+	int json, rc, moved = 0;
 
 	if ((rc = json_flag(argc, argv, "stats", &json)) != 0)
 		return rc == -1 ? EX_OK : EX_USAGE;
@@ -595,6 +595,11 @@ cmd_stats(const char *path, int argc, char **argv)
 		printf("spool_bytes            %lld\n", (long long)st.bytes);
 		e = spool_groups_each(s, print_parked, &json);
 	}
+	/* A read-only handle on a file a writer has since checkpointed
+	 * (show does the same). */
+	if (e == SPOOL_OK && (e = spool_moved(s, &moved)) == SPOOL_OK &&
+	    moved)
+		e = SPOOL_EIO;
 	if (e) {
 		rc = fail(e, spool_errmsg(s));
 		spool_close(s);
@@ -736,6 +741,7 @@ cmd_rejected(const char *path, int argc, char **argv)
 	int clear = 0;
 	spool_t *s = NULL;
 	spool_err e;
+	int moved = 0;
 	int ch, rc;
 
 	optind = 1;
@@ -785,6 +791,11 @@ cmd_rejected(const char *path, int argc, char **argv)
 	if (c.json)
 		printf("[");
 	e = spool_rejected_each(s, print_rejected, &c);
+	/* A read-only handle on a file a writer has since checkpointed
+	 * (show does the same). */
+	if (e == SPOOL_OK && (e = spool_moved(s, &moved)) == SPOOL_OK &&
+	    moved)
+		e = SPOOL_EIO;
 	if (c.json)
 		printf("]\n");
 	else if (e == SPOOL_OK && c.n == 0)
