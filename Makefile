@@ -339,9 +339,10 @@ SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 PC_INST := $(DESTDIR)$(PKGCONFIGDIR)/collector-spool.pc
 $(B)/collector-spool.pc $(PC_INST): spool/collector-spool.pc.in Makefile
 	@mkdir -p $(@D)
-	$(SUBST) spool/collector-spool.pc.in > $@.tmp
-	chmod 0644 $@.tmp
-	mv -f $@.tmp $@
+	$(call say,GEN,$@)
+	$(Q)$(SUBST) spool/collector-spool.pc.in > $@.tmp
+	$(Q)chmod 0644 $@.tmp
+	$(Q)mv -f $@.tmp $@
 $(PC_INST): FORCE
 FORCE:
 
