@@ -663,9 +663,13 @@ fail:
 	return e;
 }
 
-spool_err
-spool_open(const char *path, const spool_options *o, spool_t **out,
-    char *errbuf, size_t errlen)
+static spool_err setup_ro(spool_t *s);
+
+/* Both opens: a handle for path, set up by setup() (writers and
+ * the agent) or, when ro, setup_ro() (readers); errbuf says why not. */
+static spool_err
+open_with(const char *path, const spool_options *o, spool_t **out,
+    char *errbuf, size_t errlen, int ro)
 {
 	spool_t *s;
 	spool_err e;
@@ -687,8 +691,7 @@ spool_open(const char *path, const spool_options *o, spool_t **out,
 	}
 	s->busy_ms = o && o->busy_timeout_ms > 0 ? o->busy_timeout_ms :
 	    SPOOL_DEFAULT_BUSY_TIMEOUT_MS;
-	e = setup(s, o);
-	if (e) {
+	if ((e = ro ? setup_ro(s) : setup(s, o))) {
 		if (errbuf)
 			snprintf(errbuf, errlen, "%s", s->errmsg);
 		spool_close(s);
@@ -696,6 +699,13 @@ spool_open(const char *path, const spool_options *o, spool_t **out,
 	}
 	*out = s;
 	return SPOOL_OK;
+}
+
+spool_err
+spool_open(const char *path, const spool_options *o, spool_t **out,
+    char *errbuf, size_t errlen)
+{
+	return open_with(path, o, out, errbuf, errlen, 0);
 }
 
 /*
@@ -899,34 +909,7 @@ spool_err
 spool_open_readonly(const char *path, const spool_options *o, spool_t **out,
     char *errbuf, size_t errlen)
 {
-	spool_t *s;
-	spool_err e;
-
-	*out = NULL;
-	if (errbuf && errlen)
-		errbuf[0] = '\0';
-	if (path == NULL || path[0] == '\0') {
-		if (errbuf)
-			snprintf(errbuf, errlen, "no spool path given");
-		return SPOOL_EINVAL;
-	}
-	s = calloc(1, sizeof(*s));
-	if (s == NULL || (s->path = strdup(path)) == NULL) {
-		free(s);
-		if (errbuf)
-			snprintf(errbuf, errlen, "out of memory");
-		return SPOOL_ENOMEM;
-	}
-	s->busy_ms = o && o->busy_timeout_ms > 0 ? o->busy_timeout_ms :
-	    SPOOL_DEFAULT_BUSY_TIMEOUT_MS;
-	if ((e = setup_ro(s))) {
-		if (errbuf)
-			snprintf(errbuf, errlen, "%s", s->errmsg);
-		spool_close(s);
-		return e;
-	}
-	*out = s;
-	return SPOOL_OK;
+	return open_with(path, o, out, errbuf, errlen, 1);
 }
 
 spool_err
