@@ -85,4 +85,15 @@ exists(spool_t *s, const char *job, const char *grouping, const char *name,
 	return found;
 }
 
+/* One spool_fold() call that must succeed. */
+static inline spool_fold_result
+fold_once(spool_t *s, const spool_fold_options *o)
+{
+	spool_fold_result r;
+
+	if (spool_fold(s, o, &r) != SPOOL_OK)
+		fail_msg("fold: %s", spool_errmsg(s));
+	return r;
+}
+
 #endif

@@ -3,17 +3,6 @@
  * and rows longer than what pass 1 keeps for pass 2. */
 #include "foldfx.h"
 
-/* One spool_fold() call that must succeed. */
-static spool_fold_result
-fold_once(spool_t *s, const spool_fold_options *o)
-{
-	spool_fold_result r;
-
-	if (spool_fold(s, o, &r) != SPOOL_OK)
-		fail_msg("fold: %s", spool_errmsg(s));
-	return r;
-}
-
 /* A body of n lines NAME{i="PREFIXk"} 1, k from 0; caller frees. */
 static char *
 lines(size_t n, const char *name, const char *prefix)

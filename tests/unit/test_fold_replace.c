@@ -3,17 +3,6 @@
  * delete request, a refusal, histograms and the limits make of it. */
 #include "foldfx.h"
 
-/* One spool_fold() call that must succeed. */
-static spool_fold_result
-fold_once(spool_t *s, const spool_fold_options *o)
-{
-	spool_fold_result r;
-
-	if (spool_fold(s, o, &r) != SPOOL_OK)
-		fail_msg("fold: %s", spool_errmsg(s));
-	return r;
-}
-
 /* A query on the state of group job/grouping (both plain SQL text, no
  * quote in them): WHAT selects one text per row of TABLE (f: families,
  * s: series), ORDER its order; the rows joined by '|', "" for none.
