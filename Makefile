@@ -397,3 +397,25 @@ clean:
 # What each object, test program and fuzz target read (DEPFLAGS).
 include $(wildcard $(B)/spool/*.d $(B)/agent/*.d $(B)/obj/tests/*.d \
                    build/fuzz/*.d build/fuzz/obj/*/*.d)
+
+# --- Debian packages -------------------------------------------------------------
+
+# What building and checking the packages needs besides BUILD_PKGS: not part
+# of make check, which only parses the packaging files
+# (tests/cli/test_packaging.sh).
+DEB_PKGS        := debhelper dpkg-dev lintian fakeroot
+DEB_CHECK_PKGS  := mmdebstrap prometheus-pushgateway curl
+
+.PHONY: deb check-packages
+
+# The .deb files, from contrib/debian/, into build/deb/.
+deb:
+	@contrib/deps.sh $(BUILD_PKGS) $(DEB_PKGS)
+	contrib/debian/build.sh
+
+# Builds and lints the packages, installs them into a fresh Debian 12 root
+# (cached in build/deb-root/) and runs the agent there against a Pushgateway
+# on the host's loopback; root only (chroot, mount).
+check-packages: deb
+	@contrib/deps.sh $(DEB_CHECK_PKGS)
+	contrib/debian/check-packages.sh
