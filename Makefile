@@ -397,3 +397,17 @@ clean:
 # What each object, test program and fuzz target read (DEPFLAGS).
 include $(wildcard $(B)/spool/*.d $(B)/agent/*.d $(B)/obj/tests/*.d \
                    build/fuzz/*.d build/fuzz/obj/*/*.d)
+
+# --- the container image ---------------------------------------------------------
+
+# Builds the image from contrib/Dockerfile with podman (as root), on a
+# Debian 12 base made here by mmdebstrap from this machine's apt sources
+# (no registry), and runs it as a sidecar against a real Pushgateway:
+# contrib/container/check-container.sh. runc: podman's default crun refuses
+# hybrid cgroups. Not part of check (minutes, and root).
+CONTAINER_PKGS := podman runc mmdebstrap prometheus-pushgateway curl python3
+
+.PHONY: check-container
+check-container:
+	@contrib/deps.sh $(CONTAINER_PKGS)
+	contrib/container/check-container.sh $(B)
