@@ -23,12 +23,13 @@ dockerfile=$top/contrib/Dockerfile
 export LC_ALL=C
 
 # words: one word a line, sorted, for comparing sets.
-words() { tr -s ' \t\\' '\n\n\n' | grep . | sort -u; }
+words() { tr -s '[:space:]\\' '\n' | grep . | sort -u; }
 # arg NAME: the default of `ARG NAME="..."` (or ARG NAME=word) in the Dockerfile
 arg() { sed -n "s/^ARG $1=\"\{0,1\}\([^\"]*\)\"\{0,1\}\$/\1/p" "$dockerfile"; }
-# makevar NAME: the Makefile's value, as make reads it
+# makevar NAME: the Makefile's value, as make reads it (not the caller's
+# make flags: under make check they would carry -j and B=)
 makevar() {
-	make -s --no-print-directory -C "$top" --eval 'print-var-%: ; @echo $($*)' "print-var-$1"
+	MAKEFLAGS= MAKELEVEL= make -s --no-print-directory -C "$top" --eval 'print-var-%: ; @echo $($*)' "print-var-$1"
 }
 oneline() { tr '\n' ' ' | sed 's/ $//'; }
 
@@ -44,7 +45,7 @@ runtime_df=$(arg RUNTIME_PKGS | words)
 # The run-time library of each -dev package: the dependency it pins to its
 # own version. Read from dpkg's database (make deps installs BUILD_PKGS),
 # else from apt's.
-libs= unknown=
+libs='' unknown=''
 for p in $(echo "$build_mk" | grep -- '-dev$'); do
 	dep=$(dpkg-query -W -f='${Depends}' "$p" 2>/dev/null) ||
 		dep=$(apt-cache show --no-all-versions "$p" 2>/dev/null | sed -n 's/^Depends: //p')
