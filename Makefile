@@ -419,3 +419,17 @@ deb:
 check-packages: deb
 	@contrib/deps.sh $(DEB_CHECK_PKGS)
 	contrib/debian/check-packages.sh
+
+# --- the container image ---------------------------------------------------------
+
+# Builds the image from contrib/Dockerfile with podman (as root), on a
+# Debian 12 base made here by mmdebstrap from this machine's apt sources
+# (no registry), and runs it as a sidecar against a real Pushgateway:
+# contrib/container/check-container.sh. runc: podman's default crun refuses
+# hybrid cgroups. Not part of check (minutes, and root).
+CONTAINER_PKGS := podman runc mmdebstrap prometheus-pushgateway curl python3
+
+.PHONY: check-container
+check-container:
+	@contrib/deps.sh $(CONTAINER_PKGS)
+	contrib/container/check-container.sh $(B)
