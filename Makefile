@@ -433,3 +433,15 @@ CONTAINER_PKGS := podman runc mmdebstrap prometheus-pushgateway curl python3
 check-container:
 	@contrib/deps.sh $(CONTAINER_PKGS)
 	contrib/container/check-container.sh $(B)
+
+# --- check-systemd ---------------------------------------------------------------
+# The units under a real systemd: a Debian 12 root booted with systemd-nspawn
+# (contrib/systemd-check/check-systemd.sh says what it checks). Root, about
+# 2 minutes; not part of make check.
+SYSTEMD_CHECK_PKGS := systemd-container mmdebstrap
+
+.PHONY: check-systemd
+check-systemd:
+	@contrib/deps.sh $(BUILD_PKGS) $(SYSTEMD_CHECK_PKGS)
+	$(MAKE) -j$(CHECK_JOBS) all
+	BUILD=$(B) contrib/systemd-check/check-systemd.sh

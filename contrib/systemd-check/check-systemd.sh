@@ -18,13 +18,20 @@ set -euo pipefail
 
 BUILD=${BUILD:-build}
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
-WORK=$TOP/$BUILD/systemd-check
+case $BUILD in /*) BDIR=$BUILD ;; *) BDIR=$TOP/$BUILD ;; esac
+WORK=$BDIR/systemd-check
 ROOT=$WORK/root
 MACHINE=collector-check
 # The root's packages: systemd, the agent's run-time libraries (the
 # Dockerfile's RUNTIME_PKGS), a gateway to push to, and procps for pgrep.
 PKGS=systemd,systemd-sysv,dbus,libsqlite3-0,libcurl4,libconfig9,libmicrohttpd12,zlib1g,libprotobuf-c1,libsnappy1v5,ca-certificates,curl,prometheus-pushgateway,procps
-SOURCES=${SYSTEMD_CHECK_SOURCES:-/etc/apt/sources.list.d/debian.sources}
+# This machine's apt sources for Debian (a deb822 .sources file or a
+# one-line sources.list), else Debian's own mirror.
+SOURCES=${SYSTEMD_CHECK_SOURCES:-}
+for f in /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list; do
+	[ -z "$SOURCES" ] && [ -s "$f" ] && SOURCES=$f
+done
+SOURCES=${SOURCES:-http://deb.debian.org/debian}
 NSPAWN_PID=
 NSPAWN=
 LEADER=
@@ -70,18 +77,17 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 [ "$(id -u)" -eq 0 ] || { echo "check-systemd: needs root (nspawn, mmdebstrap)" >&2; exit 1; }
-[ -x "$TOP/$BUILD/collector-agent" ] || { echo "check-systemd: build first (make all)" >&2; exit 1; }
+[ -x "$BDIR/collector-agent" ] || { echo "check-systemd: build first (make all)" >&2; exit 1; }
 mkdir -p "$WORK"
 
 say "a Debian 12 root"
 # Rebuilt when the package list or the apt sources change.
-stamp="$PKGS $(cat "$SOURCES" 2>/dev/null | md5sum)"
+stamp="$PKGS $SOURCES $(cat "$SOURCES" 2>/dev/null | md5sum)"
 if [ ! -f "$WORK/root.tar" ] || [ "$(cat "$WORK/root.stamp" 2>/dev/null)" != "$stamp" ]; then
 	rm -f "$WORK/root.tar" "$WORK/root.stamp"
-	src=$SOURCES
-	[ -f "$src" ] || src=
+	# No standard input: mmdebstrap would read sources from it.
 	timeout 900 mmdebstrap --variant=minbase --format=tar --include="$PKGS" \
-		bookworm "$WORK/root.tar.tmp" $src > "$WORK/mmdebstrap.log" 2>&1 ||
+		bookworm "$WORK/root.tar.tmp" "$SOURCES" < /dev/null > "$WORK/mmdebstrap.log" 2>&1 ||
 		{ tail -20 "$WORK/mmdebstrap.log"; echo "check-systemd: mmdebstrap failed" >&2; exit 1; }
 	mv "$WORK/root.tar.tmp" "$WORK/root.tar"
 	printf '%s' "$stamp" > "$WORK/root.stamp"
@@ -101,7 +107,7 @@ if [ -n "${COLLECTOR_DEBS:-}" ]; then
 else
 	# What the package ships, staged before boot; what its postinst does
 	# runs once systemd is up (below).
-	make -C "$TOP" -s install BUILD="$BUILD" DESTDIR="$ROOT" PREFIX=/usr SYSCONFDIR=/etc >/dev/null
+	make -C "$TOP" -s install B="$BUILD" DESTDIR="$ROOT" PREFIX=/usr SYSCONFDIR=/etc >/dev/null
 fi
 # The test's own settings: push every 2 s (the shipped default is 60 s), and a
 # 5 s watchdog so that a stopped agent is restarted within seconds (the
