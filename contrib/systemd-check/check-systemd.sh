@@ -45,6 +45,10 @@ ok() { printf 'ok: %s\n' "$*"; }
 in_ct() { timeout "${T:-30}" nsenter -t "$LEADER" -a "$@"; }
 sctl() { in_ct systemctl --no-pager "$@"; }
 prop() { sctl show -p "$2" --value "$1"; }
+# The gateway's metrics, whole (a grep -q on curl's pipe would stop curl
+# early, and pipefail would count that as a failure).
+gw_metrics() { in_ct curl -fsS http://127.0.0.1:9091/metrics; }
+gw_has() { local m; m=$(gw_metrics) && grep -q "$1" <<< "$m"; }
 # Polls a shell condition (run on this side) every half second for at most
 # $1 seconds.
 wait_for() {
@@ -130,7 +134,7 @@ wait_for 30 'LEADER=$(pgrep -P "$NSPAWN" | head -1); [ -n "$LEADER" ]' ||
 	{ cat "$WORK/console.log"; echo "check-systemd: no container PID 1 in 30 s" >&2; exit 1; }
 # "offline" until its manager answers; "degraded" (a unit failed) still lets
 # the checks run.
-if ! wait_for 90 'T=10 in_ct systemctl is-system-running 2>&1 | grep -qE "^(running|degraded)$"'; then
+if ! wait_for 90 'T=10 in_ct systemctl is-system-running 2>&1 | grep -E "^(running|degraded)$" >/dev/null'; then
 	cat "$WORK/console.log"
 	echo "check-systemd: not booted in 90 s: $(T=10 in_ct systemctl is-system-running 2>&1)" >&2
 	exit 1
@@ -167,8 +171,8 @@ fi
 
 say "collector-spool put reaches the gateway"
 in_ct runuser -u app -- collector-spool put --job check_systemd 'check_systemd_value 42'
-if wait_for 20 "in_ct curl -fsS http://127.0.0.1:9091/metrics | grep -q '^check_systemd_value{.*} 42'"; then
-	ok "$(in_ct curl -fsS http://127.0.0.1:9091/metrics | grep '^check_systemd_value{')"
+if wait_for 20 "gw_has '^check_systemd_value{.*} 42$'"; then
+	ok "$(gw_metrics | grep '^check_systemd_value{')"
 else
 	fail "check_systemd_value 42 not at the gateway in 20 s"
 fi
@@ -177,7 +181,7 @@ say "systemctl reload collector-agent"
 since=$(in_ct date '+%Y-%m-%d %H:%M:%S')
 sleep 1
 if T=30 in_ct systemctl reload collector-agent &&
-	wait_for 10 "in_ct journalctl -u collector-agent --since '$since' -o cat | grep -q 'configuration reloaded'"; then
+	wait_for 10 "in_ct journalctl -u collector-agent --since '$since' -o cat | grep 'configuration reloaded' >/dev/null"; then
 	ok "$(in_ct journalctl -u collector-agent --since "$since" -o cat | grep 'configuration reloaded')"
 else
 	fail "no 'configuration reloaded' in the journal"
@@ -215,8 +219,8 @@ if wait_for 120 '[ "$(prop collector-agent-once.service ExecMainExitTimestampMon
 		fail "collector-agent-once.service: ExecMainStatus=$st Result=$res"
 	fi
 	in_ct journalctl -u collector-agent-once -o cat | tail -5
-	if in_ct curl -fsS http://127.0.0.1:9091/metrics | grep -q '^check_systemd_once_value{.*} 7'; then
-		ok "the batch run's value is at the gateway"
+	if gw_has '^check_systemd_once_value{.*} 7$'; then
+		ok "the batch run's value is at the gateway: $(gw_metrics | grep '^check_systemd_once_value{')"
 	else
 		fail "check_systemd_once_value 7 not at the gateway"
 	fi
