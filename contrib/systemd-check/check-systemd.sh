@@ -13,7 +13,8 @@
 # that a second run skips the download (about 25 s the first time).
 #
 # COLLECTOR_DEBS=path/to/*.deb (space-separated) installs those packages
-# instead of `make install` plus the postinst's steps.
+# instead of `make install` plus the postinst's steps;
+# SYSTEMD_CHECK_DROPIN adds lines to the agent's [Service] (see below).
 set -euo pipefail
 
 BUILD=${BUILD:-build}
@@ -119,7 +120,10 @@ fi
 # unit under test is the installed one.
 mkdir -p "$ROOT/etc/collector-agent" "$ROOT/etc/systemd/system/collector-agent.service.d"
 printf 'PROMETHEUS_PUSHGATEWAY_INTERVAL=2\n' > "$ROOT/etc/collector-agent/env"
-printf '[Service]\nWatchdogSec=5s\n' > "$ROOT/etc/systemd/system/collector-agent.service.d/check.conf"
+# SYSTEMD_CHECK_DROPIN: more [Service] lines (one per line), to try a
+# hardening setting before it goes into the unit.
+printf '[Service]\nWatchdogSec=5s\n%s\n' "${SYSTEMD_CHECK_DROPIN:-}" \
+	> "$ROOT/etc/systemd/system/collector-agent.service.d/check.conf"
 
 say "boot it: systemd-nspawn -b"
 # --register=no and --keep-unit: there is no systemd on the host side to
