@@ -1,4 +1,7 @@
 #!/bin/bash
+# wait_for takes its conditions in single quotes, evaluated at each try.
+# shellcheck disable=SC2016
+
 # Runs the shipped units under a real systemd as PID 1: a Debian 12 root
 # (mmdebstrap, from this machine's apt sources) booted with systemd-nspawn,
 # the agent installed into it the way a package does, then checked:
@@ -12,8 +15,9 @@
 # whatever happened. The root's tarball is kept in $BUILD/systemd-check so
 # that a second run skips the download (about 25 s the first time).
 #
-# COLLECTOR_DEBS=path/to/*.deb (space-separated) installs those packages
-# instead of `make install` plus the postinst's steps;
+# COLLECTOR_DEBS="path/to/collector-agent_*.deb ..." installs those packages
+# with apt instead of `make install` plus the postinst's steps (the root
+# has the agent's run-time libraries, not python3);
 # SYSTEMD_CHECK_DROPIN adds lines to the agent's [Service] (see below).
 set -euo pipefail
 
@@ -75,7 +79,7 @@ cleanup() {
 		wait_for 10 gone "$NSPAWN"
 	fi
 	[ -n "$NSPAWN_PID" ] && wait "$NSPAWN_PID" 2>/dev/null
-	NSPAWN= NSPAWN_PID=
+	NSPAWN='' NSPAWN_PID=''
 	rm -rf "$ROOT"
 }
 trap cleanup EXIT
@@ -87,7 +91,7 @@ mkdir -p "$WORK"
 
 say "a Debian 12 root"
 # Rebuilt when the package list or the apt sources change.
-stamp="$PKGS $SOURCES $(cat "$SOURCES" 2>/dev/null | md5sum)"
+stamp="$PKGS $SOURCES $(md5sum < "$SOURCES" 2>/dev/null)"
 if [ ! -f "$WORK/root.tar" ] || [ "$(cat "$WORK/root.stamp" 2>/dev/null)" != "$stamp" ]; then
 	rm -f "$WORK/root.tar" "$WORK/root.stamp"
 	# No standard input: mmdebstrap would read sources from it.
@@ -148,7 +152,9 @@ sctl --failed
 
 say "what the package's postinst does"
 if [ -n "${COLLECTOR_DEBS:-}" ]; then
-	T=120 in_ct sh -c 'dpkg -i /tmp/debs/*.deb'
+	# As an operator would; the root has every dependency already (there
+	# is no network inside).
+	T=120 in_ct sh -c 'apt-get install -y --no-install-recommends /tmp/debs/*.deb'
 else
 	in_ct systemd-sysusers collector-agent.conf
 	in_ct systemd-tmpfiles --create collector-agent.conf
