@@ -10,7 +10,8 @@
 # security`, and the once timer's run exiting 0.
 #
 # Needs root, systemd-container and mmdebstrap (`make check-systemd`
-# installs them) and a built tree (BUILD, default build). Every step has a
+# installs them) and the packages (make deb) or a built tree (BUILD,
+# default build). Every step has a
 # time limit; the container is powered off and its root removed at the end,
 # whatever happened. The root's tarball is kept in $BUILD/systemd-check so
 # that a second run skips the download (about 25 s the first time).
@@ -28,8 +29,9 @@ WORK=$BDIR/systemd-check
 ROOT=$WORK/root
 MACHINE=collector-check
 # The root's packages: systemd, the agent's run-time libraries (the
-# Dockerfile's RUNTIME_PKGS), a gateway to push to, and procps for pgrep.
-PKGS=systemd,systemd-sysv,dbus,libsqlite3-0,libcurl4,libconfig9,libmicrohttpd12,zlib1g,libprotobuf-c1,libsnappy1v5,ca-certificates,curl,prometheus-pushgateway,procps
+# Dockerfile's RUNTIME_PKGS) and the package's other dependency (adduser),
+# a gateway to push to, and procps for pgrep.
+PKGS=systemd,systemd-sysv,dbus,adduser,libsqlite3-0,libcurl4,libconfig9,libmicrohttpd12,zlib1g,libprotobuf-c1,libsnappy1v5,ca-certificates,curl,prometheus-pushgateway,procps
 # This machine's apt sources for Debian (a deb822 .sources file or a
 # one-line sources.list), else Debian's own mirror.
 SOURCES=${SYSTEMD_CHECK_SOURCES:-}
@@ -86,7 +88,13 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 [ "$(id -u)" -eq 0 ] || { echo "check-systemd: needs root (nspawn, mmdebstrap)" >&2; exit 1; }
-[ -x "$BDIR/collector-agent" ] || { echo "check-systemd: build first (make all)" >&2; exit 1; }
+if [ -n "${COLLECTOR_DEBS:-}" ]; then
+	for d in $COLLECTOR_DEBS; do
+		[ -f "$d" ] || { echo "check-systemd: no package $d (make deb)" >&2; exit 1; }
+	done
+else
+	[ -x "$BDIR/collector-agent" ] || { echo "check-systemd: build first (make all)" >&2; exit 1; }
+fi
 mkdir -p "$WORK"
 
 say "a Debian 12 root"
@@ -108,11 +116,11 @@ rm -rf "$ROOT"
 mkdir -p "$ROOT"
 tar -C "$ROOT" -xf "$WORK/root.tar"
 
-say "install the agent into the root"
+say "put the agent into the root"
 if [ -n "${COLLECTOR_DEBS:-}" ]; then
-	mkdir -p "$ROOT/tmp/debs"
+	mkdir -p "$ROOT/var/tmp/debs"
 	# shellcheck disable=SC2086
-	cp $COLLECTOR_DEBS "$ROOT/tmp/debs/"
+	cp $COLLECTOR_DEBS "$ROOT/var/tmp/debs/"
 else
 	# What the package ships, staged before boot; what its postinst does
 	# runs once systemd is up (below).
@@ -150,12 +158,15 @@ fi
 echo "system state: $(T=10 in_ct systemctl is-system-running 2>&1); $(sctl --version | head -1)"
 sctl --failed
 
-say "what the package's postinst does"
 if [ -n "${COLLECTOR_DEBS:-}" ]; then
+	say "apt-get install ./collector-agent_*.deb"
 	# As an operator would; the root has every dependency already (there
 	# is no network inside).
-	T=120 in_ct sh -c 'apt-get install -y --no-install-recommends /tmp/debs/*.deb'
+	T=120 in_ct env DEBIAN_FRONTEND=noninteractive sh -c \
+		'apt-get install -y --no-install-recommends /var/tmp/debs/*.deb'
+	in_ct dpkg -l collector-agent | tail -1
 else
+	say "what the package's postinst does"
 	in_ct systemd-sysusers collector-agent.conf
 	in_ct systemd-tmpfiles --create collector-agent.conf
 	sctl daemon-reload
