@@ -4,10 +4,11 @@
 
 # Runs the shipped units under a real systemd as PID 1: a Debian 12 root
 # (mmdebstrap, from this machine's apt sources) booted with systemd-nspawn,
-# the agent installed into it the way a package does, then checked:
-# Type=notify start, a reload, a value from `collector-spool put` at the
-# gateway, the watchdog restarting a stopped agent, `systemd-analyze
-# security`, and the once timer's run exiting 0.
+# the agent installed into it with apt (or as its package would), then
+# checked: Type=notify start (systemctl enable --now), a reload, a value
+# from `collector-spool put` at the gateway, the watchdog restarting a
+# stopped agent, `systemd-analyze security`, and the once timer's run
+# exiting 0.
 #
 # Needs root, systemd-container and mmdebstrap (`make check-systemd`
 # installs them) and the packages (make deb) or a built tree (BUILD,
@@ -181,8 +182,12 @@ sctl start prometheus-pushgateway
 wait_for 20 'in_ct curl -fsS -o /dev/null http://127.0.0.1:9091/-/ready' ||
 	fail "prometheus-pushgateway did not answer in 20 s"
 
-say "systemctl start collector-agent (Type=notify)"
-if T=40 in_ct systemctl start collector-agent; then ok "start returned"; else fail "start"; fi
+say "systemctl enable --now collector-agent (Type=notify)"
+if T=40 in_ct systemctl enable --now collector-agent; then
+	ok "enable --now returned: $(sctl is-enabled collector-agent)"
+else
+	fail "enable --now"
+fi
 sctl status collector-agent || true
 if [ "$(prop collector-agent ActiveState)/$(prop collector-agent SubState)" = active/running ]; then
 	ok "active (running): $(prop collector-agent Type) $(prop collector-agent NotifyAccess) watchdog $(prop collector-agent WatchdogUSec)"
@@ -226,7 +231,7 @@ T=60 in_ct systemd-analyze security --no-pager collector-agent.service || true
 
 say "the once timer (collector-agent-once.timer)"
 # One agent on a spool: the service stops before the batch one runs.
-sctl stop collector-agent
+sctl disable --now collector-agent
 in_ct runuser -u app -- collector-spool put --job check_systemd_once 'check_systemd_once_value 7'
 sctl start collector-agent-once.timer
 sctl list-timers collector-agent-once.timer
