@@ -433,3 +433,17 @@ CONTAINER_PKGS := podman runc mmdebstrap prometheus-pushgateway curl python3
 check-container:
 	@contrib/deps.sh $(CONTAINER_PKGS)
 	contrib/container/check-container.sh $(B)
+
+# --- check-systemd ---------------------------------------------------------------
+# The units under a real systemd: the collector-agent package (make deb)
+# installed with apt into a Debian 12 root booted with systemd-nspawn
+# (contrib/systemd-check/check-systemd.sh says what it checks). Root, about
+# 2 minutes; not part of make check. Without COLLECTOR_DEBS the script
+# installs with make install instead.
+SYSTEMD_CHECK_PKGS := systemd-container mmdebstrap
+
+.PHONY: check-systemd
+check-systemd: deb
+	@contrib/deps.sh $(SYSTEMD_CHECK_PKGS)
+	BUILD=$(B) COLLECTOR_DEBS="$$(echo build/deb/collector-agent_*.deb)" \
+	    contrib/systemd-check/check-systemd.sh
