@@ -18,9 +18,11 @@ export LC_ALL=C
 T=$(mktemp -d "${TMPDIR:-/tmp}/packaging-XXXXXX")
 trap 'rm -rf "$T"' EXIT
 
-make_var() { # NAME: the Makefile's value
+make_var() { # NAME: the Makefile's value (not the caller's make flags:
+	# under make check they carry -j, B= and the directory messages)
 	printf 'print-var:\n\t@echo $(%s)\n' "$1" |
-		make --no-print-directory -s -C "$top" -f Makefile -f - print-var
+		MAKEFLAGS= MAKELEVEL= make --no-print-directory -s -C "$top" \
+		-f Makefile -f - print-var
 }
 version=$(make_var VERSION)
 
@@ -82,7 +84,7 @@ if [ ! -x "$B/collector-spool" ] || [ ! -x "$B/collector-agent" ]; then
 fi
 like "$vars" "PREFIX=/usr" "debian/rules: INSTALL_VARS read ($vars)"
 # shellcheck disable=SC2086 # $vars is a list of VAR=VALUE words
-if make --no-print-directory -s -C "$top" B="$B" $vars DESTDIR="$T/root" install >"$T/install.log" 2>&1; then
+if MAKEFLAGS= MAKELEVEL= make --no-print-directory -s -C "$top" B="$B" $vars DESTDIR="$T/root" install >"$T/install.log" 2>&1; then
 	tap_ok "make install DESTDIR=... $vars"
 else
 	tap_bail "make install DESTDIR=... $vars" "$(tail -20 "$T/install.log")"
