@@ -18,6 +18,7 @@
 #define SPOOL_AGENT_H
 
 #include "collector-spool.h"
+#include "nhist.h"
 
 /*
  * Opens an existing spool for reading only, for a user who may read it but
@@ -72,11 +73,45 @@ spool_err spool_set_cache(spool_t *s, int kib) SPOOL_WUR;
  */
 spool_err spool_moved(spool_t *s, int *moved) SPOOL_WUR;
 
-/* Histogram buckets for `observe` on one metric family. */
+/*
+ * How `observe` rows of one family fold:
+ *   classic — counts per configured bound (bounds/n; today's form);
+ *   native  — Prometheus' native (sparse exponential) buckets only, at
+ *             schema, with a zero bucket of |v| <= zero_threshold, and at
+ *             most max_buckets buckets (positive and negative together):
+ *             past it the schema is lowered by one, merging bucket pairs,
+ *             as client_golang does (nhist_fit());
+ *   both    — one series holding both forms (bounds/n for the classic
+ *             part: n == 0 means the default bounds).
+ * A series keeps the form, bounds, schema, zero threshold and cap it was
+ * made with until it is deleted or replaced: a changed setting applies to
+ * series made after it.
+ */
+typedef enum spool_hist_form {
+	SPOOL_HIST_CLASSIC = 0,
+	SPOOL_HIST_NATIVE,
+	SPOOL_HIST_BOTH
+} spool_hist_form;
+
+/* Defaults of the native form: client_golang's bucket factor 1.1 (schema
+ * 3, a relative error of at most 2^(1/8) - 1 = 9.05%), its default zero
+ * threshold 2^-128, and the cap it suggests. */
+#define SPOOL_NHIST_SCHEMA 3
+#define SPOOL_NHIST_ZERO_THRESHOLD 2.938735877055719e-39
+#define SPOOL_NHIST_MAX_BUCKETS_DEFAULT 160
+/* The largest cap one family may set (spool_fold refuses more). */
+#define SPOOL_NHIST_MAX_BUCKETS 4096
+
+/* Histogram settings for `observe` on one metric family. */
 typedef struct spool_buckets {
 	const char *name;      /* family name */
-	const double *bounds;  /* strictly increasing, finite; +Inf implied */
+	const double *bounds;  /* classic and both: strictly increasing,
+	                        * finite; +Inf implied */
 	size_t n;
+	spool_hist_form form;
+	int schema;            /* native and both: NHIST_SCHEMA_MIN…MAX */
+	double zero_threshold; /* native and both: >= 0, finite */
+	size_t max_buckets;    /* native and both: 1…SPOOL_NHIST_MAX_BUCKETS */
 } spool_buckets;
 
 /* The most finite bounds one family may have (spool_fold refuses more). */
@@ -187,13 +222,35 @@ typedef struct spool_group {
 spool_err spool_groups_each(spool_t *s,
     int (*fn)(const spool_group *g, void *arg), void *arg) SPOOL_WUR;
 
-/* An observed histogram: counts per bucket (not cumulative), the last one
- * for +Inf. */
+/*
+ * The native part of an observed histogram: its buckets as indices at
+ * schema (nhist.h), each with its own count (not cumulative), in
+ * ascending index, none of them 0.
+ */
+typedef struct spool_nhist {
+	int schema;
+	double zero_threshold;
+	uint64_t zero_count;        /* observations with |v| <= zero_threshold */
+	uint64_t count;             /* all observations, NaN included */
+	size_t max_buckets;         /* the cap it keeps to */
+	const nhist_bucket *pos;    /* v > zero_threshold */
+	size_t npos;
+	const nhist_bucket *neg;    /* v < -zero_threshold, by |v| */
+	size_t nneg;
+} spool_nhist;
+
+/*
+ * An observed histogram: counts per bucket (not cumulative), the last one
+ * for +Inf. A native-only histogram has n == 0 and counts[0] == its count:
+ * the text format shows it as le="+Inf", _sum and _count, as the
+ * Pushgateway and client_golang do.
+ */
 typedef struct spool_hist {
 	size_t n;                 /* finite bounds; counts has n + 1 */
 	const double *bounds;
 	const uint64_t *counts;
 	double sum;
+	const spool_nhist *native; /* the native part; NULL for classic */
 } spool_hist;
 
 typedef struct spool_family {
@@ -230,6 +287,12 @@ spool_err spool_cursor_next(spool_cursor *c,
     const spool_family **f, const spool_sample **x, int *new_family)
     SPOOL_WUR;
 void spool_cursor_close(spool_cursor *c);
+
+/* Whether the snapshot a one-group cursor reads holds a native histogram
+ * (a sink that can then sends the protobuf format, the only one that
+ * carries them). Known from spool_cursor_open(); 0 on an all-groups
+ * cursor. */
+int spool_cursor_native(const spool_cursor *c);
 
 /*
  * A cursor over every group at once (pull mode): families come in name

@@ -138,7 +138,8 @@ test_observe_configured_buckets(void **state)
 {
 	struct fx *f = *state;
 	static const double b[] = { 0.1, 1, 10 };
-	spool_buckets hb = { "api_request_duration_seconds", b, 3 };
+	spool_buckets hb = { .name = "api_request_duration_seconds", .bounds = b,
+	    .n = 3 };
 	spool_fold_options o;
 	char *h;
 
@@ -928,7 +929,7 @@ test_bad_options(void **state)
 {
 	struct fx *f = *state;
 	static const double b[] = { 1, 0.5 };
-	spool_buckets hb = { "h", b, 2 };
+	spool_buckets hb = { .name = "h", .bounds = b, .n = 2 };
 	spool_fold_options o;
 	spool_fold_result r;
 

@@ -199,7 +199,7 @@ static void
 test_histogram(void **state)
 {
 	(void)state;
-	spool_hist h = { 4, hb, hc, 27.25 };
+	spool_hist h = { 4, hb, hc, 27.25, NULL };
 	spool_sample x = { "lat_seconds", "", NAN, &h };
 	dbuf b;
 
@@ -258,7 +258,7 @@ test_histogram_edges(void **state)
 	static const double bounds[] = { -1, 1e-7, 2.5e15 };
 	static const uint64_t big[] = { UINT64_MAX / 2, UINT64_MAX / 2, 1, 0 };
 	static const uint64_t none[] = { 0 };
-	spool_hist h = { 3, bounds, big, NAN };
+	spool_hist h = { 3, bounds, big, NAN, NULL };
 	spool_sample x = { "h", "", NAN, &h };
 	dbuf b;
 
@@ -344,8 +344,8 @@ test_hist_each(void **state)
 	static const uint64_t none[] = { 7 };
 	static const char *const labels[] = { "", "path=\"/a\\\"b\"" };
 	static const char *const extras[] = { NULL, "", "job=\"j\",g=\"1\"" };
-	spool_hist hs[] = { { 4, hb, hc, 27.25 }, { 3, bounds, big, NAN },
-	    { 0, bounds, none, -0.0 } };
+	spool_hist hs[] = { { 4, hb, hc, 27.25, NULL }, { 3, bounds, big, NAN, NULL },
+	    { 0, bounds, none, -0.0, NULL } };
 	spool_sample x = { "lat_seconds", "", NAN, NULL };
 	hist_seen s;
 	dbuf b;
@@ -472,7 +472,7 @@ test_render_cap(void **state)
 	(void)state;
 	spool_family f = { "m", "gauge", 1, "help" };
 	spool_sample x = { "m", "a=\"1\"", 12345, NULL };
-	spool_hist h = { 4, hb, hc, 1 };
+	spool_hist h = { 4, hb, hc, 1, NULL };
 	spool_sample hx = { "h", "", NAN, &h };
 	size_t max = 100, last = 0;
 	dbuf_err e = DBUF_OK;
@@ -734,7 +734,8 @@ render_body(dbuf *b)
 	static const double bounds[] = { 0.005, 0.01, 0.1, 1, 10 };
 	static const uint64_t c1[] = { 0, 1, 5, 2, 0, 1 };
 	static const uint64_t c2[] = { 3, 0, 0, 0, 0, 0 };
-	spool_hist h1 = { 5, bounds, c1, 14.25 }, h2 = { 5, bounds, c2, 0.003 };
+	spool_hist h1 = { 5, bounds, c1, 14.25, NULL },
+	    h2 = { 5, bounds, c2, 0.003, NULL };
 	const char *extra = "job=\"promtool\",instance=\"\"";
 	const spool_sample s0[] = {
 		{ "api_requests_total", "code=\"200\",path=\"/a\\\"b\\\\c\\nd\"",
