@@ -12,9 +12,12 @@
 #  - a real Prometheus 2.42 with native histograms on scrapes the agent and
 #    the gateway in protobuf: the groups' series, and the native histogram's
 #    count and sum.
-# Until the spool folds native histograms, the group with them is made by
-# tests/helpers/pb_put, which PUTs it through the gateway sink's own body
-# (gwbody) and client (push_put_stream_as).
+#  - the agent itself: observe rows folded into a native histogram send
+#    their group in protobuf (and a classic group as text), pull mode
+#    serves them, Prometheus reads them.
+# A group with every native case (negative buckets, a zero bucket, both
+# forms) is made by tests/helpers/pb_put, which PUTs it through the
+# gateway sink's own body (gwbody) and client (push_put_stream_as).
 set -u
 . "$(dirname "$0")/lib.sh"
 need agent gateway promtool
@@ -72,14 +75,51 @@ curl -s --max-time 10 -H "$ACCEPT_PB" "$GW_URL/metrics" -o "$T/gw2.pb"
 is "$(pbq "$T/gw2.pb" | grep -F 'job="oldjob"' | grep -c " $NATIVE\$")" 2 "...and the native fields arrived"
 stop_pid "$SI_PID" 5
 
+# ------------------------------------------ the agent: observe rows
+# job_seconds is native at schema 3: 0.125 is bucket -24, 3 is 13, 50 is
+# 46 (client_golang's keys); spans then start 36 and 32 after the last.
+JOB_NATIVE='count=10 sum=74.125 buckets= schema=3 zt=2.938735877055719e-39 zc=0 pspan=-24:1,36:1,32:1 pdelta=1,7,-7 nspan= ndelta='
+native_conf() {
+	agent_conf "$1" "$2" aj ai
+	cat >>"$1" <<-EOF
+	histograms = ( { name = "job_seconds"; format = "native"; schema = 3; } );
+	EOF
+}
+# observe_rows INSTANCE: the rows into group job="batch",instance=INSTANCE
+observe_rows() {
+	"$CS" put --job batch --grouping "instance=\"$1\"" --op observe 'job_seconds 0.125' 'job_seconds 3' \
+		'job_seconds 3' 'job_seconds 3' 'job_seconds 3' 'job_seconds 3' 'job_seconds 3' \
+		'job_seconds 3' 'job_seconds 3' 'job_seconds 50'
+	"$CS" put --job batch --grouping "instance=\"$1\"" 'n_gauge 4'
+}
+export COLLECTOR_SPOOL="$T/agent.db"
+observe_rows n
+"$CS" put --job classic --grouping '' --op observe 'c_seconds 0.3'
+native_conf "$T/native.conf" "$GW_URL"
+run_agent -c "$T/native.conf" --once
+is_rc 0 "the agent: --once with a native histogram: exit 0"
+is "$(grep -c 'msg="pushed group" job=batch grouping="instance=\\"n\\"" format=protobuf' "$AGENT_ERR_FILE")" 1 \
+	"the agent: the group with a native histogram went as protobuf"
+is "$(grep -c 'msg="pushed group" job=classic grouping="" format=text' "$AGENT_ERR_FILE")" 1 \
+	"the agent: a group without went as text"
+curl -s --max-time 10 -H "$ACCEPT_PB" "$GW_URL/metrics" -o "$T/gw3.pb"
+is "$(pbq "$T/gw3.pb" | grep -F 'job="batch"' | grep -v '^push_')" \
+"job_seconds HISTOGRAM {instance=\"n\",job=\"batch\"} $JOB_NATIVE
+n_gauge UNTYPED {instance=\"n\",job=\"batch\"} value=4.0" "the agent: the native histogram at the gateway, exactly"
+curl -s --max-time 10 "$GW_URL/metrics" -o "$T/gw3.txt"
+check "the agent: the gateway's text /metrics passes promtool" promtool_check "$T/gw3.txt"
+is "$(grep -F 'job="classic"' "$T/gw3.txt" | grep -c '^c_seconds_bucket')" 12 "the agent: the classic group's buckets, as text"
+
 # --------------------------------------------------------- pull mode
 export COLLECTOR_SPOOL="$T/pull.db"
 "$CS" put --job web --grouping 'instance="h1"' '# HELP hits_total Hits.' '# TYPE hits_total counter' 'hits_total{path="/"} 7'
 "$CS" put --job batch --grouping '' --op observe 'run_seconds 0.3' 'run_seconds 7'
 "$CS" put --job batch --grouping '' '# TYPE q summary' 'q{quantile="0.5"} 2' 'q_sum 6' 'q_count 3'
+observe_rows p
 lport=$(free_port)
 L="http://127.0.0.1:$lport"
-PROMETHEUS_PUSHGATEWAY_ENABLED=false agent_start pull --spool "$COLLECTOR_SPOOL" --listen "127.0.0.1:$lport"
+native_conf "$T/pull.conf" "$GW_URL"
+PROMETHEUS_PUSHGATEWAY_ENABLED=false agent_start pull -c "$T/pull.conf" --listen "127.0.0.1:$lport"
 apid=$AGENT_PID
 folded() { curl -s --max-time 2 "$L/metrics" | grep -q '^hits_total'; }
 if ! wait_until folded; then
@@ -95,6 +135,8 @@ is "$(pbq "$T/pull.pb" | grep -E '^(hits_total|q) ')" \
 q SUMMARY {job="batch"} count=3 sum=6.0 quantiles=0.5:2.0' "pull: the groups' series with their labels, a summary as one metric"
 is "$(pbq "$T/pull.pb" | awk '$1 == "run_seconds" { print $2, $3, $4, $5 }')" \
 'HISTOGRAM {job="batch"} count=2 sum=7.3' "pull: an observed histogram"
+is "$(pbq "$T/pull.pb" | grep '^job_seconds ')" "job_seconds HISTOGRAM {instance=\"p\",job=\"batch\"} $JOB_NATIVE" \
+	"pull: the native histogram, exactly"
 is "$(pbq "$T/pull.pb" | grep '^collector_agent_up ')" 'collector_agent_up GAUGE {} value=1.0' "pull: the agent's own families"
 is "$(pbq "$T/pull.pb" help | grep '^hits_total ')" "hits_total Hits." "pull: HELP"
 curl -s --max-time 5 -D "$T/pbgz.hdr" --compressed -H "$ACCEPT_PB" "$L/metrics" -o "$T/pullgz.pb"
@@ -104,6 +146,9 @@ curl -s --max-time 5 -D "$T/txt.hdr" "$L/metrics" -o "$T/pull.txt"
 is "$(header "$T/txt.hdr" Content-Type)" "text/plain; version=0.0.4; charset=utf-8" "pull: no Accept gets text"
 check "pull: the text passes promtool" promtool_check "$T/pull.txt"
 is "$(grep -c '^hits_total{job="web",instance="h1",path="/"} 7$' "$T/pull.txt")" 1 "pull: the text as before"
+is "$(grep '^job_seconds' "$T/pull.txt")" 'job_seconds_bucket{job="batch",instance="p",le="+Inf"} 10
+job_seconds_sum{job="batch",instance="p"} 74.125
+job_seconds_count{job="batch",instance="p"} 10' "pull: the native histogram as text: +Inf, _sum, _count"
 
 # ------------------------------ Prometheus with native histograms on
 if [ -x "$PROM" ]; then
@@ -140,9 +185,11 @@ YML
 {instance="pb",job="pbjob",route="/x"} 12' "Prometheus: the native histograms' count"
 	is "$(pq 'histogram_sum(app_latency_seconds{job="pbjob",route="/n"})')" \
 		'{instance="pb",job="pbjob",route="/n"} 7.25' "Prometheus: the native histogram's sum"
+	is "$(pq 'histogram_count(job_seconds)')" '{instance="n",job="batch"} 10
+{instance="p",job="batch"} 10' "Prometheus: the agent's native histogram, from the gateway and from pull mode"
 	stop_pid "$ppid" 20
 else
-	for i in 1 2 3 4; do tap_skip "no $PROM: Prometheus scrapes in protobuf"; done
+	for i in 1 2 3 4 5; do tap_skip "no $PROM: Prometheus scrapes in protobuf"; done
 fi
 
 stop_pid "$apid" 10
