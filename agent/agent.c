@@ -121,9 +121,18 @@ apply_cfg(agent_t *a, cfg *c)
 		if (b == NULL)
 			goto nomem;
 		for (i = 0; i < c->n_histograms; i++) {
-			b[i].name = c->histograms[i].name;
-			b[i].bounds = c->histograms[i].bounds;
-			b[i].n = c->histograms[i].n;
+			const cfg_histogram *h = &c->histograms[i];
+
+			b[i].name = h->name;
+			/* Native: none; both: n 0 is the default bounds. */
+			b[i].bounds = h->bounds;
+			b[i].n = h->n;
+			b[i].form = h->form == CFG_HIST_NATIVE ?
+			    SPOOL_HIST_NATIVE : h->form == CFG_HIST_BOTH ?
+			    SPOOL_HIST_BOTH : SPOOL_HIST_CLASSIC;
+			b[i].schema = h->schema;
+			b[i].zero_threshold = h->zero_threshold;
+			b[i].max_buckets = h->max_buckets;
 		}
 	}
 	if ((fresh = calloc(a->nsinks, sizeof(*fresh))) == NULL ||

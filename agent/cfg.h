@@ -37,11 +37,29 @@ typedef enum cfg_err {
 /* A short fixed description; never NULL. */
 const char *cfg_strerror(cfg_err e);
 
+/* A histogram's form (format = "classic" | "native" | "both"); the
+ * spool's spool_hist_form, which agent.c maps it to. */
+typedef enum cfg_hist_form {
+	CFG_HIST_CLASSIC = 0,
+	CFG_HIST_NATIVE,
+	CFG_HIST_BOTH
+} cfg_hist_form;
+
 typedef struct cfg_histogram {
 	char *name;       /* metric family name (valid metric name) */
 	double *bounds;   /* finite, strictly increasing; at most
-	                     SPOOL_MAX_BUCKETS */
+	                     SPOOL_MAX_BUCKETS. Classic: at least one;
+	                     both: NULL and n 0 for the default bounds;
+	                     native: NULL and n 0 */
 	size_t n;
+	cfg_hist_form form;    /* default classic */
+	/* Native and both only (classic keeps the defaults): */
+	int schema;            /* NHIST_SCHEMA_MIN..MAX; from schema or
+	                        * bucket_factor; default SPOOL_NHIST_SCHEMA */
+	double zero_threshold; /* finite, >= 0; default
+	                        * SPOOL_NHIST_ZERO_THRESHOLD */
+	size_t max_buckets;    /* 1..SPOOL_NHIST_MAX_BUCKETS; default
+	                        * SPOOL_NHIST_MAX_BUCKETS_DEFAULT */
 } cfg_histogram;
 
 typedef struct cfg {

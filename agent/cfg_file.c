@@ -214,33 +214,215 @@ set_buckets(ld *l, const config_setting_t *s, size_t idx, cfg_histogram *h)
 	return 0;
 }
 
-/* One { name = ...; buckets = [...]; } into *h; 0, or -1 after a message. */
+/* The keys of one histograms entry, in the order of HK_*; "did you mean"
+ * picks among them. */
+static const char *const hist_keys[] = { "name", "format", "buckets",
+    "schema", "bucket_factor", "zero_threshold", "max_buckets" };
+enum { HK_NAME, HK_FORMAT, HK_BUCKETS, HK_SCHEMA, HK_FACTOR, HK_ZERO, HK_MAX,
+    HK_N };
+
+static int
+hist_key(const char *key)
+{
+	for (int k = 0; k < HK_N; k++)
+		if (strcmp(key, hist_keys[k]) == 0)
+			return k;
+	return -1;
+}
+
+/* An int or a float of the file as a double; -1 when it is neither
+ * (libconfig types 0 as an int, and a bound or a factor may be one). */
+static int
+get_num(const config_setting_t *s, double *v)
+{
+	int t = config_setting_type(s);
+
+	if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
+		*v = (double)config_setting_get_int64(s);
+	else if (t == CONFIG_TYPE_FLOAT)
+		*v = config_setting_get_float(s);
+	else
+		return -1;
+	return 0;
+}
+
+static int
+get_int(const config_setting_t *s, long long *v)
+{
+	int t = config_setting_type(s);
+
+	if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
+		return -1;
+	*v = config_setting_get_int64(s);
+	return 0;
+}
+
+/* "classic", "native", "both"; -1 for anything else. */
+static int
+hist_form(const config_setting_t *s)
+{
+	const char *v;
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return -1;
+	v = config_setting_get_string(s);
+	if (strcmp(v, "classic") == 0)
+		return CFG_HIST_CLASSIC;
+	if (strcmp(v, "native") == 0)
+		return CFG_HIST_NATIVE;
+	if (strcmp(v, "both") == 0)
+		return CFG_HIST_BOTH;
+	return -1;
+}
+
+/* Go's math.Log2, whose shape client_golang's pickSchema relies on: exact
+ * for powers of two (a factor of 2, 4, 16 is on a schema's boundary). */
+static double
+go_log2(double x)
+{
+	int e;
+	double f = frexp(x, &e);
+
+	if (f == 0.5)
+		return (double)(e - 1);
+	return log(f) * (1 / M_LN2) + (double)e;
+}
+
+/* The schema of a bucket factor f > 1, as client_golang's pickSchema: the
+ * largest whose bucket growth is at most f, within the schemas there are. */
+static int
+factor_schema(double f)
+{
+	double fl = floor(go_log2(go_log2(f)));
+
+	if (fl <= -NHIST_SCHEMA_MAX)
+		return NHIST_SCHEMA_MAX;
+	if (fl >= -NHIST_SCHEMA_MIN)
+		return NHIST_SCHEMA_MIN;
+	return -(int)fl;
+}
+
+/*
+ * A key of the native form (schema, bucket_factor, zero_threshold,
+ * max_buckets) into *h; 0, or -1 after a message. form is the entry's, -1
+ * when its format is bad (then only the value is checked).
+ */
+static int
+set_hist_native(ld *l, const config_setting_t *m, int k, int form,
+    size_t idx, cfg_histogram *h)
+{
+	char loc[LOC_MAX];
+	const char *key = hist_keys[k];
+	double v;
+	long long iv;
+
+	loc_of(l, m, loc, sizeof(loc));
+	if (form == CFG_HIST_CLASSIC) {
+		cfg_eb_add(&l->e, "%shistograms[%zu].%s: format classic has no "
+		    "native buckets; set format = \"native\" or \"both\"",
+		    loc, idx, key);
+		return -1;
+	}
+	switch (k) {
+	case HK_SCHEMA:
+	case HK_MAX:
+		if (get_int(m, &iv) != 0) {
+			cfg_eb_add(&l->e, "%shistograms[%zu].%s: expected an "
+			    "integer", loc, idx, key);
+			return -1;
+		}
+		if (k == HK_SCHEMA && (iv < NHIST_SCHEMA_MIN ||
+		    iv > NHIST_SCHEMA_MAX)) {
+			cfg_eb_add(&l->e, "%shistograms[%zu].schema: must be "
+			    "between %d and %d", loc, idx, NHIST_SCHEMA_MIN,
+			    NHIST_SCHEMA_MAX);
+			return -1;
+		}
+		if (k == HK_MAX && (iv < 1 || iv > SPOOL_NHIST_MAX_BUCKETS)) {
+			cfg_eb_add(&l->e, "%shistograms[%zu].max_buckets: must be "
+			    "between 1 and %d", loc, idx,
+			    SPOOL_NHIST_MAX_BUCKETS);
+			return -1;
+		}
+		if (k == HK_SCHEMA)
+			h->schema = (int)iv;
+		else
+			h->max_buckets = (size_t)iv;
+		return 0;
+	default:
+		break;
+	}
+	if (get_num(m, &v) != 0) {
+		cfg_eb_add(&l->e, "%shistograms[%zu].%s: expected a number", loc,
+		    idx, key);
+		return -1;
+	}
+	if (k == HK_FACTOR) {
+		if (!isfinite(v) || !(v > 1)) {
+			cfg_eb_add(&l->e, "%shistograms[%zu].bucket_factor: must "
+			    "be a finite number greater than 1 (1.1 gives "
+			    "schema 3)", loc, idx);
+			return -1;
+		}
+		h->schema = factor_schema(v);
+		return 0;
+	}
+	if (!isfinite(v) || !(v >= 0)) {
+		cfg_eb_add(&l->e, "%shistograms[%zu].zero_threshold: must be a "
+		    "finite number, 0 or more", loc, idx);
+		return -1;
+	}
+	h->zero_threshold = v == 0 ? 0.0 : v;  /* not -0 */
+	return 0;
+}
+
+/* One { name = ...; format = ...; buckets = [...]; ... } into *h; 0, or
+ * -1 after a message. Messages come in the order of the file. */
 static int
 set_hist_one(ld *l, const config_setting_t *g, size_t idx, cfg_histogram *h)
 {
 	char loc[LOC_MAX], sb[80];
-	int bad = 0, have_name = 0, have_buckets = 0;
+	const config_setting_t *seen[HK_N] = { 0 };
+	int bad = 0, form = CFG_HIST_CLASSIC;
+	int later = -1;   /* schema or bucket_factor, whichever came last */
 
+	h->form = CFG_HIST_CLASSIC;
+	h->schema = SPOOL_NHIST_SCHEMA;
+	h->zero_threshold = SPOOL_NHIST_ZERO_THRESHOLD;
+	h->max_buckets = SPOOL_NHIST_MAX_BUCKETS_DEFAULT;
 	loc_of(l, g, loc, sizeof(loc));
 	if (!config_setting_is_group(g)) {
 		cfg_eb_add(&l->e, "%shistograms[%zu]: expected a group { name = "
 		    "...; buckets = [ ... ]; }", loc, idx);
 		return -1;
 	}
+	/* What the other keys mean depends on the format, wherever it is. */
 	for (int i = 0; i < config_setting_length(g); i++) {
 		const config_setting_t *m = config_setting_get_elem(g,
 		    (unsigned)i);
-		const char *key = config_setting_name(m), *name;
+
+		if (strcmp(config_setting_name(m), "format") == 0)
+			form = hist_form(m);
+	}
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *m = config_setting_get_elem(g,
+		    (unsigned)i);
+		const char *key = config_setting_name(m), *name, *near;
 		char mloc[LOC_MAX];
+		int k = hist_key(key);
 
 		loc_of(l, m, mloc, sizeof(mloc));
-		if (strcmp(key, "name") == 0) {
-			have_name = 1;
+		if (k >= 0)
+			seen[k] = m;
+		if (k == HK_SCHEMA || k == HK_FACTOR)
+			later = k;
+		switch (k) {
+		case HK_NAME:
 			if (config_setting_type(m) != CONFIG_TYPE_STRING) {
 				cfg_eb_add(&l->e, "%shistograms[%zu].name: "
 				    "expected a string", mloc, idx);
 				bad = 1;
-				continue;
+				break;
 			}
 			name = config_setting_get_string(m);
 			if (strlen(name) > EXPO_MAX_NAME ||
@@ -253,23 +435,69 @@ set_hist_one(ld *l, const config_setting_t *g, size_t idx, cfg_histogram *h)
 				l->e.oom = 1;
 				bad = 1;
 			}
-		} else if (strcmp(key, "buckets") == 0) {
-			have_buckets = 1;
-			if (set_buckets(l, m, idx, h) != 0)
+			break;
+		case HK_FORMAT:
+			if (config_setting_type(m) != CONFIG_TYPE_STRING) {
+				cfg_eb_add(&l->e, "%shistograms[%zu].format: "
+				    "expected a string", mloc, idx);
 				bad = 1;
-		} else {
-			cfg_eb_add(&l->e, "%sunknown setting 'histograms[%zu].%s'",
-			    mloc, idx, key);
+			} else if (form < 0) {
+				cfg_eb_add(&l->e, "%shistograms[%zu].format: must "
+				    "be \"classic\", \"native\" or \"both\": '%s'",
+				    mloc, idx, cfg_shown(config_setting_get_string(
+				    m), sb, sizeof(sb)));
+				bad = 1;
+			} else
+				h->form = (cfg_hist_form)form;
+			break;
+		case HK_BUCKETS:
+			if (form == CFG_HIST_NATIVE) {
+				cfg_eb_add(&l->e, "%shistograms[%zu].buckets: "
+				    "format native has no buckets; use format = "
+				    "\"both\" to keep them", mloc, idx);
+				bad = 1;
+			} else if (set_buckets(l, m, idx, h) != 0)
+				bad = 1;
+			break;
+		case HK_SCHEMA:
+		case HK_FACTOR:
+		case HK_ZERO:
+		case HK_MAX:
+			if (set_hist_native(l, m, k, form, idx, h) != 0)
+				bad = 1;
+			break;
+		default:
+			near = cfg_near_name(key, strlen(key), hist_keys, HK_N);
+			if (near != NULL)
+				cfg_eb_add(&l->e, "%sunknown setting "
+				    "'histograms[%zu].%s'; did you mean "
+				    "'histograms[%zu].%s'?", mloc, idx, key, idx,
+				    near);
+			else
+				cfg_eb_add(&l->e, "%sunknown setting "
+				    "'histograms[%zu].%s'", mloc, idx, key);
 			bad = 1;
+			break;
 		}
 	}
-	if (!have_name) {
+	if (seen[HK_SCHEMA] != NULL && seen[HK_FACTOR] != NULL &&
+	    form != CFG_HIST_CLASSIC) {
+		char bloc[LOC_MAX];
+
+		loc_of(l, seen[later], bloc, sizeof(bloc));
+		cfg_eb_add(&l->e, "%shistograms[%zu].%s: cannot be used together "
+		    "with histograms[%zu].%s; keep one of them", bloc, idx,
+		    hist_keys[later], idx,
+		    hist_keys[later == HK_FACTOR ? HK_SCHEMA : HK_FACTOR]);
+		bad = 1;
+	}
+	if (seen[HK_NAME] == NULL) {
 		cfg_eb_add(&l->e, "%shistograms[%zu]: name is missing", loc, idx);
 		bad = 1;
 	}
-	if (!have_buckets) {
-		cfg_eb_add(&l->e, "%shistograms[%zu]: buckets is missing", loc,
-		    idx);
+	if (seen[HK_BUCKETS] == NULL && form == CFG_HIST_CLASSIC) {
+		cfg_eb_add(&l->e, "%shistograms[%zu]: buckets is missing; set "
+		    "buckets = [ ... ], or format = \"native\"", loc, idx);
 		bad = 1;
 	}
 	return bad ? -1 : 0;

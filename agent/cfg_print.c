@@ -88,6 +88,32 @@ header_is_secret(const char *h)
 	return 0;
 }
 
+/* The rest of one histograms entry after its name: its form, the classic
+ * bounds (none for native, nor for both with the default ones), the
+ * native settings in force (the schema, whether the file gave it or a
+ * bucket_factor). */
+static void
+put_hist(FILE *f, const cfg_histogram *h)
+{
+	static const char *const forms[] = { "classic", "native", "both" };
+
+	fprintf(f, "; format = \"%s\";", forms[h->form]);
+	if (h->n > 0) {
+		fputs(" buckets = [ ", f);
+		for (size_t j = 0; j < h->n; j++) {
+			if (j)
+				fputs(", ", f);
+			put_num(f, h->bounds[j]);
+		}
+		fputs(" ];", f);
+	}
+	if (h->form == CFG_HIST_CLASSIC)
+		return;
+	fprintf(f, " schema = %d; zero_threshold = ", h->schema);
+	put_num(f, h->zero_threshold);
+	fprintf(f, "; max_buckets = %zu;", h->max_buckets);
+}
+
 static void
 put_value(FILE *f, const cfg *c, const row *r)
 {
@@ -139,13 +165,8 @@ put_value(FILE *f, const cfg *c, const row *r)
 		for (size_t i = 0; i < n; i++) {
 			fprintf(f, "%s\n  { name = ", i ? "," : "");
 			put_str(f, h[i].name);
-			fputs("; buckets = [ ", f);
-			for (size_t j = 0; j < h[i].n; j++) {
-				if (j)
-					fputs(", ", f);
-				put_num(f, h[i].bounds[j]);
-			}
-			fputs(" ]; }", f);
+			put_hist(f, &h[i]);
+			fputs(" }", f);
 		}
 		fputs(n ? "\n)" : ")", f);
 		break;

@@ -10,6 +10,7 @@
 #include "dbuf.h"
 #include "expo.h"
 #include "hmap.h"
+#include "nhist.h"
 #include "remote.pb-c.h"
 #include "rw.h"
 
@@ -22,7 +23,19 @@ typedef struct ent {
 	size_t lab0, nlab;
 	double value;
 	int64_t ts;
+	size_t hist;          /* 1 + its index in hents; 0: a float sample */
 } ent;
+
+/* A native histogram: its spans and deltas as offsets into the batch's
+ * arrays, negative ones first. */
+typedef struct hent {
+	uint64_t count, zero_count;
+	double sum, zero_threshold;
+	int32_t schema;
+	int64_t ts;
+	size_t span0, nspan[2];     /* [0] negative, [1] positive */
+	size_t delta0, ndelta[2];
+} hent;
 
 struct rw_batch {
 	size_t max, n;
@@ -37,6 +50,17 @@ struct rw_batch {
 	Prometheus__Label *pl, **plp;
 	Prometheus__Sample *ps, **psp;
 	size_t capts, cappl;
+	/* Native histograms, in the order of their entries. */
+	hent *hents;
+	size_t nhents, caphents;
+	nhist_span *spans;
+	size_t nspans, capspans;
+	int64_t *deltas;
+	size_t ndeltas, capdeltas;
+	Prometheus__Histogram *ph, **php;
+	size_t capph;
+	Prometheus__BucketSpan *pbs, **pbsp;
+	size_t cappbs;
 	dbuf pb;                   /* the packed protobuf */
 	/* The last group's labels, parsed: samples come group by group. */
 	char *gcopy;
@@ -95,6 +119,13 @@ rw_batch_free(rw_batch *b)
 	free(b->plp);
 	free(b->ps);
 	free(b->psp);
+	free(b->hents);
+	free(b->spans);
+	free(b->deltas);
+	free(b->ph);
+	free(b->php);
+	free(b->pbs);
+	free(b->pbsp);
 	dbuf_free(&b->pb);
 	dbuf_free(&b->z);
 	free(b->gcopy);
@@ -106,6 +137,9 @@ rw_batch_reset(rw_batch *b)
 {
 	b->n = 0;
 	b->nlabs = 0;
+	b->nhents = 0;
+	b->nspans = 0;
+	b->ndeltas = 0;
 	dbuf_reset(&b->arena);
 }
 
@@ -113,6 +147,12 @@ size_t
 rw_batch_count(const rw_batch *b)
 {
 	return b->n;
+}
+
+size_t
+rw_batch_histograms(const rw_batch *b)
+{
+	return b->nhents;
 }
 
 size_t
@@ -196,19 +236,17 @@ tlab_cmp(const tlab *a, const tlab *b)
 	return c != 0 ? c : (a->nlen > b->nlen) - (a->nlen < b->nlen);
 }
 
-rw_err
-rw_batch_add(rw_batch *b, const char *name, const char *group,
-    const char *labels, double value, int64_t ts_ms)
+/* The labels of a new entry into labs and the arena (from *lab0 on). */
+static rw_err
+add_labels(rw_batch *b, const char *name, const char *group,
+    const char *labels, size_t *lab0)
 {
 	expo_label sl[EXPO_MAX_LABELS];
 	const expo_label *gl;
 	tlab t[2 * EXPO_MAX_LABELS + 1];
 	size_t ng, ns = 0, nt = 0, alen = b->arena.len, nlabs = b->nlabs;
 	const char *why;
-	ent *e;
 
-	if (b->n == b->max)
-		return RW_EFULL;
 	/* A bad name would be stored as it is, or make a receiver answer
 	 * 500, which would be retried for ever. */
 	if (name == NULL || !expo_valid_metric_name(name, strlen(name)))
@@ -274,12 +312,122 @@ rw_batch_add(rw_batch *b, const char *name, const char *group,
 		}
 		b->nlabs++;
 	}
+	*lab0 = nlabs;
+	return RW_OK;
+}
+
+rw_err
+rw_batch_add(rw_batch *b, const char *name, const char *group,
+    const char *labels, double value, int64_t ts_ms)
+{
+	size_t lab0;
+	rw_err err;
+	ent *e;
+
+	if (b->n == b->max)
+		return RW_EFULL;
+	if ((err = add_labels(b, name, group, labels, &lab0)) != RW_OK)
+		return err;
 	e = &b->ents[b->n++];
-	e->lab0 = nlabs;
-	e->nlab = b->nlabs - nlabs;
+	e->lab0 = lab0;
+	e->nlab = b->nlabs - lab0;
 	e->value = value;
 	e->ts = ts_ms;
+	e->hist = 0;
 	return RW_OK;
+}
+
+/* One side's buckets as spans and deltas, after those the batch holds
+ * (room for them made by the caller). */
+static rw_err
+encode_side(rw_batch *b, const nhist_bucket *bk, size_t n, size_t *nspan,
+    size_t *ndelta)
+{
+	size_t ns, nd;
+
+	if (n > 0 && bk == NULL)
+		return RW_EINVAL;
+	if (nhist_encode(bk, n, b->spans + b->nspans, b->capspans - b->nspans,
+	    &ns, b->deltas + b->ndeltas, b->capdeltas - b->ndeltas, &nd) !=
+	    NHIST_OK)
+		return RW_EINVAL;
+	*nspan = ns;
+	*ndelta = nd;
+	b->nspans += ns;
+	b->ndeltas += nd;
+	return RW_OK;
+}
+
+rw_err
+rw_batch_add_hist(rw_batch *b, const char *name, const char *group,
+    const char *labels, const spool_nhist *h, double sum, int64_t ts_ms)
+{
+	size_t nb, lab0, spans = b->nspans, deltas = b->ndeltas;
+	hent *x;
+	rw_err err;
+	ent *e;
+
+	if (b->n == b->max)
+		return RW_EFULL;
+	if (h == NULL || h->schema < NHIST_SCHEMA_MIN ||
+	    h->schema > NHIST_SCHEMA_MAX || h->npos > RW_BATCH_BUCKETS ||
+	    h->nneg > RW_BATCH_BUCKETS)
+		return RW_EINVAL;
+	/* nhist_encode's room: a span per bucket, and a delta per bucket
+	 * and per empty bucket (at most two) before it. */
+	nb = 4 * (h->npos + h->nneg);
+	if (b->nhents > 0 && b->nspans + b->ndeltas + nb > RW_BATCH_BUCKETS)
+		return RW_EFULL;
+	if (grow((void **)&b->hents, &b->caphents, b->nhents + 1,
+	    sizeof(*b->hents)) != 0 ||
+	    grow((void **)&b->spans, &b->capspans, b->nspans + h->npos +
+	    h->nneg, sizeof(*b->spans)) != 0 ||
+	    grow((void **)&b->deltas, &b->capdeltas, b->ndeltas + 3 *
+	    (h->npos + h->nneg), sizeof(*b->deltas)) != 0)
+		return RW_ENOMEM;
+	x = &b->hents[b->nhents];
+	x->count = h->count;
+	x->zero_count = h->zero_count;
+	x->sum = sum;
+	x->zero_threshold = h->zero_threshold;
+	x->schema = h->schema;
+	x->ts = ts_ms;
+	x->span0 = spans;
+	x->delta0 = deltas;
+	if ((err = encode_side(b, h->neg, h->nneg, &x->nspan[0],
+	    &x->ndelta[0])) != RW_OK ||
+	    (err = encode_side(b, h->pos, h->npos, &x->nspan[1],
+	    &x->ndelta[1])) != RW_OK ||
+	    (err = add_labels(b, name, group, labels, &lab0)) != RW_OK) {
+		b->nspans = spans;
+		b->ndeltas = deltas;
+		return err;
+	}
+	b->nhents++;
+	e = &b->ents[b->n++];
+	e->lab0 = lab0;
+	e->nlab = b->nlabs - lab0;
+	e->value = sum;
+	e->ts = ts_ms;
+	e->hist = b->nhents;
+	return RW_OK;
+}
+
+size_t
+rw_batch_strip_histograms(rw_batch *b)
+{
+	size_t k = 0, n = b->n;
+
+	if (b->nhents == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (b->ents[i].hist == 0)
+			b->ents[k++] = b->ents[i];
+	b->n = k;
+	b->nhents = 0;
+	b->nspans = 0;
+	b->ndeltas = 0;
+	return n - k;
 }
 
 void
@@ -290,6 +438,11 @@ rw_batch_drop_last(rw_batch *b)
 	if (b->n == 0)
 		return;
 	e = &b->ents[--b->n];
+	if (e->hist != 0) {
+		b->nhents--;
+		b->nspans = b->hents[b->nhents].span0;
+		b->ndeltas = b->hents[b->nhents].delta0;
+	}
 	b->nlabs = e->lab0;
 	dbuf_setlen(&b->arena, b->labs[e->lab0].name);
 }
@@ -336,6 +489,7 @@ rw_batch_add_key(rw_batch *b, const rw_key *k, double value, int64_t ts_ms)
 	e->nlab = b->nlabs - nlabs;
 	e->value = value;
 	e->ts = ts_ms;
+	e->hist = 0;
 	return RW_OK;
 }
 
@@ -652,6 +806,57 @@ rw_seen_saved(rw_seen *s)
 	hmap_clear(s->forgot, NULL);
 }
 
+/* The histograms' messages, for the time series to point at. 0 or -1 out
+ * of memory. */
+static int
+encode_hists(rw_batch *b)
+{
+	size_t c1 = b->capph, c2 = b->capph, c3 = b->cappbs, c4 = b->cappbs;
+
+	if (b->nhents == 0)
+		return 0;
+	if (grow((void **)&b->ph, &c1, b->nhents, sizeof(*b->ph)) != 0 ||
+	    grow((void **)&b->php, &c2, b->nhents, sizeof(*b->php)) != 0)
+		return -1;
+	b->capph = c1;
+	if (grow((void **)&b->pbs, &c3, b->nspans, sizeof(*b->pbs)) != 0 ||
+	    grow((void **)&b->pbsp, &c4, b->nspans, sizeof(*b->pbsp)) != 0)
+		return -1;
+	b->cappbs = c3;
+	for (size_t i = 0; i < b->nspans; i++) {
+		prometheus__bucket_span__init(&b->pbs[i]);
+		b->pbs[i].offset = b->spans[i].offset;
+		b->pbs[i].length = b->spans[i].length;
+		b->pbsp[i] = &b->pbs[i];
+	}
+	for (size_t i = 0; i < b->nhents; i++) {
+		const hent *x = &b->hents[i];
+		Prometheus__Histogram *h = &b->ph[i];
+		prometheus__histogram__init(h);
+		h->count_case = PROMETHEUS__HISTOGRAM__COUNT_COUNT_INT;
+		h->count_int = x->count;
+		h->sum = x->sum;
+		h->schema = x->schema;
+		h->zero_threshold = x->zero_threshold;
+		h->zero_count_case =
+		    PROMETHEUS__HISTOGRAM__ZERO_COUNT_ZERO_COUNT_INT;
+		h->zero_count_int = x->zero_count;
+		h->n_negative_spans = x->nspan[0];
+		h->negative_spans = b->pbsp + x->span0;
+		h->n_negative_deltas = x->ndelta[0];
+		h->negative_deltas = b->deltas + x->delta0;
+		h->n_positive_spans = x->nspan[1];
+		h->positive_spans = b->pbsp + x->span0 + x->nspan[0];
+		h->n_positive_deltas = x->ndelta[1];
+		h->positive_deltas = b->deltas + x->delta0 + x->ndelta[0];
+		/* The receiver tests for a counter reset itself. */
+		h->reset_hint = PROMETHEUS__HISTOGRAM__RESET_HINT__UNKNOWN;
+		h->timestamp = x->ts;
+		b->php[i] = h;
+	}
+	return 0;
+}
+
 rw_err
 rw_batch_encode(rw_batch *b, const char **out, size_t *outlen)
 {
@@ -677,18 +882,25 @@ rw_batch_encode(rw_batch *b, const char **out, size_t *outlen)
 		b->pl[i].value = b->arena.p + b->labs[i].value;
 		b->plp[i] = &b->pl[i];
 	}
+	if (encode_hists(b) != 0)
+		return RW_ENOMEM;
 	for (size_t i = 0; i < b->n; i++) {
 		const ent *e = &b->ents[i];
+		prometheus__time_series__init(&b->ts[i]);
+		b->ts[i].n_labels = e->nlab;
+		b->ts[i].labels = b->plp + e->lab0;
+		b->tsp[i] = &b->ts[i];
+		if (e->hist != 0) {
+			b->ts[i].n_histograms = 1;
+			b->ts[i].histograms = &b->php[e->hist - 1];
+			continue;
+		}
 		prometheus__sample__init(&b->ps[i]);
 		b->ps[i].value = e->value;
 		b->ps[i].timestamp = e->ts;
 		b->psp[i] = &b->ps[i];
-		prometheus__time_series__init(&b->ts[i]);
-		b->ts[i].n_labels = e->nlab;
-		b->ts[i].labels = b->plp + e->lab0;
 		b->ts[i].n_samples = 1;
 		b->ts[i].samples = &b->psp[i];
-		b->tsp[i] = &b->ts[i];
 	}
 	prometheus__write_request__init(&wr);
 	wr.n_timeseries = b->n;
@@ -696,8 +908,10 @@ rw_batch_encode(rw_batch *b, const char **out, size_t *outlen)
 	/* An upper bound instead of get_packed_size(), which would walk the
 	 * whole request once more: every string is in the arena (with a NUL
 	 * to spare); a label adds at most 18 bytes of tags and lengths, a
-	 * series with its one sample at most 32. */
-	len = b->arena.len + 18 * b->nlabs + 32 * b->n + 16;
+	 * series with its one sample at most 32, a histogram's fixed fields
+	 * at most 96, a span 16, a delta 10. */
+	len = b->arena.len + 18 * b->nlabs + 32 * b->n + 16 +
+	    96 * b->nhents + 16 * b->nspans + 10 * b->ndeltas;
 	dbuf_reset(&b->pb);
 	dbuf_reset(&b->z);
 	if ((pb = (uint8_t *)dbuf_room(&b->pb, len)) == NULL)

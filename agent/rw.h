@@ -5,7 +5,9 @@
  * SQL: a sink adds samples as the spool reader hands them over, then sends
  * what rw_batch_encode() gives.
  *
- * Each sample is one TimeSeries with one Sample. Its labels are __name__,
+ * Each sample is one TimeSeries with one Sample, each native histogram
+ * one TimeSeries with one Histogram (integer counts, spans and deltas as
+ * nhist_encode() makes them, reset hint UNKNOWN). Its labels are __name__,
  * the group's labels (job and grouping; they replace a series label of the
  * same name, as in pull mode) and the series' own, unescaped from the
  * exposition form, sorted by name in byte order as the spec requires.
@@ -17,11 +19,13 @@
 #include <stdint.h>
 
 #include "http.h"
+#include "spool-agent.h"
 
 typedef enum rw_err {
 	RW_OK = 0,
 	RW_ENOMEM,
-	RW_EINVAL,     /* labels that do not parse, or empty */
+	RW_EINVAL,     /* labels that do not parse, or empty; a histogram
+	                * whose buckets do not encode */
 	RW_EFULL,      /* the batch holds max_samples already */
 	RW_ECOMPRESS   /* snappy refused */
 } rw_err;
@@ -38,7 +42,11 @@ void rw_batch_free(rw_batch *b);
 /* Empties the batch, keeping its memory for the next. */
 void rw_batch_reset(rw_batch *b);
 
+/* Entries in the batch: float samples and histograms. */
 size_t rw_batch_count(const rw_batch *b);
+
+/* The native histograms among them. */
+size_t rw_batch_histograms(const rw_batch *b);
 
 /* How many labels (__name__ included) the last sample added carries; 0
  * when the batch is empty. */
@@ -60,10 +68,40 @@ size_t rw_batch_last_labels(const rw_batch *b);
 rw_err rw_batch_add(rw_batch *b, const char *name, const char *group,
     const char *labels, double value, int64_t ts_ms);
 
+/*
+ * The spans and deltas one batch holds at most, all its histograms
+ * together, so that a request stays a few hundred KiB however many
+ * buckets its histograms have (a float sample is about 100 bytes, a
+ * bucket 2 to 10): a histogram that would pass it makes the batch full,
+ * as max_samples does. One histogram alone always fits: spool_nhist's
+ * cap (SPOOL_NHIST_MAX_BUCKETS) is far below it.
+ */
+#define RW_BATCH_BUCKETS 65536
+
+/*
+ * Adds one native histogram: h's count, zero bucket, schema and buckets,
+ * and sum (spool_hist's), labelled as rw_batch_add() does (name is the
+ * family's NAME). It counts as one entry against max_samples, and its
+ * buckets against RW_BATCH_BUCKETS: RW_EFULL when either is reached.
+ * RW_EINVAL when the labels do not parse, the schema is out of range, or
+ * the buckets are not sorted (nhist_encode). h is copied.
+ */
+rw_err rw_batch_add_hist(rw_batch *b, const char *name, const char *group,
+    const char *labels, const spool_nhist *h, double sum, int64_t ts_ms);
+
+/*
+ * Takes every histogram out of the batch, keeping its float samples in
+ * their order: the same request again for a receiver that refused
+ * histograms. Returns how many it took. Only rw_batch_encode(),
+ * rw_batch_count() and rw_batch_reset() may follow, not rw_seen_note().
+ */
+size_t rw_batch_strip_histograms(rw_batch *b);
+
 /* Prometheus' staleness marker: a NaN with the payload 0x7ff0000000000002. */
 double rw_stale_nan(void);
 
-/* Takes the last sample added back out of the batch (no-op when empty). */
+/* Takes the last sample or histogram added back out of the batch (no-op
+ * when empty). */
 void rw_batch_drop_last(rw_batch *b);
 
 /*
@@ -116,7 +154,9 @@ void rw_seen_round(rw_seen *s);
 void rw_seen_walked(rw_seen *s);
 
 /*
- * Notes the series of the last sample added to b. *dup is 1 when this
+ * Notes the series of the last sample added to b (a histogram's series
+ * too: its marker is a float staleness NaN on NAME, which Prometheus'
+ * TSDB stores as a stale histogram). *dup is 1 when this
  * round noted it already: two samples of one series at one timestamp,
  * which Prometheus refuses with the whole request; the caller takes the
  * second back out (rw_batch_drop_last).

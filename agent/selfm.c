@@ -224,6 +224,7 @@ selfm_each(const selfm *m, size_t i, const char *extra,
 		h.bounds = dur_bounds;
 		h.counts = m->dur_counts;
 		h.sum = m->dur_sum;
+		h.native = NULL;
 		x.hist = &h;
 		x.value = NAN;
 		return fn(arg, &x, extra);

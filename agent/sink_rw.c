@@ -1,10 +1,11 @@
 /*
  * sink_rw — the remote-write sink: every interval the whole state as it
  * is (the series /metrics shows, the agent's own metrics), each round with
- * a timestamp of its own; staleness markers for the series that went away;
- * the set of series sent kept in the spool across restarts; a backoff of
- * its own, so that one failing sink never holds back the other. See
- * sink.h.
+ * a timestamp of its own; native histograms as protobuf histograms (left
+ * out for a receiver that has them disabled); staleness markers for the
+ * series that went away; the set of series sent kept in the spool across
+ * restarts; a backoff of its own, so that one failing sink never holds
+ * back the other. See sink.h.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -32,6 +33,10 @@
 /* Series with too many labels for common receivers: said at most this
  * often (seconds), as the condition lasts as long as the writer does. */
 #define MANY_LABELS_SAY_S 600.0
+/* Prometheus' answer (a 500) to a request with a histogram when it runs
+ * without --enable-feature=native-histograms (storage.
+ * ErrNativeHistogramsDisabled): the whole request is rolled back. */
+#define NATIVE_DISABLED "native histograms are disabled"
 
 /* How a round, or the sending of one batch, went. */
 typedef enum rws_outcome {
@@ -75,6 +80,10 @@ typedef struct rws {
 	double down_since;        /* monotonic: the first failure of the
 	                           * current run of them; 0: none */
 	unsigned down_failures;   /* requests failed in that run */
+	int no_hist;              /* the receiver has native histograms
+	                           * disabled: none sent until a reload or
+	                           * a restart */
+	size_t hist_dropped;      /* histograms it refused so, since start */
 } rws;
 
 /* A remote-write request of n samples. */
@@ -89,6 +98,38 @@ count_request(rws *w, const http_status *st, size_t n)
 		m->rw_sent += (double)n;
 	else if (r == SELFM_REJECTED)
 		m->rw_dropped += (double)n;
+}
+
+/*
+ * A receiver that has native histograms disabled refused the request (a
+ * 500 that would otherwise be retried for ever): says so once, with the
+ * fix, counts the request as refused and its histograms as dropped, and
+ * takes them out of the batch, to be sent again at once without them.
+ * Histograms are then left out for this receiver until a reload or a
+ * restart, which is when its settings may have changed. Returns 1 when
+ * it did that.
+ */
+static int
+hist_refused(rws *w, const http_status *st)
+{
+	size_t n;
+
+	if (st->outcome != HTTP_RETRY || st->http_code != 500 ||
+	    rw_batch_histograms(w->batch) == 0 ||
+	    strstr(st->message, NATIVE_DISABLED) == NULL)
+		return 0;
+	n = rw_batch_strip_histograms(w->batch);
+	log_errorx("the remote write receiver has native histograms disabled; "
+	    "they are left out for it until a reload or a restart, the other "
+	    "samples go; start Prometheus with "
+	    "--enable-feature=native-histograms, or set the histogram's format "
+	    "to classic or both", "url=%s histograms=%zu code=%ld reason=%s",
+	    log_q(w->env->c->rw.url), n, st->http_code, log_q(st->message));
+	w->env->m->rw_requests[SELFM_REJECTED]++;
+	w->env->m->rw_dropped += (double)n;
+	w->hist_dropped += n;
+	w->no_hist = 1;
+	return 1;
 }
 
 /* Sends the batch: RWS_SENT when sent or dropped (a 4xx: remote write
@@ -121,6 +162,16 @@ rw_flush(rws *w)
 	}
 	if (rw_post(w->p, body, len, &st) != HTTP_OK)
 		st.outcome = HTTP_RETRY;
+	if (hist_refused(w, &st)) {
+		if ((e = rw_batch_encode(w->batch, &body, &len)) != RW_OK) {
+			log_errorx("cannot encode a remote write request",
+			    "reason=%s", rw_strerror(e));
+			rw_batch_reset(w->batch);
+			return RWS_SENT;
+		}
+		if (rw_post(w->p, body, len, &st) != HTTP_OK)
+			st.outcome = HTTP_RETRY;
+	}
 	count_request(w, &st, rw_batch_count(w->batch));
 	(void)env->between(env, w, SINK_MAY_BEAT);
 	switch (st.outcome) {
@@ -201,18 +252,34 @@ rw_note(rws *w, const char *name)
 	}
 }
 
-/* Adds one sample, sending the batch first when it is full. Always 0 (the
- * walk goes on: after a failure it only notes the series). */
+/* One sample or histogram (nh), for rw_add(). */
+static rw_err
+rw_put(rws *w, const char *name, const char *glab, const char *labels,
+    double v, const spool_nhist *nh, int64_t ts)
+{
+	if (nh != NULL)
+		return rw_batch_add_hist(w->batch, name, glab, labels, nh, v,
+		    ts);
+	return rw_batch_add(w->batch, name, glab, labels, v, ts);
+}
+
+/* Adds one sample, or the native histogram nh (non-NULL; v its sum),
+ * sending the batch first when it is full. Always 0 (the walk goes on:
+ * after a failure it only notes the series). */
 static int
 rw_add(rws *w, const char *name, const char *glab, const char *labels,
-    double v, int64_t ts)
+    double v, const spool_nhist *nh, int64_t ts)
 {
-	rw_err e = rw_batch_add(w->batch, name, glab, labels, v, ts);
+	rw_err e = rw_put(w, name, glab, labels, v, nh, ts);
 
 	if (e == RW_EFULL && !w->failed && rw_flush(w) != RWS_SENT)
 		w->failed = 1;
+	/* Sending the batch may have told that the receiver takes no
+	 * histograms. */
+	if (e == RW_EFULL && nh != NULL && w->no_hist)
+		return 0;
 	if (e == RW_EFULL)
-		e = rw_batch_add(w->batch, name, glab, labels, v, ts);
+		e = rw_put(w, name, glab, labels, v, nh, ts);
 	if (e != RW_OK) {
 		if (e == RW_ENOMEM)
 			w->incomplete = 1;
@@ -253,7 +320,7 @@ rw_hist_line(const render_hist_line *l, void *arg)
 		    h->x->labels, h->ll ? "," : "", l->le);
 		labels = h->lab;
 	}
-	return rw_add(h->w, name, h->glab, labels, l->value, h->ts);
+	return rw_add(h->w, name, h->glab, labels, l->value, NULL, h->ts);
 }
 
 /* An observed histogram as its cumulative _bucket samples, _sum, _count:
@@ -349,9 +416,20 @@ rw_sample(void *arg, const spool_sample *x, const char *extra)
 {
 	rwctx *r = arg;
 
-	if (x->hist != NULL)
-		return rw_hist(r->w, x, extra, r->ts);
-	return rw_add(r->w, x->name, extra, x->labels, x->value, r->ts);
+	const spool_hist *h = x->hist;
+
+	if (h == NULL)
+		return rw_add(r->w, x->name, extra, x->labels, x->value, NULL,
+		    r->ts);
+	/* A native histogram goes as one, on NAME; a native-only one (no
+	 * classic buckets) as nothing else, as Prometheus stores it from a
+	 * scrape; one with both forms with its classic series too. */
+	if (h->native != NULL && !r->w->no_hist)
+		(void)rw_add(r->w, x->name, extra, x->labels, h->sum, h->native,
+		    r->ts);
+	if (h->native != NULL && h->n == 0)
+		return 0;
+	return rw_hist(r->w, x, extra, r->ts);
 }
 
 /* The agent's own metrics, labelled as its default group (job and
@@ -756,6 +834,9 @@ rws_commit(void *self, const cfg *c, void *pending)
 	rws *w = self;
 
 	rw_adopt(w, c, pending);
+	/* Its settings may have changed (or it is another one): histograms
+	 * are tried again. */
+	w->no_hist = 0;
 	/* Another receiver never saw the series: no markers for it. What
 	 * the spool kept for the new one is loaded at its first round. */
 	if (strcmp(w->env->c->rw.url, c->rw.url) != 0) {
@@ -810,6 +891,14 @@ rws_once(void *self, double deadline, sink_result *res)
 		    "are dropped, as the protocol says", NULL);
 		res->refused = 1;
 	}
+	/* Counted as refused above; said again with the fix, so that it is
+	 * among the run's last lines. */
+	if (w->hist_dropped > 0)
+		log_warnx("native histograms were not delivered: the remote "
+		    "write receiver has them disabled; start Prometheus with "
+		    "--enable-feature=native-histograms, or set the histogram's "
+		    "format to classic or both", "url=%s histograms=%zu",
+		    log_q(env->c->rw.url), w->hist_dropped);
 }
 
 /* No last round at a stop (markers are not sent: the data is still there

@@ -17,6 +17,7 @@
  * applied (pass 2): a row that fails anywhere goes to `rejected` untouched.
  */
 #define _GNU_SOURCE
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -27,15 +28,31 @@
 #include "dbuf.h"
 #include "expo.h"
 #include "hmap.h"
+#include "nhist.h"
 #include "spool_int.h"
 
 #define MAX_BUCKETS SPOOL_MAX_BUCKETS
 
+/*
+ * An observed histogram in the batch's cache. Classic: counts per bound.
+ * Native: client_golang's sparse buckets, one sorted array per sign
+ * (b[0] v > zt, b[1] v < -zt), found by binary search; an observation
+ * nearly always hits a bucket that exists, so inserts are rare. Both: the
+ * two side by side, fed by the same observations.
+ */
 typedef struct hist {
+	spool_hist_form form;
 	size_t n;          /* finite bounds; counts has n + 1 entries */
 	double *bounds;
 	uint64_t *counts;  /* per bucket, not cumulative; last is +Inf */
 	double sum;
+	/* native and both */
+	int schema;
+	double zt;
+	size_t cap;
+	uint64_t zc, count;
+	nhist_bucket *b[2];
+	size_t nb[2], room[2];
 } hist;
 
 typedef struct fam {
@@ -109,6 +126,7 @@ typedef struct fold {
 	 * (else apply_row() goes on from smp_end, a position in the body). */
 	rowsmp *smp;
 	size_t nsmp, smp_end;
+	spool_hist_buf *hb; /* scratch for stored histograms; NULL till one */
 	int smp_all;
 	/* What the limits count, kept up to date as the batch creates groups
 	 * and series; -1 until first needed (see count_*()). unwritten: the
@@ -138,6 +156,8 @@ hist_free(hist *h)
 		return;
 	free(h->bounds);
 	free(h->counts);
+	free(h->b[0]);
+	free(h->b[1]);
 	free(h);
 }
 
@@ -163,13 +183,29 @@ ser_free(void *p)
 	free(x);
 }
 
+/* A histogram for a new series, as its family's entry says (NULL: classic
+ * with the default bounds). */
 static hist *
-hist_new(const double *bounds, size_t n)
+hist_new(const spool_buckets *sb)
 {
+	const double *bounds = spool_default_bounds;
+	size_t n = spool_default_nbounds;
 	hist *h = calloc(1, sizeof(*h));
 
 	if (h == NULL)
 		return NULL;
+	if (sb != NULL) {
+		h->form = sb->form;
+		if (sb->form == SPOOL_HIST_NATIVE)
+			n = 0;
+		else if (sb->form == SPOOL_HIST_CLASSIC || sb->n > 0) {
+			bounds = sb->bounds;
+			n = sb->n;
+		}
+		h->schema = sb->schema;
+		h->zt = sb->zero_threshold;
+		h->cap = sb->max_buckets;
+	}
 	h->n = n;
 	h->bounds = malloc((n ? n : 1) * sizeof(double));
 	h->counts = calloc(n + 1, sizeof(uint64_t));
@@ -177,7 +213,8 @@ hist_new(const double *bounds, size_t n)
 		hist_free(h);
 		return NULL;
 	}
-	memcpy(h->bounds, bounds, n * sizeof(double));
+	if (n > 0)
+		memcpy(h->bounds, bounds, n * sizeof(double));
 	return h;
 }
 
@@ -198,33 +235,148 @@ hist_observe(hist *h, double v)
 	h->sum += v;
 }
 
+/* The position of index i in b[0..n): where it is, or where it goes. */
+static size_t
+nh_find(const nhist_bucket *b, size_t n, int32_t i)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (b[mid].index < i)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /*
- * The stored form: "b=<bounds>;c=<counts>;s=<sum>", bounds and counts
- * comma-separated, counts per bucket (the last one is +Inf's own), numbers as
- * the exposition format writes them. Readable with the sqlite3 shell.
+ * The native part of one observation, as client_golang's observe: NaN
+ * counts in the count (and the caller's sum) only, |v| <= the zero
+ * threshold in the zero bucket, others in their sign's bucket; a new
+ * bucket past the cap lowers the schema. -1 only when out of memory, with
+ * nothing changed.
+ */
+static int
+nh_observe(hist *h, double v)
+{
+	int side;
+	int32_t idx;
+	size_t at;
+	nhist_bucket *b;
+
+	if (isnan(v)) {
+		h->count++;
+		return 0;
+	}
+	if (v > h->zt)
+		side = 0;
+	else if (v < -h->zt)
+		side = 1;
+	else {
+		h->zc++;
+		h->count++;
+		return 0;
+	}
+	/* v is neither NaN nor 0 here, and the schema was checked. */
+	(void)nhist_index(v, h->schema, &idx);
+	b = h->b[side];
+	at = nh_find(b, h->nb[side], idx);
+	if (at < h->nb[side] && b[at].index == idx) {
+		b[at].count++;
+		h->count++;
+		return 0;
+	}
+	if (h->nb[side] == h->room[side]) {
+		size_t room = h->room[side] ? h->room[side] * 2 : 16;
+		if ((b = realloc(b, room * sizeof(*b))) == NULL)
+			return -1;
+		h->b[side] = b;
+		h->room[side] = room;
+	}
+	memmove(&b[at + 1], &b[at], (h->nb[side] - at) * sizeof(*b));
+	b[at].index = idx;
+	b[at].count = 1;
+	h->nb[side]++;
+	h->count++;
+	if (h->nb[0] + h->nb[1] > h->cap)
+		nhist_fit(h->b[0], &h->nb[0], h->b[1], &h->nb[1], &h->schema,
+		    h->cap);
+	return 0;
+}
+
+/* One observation, in every form the histogram keeps. -1: out of memory,
+ * and the batch fails (it rolls back whole). */
+static int
+hist_add(hist *h, double v)
+{
+	if (h->form != SPOOL_HIST_CLASSIC && nh_observe(h, v) != 0)
+		return -1;
+	if (h->form == SPOOL_HIST_NATIVE)
+		h->sum += v;
+	else
+		hist_observe(h, v);
+	return 0;
+}
+
+static size_t
+put_buckets(char *out, const char *key, const nhist_bucket *b, size_t n)
+{
+	size_t o = 0;
+
+	o += (size_t)sprintf(out, "%s", key);
+	for (size_t i = 0; i < n; i++)
+		o += (size_t)sprintf(out + o, "%s%ld:%lld", i ? "," : "",
+		    (long)b[i].index, (long long)b[i].count);
+	return o;
+}
+
+/*
+ * The stored form (spool_hist_parse() reads it back; docs/spool.md):
+ * classic "b=<bounds>;c=<counts>;s=<sum>", bounds and counts comma-separated,
+ * counts per bucket (the last one is +Inf's own); native
+ * "n=<schema>;z=<zero threshold>;zc=<zero count>;k=<cap>;p=<index>:<count>,
+ * ...;m=...;t=<count>;s=<sum>"; both the native head up to t= followed by
+ * the classic form. Numbers as the exposition format writes them, so the
+ * sqlite3 shell shows them as they are.
  */
 static char *
 hist_encode(const hist *h)
 {
-	size_t cap = 16 + (h->n + 1) * (EXPO_VALUE_BUF + 24), o = 0;
+	size_t cap = 96 + (h->n + 1) * (EXPO_VALUE_BUF + 24) +
+	    (h->nb[0] + h->nb[1]) * 34 + 2 * EXPO_VALUE_BUF, o = 0;
 	char *out = malloc(cap), num[EXPO_VALUE_BUF];
 
 	if (out == NULL)
 		return NULL;
-	o += (size_t)snprintf(out + o, cap - o, "b=");
-	for (size_t i = 0; i < h->n; i++) {
-		size_t n = expo_format_value(h->bounds[i], num);
-		if (i)
-			out[o++] = ',';
-		memcpy(out + o, num, n);
-		o += n;
+	if (h->form != SPOOL_HIST_CLASSIC) {
+		expo_format_value(h->zt, num);
+		o += (size_t)snprintf(out + o, cap - o, "n=%d;z=%s;zc=%llu;"
+		    "k=%zu;", h->schema, num, (unsigned long long)h->zc,
+		    h->cap);
+		o += put_buckets(out + o, "p=", h->b[0], h->nb[0]);
+		o += put_buckets(out + o, ";m=", h->b[1], h->nb[1]);
+		o += (size_t)snprintf(out + o, cap - o, ";t=%llu;",
+		    (unsigned long long)h->count);
 	}
-	o += (size_t)snprintf(out + o, cap - o, ";c=");
-	for (size_t i = 0; i <= h->n; i++)
-		o += (size_t)snprintf(out + o, cap - o, "%s%llu", i ? "," : "",
-		    (unsigned long long)h->counts[i]);
+	if (h->form != SPOOL_HIST_NATIVE) {
+		o += (size_t)snprintf(out + o, cap - o, "b=");
+		for (size_t i = 0; i < h->n; i++) {
+			size_t n = expo_format_value(h->bounds[i], num);
+			if (i)
+				out[o++] = ',';
+			memcpy(out + o, num, n);
+			o += n;
+		}
+		o += (size_t)snprintf(out + o, cap - o, ";c=");
+		for (size_t i = 0; i <= h->n; i++)
+			o += (size_t)snprintf(out + o, cap - o, "%s%llu",
+			    i ? "," : "", (unsigned long long)h->counts[i]);
+		out[o++] = ';';
+	}
 	expo_format_value(h->sum, num);
-	snprintf(out + o, cap - o, ";s=%s", num);
+	snprintf(out + o, cap - o, "s=%s", num);
 	return out;
 }
 
@@ -246,12 +398,142 @@ parse_list(const char **p, char stop, double *vals, size_t max, size_t *n)
 	return 0;
 }
 
+/* A decimal integer in [lo, hi]: an optional '-', then 1 to 19 digits. */
+static int
+parse_int(const char **p, int64_t lo, int64_t hi, int64_t *out)
+{
+	const char *s = *p;
+	int neg = *s == '-';
+	uint64_t v = 0;
+	size_t nd = 0;
+
+	s += neg;
+	while (*s >= '0' && *s <= '9' && nd < 19) {
+		v = v * 10 + (uint64_t)(*s++ - '0');
+		nd++;
+	}
+	if (nd == 0 || (*s >= '0' && *s <= '9') || v > (uint64_t)INT64_MAX)
+		return -1;
+	*out = neg ? -(int64_t)v : (int64_t)v;
+	if (*out < lo || *out > hi)
+		return -1;
+	*p = s;
+	return 0;
+}
+
+/* A count: 0 to INT64_MAX (nhist_bucket's counts are int64). */
+static int
+parse_count(const char **p, uint64_t *out)
+{
+	int64_t v;
+
+	if (parse_int(p, 0, INT64_MAX, &v) != 0)
+		return -1;
+	*out = (uint64_t)v;
+	return 0;
+}
+
+static int
+expect(const char **p, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (strncmp(*p, s, n) != 0)
+		return -1;
+	*p += n;
+	return 0;
+}
+
+/* "<index>:<count>,..." up to ';': indices strictly ascending and in the
+ * range of the schema, counts above 0. */
+static int
+parse_buckets(const char **p, int schema, nhist_bucket *b, size_t *n,
+    uint64_t *total)
+{
+	int32_t lo, hi;
+	int64_t i, c;
+
+	(void)nhist_index(DBL_TRUE_MIN, schema, &lo);
+	(void)nhist_index(INFINITY, schema, &hi);
+	*n = 0;
+	while (**p && **p != ';') {
+		if (*n == SPOOL_NHIST_MAX_BUCKETS || (*n > 0 && expect(p, ",")) ||
+		    parse_int(p, lo, hi, &i) != 0 || expect(p, ":") ||
+		    parse_int(p, 1, INT64_MAX, &c) != 0 ||
+		    (*n > 0 && i <= b[*n - 1].index) ||
+		    *total > UINT64_MAX - (uint64_t)c)
+			return -1;
+		b[*n].index = (int32_t)i;
+		b[*n].count = c;
+		*total += (uint64_t)c;
+		(*n)++;
+	}
+	return 0;
+}
+
+/* The native head "n=..;z=..;zc=..;k=..;p=..;m=..;t=.." */
+static int
+parse_native(const char **p, spool_hist_buf *out)
+{
+	spool_nhist *nh = &out->nh;
+	const char *e;
+	uint64_t seen;
+	int64_t v;
+
+	memset(nh, 0, sizeof(*nh));
+	nh->pos = out->pos;
+	nh->neg = out->neg;
+	if (expect(p, "n=") || parse_int(p, NHIST_SCHEMA_MIN, NHIST_SCHEMA_MAX,
+	    &v) || expect(p, ";z="))
+		return -1;
+	nh->schema = (int)v;
+	for (e = *p; *e && *e != ';'; e++)
+		;
+	if (expo_parse_value(*p, (size_t)(e - *p), &nh->zero_threshold) != 0 ||
+	    !isfinite(nh->zero_threshold) || nh->zero_threshold < 0)
+		return -1;
+	*p = e;
+	if (expect(p, ";zc=") || parse_count(p, &nh->zero_count) ||
+	    expect(p, ";k=") || parse_int(p, 1, SPOOL_NHIST_MAX_BUCKETS, &v))
+		return -1;
+	nh->max_buckets = (size_t)v;
+	seen = nh->zero_count;
+	if (expect(p, ";p=") || parse_buckets(p, nh->schema, out->pos,
+	    &nh->npos, &seen) || expect(p, ";m=") || parse_buckets(p,
+	    nh->schema, out->neg, &nh->nneg, &seen) || expect(p, ";t=") ||
+	    parse_count(p, &nh->count))
+		return -1;
+	/* The fold keeps to the cap down to the lowest schema, and what is
+	 * in no bucket is NaN, so the buckets never hold more than count. */
+	if ((nh->npos + nh->nneg > nh->max_buckets &&
+	    nh->schema > NHIST_SCHEMA_MIN) || seen > nh->count)
+		return -1;
+	return 0;
+}
+
 int
 spool_hist_parse(const char *t, spool_hist_buf *out)
 {
 	double c[SPOOL_MAX_BUCKETS + 1];
 	size_t nb, nc;
+	uint64_t total = 0;
 
+	out->form = SPOOL_HIST_CLASSIC;
+	out->n = 0;
+	if (strncmp(t, SPOOL_HIST_NATIVE_PREFIX,
+	    sizeof(SPOOL_HIST_NATIVE_PREFIX) - 1) == 0) {
+		if (parse_native(&t, out) != 0)
+			return -1;
+		if (strncmp(t, ";s=", 3) == 0) {
+			out->form = SPOOL_HIST_NATIVE;
+			out->counts[0] = out->nh.count;
+			return expo_parse_value(t + 3, strlen(t + 3),
+			    &out->sum) != 0 ? -1 : 0;
+		}
+		if (expect(&t, ";"))
+			return -1;
+		out->form = SPOOL_HIST_BOTH;
+	}
 	if (strncmp(t, "b=", 2) != 0)
 		return -1;
 	t += 2;
@@ -271,23 +553,61 @@ spool_hist_parse(const char *t, spool_hist_buf *out)
 		if (!(c[i] >= 0 && c[i] < 18446744073709551616.0))
 			return -1;
 		out->counts[i] = (uint64_t)c[i];
+		if (total > UINT64_MAX - out->counts[i])
+			return -1;
+		total += out->counts[i];
 	}
+	/* Both forms saw the same observations. */
+	if (out->form == SPOOL_HIST_BOTH && total != out->nh.count)
+		return -1;
 	out->n = nb;
 	return 0;
 }
 
-static hist *
-hist_decode(const char *t)
+/* The stored form t into *out, through the scratch b. 0, -1 when t is
+ * unreadable, -2 when out of memory. */
+static int
+hist_decode(const char *t, spool_hist_buf *b, hist **out)
 {
-	spool_hist_buf b;
+	spool_buckets sb;
 	hist *h;
 
-	if (spool_hist_parse(t, &b) != 0 || (h = hist_new(b.bounds, b.n)) ==
-	    NULL)
-		return NULL;
-	memcpy(h->counts, b.counts, (b.n + 1) * sizeof(uint64_t));
-	h->sum = b.sum;
-	return h;
+	if (spool_hist_parse(t, b) != 0)
+		return -1;
+	memset(&sb, 0, sizeof(sb));
+	sb.form = b->form;
+	sb.bounds = b->bounds;
+	sb.n = b->n;
+	sb.schema = b->nh.schema;
+	sb.zero_threshold = b->nh.zero_threshold;
+	sb.max_buckets = b->nh.max_buckets;
+	/* A both form with no finite bound must stay as it was, not take
+	 * the defaults that n == 0 means in a setting. */
+	if ((h = hist_new(&sb)) == NULL)
+		return -2;
+	if (b->form == SPOOL_HIST_BOTH && b->n == 0)
+		h->n = 0;
+	memcpy(h->counts, b->counts, (h->n + 1) * sizeof(uint64_t));
+	h->sum = b->sum;
+	if (b->form != SPOOL_HIST_CLASSIC) {
+		h->zc = b->nh.zero_count;
+		h->count = b->nh.count;
+		for (int s = 0; s < 2; s++) {
+			size_t n = s ? b->nh.nneg : b->nh.npos;
+			if (n == 0)
+				continue;
+			if ((h->b[s] = malloc(n * sizeof(nhist_bucket))) ==
+			    NULL) {
+				hist_free(h);
+				return -2;
+			}
+			memcpy(h->b[s], s ? b->neg : b->pos,
+			    n * sizeof(nhist_bucket));
+			h->nb[s] = h->room[s] = n;
+		}
+	}
+	*out = h;
+	return 0;
 }
 
 static spool_err
@@ -527,7 +847,7 @@ ser_get(fold *f, int64_t gid, expo_line *l, int create, int absent,
 {
 	size_t kl, nl;
 	void **slot;
-	int fresh, rc;
+	int fresh, rc, r;
 	spool_err e;
 	ser *x = NULL;
 
@@ -565,8 +885,13 @@ ser_get(fold *f, int64_t gid, expo_line *l, int create, int absent,
 		const char *h = (const char *)sqlite3_column_text(f->st_ssel, 1);
 		x->value = sqlite3_column_type(f->st_ssel, 0) == SQLITE_NULL ?
 		    (double)NAN : sqlite3_column_double(f->st_ssel, 0);
-		if (h != NULL && (x->h = hist_decode(h)) == NULL)
-			e = spool_seterr(f->s, SPOOL_ECORRUPT, "spool %s: "
+		if (h != NULL && f->hb == NULL &&
+		    (f->hb = malloc(sizeof(*f->hb))) == NULL)
+			e = spool_seterr(f->s, SPOOL_ENOMEM, "out of memory "
+			    "folding");
+		else if (h != NULL && (r = hist_decode(h, f->hb, &x->h)) < 0)
+			e = r == -2 ? spool_seterr(f->s, SPOOL_ENOMEM, "out of "
+			    "memory folding") : spool_seterr(f->s, SPOOL_ECORRUPT, "spool %s: "
 			    "unreadable histogram state for %.*s: the series "
 			    "table was edited by hand; delete that row",
 			    f->s->path, (int)l->name.len, l->name.p);
@@ -1050,14 +1375,13 @@ apply_sample(fold *f, grp *g, spool_op op, const rowsmp *m, int parsed)
 	case SPOOL_OP_OBSERVE:
 		if (sr->h == NULL) {
 			const spool_buckets *b = buckets_for(f->o, m->name);
-			sr->h = b ? hist_new(b->bounds, b->n) :
-			    hist_new(spool_default_bounds,
-			    spool_default_nbounds);
-			if (sr->h == NULL)
+			if ((sr->h = hist_new(b)) == NULL)
 				return spool_seterr(f->s, SPOOL_ENOMEM,
 				    "out of memory folding");
 		}
-		hist_observe(sr->h, m->value);
+		if (hist_add(sr->h, m->value) != 0)
+			return spool_seterr(f->s, SPOOL_ENOMEM,
+			    "out of memory folding");
 		sr->value = NAN;
 		break;
 	case SPOOL_OP_DELETE:
@@ -1853,6 +2177,7 @@ fold_free(fold *f)
 	dbuf_free(&f->keyb);
 	dbuf_free(&f->rkeyb);
 	free(f->smp);
+	free(f->hb);
 	free(f->canon);
 }
 
@@ -1895,6 +2220,25 @@ spool_fold(spool_t *s, const spool_fold_options *o, spool_fold_result *res)
 				return spool_seterr(s, SPOOL_EINVAL, "histogram "
 				    "%s: bucket bounds must be finite and "
 				    "strictly increasing", b->name);
+		if (b->form != SPOOL_HIST_CLASSIC &&
+		    b->form != SPOOL_HIST_NATIVE && b->form != SPOOL_HIST_BOTH)
+			return spool_seterr(s, SPOOL_EINVAL, "histogram %s: "
+			    "unknown form %d", b->name, (int)b->form);
+		if (b->form == SPOOL_HIST_CLASSIC)
+			continue;
+		if (b->schema < NHIST_SCHEMA_MIN || b->schema > NHIST_SCHEMA_MAX)
+			return spool_seterr(s, SPOOL_EINVAL, "histogram %s: "
+			    "native schema %d is outside %d..%d", b->name,
+			    b->schema, NHIST_SCHEMA_MIN, NHIST_SCHEMA_MAX);
+		if (!isfinite(b->zero_threshold) || b->zero_threshold < 0)
+			return spool_seterr(s, SPOOL_EINVAL, "histogram %s: "
+			    "the native zero threshold must be finite and not "
+			    "negative", b->name);
+		if (b->max_buckets < 1 ||
+		    b->max_buckets > SPOOL_NHIST_MAX_BUCKETS)
+			return spool_seterr(s, SPOOL_EINVAL, "histogram %s: "
+			    "native max buckets %zu is outside 1..%d", b->name,
+			    b->max_buckets, SPOOL_NHIST_MAX_BUCKETS);
 	}
 
 	f.groups = hmap_new();

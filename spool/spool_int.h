@@ -69,17 +69,34 @@ const char *spool_check_job(const char *job, size_t len);
 const char *spool_canon_grouping(const char *g, size_t len, char *out,
     size_t cap);
 
-/* A decoded histogram state, on the stack: no allocation. */
+/* A decoded histogram state. Native buckets take up to 128 KiB: on the
+ * heap (in a cursor, or the fold's scratch), not on a small stack. */
 typedef struct spool_hist_buf {
-	size_t n;
+	spool_hist_form form;
+	size_t n;            /* classic bounds; 0 for native only */
 	double bounds[SPOOL_MAX_BUCKETS];
-	uint64_t counts[SPOOL_MAX_BUCKETS + 1];
+	uint64_t counts[SPOOL_MAX_BUCKETS + 1]; /* native only: [0] = count */
 	double sum;
+	/* native and both; nh.pos and nh.neg point into pos and neg */
+	spool_nhist nh;
+	nhist_bucket pos[SPOOL_NHIST_MAX_BUCKETS];
+	nhist_bucket neg[SPOOL_NHIST_MAX_BUCKETS];
 } spool_hist_buf;
 
-/* Parses the stored form "b=<bounds>;c=<counts>;s=<sum>" (see fold.c).
- * Returns 0, or -1 when the text is not that. */
+/*
+ * Parses a stored histogram (see fold.c, docs/spool.md):
+ *   classic  "b=<bounds>;c=<counts>;s=<sum>"
+ *   native   "n=<schema>;z=<zero threshold>;zc=<zero count>;k=<cap>;
+ *             p=<index>:<count>,...;m=<index>:<count>,...;t=<count>;s=<sum>"
+ *   both     the native head up to t=, then ";b=...;c=...;s=<sum>"
+ * Strictly: whatever the fold could not have written is -1. Sets
+ * out->nh.pos/neg to out's own arrays, so out must not be copied.
+ * Returns 0, or -1 when the text is not one of these.
+ */
 int spool_hist_parse(const char *t, spool_hist_buf *out);
+
+/* The text a native or both form starts with (the cursor asks for it). */
+#define SPOOL_HIST_NATIVE_PREFIX "n="
 
 /* Default histogram bounds (Prometheus' DefBuckets). */
 extern const double spool_default_bounds[];

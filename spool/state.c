@@ -81,6 +81,7 @@ struct spool_cursor {
 	spool_family fam;    /* the current family */
 	int fresh;           /* no sample of fam returned yet */
 	int done;
+	int native;          /* the group holds a native histogram */
 	char *names[4];      /* the family's member names */
 	size_t nnames;
 	spool_hist_buf hb;
@@ -319,6 +320,20 @@ cursor_open(spool_t *s, int all, int64_t gid, spool_cursor **out,
 		}
 		sqlite3_finalize(v);
 	}
+	/* In the same transaction as the reads, so it tells of this
+	 * snapshot: a sink picks its format before the first byte. */
+	if (!all && rc == SQLITE_DONE &&
+	    (rc = sqlite3_prepare_v2(s->db, "SELECT EXISTS (SELECT 1 FROM "
+	    "series WHERE group_id = ? AND substr(hist, 1, 2) = '"
+	    SPOOL_HIST_NATIVE_PREFIX "')", -1, &v, NULL)) == SQLITE_OK) {
+		sqlite3_bind_int64(v, 1, gid);
+		rc = sqlite3_step(v);
+		if (rc == SQLITE_ROW) {
+			r->native = sqlite3_column_int(v, 0) != 0;
+			rc = SQLITE_DONE;
+		}
+		sqlite3_finalize(v);
+	}
 	if (rc == SQLITE_DONE &&
 	    (rc = sqlite3_prepare_v2(s->db, all ?
 	    "SELECT f.name, f.type, f.typed, f.help, f.group_id, g.job,"
@@ -413,6 +428,8 @@ spool_cursor_next(spool_cursor *r, const spool_family **f,
 			r->hv.bounds = r->hb.bounds;
 			r->hv.counts = r->hb.counts;
 			r->hv.sum = r->hb.sum;
+			r->hv.native = r->hb.form == SPOOL_HIST_CLASSIC ? NULL :
+			    &r->hb.nh;
 			r->x.hist = &r->hv;
 		}
 		*f = &r->fam;
@@ -911,6 +928,5 @@ out:
 int
 spool_cursor_native(const spool_cursor *c)
 {
-	(void)c;
-	return 0;
+	return c != NULL && c->native;
 }

@@ -12,8 +12,14 @@
  * Labels are in exposition form, escaped (`k="v",...`; empty for none); the
  * group's labels win over the series' (rw_batch_add). The value is a float
  * as in the exposition format (1, -2.5, 1e300, NaN, +Inf, -Inf) or `stale`
- * for Prometheus' staleness marker (rw_stale_nan()). Blank lines and lines
- * starting with '#' are skipped.
+ * for Prometheus' staleness marker (rw_stale_nan()), or a native histogram
+ * (rw_batch_add_hist()), space-separated keys after the word `hist`:
+ *
+ *   hist schema=3 count=10 sum=12.5 zero=2 zt=2.9e-39 pos=-1:1,0:2 neg=2:1
+ *
+ * pos and neg list index:count buckets in ascending index (either may be
+ * absent); zt (the zero threshold) defaults to 2^-128, zero and sum to 0.
+ * Blank lines and lines starting with '#' are skipped.
  *
  * All samples go in one batch, POSTed to URL with the remote-write 1.0
  * headers and every HEADER argument ("Name: value") added. Prints the HTTP
@@ -35,12 +41,21 @@
 #include "rw.h"
 
 #define FIELDS 5
+/* Buckets per side of one histogram line. */
+#define HIST_MAX 4096
 
 typedef struct sample {
 	char *line;            /* owns the fields below (tabs made NULs) */
 	const char *f[FIELDS]; /* name, group, labels, value, timestamp */
 	size_t lineno;
 } sample;
+
+/* One histogram line's native part, with room for its buckets. */
+typedef struct hline {
+	spool_nhist h;
+	double sum;
+	nhist_bucket pos[HIST_MAX], neg[HIST_MAX];
+} hline;
 
 typedef struct body {
 	char *p;
@@ -97,6 +112,81 @@ parse_value(const char *s, double *v)
 		return 0;
 	}
 	return expo_parse_value(s, strlen(s), v);
+}
+
+/* "i:c,i:c,..." into b (at most HIST_MAX). */
+static int
+parse_buckets(const char *s, nhist_bucket *b, size_t *n)
+{
+	char *end;
+
+	*n = 0;
+	while (*s != '\0') {
+		long long i, c;
+		if (*n == HIST_MAX)
+			return -1;
+		errno = 0;
+		i = strtoll(s, &end, 10);
+		if (errno != 0 || *end != ':' || i < INT32_MIN || i > INT32_MAX)
+			return -1;
+		c = strtoll(end + 1, &end, 10);
+		if (errno != 0 || c < 0 || (*end != ',' && *end != '\0'))
+			return -1;
+		b[*n].index = (int32_t)i;
+		b[(*n)++].count = c;
+		s = *end == ',' ? end + 1 : end;
+	}
+	return 0;
+}
+
+/* A value field that starts with "hist" (see the top). */
+static int
+parse_hist(const char *s, hline *x)
+{
+	char *dup = strdup(s), *save = NULL, *tok;
+	int rc = 0;
+
+	if (dup == NULL)
+		return -1;
+	memset(&x->h, 0, sizeof(x->h));
+	x->sum = 0;
+	x->h.zero_threshold = SPOOL_NHIST_ZERO_THRESHOLD;
+	x->h.pos = x->pos;
+	x->h.neg = x->neg;
+	tok = strtok_r(dup, " ", &save);
+	if (tok == NULL || strcmp(tok, "hist") != 0)
+		rc = -1;
+	while (rc == 0 && (tok = strtok_r(NULL, " ", &save)) != NULL) {
+		char *eq = strchr(tok, '='), *end;
+		if (eq == NULL) {
+			rc = -1;
+			break;
+		}
+		*eq++ = '\0';
+		errno = 0;
+		if (strcmp(tok, "schema") == 0)
+			x->h.schema = (int)strtol(eq, &end, 10);
+		else if (strcmp(tok, "count") == 0)
+			x->h.count = strtoull(eq, &end, 10);
+		else if (strcmp(tok, "zero") == 0)
+			x->h.zero_count = strtoull(eq, &end, 10);
+		else if (strcmp(tok, "sum") == 0)
+			x->sum = strtod(eq, &end);
+		else if (strcmp(tok, "zt") == 0)
+			x->h.zero_threshold = strtod(eq, &end);
+		else if (strcmp(tok, "pos") == 0) {
+			rc = parse_buckets(eq, x->pos, &x->h.npos);
+			continue;
+		} else if (strcmp(tok, "neg") == 0) {
+			rc = parse_buckets(eq, x->neg, &x->h.nneg);
+			continue;
+		} else
+			end = eq;
+		if (errno != 0 || end == eq || *end != '\0')
+			rc = -1;
+	}
+	free(dup);
+	return rc;
 }
 
 static int
@@ -243,6 +333,7 @@ main(int argc, char **argv)
 	rw_batch *b = NULL;
 	FILE *fp;
 	int ret = 2;
+	hline *hl = NULL;
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: rw_send URL FILE [HEADER...]\n");
@@ -261,7 +352,8 @@ main(int argc, char **argv)
 	}
 	if (fp != stdin)
 		fclose(fp);
-	if ((b = rw_batch_new(n)) == NULL) {
+	if ((b = rw_batch_new(n)) == NULL ||
+	    (hl = malloc(sizeof(*hl))) == NULL) {
 		fprintf(stderr, "rw_send: out of memory\n");
 		goto done;
 	}
@@ -270,6 +362,22 @@ main(int argc, char **argv)
 		int64_t ts;
 		rw_err e;
 
+		if (strncmp(xs[i].f[3], "hist", 4) == 0) {
+			if (parse_hist(xs[i].f[3], hl) != 0 ||
+			    parse_ts(xs[i].f[4], &ts) != 0) {
+				fprintf(stderr, "rw_send: %s:%zu: bad histogram "
+				    "'%s'\n", path, xs[i].lineno, xs[i].f[3]);
+				goto done;
+			}
+			e = rw_batch_add_hist(b, xs[i].f[0], xs[i].f[1],
+			    xs[i].f[2], &hl->h, hl->sum, ts);
+			if (e != RW_OK) {
+				fprintf(stderr, "rw_send: %s:%zu: %s\n", path,
+				    xs[i].lineno, rw_strerror(e));
+				goto done;
+			}
+			continue;
+		}
 		if (parse_value(xs[i].f[3], &v) != 0) {
 			fprintf(stderr, "rw_send: %s:%zu: bad value '%s'\n", path,
 			    xs[i].lineno, xs[i].f[3]);
@@ -302,6 +410,7 @@ main(int argc, char **argv)
 	ret = post(argv[1], out, outlen, argv + 3, argc - 3);
 	curl_global_cleanup();
 done:
+	free(hl);
 	rw_batch_free(b);
 	for (size_t i = 0; i < n; i++)
 		free(xs[i].line);

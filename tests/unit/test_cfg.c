@@ -727,8 +727,8 @@ test_unknown_keys(void **state)
 	expect_errors("log: { level = \"info\"; nested: { a = 1; }; };\n",
 	    "t.conf:1: unknown setting 'log.nested'\n");
 	expect_errors("histograms = ( { name = \"h\"; buckets = [ 1.0 ]; "
-	    "bucket = 1; } );\n",
-	    "t.conf:1: unknown setting 'histograms[0].bucket'\n");
+	    "foo = 1; } );\n",
+	    "t.conf:1: unknown setting 'histograms[0].foo'\n");
 }
 
 /* A misspelt key says the setting meant: two edits away, or another case. */
@@ -752,6 +752,23 @@ test_unknown_keys_near(void **state)
 	/* Three edits: no guess. */
 	expect_errors("pushgateway: { intervalls_ = 60; };\n",
 	    "t.conf:1: unknown setting 'pushgateway.intervalls_'\n");
+	/* The keys of a histograms entry too. */
+	expect_errors("histograms = (\n"
+	    " { name = \"h\"; bucket = [ 1.0 ]; },\n"
+	    " { name = \"i\"; format = \"native\"; shema = 3; },\n"
+	    " { name = \"j\"; format = \"both\"; zero_treshold = 0; "
+	    "Max_Buckets = 9; }\n"
+	    ");\n",
+	    "t.conf:2: unknown setting 'histograms[0].bucket'; did you mean "
+	    "'histograms[0].buckets'?\n"
+	    "t.conf:2: histograms[0]: buckets is missing; set buckets = "
+	    "[ ... ], or format = \"native\"\n"
+	    "t.conf:3: unknown setting 'histograms[1].shema'; did you mean "
+	    "'histograms[1].schema'?\n"
+	    "t.conf:4: unknown setting 'histograms[2].zero_treshold'; did you "
+	    "mean 'histograms[2].zero_threshold'?\n"
+	    "t.conf:4: unknown setting 'histograms[2].Max_Buckets'; did you "
+	    "mean 'histograms[2].max_buckets'?\n");
 }
 
 /*
@@ -1192,7 +1209,8 @@ test_histograms(void **state)
 	    "increasing\n"
 	    "t.conf:6: histograms[4].buckets: expected a list of numbers, "
 	    "[ 0.1, 0.5, 1.0 ]\n"
-	    "t.conf:7: histograms[5]: buckets is missing\n"
+	    "t.conf:7: histograms[5]: buckets is missing; set buckets = "
+	    "[ ... ], or format = \"native\"\n"
 	    "t.conf:8: histograms[6]: name is missing\n"
 	    "t.conf:9: histograms[7].name: expected a string\n"
 	    "t.conf:9: histograms[7].buckets: expected a list of numbers, "
@@ -1231,6 +1249,237 @@ test_histogram_limits(void **state)
 			    "must hold 1 to 256 bounds\n");
 		free(text);
 	}
+}
+
+/* The defaults of the native settings, which every form carries. */
+static void
+assert_native_defaults(const cfg_histogram *h)
+{
+	assert_int_equal(h->schema, 3);
+	assert_true(h->zero_threshold == 0x1p-128);
+	assert_int_equal(h->max_buckets, 160);
+}
+
+static void
+test_histogram_forms(void **state)
+{
+	cfg *c;
+	const cfg_histogram *h;
+
+	(void)state;
+	c = load_ok("histograms = (\n"
+	    " { name = \"a\"; buckets = [ 1.0 ]; },\n"
+	    " { name = \"b\"; format = \"classic\"; buckets = [ 2.0 ]; },\n"
+	    " { name = \"c\"; format = \"native\"; },\n"
+	    " { format = \"both\"; name = \"d\"; },\n"
+	    " { name = \"e\"; buckets = [ 0.5, 1.0 ]; format = \"both\";\n"
+	    "   schema = -4; zero_threshold = 0; max_buckets = 4096; },\n"
+	    " { name = \"f\"; format = \"native\"; schema = 8L;\n"
+	    "   zero_threshold = 1e-3; max_buckets = 1; },\n"
+	    " { name = \"g\"; format = \"native\"; zero_threshold = 2; }\n"
+	    ");\n");
+	assert_int_equal(c->n_histograms, 7);
+	h = c->histograms;
+	assert_int_equal(h[0].form, CFG_HIST_CLASSIC);
+	assert_int_equal(h[0].n, 1);
+	assert_native_defaults(&h[0]);
+	assert_int_equal(h[1].form, CFG_HIST_CLASSIC);
+	assert_true(h[1].bounds[0] == 2);
+	/* Native: no bounds at all. */
+	assert_int_equal(h[2].form, CFG_HIST_NATIVE);
+	assert_null(h[2].bounds);
+	assert_int_equal(h[2].n, 0);
+	assert_native_defaults(&h[2]);
+	/* Both without buckets: n 0, the default bounds. */
+	assert_int_equal(h[3].form, CFG_HIST_BOTH);
+	assert_string_equal(h[3].name, "d");
+	assert_null(h[3].bounds);
+	assert_int_equal(h[3].n, 0);
+	assert_native_defaults(&h[3]);
+	assert_int_equal(h[4].form, CFG_HIST_BOTH);
+	assert_int_equal(h[4].n, 2);
+	assert_true(h[4].bounds[1] == 1);
+	assert_int_equal(h[4].schema, -4);
+	assert_true(h[4].zero_threshold == 0);
+	assert_false(signbit(h[4].zero_threshold));
+	assert_int_equal(h[4].max_buckets, 4096);
+	assert_int_equal(h[5].schema, 8);
+	assert_true(h[5].zero_threshold == 1e-3);
+	assert_int_equal(h[5].max_buckets, 1);
+	/* An int where a float is meant. */
+	assert_true(h[6].zero_threshold == 2);
+	cfg_free(c);
+	/* -0 is 0. */
+	c = load_ok("histograms = ( { name = \"h\"; format = \"native\"; "
+	    "zero_threshold = -0.0; } );\n");
+	assert_true(c->histograms[0].zero_threshold == 0);
+	assert_false(signbit(c->histograms[0].zero_threshold));
+	cfg_free(c);
+}
+
+/* bucket_factor picks the schema as client_golang's pickSchema does:
+ * -floor(log2(log2(F))), within -4..8. */
+static void
+test_histogram_bucket_factor(void **state)
+{
+	static const struct {
+		const char *f;
+		int schema;
+	} cases[] = {
+		{ "1.1", 3 },      /* client_golang's usual 1.1 */
+		{ "2", 0 },        /* an int, and a schema's own boundary */
+		{ "2.0", 0 },
+		{ "1.9999", 1 },
+		{ "4", -1 },
+		{ "16", -2 },
+		{ "256", -3 },
+		{ "65536", -4 },   /* floor 4: the lowest schema */
+		{ "1e10", -4 },
+		{ "1.5", 1 },
+		{ "1.01", 7 },
+		{ "1.005", 8 },    /* floor -8: the highest schema */
+		{ "1.0001", 8 },
+		{ "1.0000000000000002", 8 },
+		{ "1.7976931348623157e308", -4 },
+	};
+	char text[256];
+	cfg *c;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), "histograms = ( { name = \"h\"; "
+		    "format = \"native\"; bucket_factor = %s; } );\n",
+		    cases[i].f);
+		c = load_ok(text);
+		if (c->histograms[0].schema != cases[i].schema)
+			fail_msg("bucket_factor %s: schema %d, want %d",
+			    cases[i].f, c->histograms[0].schema,
+			    cases[i].schema);
+		cfg_free(c);
+	}
+}
+
+static void
+test_histogram_form_errors(void **state)
+{
+	(void)state;
+	expect_errors("histograms = (\n"
+	    " { name = \"a\"; format = \"sparse\"; },\n"
+	    " { name = \"b\"; format = 1; buckets = [ 1.0 ]; },\n"
+	    " { name = \"c\"; format = \"native\";\n"
+	    "   buckets = [ 1.0 ]; },\n"
+	    " { name = \"d\"; buckets = [ 1.0 ]; schema = 3;\n"
+	    "   bucket_factor = 1.1; zero_threshold = 0.0;\n"
+	    "   max_buckets = 10; },\n"
+	    " { name = \"e\"; format = \"classic\"; buckets = [ 1.0 ];\n"
+	    "   schema = 1; },\n"
+	    " { name = \"f\"; format = \"native\"; schema = 9; },\n"
+	    " { name = \"g\"; format = \"both\"; schema = -5; },\n"
+	    " { name = \"h\"; format = \"native\"; schema = 3.0; },\n"
+	    " { name = \"i\"; format = \"native\"; schema = \"3\"; },\n"
+	    " { name = \"j\"; format = \"native\"; bucket_factor = 1; },\n"
+	    " { name = \"k\"; format = \"native\"; bucket_factor = 0.5; },\n"
+	    " { name = \"l\"; format = \"native\"; bucket_factor = 1e400; },\n"
+	    " { name = \"m\"; format = \"native\"; bucket_factor = \"x\"; },\n"
+	    " { name = \"n\"; format = \"native\"; zero_threshold = -1e-9; },\n"
+	    " { name = \"o\"; format = \"native\"; zero_threshold = 1e400; },\n"
+	    " { name = \"p\"; format = \"native\"; zero_threshold = true; },\n"
+	    " { name = \"q\"; format = \"native\"; max_buckets = 0; },\n"
+	    " { name = \"r\"; format = \"native\"; max_buckets = 4097; },\n"
+	    " { name = \"s\"; format = \"native\"; max_buckets = 1.5; },\n"
+	    " { name = \"t\"; format = \"both\"; schema = 3;\n"
+	    "   bucket_factor = 1.1; },\n"
+	    " { name = \"u\"; format = \"native\"; bucket_factor = 2;"
+	    " schema = 0; },\n"
+	    " { format = \"native\"; },\n"
+	    " { name = \"w\"; format = \"native\"; max_buckets = "
+	    "9999999999999L; }\n"
+	    ");\n",
+	    "t.conf:2: histograms[0].format: must be \"classic\", \"native\" "
+	    "or \"both\": 'sparse'\n"
+	    "t.conf:3: histograms[1].format: expected a string\n"
+	    "t.conf:5: histograms[2].buckets: format native has no buckets; "
+	    "use format = \"both\" to keep them\n"
+	    "t.conf:6: histograms[3].schema: format classic has no native "
+	    "buckets; set format = \"native\" or \"both\"\n"
+	    "t.conf:7: histograms[3].bucket_factor: format classic has no "
+	    "native buckets; set format = \"native\" or \"both\"\n"
+	    "t.conf:7: histograms[3].zero_threshold: format classic has no "
+	    "native buckets; set format = \"native\" or \"both\"\n"
+	    "t.conf:8: histograms[3].max_buckets: format classic has no "
+	    "native buckets; set format = \"native\" or \"both\"\n"
+	    "t.conf:10: histograms[4].schema: format classic has no native "
+	    "buckets; set format = \"native\" or \"both\"\n"
+	    "t.conf:11: histograms[5].schema: must be between -4 and 8\n"
+	    "t.conf:12: histograms[6].schema: must be between -4 and 8\n"
+	    "t.conf:13: histograms[7].schema: expected an integer\n"
+	    "t.conf:14: histograms[8].schema: expected an integer\n"
+	    "t.conf:15: histograms[9].bucket_factor: must be a finite number "
+	    "greater than 1 (1.1 gives schema 3)\n"
+	    "t.conf:16: histograms[10].bucket_factor: must be a finite number "
+	    "greater than 1 (1.1 gives schema 3)\n"
+	    "t.conf:17: histograms[11].bucket_factor: must be a finite number "
+	    "greater than 1 (1.1 gives schema 3)\n"
+	    "t.conf:18: histograms[12].bucket_factor: expected a number\n"
+	    "t.conf:19: histograms[13].zero_threshold: must be a finite "
+	    "number, 0 or more\n"
+	    "t.conf:20: histograms[14].zero_threshold: must be a finite "
+	    "number, 0 or more\n"
+	    "t.conf:21: histograms[15].zero_threshold: expected a number\n"
+	    "t.conf:22: histograms[16].max_buckets: must be between 1 and "
+	    "4096\n"
+	    "t.conf:23: histograms[17].max_buckets: must be between 1 and "
+	    "4096\n"
+	    "t.conf:24: histograms[18].max_buckets: expected an integer\n"
+	    "t.conf:26: histograms[19].bucket_factor: cannot be used together "
+	    "with histograms[19].schema; keep one of them\n"
+	    "t.conf:27: histograms[20].schema: cannot be used together with "
+	    "histograms[20].bucket_factor; keep one of them\n"
+	    "t.conf:28: histograms[21]: name is missing\n"
+	    "t.conf:29: histograms[22].max_buckets: must be between 1 and "
+	    "4096\n");
+}
+
+/* -t shows each histogram with its form and the native settings in force,
+ * and what it shows loads again to the same. */
+static void
+test_histogram_print(void **state)
+{
+	cfg *c, *c2;
+	char *out, *out2, *errs = NULL;
+
+	(void)state;
+	c = load_ok("histograms = (\n"
+	    " { name = \"a\"; buckets = [ 1.0, 2.5 ]; },\n"
+	    " { name = \"b\"; format = \"native\"; bucket_factor = 2; },\n"
+	    " { name = \"c\"; format = \"both\"; },\n"
+	    " { name = \"d\"; format = \"both\"; buckets = ( 1, 10 ); "
+	    "schema = -4; zero_threshold = 0; max_buckets = 4096; },\n"
+	    " { name = \"e\"; format = \"native\"; zero_threshold = 1e-3; }\n"
+	    ");\n");
+	out = print_cfg(c);
+	assert_non_null(strstr(out, "histograms = (\n"
+	    "  { name = \"a\"; format = \"classic\"; buckets = [ 1.0, 2.5 ]; },\n"
+	    "  { name = \"b\"; format = \"native\"; schema = 0; zero_threshold "
+	    "= 2.938735877055719e-39; max_buckets = 160; },\n"
+	    "  { name = \"c\"; format = \"both\"; schema = 3; zero_threshold = "
+	    "2.938735877055719e-39; max_buckets = 160; },\n"
+	    "  { name = \"d\"; format = \"both\"; buckets = [ 1.0, 10.0 ]; "
+	    "schema = -4; zero_threshold = 0.0; max_buckets = 4096; },\n"
+	    "  { name = \"e\"; format = \"native\"; schema = 3; zero_threshold "
+	    "= 0.001; max_buckets = 160; }\n"
+	    ");\n"));
+	assert_int_equal(cfg_load_string(out, "t.conf", &c2, &errs), CFG_OK);
+	assert_true(c2->histograms[1].zero_threshold == 0x1p-128);
+	assert_int_equal(c2->histograms[1].schema, 0);
+	assert_int_equal(c2->histograms[2].form, CFG_HIST_BOTH);
+	assert_int_equal(c2->histograms[2].n, 0);
+	out2 = print_cfg(c2);
+	assert_string_equal(out, out2);
+	free(out);
+	free(out2);
+	cfg_free(c);
+	cfg_free(c2);
 }
 
 static void
@@ -1516,8 +1765,8 @@ test_print(void **state)
 	assert_non_null(strstr(out, "\tpassword_file = \"\";\n"));
 	assert_non_null(strstr(out, "\theaders = [];\n"));
 	assert_non_null(strstr(out, "listen = \"\";\nhistograms = (\n  { name "
-	    "= \"h\"; buckets = [ 1.0, 2.5 ]; }\n);\nlog: {\n\tlevel = "
-	    "\"info\";\n};\n"));
+	    "= \"h\"; format = \"classic\"; buckets = [ 1.0, 2.5 ]; }\n);\n"
+	    "log: {\n\tlevel = \"info\";\n};\n"));
 	free(out);
 	cfg_free(c);
 }
@@ -1624,6 +1873,10 @@ main(void)
 		cmocka_unit_test(test_headers),
 		cmocka_unit_test(test_histograms),
 		cmocka_unit_test(test_histogram_limits),
+		cmocka_unit_test(test_histogram_forms),
+		cmocka_unit_test(test_histogram_bucket_factor),
+		cmocka_unit_test(test_histogram_form_errors),
+		cmocka_unit_test(test_histogram_print),
 		cmocka_unit_test(test_enums_and_strings),
 		cmocka_unit_test(test_parse_error),
 		cmocka_unit_test(test_many_errors),

@@ -561,6 +561,229 @@ test_add_key_and_drop(void **state)
 	rw_batch_free(b);
 }
 
+/* A native histogram at schema 3: positive buckets -1, 0, 3 (after two
+ * empty ones: written as zeros in the span), 10 (a span of its own); one
+ * negative bucket; two in the zero bucket. */
+static const nhist_bucket hpos[] = { { -1, 1 }, { 0, 2 }, { 3, 1 },
+    { 10, 3 } };
+static const nhist_bucket hneg[] = { { 2, 1 } };
+static const spool_nhist hist1 = { 3, 2.938735877055719e-39, 2, 10, 160,
+    hpos, 4, hneg, 1 };
+
+static void
+span_is(const Prometheus__BucketSpan *sp, int32_t offset, uint32_t length)
+{
+	assert_int_equal(sp->offset, offset);
+	assert_int_equal(sp->length, length);
+}
+
+static void
+test_hist(void **state)
+{
+	rw_batch *b = rw_batch_new(10);
+	Prometheus__WriteRequest *wr;
+	const Prometheus__Histogram *h;
+	static const int64_t pd[] = { 1, 1, -2, 0, 1, 2 };
+	/* positive_deltas (field 12), packed: zigzag 2 2 3 0 2 4. */
+	static const char packed[] = "\x62\x06\x02\x02\x03\x00\x02\x04";
+	const char *z;
+	size_t zl, rl;
+	char *raw;
+
+	(void)state;
+	assert_non_null(b);
+	assert_int_equal(rw_batch_add(b, "up", "job=\"x\"", NULL, 1, 5), RW_OK);
+	assert_int_equal(rw_batch_add_hist(b, "job_seconds",
+	    "job=\"x\",instance=\"i\"", "path=\"/a\",instance=\"no\"", &hist1,
+	    12.5, 1700000000123), RW_OK);
+	assert_int_equal(rw_batch_add(b, "z", NULL, NULL, 2, 6), RW_OK);
+	assert_int_equal(rw_batch_count(b), 3);
+	assert_int_equal(rw_batch_histograms(b), 1);
+
+	assert_int_equal(rw_batch_encode(b, &z, &zl), RW_OK);
+	assert_int_equal(snappy_uncompressed_length(z, zl, &rl), SNAPPY_OK);
+	raw = malloc(rl);
+	assert_non_null(raw);
+	assert_int_equal(snappy_uncompress(z, zl, raw, &rl), SNAPPY_OK);
+	assert_non_null(memmem(raw, rl, packed, sizeof(packed) - 1));
+	wr = prometheus__write_request__unpack(NULL, rl, (uint8_t *)raw);
+	free(raw);
+	assert_non_null(wr);
+	assert_int_equal(wr->n_timeseries, 3);
+	labels_are(wr, 0, "__name__=up;job=x");
+	assert_int_equal(wr->timeseries[0]->n_histograms, 0);
+	labels_are(wr, 1, "__name__=job_seconds;instance=i;job=x;path=/a");
+	assert_int_equal(wr->timeseries[1]->n_samples, 0);
+	assert_int_equal(wr->timeseries[1]->n_histograms, 1);
+	h = wr->timeseries[1]->histograms[0];
+	assert_int_equal(h->count_case, PROMETHEUS__HISTOGRAM__COUNT_COUNT_INT);
+	assert_int_equal(h->count_int, 10);
+	assert_true(h->sum == 12.5);
+	assert_int_equal(h->schema, 3);
+	assert_true(h->zero_threshold == 2.938735877055719e-39);
+	assert_int_equal(h->zero_count_case,
+	    PROMETHEUS__HISTOGRAM__ZERO_COUNT_ZERO_COUNT_INT);
+	assert_int_equal(h->zero_count_int, 2);
+	assert_int_equal(h->n_positive_spans, 2);
+	span_is(h->positive_spans[0], -1, 5);
+	span_is(h->positive_spans[1], 6, 1);
+	assert_int_equal(h->n_positive_deltas, 6);
+	for (size_t i = 0; i < 6; i++)
+		assert_int_equal(h->positive_deltas[i], pd[i]);
+	assert_int_equal(h->n_negative_spans, 1);
+	span_is(h->negative_spans[0], 2, 1);
+	assert_int_equal(h->n_negative_deltas, 1);
+	assert_int_equal(h->negative_deltas[0], 1);
+	assert_int_equal(h->n_positive_counts, 0);
+	assert_int_equal(h->n_negative_counts, 0);
+	assert_int_equal(h->reset_hint,
+	    PROMETHEUS__HISTOGRAM__RESET_HINT__UNKNOWN);
+	assert_int_equal(h->timestamp, 1700000000123);
+	labels_are(wr, 2, "__name__=z");
+	assert_true(wr->timeseries[2]->samples[0]->value == 2);
+	assert_int_equal(wr->timeseries[2]->samples[0]->timestamp, 6);
+	prometheus__write_request__free_unpacked(wr, NULL);
+	rw_batch_free(b);
+}
+
+/* The same request without its histograms (a receiver that has them
+ * disabled); a histogram taken back; one that does not encode. */
+static void
+test_hist_strip_and_drop(void **state)
+{
+	rw_batch *b = rw_batch_new(4);
+	static const nhist_bucket unsorted[] = { { 3, 1 }, { 1, 1 } };
+	spool_nhist bad = hist1;
+	Prometheus__WriteRequest *wr;
+
+	(void)state;
+	assert_non_null(b);
+	assert_int_equal(rw_batch_strip_histograms(b), 0);
+	assert_int_equal(rw_batch_add(b, "a", NULL, NULL, 1, 5), RW_OK);
+	assert_int_equal(rw_batch_add_hist(b, "h", NULL, NULL, &hist1, 1, 5),
+	    RW_OK);
+	assert_int_equal(rw_batch_add(b, "b", NULL, NULL, 2, 5), RW_OK);
+	assert_int_equal(rw_batch_add_hist(b, "g", NULL, NULL, &hist1, 1, 5),
+	    RW_OK);
+	assert_int_equal(rw_batch_add_hist(b, "k", NULL, NULL, &hist1, 1, 5),
+	    RW_EFULL);
+	assert_int_equal(rw_batch_strip_histograms(b), 2);
+	assert_int_equal(rw_batch_count(b), 2);
+	assert_int_equal(rw_batch_histograms(b), 0);
+	wr = decode(b);
+	assert_int_equal(wr->n_timeseries, 2);
+	labels_are(wr, 0, "__name__=a");
+	labels_are(wr, 1, "__name__=b");
+	assert_int_equal(wr->timeseries[1]->n_histograms, 0);
+	assert_true(wr->timeseries[1]->samples[0]->value == 2);
+	prometheus__write_request__free_unpacked(wr, NULL);
+
+	rw_batch_reset(b);
+	assert_int_equal(rw_batch_add_hist(b, "h", NULL, NULL, &hist1, 1, 5),
+	    RW_OK);
+	rw_batch_drop_last(b);
+	assert_int_equal(rw_batch_count(b), 0);
+	assert_int_equal(rw_batch_histograms(b), 0);
+	bad.pos = unsorted;
+	bad.npos = 2;
+	assert_int_equal(rw_batch_add_hist(b, "h", NULL, NULL, &bad, 1, 5),
+	    RW_EINVAL);
+	bad = hist1;
+	bad.schema = 9;
+	assert_int_equal(rw_batch_add_hist(b, "h", NULL, NULL, &bad, 1, 5),
+	    RW_EINVAL);
+	assert_int_equal(rw_batch_add_hist(b, "h", NULL, "bad", &hist1, 1, 5),
+	    RW_EINVAL);
+	assert_int_equal(rw_batch_count(b), 0);
+	assert_int_equal(rw_batch_add_hist(b, "h", "job=\"j\"", NULL, &hist1,
+	    4, 7), RW_OK);
+	wr = decode(b);
+	assert_int_equal(wr->n_timeseries, 1);
+	labels_are(wr, 0, "__name__=h;job=j");
+	assert_int_equal(wr->timeseries[0]->histograms[0]->n_positive_deltas,
+	    6);
+	assert_true(wr->timeseries[0]->histograms[0]->sum == 4);
+	prometheus__write_request__free_unpacked(wr, NULL);
+	rw_batch_free(b);
+}
+
+/* RW_BATCH_BUCKETS: histograms of 4096 adjacent buckets (a span and 4096
+ * deltas each) fill a batch at 12, whatever max_samples. */
+static void
+test_hist_bucket_cap(void **state)
+{
+	rw_batch *b = rw_batch_new(1000);
+	nhist_bucket *bk = calloc(4096, sizeof(*bk));
+	spool_nhist h = hist1;
+	size_t n = 0;
+	rw_err e;
+
+	(void)state;
+	assert_non_null(b);
+	assert_non_null(bk);
+	for (int32_t i = 0; i < 4096; i++)
+		bk[i] = (nhist_bucket){ i, 1 };
+	h.pos = bk;
+	h.npos = 4096;
+	h.nneg = 0;
+	while (n < 100 && (e = rw_batch_add_hist(b, "h", NULL, NULL, &h, 1,
+	    (int64_t)n)) == RW_OK)
+		n++;
+	assert_int_equal(e, RW_EFULL);
+	assert_int_equal(n, 12);
+	assert_int_equal(rw_batch_add(b, "f", NULL, NULL, 1, 1), RW_OK);
+	rw_batch_reset(b);
+	assert_int_equal(rw_batch_add_hist(b, "h", NULL, NULL, &h, 1, 1),
+	    RW_OK);
+	free(bk);
+	rw_batch_free(b);
+}
+
+static int
+grab_key(void *arg, const rw_key *k)
+{
+	char **out = arg;
+
+	*out = malloc(k->len);
+	assert_non_null(*out);
+	memcpy(*out, k->p, k->len);
+	return (int)k->len;
+}
+
+/* A histogram's series is noted like a sample's: its marker, a float
+ * staleness NaN, goes on NAME with its labels. */
+static void
+test_hist_marker(void **state)
+{
+	rw_batch *b = rw_batch_new(4);
+	rw_seen *s = rw_seen_new();
+	static const char want[] = "__name__\0job_seconds\0job\0x\0";
+	char *key = NULL;
+	int dup, len;
+
+	(void)state;
+	assert_non_null(b);
+	assert_non_null(s);
+	rw_seen_round(s);
+	assert_int_equal(rw_batch_add_hist(b, "job_seconds", "job=\"x\"", NULL,
+	    &hist1, 1, 5), RW_OK);
+	assert_int_equal(rw_seen_note(s, b, &dup), RW_OK);
+	assert_int_equal(dup, 0);
+	assert_int_equal(rw_batch_add_hist(b, "job_seconds", "job=\"x\"", NULL,
+	    &hist1, 1, 5), RW_OK);
+	assert_int_equal(rw_seen_note(s, b, &dup), RW_OK);
+	assert_int_equal(dup, 1);
+	rw_seen_walked(s);
+	rw_seen_round(s);
+	rw_seen_walked(s);
+	len = rw_seen_each_gone(s, grab_key, &key);
+	assert_int_equal(len, sizeof(want) - 1);
+	assert_memory_equal(key, want, sizeof(want) - 1);
+	free(key);
+	rw_seen_free(s);
+	rw_batch_free(b);
+}
+
 int
 main(void)
 {
@@ -572,6 +795,10 @@ main(void)
 		cmocka_unit_test(test_seen),
 		cmocka_unit_test(test_seen_saved),
 		cmocka_unit_test(test_add_key_and_drop),
+		cmocka_unit_test(test_hist),
+		cmocka_unit_test(test_hist_strip_and_drop),
+		cmocka_unit_test(test_hist_bucket_cap),
+		cmocka_unit_test(test_hist_marker),
 	};
 
 	return cmocka_run_group_tests_name("rw", tests, NULL, NULL);
