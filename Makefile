@@ -46,8 +46,10 @@ CFLAGS_BASE  = $(WARN) $(OPT) $(SAN) -fPIC -fvisibility=hidden -pthread \
 # no agent package, no protoc-c.
 LIB_CFLAGS   = $(CFLAGS_BASE) $(SQLITE_CFLAGS)
 CFLAGS_ALL   = $(CFLAGS_BASE) -Iagent -I$(GEN) $(SQLITE_CFLAGS) $(AGENT_CFLAGS)
-# Code generated at build time (protoc-c from agent/remote.proto).
+# Code generated at build time (protoc-c from agent/remote.proto and
+# agent/metrics.proto).
 GEN          = $(B)/gen
+GEN_H        = $(B)/gen/remote.pb-c.h $(B)/gen/metrics.pb-c.h
 LD          ?= ld
 OBJCOPY     ?= objcopy
 
@@ -87,7 +89,8 @@ LIB_SO   := $(B)/libcollector-spool.so.$(VERSION)
 # The agent's modules (everything in agent/ but its main) go into one
 # archive that the program, the unit tests and the fuzzers link.
 AGENT_SRC := $(sort $(filter-out agent/main.c,$(wildcard agent/*.c)))
-AGENT_OBJ := $(AGENT_SRC:%.c=$(B)/%.o) $(B)/gen/remote.pb-c.o
+AGENT_OBJ := $(AGENT_SRC:%.c=$(B)/%.o) $(B)/gen/remote.pb-c.o \
+             $(B)/gen/metrics.pb-c.o
 AGENT_A   := $(if $(AGENT_SRC),$(B)/libcollector-agent.a)
 PROGS    := $(B)/collector-spool $(if $(wildcard agent/main.c),$(B)/collector-agent)
 
@@ -108,9 +111,9 @@ $(B)/spool/%.o: spool/%.c $(NODEP) | $(B)/.dirs
 	$(call say,CC,$@)
 	$(Q)$(CC) $(LIB_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-# The agent's objects include the generated protobuf header (rw.c), which
-# must exist before the first build has its .d files.
-$(B)/agent/%.o: agent/%.c $(NODEP) | $(B)/.dirs $(B)/gen/remote.pb-c.h
+# The agent's objects include the generated protobuf headers (rw.c,
+# pbexpo.c), which must exist before the first build has its .d files.
+$(B)/agent/%.o: agent/%.c $(NODEP) | $(B)/.dirs $(GEN_H)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -c $< -o $@
 
@@ -124,6 +127,17 @@ $(B)/gen/remote.pb-c.c $(B)/gen/remote.pb-c.h &: agent/remote.proto
 	$(Q)protoc-c --proto_path=agent --c_out=$(B)/gen agent/remote.proto
 
 $(B)/gen/remote.pb-c.o: $(B)/gen/remote.pb-c.c $(B)/gen/remote.pb-c.h
+	$(call say,CC,$@)
+	$(Q)$(CC) -std=c11 $(OPT) $(SAN) -fPIC -fvisibility=hidden $(AGENT_CFLAGS) \
+	    -I$(B)/gen -c $< -o $@
+
+# The exposition format's protobuf (pbexpo.c), the same way.
+$(B)/gen/metrics.pb-c.c $(B)/gen/metrics.pb-c.h &: agent/metrics.proto
+	@mkdir -p $(B)/gen
+	$(call say,PROTOC,$<)
+	$(Q)protoc-c --proto_path=agent --c_out=$(B)/gen agent/metrics.proto
+
+$(B)/gen/metrics.pb-c.o: $(B)/gen/metrics.pb-c.c $(B)/gen/metrics.pb-c.h
 	$(call say,CC,$@)
 	$(Q)$(CC) -std=c11 $(OPT) $(SAN) -fPIC -fvisibility=hidden $(AGENT_CFLAGS) \
 	    -I$(B)/gen -c $< -o $@
@@ -174,11 +188,11 @@ $(B)/collector-agent: $(B)/agent/main.o $(AGENT_A) $(LIB_INT_A)
 # Compiled, then linked: a changed archive relinks a test, and only a
 # header it includes compiles it again. The objects sit apart from the
 # programs: tests/run-tests runs every $(B)/tests/test_*.
-$(B)/obj/tests/%.o: tests/unit/%.c $(NODEP) | $(B)/.dirs $(B)/gen/remote.pb-c.h
+$(B)/obj/tests/%.o: tests/unit/%.c $(NODEP) | $(B)/.dirs $(GEN_H)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -Itests/unit -c $< -o $@
 
-$(B)/obj/tests/%.o: tests/helpers/%.c $(NODEP) | $(B)/.dirs $(B)/gen/remote.pb-c.h
+$(B)/obj/tests/%.o: tests/helpers/%.c $(NODEP) | $(B)/.dirs $(GEN_H)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -c $< -o $@
 
@@ -226,15 +240,20 @@ FUZZ_CFLAGS  := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
 # (fuzzer-no-link) into one archive that every target links: compiling them
 # again for each target took most of the time of a check.
 FUZZ_OBJ := $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRC) $(AGENT_SRC)) \
-            build/fuzz/obj/remote.pb-c.o
+            build/fuzz/obj/remote.pb-c.o build/fuzz/obj/metrics.pb-c.o
 FUZZ_NOLINK := $(subst fuzzer,fuzzer-no-link,$(FUZZ_CFLAGS))
 
-build/fuzz/obj/%.o: %.c $(NODEP) | build/gen/remote.pb-c.h
+build/fuzz/obj/%.o: %.c $(NODEP) | build/gen/remote.pb-c.h build/gen/metrics.pb-c.h
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)
 	$(Q)clang $(FUZZ_NOLINK) $(DEPFLAGS) -Ibuild/gen $(SQLITE_CFLAGS) $(AGENT_CFLAGS) -c $< -o $@
 
 build/fuzz/obj/remote.pb-c.o: build/gen/remote.pb-c.c build/gen/remote.pb-c.h
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)
+	$(Q)clang $(FUZZ_NOLINK) -Ibuild/gen $(AGENT_CFLAGS) -c $< -o $@
+
+build/fuzz/obj/metrics.pb-c.o: build/gen/metrics.pb-c.c build/gen/metrics.pb-c.h
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)
 	$(Q)clang $(FUZZ_NOLINK) -Ibuild/gen $(AGENT_CFLAGS) -c $< -o $@

@@ -7,6 +7,7 @@
 
 #include "expo.h"
 #include "hmap.h"
+#include "pbexpo.h"
 #include "pull.h"
 
 const char *
@@ -381,5 +382,66 @@ pull_render(spool_t *s, const selfm *m, dbuf *out, pull_result *res,
 	if (rc == PULL_ESTOPPED)
 		snprintf(err, errlen, "%s (the limit is %zu bytes)",
 		    render_strerror(out->err), out->max);
+	return rc == PULL_OK ? 0 : -1;
+}
+
+/* The protobuf walk: the encoder, where it writes, its first failure. */
+typedef struct pbctx {
+	pbexpo *e;
+	dbuf *out;
+	pbexpo_err err;
+	char name[EXPO_MAX_NAME + 1]; /* the family being encoded */
+} pbctx;
+
+static int
+pb_family(void *arg, const spool_family *f)
+{
+	pbctx *c = arg;
+
+	if ((c->err = pbexpo_family(c->e, f, c->out)) != PBEXPO_OK)
+		return 1;
+	snprintf(c->name, sizeof(c->name), "%s", f->name);
+	return 0;
+}
+
+static int
+pb_sample(void *arg, const spool_sample *x, const char *extra)
+{
+	pbctx *c = arg;
+
+	return (c->err = pbexpo_sample(c->e, x, extra)) != PBEXPO_OK;
+}
+
+int
+pull_render_pb(spool_t *s, const selfm *m, dbuf *out, pull_result *res,
+    char *err, size_t errlen)
+{
+	static const pull_sink pb = { pb_family, pb_sample, NULL };
+	pbctx c = { NULL, out, PBEXPO_OK, "" };
+	pull_err rc;
+	spool_family f;
+
+	dbuf_reset(out);
+	memset(res, 0, sizeof(*res));
+	if ((c.err = pbexpo_new(out->max, &c.e)) != PBEXPO_OK) {
+		snprintf(err, errlen, "%s", pbexpo_strerror(c.err));
+		return -1;
+	}
+	rc = pull_walk(s, &pb, &c, res, err, errlen);
+	for (size_t i = 0; rc == PULL_OK && m != NULL &&
+	    selfm_family(i, &f) == 0; i++)
+		if (pb_family(&c, &f) != 0 ||
+		    selfm_each(m, i, NULL, pb_sample, &c) != 0)
+			rc = PULL_ESTOPPED;
+	if (rc == PULL_OK && (c.err = pbexpo_end(c.e, out)) != PBEXPO_OK)
+		rc = PULL_ESTOPPED;
+	pbexpo_free(c.e);
+	/* As the text's: the cap, and here also the family at fault. */
+	if (rc == PULL_ESTOPPED && c.err == PBEXPO_ETOOBIG)
+		snprintf(err, errlen, "%s (the limit is %zu bytes; family %s)",
+		    render_strerror(DBUF_ETOOBIG), out->max, c.name);
+	else if (rc == PULL_ESTOPPED)
+		snprintf(err, errlen, "family %s: %s", c.name,
+		    pbexpo_strerror(c.err));
 	return rc == PULL_OK ? 0 : -1;
 }

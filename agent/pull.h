@@ -75,4 +75,13 @@ pull_err pull_walk(spool_t *s, const pull_sink *sink, void *arg,
 int pull_render(spool_t *s, const selfm *m, dbuf *out, pull_result *res,
     char *err, size_t errlen);
 
+/*
+ * pull_render() in the delimited protobuf format (pbexpo.h), which alone
+ * carries native histograms: the same walk and the same agent's families
+ * after it. One family is encoded whole before it goes into out, so it
+ * too must fit in out's cap.
+ */
+int pull_render_pb(spool_t *s, const selfm *m, dbuf *out, pull_result *res,
+    char *err, size_t errlen);
+
 #endif

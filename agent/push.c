@@ -17,6 +17,8 @@
 #include "push.h"
 
 #define CONTENT_TYPE "Content-Type: text/plain; version=0.0.4; charset=utf-8"
+/* Room for "Content-Type: " and another format's media type. */
+#define CT_MAX 256
 /* Exactly this spelling: the Pushgateway compares it case-sensitively. */
 #define CONTENT_ENCODING "Content-Encoding: gzip"
 
@@ -350,12 +352,19 @@ stream_read(char *buf, size_t cap, void *arg)
  * group, a reserved label) is about the data, and is not retried.
  */
 static int
-gzip_not_understood(const http_status *st)
+gzip_not_understood(const http_status *st, int text)
 {
 	if (st->http_code == 415)
 		return 1;
-	return st->http_code == 400 &&
-	    strstr(st->message, "parsing error") != NULL;
+	if (st->http_code != 400)
+		return 0;
+	if (text)
+		return strstr(st->message, "parsing error") != NULL;
+	/* The gateway's protobuf decoder reads 0x1f as a message length and
+	 * fails inside what follows; its refusals of the data itself start
+	 * "pushed metrics are invalid". */
+	return strstr(st->message, "unexpected EOF") != NULL ||
+	    strncmp(st->message, "proto:", 6) == 0;
 }
 
 /* Reads the start of the body into p->head: up to PUSH_GZIP_MIN + 1 bytes,
@@ -409,9 +418,18 @@ push_err
 push_put_stream(push_t *p, const char *job, const char *grouping,
     push_source src, void *arg, http_status *st)
 {
+	return push_put_stream_as(p, job, grouping, NULL, src, arg, st);
+}
+
+push_err
+push_put_stream_as(push_t *p, const char *job, const char *grouping,
+    const char *content_type, push_source src, void *arg, http_status *st)
+{
 	stream sr = { src, arg, NULL, GZ_OK, NULL, 0 };
 	http_request rq = { .method = "PUT", .src = stream_read, .arg = &sr,
 	    .headers = hdr_plain, .n_headers = 1 };
+	char ct[CT_MAX];
+	const char *hdr[2] = { ct, CONTENT_ENCODING };
 	size_t hlen = 0;
 	int ended = 0, probe;
 	char *path;
@@ -420,9 +438,15 @@ push_put_stream(push_t *p, const char *job, const char *grouping,
 
 	if (bad_args(p, st))
 		return PUSH_EINVAL;
-	if (src == NULL) {
+	if (src == NULL || (content_type != NULL &&
+	    (size_t)snprintf(ct, sizeof(ct), "Content-Type: %s",
+	    content_type) >= sizeof(ct))) {
 		snprintf(st->message, sizeof(st->message), "invalid argument");
 		return PUSH_EINVAL;
+	}
+	if (content_type != NULL) {
+		rq.headers = hdr;
+		rq.n_headers = 1;
 	}
 	if ((r = group_path(job, grouping, &path, st)) != PUSH_OK)
 		return r;
@@ -449,7 +473,8 @@ push_put_stream(push_t *p, const char *job, const char *grouping,
 		    GZ_OK) &&
 		    (ge = gz_start(p->gz, p->head, hlen, src, arg)) == GZ_OK) {
 			sr.gz = p->gz;
-			rq.headers = hdr_gzip;
+			if (content_type == NULL)
+				rq.headers = hdr_gzip;
 			rq.n_headers = 2;
 		} else {
 			log_debug("sending a body plain", "reason=%s",
@@ -466,7 +491,7 @@ push_put_stream(push_t *p, const char *job, const char *grouping,
 		snprintf(st->message, sizeof(st->message), "gzip: %s",
 		    gz_strerror(sr.gzerr));
 	if (st->gzip && st->outcome == HTTP_REFUSED &&
-	    gzip_not_understood(st)) {
+	    gzip_not_understood(st, content_type == NULL)) {
 		p->gzm = GZM_PROBE;
 		st->plain_next = 1;
 	} else if (probe)

@@ -98,6 +98,18 @@ push_err push_put_stream(push_t *p, const char *job, const char *grouping,
     __attribute__((warn_unused_result));
 
 /*
+ * push_put_stream() for a body in another format than the text format:
+ * content_type is its media type (the protobuf one of pbexpo.h), NULL for
+ * the text format. Everything else is the same, gzip and its fallback
+ * included: a gateway that parses gzip bytes as protobuf answers 400 with
+ * the decoder's error ("unexpected EOF", "proto: ..."), which counts as
+ * not understood for such a body.
+ */
+push_err push_put_stream_as(push_t *p, const char *job,
+    const char *grouping, const char *content_type, push_source src,
+    void *arg, http_status *st) __attribute__((warn_unused_result));
+
+/*
  * Forgets that the gateway takes no gzip, for a gateway that restarted
  * (perhaps upgraded): the next body goes gzip again, and if it is still
  * refused the fallback and its warning happen again. A no-op when gzip is

@@ -104,6 +104,18 @@ selfm_family_name(size_t i)
 }
 
 int
+selfm_family(size_t i, spool_family *f)
+{
+	if (i >= NFAMS)
+		return -1;
+	f->name = fams[i].name;
+	f->type = fams[i].type;
+	f->typed = 1;
+	f->help = fams[i].help;
+	return 0;
+}
+
+int
 selfm_owns(const char *name)
 {
 	return strncmp(name, SELFM_PREFIX, sizeof(SELFM_PREFIX) - 1) == 0;
@@ -293,12 +305,8 @@ selfm_render(dbuf *b, const selfm *m, size_t i, const char *extra)
 	spool_family f;
 	dbuf_err e;
 
-	if (i >= NFAMS)
+	if (selfm_family(i, &f) != 0)
 		return DBUF_OK;
-	f.name = fams[i].name;
-	f.type = fams[i].type;
-	f.typed = 1;
-	f.help = fams[i].help;
 	if ((e = render_family(b, &f)) != DBUF_OK)
 		return e;
 	(void)selfm_each(m, i, extra, render_one, &r);

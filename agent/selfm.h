@@ -86,6 +86,11 @@ void selfm_count(selfm *m, selfm_result r, double seconds, double now);
 size_t selfm_count_families(void);
 const char *selfm_family_name(size_t i);
 
+/* Sets *f to family i's name, type and HELP (static strings; HELP as the
+ * text format writes it), for sinks that write another format (the
+ * protobuf exposition). 0, or -1 past the end. */
+int selfm_family(size_t i, spool_family *f);
+
 /* Does name belong to the agent (carries SELFM_PREFIX)? */
 int selfm_owns(const char *name);
 

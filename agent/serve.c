@@ -18,6 +18,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "pbexpo.h"
 #include "serve.h"
 
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -27,6 +28,21 @@
 /* While too many renderings are still being sent, scrapes share the
  * newest for this long at most; then they get 503 until readers finish. */
 #define STALE_SECONDS 5.0
+
+/* The formats /metrics serves: the text format, and the protobuf one for
+ * a scraper that asks for it (when the callback for it is set). */
+enum { FMT_TEXT = 0, FMT_PB, NFORMATS };
+
+/* One format's newest rendering. */
+typedef struct rendering {
+	size_t last_len;            /* its size, to allocate the next */
+	struct MHD_Response *plain, *gz;
+	const char *body;           /* plain's bytes, valid while plain is */
+	size_t body_len;
+	double made;                /* monotonic */
+	double failed_at;           /* the last failed rendering; 0 none */
+	char failed[512];           /* and why */
+} rendering;
 
 enum { FRESH_OK = 0, FRESH_FAILED = -1, FRESH_FAILED_BEFORE = -2,
 	FRESH_BUSY = -3 };
@@ -40,16 +56,11 @@ struct serve {
 	pthread_mutex_t mu;
 	double beat;                /* monotonic */
 	int ready;
-	/* The newest rendering: the server thread's, under cache_mu, which
-	 * the loop only tries (serve_beat drops a stale one). */
+	/* The newest rendering of each format: the server thread's, under
+	 * cache_mu, which the loop only tries (serve_beat drops a stale
+	 * one). */
 	pthread_mutex_t cache_mu;
-	size_t last_len;            /* its size, to allocate the next */
-	struct MHD_Response *plain, *gz;
-	const char *body;           /* plain's text, valid while plain is */
-	size_t body_len;
-	double made;                /* monotonic */
-	double failed_at;           /* the last failed rendering; 0 none */
-	char failed[512];           /* and why */
+	rendering r[NFORMATS];
 	atomic_int live;            /* rendered bodies not yet freed */
 	struct MHD_Response *r404, *r405, *rok, *rnotready;
 };
@@ -214,7 +225,7 @@ body_free(void *cls)
 
 /* A response that takes ownership of buf (len bytes), also on failure. */
 static struct MHD_Response *
-body_response(serve_t *s, void *buf, size_t len, int gzip)
+body_response(serve_t *s, void *buf, size_t len, int gzip, int fmt)
 {
 	struct MHD_Response *r;
 	owned *o = malloc(sizeof(*o));
@@ -233,8 +244,12 @@ body_response(serve_t *s, void *buf, size_t len, int gzip)
 		return NULL;
 	}
 	atomic_fetch_add(&s->live, 1);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    fmt == FMT_PB ? PBEXPO_CONTENT_TYPE : CONTENT_TYPE);
+	/* With two formats, either body depends on Accept too. */
+	MHD_add_response_header(r, MHD_HTTP_HEADER_VARY,
+	    s->o.metrics_pb != NULL ? "Accept, Accept-Encoding" :
+	    "Accept-Encoding");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (gzip)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING,
@@ -328,7 +343,7 @@ serve_accepts_gzip(const char *v)
 
 /* Compresses the plain body into a gzip response; NULL on failure. */
 static struct MHD_Response *
-make_gzip(serve_t *s, const char *p, size_t len)
+make_gzip(serve_t *s, const char *p, size_t len, int fmt)
 {
 	z_stream z;
 	unsigned char *gz;
@@ -362,19 +377,19 @@ make_gzip(serve_t *s, const char *p, size_t len)
 		if (fit != NULL)
 			gz = fit;
 	}
-	return body_response(s, gz, len, 1);
+	return body_response(s, gz, len, 1, fmt);
 }
 
 static void
-drop_rendering(serve_t *s)
+drop_rendering(rendering *g)
 {
-	if (s->plain != NULL)
-		MHD_destroy_response(s->plain);
-	if (s->gz != NULL)
-		MHD_destroy_response(s->gz);
-	s->plain = s->gz = NULL;
-	s->body = NULL;
-	s->body_len = 0;
+	if (g->plain != NULL)
+		MHD_destroy_response(g->plain);
+	if (g->gz != NULL)
+		MHD_destroy_response(g->gz);
+	g->plain = g->gz = NULL;
+	g->body = NULL;
+	g->body_len = 0;
 }
 
 /*
@@ -385,30 +400,33 @@ drop_rendering(serve_t *s)
  * FRESH_BUSY (too many renderings are being sent and the newest is stale).
  */
 static int
-refresh(serve_t *s, char *err, size_t errlen)
+refresh(serve_t *s, int fmt, char *err, size_t errlen)
 {
 	double now = clock_mono();
+	rendering *g = &s->r[fmt];
 	struct MHD_Response *r;
+	int (*render)(void *, dbuf *, char *, size_t) = fmt == FMT_PB ?
+	    s->o.metrics_pb : s->o.metrics;
 	dbuf b;
 
-	if (s->plain != NULL && now - s->made < REUSE_SECONDS)
+	if (g->plain != NULL && now - g->made < REUSE_SECONDS)
 		return FRESH_OK;
-	if (s->failed_at > 0 && now - s->failed_at < REUSE_SECONDS) {
-		snprintf(err, errlen, "%s", s->failed);
+	if (g->failed_at > 0 && now - g->failed_at < REUSE_SECONDS) {
+		snprintf(err, errlen, "%s", g->failed);
 		return FRESH_FAILED_BEFORE;
 	}
 	if (atomic_load(&s->live) >= SERVE_MAX_LIVE) {
-		if (s->plain != NULL && now - s->made < STALE_SECONDS)
+		if (g->plain != NULL && now - g->made < STALE_SECONDS)
 			return FRESH_OK;
 		snprintf(err, errlen, "too many scrapes are still being sent; "
 		    "try again shortly");
 		return FRESH_BUSY;
 	}
 	dbuf_init(&b, s->o.max_body);
-	if (s->last_len > 0)
-		(void)dbuf_reserve(&b, s->last_len + s->last_len / 8);
+	if (g->last_len > 0)
+		(void)dbuf_reserve(&b, g->last_len + g->last_len / 8);
 	err[0] = '\0';
-	if (s->o.metrics(s->o.arg, &b, err, errlen) != 0 || b.err != DBUF_OK) {
+	if (render(s->o.arg, &b, err, errlen) != 0 || b.err != DBUF_OK) {
 		if (err[0] == '\0')
 			snprintf(err, errlen, "%s", render_strerror(b.err));
 		dbuf_free(&b);
@@ -419,21 +437,21 @@ refresh(serve_t *s, char *err, size_t errlen)
 		goto failed;
 	}
 	/* The response takes the buffer. */
-	if ((r = body_response(s, b.p, b.len, 0)) == NULL) {
+	if ((r = body_response(s, b.p, b.len, 0, fmt)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto failed;
 	}
-	drop_rendering(s);
-	s->plain = r;
-	s->body = b.p;
-	s->body_len = b.len;
-	s->last_len = b.len;
-	s->made = now;
-	s->failed_at = 0;
+	drop_rendering(g);
+	g->plain = r;
+	g->body = b.p;
+	g->body_len = b.len;
+	g->last_len = b.len;
+	g->made = now;
+	g->failed_at = 0;
 	return FRESH_OK;
 failed:
-	s->failed_at = now;
-	snprintf(s->failed, sizeof(s->failed), "%s", err);
+	g->failed_at = now;
+	snprintf(g->failed, sizeof(g->failed), "%s", err);
 	return FRESH_FAILED;
 }
 
@@ -443,11 +461,16 @@ metrics(serve_t *s, struct MHD_Connection *c)
 	struct MHD_Response *r;
 	enum MHD_Result rc;
 	char err[512] = "";
+	rendering *g;
+	int fr, fmt = FMT_TEXT;
 
-	int fr;
-
+	if (s->o.metrics_pb != NULL && pbexpo_accepted(
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_ACCEPT)))
+		fmt = FMT_PB;
+	g = &s->r[fmt];
 	pthread_mutex_lock(&s->cache_mu);
-	if ((fr = refresh(s, err, sizeof(err))) != FRESH_OK) {
+	if ((fr = refresh(s, fmt, err, sizeof(err))) != FRESH_OK) {
 		char msg[600];
 		pthread_mutex_unlock(&s->cache_mu);
 		if (fr == FRESH_BUSY) {
@@ -460,13 +483,13 @@ metrics(serve_t *s, struct MHD_Connection *c)
 		snprintf(msg, sizeof(msg), "cannot render metrics: %s\n", err);
 		return queue_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
 	}
-	r = s->plain;
+	r = g->plain;
 	if (serve_accepts_gzip(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_ACCEPT_ENCODING))) {
-		if (s->gz == NULL)
-			s->gz = make_gzip(s, s->body, s->body_len);
-		if (s->gz != NULL)
-			r = s->gz;
+		if (g->gz == NULL)
+			g->gz = make_gzip(s, g->body, g->body_len, fmt);
+		if (g->gz != NULL)
+			r = g->gz;
 	}
 	/* Queued under the lock, so the loop cannot drop r before MHD has
 	 * taken its own reference. */
@@ -615,7 +638,8 @@ serve_stop(serve_t *s)
 		return;
 	if (s->d != NULL)
 		MHD_stop_daemon(s->d);
-	drop_rendering(s);
+	for (int i = 0; i < NFORMATS; i++)
+		drop_rendering(&s->r[i]);
 	if (s->r404)
 		MHD_destroy_response(s->r404);
 	if (s->r405)
@@ -650,11 +674,14 @@ serve_beat(serve_t *s)
 	 * until the next scrape. Never waits: a scrape holds the lock while
 	 * it renders. */
 	if (pthread_mutex_trylock(&s->cache_mu) == 0) {
-		double age = now - s->made;
-		if (s->plain != NULL && ((age >= REUSE_SECONDS &&
-		    atomic_load(&s->live) < SERVE_MAX_LIVE) ||
-		    age >= STALE_SECONDS))
-			drop_rendering(s);
+		for (int i = 0; i < NFORMATS; i++) {
+			rendering *g = &s->r[i];
+			double age = now - g->made;
+			if (g->plain != NULL && ((age >= REUSE_SECONDS &&
+			    atomic_load(&s->live) < SERVE_MAX_LIVE) ||
+			    age >= STALE_SECONDS))
+				drop_rendering(g);
+		}
 		pthread_mutex_unlock(&s->cache_mu);
 	}
 }

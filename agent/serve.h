@@ -2,7 +2,10 @@
  * serve — the pull-mode HTTP listener, on libmicrohttpd:
  *
  *   GET /metrics     the text a callback renders (text/plain; version=0.0.4),
- *                    gzip-compressed when the client accepts gzip
+ *                    or, when a second callback is given and the client's
+ *                    Accept asks for it (pbexpo_accepted()), the delimited
+ *                    protobuf format; gzip-compressed when the client
+ *                    accepts gzip
  *   GET /-/healthy   200 while the agent's loop beats, 503 once it stalls
  *   GET /-/ready     200 once the agent says so (spool open, first fold)
  *
@@ -11,10 +14,11 @@
  * cap, SERVE_PER_ADDRESS connections per client address, an idle timeout,
  * MHD's per-connection memory limit for the request, and rendered bodies:
  * a new one is made only while fewer than SERVE_MAX_LIVE are being sent
- * (with its gzip twin, SERVE_MAX_LIVE + 1 at most); past that, scrapes
- * share the newest for up to 5 s, then get 503 with Retry-After. Scrapes
- * less than a second apart share one rendering; a failed rendering is not
- * retried for a second.
+ * (with the gzip twins of both formats, SERVE_MAX_LIVE + 2 at most); past
+ * that, scrapes share the newest for up to 5 s, then get 503 with
+ * Retry-After. Scrapes of one format less than a second apart share one
+ * rendering (each format has its own); a failed rendering is not retried
+ * for a second.
  *
  * It knows nothing about the spool: the callback renders.
  */
@@ -49,6 +53,10 @@ typedef struct serve_options {
 	/* Renders /metrics into out (empty, capped at max_body); returns 0,
 	 * or -1 with a reason in err. Runs on the server's thread. */
 	int (*metrics)(void *arg, dbuf *out, char *err, size_t errlen);
+	/* The same in the protobuf format (pbexpo.h), for a scraper that
+	 * asks for it; NULL: text only (and Vary names Accept-Encoding
+	 * alone). Same arg. */
+	int (*metrics_pb)(void *arg, dbuf *out, char *err, size_t errlen);
 	void *arg;
 } serve_options;
 

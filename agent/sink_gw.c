@@ -26,6 +26,7 @@
 
 #include "backoff.h"
 #include "clock.h"
+#include "gwbody.h"
 #include "spool-agent.h"
 #include "log.h"
 #include "push.h"
@@ -33,10 +34,6 @@
 #include "selfm.h"
 #include "sink.h"
 
-/* Bodies are rendered a chunk at a time; the cap only bounds one sample
- * that would not fit (lines are at most 64 KiB, histograms 256 buckets). */
-#define CHUNK (64u * 1024u)
-#define MAX_CHUNK (16u * 1024u * 1024u)
 /* --once gives up on rounds past this many, whatever the deadline says:
  * a bound on a loop that each round's progress ends much sooner. */
 #define ONCE_MAX_ROUNDS 100000
@@ -60,7 +57,7 @@ typedef struct gw {
 	int64_t resync_from;      /* ... from this group id on (cut short) */
 	park *parks;
 	size_t nparks, capparks;
-	dbuf body;
+	gwbody *body;             /* the PUT body, made as it is sent */
 	log_limit record_lim;     /* pushes that could not be recorded */
 	double round_start;       /* monotonic: when this round was due */
 	double hb_next;           /* monotonic: the agent's own metrics are
@@ -185,114 +182,26 @@ park_prune(gw *g)
 	}
 }
 
-/* --- rendering ---------------------------------------------------------- */
+/* --- the body ---------------------------------------------------------- */
 
-/*
- * A group's body is rendered while it is sent: curl pulls bytes from
- * body_source(), which renders the next samples from the spool cursor into
- * g->body, a chunk at a time. So a group of any size needs one chunk of
- * memory, and the body is the snapshot the cursor's read transaction holds.
- */
-typedef struct rctx {
-	gw *g;
-	spool_cursor *cur;  /* NULL: the group has no state yet */
-	int own;            /* the default group: collector_agent_* names
-	                     * are the agent's, whoever wrote them */
-	int with_self;
-	size_t next_self;   /* self families already written */
-	int skip;           /* the current user family is skipped */
-	int ended;          /* everything is rendered */
-	size_t off;         /* bytes of g->body already handed to curl */
-	size_t sent;        /* bytes handed to curl in all */
-	const char *why;    /* why the source stopped early */
-	int spool_failed;
-} rctx;
+/* The group's cursor as gwbody's source; the spool's reason kept at a
+ * failure. */
+typedef struct csrc {
+	spool_t *s;
+	spool_cursor *cur;
+	char why[512];
+} csrc;
 
-/* Writes the self families that sort before name (all when NULL). */
 static int
-self_before(rctx *r, const char *name)
+cursor_next(void *arg, const spool_family **f, const spool_sample **x,
+    int *fresh)
 {
-	const char *n;
+	csrc *c = arg;
 
-	while (r->with_self &&
-	    (n = selfm_family_name(r->next_self)) != NULL &&
-	    (name == NULL || strcmp(n, name) < 0)) {
-		if (selfm_render(&r->g->body, r->g->env->m, r->next_self++,
-		    NULL) != DBUF_OK)
-			return 1;
-	}
-	return 0;
-}
-
-/* Renders into g->body until it holds a chunk or the group ends. */
-static int
-fill(rctx *r)
-{
-	gw *g = r->g;
-	const spool_family *f;
-	const spool_sample *x;
-	int fresh;
-
-	dbuf_reset(&g->body);
-	r->off = 0;
-	while (g->body.len < CHUNK && !r->ended && g->body.err == DBUF_OK) {
-		if (r->cur != NULL) {
-			if (spool_cursor_next(r->cur, &f, &x, &fresh) !=
-			    SPOOL_OK) {
-				r->why = spool_errmsg(g->env->s);
-				r->spool_failed = 1;
-				return -1;
-			}
-			if (x != NULL) {
-				if (fresh) {
-					/* The agent's own names are its own
-					 * in the group they ride in. */
-					r->skip = r->own &&
-					    selfm_owns(f->name);
-					if (!r->skip && (self_before(r,
-					    f->name) || render_family(
-					    &g->body, f) != DBUF_OK))
-						break;
-				}
-				if (!r->skip)
-					render_sample(&g->body, x, NULL);
-				continue;
-			}
-		}
-		if (self_before(r, NULL))
-			break;
-		r->ended = 1;
-	}
-	if (g->body.err != DBUF_OK) {
-		r->why = render_strerror(g->body.err);
-		return -1;
-	}
-	return 0;
-}
-
-static size_t
-body_source(char *buf, size_t cap, void *arg)
-{
-	rctx *r = arg;
-	gw *g = r->g;
-	size_t n;
-
-	if (r->off == g->body.len) {
-		if (r->ended)
-			return 0;
-		if (fill(r) != 0)
-			return (size_t)-1;
-	}
-	/* fill() leaves nothing only at the end: an empty group (a
-	 * replace with no lines) has no buffer at all. */
-	if ((n = g->body.len - r->off) == 0)
+	if (spool_cursor_next(c->cur, f, x, fresh) == SPOOL_OK)
 		return 0;
-	if (n > cap)
-		n = cap;
-	memcpy(buf, g->body.p + r->off, n);
-	r->off += n;
-	r->sent += n;
-	return n;
+	snprintf(c->why, sizeof(c->why), "%s", spool_errmsg(c->s));
+	return -1;
 }
 
 /* --- requests ------------------------------------------------------------ */
@@ -548,7 +457,8 @@ static gw_next
 do_push(gw *g, group *x, int with_self, step *out, gw_sent *sent)
 {
 	sink_env *env = g->env;
-	rctx r;
+	csrc src;
+	gwbody_format fmt;
 	gw_sent dummy;
 	http_status st;
 	int64_t version = 0;
@@ -561,13 +471,10 @@ do_push(gw *g, group *x, int with_self, step *out, gw_sent *sent)
 		sent = &dummy;
 again:
 	*sent = SENT_NOT;
-	memset(&r, 0, sizeof(r));
-	r.g = g;
-	r.own = groups_is_default(env->gl, x);
-	r.with_self = with_self;
-	dbuf_reset(&g->body);
+	memset(&src, 0, sizeof(src));
+	src.s = env->s;
 	if (x->id != 0 &&
-	    (se = spool_cursor_open(env->s, x->id, &r.cur, &version)) !=
+	    (se = spool_cursor_open(env->s, x->id, &src.cur, &version)) !=
 	    SPOOL_OK) {
 		log_errorx("cannot read a group", "job=%s grouping=%s "
 		    "reason=%s", log_q(x->job), log_q(x->grouping),
@@ -575,17 +482,26 @@ again:
 		out->spool_failed = 1;
 		return GW_NEXT;
 	}
-	pe = push_put_stream(g->p, x->job, x->grouping, body_source, &r, &st);
-	spool_cursor_close(r.cur);
-	if (r.spool_failed) {
+	/* Native histograms travel only in the protobuf format; any other
+	 * group goes as text, which every gateway reads. */
+	fmt = src.cur != NULL && spool_cursor_native(src.cur) ?
+	    GWBODY_PROTOBUF : GWBODY_TEXT;
+	gwbody_start(g->body, fmt, src.cur != NULL ? cursor_next : NULL, &src,
+	    groups_is_default(env->gl, x), with_self ? env->m : NULL);
+	pe = push_put_stream_as(g->p, x->job, x->grouping,
+	    fmt == GWBODY_TEXT ? NULL : gwbody_content_type(fmt), gwbody_read,
+	    g->body, &st);
+	spool_cursor_close(src.cur);
+	if (gwbody_error(g->body) == GWBODY_ESOURCE) {
 		log_errorx("cannot read a group", "job=%s grouping=%s "
 		    "reason=%s", log_q(x->job), log_q(x->grouping),
-		    log_q(r.why));
+		    log_q(src.why));
 		out->spool_failed = 1;
 		return GW_NEXT;
 	}
-	if (r.why != NULL || pe != PUSH_OK) {
-		snprintf(reason, sizeof(reason), "%s", r.why != NULL ? r.why :
+	if (gwbody_why(g->body) != NULL || pe != PUSH_OK) {
+		snprintf(reason, sizeof(reason), "%s",
+		    gwbody_why(g->body) != NULL ? gwbody_why(g->body) :
 		    push_strerror(pe));
 		goto refused_locally;
 	}
@@ -618,9 +534,11 @@ again:
 			if (version > x->pushed_version)
 				x->pushed_version = version;
 		}
-		log_debug("pushed group", "job=%s grouping=%s bytes=%zu "
-		    "code=%ld seconds=%.3f", log_q(x->job), log_q(x->grouping),
-		    r.sent, st.http_code, st.seconds);
+		log_debug("pushed group", "job=%s grouping=%s format=%s "
+		    "bytes=%zu code=%ld seconds=%.3f", log_q(x->job),
+		    log_q(x->grouping), fmt == GWBODY_TEXT ? "text" :
+		    "protobuf", gwbody_sent(g->body), st.http_code,
+		    st.seconds);
 		if (x->parked)
 			log_info("gateway accepted a parked group", "job=%s "
 			    "grouping=%s", log_q(x->job), log_q(x->grouping));
@@ -1069,7 +987,7 @@ gw_free(void *self)
 	push_free(g->p);
 	free(g->parks);
 	free(g->gw_known);
-	dbuf_free(&g->body);
+	gwbody_free(g->body);
 	free(g);
 }
 
@@ -1088,7 +1006,11 @@ gw_new(sink_env *env, const cfg *c, void **out)
 		return EX_OSERR;
 	}
 	g->env = env;
-	dbuf_init(&g->body, MAX_CHUNK);
+	if (gwbody_new(&g->body) != GWBODY_OK) {
+		gw_free(g);
+		log_errorx("out of memory", NULL);
+		return EX_OSERR;
+	}
 	if ((rc = gw_client(c, &p)) != 0) {
 		gw_free(g);
 		return rc;

@@ -54,9 +54,10 @@ typedef struct pulls {
 	pullctx pc;
 } pulls;
 
-/* Renders /metrics; runs on the server's thread. */
+/* Renders /metrics as text, or as protobuf with pb; runs on the server's
+ * thread. */
 static int
-render_pull(void *arg, dbuf *out, char *err, size_t errlen)
+render_as(void *arg, int pb, dbuf *out, char *err, size_t errlen)
 {
 	pullctx *pc = arg;
 	pull_result res;
@@ -78,7 +79,8 @@ render_pull(void *arg, dbuf *out, char *err, size_t errlen)
 	if (spool_get_stats(pc->s, &m.st) != SPOOL_OK)
 		log_debug("cannot read spool stats", "reason=%s",
 		    log_q(spool_errmsg(pc->s)));
-	if (pull_render(pc->s, &m, out, &res, err, errlen) != 0)
+	if ((pb ? pull_render_pb : pull_render)(pc->s, &m, out, &res, err,
+	    errlen) != 0)
 		return -1;
 	/* Said when it starts, not at every scrape. */
 	if (res.type_clash > 0 && pc->last_clash == 0)
@@ -90,6 +92,18 @@ render_pull(void *arg, dbuf *out, char *err, size_t errlen)
 		log_debug("duplicate series left out of /metrics", "series=%zu",
 		    res.duplicate);
 	return 0;
+}
+
+static int
+render_pull(void *arg, dbuf *out, char *err, size_t errlen)
+{
+	return render_as(arg, 0, out, err, errlen);
+}
+
+static int
+render_pull_pb(void *arg, dbuf *out, char *err, size_t errlen)
+{
+	return render_as(arg, 1, out, err, errlen);
 }
 
 /* The loop is alive: tell /-/healthy, and hand the counters to the
@@ -118,6 +132,7 @@ serve_open(pulls *p, const cfg *c, const char *want, serve_t **out)
 	o.listen = want;
 	o.stall = stall_s(c);
 	o.metrics = render_pull;
+	o.metrics_pb = render_pull_pb;
 	o.arg = &p->pc;
 	if ((e = serve_start(&o, out, err, sizeof(err))) == SERVE_OK) {
 		log_info("serving /metrics", "listen=%s port=%u", log_q(want),

@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 #include <zlib.h>
 
+#include "pbexpo.h"
 #include "push.h"
 
 /* A -DGATEWAY=... build checks that the tests skip without it. */
@@ -655,6 +656,114 @@ test_stream_fallback(void **state)
 	free(text);
 }
 
+#define R400_EOF "HTTP/1.1 400 Bad Request\r\nContent-Length: 14\r\n\r\n" \
+	"unexpected EOF"
+#define R400_WIRE "HTTP/1.1 400 Bad Request\r\nContent-Length: 37\r\n\r\n" \
+	"proto: can't skip unknown wire type 4"
+
+/* PUT len bytes of want as protobuf through push_put_stream_as(). */
+static void
+put_pb(push_t *p, const char *want, size_t len, http_status *st)
+{
+	msrc m = { want, len, 0, 0 };
+
+	assert_int_equal(push_put_stream_as(p, "j", "", PBEXPO_CONTENT_TYPE,
+	    msrc_read, &m, st), PUSH_OK);
+}
+
+static void
+test_stream_protobuf(void **state)
+{
+	/* An old gateway's protobuf decoder on gzip bytes, then plain for
+	 * good; the other message it gives; a refusal of the data. */
+	static const char *const old[] = { R400_EOF, R200, R200, R200 };
+	static const char *const wire[] = { R400_WIRE, R200, R200 };
+	static const char *const data[] = { R400_DATA, R400_PARSE, R200 };
+	size_t big = 100000;
+	char *bytes = malloc(big), e[8], v[256];
+	http_conf h = http_for(NULL);
+	http_status st;
+	push_t *p;
+	fake f;
+
+	(void)state;
+	assert_non_null(bytes);
+	/* Bytes of every value, as a protobuf body has. */
+	for (size_t i = 0; i < big; i++)
+		bytes[i] = (char)(i * 7 % 251);
+	h.gzip = 1;
+	tu_stderr_begin();
+	fake_start(&f, 4, old);
+	p = push_to(f.port, &h);
+	put_pb(p, bytes, big, &st);
+	assert_int_equal(st.outcome, HTTP_REFUSED);
+	assert_true(st.gzip);
+	assert_true(st.plain_next);
+	put_pb(p, bytes, big, &st);
+	assert_int_equal(st.outcome, HTTP_DELIVERED);
+	assert_false(st.gzip);
+	put_pb(p, bytes, big, &st);
+	assert_false(st.gzip);
+	put_pb(p, bytes, 100, &st);
+	assert_int_equal(st.outcome, HTTP_DELIVERED);
+	push_free(p);
+	fake_join(&f);
+	encodings(&f, 4, e);
+	assert_string_equal(e, "g---");
+	for (int i = 0; i < 4; i++)
+		assert_string_equal(req_header(&f, i, "Content-Type", v,
+		    sizeof(v)), "Content-Type: application/vnd.google.protobuf; "
+		    "proto=io.prometheus.client.MetricFamily; "
+		    "encoding=delimited");
+	body_gunzips_to(&f, 0, bytes, big);
+	body_is(&f, 1, bytes, big);
+	body_is(&f, 3, bytes, 100);
+	fake_free(&f);
+
+	fake_start(&f, 3, wire);
+	p = push_to(f.port, &h);
+	put_pb(p, bytes, big, &st);
+	assert_true(st.plain_next);
+	put_pb(p, bytes, big, &st);
+	assert_int_equal(st.outcome, HTTP_DELIVERED);
+	push_free(p);
+	/* With gzip on, a short body goes plain with its length, in its
+	 * own type. */
+	p = push_to(f.port, &h);
+	put_pb(p, bytes, 100, &st);
+	assert_int_equal(st.outcome, HTTP_DELIVERED);
+	push_free(p);
+	fake_join(&f);
+	encodings(&f, 3, e);
+	assert_string_equal(e, "g--");
+	assert_string_equal(req_header(&f, 2, "Content-Length", v, sizeof(v)),
+	    "Content-Length: 100");
+	assert_non_null(strstr(req_header(&f, 2, "Content-Type", v,
+	    sizeof(v)), "protobuf"));
+	body_is(&f, 2, bytes, 100);
+	fake_free(&f);
+
+	/* The data's fault, and the text parser's words, which a gateway
+	 * reading this body as protobuf never says: no plain retry. */
+	fake_start(&f, 3, data);
+	p = push_to(f.port, &h);
+	put_pb(p, bytes, big, &st);
+	assert_int_equal(st.outcome, HTTP_REFUSED);
+	assert_false(st.plain_next);
+	put_pb(p, bytes, big, &st);
+	assert_int_equal(st.http_code, 400);
+	assert_false(st.plain_next);
+	put_pb(p, bytes, big, &st);
+	assert_int_equal(st.outcome, HTTP_DELIVERED);
+	push_free(p);
+	fake_join(&f);
+	encodings(&f, 3, e);
+	assert_string_equal(e, "ggg");
+	fake_free(&f);
+	free(tu_stderr_end());
+	free(bytes);
+}
+
 /* A source that fails before the body is long enough to decide: no
  * request is sent, and the outcome is a retry. */
 static size_t
@@ -1233,6 +1342,7 @@ main(void)
 		cmocka_unit_test(test_requests),
 		cmocka_unit_test(test_stream_gzip),
 		cmocka_unit_test(test_stream_fallback),
+		cmocka_unit_test(test_stream_protobuf),
 		cmocka_unit_test(test_stream_source_fails),
 		cmocka_unit_test(test_gateway_answers),
 		cmocka_unit_test(test_gateway_started),
