@@ -289,7 +289,7 @@ go_log2(double x)
 }
 
 /* The schema of a bucket factor f > 1, as client_golang's pickSchema: the
- * largest whose bucket growth is at most f, within the schemas there are. */
+ * lowest whose bucket growth is at most f (the highest, 8, when none is). */
 static int
 factor_schema(double f)
 {

@@ -955,6 +955,16 @@ text_sample(const spool_sample *x)
 		text_line(x->name, "", x->labels, NULL, val);
 		return;
 	}
+	/* The native part has no place in the text format (the agent sends
+	 * it in protobuf): a comment says what is there. */
+	if (h->native != NULL) {
+		expo_format_value(h->native->zero_threshold, val);
+		printf("# native %s%s%s%s: schema=%d zero_threshold=%s "
+		    "zero_count=%" PRIu64 " buckets=%zu\n", x->name,
+		    x->labels[0] ? "{" : "", x->labels, x->labels[0] ? "}" : "",
+		    h->native->schema, val, h->native->zero_count,
+		    h->native->npos + h->native->nneg);
+	}
 	/* An observed histogram, expanded as the agent pushes it:
 	 * cumulative buckets, +Inf, _sum, _count. */
 	for (size_t i = 0; i <= h->n; i++) {
@@ -970,6 +980,34 @@ text_sample(const spool_sample *x)
 	text_line(x->name, "_sum", x->labels, NULL, val);
 	snprintf(val, sizeof(val), "%" PRIu64, cum);
 	text_line(x->name, "_count", x->labels, NULL, val);
+}
+
+/* [[index,"count"],...]: counts as text, like every count here, since
+ * a JSON reader may hold numbers as doubles. */
+static void
+json_nbuckets(const nhist_bucket *b, size_t n)
+{
+	putchar('[');
+	for (size_t i = 0; i < n; i++)
+		printf("%s[%ld,\"%lld\"]", i ? "," : "", (long)b[i].index,
+		    (long long)b[i].count);
+	putchar(']');
+}
+
+static void
+json_native(const spool_nhist *nh, double sum)
+{
+	printf(",\"native\":{\"schema\":%d,\"zero_threshold\":",
+	    nh->schema);
+	json_value(stdout, nh->zero_threshold);
+	printf(",\"zero_count\":\"%" PRIu64 "\",\"count\":\"%" PRIu64
+	    "\",\"sum\":", nh->zero_count, nh->count);
+	json_value(stdout, sum);
+	printf(",\"positive\":");
+	json_nbuckets(nh->pos, nh->npos);
+	printf(",\"negative\":");
+	json_nbuckets(nh->neg, nh->nneg);
+	printf(",\"max_buckets\":%zu}", nh->max_buckets);
 }
 
 static void
@@ -1001,7 +1039,10 @@ json_sample(const spool_sample *x)
 	}
 	printf("],\"sum\":");
 	json_value(stdout, h->sum);
-	printf(",\"count\":\"%" PRIu64 "\"}", cum);
+	printf(",\"count\":\"%" PRIu64 "\"", cum);
+	if (h->native != NULL)
+		json_native(h->native, h->sum);
+	printf("}");
 }
 
 /* A group's header: what it is and where its delivery stands. */

@@ -321,14 +321,14 @@ hist_add(hist *h, double v)
 }
 
 static size_t
-put_buckets(char *out, const char *key, const nhist_bucket *b, size_t n)
+put_buckets(char *out, size_t cap, const char *key, const nhist_bucket *b,
+    size_t n)
 {
-	size_t o = 0;
+	size_t o = (size_t)snprintf(out, cap, "%s", key);
 
-	o += (size_t)sprintf(out, "%s", key);
-	for (size_t i = 0; i < n; i++)
-		o += (size_t)sprintf(out + o, "%s%ld:%lld", i ? "," : "",
-		    (long)b[i].index, (long long)b[i].count);
+	for (size_t i = 0; i < n && o < cap; i++)
+		o += (size_t)snprintf(out + o, cap - o, "%s%ld:%lld",
+		    i ? "," : "", (long)b[i].index, (long long)b[i].count);
 	return o;
 }
 
@@ -355,8 +355,8 @@ hist_encode(const hist *h)
 		o += (size_t)snprintf(out + o, cap - o, "n=%d;z=%s;zc=%llu;"
 		    "k=%zu;", h->schema, num, (unsigned long long)h->zc,
 		    h->cap);
-		o += put_buckets(out + o, "p=", h->b[0], h->nb[0]);
-		o += put_buckets(out + o, ";m=", h->b[1], h->nb[1]);
+		o += put_buckets(out + o, cap - o, "p=", h->b[0], h->nb[0]);
+		o += put_buckets(out + o, cap - o, ";m=", h->b[1], h->nb[1]);
 		o += (size_t)snprintf(out + o, cap - o, ";t=%llu;",
 		    (unsigned long long)h->count);
 	}

@@ -231,6 +231,40 @@ is "$(printf '%s' "$OUT" | json '[(f["name"], f["type"], f["help"], [(x["name"],
 is "$(printf '%s' "$OUT" | json '([(b["le"], b["count"]) for b in d[0]["families"][0]["series"][0]["buckets"]][-4:], d[0]["families"][0]["series"][0]["sum"], d[0]["families"][0]["series"][0]["count"])')" \
 	"([('2.5', '1'), ('5', '1'), ('10', '2'), ('+Inf', '2')], '7.3', '2')" "show --json: an observed histogram's cumulative buckets, sum and count"
 
+# A native histogram (as the fold stores it with a native or both setting;
+# written here by hand, in its documented text form): the text shows what
+# the text format can (+Inf, _sum, _count, and the classic buckets of a
+# both form), a comment line the native part; --json all of it.
+NV="$T/native.db"
+"$CS" --spool "$NV" put --job app 'x 1'
+"$FOLD" "$NV" >/dev/null
+sqlite3 "$NV" "INSERT INTO families(group_id, name, type, typed) VALUES (1, 'lat', 'histogram', 1);
+INSERT INTO series(group_id, name, labels, hist) VALUES
+ (1, 'lat', 'path=\"/a\"', 'n=3;z=2.938735877055719e-39;zc=1;k=160;p=-14:1,23:1;m=;t=3;s=7.3'),
+ (1, 'lat', 'path=\"/b\"', 'n=0;z=0.5;zc=0;k=20;p=1:1;m=-1:2;t=3;b=1;c=2,1;s=-0.5')"
+run --spool "$NV" show
+is "$RC:$(printf '%s' "$OUT" | sed 1,3d)" '0:# TYPE lat histogram
+# native lat{path="/a"}: schema=3 zero_threshold=2.938735877055719e-39 zero_count=1 buckets=2
+lat_bucket{path="/a",le="+Inf"} 3
+lat_sum{path="/a"} 7.3
+lat_count{path="/a"} 3
+# native lat{path="/b"}: schema=0 zero_threshold=0.5 zero_count=0 buckets=2
+lat_bucket{path="/b",le="1"} 2
+lat_bucket{path="/b",le="+Inf"} 3
+lat_sum{path="/b"} -0.5
+lat_count{path="/b"} 3
+x 1' "show: a native histogram as +Inf, _sum and _count, its native part in a comment"
+run --spool "$NV" show --json
+is "$(printf '%s' "$OUT" | json '[(x["labels"]["path"], [(b["le"], b["count"]) for b in x["buckets"]], x["count"], x["native"]) for x in d[0]["families"][0]["series"]]')" \
+	"[('/a', [('+Inf', '3')], '3', {'schema': 3, 'zero_threshold': '2.938735877055719e-39', 'zero_count': '1', 'count': '3', 'sum': '7.3', 'positive': [[-14, '1'], [23, '1']], 'negative': [], 'max_buckets': 160}), ('/b', [('1', '2'), ('+Inf', '3')], '3', {'schema': 0, 'zero_threshold': '0.5', 'zero_count': '0', 'count': '3', 'sum': '-0.5', 'positive': [[1, '1']], 'negative': [[-1, '2']], 'max_buckets': 20})]" \
+	"show --json: a native part's schema, zero bucket, count, sum, buckets and cap"
+is "$(printf '%s' "$OUT" | json '"native" in d[0]["families"][1]["series"][0]')" "False" \
+	"show --json: no native object for a plain series"
+sqlite3 "$NV" "UPDATE series SET hist = 'n=3;z=0;zc=0;k=160;p=2:1,1:1;m=;t=2;s=0' WHERE labels = 'path=\"/a\"'"
+run --spool "$NV" show
+is "$RC" 74 "show of a hand-broken native state: 74"
+like "$ERR" "unreadable histogram state for lat" "show of a hand-broken native state: says which"
+
 # The agent's own names (collector_agent_*) written by a user: show says
 # they are the agent's (agent/selfm.c), not pushed as written in its
 # default group. An error partway (here a full standard output, past

@@ -31,6 +31,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -349,6 +350,97 @@ bench_fold(spool_t *s, const char *name, const char *alias, size_t each,
 	cfg_free(c);
 }
 
+/*
+ * The fold of observe rows into ONE histogram: obs observations in rows of
+ * 100 lines, log-uniform over 1e-3..1e3 (about 160 buckets at schema 3,
+ * the default cap: the schema may come down once), of the native form or,
+ * for comparison, the classic one with the default bounds. The inbox is
+ * filled first, outside the timing; the count read back must be obs.
+ */
+static void
+bench_observe(const char *dir, const char *name, spool_hist_form form,
+    size_t obs)
+{
+	enum { PER_ROW = 100 };
+	spool_buckets hb;
+	spool_fold_options o;
+	spool_fold_result r;
+	spool_t *s = fresh(dir, name, 0);
+	char body[PER_ROW * 48];
+	uint64_t x = 88172645463325252ull;
+	size_t lines = 0, rows = 0, n = 0;
+	double t0, t;
+
+	for (size_t k = 0; k < obs;) {
+		if (spool_batch_begin(s) != SPOOL_OK)
+			die("batch begin", s);
+		for (int b = 0; b < 1000 && k < obs; b++) {
+			size_t len = 0;
+			for (int i = 0; i < PER_ROW && k < obs; i++, k++) {
+				/* xorshift64: the same values every run */
+				x ^= x << 13;
+				x ^= x >> 7;
+				x ^= x << 17;
+				len += (size_t)snprintf(body + len,
+				    sizeof(body) - len, "bench_latency_seconds "
+				    "%.6g\n", pow(10, (double)(x >> 11) /
+				    9007199254740992.0 * 6 - 3));
+			}
+			if (spool_put(s, "bench", "", SPOOL_OP_OBSERVE, body,
+			    len) != SPOOL_OK)
+				die("put", s);
+		}
+		if (spool_batch_commit(s) != SPOOL_OK)
+			die("batch commit", s);
+	}
+	memset(&hb, 0, sizeof(hb));
+	hb.name = "bench_latency_seconds";
+	hb.form = form;
+	hb.schema = SPOOL_NHIST_SCHEMA;
+	hb.zero_threshold = SPOOL_NHIST_ZERO_THRESHOLD;
+	hb.max_buckets = SPOOL_NHIST_MAX_BUCKETS_DEFAULT;
+	memset(&o, 0, sizeof(o));
+	o.buckets = &hb;
+	o.nbuckets = 1;
+	if (spool_checkpoint(s) != SPOOL_OK || spool_set_cache(s, 512) !=
+	    SPOOL_OK)
+		die("checkpoint", s);
+	t0 = now();
+	for (int i = 0; i < 1000000; i++) {
+		if (spool_fold(s, &o, &r) != SPOOL_OK)
+			die("fold", s);
+		if (r.rejected)
+			die("fold rejected rows", NULL);
+		if (r.rows == 0)
+			break;
+		rows += r.rows;
+		lines += r.lines;
+	}
+	t = now() - t0;
+	{
+		spool_cursor *c;
+		const spool_family *f;
+		const spool_sample *smp;
+		int64_t version;
+		int nf;
+		if (spool_cursor_open(s, 1, &c, &version) != SPOOL_OK)
+			die("cursor", s);
+		while (spool_cursor_next(c, &f, &smp, &nf) == SPOOL_OK &&
+		    smp != NULL)
+			if (smp->hist != NULL)
+				for (size_t i = 0; i <= smp->hist->n; i++)
+					n += smp->hist->counts[i];
+		spool_cursor_close(c);
+	}
+	if (n != obs) {
+		fprintf(stderr, "bench_spool: %s: the histogram counted %zu, "
+		    "not %zu\n", name, n, obs);
+		exit(70);
+	}
+	report(name, "lines", lines, rows, t);
+	discard(s);
+}
+
 static int
 cmp_double(const void *a, const void *b)
 {
@@ -555,6 +647,14 @@ main(int argc, char **argv)
 			    60.0);
 			discard(s);
 		}
+		/* 1,000,000 observations of one histogram (100,000 in the
+		 * quick run), native and classic. */
+		if (want(only, "fold_observe_native"))
+			bench_observe(dir, "fold_observe_native",
+			    SPOOL_HIST_NATIVE, (size_t)(1000000 * quick));
+		if (want(only, "fold_observe_classic"))
+			bench_observe(dir, "fold_observe_classic",
+			    SPOOL_HIST_CLASSIC, (size_t)(1000000 * quick));
 		return 0;
 	}
 	if (argc == 4 && strcmp(argv[1], "hold") == 0) {

@@ -1727,10 +1727,16 @@ test_contrib_conf(void **state)
 	assert_string_equal(c->rw.headers[0], "X-Scope-OrgID: team-a");
 	assert_int_equal(c->rw_max_samples_per_send, 2000);
 	assert_string_equal(c->listen, "127.0.0.1:9102");
-	assert_int_equal(c->n_histograms, 2);
+	assert_int_equal(c->n_histograms, 3);
 	assert_int_equal(c->histograms[0].n, 11);
+	assert_int_equal(c->histograms[0].form, CFG_HIST_CLASSIC);
 	assert_int_equal(c->histograms[1].n, 5);
 	assert_true(c->histograms[1].bounds[4] == 1e5);
+	assert_string_equal(c->histograms[2].name, "query_duration_seconds");
+	assert_int_equal(c->histograms[2].form, CFG_HIST_NATIVE);
+	assert_int_equal(c->histograms[2].n, 0);
+	assert_int_equal(c->histograms[2].schema, 3);
+	assert_int_equal(c->histograms[2].max_buckets, 160);
 	assert_int_equal(c->log_level, LOG_LINFO);
 
 	/* What cfg_print writes loads again, to the same settings. */
