@@ -9,7 +9,8 @@ for them (standard library only).
       count, sum, the true 0.9 quantile and the schema's relative error.
   native_expect.py prom URL SELECTOR OBS-FILE SCHEMA
       Queries Prometheus' API at URL and prints one line per check:
-      "ok<TAB>name" or "not ok<TAB>name<TAB>diagnostic".
+      "ok<TAB>name" or "not ok<TAB>name<TAB>diagnostic", and one
+      "#<TAB>text" saying the values Prometheus gave.
 
 The checks, for the native histogram SELECTOR picks (one series):
   - histogram_count is the number of observations, exactly;
@@ -120,19 +121,23 @@ def one_value(url, expr):
 
 
 def check_prom(url, sel, w, schema):
-    res = []
+    res, seen = [], []
 
     def out(ok, name, diag=""):
         res.append(("ok\t%s" % name) if ok else ("not ok\t%s\t%s" % (name, diag)))
 
     got, err = one_value(url, "histogram_count(%s)" % sel)
+    seen.append("count %r" % got)
     out(err is None and got == w["count"], "histogram_count == %d" % w["count"],
         err or "got %r" % got)
     got, err = one_value(url, "histogram_sum(%s)" % sel)
+    seen.append("sum %r" % got)
     out(err is None and abs(got - w["sum"]) <= SUM_REL * w["sum"],
         "histogram_sum == %r within %g relative" % (w["sum"], SUM_REL),
         err or "got %r, relative difference %g" % (got, abs(got - w["sum"]) / w["sum"]))
     got, err = one_value(url, "histogram_quantile(%g, %s)" % (QUANTILE, sel))
+    seen.append("quantile(%g) %r" % (QUANTILE, got))
+    res.append("#\tPrometheus: " + ", ".join(seen))
     out(err is None and abs(got - w["q"]) <= w["rel"] * w["q"],
         "histogram_quantile(%g) within %.4f relative of the true %r" % (QUANTILE, w["rel"], w["q"]),
         err or "got %r, relative error %g" % (got, abs(got - w["q"]) / w["q"]))
