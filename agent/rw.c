@@ -345,7 +345,12 @@ encode_side(rw_batch *b, const nhist_bucket *bk, size_t n, size_t *nspan,
 {
 	size_t ns, nd;
 
-	if (n > 0 && bk == NULL)
+	*nspan = 0;
+	*ndelta = 0;
+	/* The arrays may not exist yet: nothing to point into. */
+	if (n == 0)
+		return RW_OK;
+	if (bk == NULL)
 		return RW_EINVAL;
 	if (nhist_encode(bk, n, b->spans + b->nspans, b->capspans - b->nspans,
 	    &ns, b->deltas + b->ndeltas, b->capdeltas - b->ndeltas, &nd) !=
@@ -841,14 +846,21 @@ encode_hists(rw_batch *b)
 		h->zero_count_case =
 		    PROMETHEUS__HISTOGRAM__ZERO_COUNT_ZERO_COUNT_INT;
 		h->zero_count_int = x->zero_count;
-		h->n_negative_spans = x->nspan[0];
-		h->negative_spans = b->pbsp + x->span0;
-		h->n_negative_deltas = x->ndelta[0];
-		h->negative_deltas = b->deltas + x->delta0;
-		h->n_positive_spans = x->nspan[1];
-		h->positive_spans = b->pbsp + x->span0 + x->nspan[0];
-		h->n_positive_deltas = x->ndelta[1];
-		h->positive_deltas = b->deltas + x->delta0 + x->ndelta[0];
+		/* A side without buckets points nowhere: the arrays may
+		 * not exist. */
+		if (x->nspan[0] > 0) {
+			h->n_negative_spans = x->nspan[0];
+			h->negative_spans = b->pbsp + x->span0;
+			h->n_negative_deltas = x->ndelta[0];
+			h->negative_deltas = b->deltas + x->delta0;
+		}
+		if (x->nspan[1] > 0) {
+			h->n_positive_spans = x->nspan[1];
+			h->positive_spans = b->pbsp + x->span0 + x->nspan[0];
+			h->n_positive_deltas = x->ndelta[1];
+			h->positive_deltas = b->deltas + x->delta0 +
+			    x->ndelta[0];
+		}
 		/* The receiver tests for a counter reset itself. */
 		h->reset_hint = PROMETHEUS__HISTOGRAM__RESET_HINT__UNKNOWN;
 		h->timestamp = x->ts;

@@ -12,6 +12,12 @@
  *   group  byte % 2: job "a" or "b", grouping ""
  *   len    1 byte, then len bytes of body (as the row's whole body)
  * Rows that spool_put() refuses are skipped; at most MAX_ROWS are read.
+ * The histogram setting of every one-letter family (classic, native or
+ * both, its schema, zero threshold and cap) comes from a hash of the whole
+ * input, so the layout stays as it was. Every native part read back must
+ * be one the fold can make: buckets in ascending index with counts above
+ * 0, within the cap unless at the lowest schema, no more in them than the
+ * count, and classic counts (both) adding up to that count.
  */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -101,7 +107,63 @@ dump_sample(const spool_family *f, const spool_sample *x, void *arg)
 	str_add(b, x->hist->bounds, x->hist->n * sizeof(double));
 	str_add(b, x->hist->counts, (x->hist->n + 1) * sizeof(uint64_t));
 	str_add(b, &x->hist->sum, sizeof(x->hist->sum));
+	if (x->hist->native != NULL) {
+		const spool_nhist *nh = x->hist->native;
+		uint64_t total = 0, in = nh->zero_count;
+		for (size_t i = 0; i <= x->hist->n; i++)
+			total += x->hist->counts[i];
+		if (total != nh->count || nh->schema < NHIST_SCHEMA_MIN ||
+		    nh->schema > NHIST_SCHEMA_MAX ||
+		    (nh->npos + nh->nneg > nh->max_buckets &&
+		    nh->schema > NHIST_SCHEMA_MIN))
+			abort();
+		for (int side = 0; side < 2; side++) {
+			const nhist_bucket *k = side ? nh->neg : nh->pos;
+			size_t n = side ? nh->nneg : nh->npos;
+			for (size_t i = 0; i < n; i++) {
+				if (k[i].count <= 0 || (i > 0 &&
+				    k[i].index <= k[i - 1].index))
+					abort();
+				in += (uint64_t)k[i].count;
+				str_add(b, &k[i].index, sizeof(k[i].index));
+				str_add(b, &k[i].count, sizeof(k[i].count));
+			}
+			str_add(b, &n, sizeof(n));
+		}
+		if (in > nh->count)
+			abort();
+		/* Field by field: the struct's padding is not state. */
+		str_add(b, &nh->schema, sizeof(nh->schema));
+		str_add(b, &nh->zero_threshold, sizeof(nh->zero_threshold));
+		str_add(b, &nh->zero_count, sizeof(nh->zero_count));
+		str_add(b, &nh->count, sizeof(nh->count));
+		str_add(b, &nh->max_buckets, sizeof(nh->max_buckets));
+	}
 	return 0;
+}
+
+/* The histogram setting of this input (see the top). */
+static spool_buckets settings[26];
+static char setting_names[26][2];
+
+static void
+choose_settings(const uint8_t *data, size_t size)
+{
+	static const double zts[] = { 0, 0.5, 1e-300, 2.938735877055719e-39 };
+	static const size_t caps[] = { 1, 2, 3, 8, 160 };
+	uint64_t h = 14695981039346656037ull;
+
+	for (size_t i = 0; i < size; i++)
+		h = (h ^ data[i]) * 1099511628211ull;
+	for (int i = 0; i < 26; i++) {
+		setting_names[i][0] = (char)('a' + i);
+		memset(&settings[i], 0, sizeof(settings[i]));
+		settings[i].name = setting_names[i];
+		settings[i].form = (spool_hist_form)(h % 3);
+		settings[i].schema = NHIST_SCHEMA_MIN + (int)((h >> 4) % 13);
+		settings[i].zero_threshold = zts[(h >> 8) % 4];
+		settings[i].max_buckets = caps[(h >> 12) % 5];
+	}
 }
 
 typedef struct found {
@@ -151,6 +213,8 @@ fold_all(spool_t *s, size_t max_rows, spool_fold_result *total)
 	memset(&o, 0, sizeof(o));
 	memset(total, 0, sizeof(*total));
 	o.max_rows = max_rows;
+	o.buckets = settings;
+	o.nbuckets = 26;
 	for (int i = 0; i < 100; i++) {
 		if (spool_fold(s, &o, &r) != SPOOL_OK)
 			abort();
@@ -242,6 +306,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *last_body = NULL;
 	size_t last_len = 0;
 
+	choose_settings(data, size);
 	s = fresh(spool_file("a.db"));
 	while (in.n > 0 && nrows < MAX_ROWS) {
 		spool_op op = ops[get_u8(&in) % 5];

@@ -6,7 +6,10 @@
  * to the same bytes (staleness markers name exactly the series sent); and
  * a second note in one round must be a duplicate. The input's raw bytes,
  * loaded as a kept key (a damaged spool), must either make a marker or be
- * refused and counted as forgotten, for the next save to remove. */
+ * refused and counted as forgotten, for the next save to remove. The
+ * raw bytes as a native histogram's buckets must be refused exactly when
+ * they are not in ascending order, and otherwise decode (spans, deltas:
+ * nhist_decode) to the same buckets, count, schema and zero bucket. */
 #include <math.h>
 #include <snappy-c.h>
 #include <stdint.h>
@@ -14,6 +17,7 @@
 #include <string.h>
 
 #include "expo.h"
+#include "nhist.h"
 #include "remote.pb-c.h"
 #include "rw.h"
 
@@ -117,6 +121,115 @@ load_raw(const uint8_t *data, size_t size)
 	rw_batch_free(lb);
 }
 
+/* Buckets from data[1..], 3 bytes each: an index step (signed: a step of
+ * 0 or less leaves the set unsorted) and a count; the first half
+ * positive, the rest negative. The schema from data[0]. */
+#define HB 64
+
+/* One side as the receiver decodes it, against what went in. */
+static void
+side_is(const nhist_bucket *in, size_t n, Prometheus__BucketSpan **ps,
+    size_t nps, const int64_t *d, size_t nd)
+{
+	nhist_span sp[3 * HB];
+	nhist_bucket out[3 * HB];
+	size_t no, k = 0;
+
+	if (nps > 3 * HB)
+		abort();
+	for (size_t i = 0; i < nps; i++) {
+		sp[i].offset = ps[i]->offset;
+		sp[i].length = ps[i]->length;
+	}
+	if (nhist_decode(sp, nps, d, nd, out, 3 * HB, &no) != NHIST_OK)
+		abort();
+	/* decode drops the zero counts, which encode keeps as given. */
+	for (size_t i = 0; i < n; i++) {
+		if (in[i].count == 0)
+			continue;
+		if (k == no || out[k].index != in[i].index ||
+		    out[k].count != in[i].count)
+			abort();
+		k++;
+	}
+	if (k != no)
+		abort();
+}
+
+static void
+hist_raw(const uint8_t *data, size_t size)
+{
+	nhist_bucket bk[HB];
+	spool_nhist h;
+	size_t n = 0;
+	int sorted = 1;
+	int32_t idx = -40;
+	uint64_t total = 0;
+	rw_batch *b = rw_batch_new(2);
+	Prometheus__WriteRequest *wr;
+	const Prometheus__TimeSeries *ts;
+	const Prometheus__Histogram *p;
+	char *raw = NULL;
+	size_t rl;
+	rw_err e;
+
+	if (b == NULL)
+		abort();
+	for (size_t i = 1; i + 3 <= size && n < HB; i += 3) {
+		int step = (int8_t)data[i];
+		idx += step;
+		bk[n].index = idx;
+		bk[n].count = data[i + 1] | (int64_t)data[i + 2] << 8;
+		total += (uint64_t)bk[n].count;
+		n++;
+	}
+	memset(&h, 0, sizeof(h));
+	h.schema = size > 0 ? data[0] % 13 - 4 : 3;
+	h.zero_threshold = 0.001;
+	h.zero_count = 7;
+	h.count = total + 7;
+	h.npos = n / 2;
+	h.pos = bk;
+	h.nneg = n - n / 2;
+	h.neg = bk + n / 2;
+	for (size_t i = 1; i < n; i++)
+		if (i != n / 2 && bk[i].index <= bk[i - 1].index)
+			sorted = 0;
+	if (rw_batch_add(b, "f", NULL, NULL, 2, 5) != RW_OK)
+		abort();
+	e = rw_batch_add_hist(b, "h", "job=\"j\"", NULL, &h, 9.5, 1234);
+	if ((e == RW_OK) != sorted || (e != RW_OK && e != RW_EINVAL))
+		abort();
+	if (e == RW_OK) {
+		wr = decode(b, &raw, &rl);
+		if (wr->n_timeseries != 2)
+			abort();
+		ts = wr->timeseries[1];
+		if (ts->n_samples != 0 || ts->n_histograms != 1)
+			abort();
+		p = ts->histograms[0];
+		if (p->count_int != h.count || p->zero_count_int != 7 ||
+		    p->schema != h.schema || p->sum != 9.5 ||
+		    p->zero_threshold != 0.001 || p->timestamp != 1234)
+			abort();
+		side_is(h.pos, h.npos, p->positive_spans, p->n_positive_spans,
+		    p->positive_deltas, p->n_positive_deltas);
+		side_is(h.neg, h.nneg, p->negative_spans, p->n_negative_spans,
+		    p->negative_deltas, p->n_negative_deltas);
+		prometheus__write_request__free_unpacked(wr, NULL);
+		free(raw);
+		if (rw_batch_strip_histograms(b) != 1 || rw_batch_count(b) != 1)
+			abort();
+		wr = decode(b, &raw, &rl);
+		if (wr->n_timeseries != 1 || wr->timeseries[0]->n_samples != 1)
+			abort();
+		prometheus__write_request__free_unpacked(wr, NULL);
+		free(raw);
+	} else if (rw_batch_count(b) != 1 || rw_batch_histograms(b) != 0)
+		abort();
+	rw_batch_free(b);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -135,6 +248,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (in == NULL || b == NULL || b2 == NULL || s == NULL)
 		abort();
 	load_raw(data, size);
+	hist_raw(data, size);
 	memcpy(in, data, size);
 	in[size] = '\0';
 	/* name \n group \n labels; a NUL ends the input early, as it ends a

@@ -9,12 +9,10 @@
 
 #include "dbuf.h"
 #include "gwbody.h"
-#include "metrics.pb-c.h"
+#include "pbdelim.h"
 #include "pbexpo.h"
 #include "render.h"
 #include "selfm.h"
-
-typedef Io__Prometheus__Client__MetricFamily mfam;
 
 /* A source over arrays: sample i is x[i] of family f[i]. */
 typedef struct asrc {
@@ -141,58 +139,6 @@ text_of(const spool_family *const *f, const spool_sample *const *x,
 
 /* --- protobuf decoding --------------------------------------------------- */
 
-typedef struct msgs {
-	mfam *m[64];
-	size_t n;
-} msgs;
-
-/* Splits a delimited body into its MetricFamily messages. */
-static void
-decode(const char *p, size_t len, msgs *out)
-{
-	size_t o = 0;
-
-	out->n = 0;
-	while (o < len) {
-		uint64_t l = 0;
-		int shift = 0;
-		for (;;) {
-			unsigned char c;
-			assert_true(o < len && shift < 64);
-			c = (unsigned char)p[o++];
-			l |= (uint64_t)(c & 0x7f) << shift;
-			shift += 7;
-			if (!(c & 0x80))
-				break;
-		}
-		assert_true(l <= len - o);
-		assert_true(out->n < 64);
-		out->m[out->n] = io__prometheus__client__metric_family__unpack(
-		    NULL, (size_t)l, (const uint8_t *)p + o);
-		assert_non_null(out->m[out->n]);
-		out->n++;
-		o += (size_t)l;
-	}
-}
-
-static void
-msgs_free(msgs *m)
-{
-	for (size_t i = 0; i < m->n; i++)
-		io__prometheus__client__metric_family__free_unpacked(m->m[i],
-		    NULL);
-	m->n = 0;
-}
-
-static void
-label_is(const Io__Prometheus__Client__Metric *m, size_t i,
-    const char *name, const char *value)
-{
-	assert_true(i < m->n_label);
-	assert_string_equal(m->label[i]->name, name);
-	assert_string_equal(m->label[i]->value, value);
-}
-
 /* The native fields of the histogram above. */
 static void
 native_is(const Io__Prometheus__Client__Histogram *h)
@@ -279,7 +225,7 @@ test_default_group(void **state)
 	gwbody *b;
 	char *want, *got;
 	size_t wlen, glen, nself = selfm_count_families();
-	msgs d;
+	msgs d = { .n = 0 };
 
 	(void)state;
 	memset(&m, 0, sizeof(m));
@@ -371,7 +317,7 @@ test_protobuf_native(void **state)
 	gwbody *b;
 	char *got;
 	size_t glen;
-	msgs d;
+	msgs d = { .n = 0 };
 
 	(void)state;
 	assert_int_equal(gwbody_new(&b), GWBODY_OK);
@@ -529,7 +475,7 @@ test_source_fails(void **state)
 	gwbody *b;
 	char *got, buf[16];
 	size_t glen;
-	msgs d;
+	msgs d = { .n = 0 };
 
 	(void)state;
 	assert_int_equal(gwbody_new(&b), GWBODY_OK);

@@ -10,6 +10,7 @@
 #include "pull.h"
 #include "selfm.h"
 #include "dbufcheck.h"
+#include "pbdelim.h"
 
 
 /* Folds everything with the given defaults (NULL: the library's). */
@@ -644,6 +645,108 @@ test_sample_name_clash(void **state)
 	    "earlier histogram or summary (job=d {})");
 }
 
+/* The protobuf view: the same walk as the text (one HELP and type per
+ * family, the first group's; job and grouping labels; a summary's lines
+ * one Metric), the agent's families after it, and the cap naming the
+ * family. */
+static void
+test_protobuf(void **state)
+{
+	struct fx *f = *state;
+	pull_result res;
+	char err[256] = "";
+	selfm m;
+	dbuf b;
+	msgs d = { .n = 0 };
+	size_t nself = selfm_count_families();
+	const mfam *mf;
+
+	memset(&m, 0, sizeof(m));
+	m.pushes[SELFM_SUCCESS] = 3;
+	put(f->s, "zeta", "", SPOOL_OP_SET, "# HELP m First help.\n"
+	    "# TYPE m gauge\nm{k=\"z\"} 1\n# TYPE s summary\n"
+	    "s{quantile=\"0.5\"} 1\ns_sum 3\ns_count 4\n");
+	put(f->s, "alpha", "instance=\"i\"", SPOOL_OP_SET,
+	    "# HELP m Other help.\n# TYPE m gauge\nm{k=\"a\"} 2\n"
+	    "m{k=\"b\",instance=\"own\"} 3\nc_total 4\n"
+	    "collector_agent_up 0\n");
+	fold(f->s);
+	dbuf_init(&b, 1 << 20);
+	if (pull_render_pb(f->s, &m, &b, &res, err, sizeof(err)) != 0)
+		fail_msg("pull_render_pb: %s", err);
+	assert_int_equal(res.series, 7);
+	decode(b.p, b.len, &d);
+	assert_int_equal(d.n, 3 + nself);
+
+	mf = d.m[0];
+	assert_string_equal(mf->name, "c_total");
+	assert_int_equal(mf->type, IO__PROMETHEUS__CLIENT__METRIC_TYPE__UNTYPED);
+	assert_int_equal(mf->n_metric, 1);
+	assert_int_equal(mf->metric[0]->n_label, 2);
+	label_is(mf->metric[0], 0, "job", "alpha");
+	label_is(mf->metric[0], 1, "instance", "i");
+	assert_true(mf->metric[0]->untyped->value == 4);
+
+	mf = d.m[1];
+	assert_string_equal(mf->name, "m");
+	assert_string_equal(mf->help, "First help.");
+	assert_int_equal(mf->type, IO__PROMETHEUS__CLIENT__METRIC_TYPE__GAUGE);
+	assert_int_equal(mf->n_metric, 3);
+	assert_int_equal(mf->metric[0]->n_label, 2);
+	label_is(mf->metric[0], 0, "job", "zeta");
+	label_is(mf->metric[0], 1, "k", "z");
+	assert_true(mf->metric[0]->gauge->value == 1);
+	/* The spool's order (labels as stored: instance="own" first); the
+	 * grouping's instance replaces the series' own. */
+	assert_int_equal(mf->metric[1]->n_label, 3);
+	label_is(mf->metric[1], 0, "job", "alpha");
+	label_is(mf->metric[1], 1, "instance", "i");
+	label_is(mf->metric[1], 2, "k", "b");
+	assert_true(mf->metric[1]->gauge->value == 3);
+	assert_int_equal(mf->metric[2]->n_label, 3);
+	label_is(mf->metric[2], 1, "instance", "i");
+	label_is(mf->metric[2], 2, "k", "a");
+	assert_true(mf->metric[2]->gauge->value == 2);
+
+	mf = d.m[2];
+	assert_string_equal(mf->name, "s");
+	assert_int_equal(mf->type, IO__PROMETHEUS__CLIENT__METRIC_TYPE__SUMMARY);
+	assert_int_equal(mf->n_metric, 1);
+	assert_int_equal(mf->metric[0]->n_label, 1);
+	label_is(mf->metric[0], 0, "job", "zeta");
+	assert_int_equal(mf->metric[0]->summary->sample_count, 4);
+	assert_true(mf->metric[0]->summary->sample_sum == 3);
+	assert_int_equal(mf->metric[0]->summary->n_quantile, 1);
+	assert_true(mf->metric[0]->summary->quantile[0]->quantile == 0.5);
+	assert_true(mf->metric[0]->summary->quantile[0]->value == 1);
+
+	/* The agent's own, after; none taken from the spool. */
+	for (size_t i = 0; i < nself; i++) {
+		mf = d.m[3 + i];
+		assert_string_equal(mf->name, selfm_family_name(i));
+		if (strcmp(mf->name, SELFM_PREFIX "up") == 0) {
+			assert_int_equal(mf->n_metric, 1);
+			assert_int_equal(mf->metric[0]->n_label, 0);
+			assert_true(mf->metric[0]->gauge->value == 1);
+		}
+		if (strcmp(mf->name, SELFM_PREFIX "pushes_total") == 0)
+			assert_true(mf->metric[2]->counter->value == 3);
+	}
+	msgs_free(&d);
+	dbuf_free(&b);
+
+	/* Over the cap: the family it was in. */
+	dbuf_init(&b, 64);
+	assert_int_equal(pull_render_pb(f->s, NULL, &b, &res, err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "rendered body over its size limit (the "
+	    "limit is 64 bytes; family m)");
+	dbuf_free(&b);
+	/* The read transaction ended: writes and folds go on. */
+	put(f->s, "zeta", "", SPOOL_OP_SET, "m{k=\"z\"} 5\n");
+	fold(f->s);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -663,6 +766,7 @@ main(void)
 		T(test_observed_histogram),
 		T(test_empty),
 		T(test_cap),
+		T(test_protobuf),
 		T(test_reuses_buffer),
 		T(test_walk_results),
 		T(test_cursor_all),

@@ -697,8 +697,21 @@ test_hist_strip_and_drop(void **state)
 	assert_int_equal(rw_batch_count(b), 0);
 	assert_int_equal(rw_batch_add_hist(b, "h", "job=\"j\"", NULL, &hist1,
 	    4, 7), RW_OK);
+	/* Only the zero bucket: no spans, no deltas. */
+	bad = hist1;
+	bad.npos = bad.nneg = 0;
+	bad.pos = bad.neg = NULL;
+	bad.count = 2;
+	assert_int_equal(rw_batch_add_hist(b, "z", NULL, NULL, &bad, 0, 7),
+	    RW_OK);
 	wr = decode(b);
-	assert_int_equal(wr->n_timeseries, 1);
+	assert_int_equal(wr->n_timeseries, 2);
+	assert_int_equal(wr->timeseries[1]->histograms[0]->count_int, 2);
+	assert_int_equal(wr->timeseries[1]->histograms[0]->zero_count_int, 2);
+	assert_int_equal(wr->timeseries[1]->histograms[0]->n_positive_spans,
+	    0);
+	assert_int_equal(wr->timeseries[1]->histograms[0]->n_negative_deltas,
+	    0);
 	labels_are(wr, 0, "__name__=h;job=j");
 	assert_int_equal(wr->timeseries[0]->histograms[0]->n_positive_deltas,
 	    6);

@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "log.h"
+#include "pbexpo.h"
 #include "serve.h"
 
 #define CT "text/plain; version=0.0.4; charset=utf-8"
@@ -91,7 +92,23 @@ struct fx {
 	unsigned port;
 	atomic_int calls;
 	atomic_int mode;
+	atomic_int pb_calls;   /* renderings in protobuf */
 };
+
+/* The protobuf rendering: bytes that are not text, and which call. */
+static int
+metrics_pb_cb(void *arg, dbuf *out, char *err, size_t errlen)
+{
+	struct fx *f = arg;
+	int n = atomic_fetch_add(&f->pb_calls, 1) + 1;
+	char b[64];
+
+	(void)err;
+	(void)errlen;
+	memset(b, 0, sizeof(b));
+	snprintf(b + 1, sizeof(b) - 1, "pb %d", n);
+	return dbuf_add(out, b, sizeof(b)) == DBUF_OK ? 0 : -1;
+}
 
 static int
 metrics_cb(void *arg, dbuf *out, char *err, size_t errlen)
@@ -155,6 +172,7 @@ setup(void **state)
 	assert_non_null(f);
 	atomic_init(&f->calls, 0);
 	atomic_init(&f->mode, M_TEXT);
+	atomic_init(&f->pb_calls, 0);
 	o = opts(f, "127.0.0.1:0");
 	start(f, &o);
 	*state = f;
@@ -170,6 +188,7 @@ setup_none(void **state)
 	assert_non_null(f);
 	atomic_init(&f->calls, 0);
 	atomic_init(&f->mode, M_TEXT);
+	atomic_init(&f->pb_calls, 0);
 	*state = f;
 	return 0;
 }
@@ -593,6 +612,99 @@ test_metrics_too_big(void **state)
 	resp_free(&r);
 }
 
+/* What Prometheus 2.42 sends with native histograms on, and without. */
+#define ACCEPT_NATIVE "Accept: application/vnd.google.protobuf;" \
+	"proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.8," \
+	"application/openmetrics-text;version=1.0.0;q=0.7," \
+	"text/plain;version=0.0.4;q=0.6,*/*;q=0.5"
+#define ACCEPT_DEFAULT "Accept: application/openmetrics-text;" \
+	"version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75," \
+	"text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+
+/* The protobuf body as metrics_pb_cb wrote it for call n. */
+static void
+pb_body_is(const resp *r, int n)
+{
+	char want[64];
+
+	memset(want, 0, sizeof(want));
+	snprintf(want + 1, sizeof(want) - 1, "pb %d", n);
+	assert_int_equal(r->len, sizeof(want));
+	assert_memory_equal(r->body, want, sizeof(want));
+}
+
+/* With a protobuf renderer: Accept decides, each format has its own
+ * rendering (shared within a second), gzip as for text, and both say
+ * that they vary by Accept. */
+static void
+test_metrics_protobuf(void **state)
+{
+	struct fx *f = *state;
+	serve_options o = opts(f, "127.0.0.1:0");
+	resp r;
+
+	o.metrics_pb = metrics_pb_cb;
+	start(f, &o);
+	freeze(0);
+	request(f->port, "GET", "/metrics", ACCEPT_NATIVE, NULL, &r);
+	assert_int_equal(r.code, 200);
+	header_is(&r, "Content-Type", PBEXPO_CONTENT_TYPE);
+	header_is(&r, "Vary", "Accept, Accept-Encoding");
+	no_header(&r, "Content-Encoding");
+	pb_body_is(&r, 1);
+	resp_free(&r);
+
+	request(f->port, "GET", "/metrics", ACCEPT_DEFAULT, NULL, &r);
+	assert_int_equal(r.code, 200);
+	header_is(&r, "Content-Type", CT);
+	header_is(&r, "Vary", "Accept, Accept-Encoding");
+	assert_string_equal(r.body, TEXT);
+	resp_free(&r);
+	get(f->port, "/metrics", &r);
+	header_is(&r, "Content-Type", CT);
+	assert_string_equal(r.body, TEXT);
+	resp_free(&r);
+
+	/* Within the second: both shared, gzip made from the rendering. */
+	request(f->port, "GET", "/metrics", ACCEPT_NATIVE, NULL, &r);
+	pb_body_is(&r, 1);
+	resp_free(&r);
+	request(f->port, "GET", "/metrics", ACCEPT_NATIVE, "gzip", &r);
+	header_is(&r, "Content-Encoding", "gzip");
+	header_is(&r, "Content-Type", PBEXPO_CONTENT_TYPE);
+	pb_body_is(&r, 1);
+	resp_free(&r);
+	assert_int_equal(atomic_load(&f->pb_calls), 1);
+	assert_int_equal(atomic_load(&f->calls), 1);
+
+	/* A second on: each format renders anew when asked. */
+	advance(1000000000);
+	request(f->port, "GET", "/metrics", ACCEPT_NATIVE, NULL, &r);
+	pb_body_is(&r, 2);
+	resp_free(&r);
+	assert_int_equal(atomic_load(&f->calls), 1);
+	get(f->port, "/metrics", &r);
+	assert_string_equal(r.body, TEXT);
+	resp_free(&r);
+	assert_int_equal(atomic_load(&f->calls), 2);
+	assert_int_equal(atomic_load(&f->pb_calls), 2);
+}
+
+/* Without one, a scraper asking for protobuf gets text, as before. */
+static void
+test_metrics_protobuf_off(void **state)
+{
+	struct fx *f = *state;
+	resp r;
+
+	request(f->port, "GET", "/metrics", ACCEPT_NATIVE, NULL, &r);
+	assert_int_equal(r.code, 200);
+	header_is(&r, "Content-Type", CT);
+	header_is(&r, "Vary", "Accept-Encoding");
+	assert_string_equal(r.body, TEXT);
+	resp_free(&r);
+}
+
 /* An empty rendering: 200 with no body, also gzip-compressed. */
 static void
 test_metrics_empty(void **state)
@@ -944,6 +1056,8 @@ main(void)
 		T(test_metrics_reuse),
 		T(test_metrics_fail),
 		TN(test_metrics_too_big),
+		TN(test_metrics_protobuf),
+		T(test_metrics_protobuf_off),
 		T(test_metrics_empty),
 		T(test_head),
 		T(test_methods),
