@@ -5,12 +5,19 @@ for them (standard library only).
   native_expect.py obs
       The observations, one per line, as `collector-spool put` takes them
       (the value's text; the test puts NAME before it).
-  native_expect.py want OBS-FILE SCHEMA
-      count, sum, the true 0.9 quantile and the schema's relative error.
-  native_expect.py prom URL SELECTOR OBS-FILE SCHEMA
+  native_expect.py want OBS-FILE SCHEMA [CAP]
+      count, sum, the true 0.9 quantile, the schema the histogram ends at
+      and its relative error.
+  native_expect.py prom URL SELECTOR OBS-FILE SCHEMA [CAP]
       Queries Prometheus' API at URL and prints one line per check:
       "ok<TAB>name" or "not ok<TAB>name<TAB>diagnostic", and one
       "#<TAB>text" saying the values Prometheus gave.
+
+SCHEMA is the configured one and CAP the configured max_buckets (0, the
+default, for none): while the positive and negative buckets together are
+more than CAP the schema is lowered by one, as client_golang does (the
+highest schema at which all the observations fit, since buckets are only
+ever added).
 
 The checks, for the native histogram SELECTOR picks (one series):
   - histogram_count is the number of observations, exactly;
@@ -85,16 +92,20 @@ def near_boundary(v, schema):
     return any(abs(frac - b) <= 1e-9 * b for b in bounds(schema) + [1.0]) if schema > 0 else False
 
 
-def want(values, schema):
+def want(values, schema, cap=0):
     vals = [float(x) for x in values]
     pos = [v for v in vals if v > 0]
     for v in pos:
         if near_boundary(v, schema):
             raise SystemExit("observation %r is too near a bucket boundary" % v)
-    buckets = {}
-    for v in pos:
-        i = index(v, schema)
-        buckets[i] = buckets.get(i, 0) + 1
+    while True:
+        buckets = {}
+        for v in pos:
+            i = index(v, schema)
+            buckets[i] = buckets.get(i, 0) + 1
+        if cap == 0 or len(buckets) <= cap or schema == -4:
+            break
+        schema -= 1
     s = sorted(vals)
     rank = math.ceil(QUANTILE * len(s))
     return {
@@ -103,6 +114,7 @@ def want(values, schema):
         "zero": len(vals) - len(pos),
         "buckets": buckets,
         "q": s[rank - 1],
+        "schema": schema,
         "rel": 2.0 ** (2.0 ** -schema) - 1.0,
     }
 
@@ -120,7 +132,8 @@ def one_value(url, expr):
     return float(res[0]["value"][1]), None
 
 
-def check_prom(url, sel, w, schema):
+def check_prom(url, sel, w):
+    schema = w["schema"]
     res, seen = [], []
 
     def out(ok, name, diag=""):
@@ -181,17 +194,18 @@ def main(argv):
     if argv[1:2] == ["obs"]:
         print("\n".join(observations()))
         return 0
-    if argv[1:2] == ["want"] and len(argv) == 4:
+    if argv[1:2] == ["want"] and len(argv) in (4, 5):
         with open(argv[2]) as f:
-            w = want(f.read().split(), int(argv[3]))
-        print("count=%d sum=%r q%g=%r rel=%.6f zero=%d buckets=%d" % (
-            w["count"], w["sum"], QUANTILE, w["q"], w["rel"], w["zero"], len(w["buckets"])))
+            w = want(f.read().split(), int(argv[3]), int((argv[4:] or [0])[0]))
+        print("count=%d sum=%r q%g=%r schema=%d rel=%.6f zero=%d buckets=%d" % (
+            w["count"], w["sum"], QUANTILE, w["q"], w["schema"], w["rel"], w["zero"],
+            len(w["buckets"])))
         return 0
-    if argv[1:2] == ["prom"] and len(argv) == 6:
+    if argv[1:2] == ["prom"] and len(argv) in (6, 7):
         with open(argv[4]) as f:
-            w = want(f.read().split(), int(argv[5]))
+            w = want(f.read().split(), int(argv[5]), int((argv[6:] or [0])[0]))
         try:
-            lines = check_prom(argv[2], argv[3], w, int(argv[5]))
+            lines = check_prom(argv[2], argv[3], w)
         except (OSError, ValueError, KeyError) as e:
             lines = ["not ok\tPrometheus answers for %s\t%s" % (argv[3], e)]
         print("\n".join(lines))

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Native histograms end to end, judged by the real parts from Debian. Four
 # writers observe the same 425 values (1 ms to 10 s, a zero, powers of two
-# that are bucket boundaries at every schema) into batch_seconds of job
-# nightly, which the agent's configuration makes native at schema 2; a
-# classic histogram, step_seconds, rides in the same group as a control.
+# that are bucket boundaries at every schema) into two histograms of job
+# nightly, which the agent's configuration makes native at schema 2:
+# batch_seconds, and batch_capped_seconds with max_buckets 20, which its 54
+# buckets push down to schema 0. A classic histogram, step_seconds, rides
+# in the same group as a control.
 # One Prometheus 2.42 with --enable-feature=native-histograms and the
 # remote-write receiver gets the group three ways, told apart by a label
 # "via" its scrape jobs add (the gateway's instance="" and remote write
@@ -25,6 +27,7 @@ need agent gateway promtool
 [ -x "$PROM" ] || { echo "1..0 # SKIP $PROM not installed"; exit 0; }
 
 SCHEMA=2
+CAP=20
 NE="$INT_DIR/native_expect.py"
 PB_ACCEPT='application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited'
 export COLLECTOR_SPOOL="$T/n.db"
@@ -57,13 +60,14 @@ gw_start "$GW_PORT" || tap_bail "the gateway starts"
 # ------------------------------------------------------------ the writers
 "$PY" "$NE" obs >"$T/obs.txt"
 N=$(wc -l <"$T/obs.txt")
-echo "# want: $("$PY" "$NE" want "$T/obs.txt" "$SCHEMA")"
+echo "# want: batch_seconds: $("$PY" "$NE" want "$T/obs.txt" "$SCHEMA")"
+echo "# want: batch_capped_seconds: $("$PY" "$NE" want "$T/obs.txt" "$SCHEMA" "$CAP")"
 # Writer w takes every fourth observation: three collector-spool
 # processes, ten per row, and one Python process with the collector_spool
 # package, one per row; so the rows of the four interleave in the spool.
 wpids=()
 for w in 0 1 2; do
-	awk -v w=$w 'NR % 4 == w { print "batch_seconds " $0 }' "$T/obs.txt" |
+	awk -v w=$w 'NR % 4 == w { print "batch_seconds " $0; print "batch_capped_seconds " $0 }' "$T/obs.txt" |
 		xargs -d '\n' -n 10 "$CS" put --job nightly --grouping '' --op observe \
 		2>"$T/writer-$w.err" &
 	wpids+=($!)
@@ -75,6 +79,7 @@ from collector_spool import Spool
 with Spool() as s:
     for line in sys.stdin:
         s.observe("batch_seconds", float(line), job="nightly", grouping={})
+        s.observe("batch_capped_seconds", float(line), job="nightly", grouping={})
 ' 2>"$T/writer-3.err" &
 wpids+=($!)
 track "$!"
@@ -86,13 +91,14 @@ for p in "${wpids[@]}"; do
 done
 is "$wrc" 0000 "four writers, each putting its quarter of the $N observations: exit 0"
 for w in 0 1 2 3; do [ ! -s "$T/writer-$w.err" ] || diag_file "$T/writer-$w.err" 5; done
-rows=$(awk '{ n[NR % 4]++ } END { print int((n[0] + 9) / 10) + int((n[1] + 9) / 10) + int((n[2] + 9) / 10) + n[3] + 1 }' "$T/obs.txt")
+rows=$(awk '{ n[NR % 4] += 2 } END { print int((n[0] + 9) / 10) + int((n[1] + 9) / 10) + int((n[2] + 9) / 10) + n[3] + 1 }' "$T/obs.txt")
 is "$(spool_stat pending_rows)" "$rows" "their $((rows - 1)) rows and the control's wait in the spool"
 
 hist_conf() {
 	cat <<CONF
 histograms = (
     { name = "batch_seconds"; format = "native"; schema = $SCHEMA; },
+    { name = "batch_capped_seconds"; format = "native"; schema = $SCHEMA; max_buckets = $CAP; },
     { name = "step_seconds"; format = "classic"; buckets = [ 0.1, 0.5, 2.5 ]; }
 );
 CONF
@@ -107,13 +113,16 @@ is_rc 0 "gateway: agent --once folds and pushes: exit 0"
 went_gw=$RC
 is "$(gw_status nightly '')" ok "gateway: it took the PUT of the group"
 curl -s --max-time 5 "$GW_URL/metrics" -o "$T/gw.txt"
-is "$(awk '/^batch_seconds/ { sub(/ .*/, ""); print }' "$T/gw.txt" | sort)" \
-	'batch_seconds_bucket{instance="",job="nightly",le="+Inf"}
+is "$(awk '/^batch_/ { sub(/ .*/, ""); print }' "$T/gw.txt" | sort)" \
+	'batch_capped_seconds_bucket{instance="",job="nightly",le="+Inf"}
+batch_capped_seconds_count{instance="",job="nightly"}
+batch_capped_seconds_sum{instance="",job="nightly"}
+batch_seconds_bucket{instance="",job="nightly",le="+Inf"}
 batch_seconds_count{instance="",job="nightly"}
 batch_seconds_sum{instance="",job="nightly"}' \
 	"gateway: its text page shows the native histogram as le=\"+Inf\", _sum and _count"
-is "$(awk '/^batch_seconds_(bucket|count)/ { print $2 }' "$T/gw.txt" | paste -sd, -)" "$N,$N" \
-	"gateway: its text page: +Inf bucket and _count are the $N observations"
+is "$(awk '/^batch_(capped_)?seconds_(bucket|count)/ { print $2 }' "$T/gw.txt" | paste -sd, -)" "$N,$N,$N,$N" \
+	"gateway: its text page: the +Inf buckets and _counts are the $N observations"
 check "gateway: promtool check metrics accepts its text page" promtool_check "$T/gw.txt"
 
 # ------------------------------------------------- path 3: remote write
@@ -141,8 +150,11 @@ else
 	diag_file "$T/pull.err"
 fi
 curl -s --max-time 5 "http://127.0.0.1:$lport/metrics" -o "$T/pull.txt"
-is "$(awk '/^batch_seconds/ { sub(/ .*/, ""); print }' "$T/pull.txt" | sort)" \
-	'batch_seconds_bucket{job="nightly",le="+Inf"}
+is "$(awk '/^batch_/ { sub(/ .*/, ""); print }' "$T/pull.txt" | sort)" \
+	'batch_capped_seconds_bucket{job="nightly",le="+Inf"}
+batch_capped_seconds_count{job="nightly"}
+batch_capped_seconds_sum{job="nightly"}
+batch_seconds_bucket{job="nightly",le="+Inf"}
 batch_seconds_count{job="nightly"}
 batch_seconds_sum{job="nightly"}' \
 	"pull: /metrics without a protobuf Accept: text, the native histogram as le=\"+Inf\", _sum and _count"
@@ -172,13 +184,15 @@ for path in gw pull rw; do
 		continue
 	fi
 	tap_ok "$path: Prometheus has batch_seconds{$sel} as a native histogram"
-	while IFS=$'\t' read -r res name diag; do
-		case $res in
-		ok) tap_ok "$path: $name" ;;
-		"#") echo "# $path: $name" ;;
-		*) tap_fail "$path: $name" "$diag" ;;
-		esac
-	done < <("$PY" "$NE" prom "$P" "batch_seconds{$sel}" "$T/obs.txt" "$SCHEMA")
+	for h in batch_seconds:0 batch_capped_seconds:$CAP; do
+		while IFS=$'\t' read -r res name diag; do
+			case $res in
+			ok) tap_ok "$path: ${h%:*}: $name" ;;
+			"#") echo "# $path: ${h%:*}: $name" ;;
+			*) tap_fail "$path: ${h%:*}: $name" "$diag" ;;
+			esac
+		done < <("$PY" "$NE" prom "$P" "${h%:*}{$sel}" "$T/obs.txt" "$SCHEMA" "${h#*:}")
+	done
 done
 
 # The classic control: _bucket, _sum and _count series, no native one.
@@ -201,7 +215,7 @@ is "$(q "{__name__=~\"step_seconds.*\",$sel_pull}")" "$(classic_want "instance=\
 is "$(q "{__name__=~\"step_seconds.*\",$sel_rw}")" "$(classic_want "" "")" \
 	"remote write: the classic control arrives as _bucket, _sum and _count"
 is "$(q 'histogram_count(step_seconds)')" "" "the classic control is no native histogram anywhere"
-is "$(q '{__name__=~"batch_seconds_.+"}')" "" "the native histogram has no _bucket, _sum or _count series anywhere"
+is "$(q '{__name__=~"batch_(capped_)?seconds_.+"}')" "" "the native histograms have no _bucket, _sum or _count series anywhere"
 
 is "$(q 'up{job="gateway"}')/$(q 'up{job="agentpull"}')" \
 	"up{instance=\"127.0.0.1:$GW_PORT\",job=\"gateway\"} 1/up{instance=\"127.0.0.1:$lport\",job=\"agentpull\"} 1" \
