@@ -507,6 +507,13 @@ pbexpo_sample(pbexpo *e, const spool_sample *x, const char *extra)
 		goto fail;
 	}
 	nl += next;
+	/* The fold feeds observations only to histogram families; anything
+	 * else is refused rather than guessed at. */
+	if (x->hist != NULL &&
+	    e->type != IO__PROMETHEUS__CLIENT__METRIC_TYPE__HISTOGRAM) {
+		r = PBEXPO_EINVAL;
+		goto fail;
+	}
 	if (e->kind == FK_VALUE || x->hist != NULL) {
 		if ((r = metric_new(e, e->lab, nl, SIZE_MAX, &m)) != PBEXPO_OK)
 			goto fail;
@@ -537,8 +544,7 @@ pbexpo_sample(pbexpo *e, const spool_sample *x, const char *extra)
 		case IO__PROMETHEUS__CLIENT__METRIC_TYPE__SUMMARY:
 		case IO__PROMETHEUS__CLIENT__METRIC_TYPE__GAUGE_HISTOGRAM:
 		case _IO__PROMETHEUS__CLIENT__METRIC_TYPE_IS_INT_SIZE:
-			/* An observed histogram in a family of another type: the
-			 * fold makes none; refused rather than guessed. */
+			/* Not reached: these kinds are grouped below. */
 			r = PBEXPO_EINVAL;
 			goto fail;
 		case IO__PROMETHEUS__CLIENT__METRIC_TYPE__UNTYPED:

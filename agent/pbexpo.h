@@ -38,7 +38,9 @@ typedef enum pbexpo_err {
 	PBEXPO_ENOMEM,
 	PBEXPO_ETOOBIG,   /* one family over family_cap, or out's cap */
 	PBEXPO_EINVAL     /* a label set or HELP that does not parse, a sample
-	                   * before any family */
+	                   * before any family, a family type render.h does
+	                   * not know, an observed histogram (x->hist) in a
+	                   * family not typed histogram */
 } pbexpo_err;
 
 const char *pbexpo_strerror(pbexpo_err e);

@@ -259,6 +259,62 @@ test_text_histogram(void **state)
 	pbexpo_free(e);
 }
 
+/* A set with no label but le; a bare name in a histogram family (an empty
+ * Metric, as the parser makes one); le="1" and le="1.0" both kept, in
+ * their order; extra labels telling two groups' sets apart (pull mode). */
+static void
+test_text_edges(void **state)
+{
+	(void)state;
+	spool_family f = { "h", "histogram", 1, NULL };
+	pbexpo *e = enc(1 << 20);
+	const Io__Prometheus__Client__Histogram *h;
+	decoded d;
+	dbuf b;
+
+	dbuf_init(&b, 1 << 20);
+	assert_int_equal(pbexpo_family(e, &f, &b), PBEXPO_OK);
+	add(e, "h", "x=\"1\"", 9, NULL);
+	add(e, "h_bucket", "le=\"1\"", 1, NULL);
+	add(e, "h_bucket", "le=\"1.0\"", 2, NULL);
+	add(e, "h_bucket", "le=\"0.1\"", 0, NULL);
+	add(e, "h_count", "", 3, NULL);
+	/* The next group's lines: the same labels, other extra labels. */
+	add(e, "h_bucket", "le=\"1\"", 4, "job=\"b\"");
+	add(e, "h_sum", "", 0.5, "job=\"b\"");
+	assert_int_equal(pbexpo_end(e, &b), PBEXPO_OK);
+
+	decode(&b, &d);
+	assert_int_equal(d.f[0]->n_metric, 3);
+	{
+		static const char *const l0[] = { "x", "1" };
+		static const char *const l2[] = { "job", "b" };
+
+		labels_are(d.f[0]->metric[0], l0, 1);
+		labels_are(d.f[0]->metric[1], NULL, 0);
+		labels_are(d.f[0]->metric[2], l2, 1);
+	}
+	h = d.f[0]->metric[0]->histogram;
+	assert_non_null(h);
+	assert_int_equal(h->n_bucket, 0);
+	assert_false(h->has_sample_count);
+	assert_false(h->has_sample_sum);
+	h = d.f[0]->metric[1]->histogram;
+	assert_int_equal(h->n_bucket, 3);
+	bucket_is(h, 0, 0.1, 0);
+	bucket_is(h, 1, 1, 1);
+	bucket_is(h, 2, 1, 2);
+	assert_int_equal(h->sample_count, 3);
+	h = d.f[0]->metric[2]->histogram;
+	assert_int_equal(h->n_bucket, 1);
+	bucket_is(h, 0, 1, 4);
+	assert_false(h->has_sample_count);
+	assert_true(h->sample_sum == 0.5);
+	decoded_free(&d);
+	dbuf_free(&b);
+	pbexpo_free(e);
+}
+
 static void
 quantile_is(const Io__Prometheus__Client__Summary *s, size_t i, double q,
     double v)
@@ -569,6 +625,32 @@ test_caps(void **state)
 	free(copy);
 	dbuf_free(&b);
 	pbexpo_free(e);
+
+	/* family_cap is the encoded size of the family: exactly that fits,
+	 * a byte less does not. */
+	for (int less = 0; less <= 1; less++) {
+		size_t size;
+
+		dbuf_init(&b, 1 << 20);
+		e = enc(1 << 20);
+		assert_int_equal(pbexpo_family(e, &g, &b), PBEXPO_OK);
+		add(e, "g", "a=\"1\",b=\"x\"", 1, NULL);
+		add(e, "g", "a=\"2\"", 2, "job=\"j\"");
+		assert_int_equal(pbexpo_end(e, &b), PBEXPO_OK);
+		size = b.len - 1;
+		assert_true(size < 128);
+		pbexpo_free(e);
+		dbuf_reset(&b);
+		e = enc(size - (size_t)less);
+		assert_int_equal(pbexpo_family(e, &g, &b), PBEXPO_OK);
+		add(e, "g", "a=\"1\",b=\"x\"", 1, NULL);
+		add(e, "g", "a=\"2\"", 2, "job=\"j\"");
+		assert_int_equal(pbexpo_end(e, &b),
+		    less ? PBEXPO_ETOOBIG : PBEXPO_OK);
+		assert_int_equal(b.len, less ? 0 : size + 1);
+		pbexpo_free(e);
+		dbuf_free(&b);
+	}
 }
 
 static void
@@ -597,6 +679,15 @@ test_errors(void **state)
 	assert_int_equal(pbexpo_sample(e, &ok, NULL), PBEXPO_EINVAL);
 	assert_int_equal(pbexpo_family(e, &f, &b), PBEXPO_OK);
 	assert_int_equal(pbexpo_sample(e, &ok, "x"), PBEXPO_EINVAL);
+	/* An observed histogram outside a histogram family. */
+	{
+		uint64_t c[] = { 1 };
+		spool_hist h = { 0, NULL, c, 1, NULL };
+		spool_sample x = { "g", "", NAN, &h };
+
+		assert_int_equal(pbexpo_family(e, &f, &b), PBEXPO_OK);
+		assert_int_equal(pbexpo_sample(e, &x, NULL), PBEXPO_EINVAL);
+	}
 	assert_int_equal(pbexpo_end(e, &b), PBEXPO_OK);
 	assert_int_equal(b.len, 0);
 	assert_string_equal(pbexpo_strerror(PBEXPO_ETOOBIG),
@@ -720,6 +811,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_text_histogram),
+		cmocka_unit_test(test_text_edges),
 		cmocka_unit_test(test_summary),
 		cmocka_unit_test(test_observed_classic),
 		cmocka_unit_test(test_observed_native),
