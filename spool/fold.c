@@ -76,6 +76,11 @@ static ser ser_absent;
  * bytes (see spool_fold()). */
 #define FOLD_CHUNK_ROWS 512
 #define FOLD_CHUNK_BYTES (64u * 1024u)
+/* A native histogram may hold thousands of buckets where a classic one
+ * holds at most SPOOL_MAX_BUCKETS + 1 counts: the batch counts every this
+ * many native buckets it holds as one more cached entry, so that
+ * SPOOL_FOLD_ENTRIES bounds its memory (a few MiB) whatever the cap. */
+#define FOLD_BUCKETS_PER_ENTRY 64
 
 typedef struct grp {
 	int64_t id;
@@ -132,6 +137,7 @@ typedef struct fold {
 	 * and series; -1 until first needed (see count_*()). unwritten: the
 	 * series the batch made that are still only in the cache. */
 	int64_t ngroups, nseries, unwritten;
+	size_t nbuckets; /* native buckets loaded or made (see cached()) */
 	size_t refused[SPOOL_NLIMITS]; /* rows this batch refused, by limit */
 	expo_line *line;
 	char *key;     /* scratch for building keys: keyb's bytes */
@@ -306,18 +312,33 @@ nh_observe(hist *h, double v)
 	return 0;
 }
 
-/* One observation, in every form the histogram keeps. -1: out of memory,
- * and the batch fails (it rolls back whole). */
+/*
+ * One observation, in every form the histogram keeps. -1: out of memory,
+ * and the batch fails (it rolls back whole); else the number of native
+ * buckets it made (0 or 1), which the batch counts against its memory.
+ * A native count stops at INT64_MAX (nhist_bucket's counts are int64):
+ * past it the observation is not counted at all, in either form, so the
+ * state stays one the fold reads back.
+ */
 static int
 hist_add(hist *h, double v)
 {
-	if (h->form != SPOOL_HIST_CLASSIC && nh_observe(h, v) != 0)
-		return -1;
+	int made = 0;
+
+	if (h->form != SPOOL_HIST_CLASSIC) {
+		size_t before = h->nb[0] + h->nb[1];
+
+		if (h->count >= (uint64_t)INT64_MAX)
+			return 0;
+		if (nh_observe(h, v) != 0)
+			return -1;
+		made = h->nb[0] + h->nb[1] > before;
+	}
 	if (h->form == SPOOL_HIST_NATIVE)
 		h->sum += v;
 	else
 		hist_observe(h, v);
-	return 0;
+	return made;
 }
 
 static size_t
@@ -504,11 +525,22 @@ parse_native(const char **p, spool_hist_buf *out)
 	    parse_count(p, &nh->count))
 		return -1;
 	/* The fold keeps to the cap down to the lowest schema, and what is
-	 * in no bucket is NaN, so the buckets never hold more than count. */
+	 * in no bucket is NaN, so the buckets never hold more than count.
+	 * (Whether they hold all of it depends on the sum: see
+	 * spool_hist_parse().) */
 	if ((nh->npos + nh->nneg > nh->max_buckets &&
 	    nh->schema > NHIST_SCHEMA_MIN) || seen > nh->count)
 		return -1;
+	out->nh_seen = seen;
 	return 0;
+}
+
+/* Every observation but NaN is in a bucket, and NaN makes the sum NaN:
+ * with a number for a sum, the buckets hold the whole count. */
+static int
+nh_whole(const spool_hist_buf *out)
+{
+	return out->nh_seen != out->nh.count && !isnan(out->sum) ? -1 : 0;
 }
 
 int
@@ -527,8 +559,10 @@ spool_hist_parse(const char *t, spool_hist_buf *out)
 		if (strncmp(t, ";s=", 3) == 0) {
 			out->form = SPOOL_HIST_NATIVE;
 			out->counts[0] = out->nh.count;
-			return expo_parse_value(t + 3, strlen(t + 3),
-			    &out->sum) != 0 ? -1 : 0;
+			if (expo_parse_value(t + 3, strlen(t + 3),
+			    &out->sum) != 0)
+				return -1;
+			return nh_whole(out);
 		}
 		if (expect(&t, ";"))
 			return -1;
@@ -558,8 +592,15 @@ spool_hist_parse(const char *t, spool_hist_buf *out)
 		total += out->counts[i];
 	}
 	/* Both forms saw the same observations. */
-	if (out->form == SPOOL_HIST_BOTH && total != out->nh.count)
+	if (out->form == SPOOL_HIST_BOTH && (total != out->nh.count ||
+	    nh_whole(out) != 0))
 		return -1;
+	/* Bounds as the fold takes them (hand-made ones would sort
+	 * observations into the wrong buckets). */
+	for (size_t i = 0; i < nb; i++)
+		if (!isfinite(out->bounds[i]) ||
+		    (i > 0 && !(out->bounds[i] > out->bounds[i - 1])))
+			return -1;
 	out->n = nb;
 	return 0;
 }
@@ -895,6 +936,8 @@ ser_get(fold *f, int64_t gid, expo_line *l, int create, int absent,
 			    "unreadable histogram state for %.*s: the series "
 			    "table was edited by hand; delete that row",
 			    f->s->path, (int)l->name.len, l->name.p);
+		else if (x->h != NULL)
+			f->nbuckets += x->h->nb[0] + x->h->nb[1];
 	}
 	sqlite3_reset(f->st_ssel);
 	sqlite3_clear_bindings(f->st_ssel);
@@ -1334,7 +1377,7 @@ apply_sample(fold *f, grp *g, spool_op op, const rowsmp *m, int parsed)
 	expo_line *l = f->line;
 	const char *why;
 	size_t klen;
-	int created = 0;
+	int created = 0, made;
 	spool_err e;
 	fam *x = m->x;
 	ser *sr = m->sr;
@@ -1379,9 +1422,10 @@ apply_sample(fold *f, grp *g, spool_op op, const rowsmp *m, int parsed)
 				return spool_seterr(f->s, SPOOL_ENOMEM,
 				    "out of memory folding");
 		}
-		if (hist_add(sr->h, m->value) != 0)
+		if ((made = hist_add(sr->h, m->value)) < 0)
 			return spool_seterr(f->s, SPOOL_ENOMEM,
 			    "out of memory folding");
+		f->nbuckets += (size_t)made;
 		sr->value = NAN;
 		break;
 	case SPOOL_OP_DELETE:
@@ -2160,7 +2204,8 @@ static size_t
 cached(const fold *f)
 {
 	return hmap_count(f->groups) + hmap_count(f->rawgroups) +
-	    hmap_count(f->fams) + hmap_count(f->series);
+	    hmap_count(f->fams) + hmap_count(f->series) +
+	    f->nbuckets / FOLD_BUCKETS_PER_ENTRY;
 }
 
 static void

@@ -79,6 +79,7 @@ typedef struct spool_hist_buf {
 	double sum;
 	/* native and both; nh.pos and nh.neg point into pos and neg */
 	spool_nhist nh;
+	uint64_t nh_seen;    /* zero count plus the buckets' counts */
 	nhist_bucket pos[SPOOL_NHIST_MAX_BUCKETS];
 	nhist_bucket neg[SPOOL_NHIST_MAX_BUCKETS];
 } spool_hist_buf;

@@ -10,7 +10,7 @@
 
 #include "nhist.h"
 
-#define MAXB 512
+#define MAXB SPOOL_NHIST_MAX_BUCKETS
 
 /* What the cursor gave for one series, copied out of its borrowed memory. */
 struct got {
@@ -583,6 +583,15 @@ test_unreadable(void **state)
 		"n=3;z=0;zc=0;k=160;m=;p=;t=0;s=0",
 		"n=3",
 		"n=",
+		/* observations in no bucket, yet the sum is a number (only
+		 * NaN, which makes the sum NaN, goes in no bucket) */
+		"n=3;z=0;zc=0;k=160;p=1:1;m=;t=2;s=0",
+		"n=3;z=0;zc=0;k=160;p=;m=;t=1;b=1;c=1,0;s=0",
+		/* classic bounds the fold would not take */
+		"b=2,1;c=1,0,0;s=0",
+		"b=1,1;c=1,0,0;s=0",
+		"b=NaN;c=0,0;s=0",
+		"n=3;z=0;zc=0;k=160;p=;m=;t=0;b=+Inf;c=0,0;s=0",
 	};
 	struct got g;
 	char sql[512];
@@ -614,6 +623,83 @@ test_unreadable(void **state)
 		    "histogram state for h"));
 		sql_exec(f->s, "DELETE FROM inbox");
 	}
+}
+
+/* A native count stops at INT64_MAX (its buckets are int64): the state
+ * stays readable and later folds go on. */
+static void
+test_count_saturates(void **state)
+{
+	struct fx *f = *state;
+	spool_buckets b = native("h", 3, 0, 160);
+	spool_fold_options o = with(&b);
+	struct got g;
+
+	sql_exec(f->s, "INSERT INTO groups(job, grouping) VALUES ('j', '');"
+	    "INSERT INTO families(group_id, name, type, typed) VALUES (1, 'h',"
+	    " 'histogram', 1);"
+	    "INSERT INTO series(group_id, name, labels, hist) VALUES (1, 'h',"
+	    " '', 'n=3;z=0;zc=0;k=160;p=1:9223372036854775806;m=;"
+	    "t=9223372036854775806;s=1')");
+	put(f->s, "j", "", SPOOL_OP_OBSERVE, "h 1.05\nh 1.05\nh 0");
+	fold_all(f->s, &o);
+	put(f->s, "j", "", SPOOL_OP_OBSERVE, "h 1.05");
+	fold_all(f->s, &o);
+	must_read(f->s, "j", "h", &g);
+	assert_true(g.nh.count == (uint64_t)INT64_MAX);
+	assert_int_equal(g.nh.npos, 1);
+	assert_true(g.pos[0].count == INT64_MAX);
+	assert_int_equal(g.nh.zero_count, 0);
+	assert_true(g.sum == 1 + 1.05);
+}
+
+/* A batch counts the native buckets it holds against its cached entries
+ * (one per 64), so that series of thousands of buckets end it early and
+ * its memory stays bounded: 130 rows, each one observation into its own
+ * series of 4096 buckets. After k rows the batch holds its group (in two
+ * maps), the family, k series and 64 k entries' worth of buckets:
+ * 3 + 65 k reaches SPOOL_FOLD_ENTRIES (8192) at k = 126. */
+static void
+test_batch_counts_buckets(void **state)
+{
+	struct fx *f = *state;
+	spool_buckets b = native("h", 8, 0, SPOOL_NHIST_MAX_BUCKETS);
+	spool_fold_options o = with(&b);
+	spool_fold_result r;
+	size_t cap = 64 * 1024, n;
+	char *sql = malloc(cap);
+	char line[64];
+	struct got g;
+
+	assert_non_null(sql);
+	sql_exec(f->s, "INSERT INTO groups(job, grouping) VALUES ('j', '');"
+	    "INSERT INTO families(group_id, name, type, typed) VALUES (1, 'h',"
+	    " 'histogram', 1)");
+	for (int i = 0; i < 130; i++) {
+		n = (size_t)snprintf(sql, cap, "INSERT INTO series(group_id, "
+		    "name, labels, hist) VALUES (1, 'h', 'i=\"%d\"', "
+		    "'n=8;z=0;zc=0;k=4096;p=", i);
+		for (int k = 1; k <= 4096; k++)
+			n += (size_t)snprintf(sql + n, cap - n, "%s%d:1",
+			    k > 1 ? "," : "", k);
+		snprintf(sql + n, cap - n, ";m=;t=4096;s=4096')");
+		assert_true(n + 64 < cap);
+		sql_exec(f->s, sql);
+		snprintf(line, sizeof(line), "h{i=\"%d\"} 1.0001", i);
+		put(f->s, "j", "", SPOOL_OP_OBSERVE, line);
+	}
+	free(sql);
+	assert_int_equal(spool_fold(f->s, &o, &r), SPOOL_OK);
+	assert_int_equal(r.rows, 126);
+	assert_int_equal(spool_fold(f->s, &o, &r), SPOOL_OK);
+	assert_int_equal(r.rows, 4);
+	/* Each row counted once, into the bucket that holds 1.0001. */
+	if (read_series(f->s, "j", "h", "i=\"129\"", &g, NULL) != SPOOL_OK)
+		fail_msg("cursor: %s", spool_errmsg(f->s));
+	assert_int_equal(g.nh.count, 4097);
+	assert_int_equal(g.nh.npos, 4096);
+	assert_int_equal(g.pos[0].index, 1);
+	assert_int_equal(g.pos[0].count, 2);
 }
 
 static void
@@ -726,6 +812,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_replace_delete_new_form, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_fold_rolls_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreadable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_count_saturates, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_batch_counts_buckets, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_cursor_native, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
 	};
