@@ -86,6 +86,14 @@ typedef struct rws {
 	size_t hist_dropped;      /* histograms it refused so, since start */
 } rws;
 
+/* A native histogram left out: the receiver takes none (no_hist). */
+static void
+hist_left_out(rws *w)
+{
+	w->env->m->rw_dropped += 1;
+	w->hist_dropped++;
+}
+
 /* A remote-write request of n samples. */
 static void
 count_request(rws *w, const http_status *st, size_t n)
@@ -163,6 +171,14 @@ rw_flush(rws *w)
 	if (rw_post(w->p, body, len, &st) != HTTP_OK)
 		st.outcome = HTTP_RETRY;
 	if (hist_refused(w, &st)) {
+		/* The request is counted (refused); what is left goes as a
+		 * request of its own, between two as any other. */
+		if (rw_batch_count(w->batch) == 0)
+			return RWS_SENT;
+		if (env->between(env, w, SINK_MAY_SIGNALS) != SINK_GO) {
+			rw_batch_reset(w->batch);
+			return RWS_UNREACHABLE;
+		}
 		if ((e = rw_batch_encode(w->batch, &body, &len)) != RW_OK) {
 			log_errorx("cannot encode a remote write request",
 			    "reason=%s", rw_strerror(e));
@@ -276,8 +292,10 @@ rw_add(rws *w, const char *name, const char *glab, const char *labels,
 		w->failed = 1;
 	/* Sending the batch may have told that the receiver takes no
 	 * histograms. */
-	if (e == RW_EFULL && nh != NULL && w->no_hist)
+	if (e == RW_EFULL && nh != NULL && w->no_hist) {
+		hist_left_out(w);
 		return 0;
+	}
 	if (e == RW_EFULL)
 		e = rw_put(w, name, glab, labels, v, nh, ts);
 	if (e != RW_OK) {
@@ -424,7 +442,9 @@ rw_sample(void *arg, const spool_sample *x, const char *extra)
 	/* A native histogram goes as one, on NAME; a native-only one (no
 	 * classic buckets) as nothing else, as Prometheus stores it from a
 	 * scrape; one with both forms with its classic series too. */
-	if (h->native != NULL && !r->w->no_hist)
+	if (h->native != NULL && r->w->no_hist)
+		hist_left_out(r->w);
+	else if (h->native != NULL)
 		(void)rw_add(r->w, x->name, extra, x->labels, h->sum, h->native,
 		    r->ts);
 	if (h->native != NULL && h->n == 0)
