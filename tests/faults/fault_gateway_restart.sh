@@ -22,8 +22,12 @@ echo "# seed=$FAULT_SEED writers=$WRITERS rows_per_writer=$ROWS restarts=$RESTAR
 gw_start || tap_bail "a real Pushgateway starts"
 port=$GW_PORT
 export COLLECTOR_SPOOL="$T/restart.db"
+# heartbeat=5: an agent that has nothing to send asks the gateway nothing,
+# so a restart while it is idle (the writers may be done before the last
+# one) is noticed at its next heartbeat round, which asks the gateway's
+# start time; the default (300 s) would outlast the wait below.
 agent_conf "$T/restart.conf" "$GW_URL" fault_agent restart interval=1 timeout=1 \
-	retry_min=0.2 retry_max=1.0 once_timeout=20
+	retry_min=0.2 retry_max=1.0 once_timeout=20 heartbeat=5
 
 # A group written once, before any outage; it never changes afterwards.
 "$CS" put --job fault_static --grouping 'g="s"' '# TYPE fault_static_value gauge' \
