@@ -280,7 +280,8 @@ BUILD_PKGS := gcc make pkg-config libsqlite3-dev libcurl4-openssl-dev \
               protobuf-c-compiler libsnappy-dev
 TEST_PKGS  := libcmocka-dev clang libclang-rt-14-dev prometheus-pushgateway \
               prometheus valgrind perl python3 sqlite3 python3-prometheus-client curl \
-              python3-yaml mandoc man-db systemd victoria-metrics faketime
+              python3-yaml mandoc man-db systemd victoria-metrics faketime \
+              protobuf-compiler python3-protobuf openssl
 
 deps:
 	@contrib/deps.sh $(BUILD_PKGS) $(TEST_PKGS)
