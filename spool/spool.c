@@ -591,6 +591,34 @@ keep_wal(spool_t *s)
 	return SPOOL_OK;
 }
 
+/*
+ * The switch of a new spool to WAL mode, which the processes that find it
+ * new all make at once. SQLite makes it by upgrading a read transaction
+ * to a write one, and an upgrade does not call the busy handler (waiting
+ * there could deadlock), so all but one of them get SQLITE_BUSY at once.
+ * It is retried here, sleeping as SQLite's own handler does, until the
+ * busy timeout. Once the file is in WAL mode the switch writes nothing.
+ */
+static spool_err
+switch_to_wal(spool_t *s)
+{
+	static const int delays[] = { 1, 2, 5, 10, 15, 20, 25, 25, 25, 50 };
+	const size_t last = sizeof(delays) / sizeof(delays[0]) - 1;
+	int rc, slept = 0, ms;
+
+	for (size_t i = 0;; i += i < last) {
+		rc = sqlite3_exec(s->db, "PRAGMA journal_mode=WAL", NULL, NULL,
+		    NULL);
+		if ((rc & 0xff) != SQLITE_BUSY || slept >= s->busy_ms)
+			break;
+		ms = delays[i] < s->busy_ms - slept ? delays[i] :
+		    s->busy_ms - slept;
+		slept += sqlite3_sleep(ms);
+	}
+	return rc == SQLITE_OK ? SPOOL_OK : spool_sqlerr(s, rc,
+	    "switching the spool to WAL mode");
+}
+
 static spool_err
 setup(spool_t *s, const spool_options *o)
 {
@@ -629,8 +657,7 @@ setup(spool_t *s, const spool_options *o)
 	 * yet, for a link put there since the first look. */
 	if (version < SPOOL_SCHEMA_VERSION && (link || is_link(s->path)))
 		return refuse_link(s, 1);
-	if ((e = spool_exec(s, "PRAGMA journal_mode=WAL",
-	    "switching the spool to WAL mode")))
+	if ((e = switch_to_wal(s)))
 		return e;
 	if ((e = spool_exec(s, o && o->synchronous_full ?
 	    "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",

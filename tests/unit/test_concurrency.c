@@ -3,6 +3,7 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
@@ -188,6 +189,129 @@ test_concurrent_create(void **state)
 	free(p);
 }
 
+/*
+ * A child holds the write lock of a fresh file, not yet a spool (so in
+ * SQLite's rollback mode), as another process creating the spool does;
+ * it lets go at a byte written to release[1], or when that is closed.
+ * Returns the child's pid once the lock is held.
+ */
+static pid_t
+hold_fresh(const char *p, int release[2])
+{
+	int held[2];
+	char c;
+	pid_t pid;
+
+	assert_int_equal(pipe(held), 0);
+	assert_int_equal(pipe(release), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		sqlite3 *db;
+		close(held[0]);
+		close(release[1]);
+		if (sqlite3_open(p, &db) != SQLITE_OK ||
+		    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+		    SQLITE_OK)
+			_exit(1);
+		if (write(held[1], "h", 1) != 1)
+			_exit(2);
+		if (read(release[0], &c, 1) < 0)
+			_exit(3);
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		sqlite3_close(db);
+		_exit(0);
+	}
+	close(held[1]);
+	close(release[0]);
+	assert_int_equal(read(held[0], &c, 1), 1);
+	close(held[0]);
+	return pid;
+}
+
+/* The child that hold_fresh() started lets go (at the end of its pipe,
+ * if nothing was written to it before) and exits 0. */
+static void
+let_go(pid_t pid, int release[2])
+{
+	int st;
+
+	close(release[1]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/*
+ * Making a new spool while another process holds its write lock: the
+ * switch to WAL mode, which SQLite makes by upgrading a read transaction
+ * and so without calling the busy handler, waits like every other step,
+ * rather than failing at once. Here the lock goes after a few
+ * milliseconds, from a second child that tells the holder to let go.
+ */
+static void
+test_create_waits_for_lock(void **state)
+{
+	char *p = tu_path(tu_dir, "wait.db"), err[512];
+	spool_options o = { 0, 30000 };
+	int release[2], fd;
+	pid_t holder, waker;
+	spool_t *s;
+	spool_stats st;
+
+	(void)state;
+	fd = open(p, O_RDWR | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	holder = hold_fresh(p, release);
+	waker = fork();
+	assert_true(waker >= 0);
+	if (waker == 0) {
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+		_exit(write(release[1], "r", 1) == 1 ? 0 : 1);
+	}
+	assert_int_equal(spool_open(p, &o, &s, err, sizeof(err)), SPOOL_OK);
+	assert_int_equal(spool_put(s, "j", "", SPOOL_OP_ADD, "c 1", 3),
+	    SPOOL_OK);
+	assert_int_equal(spool_get_stats(s, &st), SPOOL_OK);
+	assert_int_equal(st.pending_rows, 1);
+	spool_close(s);
+	{
+		int ws;
+		assert_int_equal(waitpid(waker, &ws, 0), waker);
+		assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+	}
+	let_go(holder, release);
+	free(p);
+}
+
+/* The same lock held for longer than the busy timeout: the open fails
+ * with the lock's error, which says what it waited for. */
+static void
+test_create_lock_timeout(void **state)
+{
+	char *p = tu_path(tu_dir, "timeout.db"), err[512];
+	spool_options o = { 0, 100 };
+	int release[2], fd;
+	pid_t holder;
+	spool_t *s = NULL;
+
+	(void)state;
+	fd = open(p, O_RDWR | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	holder = hold_fresh(p, release);
+	assert_int_equal(spool_open(p, &o, &s, err, sizeof(err)), SPOOL_EBUSY);
+	assert_null(s);
+	assert_non_null(strstr(err, "is locked by another process (waited "
+	    "100 ms while switching the spool to WAL mode)"));
+	let_go(holder, release);
+	/* Once the lock is gone the spool is made. */
+	assert_int_equal(spool_open(p, &o, &s, err, sizeof(err)), SPOOL_OK);
+	spool_close(s);
+	free(p);
+}
+
 /* A folder process killed with SIGKILL at random moments, again and
  * again: a batch either happened whole or not at all. */
 static void
@@ -267,6 +391,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_writers_and_folder),
 		cmocka_unit_test(test_concurrent_create),
+		cmocka_unit_test(test_create_waits_for_lock),
+		cmocka_unit_test(test_create_lock_timeout),
 		cmocka_unit_test(test_folder_killed),
 	};
 
