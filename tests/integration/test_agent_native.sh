@@ -62,6 +62,11 @@ gw_start "$GW_PORT" || tap_bail "the gateway starts"
 N=$(wc -l <"$T/obs.txt")
 echo "# want: batch_seconds: $("$PY" "$NE" want "$T/obs.txt" "$SCHEMA")"
 echo "# want: batch_capped_seconds: $("$PY" "$NE" want "$T/obs.txt" "$SCHEMA" "$CAP")"
+# The classic control first: it makes the spool, which the Python package
+# never does (it refuses a path with no spool), so its writer below cannot
+# start before there is one.
+"$CS" put --job nightly --grouping '' --op observe \
+	'step_seconds 0.05' 'step_seconds 0.3' 'step_seconds 0.7' 'step_seconds 3'
 # Writer w takes every fourth observation: three collector-spool
 # processes, ten per row, and one Python process with the collector_spool
 # package, one per row; so the rows of the four interleave in the spool.
@@ -83,8 +88,6 @@ with Spool() as s:
 ' 2>"$T/writer-3.err" &
 wpids+=($!)
 track "$!"
-"$CS" put --job nightly --grouping '' --op observe \
-	'step_seconds 0.05' 'step_seconds 0.3' 'step_seconds 0.7' 'step_seconds 3'
 wrc=
 for p in "${wpids[@]}"; do
 	if wait_exit "$p" 30; then wrc="$wrc$STOP_RC"; else wrc="${wrc}T"; fi
